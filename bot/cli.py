@@ -1,0 +1,146 @@
+"""The command line: `python -m bot migrate | shop create | workflow ... | run | demo | ...`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from bot.settings import SettingsError, load_settings
+from services.workflow.definition import WorkflowError, load_workflow
+from services.workflow.presets import PRESETS, load_preset, preset_data
+
+NOT_YET = {
+    "run": "the bot itself arrives with the Telegram front-end",
+    "demo": "the demo arrives with the Telegram front-end",
+    "emulator": "the Telegram Bot API emulator arrives with the Telegram front-end",
+    "timers": "the timer commands arrive with the scheduler",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="ShopBot: order management through Telegram and e-mail"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("migrate", help="bring the database (DATABASE_URL) to the newest schema")
+
+    shop = commands.add_parser("shop", help="manage shops").add_subparsers(
+        dest="shop_command", required=True, metavar="SHOP_COMMAND"
+    )
+    create = shop.add_parser("create", help="create a shop; prints its id and storefront token")
+    create.add_argument("--name", required=True, help="the shop's name")
+    create.add_argument("--owner-telegram-id", required=True, type=int,
+                        help="the owner's numeric Telegram id")
+    create.add_argument("--preset", default="marketplace", choices=PRESETS,
+                        help="the workflow to start from (default: marketplace)")
+    create.add_argument("--email", help="where new-order e-mails go")
+    create.add_argument("--timezone", default="Europe/Moscow")
+    create.add_argument("--country", default="RU", help="ISO code: public holidays and phones")
+    create.add_argument("--currency", default="RUB")
+    create.add_argument("--language", default="ru", choices=("ru", "uk", "en"))
+
+    workflow = commands.add_parser("workflow", help="inspect and check workflows").add_subparsers(
+        dest="workflow_command", required=True, metavar="WORKFLOW_COMMAND"
+    )
+    workflow.add_parser("list", help="the preset workflows")
+    validate = workflow.add_parser("validate", help="check a workflow file (YAML or JSON)")
+    validate.add_argument("file", type=Path)
+    show = workflow.add_parser("show", help="print a preset as YAML")
+    show.add_argument("preset", choices=PRESETS)
+
+    for name, reason in NOT_YET.items():
+        commands.add_parser(name, help=f"not yet: {reason}")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    sys.exit(dispatch(args))
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.command in NOT_YET:
+        print(f"not yet: {NOT_YET[args.command]}", file=sys.stderr)
+        return 2
+    if args.command == "workflow":
+        return workflow_command(args)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if args.command == "migrate":
+        from storage.migrate import upgrade
+
+        upgrade(settings.database_url)
+        print(f"migrated {safe_url(settings.database_url)} to the newest schema")
+        return 0
+    if args.command == "shop":
+        return asyncio.run(create_shop(settings, args))
+    return 2
+
+
+def safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def create_shop(settings, args: argparse.Namespace) -> int:
+    from bot.container import build_container
+    from storage.migrate import upgrade_async
+
+    await upgrade_async(settings.database_url)
+    container = build_container(settings)
+    try:
+        created = await container.shops.create_shop(
+            name=args.name,
+            owner_telegram_id=args.owner_telegram_id,
+            preset=args.preset,
+            email=args.email,
+            timezone=args.timezone,
+            country=args.country,
+            currency=args.currency,
+            language=args.language,
+        )
+    except ValueError as error:
+        print(f"cannot create the shop: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await container.close()
+    print(f"shop id: {created.shop.id}")
+    print(f"storefront API token (shown once, keep it secret): {created.api_token}")
+    return 0
+
+
+def workflow_command(args: argparse.Namespace) -> int:
+    if args.workflow_command == "list":
+        for code in PRESETS:
+            workflow = load_preset(code)
+            print(f"{code:12} {workflow.title['en']}: {len(workflow.statuses)} statuses, "
+                  f"{len(workflow.transitions)} transitions, {len(workflow.timers)} timers")
+        return 0
+    if args.workflow_command == "show":
+        print(yaml.safe_dump(preset_data(args.preset), allow_unicode=True, sort_keys=False))
+        return 0
+    try:
+        text = args.file.read_text(encoding="utf-8")
+        data = json.loads(text) if args.file.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        print(f"{args.file}: cannot read: {error}", file=sys.stderr)
+        return 1
+    try:
+        workflow = load_workflow(data)
+    except WorkflowError as error:
+        print(f"{args.file}: {len(error.problems)} problem(s):", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: valid workflow '{workflow.code}' with {len(workflow.statuses)} statuses")
+    return 0

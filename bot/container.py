@@ -1,0 +1,44 @@
+"""The composition root: builds the long-lived objects from settings, nothing at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.settings import Settings
+from services.clock import Clock, SystemClock
+from services.orders.service import OrderService
+from services.shops import ShopService
+from services.workflows import WorkflowStore
+from storage.database import create_engine, create_session_factory
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    workflows: WorkflowStore
+    orders: OrderService
+    shops: ShopService
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def build_container(settings: Settings, clock: Clock | None = None) -> Container:
+    clock = clock or SystemClock()
+    engine = create_engine(settings.database_url)
+    sessions = create_session_factory(engine)
+    workflows = WorkflowStore()
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        clock=clock,
+        workflows=workflows,
+        orders=OrderService(sessions, clock, workflows),
+        shops=ShopService(sessions, clock, workflows),
+    )

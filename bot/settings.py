@@ -1,0 +1,88 @@
+"""Settings from the environment and `.env` (DESIGN "Configuration").
+
+The variable names are a contract with operators and deployment scripts. A bad value stops
+start-up with a message naming the variable, never a traceback.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class SmtpTls(StrEnum):
+    STARTTLS = "starttls"
+    TLS = "tls"
+    NONE = "none"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_token: SecretStr = SecretStr("")  # from @BotFather; the emulator accepts any
+    telegram_api_url: str = "https://api.telegram.org"
+    database_url: str = "sqlite+aiosqlite:///data/shopbot.db"
+    redis_url: str | None = None  # unset: conversation state in memory (one instance)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+    webhook_url: str | None = None  # unset: long polling
+    webhook_secret: SecretStr | None = None
+    smtp_host: str | None = None  # unset: no e-mail is sent
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: SmtpTls = SmtpTls.STARTTLS
+    mail_from: str = "shopbot@localhost"
+    inbound_smtp_host: str = "127.0.0.1"
+    inbound_smtp_port: int = Field(8025, ge=1, le=65535)
+    secret_key: SecretStr = SecretStr("change-me")  # signs links given to buyers
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as error:
+            raise ValueError(f"not a database URL: {value!r}") from error
+        if url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+            raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://...")
+        return value
+
+    @field_validator("telegram_api_url", "public_url", "webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+        return value
+
+
+class SettingsError(Exception):
+    """Settings that cannot start the bot; the message names each bad variable."""
+
+
+def load_settings(env_file: str | Path | None = ".env") -> Settings:
+    try:
+        return Settings(_env_file=env_file)
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            variable = "_".join(str(part) for part in problem["loc"]).upper()
+            lines.append(f"{variable}: {problem['msg']}")
+        raise SettingsError("bad settings:\n  " + "\n  ".join(lines)) from None

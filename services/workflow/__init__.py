@@ -1,0 +1,1 @@
+"""Workflows: definitions as data (definition), the pure engine (engine), presets."""

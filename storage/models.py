@@ -1,0 +1,286 @@
+"""The database schema: SQLAlchemy 2 typed models.
+
+Every table that belongs to a shop carries `shop_id`: one installation serves many shops.
+Money is integer minor units (kopecks, cents) next to a currency code. Times are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UTCDateTime
+
+# Named constraints, so Alembic can drop and alter each of them by name on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Shop(Base):
+    """A seller: its settings, its staff, its orders and its workflow."""
+
+    __tablename__ = "shops"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    email: Mapped[str | None] = mapped_column(String(254))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
+    country: Mapped[str] = mapped_column(String(2), default="RU")  # public holidays, phones
+    currency: Mapped[str] = mapped_column(String(3), default="RUB")
+    language: Mapped[str] = mapped_column(String(2), default="ru")
+    workflow_code: Mapped[str] = mapped_column(String(40))  # its versions: workflow_definitions
+    # Working hours per weekday ("mon": ["09:00", "20:00"]) and own days off (ISO dates).
+    working_hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    days_off: Mapped[list[Any]] = mapped_column(default=list)
+    # Everything else a shop tunes: delivery prices, commission, SLA auto-cancel, ...
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)  # the group for pings
+    last_order_number: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class User(Base):
+    """A person known to the bot by their Telegram account: staff, buyer, or both."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    username: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(2))  # None: from Telegram's language_code
+    created_at: Mapped[datetime]
+
+
+class StaffMember(Base):
+    """A person's role in a shop; a person holds one row per role (manager and packer...)."""
+
+    __tablename__ = "staff_members"
+    __table_args__ = (UniqueConstraint("shop_id", "user_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A storefront's key to the API; only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class WorkflowDefinition(Base):
+    """One version of a shop's workflow. Orders point at the version they started with."""
+
+    __tablename__ = "workflow_definitions"
+    __table_args__ = (UniqueConstraint("shop_id", "code", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime]
+
+
+class Buyer(Base):
+    """The person an order is for, as the shop knows them. Never edited by the shop (A6)."""
+
+    __tablename__ = "buyers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
+    email: Mapped[str | None] = mapped_column(String(254))
+    language: Mapped[str | None] = mapped_column(String(2))
+    created_at: Mapped[datetime]
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "number"),
+        # One storefront order may become two (in stock / made to order), never more.
+        UniqueConstraint("shop_id", "external_id", "availability"),
+        Index("ix_orders_shop_status", "shop_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # public, per shop
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow_definitions.id"))
+    status: Mapped[str] = mapped_column(String(40))
+    status_changed_at: Mapped[datetime]
+    availability: Mapped[str] = mapped_column(String(16))  # in_stock | made_to_order
+    payment_method: Mapped[str] = mapped_column(String(24))
+    delivery_method: Mapped[str] = mapped_column(String(24))
+    delivery_address: Mapped[str] = mapped_column(Text, default="")
+    carrier: Mapped[str | None] = mapped_column(String(64))
+    track_code: Mapped[str | None] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
+    items_total: Mapped[int] = mapped_column(BigInteger)  # lines after their own discounts
+    discount: Mapped[int] = mapped_column(BigInteger, default=0)  # on the whole order
+    delivery_cost: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int] = mapped_column(BigInteger)  # items_total - discount + delivery_cost
+    problem: Mapped[bool] = mapped_column(Boolean, default=False)
+    problem_reason: Mapped[str | None] = mapped_column(String(64))
+    opened_at: Mapped[datetime | None]  # when staff first opened it (A5)
+    last_action: Mapped[str | None] = mapped_column(String(40))  # tells a double tap apart
+    source: Mapped[str] = mapped_column(String(16))  # api | manual | split
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    split_from_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    buyer_token: Mapped[str] = mapped_column(String(32), unique=True)  # deep links, never ids
+    buyer_comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    # Optimistic concurrency: every change bumps it; an UPDATE that finds another
+    # version lost the race and is retried against the fresh order.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+    items: Mapped[list[OrderItem]] = relationship(
+        back_populates="order", order_by="OrderItem.position", cascade="all, delete-orphan"
+    )
+    buyer: Mapped[Buyer] = relationship(lazy="joined")
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(256))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(BigInteger, default=0)  # on the whole line
+    availability: Mapped[str] = mapped_column(String(16))
+    returnable: Mapped[bool] = mapped_column(Boolean, default=False)
+    return_days: Mapped[int] = mapped_column(Integer, default=0)
+
+    order: Mapped[Order] = relationship(back_populates="items")
+
+    @property
+    def line_total(self) -> int:
+        return self.unit_price * self.quantity - self.discount
+
+
+class OrderEvent(Base):
+    """The audit log (A9): who did what to an order, when, from which channel."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    actor_kind: Mapped[str] = mapped_column(String(8))  # staff | buyer | system
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(40))
+    to_status: Mapped[str | None] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    comment: Mapped[str | None] = mapped_column(Text)
+    visible_to_buyer: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Timer(Base):
+    """A timed thing due on an order: an automatic transition, a reminder, an SLA check.
+
+    Rows, not scheduler jobs: a periodic sweep claims the due ones through
+    ix_timers_due, so its cost follows what is due, not how many orders exist.
+    """
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(16))  # transition | reminder | sla
+    status: Mapped[str] = mapped_column(String(40))  # the order status it belongs to
+    action: Mapped[str | None] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending|done|cancelled
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """A notification to deliver, written in the transaction of the change that causes it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))  # telegram | email | webhook
+    audience: Mapped[str] = mapped_column(String(16))  # buyer | shop | staff
+    topic: Mapped[str] = mapped_column(String(40))  # new_order, status_changed, reminder...
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class DialogMessage(Base):
+    """A message in an order's own conversation between the buyer and the shop (C6)."""
+
+    __tablename__ = "dialog_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(16))  # to_shop | to_buyer
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str] = mapped_column(String(16))  # telegram | email
+    text: Mapped[str] = mapped_column(Text, default="")
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
+    # Where the message sits in Telegram, so a staff reply to it finds the order.
+    telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
