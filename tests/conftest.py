@@ -142,3 +142,9 @@ def services(sessions, clock) -> Services:
         orders=OrderService(sessions, clock, workflows),
         shops=ShopService(sessions, clock, workflows),
     )
+
+
+@pytest.fixture
+def shops_cache() -> dict:
+    """Shops made once per test and reused by its hypothesis examples."""
+    return {}

@@ -273,10 +273,11 @@ class OrderService:
         async def work(session: AsyncSession) -> Order:
             order = await self._load(session, order_id, lock=True)
             who = await self._who(session, order, actor)
-            if not who.actor.roles or order.opened_at is not None:
+            if not who.actor.roles:
                 return order
             now = self._clock.now()
-            order.opened_at = now
+            if order.opened_at is None:
+                order.opened_at = now
             workflow = await self._workflows.get(session, order.workflow_id)
             action = open_action(workflow, _facts(order), who.actor)
             if action is not None:
