@@ -35,10 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create = shop.add_parser("create", help="create a shop; prints its id and storefront token")
     create.add_argument("--name", required=True, help="the shop's name")
-    create.add_argument("--owner-telegram-id", required=True, type=int,
-                        help="the owner's numeric Telegram id")
-    create.add_argument("--preset", default="marketplace", choices=PRESETS,
-                        help="the workflow to start from (default: marketplace)")
+    create.add_argument(
+        "--owner-telegram-id", required=True, type=int, help="the owner's numeric Telegram id"
+    )
+    create.add_argument(
+        "--preset",
+        default="marketplace",
+        choices=PRESETS,
+        help="the workflow to start from (default: marketplace)",
+    )
     create.add_argument("--email", help="where new-order e-mails go")
     create.add_argument("--timezone", default="Europe/Moscow")
     create.add_argument("--country", default="RU", help="ISO code: public holidays and phones")
@@ -123,8 +128,10 @@ def workflow_command(args: argparse.Namespace) -> int:
     if args.workflow_command == "list":
         for code in PRESETS:
             workflow = load_preset(code)
-            print(f"{code:12} {workflow.title['en']}: {len(workflow.statuses)} statuses, "
-                  f"{len(workflow.transitions)} transitions, {len(workflow.timers)} timers")
+            print(
+                f"{code:12} {workflow.title['en']}: {len(workflow.statuses)} statuses, "
+                f"{len(workflow.transitions)} transitions, {len(workflow.timers)} timers"
+            )
         return 0
     if args.workflow_command == "show":
         print(yaml.safe_dump(preset_data(args.preset), allow_unicode=True, sort_keys=False))

@@ -9,14 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.auth import hash_token, new_api_token
 from services.clock import Clock
-from services.vocabulary import LANGUAGES, OWNER
+from services.vocabulary import LANGUAGES, OWNER, STAFF_ROLES
 from services.workflow.presets import PRESETS, preset_data
 from services.workflows import WorkflowStore
 from storage.models import ApiToken, Shop, StaffMember, User
 
-DEFAULT_WORKING_HOURS = {
-    day: ["09:00", "20:00"] for day in ("mon", "tue", "wed", "thu", "fri")
-}
+DEFAULT_WORKING_HOURS = {day: ["09:00", "20:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
 
 
 @dataclass(frozen=True)
@@ -38,8 +36,9 @@ async def get_or_create_user(
 
 
 class ShopService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
-                 workflows: WorkflowStore):
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, workflows: WorkflowStore
+    ):
         self._sessions = sessions
         self._clock = clock
         self._workflows = workflows
@@ -86,12 +85,15 @@ class ShopService:
             await self._workflows.save_version(session, shop.id, preset_data(preset), now)
             token = new_api_token()
             session.add(
-                ApiToken(shop_id=shop.id, token_hash=hash_token(token), name="default",
-                         created_at=now)
+                ApiToken(
+                    shop_id=shop.id, token_hash=hash_token(token), name="default", created_at=now
+                )
             )
         return NewShop(shop=shop, owner=owner, api_token=token)
 
     async def add_staff(self, shop_id: int, telegram_id: int, role: str, name: str = "") -> User:
+        if role not in STAFF_ROLES:
+            raise ValueError(f"unknown role '{role}': use one of {', '.join(STAFF_ROLES)}")
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
             user = await get_or_create_user(session, telegram_id, now=now, name=name)
@@ -103,6 +105,7 @@ class ShopService:
                 )
             )
             if exists is None:
-                session.add(StaffMember(shop_id=shop_id, user_id=user.id, role=role,
-                                        created_at=now))
+                session.add(
+                    StaffMember(shop_id=shop_id, user_id=user.id, role=role, created_at=now)
+                )
         return user

@@ -36,8 +36,10 @@ class Shop:
 
 async def make_shop(services, preset: str = "marketplace", **settings) -> Shop:
     created = await services.shops.create_shop(
-        name=f"Shop {preset}", owner_telegram_id=OWNER_TG + next(_owners) * 100_000,
-        preset=preset, email="shop@example.com",
+        name=f"Shop {preset}",
+        owner_telegram_id=OWNER_TG + next(_owners) * 100_000,
+        preset=preset,
+        email="shop@example.com",
     )
     shop_id = created.shop.id
     add = services.shops.add_staff
@@ -65,12 +67,26 @@ async def add_user(services, telegram_id: int) -> User:
 
 
 def item(sku="SKU-1", quantity=1, price=10_000, availability="in_stock", **extra) -> ItemDraft:
-    return ItemDraft(sku=sku, name=f"Item {sku}", quantity=quantity, unit_price=price,
-                     availability=availability, **extra)
+    return ItemDraft(
+        sku=sku,
+        name=f"Item {sku}",
+        quantity=quantity,
+        unit_price=price,
+        availability=availability,
+        **extra,
+    )
 
 
-def draft(*items: ItemDraft, payment="card", delivery="post", phone="+79161234567",
-          email="buyer@example.com", external_id=None, delivery_cost=None, **extra) -> OrderDraft:
+def draft(
+    *items: ItemDraft,
+    payment="card",
+    delivery="post",
+    phone="+79161234567",
+    email="buyer@example.com",
+    external_id=None,
+    delivery_cost=None,
+    **extra,
+) -> OrderDraft:
     return OrderDraft(
         buyer=BuyerDraft(name="Ivan Petrov", phone=phone, email=email, language="ru"),
         items=list(items) or [item()],

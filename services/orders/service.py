@@ -163,9 +163,13 @@ class OrderService:
                 for order in orders:
                     order_ids = [o.id for o in orders if o.id != order.id]
                     await self._event(
-                        session, order, None, action="split_by_availability",
+                        session,
+                        order,
+                        None,
+                        action="split_by_availability",
                         payload={"sibling_order_ids": order_ids},
-                        system=True, channel=actor.channel,
+                        system=True,
+                        channel=actor.channel,
                     )
             return orders
 
@@ -232,8 +236,13 @@ class OrderService:
         await session.flush()
         order.buyer = buyer
         await self._event(
-            session, order, self._creator(actor), action="create", to_status=order.status,
-            payload={"source": source, "total": order.total}, channel=actor.channel,
+            session,
+            order,
+            self._creator(actor),
+            action="create",
+            to_status=order.status,
+            payload={"source": source, "total": order.total},
+            channel=actor.channel,
         )
         await self._schedule(session, order, initial_timers(workflow, now), now)
         await self._notify_new_order(session, order, shop, workflow)
@@ -350,8 +359,13 @@ class OrderService:
             await session.flush()
             order.items.extend(_item_row(n, item) for n, item in enumerate(items, 1))
             self._recalculate(order)
-            await self._changed(session, order, who, "edit_items",
-                                {"before": before, "after": _items_summary(order.items)})
+            await self._changed(
+                session,
+                order,
+                who,
+                "edit_items",
+                {"before": before, "after": _items_summary(order.items)},
+            )
             return order
 
         return await self._transaction(work)
@@ -375,16 +389,20 @@ class OrderService:
             drafts.check_money(new_cost, "delivery.cost")
             if address is not None and len(address) > 1000:
                 raise drafts.invalid("delivery.address", "longer than 1000 characters")
-            before = {"method": order.delivery_method, "address": order.delivery_address,
-                      "cost": order.delivery_cost}
+            before = {
+                "method": order.delivery_method,
+                "address": order.delivery_address,
+                "cost": order.delivery_cost,
+            }
             order.delivery_method = method
             if address is not None:
                 order.delivery_address = address.strip()
             order.delivery_cost = new_cost
             self._recalculate(order)
             after = {"method": method, "address": order.delivery_address, "cost": new_cost}
-            await self._changed(session, order, who, "change_delivery",
-                                {"before": before, "after": after})
+            await self._changed(
+                session, order, who, "change_delivery", {"before": before, "after": after}
+            )
             return order
 
         return await self._transaction(work)
@@ -395,8 +413,9 @@ class OrderService:
             drafts.check_methods(method, order.delivery_method)
             before = order.payment_method
             order.payment_method = method
-            await self._changed(session, order, who, "change_payment",
-                                {"before": before, "after": method})
+            await self._changed(
+                session, order, who, "change_payment", {"before": before, "after": method}
+            )
             return order
 
         return await self._transaction(work)
@@ -419,9 +438,14 @@ class OrderService:
                 item = lines.get(item_id)
                 if item is None:
                     raise drafts.invalid("item_id", f"the order has no item {item_id}")
-                if not isinstance(amount, int) or not 0 <= amount <= item.unit_price * item.quantity:
-                    raise drafts.invalid(f"items[{item.position - 1}].discount",
-                                         "a discount from zero to the line's price")
+                if (
+                    not isinstance(amount, int)
+                    or not 0 <= amount <= item.unit_price * item.quantity
+                ):
+                    raise drafts.invalid(
+                        f"items[{item.position - 1}].discount",
+                        "a discount from zero to the line's price",
+                    )
                 changes[item.sku] = {"before": item.discount, "after": amount}
                 item.discount = amount
             items_total = sum(item.line_total for item in order.items)
@@ -453,8 +477,11 @@ class OrderService:
             if reason_def is None:
                 raise drafts.invalid("reason", f"'{reason}' is not a reason to split")
             if reason_def.comment_required and not comment.strip():
-                raise OrderRefused(Problem.INPUT_MISSING, f"the reason '{reason}' needs a comment",
-                                   {"input": "comment"})
+                raise OrderRefused(
+                    Problem.INPUT_MISSING,
+                    f"the reason '{reason}' needs a comment",
+                    {"input": "comment"},
+                )
             lines = {item.id: item for item in order.items}
             moved: list[ItemDraft] = []
             for item_id, quantity in move.items():
@@ -465,9 +492,18 @@ class OrderService:
                     raise drafts.invalid("quantity", f"move 1 to {item.quantity} of {item.sku}")
                 # A moved share of a line takes its share of the line's discount along.
                 share = item.discount * quantity // item.quantity
-                moved.append(ItemDraft(item.sku, item.name, quantity, item.unit_price,
-                                       item.availability, share, item.returnable,
-                                       item.return_days))
+                moved.append(
+                    ItemDraft(
+                        item.sku,
+                        item.name,
+                        quantity,
+                        item.unit_price,
+                        item.availability,
+                        share,
+                        item.returnable,
+                        item.return_days,
+                    )
+                )
                 item.discount -= share
                 item.quantity -= quantity
             for item in list(order.items):
@@ -478,20 +514,35 @@ class OrderService:
             now = self._clock.now()
             shop = await session.get(Shop, order.shop_id)
             number = await session.scalar(
-                update(Shop).where(Shop.id == shop.id)
+                update(Shop)
+                .where(Shop.id == shop.id)
                 .values(last_order_number=Shop.last_order_number + 1)
                 .returning(Shop.last_order_number)
             )
             items_total = sum(item.line_total for item in moved)
             new = Order(
-                shop_id=order.shop_id, number=number, buyer_id=order.buyer_id,
-                workflow_id=order.workflow_id, status=order.status, status_changed_at=now,
-                availability=order.availability, payment_method=order.payment_method,
-                delivery_method=order.delivery_method, delivery_address=order.delivery_address,
-                currency=order.currency, items_total=items_total, discount=0, delivery_cost=0,
-                total=items_total, source="split", split_from_id=order.id,
-                buyer_token=new_buyer_token(), buyer_comment=order.buyer_comment,
-                opened_at=order.opened_at, created_at=now, updated_at=now,
+                shop_id=order.shop_id,
+                number=number,
+                buyer_id=order.buyer_id,
+                workflow_id=order.workflow_id,
+                status=order.status,
+                status_changed_at=now,
+                availability=order.availability,
+                payment_method=order.payment_method,
+                delivery_method=order.delivery_method,
+                delivery_address=order.delivery_address,
+                currency=order.currency,
+                items_total=items_total,
+                discount=0,
+                delivery_cost=0,
+                total=items_total,
+                source="split",
+                split_from_id=order.id,
+                buyer_token=new_buyer_token(),
+                buyer_comment=order.buyer_comment,
+                opened_at=order.opened_at,
+                created_at=now,
+                updated_at=now,
                 items=[_item_row(n, item) for n, item in enumerate(moved, 1)],
             )
             session.add(new)
@@ -501,12 +552,22 @@ class OrderService:
             await session.flush()
             new.buyer = order.buyer
             details = {"reason": reason, "comment": comment.strip() or None}
-            await self._changed(session, order, who, "split",
-                                {**details, "new_order_id": new.id, "new_order_number": number})
-            await self._event(session, new, who, action="split_from", to_status=new.status,
-                              payload={**details, "from_order_id": order.id,
-                                       "from_order_number": order.number},
-                              channel=who.ref.channel)
+            await self._changed(
+                session,
+                order,
+                who,
+                "split",
+                {**details, "new_order_id": new.id, "new_order_number": number},
+            )
+            await self._event(
+                session,
+                new,
+                who,
+                action="split_from",
+                to_status=new.status,
+                payload={**details, "from_order_id": order.id, "from_order_number": order.number},
+                channel=who.ref.channel,
+            )
             await self._copy_timers(session, order.id, new.id, now)
             await self._notify_buyer(session, new, "order_split", {"from_number": order.number})
             return order, new
@@ -524,8 +585,15 @@ class OrderService:
             text_ = text.strip()
             if not text_ or len(text_) > 2000:
                 raise drafts.invalid("comment", "a comment of 1 to 2000 characters is needed")
-            return await self._event(session, order, who, action="comment", comment=text_,
-                                     visible=False, channel=actor.channel)
+            return await self._event(
+                session,
+                order,
+                who,
+                action="comment",
+                comment=text_,
+                visible=False,
+                channel=actor.channel,
+            )
 
         return await self._transaction(work)
 
@@ -590,9 +658,9 @@ class OrderService:
             return
         if actor.type is ActorType.USER:
             role = await session.scalar(
-                select(StaffMember.role).where(
-                    StaffMember.shop_id == shop_id, StaffMember.user_id == actor.user_id
-                ).limit(1)
+                select(StaffMember.role)
+                .where(StaffMember.shop_id == shop_id, StaffMember.user_id == actor.user_id)
+                .limit(1)
             )
             if role is not None:
                 return
@@ -609,8 +677,9 @@ class OrderService:
         order = await self._load(session, order_id, lock=True)
         who = await self._who(session, order, actor)
         if not who.actor.roles & EDITOR_ROLES:
-            raise OrderRefused(Problem.FORBIDDEN, "only the shop's managers edit orders",
-                               {"edit": kind})
+            raise OrderRefused(
+                Problem.FORBIDDEN, "only the shop's managers edit orders", {"edit": kind}
+            )
         workflow = await self._workflows.get(session, order.workflow_id)
         if not workflow.may_edit(kind, order.status):
             raise OrderRefused(
@@ -630,8 +699,9 @@ class OrderService:
         now = self._clock.now()
         order.updated_at = now
         await session.flush()  # bumps the version: a concurrent edit fails one of the two
-        await self._event(session, order, who, action=action, payload=payload,
-                          channel=who.ref.channel)
+        await self._event(
+            session, order, who, action=action, payload=payload, channel=who.ref.channel
+        )
         await self._notify_buyer(session, order, "order_changed", {"action": action})
 
     async def _event(
@@ -686,8 +756,12 @@ class OrderService:
                 )
         if buyer is None:
             buyer = Buyer(
-                shop_id=shop_id, name=draft.name, phone=draft.phone, email=draft.email,
-                language=draft.language, telegram_id=draft.telegram_id,
+                shop_id=shop_id,
+                name=draft.name,
+                phone=draft.phone,
+                email=draft.email,
+                language=draft.language,
+                telegram_id=draft.telegram_id,
                 created_at=self._clock.now(),
             )
             session.add(buyer)
@@ -706,8 +780,13 @@ class OrderService:
         for plan in plans:
             session.add(
                 Timer(
-                    order_id=order.id, code=plan.code, kind=str(plan.kind), status=order.status,
-                    action=plan.action, due_at=plan.due_at, created_at=now,
+                    order_id=order.id,
+                    code=plan.code,
+                    kind=str(plan.kind),
+                    status=order.status,
+                    action=plan.action,
+                    due_at=plan.due_at,
+                    created_at=now,
                     payload={"to": str(plan.to), "message": plan.message} if plan.to else {},
                 )
             )
@@ -727,9 +806,16 @@ class OrderService:
         )
         for timer in pending:
             session.add(
-                Timer(order_id=to_id, code=timer.code, kind=timer.kind, status=timer.status,
-                      action=timer.action, due_at=timer.due_at, payload=dict(timer.payload),
-                      created_at=now)
+                Timer(
+                    order_id=to_id,
+                    code=timer.code,
+                    kind=timer.kind,
+                    status=timer.status,
+                    action=timer.action,
+                    due_at=timer.due_at,
+                    payload=dict(timer.payload),
+                    created_at=now,
+                )
             )
 
     async def _notify_new_order(
@@ -737,13 +823,29 @@ class OrderService:
     ) -> None:
         now = self._clock.now()
         payload = {"number": order.number, "status": order.status}
-        await enqueue(session, key=f"order:{order.id}:new:telegram", now=now, channel="telegram",
-                      audience="shop", topic="new_order", shop_id=shop.id, order_id=order.id,
-                      payload={**payload, "role": workflow.initial.responsible})
+        await enqueue(
+            session,
+            key=f"order:{order.id}:new:telegram",
+            now=now,
+            channel="telegram",
+            audience="shop",
+            topic="new_order",
+            shop_id=shop.id,
+            order_id=order.id,
+            payload={**payload, "role": workflow.initial.responsible},
+        )
         if shop.email:
-            await enqueue(session, key=f"order:{order.id}:new:email", now=now, channel="email",
-                          audience="shop", topic="new_order", shop_id=shop.id,
-                          order_id=order.id, payload=payload)
+            await enqueue(
+                session,
+                key=f"order:{order.id}:new:email",
+                now=now,
+                channel="email",
+                audience="shop",
+                topic="new_order",
+                shop_id=shop.id,
+                order_id=order.id,
+                payload=payload,
+            )
         await self._notify_buyer(session, order, "order_created", payload, key="created")
 
     async def _notify_status(
@@ -752,16 +854,28 @@ class OrderService:
         status = workflow.status(order.status)
         payload = {"event_id": event.id, "status": order.status, "number": order.number}
         if status.responsible:
-            await enqueue(session, key=f"order:{order.id}:event:{event.id}:staff",
-                          now=self._clock.now(), channel="telegram", audience="staff",
-                          topic="order_assigned", shop_id=order.shop_id, order_id=order.id,
-                          payload={**payload, "role": status.responsible})
+            await enqueue(
+                session,
+                key=f"order:{order.id}:event:{event.id}:staff",
+                now=self._clock.now(),
+                channel="telegram",
+                audience="staff",
+                topic="order_assigned",
+                shop_id=order.shop_id,
+                order_id=order.id,
+                payload={**payload, "role": status.responsible},
+            )
         if status.buyer_visible:
-            await self._notify_buyer(session, order, "status_changed", payload,
-                                     key=f"event:{event.id}")
+            await self._notify_buyer(
+                session, order, "status_changed", payload, key=f"event:{event.id}"
+            )
 
     async def _notify_buyer(
-        self, session: AsyncSession, order: Order, topic: str, payload: dict,
+        self,
+        session: AsyncSession,
+        order: Order,
+        topic: str,
+        payload: dict,
         key: str | None = None,
     ) -> None:
         """One outbox row per channel the buyer can be reached on."""
@@ -774,10 +888,17 @@ class OrderService:
         if buyer.email:
             channels.append("email")
         for channel in channels:
-            await enqueue(session, key=f"order:{order.id}:{key}:buyer:{channel}", now=now,
-                          channel=channel, audience="buyer", topic=topic,
-                          shop_id=order.shop_id, order_id=order.id,
-                          payload={"number": order.number, **payload})
+            await enqueue(
+                session,
+                key=f"order:{order.id}:{key}:buyer:{channel}",
+                now=now,
+                channel=channel,
+                audience="buyer",
+                topic=topic,
+                shop_id=order.shop_id,
+                order_id=order.id,
+                payload={"number": order.number, **payload},
+            )
 
 
 def _facts(order: Order) -> OrderFacts:
@@ -792,15 +913,23 @@ def _facts(order: Order) -> OrderFacts:
 
 def _item_row(position: int, item: ItemDraft) -> OrderItem:
     return OrderItem(
-        position=position, sku=item.sku, name=item.name.strip(), quantity=item.quantity,
-        unit_price=item.unit_price, discount=item.discount, availability=item.availability,
-        returnable=item.returnable, return_days=item.return_days,
+        position=position,
+        sku=item.sku,
+        name=item.name.strip(),
+        quantity=item.quantity,
+        unit_price=item.unit_price,
+        discount=item.discount,
+        availability=item.availability,
+        returnable=item.returnable,
+        return_days=item.return_days,
     )
 
 
 def _items_summary(items) -> list[dict[str, Any]]:
-    return [{"sku": i.sku, "quantity": i.quantity, "unit_price": i.unit_price,
-             "discount": i.discount} for i in items]
+    return [
+        {"sku": i.sku, "quantity": i.quantity, "unit_price": i.unit_price, "discount": i.discount}
+        for i in items
+    ]
 
 
 def _delivery_price(shop: Shop, method: str) -> int:

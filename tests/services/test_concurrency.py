@@ -34,10 +34,13 @@ async def test_fifty_concurrent_applies_make_one_transition(services):
     assert len(refused) == 49
     assert {r.code for r in refused} == {Problem.ALREADY_DONE}
     async with services.sessions() as session:
-        confirms = list(await session.scalars(
-            select(OrderEvent).where(OrderEvent.order_id == order.id,
-                                     OrderEvent.action == "confirm")
-        ))
+        confirms = list(
+            await session.scalars(
+                select(OrderEvent).where(
+                    OrderEvent.order_id == order.id, OrderEvent.action == "confirm"
+                )
+            )
+        )
     assert len(confirms) == 1
     fresh = await services.orders.get(order.id, manager)
     assert fresh.status == "awaiting_payment"
@@ -58,5 +61,8 @@ async def test_concurrent_edit_and_transition_both_land_in_order(services):
     assert not [r for r in results if isinstance(r, Exception)]
     fresh = await services.orders.get(order.id, owner)
     assert (fresh.status, fresh.delivery_method, fresh.delivery_cost) == (
-        "awaiting_payment", "courier", 700)
+        "awaiting_payment",
+        "courier",
+        700,
+    )
     assert fresh.version == order.version + 2

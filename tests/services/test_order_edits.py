@@ -39,7 +39,8 @@ async def test_items_are_edited_only_while_agreement_is_needed(services):
     await services.orders.open(order.id, manager)
     # when the manager changes the goods during the call
     edited = await services.orders.edit_items(
-        order.id, manager, [item("A", 2, 1000), item("B", 1, 450)])
+        order.id, manager, [item("A", 2, 1000), item("B", 1, 450)]
+    )
     # then the totals follow
     assert [(i.sku, i.quantity) for i in edited.items] == [("A", 2), ("B", 1)]
     assert (edited.items_total, edited.total) == (2450, 2750)
@@ -59,8 +60,7 @@ async def test_only_managers_edit_and_buyers_never(services):
     await bind_buyer(services, order, shop.buyer_user)
     for user in (shop.packer, shop.courier, shop.accountant, shop.buyer_user):
         with pytest.raises(OrderRefused) as refused:
-            await services.orders.change_delivery(order.id, ActorRef.user(user.id),
-                                                  method="pickup")
+            await services.orders.change_delivery(order.id, ActorRef.user(user.id), method="pickup")
         assert refused.value.code is Problem.FORBIDDEN
 
 
@@ -69,22 +69,29 @@ async def test_delivery_change_takes_the_shops_price(services):
     order = await make_order(services, shop, item("A", 1, 100_000), delivery="pickup")
     assert order.total == 100_000
     changed = await services.orders.change_delivery(
-        order.id, ActorRef.user(shop.manager.id), method="courier", address="Lenina 5")
+        order.id, ActorRef.user(shop.manager.id), method="courier", address="Lenina 5"
+    )
     assert (changed.delivery_cost, changed.total, changed.delivery_address) == (
-        50_000, 150_000, "Lenina 5")
+        50_000,
+        150_000,
+        "Lenina 5",
+    )
 
 
 async def test_discounts_on_the_order_and_on_lines(services):
     shop = await make_shop(services)
-    order = await make_order(services, shop, item("A", 2, 1000), item("B", 1, 500),
-                             delivery_cost=200)
+    order = await make_order(
+        services, shop, item("A", 2, 1000), item("B", 1, 500), delivery_cost=200
+    )
     a_line = order.items[0]
     changed = await services.orders.set_discount(
-        order.id, ActorRef.user(shop.owner.id), order_discount=300, item_discounts={a_line.id: 150})
+        order.id, ActorRef.user(shop.owner.id), order_discount=300, item_discounts={a_line.id: 150}
+    )
     assert (changed.items_total, changed.discount, changed.total) == (2350, 300, 2250)
     with pytest.raises(OrderRefused) as refused:
-        await services.orders.set_discount(order.id, ActorRef.user(shop.owner.id),
-                                           item_discounts={a_line.id: 2001})
+        await services.orders.set_discount(
+            order.id, ActorRef.user(shop.owner.id), item_discounts={a_line.id: 2001}
+        )
     assert refused.value.code is Problem.INVALID
     # after payment the discount is fixed (marketplace preset)
     manager = ActorRef.user(shop.manager.id)
@@ -98,15 +105,17 @@ async def test_discounts_on_the_order_and_on_lines(services):
 async def test_split_moves_goods_into_a_new_order(services):
     # given a confirmed order of three lines, one with a line discount
     shop = await make_shop(services, "platform")
-    order = await make_order(services, shop, item("A", 3, 1000, discount=300), item("B", 1, 500),
-                             delivery_cost=400)
+    order = await make_order(
+        services, shop, item("A", 3, 1000, discount=300), item("B", 1, 500), delivery_cost=400
+    )
     manager = ActorRef.user(shop.manager.id)
     await services.orders.open(order.id, manager)
     await services.orders.apply(order.id, manager, "confirm")
     a_line, b_line = order.items
     # when two of A and all of B go to another warehouse
     left, new = await services.orders.split(
-        order.id, manager, move={a_line.id: 2, b_line.id: 1}, reason="different_warehouses")
+        order.id, manager, move={a_line.id: 2, b_line.id: 1}, reason="different_warehouses"
+    )
     # then each order has its share, with the line discount shared in proportion
     assert [(i.sku, i.quantity, i.discount) for i in left.items] == [("A", 1, 100)]
     assert [(i.sku, i.quantity, i.discount) for i in new.items] == [("A", 2, 200), ("B", 1, 0)]
@@ -129,14 +138,16 @@ async def test_split_keeps_the_clock_and_refuses_emptying_an_order(services):
     await services.orders.apply(order.id, manager, "confirm")
     a_line, b_line = order.items
     with pytest.raises(OrderRefused) as refused:
-        await services.orders.split(order.id, manager, move={a_line.id: 1, b_line.id: 1},
-                                    reason="different_warehouses")
+        await services.orders.split(
+            order.id, manager, move={a_line.id: 1, b_line.id: 1}, reason="different_warehouses"
+        )
     assert refused.value.code is Problem.INVALID
     with pytest.raises(OrderRefused) as refused:
         await services.orders.split(order.id, manager, move={b_line.id: 1}, reason="other")
     assert refused.value.code is Problem.INPUT_MISSING
-    _, new = await services.orders.split(order.id, manager, move={b_line.id: 1},
-                                         reason="other", comment="Second warehouse")
+    _, new = await services.orders.split(
+        order.id, manager, move={b_line.id: 1}, reason="other", comment="Second warehouse"
+    )
     async with services.sessions() as session:
         timers = {
             (t.order_id, t.code): t.due_at
@@ -149,8 +160,9 @@ async def test_private_comments_are_hidden_from_the_buyer(services):
     shop = await make_shop(services)
     order = await make_order(services, shop)
     await bind_buyer(services, order, shop.buyer_user)
-    await services.orders.add_comment(order.id, ActorRef.user(shop.packer.id),
-                                      "Buyer asked to call after 18:00")
+    await services.orders.add_comment(
+        order.id, ActorRef.user(shop.packer.id), "Buyer asked to call after 18:00"
+    )
     with pytest.raises(OrderRefused) as refused:
         await services.orders.add_comment(order.id, ActorRef.user(shop.buyer_user.id), "hi")
     assert refused.value.code is Problem.FORBIDDEN
@@ -175,3 +187,37 @@ async def test_buttons_are_exactly_the_persons_actions(services):
     assert await codes(shop.buyer_user) == ["cancel"]
     with pytest.raises(OrderRefused):
         await codes(shop.stranger)
+
+
+async def test_a_new_workflow_version_never_strands_an_order(services):
+    # given an order started on the shop's first workflow
+    from services.workflow.presets import preset_data
+
+    shop = await make_shop(services)
+    old = await make_order(services, shop)
+    # when the shop renames a status and retires "awaiting_pickup" in a new version
+    body = preset_data("marketplace")
+    body["statuses"][0]["title"]["en"] = "New order"
+    async with services.sessions() as session, session.begin():
+        version = await services.workflows.save_version(
+            session, shop.id, body, services.clock.now()
+        )
+    new = await make_order(services, shop)
+    # then the old order keeps its version and new orders take the new one
+    assert version.version == 2
+    assert old.workflow_id != new.workflow_id == version.id
+    result = await services.orders.apply(old.id, ActorRef.user(shop.manager.id), "confirm")
+    assert result.order.workflow_id == old.workflow_id
+
+
+async def test_a_broken_workflow_version_is_refused(services):
+    from services.workflow.definition import WorkflowError
+    from services.workflow.presets import preset_data
+
+    shop = await make_shop(services)
+    body = preset_data("marketplace")
+    body["timers"][0]["status"] = "nowhere"
+    with pytest.raises(WorkflowError) as error:
+        async with services.sessions() as session, session.begin():
+            await services.workflows.save_version(session, shop.id, body, services.clock.now())
+    assert "timer 'payment_reminder': unknown status 'nowhere'" in error.value.problems

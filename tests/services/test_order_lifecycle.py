@@ -15,34 +15,46 @@ from tests.factories import bind_buyer, draft, item, make_order, make_shop
 
 async def events_of(services, order_id):
     async with services.sessions() as session:
-        return list(await session.scalars(
-            select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
-        ))
+        return list(
+            await session.scalars(
+                select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+            )
+        )
 
 
 async def timers_of(services, order_id, state="pending"):
     async with services.sessions() as session:
-        return list(await session.scalars(
-            select(Timer).where(Timer.order_id == order_id, Timer.state == state)
-        ))
+        return list(
+            await session.scalars(
+                select(Timer).where(Timer.order_id == order_id, Timer.state == state)
+            )
+        )
 
 
 async def outbox_of(services, order_id):
     async with services.sessions() as session:
-        return list(await session.scalars(
-            select(OutboxMessage).where(OutboxMessage.order_id == order_id)
-            .order_by(OutboxMessage.id)
-        ))
+        return list(
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.order_id == order_id)
+                .order_by(OutboxMessage.id)
+            )
+        )
 
 
 async def test_mixed_order_is_split_by_availability(services):
     # given a shop and a cart with goods in stock and made to order
     shop = await make_shop(services)
-    cart = draft(item("A", 2, 1500), item("B", 1, 9900, availability="made_to_order"),
-                 item("C", 1, 500), delivery_cost=3000)
+    cart = draft(
+        item("A", 2, 1500),
+        item("B", 1, 9900, availability="made_to_order"),
+        item("C", 1, 500),
+        delivery_cost=3000,
+    )
     # when the storefront sends it
-    orders = await services.orders.create_orders(shop.id, cart, ActorRef.system(Channel.API),
-                                                 source="api")
+    orders = await services.orders.create_orders(
+        shop.id, cart, ActorRef.system(Channel.API), source="api"
+    )
     # then two orders exist: in stock first with the delivery cost, made to order apart
     assert [o.availability for o in orders] == ["in_stock", "made_to_order"]
     assert [o.number for o in orders] == [1, 2]
@@ -71,8 +83,12 @@ async def test_order_numbers_are_per_shop(services):
 
 @pytest.mark.parametrize(
     ("phone", "accepted"),
-    [("+7 916 123-45-67", "+79161234567"), ("8 (916) 123-45-67", "+79161234567"),
-     ("12345", None), ("not a phone", None)],
+    [
+        ("+7 916 123-45-67", "+79161234567"),
+        ("8 (916) 123-45-67", "+79161234567"),
+        ("12345", None),
+        ("not a phone", None),
+    ],
 )
 async def test_phone_is_validated_and_normalized(services, phone, accepted):
     shop = await make_shop(services)
@@ -108,22 +124,27 @@ async def test_marketplace_lifecycle_through_the_service(services):
     shop = await make_shop(services)
     order = await make_order(services, shop)
     await bind_buyer(services, order, shop.buyer_user)
-    manager, accountant, packer = (ActorRef.user(u.id) for u in
-                                   (shop.manager, shop.accountant, shop.packer))
+    manager, accountant, packer = (
+        ActorRef.user(u.id) for u in (shop.manager, shop.accountant, shop.packer)
+    )
     buyer = ActorRef.user(shop.buyer_user.id)
 
     # when the manager confirms: awaiting payment, with its reminder and deadline
     result = await services.orders.apply(order.id, manager, "confirm")
     assert result.order.status == "awaiting_payment"
     due = {t.code: t.due_at for t in await timers_of(services, order.id)}
-    assert due == {"payment_reminder": services.clock.now() + timedelta(days=2),
-                   "payment_deadline": services.clock.now() + timedelta(days=3)}
+    assert due == {
+        "payment_reminder": services.clock.now() + timedelta(days=2),
+        "payment_deadline": services.clock.now() + timedelta(days=3),
+    }
 
     # when the accountant marks it paid: paid, then automatically preparing for shipment
     services.clock.advance(timedelta(hours=5))
     result = await services.orders.apply(order.id, accountant, "mark_paid")
     assert [(s.from_status, s.to_status) for s in result.decision.steps] == [
-        ("awaiting_payment", "paid"), ("paid", "preparing_shipment")]
+        ("awaiting_payment", "paid"),
+        ("paid", "preparing_shipment"),
+    ]
     assert await timers_of(services, order.id) == []
     assert len(await timers_of(services, order.id, "cancelled")) == 2
 
@@ -134,9 +155,13 @@ async def test_marketplace_lifecycle_through_the_service(services):
 
     # when the packer ships with a carrier and a track code
     result = await services.orders.apply(
-        order.id, packer, "ship", {"carrier": "Почта России", "track_code": "ra 1234-5678"})
+        order.id, packer, "ship", {"carrier": "Почта России", "track_code": "ra 1234-5678"}
+    )
     assert (result.order.status, result.order.carrier, result.order.track_code) == (
-        "shipped", "Почта России", "RA1234-5678")
+        "shipped",
+        "Почта России",
+        "RA1234-5678",
+    )
     assert [t.code for t in await timers_of(services, order.id)] == ["auto_receive"]
 
     # when the buyer confirms receipt
@@ -145,8 +170,10 @@ async def test_marketplace_lifecycle_through_the_service(services):
     assert result.decision.effects == ("request_review",)
 
     # then the audit log holds one event per change, by whom and in which capacity
-    log = [(e.action, e.from_status, e.to_status, e.actor_kind, e.actor_role)
-           for e in await events_of(services, order.id)]
+    log = [
+        (e.action, e.from_status, e.to_status, e.actor_kind, e.actor_role)
+        for e in await events_of(services, order.id)
+    ]
     assert log == [
         ("create", None, "awaiting_confirmation", "system", None),
         ("confirm", "awaiting_confirmation", "awaiting_payment", "staff", "manager"),
@@ -156,8 +183,11 @@ async def test_marketplace_lifecycle_through_the_service(services):
         ("confirm_receipt", "shipped", "received", "buyer", None),
     ]
     # and the buyer was told of each visible status, on both channels
-    told = [(m.channel, m.payload["status"]) for m in await outbox_of(services, order.id)
-            if m.topic == "status_changed"]
+    told = [
+        (m.channel, m.payload["status"])
+        for m in await outbox_of(services, order.id)
+        if m.topic == "status_changed"
+    ]
     assert ("telegram", "received") in told and ("email", "shipped") in told
 
 
@@ -167,7 +197,10 @@ async def test_cash_on_delivery_is_paid_at_once(services):
     result = await services.orders.apply(order.id, ActorRef.user(shop.manager.id), "confirm")
     assert result.order.status == "preparing_shipment"
     assert [s.to_status for s in result.decision.steps] == [
-        "awaiting_payment", "paid", "preparing_shipment"]
+        "awaiting_payment",
+        "paid",
+        "preparing_shipment",
+    ]
 
 
 async def test_strangers_and_wrong_roles_change_nothing(services):
@@ -223,8 +256,9 @@ async def test_buyer_with_an_email_link_acts_without_telegram(services):
     shop = await make_shop(services)
     order = await make_order(services, shop)
     link_buyer = ActorRef.buyer(order.buyer_id, Channel.EMAIL)
-    result = await services.orders.apply(order.id, link_buyer, "cancel",
-                                         {"reason": "other", "comment": "Ordered twice"})
+    result = await services.orders.apply(
+        order.id, link_buyer, "cancel", {"reason": "other", "comment": "Ordered twice"}
+    )
     assert result.order.status == "cancelled"
     event = (await events_of(services, order.id))[-1]
     assert (event.actor_kind, event.channel, event.comment) == ("buyer", "email", "Ordered twice")

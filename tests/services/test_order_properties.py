@@ -7,6 +7,8 @@ nothing; and the audit log holds exactly one event per change, forming an unbrok
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -46,15 +48,20 @@ def may_take(transition, person: str) -> bool:
 
 async def status_events(services, order_id):
     async with services.sessions() as session:
-        return list(await session.scalars(
-            select(OrderEvent)
-            .where(OrderEvent.order_id == order_id, OrderEvent.to_status.is_not(None))
-            .order_by(OrderEvent.id)
-        ))
+        return list(
+            await session.scalars(
+                select(OrderEvent)
+                .where(OrderEvent.order_id == order_id, OrderEvent.to_status.is_not(None))
+                .order_by(OrderEvent.id)
+            )
+        )
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     preset=st.sampled_from(PRESETS),
     payment=st.sampled_from(PAYMENT_METHODS),
@@ -69,16 +76,20 @@ async def test_random_actions_follow_the_workflow(
     shop = shops_cache.get(preset)
     if shop is None:
         shop = shops_cache[preset] = await make_shop(services, preset)
-    order = await make_order(services, shop, item(availability=availability),
-                             payment=payment, delivery=delivery)
+    order = await make_order(
+        services, shop, item(availability=availability), payment=payment, delivery=delivery
+    )
     await bind_buyer(services, order, shop.buyer_user)
     workflow = load_preset(preset)
     people = {
-        "owner": ActorRef.user(shop.owner.id), "manager": ActorRef.user(shop.manager.id),
-        "packer": ActorRef.user(shop.packer.id), "courier": ActorRef.user(shop.courier.id),
+        "owner": ActorRef.user(shop.owner.id),
+        "manager": ActorRef.user(shop.manager.id),
+        "packer": ActorRef.user(shop.packer.id),
+        "courier": ActorRef.user(shop.courier.id),
         "accountant": ActorRef.user(shop.accountant.id),
         "stranger": ActorRef.user(shop.stranger.id),
-        "buyer": ActorRef.user(shop.buyer_user.id), "system": ActorRef.system(),
+        "buyer": ActorRef.user(shop.buyer_user.id),
+        "system": ActorRef.system(),
     }
     owner = people["owner"]
     status, version = order.status, order.version
@@ -112,20 +123,27 @@ async def test_random_actions_follow_the_workflow(
             assert later.transition.automatic
         for s in result.decision.steps:
             for guard in s.transition.guards:
-                assert guard.allows({"payment_method": payment, "delivery_method": delivery,
-                                     "availability": availability}[guard.field])
+                assert guard.allows(
+                    {
+                        "payment_method": payment,
+                        "delivery_method": delivery,
+                        "availability": availability,
+                    }[guard.field]
+                )
         changes += len(result.decision.steps)
         status, version = result.order.status, result.order.version
         assert len(await status_events(services, order.id)) == before_events + len(
-            result.decision.steps)
+            result.decision.steps
+        )
     # the audit log: the creation, then one event per change, each starting where the last ended
     events = await status_events(services, order.id)
     assert len(events) == 1 + changes
     assert events[0].action == "create"
-    for previous, event in zip(events, events[1:], strict=False):
+    for previous, event in itertools.pairwise(events):
         assert event.from_status == previous.to_status
     assert events[-1].to_status == status
     async with services.sessions() as session:
         total = await session.scalar(
-            select(func.count()).select_from(OrderEvent).where(OrderEvent.order_id == order.id))
+            select(func.count()).select_from(OrderEvent).where(OrderEvent.order_id == order.id)
+        )
     assert total == len(events)
