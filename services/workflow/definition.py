@@ -186,6 +186,7 @@ class CancelReason:
     buyer: bool = False
     statuses: frozenset[str] | None = None  # None: wherever the cancellation is possible
     comment_required: bool = False
+    effects: tuple[Effect, ...] = ()  # e.g. out of stock -> fix_stock (003)
 
 
 @dataclass(frozen=True)
@@ -493,7 +494,15 @@ class _Reader:
                 continue
             code = self.code(raw.get("code"), where)
             where = f"{key} '{code}'"
-            self.flags(raw, where, {"code", "title", "actors", "statuses", "comment_required"})
+            self.flags(
+                raw, where, {"code", "title", "actors", "statuses", "comment_required", "effects"}
+            )
+            effects = []
+            for name in raw.get("effects", []) or []:
+                try:
+                    effects.append(Effect(name))
+                except ValueError:
+                    self.problem(where, f"unknown effect '{name}'")
             actors = raw.get("actors", ["staff"])
             for actor in actors:
                 if actor not in (ActorKind.STAFF, ActorKind.BUYER):
@@ -513,6 +522,7 @@ class _Reader:
                     buyer=ActorKind.BUYER in actors,
                     statuses=frozenset(statuses) if statuses is not None else None,
                     comment_required=bool(raw.get("comment_required", False)),
+                    effects=tuple(effects),
                 )
             )
         self.unique([r.code for r in reasons], key, "reason code")

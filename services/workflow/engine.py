@@ -242,6 +242,9 @@ def decide(
         for timer in workflow.timers_for(final)
     )
     effects = tuple(effect for step in steps for effect in step.transition.effects)
+    reason = workflow.reason(cleaned.get(Input.REASON, ""))
+    if reason is not None:
+        effects += reason.effects
     return Applied(steps=tuple(steps), inputs=cleaned, effects=effects, timers=timers)
 
 

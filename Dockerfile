@@ -1,0 +1,27 @@
+# ShopBot: the bot, its scheduler and its web server in one image.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HTTP_HOST=0.0.0.0
+
+WORKDIR /app
+
+# Only what the bot needs: no virtualenv, no .env, no local database from the build context.
+# (locales/ joins this list once the translations land: git keeps no empty folders.)
+COPY pyproject.toml README.md alembic.ini ./
+COPY bot ./bot
+COPY handlers ./handlers
+COPY services ./services
+COPY storage ./storage
+
+RUN pip install . \
+    && useradd --create-home --uid 10001 shopbot \
+    && mkdir -p /app/data \
+    && chown shopbot /app/data
+
+USER shopbot
+EXPOSE 8080
+CMD ["python", "-m", "bot", "run"]

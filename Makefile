@@ -1,0 +1,50 @@
+# ShopBot developer tasks. `make` alone lists them.
+# Everything runs from a virtualenv in $(VENV), created and filled by `make install`.
+
+VENV ?= .venv
+PYTHON ?= python3
+PYTEST_ARGS ?=
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install test lint format demo migrate bench clean
+
+help: ## list the targets
+	@echo "ShopBot: make TARGET"
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## (.*)/  \1\t\2/' | expand -t 12
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstalls only when pyproject.toml changes (or the venv is new).
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+install: $(STAMP) ## create the venv and install ShopBot with its dev tools
+
+test: install ## run the tests (PostgreSQL/Redis ones need TEST_POSTGRES_URL/TEST_REDIS_URL)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install ## ruff check and ruff format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## ruff format, then ruff check --fix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+demo: install ## the demo (not yet: arrives with the Telegram front-end, exits 2)
+	$(BIN)/python -m bot demo
+
+migrate: install ## bring DATABASE_URL to the newest schema
+	$(BIN)/python -m bot migrate
+
+bench: install ## OrderService.apply on SQLite and PostgreSQL (bench/RESULTS.md)
+	$(BIN)/python bench/bench_apply.py
+
+clean: ## remove the venv, caches, build output and data/
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info data
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,252 @@
+"""How many order transitions per second `OrderService.apply` takes, against a floor.
+
+For each backend (SQLite file database in WAL mode in a temporary directory; PostgreSQL in a
+fresh database `shopbot_bench_<random>` created from TEST_POSTGRES_URL and dropped at the end):
+
+1. migrate with storage.migrate.upgrade and build the services as bot/container.py does;
+2. create a shop with the `marketplace` preset and the orders (one in-stock item, card, post,
+   a buyer with an e-mail address), created through the storefront API path;
+3. warm up, then time the floor: a bare one-row `UPDATE bench_floor SET n = n + 1 WHERE id = 1`,
+   one transaction per update, through the same engine (storage.database.create_engine);
+4. time `apply` for every order, sequentially: `confirm` as the owner, then `mark_paid`
+   (which chains automatically to preparing_shipment). Each apply call counts as one transition.
+
+Prints a Markdown table. Run: `.venv/bin/python bench/bench_apply.py` (or `make bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import secrets
+import sqlite3
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from services.clock import SystemClock
+from services.orders.actors import ActorRef, Channel
+from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
+from services.orders.service import OrderService
+from services.shops import ShopService
+from services.workflows import WorkflowStore
+from storage.database import create_engine, create_session_factory
+from storage.migrate import upgrade
+from storage.models import Order
+
+DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+TARGET_RATE = 300  # transitions/s on each backend
+TARGET_RATIO = 4.0  # apply within this factor of the floor
+FINAL_STATUS = "preparing_shipment"
+
+
+@dataclass
+class Result:
+    backend: str
+    transitions: int
+    apply_seconds: float
+    updates: int
+    floor_seconds: float
+
+    @property
+    def apply_rate(self) -> float:
+        return self.transitions / self.apply_seconds
+
+    @property
+    def floor_rate(self) -> float:
+        return self.updates / self.floor_seconds
+
+    @property
+    def ratio(self) -> float:
+        return self.floor_rate / self.apply_rate
+
+
+def draft(index: int) -> OrderDraft:
+    return OrderDraft(
+        buyer=BuyerDraft(name="Bench Buyer", email="buyer@example.com", language="en"),
+        items=[ItemDraft(sku=f"SKU-{index % 50}", name="Bench item", quantity=1, unit_price=1999)],
+        payment_method="card",
+        delivery_method="post",
+        delivery_address="1 Bench Street",
+    )
+
+
+async def make_orders(orders: OrderService, shop_id: int, count: int) -> list[int]:
+    ids = []
+    for index in range(count):
+        created = await orders.create_orders(
+            shop_id, draft(index), ActorRef.system(Channel.API), source="api"
+        )
+        ids.extend(order.id for order in created)
+    return ids
+
+
+async def apply_all(orders: OrderService, owner: ActorRef, order_ids: list[int]) -> int:
+    transitions = 0
+    for order_id in order_ids:
+        await orders.apply(order_id, owner, "confirm")
+        result = await orders.apply(order_id, owner, "mark_paid")
+        if result.order.status != FINAL_STATUS:
+            raise RuntimeError(f"order {order_id} ended in {result.order.status!r}")
+        transitions += 2
+    return transitions
+
+
+async def floor_updates(engine: AsyncEngine, count: int) -> None:
+    statement = text("UPDATE bench_floor SET n = n + 1 WHERE id = 1")
+    for _ in range(count):
+        async with engine.begin() as connection:
+            await connection.execute(statement)
+
+
+async def measure(backend: str, url: str, n_orders: int, warmup_orders: int) -> Result:
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    try:
+        sessions = create_session_factory(engine)
+        clock = SystemClock()
+        workflows = WorkflowStore()
+        orders = OrderService(sessions, clock, workflows)
+        shops = ShopService(sessions, clock, workflows)
+
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("CREATE TABLE bench_floor (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
+            )
+            await connection.execute(text("INSERT INTO bench_floor (id, n) VALUES (1, 0)"))
+
+        created = await shops.create_shop(
+            name="Bench shop", owner_telegram_id=1_000_001, preset="marketplace"
+        )
+        owner = ActorRef.user(created.owner.id)
+        shop_id = created.shop.id
+        warm_ids = await make_orders(orders, shop_id, warmup_orders)
+        order_ids = await make_orders(orders, shop_id, n_orders)
+
+        # Warm up: connections in the pool, the workflow cache, the statement caches.
+        await floor_updates(engine, 2 * warmup_orders)
+        await apply_all(orders, owner, warm_ids)
+
+        updates = 2 * n_orders
+        started = time.perf_counter()
+        await floor_updates(engine, updates)
+        floor_seconds = time.perf_counter() - started
+
+        started = time.perf_counter()
+        transitions = await apply_all(orders, owner, order_ids)
+        apply_seconds = time.perf_counter() - started
+
+        async with sessions() as session:
+            done = await session.scalar(
+                select(func.count()).select_from(Order).where(Order.status == FINAL_STATUS)
+            )
+            floor_n = (await session.execute(text("SELECT n FROM bench_floor"))).scalar_one()
+        if done != n_orders + warmup_orders or floor_n != 2 * warmup_orders + updates:
+            raise RuntimeError(f"{backend}: {done} orders finished, floor counter {floor_n}")
+        return Result(backend, transitions, apply_seconds, updates, floor_seconds)
+    finally:
+        await engine.dispose()
+
+
+async def run_sqlite(n_orders: int, warmup_orders: int) -> Result:
+    with tempfile.TemporaryDirectory(prefix="shopbot-bench-") as directory:
+        url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
+        return await measure("SQLite (file, WAL)", url, n_orders, warmup_orders)
+
+
+async def postgres_version(admin: AsyncEngine) -> str:
+    async with admin.connect() as connection:
+        return (await connection.execute(text("SHOW server_version"))).scalar_one()
+
+
+async def run_postgres(admin_url: str, n_orders: int, warmup_orders: int) -> Result:
+    name = f"shopbot_bench_{secrets.token_hex(4)}"
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        version = await postgres_version(admin)
+        async with admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+            return await measure(f"PostgreSQL {version}", url, n_orders, warmup_orders)
+        finally:
+            async with admin.connect() as connection:
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+def table(results: list[Result]) -> str:
+    lines = [
+        "| backend | apply calls | transitions/s | floor updates | floor updates/s | floor/apply |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.backend} | {r.transitions} | {r.apply_rate:,.0f} | {r.updates} "
+            f"| {r.floor_rate:,.0f} | {r.ratio:.1f}x |"
+        )
+    return "\n".join(lines)
+
+
+def verdict(results: list[Result]) -> str:
+    lines = []
+    for r in results:
+        rate_ok = r.apply_rate >= TARGET_RATE
+        ratio_ok = r.ratio <= TARGET_RATIO
+        lines.append(
+            f"- {r.backend}: {r.apply_rate:,.0f} transitions/s "
+            f"({'meets' if rate_ok else 'misses'} >= {TARGET_RATE}/s), "
+            f"{r.ratio:.1f}x the floor ({'meets' if ratio_ok else 'misses'} <= {TARGET_RATIO:g}x)"
+        )
+    return "\n".join(lines)
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--orders",
+        type=int,
+        default=250,
+        help="orders to take through confirm + mark_paid (2 applies each)",
+    )
+    parser.add_argument("--warmup", type=int, default=20, help="orders used to warm up")
+    parser.add_argument("--backend", choices=("all", "sqlite", "postgres"), default="all")
+    args = parser.parse_args()
+    postgres_url = os.environ.get("TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL
+
+    print(
+        f"python {platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}, "
+        f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, {platform.platform()}",
+        file=sys.stderr,
+    )
+    results = []
+    failures = []
+    if args.backend in ("all", "sqlite"):
+        results.append(await run_sqlite(args.orders, args.warmup))
+    if args.backend in ("all", "postgres"):
+        try:
+            results.append(await run_postgres(postgres_url, args.orders, args.warmup))
+        except (OSError, OperationalError, InterfaceError) as error:
+            safe = make_url(postgres_url).render_as_string(hide_password=True)
+            failures.append(f"PostgreSQL at {safe} is unreachable: {error}")
+    print(table(results))
+    print()
+    print(verdict(results))
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
