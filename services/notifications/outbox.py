@@ -1,8 +1,8 @@
 """Writing notifications into the outbox, inside the transaction of the change causing them.
 
-A pump (the Telegram and e-mail senders) delivers them later, retrying with backoff; the
-dedupe key makes writing the same notification twice a no-op, so a retried change
-never notifies twice.
+A pump (the Telegram and e-mail senders) delivers them later, retrying with backoff. Each
+row has a dedupe key derived from the change that caused it; a row whose key exists is
+skipped, so a change retried after a lost race never notifies twice.
 """
 
 from __future__ import annotations
@@ -10,38 +10,59 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage
 
 
-async def enqueue(
-    session: AsyncSession,
-    *,
-    key: str,
-    now: datetime,
-    channel: str,
-    audience: str,
-    topic: str,
-    shop_id: int | None = None,
-    order_id: int | None = None,
-    payload: dict[str, Any] | None = None,
-) -> OutboxMessage | None:
-    """Add a notification unless one with the same key exists; returns the new row or None."""
-    exists = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key))
-    if exists is not None:
-        return None
-    message = OutboxMessage(
-        dedupe_key=key,
-        shop_id=shop_id,
-        order_id=order_id,
-        channel=channel,
-        audience=audience,
-        topic=topic,
-        payload=payload or {},
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(message)
-    return message
+class Outbox:
+    """The notifications of one transaction, written together in one statement."""
+
+    def __init__(self, now: datetime):
+        self._now = now
+        self._rows: dict[str, dict[str, Any]] = {}
+
+    def add(
+        self,
+        *,
+        key: str,
+        channel: str,
+        audience: str,
+        topic: str,
+        shop_id: int | None = None,
+        order_id: int | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        self._rows.setdefault(
+            key,
+            {
+                "dedupe_key": key,
+                "shop_id": shop_id,
+                "order_id": order_id,
+                "channel": channel,
+                "audience": audience,
+                "topic": topic,
+                "payload": payload or {},
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": self._now,
+                "created_at": self._now,
+            },
+        )
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self._rows)
+
+    async def write(self, session: AsyncSession) -> None:
+        if not self._rows:
+            return
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # One constant statement, executed for many rows: compiled once, cached after.
+        statement = insert(OutboxMessage.__table__).on_conflict_do_nothing(
+            index_elements=["dedupe_key"]
+        )
+        await session.execute(statement, list(self._rows.values()))
+        self._rows.clear()

@@ -1,0 +1,228 @@
+"""Editing an order (A6) and splitting it (A7).
+
+Each function runs inside OrderService's transaction, after the service has loaded and
+locked the order, checked that the person is one of the shop's editors and that the
+workflow allows this edit in the order's status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from services import timers
+from services.auth import new_buyer_token
+from services.orders import drafts, notices
+from services.orders.access import Who
+from services.orders.drafts import ItemDraft
+from services.orders.errors import OrderRefused, Problem
+from services.orders.rows import delivery_price, item_row, recalculate
+from services.orders.unit import Unit
+from services.workflow.definition import Workflow
+from storage.models import Order, OrderItem, Shop
+
+
+async def edit_items(
+    unit: Unit, order: Order, _workflow: Workflow, who: Who, items: list[ItemDraft]
+) -> Order:
+    drafts.check_items(items)
+    if any(item.availability != order.availability for item in items):
+        raise drafts.invalid("items", "in-stock and made-to-order goods go in separate orders")
+    before = summary(order.items)
+    order.items.clear()
+    await unit.session.flush()
+    order.items.extend(item_row(n, item) for n, item in enumerate(items, 1))
+    order.discount = min(order.discount, sum(item.line_total for item in items))
+    recalculate(order)
+    await changed(unit, order, who, "edit_items", {"before": before, "after": summary(order.items)})
+    return order
+
+
+async def change_delivery(
+    unit: Unit,
+    order: Order,
+    _workflow: Workflow,
+    who: Who,
+    method: str,
+    address: str | None,
+    cost: int | None,
+) -> Order:
+    drafts.check_methods(order.payment_method, method)
+    shop = await unit.session.get(Shop, order.shop_id)
+    new_cost = cost if cost is not None else delivery_price(shop, method)
+    drafts.check_money(new_cost, "delivery.cost")
+    if address is not None and len(address) > 1000:
+        raise drafts.invalid("delivery.address", "the address is longer than 1000 characters")
+    before = {
+        "method": order.delivery_method,
+        "address": order.delivery_address,
+        "cost": order.delivery_cost,
+    }
+    order.delivery_method = method
+    if address is not None:
+        order.delivery_address = address.strip()
+    order.delivery_cost = new_cost
+    recalculate(order)
+    after = {"method": method, "address": order.delivery_address, "cost": new_cost}
+    await changed(unit, order, who, "change_delivery", {"before": before, "after": after})
+    return order
+
+
+async def change_payment(
+    unit: Unit, order: Order, _workflow: Workflow, who: Who, method: str
+) -> Order:
+    drafts.check_methods(method, order.delivery_method)
+    before, order.payment_method = order.payment_method, method
+    await changed(unit, order, who, "change_payment", {"before": before, "after": method})
+    return order
+
+
+async def set_discount(
+    unit: Unit,
+    order: Order,
+    _workflow: Workflow,
+    who: Who,
+    order_discount: int | None,
+    item_discounts: Mapping[int, int] | None,
+) -> Order:
+    lines = {item.id: item for item in order.items}
+    changes: dict[str, Any] = {}
+    for item_id, amount in (item_discounts or {}).items():
+        item = lines.get(item_id)
+        if item is None:
+            raise drafts.invalid("item_id", f"the order has no item {item_id}")
+        if not isinstance(amount, int) or not 0 <= amount <= item.unit_price * item.quantity:
+            raise drafts.invalid(
+                f"items[{item.position - 1}].discount", "a discount from zero to the line's price"
+            )
+        changes[item.sku] = {"before": item.discount, "after": amount}
+        item.discount = amount
+    items_total = sum(item.line_total for item in order.items)
+    if order_discount is not None:
+        if not isinstance(order_discount, int) or not 0 <= order_discount <= items_total:
+            raise drafts.invalid("discount", "a discount from zero to the goods' total")
+        changes["order"] = {"before": order.discount, "after": order_discount}
+        order.discount = order_discount
+    elif order.discount > items_total:
+        order.discount = items_total
+    recalculate(order)
+    await changed(unit, order, who, "set_discount", changes)
+    return order
+
+
+async def split(
+    unit: Unit,
+    order: Order,
+    workflow: Workflow,
+    who: Who,
+    move: Mapping[int, int],
+    reason: str,
+    comment: str,
+) -> tuple[Order, Order]:
+    reason_def = next((r for r in workflow.split_reasons if r.code == reason), None)
+    if reason_def is None:
+        raise drafts.invalid("reason", f"'{reason}' is not a reason to split")
+    comment = comment.strip()
+    if reason_def.comment_required and not comment:
+        raise OrderRefused(
+            Problem.INPUT_MISSING, f"the reason '{reason}' needs a comment", {"input": "comment"}
+        )
+    moved = take_out(order, move)
+    if not order.items:
+        raise drafts.invalid("items", "both orders need at least one item")
+    new = Order(
+        shop_id=order.shop_id,
+        number=await unit.next_number(order.shop_id),
+        buyer_id=order.buyer_id,
+        workflow_id=order.workflow_id,
+        status=order.status,
+        status_changed_at=unit.now,
+        availability=order.availability,
+        payment_method=order.payment_method,
+        delivery_method=order.delivery_method,
+        delivery_address=order.delivery_address,
+        currency=order.currency,
+        discount=0,
+        delivery_cost=0,
+        source="split",
+        split_from_id=order.id,
+        buyer_token=new_buyer_token(),
+        buyer_comment=order.buyer_comment,
+        opened_at=order.opened_at,
+        created_at=unit.now,
+        updated_at=unit.now,
+        items=[item_row(n, item) for n, item in enumerate(moved, 1)],
+    )
+    recalculate(new)
+    unit.session.add(new)
+    # The order discount stays with the original order, up to what its goods still cost.
+    order.discount = min(order.discount, sum(item.line_total for item in order.items))
+    recalculate(order)
+    await unit.session.flush()
+    new.buyer = order.buyer
+    details = {"reason": reason, "comment": comment or None}
+    await changed(
+        unit,
+        order,
+        who,
+        "split",
+        {**details, "new_order_id": new.id, "new_order_number": new.number},
+    )
+    unit.add_event(
+        new,
+        who,
+        action="split_from",
+        to_status=new.status,
+        payload={**details, "from_order_id": order.id, "from_order_number": order.number},
+    )
+    await timers.copy_pending(unit.session, order.id, new.id, unit.now)
+    notices.to_buyer(unit.outbox, new, "order_split", {"from_number": order.number})
+    return order, new
+
+
+def take_out(order: Order, move: Mapping[int, int]) -> list[ItemDraft]:
+    """Remove the moved quantities from the order's lines and return them as new lines."""
+    lines = {item.id: item for item in order.items}
+    moved: list[ItemDraft] = []
+    for item_id, quantity in move.items():
+        item = lines.get(item_id)
+        if item is None:
+            raise drafts.invalid("items", f"the order has no item {item_id}")
+        if not isinstance(quantity, int) or not 1 <= quantity <= item.quantity:
+            raise drafts.invalid("quantity", f"move 1 to {item.quantity} of {item.sku}")
+        # A moved share of a line takes its share of the line's discount along.
+        share = item.discount * quantity // item.quantity
+        moved.append(
+            ItemDraft(
+                item.sku,
+                item.name,
+                quantity,
+                item.unit_price,
+                item.availability,
+                share,
+                item.returnable,
+                item.return_days,
+            )
+        )
+        item.discount -= share
+        item.quantity -= quantity
+    for item in [i for i in order.items if i.quantity == 0]:
+        order.items.remove(item)
+    if not moved:
+        raise drafts.invalid("items", "both orders need at least one item")
+    return moved
+
+
+async def changed(unit: Unit, order: Order, who: Who, action: str, payload: dict) -> None:
+    """Record an edit: bump the version (a concurrent edit then fails), log it, tell the buyer."""
+    order.updated_at = unit.now
+    await unit.session.flush()
+    unit.add_event(order, who, action=action, payload=payload)
+    notices.to_buyer(unit.outbox, order, "order_changed", {"action": action})
+
+
+def summary(items: list[OrderItem]) -> list[dict[str, Any]]:
+    return [
+        {"sku": i.sku, "quantity": i.quantity, "unit_price": i.unit_price, "discount": i.discount}
+        for i in items
+    ]

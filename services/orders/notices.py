@@ -1,0 +1,77 @@
+"""Who is told what about an order: the outbox rows an order change writes.
+
+Keys name the change (the order and its version, or the event), so writing them again for
+the same change is skipped by the outbox.
+"""
+
+from __future__ import annotations
+
+from services.notifications.outbox import Outbox
+from services.workflow.definition import Workflow
+from storage.models import Order, OrderEvent, Shop
+
+
+def new_order(outbox: Outbox, order: Order, shop: Shop, workflow: Workflow) -> None:
+    """The shop learns of every new order in Telegram and by e-mail (003); the buyer too."""
+    payload = {"number": order.number, "status": order.status}
+    outbox.add(
+        key=f"order:{order.id}:new:telegram",
+        channel="telegram",
+        audience="shop",
+        topic="new_order",
+        shop_id=shop.id,
+        order_id=order.id,
+        payload={**payload, "role": workflow.initial.responsible},
+    )
+    if shop.email:
+        outbox.add(
+            key=f"order:{order.id}:new:email",
+            channel="email",
+            audience="shop",
+            topic="new_order",
+            shop_id=shop.id,
+            order_id=order.id,
+            payload=payload,
+        )
+    to_buyer(outbox, order, "order_created", payload, key="created")
+
+
+def status_changed(outbox: Outbox, order: Order, workflow: Workflow, event: OrderEvent) -> None:
+    """The staff responsible for the new status get a ping; the buyer, if it is news to them."""
+    status = workflow.status(order.status)
+    payload = {"event_id": event.id, "status": order.status, "number": order.number}
+    if status.responsible:
+        outbox.add(
+            key=f"order:{order.id}:event:{event.id}:staff",
+            channel="telegram",
+            audience="staff",
+            topic="order_assigned",
+            shop_id=order.shop_id,
+            order_id=order.id,
+            payload={**payload, "role": status.responsible},
+        )
+    if status.buyer_visible:
+        to_buyer(outbox, order, "status_changed", payload, key=f"event:{event.id}")
+
+
+def to_buyer(
+    outbox: Outbox, order: Order, topic: str, payload: dict, key: str | None = None
+) -> None:
+    """One row per channel the buyer can be reached on."""
+    key = key or f"{topic}:v{order.version}"
+    buyer = order.buyer
+    channels = []
+    if buyer.telegram_id or buyer.user_id:
+        channels.append("telegram")
+    if buyer.email:
+        channels.append("email")
+    for channel in channels:
+        outbox.add(
+            key=f"order:{order.id}:{key}:buyer:{channel}",
+            channel=channel,
+            audience="buyer",
+            topic=topic,
+            shop_id=order.shop_id,
+            order_id=order.id,
+            payload={"number": order.number, **payload},
+        )

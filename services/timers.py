@@ -1,0 +1,88 @@
+"""Timer rows of an order: set on entering a status, cancelled on leaving it (DESIGN "Time").
+
+The sweep that fires them belongs to the scheduler; here is only their bookkeeping, done in
+the transaction of the change that enters or leaves the status.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.workflow.definition import Workflow
+from services.workflow.engine import TimerPlan
+from storage.models import Timer
+
+PENDING = "pending"
+CANCELLED = "cancelled"
+
+
+async def schedule(
+    session: AsyncSession, order_id: int, status: str, plans: tuple[TimerPlan, ...], now: datetime
+) -> None:
+    if not plans:
+        return
+    rows = [
+        {
+            "order_id": order_id,
+            "code": plan.code,
+            "kind": str(plan.kind),
+            "status": status,
+            "action": plan.action,
+            "due_at": plan.due_at,
+            "state": PENDING,
+            "payload": {"to": str(plan.to), "message": plan.message} if plan.to else {},
+            "created_at": now,
+        }
+        for plan in plans
+    ]
+    await session.execute(insert(Timer.__table__), rows)
+
+
+def may_have_pending(workflow: Workflow, status: str) -> bool:
+    """Whether an order in `status` can have pending timers: only a status with timers does.
+
+    Timers are set for the status an order ends a change in and cancelled when it leaves
+    it; automatic steps pass through statuses without setting any. So a status without
+    timers in the workflow has none pending, and leaving it needs no cancelling.
+    """
+    return bool(workflow.timers_for(status))
+
+
+async def cancel_pending(session: AsyncSession, order_id: int, now: datetime) -> None:
+    """Leaving a status cancels what was due in it."""
+    await session.execute(
+        update(Timer)
+        .where(Timer.order_id == order_id, Timer.state == PENDING)
+        .values(state=CANCELLED, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def copy_pending(session: AsyncSession, from_id: int, to_id: int, now: datetime) -> None:
+    """A split-off order keeps the clock of the order it came from."""
+    pending = list(
+        await session.scalars(
+            select(Timer).where(Timer.order_id == from_id, Timer.state == PENDING)
+        )
+    )
+    if pending:
+        await session.execute(
+            insert(Timer.__table__),
+            [
+                {
+                    "order_id": to_id,
+                    "code": timer.code,
+                    "kind": timer.kind,
+                    "status": timer.status,
+                    "action": timer.action,
+                    "due_at": timer.due_at,
+                    "state": PENDING,
+                    "payload": dict(timer.payload),
+                    "created_at": now,
+                }
+                for timer in pending
+            ],
+        )
