@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format demo migrate bench clean
+.PHONY: help install test lint format demo migrate bench clean locales
 
 help: ## list the targets
 	@echo "ShopBot: make TARGET"
@@ -24,6 +24,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 install: $(STAMP) ## create the venv and install ShopBot with its dev tools
+	@$(BIN)/python -c "from bot.i18n import compile_catalogs; compile_catalogs()"
+
+locales: install ## extract the texts to translate and update the ru/uk/en catalogs
+	$(BIN)/pybabel extract -q -F babel.cfg -k _ -k __ -k lazy_gettext -o locales/messages.pot --no-location --sort-output --omit-header .
+	for lang in ru uk en; do \
+	  if [ -f locales/$$lang/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel update -q -N --no-fuzzy-matching -i locales/messages.pot -d locales -l $$lang; \
+	  else \
+	    $(BIN)/pybabel init -q -i locales/messages.pot -d locales -l $$lang; \
+	  fi; \
+	done
 
 test: install ## run the tests (PostgreSQL/Redis ones need TEST_POSTGRES_URL/TEST_REDIS_URL)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -15,9 +15,7 @@ from services.workflow.definition import WorkflowError, load_workflow
 from services.workflow.presets import PRESETS, load_preset, preset_data
 
 NOT_YET = {
-    "run": "the bot itself arrives with the Telegram front-end",
-    "demo": "the demo arrives with the Telegram front-end",
-    "emulator": "the Telegram Bot API emulator arrives with the Telegram front-end",
+    "demo": "the demo arrives with the buyer side of the Telegram front-end",
     "timers": "the timer commands arrive with the scheduler",
 }
 
@@ -59,6 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     show = workflow.add_parser("show", help="print a preset as YAML")
     show.add_argument("preset", choices=PRESETS)
 
+    commands.add_parser("run", help="run the bot (long polling) against TELEGRAM_API_URL")
+    emulator = commands.add_parser(
+        "emulator", help="run the built-in Telegram Bot API emulator (see docs/emulator.md)"
+    )
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8081)
+    emulator.add_argument(
+        "--no-flood-limits",
+        action="store_true",
+        help="do not answer 429 when Telegram's rate limits are exceeded",
+    )
+
     for name, reason in NOT_YET.items():
         commands.add_parser(name, help=f"not yet: {reason}")
     return parser
@@ -75,6 +85,12 @@ def dispatch(args: argparse.Namespace) -> int:
         return 2
     if args.command == "workflow":
         return workflow_command(args)
+    if args.command == "emulator":
+        from bot.sandbox.server import serve_forever
+
+        print(f"Telegram Bot API emulator on http://{args.host}:{args.port}")
+        asyncio.run(serve_forever(args.host, args.port, flood_limits=not args.no_flood_limits))
+        return 0
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -88,6 +104,19 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "shop":
         return asyncio.run(create_shop(settings, args))
+    if args.command == "run":
+        if not settings.bot_token.get_secret_value():
+            print("BOT_TOKEN: set the bot's token (any 123:abc for the emulator)", file=sys.stderr)
+            return 2
+        import logging
+
+        from bot.runner import run_polling
+
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        asyncio.run(run_polling(settings))
+        return 0
     return 2
 
 

@@ -8,8 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
 from services.clock import Clock, SystemClock
+from services.order_queries import OrderQueries
 from services.orders.service import OrderService
+from services.shop_settings import ShopSettingsService
 from services.shops import ShopService
+from services.staff import StaffService
+from services.users import UserService
 from services.workflows import WorkflowStore
 from storage.database import create_engine, create_session_factory
 
@@ -23,6 +27,10 @@ class Container:
     workflows: WorkflowStore
     orders: OrderService
     shops: ShopService
+    users: UserService
+    staff: StaffService
+    shop_settings: ShopSettingsService
+    order_queries: OrderQueries
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -41,4 +49,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         workflows=workflows,
         orders=OrderService(sessions, clock, workflows),
         shops=ShopService(sessions, clock, workflows),
+        users=UserService(sessions, clock),
+        staff=StaffService(sessions, clock),
+        shop_settings=ShopSettingsService(sessions, clock, workflows),
+        order_queries=OrderQueries(sessions, clock, workflows),
     )

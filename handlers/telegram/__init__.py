@@ -1,0 +1,35 @@
+"""The Telegram front-end: aiogram routers, one per audience and feature.
+
+`get_routers()` lists them in the order updates should try them: commands and buttons
+first, conversations (FSM states) next, catch-alls last.
+"""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def get_routers() -> list[Router]:
+    from handlers.telegram import (
+        fallback,
+        manual_order,
+        onboarding,
+        order_card,
+        order_edit,
+        order_list,
+        shop_settings,
+        staff,
+        start,
+    )
+
+    return [
+        start.router,  # /start, deep links, /help, the main menu
+        order_card.router,  # the order card: status buttons, reasons, track code, history
+        order_list.router,  # /orders with filters, search and pages; /queue
+        order_edit.router,  # the card's "✏️ Edit": goods, delivery, payment, discounts, split
+        manual_order.router,  # /new: an order taken by phone
+        staff.router,  # staff list, invite links, removal; /bind and /unbind in groups
+        shop_settings.router,  # /settings, responsible role per status, /shops
+        onboarding.router,  # /newshop: the create-a-shop conversation
+        fallback.router,  # last: buttons and messages nothing else understood
+    ]

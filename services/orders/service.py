@@ -30,7 +30,7 @@ from services.orders.errors import OrderRefused, Problem
 from services.orders.rows import delivery_price, item_row, recalculate
 from services.orders.unit import Unit
 from services.vocabulary import IN_STOCK, MADE_TO_ORDER
-from services.workflow.definition import Workflow
+from services.workflow.definition import EDIT_KINDS, Workflow
 from services.workflow.engine import (
     ActionOption,
     Applied,
@@ -50,12 +50,25 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class OrderView:
+    """Everything an order's card shows one person: the order, its shop, what they may do."""
+
+    order: Order  # with items and buyer
+    shop: Shop
+    workflow: Workflow
+    who: Who
+    actions: list[ActionOption]
+    edits: frozenset[str]  # the edits this person may make now (A6)
+
+
+@dataclass(frozen=True)
 class TransitionResult:
-    """An applied action. `order.items` is not loaded: read the order again to show it."""
+    """An applied action; `view` is the order's card after it, when asked for."""
 
     order: Order
     decision: Applied
     events: list[OrderEvent]
+    view: OrderView | None = None
 
 
 class OrderService:
@@ -78,6 +91,36 @@ class OrderService:
             order = await unit.load(order_id, asking=actor)
             await unit.who(order, actor)
             return order
+
+    async def view(self, order_id: int, actor: ActorRef) -> OrderView:
+        """The order's card for this person, read in one transaction."""
+        async with self._sessions() as session:
+            return await self._view(self._unit(session), order_id, actor)
+
+    async def _view(self, unit: Unit, order_id: int, actor: ActorRef) -> OrderView:
+        order = await unit.load(order_id, asking=actor)
+        who = await unit.who(order, actor)
+        workflow = await unit.workflow(order)
+        shop = await unit.session.get(Shop, order.shop_id)
+        edits = frozenset(
+            kind
+            for kind in EDIT_KINDS
+            if who.actor.roles & access.EDITOR_ROLES and workflow.may_edit(kind, order.status)
+        )
+        actions = available_actions(workflow, facts(order), who.actor)
+        return OrderView(order, shop, workflow, who, actions, edits)
+
+    async def find(self, shop_id: int, number: int, actor: ActorRef) -> int:
+        """The id of the shop's order with this public number, if this person may see it."""
+        async with self._sessions() as session:
+            order_id = await session.scalar(
+                select(Order.id).where(Order.shop_id == shop_id, Order.number == number)
+            )
+            if order_id is None:
+                raise OrderRefused(Problem.NOT_FOUND, "no such order")
+            unit = self._unit(session)
+            await unit.who(await unit.load(order_id, items=False, asking=actor), actor)
+            return order_id
 
     async def actions(self, order_id: int, actor: ActorRef) -> list[ActionOption]:
         """The buttons this person gets on the order's card right now."""
@@ -236,8 +279,13 @@ class OrderService:
         inputs: Mapping[str, Any] | None = None,
         *,
         expected_version: int | None = None,
+        with_view: bool = False,
     ) -> TransitionResult:
-        """Take a workflow action on an order: the one entry for every status change."""
+        """Take a workflow action on an order: the one entry for every status change.
+
+        `with_view`: also read the order's card as it is after the change, in the same
+        transaction (a button tap redraws the card without a second round of reads).
+        """
 
         async def work(unit: Unit) -> TransitionResult:
             order = await unit.load(order_id, lock=True, items=False, asking=actor)
@@ -249,7 +297,8 @@ class OrderService:
             if not decision.applied:
                 raise OrderRefused(decision.code, decision.message, decision.params)
             events = await write_decision(unit, order, workflow, who, decision)
-            return TransitionResult(order=order, decision=decision, events=events)
+            view = await self._view(unit, order_id, actor) if with_view else None
+            return TransitionResult(order=order, decision=decision, events=events, view=view)
 
         return await self._transaction(work)
 

@@ -1,0 +1,181 @@
+"""A status-button tap through `Dispatcher.feed_update`, beside a bare aiogram callback handler.
+
+The tap is the real thing: the bot's dispatcher with its middlewares (identity, language,
+refusals, callback answers), the order card handler, OrderService.apply (authorization,
+transition, audit, timers, outbox) on a SQLite file database, and the card edited in place
+through the built-in Telegram emulator over HTTP. The bare handler, in the same run and
+against the same emulator, answers the callback and edits the message, and does nothing else:
+the floor of what any tap costs here.
+
+Each tap is a `confirm` on its own order, so every tap is a real transition. Prints taps per
+second and p50/p99 latency of both, and their ratio. Run: `.venv/bin/python bench/bench_tap.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aiogram import Dispatcher, Router
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.container import build_container  # noqa: E402
+from bot.i18n import build_i18n  # noqa: E402
+from bot.sandbox.emulator import TelegramEmulator  # noqa: E402
+from bot.sandbox.limits import FloodLimits  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.telegram import build_bot, build_dispatcher  # noqa: E402
+from handlers.telegram.card_view import card_keyboard, card_text  # noqa: E402
+from services.orders.actors import ActorRef, Channel  # noqa: E402
+from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+
+TOKEN = "123456:BENCH"
+CONFIRM = "Подтвердить и выставить счёт"
+
+
+def next_update(emulator: TelegramEmulator, bot) -> Update:
+    """Take the update the emulator queued for the tap, as polling would have delivered it."""
+    pending = emulator.world.pending.pop(0)
+    return Update.model_validate(
+        {"update_id": pending.update_id, pending.kind: pending.render()}, context={"bot": bot}
+    )
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def measure(emulator, bot, dispatcher, user, messages, text) -> list[float]:
+    latencies = []
+    for message in messages:
+        emulator.tap(user, message, text=text)
+        update = next_update(emulator, bot)
+        started = time.perf_counter()
+        await dispatcher.feed_update(bot, update)
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+async def run(taps: int, warmup: int) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="shopbot-bench-"))
+    url = f"sqlite+aiosqlite:///{folder}/bench.db"
+    await asyncio.to_thread(upgrade, url)
+    emulator = TelegramEmulator(flood=FloodLimits.off())
+    await emulator.start()
+    settings = Settings(
+        _env_file=None, bot_token=TOKEN, telegram_api_url=emulator.url, database_url=url
+    )
+    container = build_container(settings)
+    bot = build_bot(TOKEN, emulator.url)
+    dispatcher = build_dispatcher(container)
+    i18n = build_i18n()
+    try:
+        manager = emulator.user("Max")
+        emulator.send(manager, "/start")
+        emulator.world.pending.clear()
+        created = await container.shops.create_shop(name="Bench", owner_telegram_id=manager.id)
+        actor = ActorRef.user(created.owner.id)
+        cards = []
+        for _ in range(taps + warmup):
+            [order] = await container.orders.create_orders(
+                created.shop.id,
+                OrderDraft(
+                    BuyerDraft(email="buyer@example.com"),
+                    [ItemDraft("SKU", "Goods", 1, 10_000)],
+                    "card",
+                    "post",
+                ),
+                ActorRef.system(Channel.API),
+                source="api",
+            )
+            view = await container.orders.view(order.id, actor)
+            with i18n.context(), i18n.use_locale("ru"):
+                text, keyboard = card_text(view, "ru"), card_keyboard(view, "ru")
+            await bot.send_message(manager.id, text, reply_markup=keyboard)
+            cards.append(emulator.last(manager))
+
+        # the bare handler: answer and edit, nothing else
+        bare = Dispatcher()
+        router = Router()
+
+        @router.callback_query()
+        async def bare_tap(query: CallbackQuery) -> None:
+            await query.message.edit_text(f"tapped {query.id}")
+            await query.answer()
+
+        bare.include_router(router)
+        bare_keyboard = InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text=CONFIRM, callback_data="bare")]]
+        )
+        bare_cards = []
+        for index in range(taps + warmup):
+            await bot.send_message(manager.id, f"bare {index}", reply_markup=bare_keyboard)
+            bare_cards.append(emulator.last(manager))
+
+        await measure(emulator, bot, dispatcher, manager, cards[:warmup], CONFIRM)
+        await measure(emulator, bot, bare, manager, bare_cards[:warmup], CONFIRM)
+        started = time.perf_counter()
+        shop_taps = await measure(emulator, bot, dispatcher, manager, cards[warmup:], CONFIRM)
+        shop_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        bare_taps = await measure(emulator, bot, bare, manager, bare_cards[warmup:], CONFIRM)
+        bare_seconds = time.perf_counter() - started
+
+        statuses = {
+            (await container.orders.get(c_id, actor)).status
+            for c_id in await _order_ids(container, created.shop.id)
+        }
+        assert statuses == {"awaiting_payment"}, statuses
+        rows = [
+            ("status tap (ShopBot)", shop_taps, shop_seconds),
+            ("bare callback handler", bare_taps, bare_seconds),
+        ]
+        print("| handler | taps | taps/s | p50 ms | p99 ms |")
+        print("|---|---:|---:|---:|---:|")
+        for name, values, seconds in rows:
+            print(
+                f"| {name} | {len(values)} | {len(values) / seconds:.0f} | "
+                f"{statistics.median(values) * 1000:.2f} | "
+                f"{percentile(values, 0.99) * 1000:.2f} |"
+            )
+        print()
+        print(
+            f"p50 ratio (ShopBot / bare): "
+            f"{statistics.median(shop_taps) / statistics.median(bare_taps):.1f}x; "
+            f"targets: p50 within 3x of the bare handler, at least 200 taps/s on SQLite"
+        )
+    finally:
+        await bot.session.close()
+        await container.close()
+        await emulator.stop()
+
+
+async def _order_ids(container, shop_id) -> list[int]:
+    from sqlalchemy import select
+
+    from storage.models import Order
+
+    async with container.sessions() as session:
+        return list(await session.scalars(select(Order.id).where(Order.shop_id == shop_id)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--taps", type=int, default=500)
+    parser.add_argument("--warmup", type=int, default=30)
+    args = parser.parse_args()
+    asyncio.run(run(args.taps, args.warmup))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""A chat as a person would read it, one line per message, keyboards underneath:
+
+    [12:00] Ivan: /start
+    [12:00] Bot: Welcome!
+       [Orders] [Settings]
+    [12:01] Bot: Order #12 shipped (edited)
+
+Edited messages show their final text; deleted ones stay, marked "(deleted)".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from bot.sandbox.state import SandboxChat, SandboxMessage
+
+INDENT = "   "
+
+
+def render_chat(chat: SandboxChat, tz: tzinfo) -> str:
+    lines: list[str] = []
+    for message in chat.messages:
+        lines.extend(render_message(message, tz))
+    return "\n".join(lines)
+
+
+def render_message(message: SandboxMessage, tz: tzinfo) -> list[str]:
+    time = datetime.fromtimestamp(message.date, tz).strftime("%H:%M")
+    author = "Bot" if message.outgoing else message.sender.first_name
+    service = _service_text(message)
+    if service is not None:
+        return [f"[{time}] {author} {service}"]
+    parts = [_body(message)]
+    if message.edit_date:
+        parts.append("(edited)")  # the text shown is the final one
+    if message.deleted:
+        parts.append("(deleted)")
+    head, *rest = " ".join(part for part in parts if part).split("\n")
+    lines = [f"[{time}] {author}: {head}"]
+    lines.extend(f"{INDENT}{line}" for line in rest)
+    lines.extend(INDENT + " ".join(f"[{text}]" for text in row) for row in button_rows(message))
+    return lines
+
+
+def button_rows(message: SandboxMessage) -> list[list[str]]:
+    markup = message.reply_markup or {}
+    return [[button["text"] for button in row] for row in markup.get("inline_keyboard", [])]
+
+
+def _service_text(message: SandboxMessage) -> str | None:
+    if message.new_chat_members:
+        names = ", ".join(_name(user.first_name, user.is_bot) for user in message.new_chat_members)
+        return f"added {names}"
+    if message.left_chat_member is not None:
+        user = message.left_chat_member
+        return f"removed {_name(user.first_name, user.is_bot)}"
+    return None
+
+
+def _name(first_name: str, is_bot: bool) -> str:
+    return "Bot" if is_bot else first_name
+
+
+def _body(message: SandboxMessage) -> str:
+    parts: list[str] = []
+    if message.forward_from is not None:
+        parts.append(f"(forwarded from {_name(message.forward_from.first_name, False)})")
+    if message.document is not None:
+        document = message.document
+        parts.append(f"[document {document.name or 'file'}, {document.size} bytes]")
+    if message.photo is not None:
+        parts.append(f"[photo {message.photo.width}x{message.photo.height}]")
+    if message.content:
+        parts.append(message.content)
+    return " ".join(parts)

@@ -1,0 +1,141 @@
+"""Drawing the order card (C3): its text and exactly the buttons this person may use now."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from handlers.telegram.callbacks import OrderAct, OrderCB
+from handlers.telegram.format import esc, money, title, when
+from services.orders.service import OrderView
+from services.workflow.definition import Input
+
+MAX_ITEMS_SHOWN = 30  # keeps the card far under Telegram's 4096 characters
+
+
+def method_name(method: str) -> str:
+    names = {
+        "cash": _("cash"),
+        "cash_on_delivery": _("cash on delivery"),
+        "card": _("card"),
+        "bank_transfer": _("bank transfer"),
+        "online": _("online payment"),
+        "pickup": _("pickup"),
+        "courier": _("courier"),
+        "post": _("post"),
+        "carrier": _("carrier"),
+    }
+    return names.get(method, method)
+
+
+def card_text(view: OrderView, language: str) -> str:
+    order, shop = view.order, view.shop
+    status = view.workflow.status(order.status)
+    lines = [
+        _("<b>Order #{number}</b> · {shop}").format(number=order.number, shop=esc(shop.name)),
+        _("Status: <b>{status}</b>").format(status=esc(title(status.title, language))),
+    ]
+    if order.problem:
+        lines.append(_("⚠️ Problem: {reason}").format(reason=esc(order.problem_reason or "")))
+    lines.append(_("Created: {date}").format(date=when(order.created_at, shop.timezone, language)))
+    buyer = order.buyer
+    contacts = ", ".join(filter(None, [esc(buyer.name), buyer.phone, esc(buyer.email)]))
+    lines += ["", _("Buyer: {contacts}").format(contacts=contacts or "—"), ""]
+    for index, item in enumerate(order.items[:MAX_ITEMS_SHOWN], 1):
+        line = f"{index}. {esc(item.name)} × {item.quantity} — " + money(
+            item.line_total, order.currency, language
+        )
+        if item.discount:
+            line += " " + _("(discount {amount})").format(
+                amount=money(item.discount, order.currency, language)
+            )
+        lines.append(line)
+    if len(order.items) > MAX_ITEMS_SHOWN:
+        lines.append(_("… and {count} more").format(count=len(order.items) - MAX_ITEMS_SHOWN))
+    lines.append("")
+    if order.discount:
+        lines.append(
+            _("Discount: −{amount}").format(amount=money(order.discount, order.currency, language))
+        )
+    lines.append(
+        _("Delivery: {method}, {cost}").format(
+            method=method_name(order.delivery_method),
+            cost=money(order.delivery_cost, order.currency, language),
+        )
+    )
+    if order.delivery_address:
+        lines.append(_("Address: {address}").format(address=esc(order.delivery_address)))
+    lines.append(_("Payment: {method}").format(method=method_name(order.payment_method)))
+    lines.append(
+        _("<b>Total: {total}</b>").format(total=money(order.total, order.currency, language))
+    )
+    if order.track_code:
+        lines.append(
+            _("Shipped with {carrier}, track code <code>{code}</code>").format(
+                carrier=esc(order.carrier), code=esc(order.track_code)
+            )
+        )
+    if order.buyer_comment:
+        lines.append(_("Buyer's comment: {comment}").format(comment=esc(order.buyer_comment)))
+    return "\n".join(lines)
+
+
+def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
+    order = view.order
+    builder = InlineKeyboardBuilder()
+    for action in view.actions:
+        builder.row(
+            InlineKeyboardButton(
+                text=title(action.title, language),
+                callback_data=OrderCB(
+                    act=OrderAct.DO, id=order.id, arg=action.code, v=order.version
+                ).pack(),
+            )
+        )
+    if view.who.is_staff:
+        tools = [
+            (_("📜 History"), OrderAct.HISTORY),
+            (_("💬 Comment"), OrderAct.COMMENT),
+            (_("📞 Script"), OrderAct.SCRIPT),
+        ]
+        if view.edits:
+            tools.append((_("✏️ Edit"), OrderAct.EDIT))
+        builder.row(
+            *(
+                InlineKeyboardButton(
+                    text=text, callback_data=OrderCB(act=act, id=order.id, v=order.version).pack()
+                )
+                for text, act in tools
+            )
+        )
+    builder.row(
+        InlineKeyboardButton(
+            text=_("🔄 Refresh"),
+            callback_data=OrderCB(act=OrderAct.SHOW, id=order.id, v=order.version).pack(),
+        )
+    )
+    return builder.as_markup()
+
+
+def confirm_keyboard(order_id: int, action: str, version: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("✅ Yes"),
+                    callback_data=OrderCB(
+                        act=OrderAct.SURE, id=order_id, arg=action, v=version
+                    ).pack(),
+                ),
+                InlineKeyboardButton(
+                    text=_("↩️ No"),
+                    callback_data=OrderCB(act=OrderAct.SHOW, id=order_id, v=version).pack(),
+                ),
+            ]
+        ]
+    )
+
+
+def needs_conversation(inputs: tuple[Input, ...]) -> bool:
+    return bool(set(inputs) - {Input.REASON})

@@ -1,0 +1,482 @@
+"""The order card (C3): status buttons, confirmation, reasons, the track-code conversation,
+history, private comments and the call script. Every change goes through OrderService."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from handlers.telegram.callbacks import OrderAct, OrderCB
+from handlers.telegram.card_view import card_keyboard, card_text, confirm_keyboard, method_name
+from handlers.telegram.format import esc, money, title, when
+from handlers.telegram.refusals import describe
+from services.orders.actors import ActorRef
+from services.orders.errors import OrderRefused, Problem
+from services.orders.service import OrderService, OrderView
+from services.workflow.definition import ActorKind, Input
+from services.workflow.engine import reasons_for
+
+router = Router(name=__name__)
+
+# Carriers offered as buttons by the shop's country; "other" asks for the name.
+CARRIERS = {
+    "RU": ["Почта России", "СДЭК", "Boxberry", "DPD", "Яндекс Доставка"],
+    "UA": ["Нова Пошта", "Укрпошта", "Meest", "Justin"],
+}
+DEFAULT_CARRIERS = ["DHL", "UPS", "FedEx", "DPD", "GLS"]
+
+
+class TrackCode(StatesGroup):
+    carrier = State()  # choosing a carrier (buttons) or typing one
+    code = State()  # typing the track code
+
+
+class Comment(StatesGroup):
+    private = State()  # a private staff comment for the history
+    reason = State()  # the comment a cancellation reason needs
+
+
+def carriers_for(country: str) -> list[str]:
+    return CARRIERS.get(country, DEFAULT_CARRIERS)
+
+
+async def show_card(
+    message: Message, view: OrderView, language: str, *, edit: bool = False
+) -> Message:
+    text, markup = card_text(view, language), card_keyboard(view, language)
+    if edit:
+        await message.edit_text(text, reply_markup=markup)
+        return message
+    return await message.answer(text, reply_markup=markup)
+
+
+async def open_card(
+    message: Message, orders: OrderService, actor: ActorRef, order_id: int, language: str
+) -> Message:
+    """Staff open an order: the first opening may move it on (A5), then the card is shown."""
+    await orders.open(order_id, actor)
+    return await show_card(message, await orders.view(order_id, actor), language)
+
+
+@router.message(Command("order"))
+async def order_command(
+    message: Message,
+    command: CommandObject,
+    orders: OrderService,
+    users,
+    actor: ActorRef,
+    user,
+    i18n,
+) -> None:
+    number = (command.args or "").strip().lstrip("#")
+    if not number.isdigit():
+        await message.answer(_("Send the order's number: /order 12"))
+        return
+    membership = await users.current_shop(user.id)
+    if membership is None:
+        raise OrderRefused(Problem.NOT_FOUND, "no shop")
+    order_id = await orders.find(membership.shop.id, int(number), actor)
+    await open_card(message, orders, actor, order_id, i18n.current_locale)
+
+
+@router.callback_query(OrderCB.filter(F.act == OrderAct.SHOW))
+async def refresh(
+    query: CallbackQuery,
+    callback_data: OrderCB,
+    orders: OrderService,
+    actor: ActorRef,
+    state: FSMContext,
+    i18n,
+) -> None:
+    await state.clear()
+    view = await orders.view(callback_data.id, actor)
+    await show_card(query.message, view, i18n.current_locale, edit=True)
+
+
+@router.callback_query(OrderCB.filter(F.act == OrderAct.ABORT))
+async def abort(
+    query: CallbackQuery,
+    callback_data: OrderCB,
+    orders: OrderService,
+    actor: ActorRef,
+    state: FSMContext,
+    i18n,
+    callback_answer: CallbackAnswer,
+) -> None:
+    await state.clear()
+    callback_answer.text = _("Cancelled.")
+    view = await orders.view(callback_data.id, actor)
+    await show_card(query.message, view, i18n.current_locale, edit=True)
+
+
+@router.callback_query(OrderCB.filter(F.act == OrderAct.DO))
+async def take_action(
+    query: CallbackQuery,
+    callback_data: OrderCB,
+    orders: OrderService,
+    actor: ActorRef,
+    state: FSMContext,
+    i18n,
+    callback_answer: CallbackAnswer,
+) -> None:
+    order_id, action, language = callback_data.id, callback_data.arg, i18n.current_locale
+    view = await orders.view(order_id, actor)
+    option = next((a for a in view.actions if a.code == action), None)
+    if option is None or view.order.version != callback_data.v:
+        # Not offered to this person now (stale card, forged data): the service decides and
+        # says why; nothing changes unless it really is allowed.
+        await apply_and_redraw(
+            query, orders, actor, order_id, action, {}, callback_data.v, language, callback_answer
+        )
+        return
+    if Input.REASON in option.inputs:
+        await query.message.edit_reply_markup(
+            reply_markup=reasons_keyboard(view, action, option.capacity, language)
+        )
+        callback_answer.text = _("Choose the reason")
+        return
+    if Input.TRACK_CODE in option.inputs or Input.CARRIER in option.inputs:
+        await state.set_state(TrackCode.carrier)
+        await state.update_data(order_id=order_id, action=action, v=view.order.version)
+        await query.message.answer(
+            _("Which carrier took the parcel? Choose or type its name."),
+            reply_markup=carriers_keyboard(order_id, view.shop.country),
+        )
+        return
+    if Input.COMMENT in option.inputs:
+        await state.set_state(Comment.reason)
+        await state.update_data(order_id=order_id, action=action, v=view.order.version, inputs={})
+        await query.message.answer(
+            _("Write a comment for this step."), reply_markup=abort_keyboard(order_id)
+        )
+        return
+    if option.confirm:
+        await query.message.edit_reply_markup(
+            reply_markup=confirm_keyboard(order_id, action, view.order.version)
+        )
+        callback_answer.text = _("Confirm: {action}?").format(action=title(option.title, language))
+        return
+    await apply_and_redraw(
+        query, orders, actor, order_id, action, {}, callback_data.v, language, callback_answer
+    )
+
+
+@router.callback_query(OrderCB.filter(F.act == OrderAct.SURE))
+async def confirmed(
+    query: CallbackQuery,
+    callback_data: OrderCB,
+    orders: OrderService,
+    actor: ActorRef,
+    i18n,
+    callback_answer: CallbackAnswer,
+) -> None:
+    await apply_and_redraw(
+        query,
+        orders,
+        actor,
+        callback_data.id,
+        callback_data.arg,
+        {},
+        callback_data.v,
+        i18n.current_locale,
+        callback_answer,
+    )
+
+
+@router.callback_query(OrderCB.filter(F.act == OrderAct.REASON))
+async def reason_chosen(
+    query: CallbackQuery,
+    callback_data: OrderCB,
+    orders: OrderService,
+    actor: ActorRef,
+    state: FSMContext,
+    i18n,
+    callback_answer: CallbackAnswer,
+) -> None:
+    workflow = await orders.workflow_of(callback_data.id)
+    reason = workflow.reason(callback_data.arg)
+    inputs = {"reason": callback_data.arg}
+    if reason is not None and reason.comment_required:
+        await state.set_state(Comment.reason)
+        await state.update_data(
+            order_id=callback_data.id, action=callback_data.x, v=callback_data.v, inputs=inputs
+        )
+        await query.message.answer(
+            _("«{reason}» needs a comment: write it.").format(
+                reason=title(reason.title, i18n.current_locale)
+            ),
+            reply_markup=abort_keyboard(callback_data.id),
+        )
+        return
+    await apply_and_redraw(
+        query,
+        orders,
+        actor,
+        callback_data.id,
+        callback_data.x,
+        inputs,
+        callback_data.v,
+        i18n.current_locale,
+        callback_answer,
+    )
+
+
+async def apply_and_redraw(
+    query: CallbackQuery,
+    orders: OrderService,
+    actor: ActorRef,
+    order_id: int,
+    action: str,
+    inputs: dict[str, Any],
+    version: int,
+    language: str,
+    callback_answer: CallbackAnswer,
+) -> None:
+    """Apply through the service; on success or on a stale card, redraw the card in place."""
+    try:
+        result = await orders.apply(
+            order_id, actor, action, inputs, expected_version=version, with_view=True
+        )
+    except OrderRefused as refusal:
+        if refusal.code not in (Problem.STALE, Problem.ALREADY_DONE):
+            raise
+        callback_answer.text, callback_answer.show_alert = describe(refusal), True
+        view = await orders.view(order_id, actor)
+    else:
+        view = result.view
+        callback_answer.text = _("Done: {status}").format(
+            status=title(view.workflow.status(view.order.status).title, language)
+        )
+    await show_card(query.message, view, language, edit=True)
+
+
+def reasons_keyboard(view: OrderView, action: str, capacity: ActorKind, language: str):
+    builder = InlineKeyboardBuilder()
+    for reason in reasons_for(view.workflow, view.order.status, capacity):
+        builder.row(
+            InlineKeyboardButton(
+                text=title(reason.title, language),
+                callback_data=OrderCB(
+                    act=OrderAct.REASON,
+                    id=view.order.id,
+                    arg=reason.code,
+                    x=action,
+                    v=view.order.version,
+                ).pack(),
+            )
+        )
+    builder.row(back_button(view.order.id))
+    return builder.as_markup()
+
+
+def carriers_keyboard(order_id: int, country: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for index, carrier in enumerate(carriers_for(country)):
+        builder.button(
+            text=carrier,
+            callback_data=OrderCB(act=OrderAct.CARRIER, id=order_id, arg=str(index)).pack(),
+        )
+    builder.adjust(2)
+    builder.row(abort_button(order_id))
+    return builder.as_markup()
+
+
+def back_button(order_id: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=_("↩️ Back"), callback_data=OrderCB(act=OrderAct.SHOW, id=order_id).pack()
+    )
+
+
+def abort_button(order_id: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=_("✖️ Cancel"), callback_data=OrderCB(act=OrderAct.ABORT, id=order_id).pack()
+    )
+
+
+def abort_keyboard(order_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[abort_button(order_id)]])
+
+
+# -- the track-code conversation ------------------------------------------------------
+
+
+@router.callback_query(TrackCode.carrier, OrderCB.filter(F.act == OrderAct.CARRIER))
+async def carrier_chosen(
+    query: CallbackQuery,
+    callback_data: OrderCB,
+    orders: OrderService,
+    actor: ActorRef,
+    state: FSMContext,
+) -> None:
+    data = await state.get_data()
+    if data.get("order_id") != callback_data.id:
+        await state.clear()
+        raise OrderRefused(Problem.STALE, "another conversation")
+    view = await orders.view(callback_data.id, actor)
+    options = carriers_for(view.shop.country)
+    if not callback_data.arg.isdigit() or int(callback_data.arg) >= len(options):
+        raise OrderRefused(Problem.INPUT_INVALID, "no such carrier")
+    await ask_track_code(query.message, state, options[int(callback_data.arg)])
+
+
+@router.message(TrackCode.carrier, F.text)
+async def carrier_typed(message: Message, state: FSMContext) -> None:
+    name = message.text.strip()
+    if not 1 <= len(name) <= 64:
+        await message.answer(_("A carrier's name is 1 to 64 characters. Try again."))
+        return
+    await ask_track_code(message, state, name)
+
+
+async def ask_track_code(message: Message, state: FSMContext, carrier: str) -> None:
+    data = await state.get_data()
+    await state.update_data(carrier=carrier)
+    await state.set_state(TrackCode.code)
+    await message.answer(
+        _("Carrier: {carrier}. Now send the track code.").format(carrier=esc(carrier)),
+        reply_markup=abort_keyboard(data["order_id"]),
+    )
+
+
+@router.message(TrackCode.code, F.text)
+async def track_code_typed(
+    message: Message,
+    state: FSMContext,
+    orders: OrderService,
+    actor: ActorRef,
+    i18n,
+) -> None:
+    data = await state.get_data()
+    inputs = {"carrier": data["carrier"], "track_code": message.text}
+    try:
+        await orders.apply(
+            data["order_id"], actor, data["action"], inputs, expected_version=data["v"]
+        )
+    except OrderRefused as refusal:
+        if refusal.code is Problem.INPUT_INVALID and refusal.params.get("input") == "track_code":
+            await message.answer(
+                _(
+                    "That is not a track code: 3 to 40 latin letters, digits or dashes. "
+                    "Send it again."
+                ),
+                reply_markup=abort_keyboard(data["order_id"]),
+            )
+            return
+        await state.clear()
+        raise
+    await state.clear()
+    await message.answer(_("Shipped. The buyer will get the track code."))
+    await show_card(message, await orders.view(data["order_id"], actor), i18n.current_locale)
+
+
+# -- comments -----------------------------------------------------------------------
+
+
+@router.callback_query(OrderCB.filter(F.act == OrderAct.COMMENT))
+async def ask_comment(query: CallbackQuery, callback_data: OrderCB, state: FSMContext) -> None:
+    await state.set_state(Comment.private)
+    await state.update_data(order_id=callback_data.id)
+    await query.message.answer(
+        _("Write the comment. Only the shop's staff will see it."),
+        reply_markup=abort_keyboard(callback_data.id),
+    )
+
+
+@router.message(Comment.private, F.text)
+async def private_comment(
+    message: Message, state: FSMContext, orders: OrderService, actor: ActorRef
+) -> None:
+    data = await state.get_data()
+    await orders.add_comment(data["order_id"], actor, message.text)
+    await state.clear()
+    await message.answer(_("Comment saved in the order's history."))
+
+
+@router.message(Comment.reason, F.text)
+async def step_comment(
+    message: Message,
+    state: FSMContext,
+    orders: OrderService,
+    actor: ActorRef,
+    i18n,
+) -> None:
+    data = await state.get_data()
+    inputs = {**data.get("inputs", {}), "comment": message.text}
+    await state.clear()
+    await orders.apply(data["order_id"], actor, data["action"], inputs, expected_version=data["v"])
+    await show_card(message, await orders.view(data["order_id"], actor), i18n.current_locale)
+
+
+# -- history and the call script ------------------------------------------------------
+
+
+@router.callback_query(OrderCB.filter(F.act == OrderAct.HISTORY))
+async def history(
+    query: CallbackQuery,
+    callback_data: OrderCB,
+    orders: OrderService,
+    actor: ActorRef,
+    i18n,
+) -> None:
+    language = i18n.current_locale
+    view = await orders.view(callback_data.id, actor)
+    events = await orders.history(callback_data.id, actor)
+    lines = [_("<b>History of order #{number}</b>").format(number=view.order.number)]
+    for event in events[-40:]:
+        who = {
+            "staff": event.actor_role or _("staff"),
+            "buyer": _("buyer"),
+            "system": _("system"),
+        }.get(event.actor_kind, event.actor_kind)
+        what = event.action
+        if event.to_status:
+            what = title(view.workflow.status(event.to_status).title, language)
+        line = f"{when(event.created_at, view.shop.timezone, language)} · {esc(who)}: {esc(what)}"
+        if event.comment:
+            line += f"\n   {'🔒 ' if not event.visible_to_buyer else ''}{esc(event.comment)}"
+        lines.append(line)
+    await query.message.answer("\n".join(lines)[:4000])
+
+
+@router.callback_query(OrderCB.filter(F.act == OrderAct.SCRIPT))
+async def call_script(
+    query: CallbackQuery,
+    callback_data: OrderCB,
+    orders: OrderService,
+    actor: ActorRef,
+    user,
+    i18n,
+) -> None:
+    """The greeting script of seed 003, with this order's data filled in (A10)."""
+    language = i18n.current_locale
+    view = await orders.view(callback_data.id, actor)
+    order = view.order
+    goods = ", ".join(f"{esc(i.name)} × {i.quantity}" for i in order.items)
+    text = _(
+        "<b>Call script</b>\n"
+        "Hello! My name is {staff}, shop «{shop}». Is it convenient to talk?\n"
+        "You ordered {goods}, for a total of {total}.\n"
+        "Delivery: {delivery}{address}. Is that right?\n"
+        "We will send the goods on (date). Thank you for ordering from our shop!\n"
+        "We would be grateful for a review of our shop and goods.\n"
+        "Have a nice day!\n\n"
+        "Buyer: {buyer}, {phone}"
+    ).format(
+        staff=esc(user.name or "…"),
+        shop=esc(view.shop.name),
+        goods=goods,
+        total=money(order.total, order.currency, language),
+        delivery=method_name(order.delivery_method),
+        address=f", {esc(order.delivery_address)}" if order.delivery_address else "",
+        buyer=esc(order.buyer.name) or "—",
+        phone=order.buyer.phone or "—",
+    )
+    await query.message.answer(text)

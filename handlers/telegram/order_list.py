@@ -1,0 +1,531 @@
+"""The order list (C4) and "my queue" (C2): pages of the current shop's orders.
+
+A page's filters travel in its buttons (status code, problem, mine, page: short codes only).
+The search text does not: a phone number is the buyer's personal data, so it stays in this
+chat's conversation storage, under a destiny of its own that other conversations never clear.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from enum import StrEnum
+from typing import Annotated
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
+
+from handlers.telegram.format import esc, money, title, when
+from handlers.telegram.menu import MenuAct, MenuCB
+from handlers.telegram.order_card import open_card
+from services.orders.actors import ActorRef
+from services.orders.service import OrderService
+from services.refusals import Reason, Refused
+
+router = Router(name=__name__)
+
+PAGE_SIZE = 10
+MAX_SEARCH = 64
+SEARCH_DESTINY = "order_list"  # the search text's own slot in the FSM storage
+BUTTON_NAME = 16  # characters of the buyer's name on an order's button
+
+
+class ListAct(StrEnum):
+    PAGE = "p"  # draw the list: `page` with the filters
+    QUEUE = "q"  # draw "my queue": `page`
+    OPEN = "o"  # open order `id`'s card
+    STATUSES = "s"  # choose the status filter
+    SEARCH = "f"  # ask for a number or a phone
+    RESET = "r"  # the list without filters or search
+    NOOP = "n"  # the page counter
+
+
+# Client-controlled numbers stay within what the database's integer columns hold.
+Id = Annotated[int, Field(ge=0, lt=2**31)]
+
+
+class ListCB(CallbackData, prefix="l"):
+    act: ListAct
+    page: Annotated[int, Field(ge=0, lt=100_000)] = 0
+    st: Annotated[str, Field(max_length=40)] = ""  # a status code; "" for every status
+    pr: bool = False  # problem orders only
+    mi: bool = False  # orders in the statuses this person is responsible for
+    q: bool = False  # with the search kept for this chat
+    id: Id = 0  # the order to open
+
+
+class ListSearch(StatesGroup):
+    query = State()  # typing an order number or a phone
+
+
+async def end_search(state: FSMContext) -> None:
+    """Leave the search prompt; other conversations (a manual order...) go on."""
+    if await state.get_state() == ListSearch.query.state:
+        await state.clear()
+
+
+def search_store(state: FSMContext) -> FSMContext:
+    return FSMContext(storage=state.storage, key=replace(state.key, destiny=SEARCH_DESTINY))
+
+
+async def shop_of(users, user, message: Message):
+    """The shop this person works in now; tells them when there is none."""
+    membership = await users.current_shop(user.id)
+    if membership is None:
+        await message.answer(_("You are not staff of any shop yet. Send /start to create one."))
+    return membership
+
+
+# -- drawing -------------------------------------------------------------------------
+
+
+def page_count(total: int, page_size: int) -> int:
+    return max(1, math.ceil(total / max(page_size, 1)))
+
+
+def status_name(statuses, code: str, language: str) -> str:
+    for status_code, titles in statuses:
+        if status_code == code:
+            return titles if isinstance(titles, str) else title(titles, language)
+    return code
+
+
+def order_line(row, timezone: str, language: str) -> str:
+    parts = [
+        f"<b>#{row.number}</b>",
+        when(row.created_at, timezone, language),
+        esc(row.buyer_name) or esc(row.buyer_phone) or "—",
+        money(row.total, row.currency, language),
+        esc(title(row.status_title, language)),
+    ]
+    return ("⚠️ " if row.problem else "") + " · ".join(parts)
+
+
+def order_buttons(builder: InlineKeyboardBuilder, rows) -> None:
+    buttons = []
+    for row in rows:
+        name = row.buyer_name or row.buyer_phone or ""
+        if len(name) > BUTTON_NAME:
+            name = name[: BUTTON_NAME - 1] + "…"
+        buttons.append(
+            InlineKeyboardButton(
+                text=f"#{row.number} {name}".strip(),
+                callback_data=ListCB(act=ListAct.OPEN, id=row.id).pack(),
+            )
+        )
+    for start in range(0, len(buttons), 2):
+        builder.row(*buttons[start : start + 2])
+
+
+def nav_row(cb: ListCB, page: int, pages: int) -> list[InlineKeyboardButton]:
+    row = []
+    if page > 0:
+        row.append(
+            InlineKeyboardButton(
+                text=_("◀️ Previous"), callback_data=cb.model_copy(update={"page": page - 1}).pack()
+            )
+        )
+    if pages > 1:
+        row.append(
+            InlineKeyboardButton(
+                text=f"{page + 1}/{pages}", callback_data=ListCB(act=ListAct.NOOP).pack()
+            )
+        )
+    if page + 1 < pages:
+        row.append(
+            InlineKeyboardButton(
+                text=_("Next ▶️"), callback_data=cb.model_copy(update={"page": page + 1}).pack()
+            )
+        )
+    return row
+
+
+def rows_text(result, timezone: str, language: str) -> list[str]:
+    pages = page_count(result.total, result.page_size)
+    lines = [
+        _("Page {page} of {pages} · orders: {total}").format(
+            page=result.page + 1, pages=pages, total=result.total
+        ),
+        "",
+    ]
+    return lines + [order_line(row, timezone, language) for row in result.rows]
+
+
+def list_text(result, cb: ListCB, search: str | None, shop, statuses, language: str) -> str:
+    lines = [_("<b>Orders</b> · {shop}").format(shop=esc(shop.name))]
+    filters = []
+    if cb.st:
+        name = status_name(statuses, cb.st, language)
+        filters.append(_("status «{status}»").format(status=esc(name)))
+    if cb.pr:
+        filters.append(_("problem orders"))
+    if cb.mi:
+        filters.append(_("mine"))
+    if search:
+        filters.append(_("search «{query}»").format(query=esc(search)))
+    if filters:
+        lines.append(_("Filters: {filters}").format(filters=", ".join(filters)))
+    if not result.rows:
+        if search:
+            lines += ["", _("Nothing found for «{query}».").format(query=esc(search))]
+        else:
+            lines += ["", _("No orders here.")]
+        return "\n".join(lines)
+    return "\n".join(lines + rows_text(result, shop.timezone, language))
+
+
+def list_keyboard(result, cb: ListCB, statuses, language: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    order_buttons(builder, result.rows)
+    nav = nav_row(cb, result.page, page_count(result.total, result.page_size))
+    if nav:
+        builder.row(*nav)
+    status_label = "🏷 " + status_name(statuses, cb.st, language) if cb.st else _("🏷 Status")
+    builder.row(
+        InlineKeyboardButton(
+            text=status_label[:40],
+            callback_data=cb.model_copy(update={"act": ListAct.STATUSES, "page": 0}).pack(),
+        ),
+        InlineKeyboardButton(
+            text=("✅ " if cb.pr else "") + _("⚠️ Problem"),
+            callback_data=cb.model_copy(update={"pr": not cb.pr, "page": 0}).pack(),
+        ),
+        InlineKeyboardButton(
+            text=("✅ " if cb.mi else "") + _("👤 Mine"),
+            callback_data=cb.model_copy(update={"mi": not cb.mi, "page": 0}).pack(),
+        ),
+    )
+    tools = [
+        InlineKeyboardButton(
+            text=_("🔎 Search"), callback_data=cb.model_copy(update={"act": ListAct.SEARCH}).pack()
+        )
+    ]
+    if cb.st or cb.pr or cb.mi or cb.q:
+        tools.append(
+            InlineKeyboardButton(text=_("♻️ Reset"), callback_data=ListCB(act=ListAct.RESET).pack())
+        )
+    tools.append(
+        InlineKeyboardButton(text=_("🏠 Menu"), callback_data=MenuCB(act=MenuAct.HOME).pack())
+    )
+    builder.row(*tools)
+    return builder.as_markup()
+
+
+def statuses_keyboard(cb: ListCB, statuses, language: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for code, titles in statuses:
+        name = titles if isinstance(titles, str) else title(titles, language)
+        builder.button(
+            text=("✅ " if code == cb.st else "") + name,
+            callback_data=cb.model_copy(update={"act": ListAct.PAGE, "st": code}).pack(),
+        )
+    builder.adjust(2)
+    builder.row(
+        InlineKeyboardButton(
+            text=_("All statuses"),
+            callback_data=cb.model_copy(update={"act": ListAct.PAGE, "st": ""}).pack(),
+        )
+    )
+    return builder.as_markup()
+
+
+async def draw_list(
+    target: Message,
+    cb: ListCB,
+    *,
+    membership,
+    user,
+    order_queries,
+    state: FSMContext,
+    language: str,
+    edit: bool,
+) -> None:
+    cb = cb.model_copy(update={"act": ListAct.PAGE, "id": 0, "page": max(cb.page, 0)})
+    search = None
+    if cb.q:
+        search = (await search_store(state).get_data()).get("search") or None
+        if search is None:  # forgotten (a restart with in-memory storage): list without it
+            cb = cb.model_copy(update={"q": False})
+    shop = membership.shop
+
+    async def read(page: int):
+        return await order_queries.list_orders(
+            shop.id,
+            user.id,
+            status=cb.st or None,
+            problem=True if cb.pr else None,
+            mine=cb.mi,
+            search=search,
+            page=page,
+            page_size=PAGE_SIZE,
+        )
+
+    try:
+        result = await read(cb.page)
+    except Refused as refusal:
+        if refusal.code is not Reason.INVALID or search is None:
+            raise
+        await target.answer(
+            _(
+                "«{query}» is neither an order number nor a phone. Search by a number like 12 "
+                "or a phone like +79161234567."
+            ).format(query=esc(search))
+        )
+        return
+    if not result.rows and cb.page > 0 and result.total:
+        # The list shrank under an old page button: show its last page instead.
+        cb = cb.model_copy(update={"page": page_count(result.total, result.page_size) - 1})
+        result = await read(cb.page)
+    statuses = await order_queries.statuses(shop.id)
+    text = list_text(result, cb, search, shop, statuses, language)
+    markup = list_keyboard(result, cb, statuses, language)
+    if edit:
+        await target.edit_text(text, reply_markup=markup)
+    else:
+        await target.answer(text, reply_markup=markup)
+
+
+async def draw_queue(
+    target: Message, page: int, *, membership, user, order_queries, language: str, edit: bool
+) -> None:
+    shop = membership.shop
+    result = await order_queries.queue(shop.id, user.id, max(page, 0))
+    if not result.rows and page > 0 and result.total:
+        result = await order_queries.queue(
+            shop.id, user.id, page_count(result.total, result.page_size) - 1
+        )
+    lines = [_("<b>My queue</b> · {shop}").format(shop=esc(shop.name))]
+    if result.rows:
+        lines += rows_text(result, shop.timezone, language)
+    else:
+        lines += ["", _("Nothing waits for you. 🎉")]
+    builder = InlineKeyboardBuilder()
+    order_buttons(builder, result.rows)
+    nav = nav_row(
+        ListCB(act=ListAct.QUEUE), result.page, page_count(result.total, result.page_size)
+    )
+    if nav:
+        builder.row(*nav)
+    builder.row(
+        InlineKeyboardButton(
+            text=_("🔄 Refresh"), callback_data=ListCB(act=ListAct.QUEUE, page=result.page).pack()
+        ),
+        InlineKeyboardButton(
+            text=_("📦 All orders"), callback_data=ListCB(act=ListAct.PAGE).pack()
+        ),
+        InlineKeyboardButton(text=_("🏠 Menu"), callback_data=MenuCB(act=MenuAct.HOME).pack()),
+    )
+    text, markup = "\n".join(lines), builder.as_markup()
+    if edit:
+        await target.edit_text(text, reply_markup=markup)
+    else:
+        await target.answer(text, reply_markup=markup)
+
+
+# -- the list ------------------------------------------------------------------------
+
+
+@router.message(Command("orders"))
+async def orders_command(
+    message: Message, command: CommandObject, users, user, order_queries, state: FSMContext, i18n
+) -> None:
+    await end_search(state)
+    membership = await shop_of(users, user, message)
+    if membership is None:
+        return
+    query = (command.args or "").strip()[:MAX_SEARCH]
+    await search_store(state).set_data({"search": query} if query else {})
+    await draw_list(
+        message,
+        ListCB(act=ListAct.PAGE, q=bool(query)),
+        membership=membership,
+        user=user,
+        order_queries=order_queries,
+        state=state,
+        language=i18n.current_locale,
+        edit=False,
+    )
+
+
+@router.callback_query(MenuCB.filter(F.act == MenuAct.ORDERS))
+async def orders_from_menu(
+    query: CallbackQuery, users, user, order_queries, state: FSMContext, i18n
+) -> None:
+    await end_search(state)
+    membership = await shop_of(users, user, query.message)
+    if membership is None:
+        return
+    await draw_list(
+        query.message,
+        ListCB(act=ListAct.PAGE),
+        membership=membership,
+        user=user,
+        order_queries=order_queries,
+        state=state,
+        language=i18n.current_locale,
+        edit=True,
+    )
+
+
+@router.callback_query(ListCB.filter(F.act.in_({ListAct.PAGE, ListAct.RESET})))
+async def page(
+    query: CallbackQuery,
+    callback_data: ListCB,
+    users,
+    user,
+    order_queries,
+    state: FSMContext,
+    i18n,
+) -> None:
+    await end_search(state)  # the search prompt's "cancel" is this button too
+    membership = await shop_of(users, user, query.message)
+    if membership is None:
+        return
+    if callback_data.act is ListAct.RESET:
+        await search_store(state).set_data({})
+        callback_data = ListCB(act=ListAct.PAGE)
+    await draw_list(
+        query.message,
+        callback_data,
+        membership=membership,
+        user=user,
+        order_queries=order_queries,
+        state=state,
+        language=i18n.current_locale,
+        edit=True,
+    )
+
+
+@router.callback_query(ListCB.filter(F.act == ListAct.STATUSES))
+async def choose_status(
+    query: CallbackQuery, callback_data: ListCB, users, user, order_queries, i18n
+) -> None:
+    membership = await shop_of(users, user, query.message)
+    if membership is None:
+        return
+    statuses = await order_queries.statuses(membership.shop.id)
+    await query.message.edit_reply_markup(
+        reply_markup=statuses_keyboard(callback_data, statuses, i18n.current_locale)
+    )
+
+
+@router.callback_query(ListCB.filter(F.act == ListAct.SEARCH))
+async def ask_search(query: CallbackQuery, callback_data: ListCB, state: FSMContext) -> None:
+    await state.set_state(ListSearch.query)
+    back = callback_data.model_copy(update={"act": ListAct.PAGE})
+    await state.update_data(filters=back.pack())
+    await query.message.answer(
+        _("Send the order's number or the buyer's phone."),
+        reply_markup=InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=back.pack())]]
+        ),
+    )
+
+
+@router.message(ListSearch.query, F.text, ~F.text.startswith("/"))
+async def search_typed(
+    message: Message, users, user, order_queries, state: FSMContext, i18n
+) -> None:
+    text = message.text.strip()
+    if not text or len(text) > MAX_SEARCH:
+        await message.answer(_("Send a number like 12 or a phone like +79161234567."))
+        return
+    data = await state.get_data()
+    await end_search(state)
+    membership = await shop_of(users, user, message)
+    if membership is None:
+        return
+    try:
+        cb = ListCB.unpack(data.get("filters", ""))
+    except (TypeError, ValueError):
+        cb = ListCB(act=ListAct.PAGE)
+    await search_store(state).set_data({"search": text})
+    await draw_list(
+        message,
+        cb.model_copy(update={"q": True, "page": 0}),
+        membership=membership,
+        user=user,
+        order_queries=order_queries,
+        state=state,
+        language=i18n.current_locale,
+        edit=False,
+    )
+
+
+@router.callback_query(ListCB.filter(F.act == ListAct.OPEN))
+async def open_order(
+    query: CallbackQuery, callback_data: ListCB, orders: OrderService, actor: ActorRef, i18n
+) -> None:
+    # The service decides whether this person may see the order: an id from another shop's
+    # list, or a forged one, is "not found" and opens nothing.
+    await open_card(query.message, orders, actor, callback_data.id, i18n.current_locale)
+
+
+@router.callback_query(ListCB.filter(F.act == ListAct.NOOP))
+async def page_counter(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
+    callback_answer.text = _("Use ◀️ and ▶️ to turn pages.")
+
+
+# -- my queue ------------------------------------------------------------------------
+
+
+@router.message(Command("queue"))
+async def queue_command(message: Message, users, user, order_queries, state: FSMContext, i18n):
+    await end_search(state)
+    membership = await shop_of(users, user, message)
+    if membership is None:
+        return
+    await draw_queue(
+        message,
+        0,
+        membership=membership,
+        user=user,
+        order_queries=order_queries,
+        language=i18n.current_locale,
+        edit=False,
+    )
+
+
+@router.callback_query(MenuCB.filter(F.act == MenuAct.QUEUE))
+async def queue_from_menu(
+    query: CallbackQuery, users, user, order_queries, state: FSMContext, i18n
+) -> None:
+    await end_search(state)
+    membership = await shop_of(users, user, query.message)
+    if membership is None:
+        return
+    await draw_queue(
+        query.message,
+        0,
+        membership=membership,
+        user=user,
+        order_queries=order_queries,
+        language=i18n.current_locale,
+        edit=True,
+    )
+
+
+@router.callback_query(ListCB.filter(F.act == ListAct.QUEUE))
+async def queue_page(
+    query: CallbackQuery, callback_data: ListCB, users, user, order_queries, i18n
+) -> None:
+    membership = await shop_of(users, user, query.message)
+    if membership is None:
+        return
+    await draw_queue(
+        query.message,
+        callback_data.page,
+        membership=membership,
+        user=user,
+        order_queries=order_queries,
+        language=i18n.current_locale,
+        edit=True,
+    )

@@ -1,0 +1,69 @@
+"""/start with and without a deep link, /help and the main menu."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from handlers.telegram.format import esc
+from handlers.telegram.menu import MenuAct, MenuCB, menu_keyboard, menu_text
+
+router = Router(name=__name__)
+
+INVITE_PREFIX = "inv_"  # /start inv_<token>: a staff invite (C2)
+
+
+async def send_menu(message: Message, users, user, *, edit: bool = False) -> None:
+    membership = await users.current_shop(user.id)
+    shops = await users.memberships(user.id)
+    text, markup = menu_text(membership), menu_keyboard(membership, len(shops))
+    if edit:
+        await message.edit_text(text, reply_markup=markup)
+    else:
+        await message.answer(text, reply_markup=markup)
+
+
+@router.message(CommandStart(deep_link=True), F.text.contains(" " + INVITE_PREFIX))
+async def accept_invite(
+    message: Message, command: CommandObject, staff, users, user, state: FSMContext
+) -> None:
+    await state.clear()
+    joined = await staff.accept(command.args.removeprefix(INVITE_PREFIX), user.id)
+    await message.answer(
+        _("Welcome to {shop}! Your role: {role}.").format(
+            shop=esc(joined.shop.name), role=joined.role
+        )
+    )
+    await users.switch_shop(user.id, joined.shop.id)
+    await send_menu(message, users, user)
+
+
+@router.message(CommandStart())
+async def start(message: Message, users, user, state: FSMContext) -> None:
+    await state.clear()
+    await send_menu(message, users, user)
+
+
+@router.message(Command("help"))
+async def help_command(message: Message) -> None:
+    await message.answer(
+        _(
+            "/start — main menu\n"
+            "/orders — orders, with filters and search\n"
+            "/queue — orders waiting for you\n"
+            "/order 12 — open order #12\n"
+            "/new — a new order taken by phone\n"
+            "/settings — shop settings\n"
+            "/staff — staff and invite links\n"
+            "/bind — in a group: send the shop's order pings here"
+        )
+    )
+
+
+@router.callback_query(MenuCB.filter(F.act == MenuAct.HOME))
+async def home(query: CallbackQuery, users, user, state: FSMContext) -> None:
+    await state.clear()
+    await send_menu(query.message, users, user, edit=True)
