@@ -10,14 +10,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Only what the bot needs: no virtualenv, no .env, no local database from the build context.
-# (locales/ joins this list once the translations land: git keeps no empty folders.)
+# The bot runs from /app (its working directory), where it finds locales/ and the migrations.
 COPY pyproject.toml README.md alembic.ini ./
+COPY locales ./locales
 COPY bot ./bot
 COPY handlers ./handlers
 COPY services ./services
 COPY storage ./storage
 
 RUN pip install . \
+    && python -c "from bot.i18n import compile_catalogs; compile_catalogs()" \
     && useradd --create-home --uid 10001 shopbot \
     && mkdir -p /app/data \
     && chown shopbot /app/data

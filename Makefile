@@ -27,12 +27,12 @@ install: $(STAMP) ## create the venv and install ShopBot with its dev tools
 	@$(BIN)/python -c "from bot.i18n import compile_catalogs; compile_catalogs()"
 
 locales: install ## extract the texts to translate and update the ru/uk/en catalogs
-	$(BIN)/pybabel extract -q -F babel.cfg -k _ -k __ -k lazy_gettext -o locales/messages.pot --no-location --sort-output --omit-header .
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k __ -k lazy_gettext -o locales/messages.pot --no-location --sort-output --omit-header .
 	for lang in ru uk en; do \
 	  if [ -f locales/$$lang/LC_MESSAGES/messages.po ]; then \
-	    $(BIN)/pybabel update -q -N --no-fuzzy-matching -i locales/messages.pot -d locales -l $$lang; \
+	    $(BIN)/pybabel update -N --no-fuzzy-matching -i locales/messages.pot -d locales -l $$lang; \
 	  else \
-	    $(BIN)/pybabel init -q -i locales/messages.pot -d locales -l $$lang; \
+	    $(BIN)/pybabel init -i locales/messages.pot -d locales -l $$lang; \
 	  fi; \
 	done
 
@@ -53,8 +53,9 @@ demo: install ## the demo (not yet: arrives with the Telegram front-end, exits 2
 migrate: install ## bring DATABASE_URL to the newest schema
 	$(BIN)/python -m bot migrate
 
-bench: install ## OrderService.apply on SQLite and PostgreSQL (bench/RESULTS.md)
+bench: install ## OrderService.apply and a button tap (bench/RESULTS.md)
 	$(BIN)/python bench/bench_apply.py
+	$(BIN)/python bench/bench_tap.py
 
 clean: ## remove the venv, caches, build output and data/
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info data

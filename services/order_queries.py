@@ -25,6 +25,7 @@ from services.staff import require_staff
 from services.vocabulary import SUPERVISOR_ROLES
 from services.workflow.definition import Status, Workflow
 from services.workflows import WorkflowStore
+from storage.database import reading
 from storage.models import Buyer, Order, Shop, WorkflowDefinition
 
 DEFAULT_PAGE_SIZE = 10
@@ -101,7 +102,7 @@ class OrderQueries:
             raise invalid("page", "pages are counted from 0")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise invalid("page_size", f"a page holds 1 to {MAX_PAGE_SIZE} orders")
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             roles = await require_staff(session, shop_id, user_id)
             versions = await self._versions(session, shop_id)
             where = [Order.shop_id == shop_id]
@@ -166,7 +167,7 @@ class OrderQueries:
 
     async def statuses(self, shop_id: int) -> list[tuple[str, Mapping[str, str]]]:
         """The current workflow's statuses in its order, with titles: the filter buttons."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             try:
                 definition = await self._workflows.current(session, shop_id)
             except LookupError:

@@ -28,6 +28,7 @@ from services.vocabulary import DELIVERY_METHODS, LANGUAGES, STAFF_ROLES, SUPERV
 from services.workflow.definition import Workflow, WorkflowError
 from services.workflow.presets import PRESETS, preset_data
 from services.workflows import WorkflowStore
+from storage.database import reading
 from storage.models import Shop
 
 # What `update` accepts, in the order a settings screen lists them.
@@ -212,7 +213,7 @@ class ShopSettingsService:
         self._workflows = workflows
 
     async def get(self, shop_id: int, user_id: int) -> ShopView:
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             roles = await require_staff(session, shop_id, user_id)
             shop = await session.get(Shop, shop_id)
             definition = await self._workflows.current(session, shop_id)

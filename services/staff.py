@@ -19,6 +19,7 @@ from services.clock import Clock
 from services.orders.access import staff_roles
 from services.refusals import Reason, Refused, invalid
 from services.vocabulary import OWNER, STAFF_ROLES, SUPERVISOR_ROLES
+from storage.database import reading
 from storage.models import Shop, StaffInvite, StaffMember, User
 
 DEFAULT_INVITE_TTL = timedelta(days=2)
@@ -130,7 +131,7 @@ class StaffService:
 
     async def list(self, shop_id: int, user_id: int) -> list[StaffEntry]:
         """The shop's staff by name, each with all their roles; for the shop's staff only."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             await require_staff(session, shop_id, user_id)
             rows = await session.execute(
                 select(User, StaffMember.role)
@@ -181,5 +182,5 @@ class StaffService:
 
     async def roles(self, shop_id: int, user_id: int) -> frozenset[str]:
         """The person's roles in the shop; empty for anyone who is not its staff."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             return await staff_roles(session, shop_id, user_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.clock import Clock
 from services.refusals import Reason, Refused, invalid
 from services.vocabulary import LANGUAGES, SUPERVISOR_ROLES
+from storage.database import reading
 from storage.models import Shop, StaffMember, User
 
 NAME_LENGTH = 128
@@ -29,10 +31,18 @@ class Membership:
         return bool(self.roles & SUPERVISOR_ROLES)
 
 
+# How long a person read for one update serves the next ones. Every update needs them;
+# a change this instance makes (language) updates the cache at once, one made by another
+# instance is seen within this time.
+KNOWN_FOR_SECONDS = 30.0
+
+
 class UserService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock):
         self._sessions = sessions
         self._clock = clock
+        # telegram id -> (user, monotonic time it was read): a cache, not domain time.
+        self._known: dict[int, tuple[User, float]] = {}
 
     async def touch(self, telegram_id: int, *, name: str, username: str | None = None) -> User:
         """The person behind a Telegram update, created on first sight, name kept current.
@@ -41,11 +51,26 @@ class UserService:
         """
         name = (name or "").strip()[:NAME_LENGTH]
         username = (username or "").strip()[:USERNAME_LENGTH] or None
-        try:
-            return await self._touch(telegram_id, name, username)
-        except IntegrityError:
-            # Two first updates from one person at once: the other created the row.
-            return await self._touch(telegram_id, name, username)
+        known = self._known.get(telegram_id)
+        if known is not None and time.monotonic() - known[1] < KNOWN_FOR_SECONDS:
+            user = known[0]
+        else:
+            # Every update passes here: read first, write only when something is new.
+            async with reading(self._sessions) as session:
+                user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
+        if user is None or (user.name, user.username) != (name, username):
+            try:
+                user = await self._touch(telegram_id, name, username)
+            except IntegrityError:
+                # Two first updates from one person at once: the other created the row.
+                user = await self._touch(telegram_id, name, username)
+        self._remember(user)
+        return user
+
+    def _remember(self, user: User) -> None:
+        if len(self._known) > 10_000:
+            self._known.clear()
+        self._known[user.telegram_id] = (user, time.monotonic())
 
     async def _touch(self, telegram_id: int, name: str, username: str | None) -> User:
         async with self._sessions() as session, session.begin():
@@ -71,16 +96,18 @@ class UserService:
         async with self._sessions() as session, session.begin():
             user = await _user(session, user_id)
             user.language = language
-            return user
+        if user.telegram_id is not None:
+            self._remember(user)
+        return user
 
     async def memberships(self, user_id: int) -> list[Membership]:
         """The shops this person is staff of, by name."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             return await _memberships(session, user_id)
 
     async def current_shop(self, user_id: int) -> Membership | None:
         """The shop they chose last, while they still work there; else their first shop."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             user = await _user(session, user_id)
             memberships = await _memberships(session, user_id)
             chosen = [m for m in memberships if m.shop.id == user.current_shop_id]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import event
@@ -14,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option marking a transaction that only reads (see `reading`).
+READ_ONLY = "shopbot_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -50,7 +54,19 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         # Take the write lock when the transaction starts. A deferred transaction that
         # reads an order and then writes fails with SQLITE_BUSY if another writer got in
         # between; an immediate one waits its turn (busy_timeout) and reads fresh data.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Transactions that only read (`reading`) need no lock: WAL gives them a snapshot.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@asynccontextmanager
+async def reading(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session that only reads. On SQLite it does not queue behind writers."""
+    async with sessions() as session:
+        await session.connection(execution_options={READ_ONLY: True})
+        yield session
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

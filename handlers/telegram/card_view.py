@@ -11,7 +11,9 @@ from handlers.telegram.format import esc, money, title, when
 from services.orders.service import OrderView
 from services.workflow.definition import Input
 
-MAX_ITEMS_SHOWN = 30  # keeps the card far under Telegram's 4096 characters
+# Long orders are cut so the card stays under Telegram's 4096 characters per message.
+MAX_ITEMS_SHOWN = 30
+ITEMS_BUDGET = 2500  # characters for the goods; the rest of the card needs far less
 
 
 def method_name(method: str) -> str:
@@ -42,7 +44,9 @@ def card_text(view: OrderView, language: str) -> str:
     buyer = order.buyer
     contacts = ", ".join(filter(None, [esc(buyer.name), buyer.phone, esc(buyer.email)]))
     lines += ["", _("Buyer: {contacts}").format(contacts=contacts or "—"), ""]
-    for index, item in enumerate(order.items[:MAX_ITEMS_SHOWN], 1):
+    shown = 0
+    budget = ITEMS_BUDGET
+    for index, item in enumerate(order.items, 1):
         line = f"{index}. {esc(item.name)} × {item.quantity} — " + money(
             item.line_total, order.currency, language
         )
@@ -50,9 +54,13 @@ def card_text(view: OrderView, language: str) -> str:
             line += " " + _("(discount {amount})").format(
                 amount=money(item.discount, order.currency, language)
             )
+        budget -= len(line) + 1
+        if index > MAX_ITEMS_SHOWN or budget < 0:
+            break
         lines.append(line)
-    if len(order.items) > MAX_ITEMS_SHOWN:
-        lines.append(_("… and {count} more").format(count=len(order.items) - MAX_ITEMS_SHOWN))
+        shown += 1
+    if shown < len(order.items):
+        lines.append(_("… and {count} more").format(count=len(order.items) - shown))
     lines.append("")
     if order.discount:
         lines.append(

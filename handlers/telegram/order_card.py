@@ -87,22 +87,8 @@ async def order_command(
     await open_card(message, orders, actor, order_id, i18n.current_locale)
 
 
-@router.callback_query(OrderCB.filter(F.act == OrderAct.SHOW))
+@router.callback_query(OrderCB.filter(F.act.in_({OrderAct.SHOW, OrderAct.ABORT})))
 async def refresh(
-    query: CallbackQuery,
-    callback_data: OrderCB,
-    orders: OrderService,
-    actor: ActorRef,
-    state: FSMContext,
-    i18n,
-) -> None:
-    await state.clear()
-    view = await orders.view(callback_data.id, actor)
-    await show_card(query.message, view, i18n.current_locale, edit=True)
-
-
-@router.callback_query(OrderCB.filter(F.act == OrderAct.ABORT))
-async def abort(
     query: CallbackQuery,
     callback_data: OrderCB,
     orders: OrderService,
@@ -111,8 +97,10 @@ async def abort(
     i18n,
     callback_answer: CallbackAnswer,
 ) -> None:
+    """Draw the card again; also how any conversation about the order is left."""
     await state.clear()
-    callback_answer.text = _("Cancelled.")
+    if callback_data.act is OrderAct.ABORT:
+        callback_answer.text = _("Cancelled.")
     view = await orders.view(callback_data.id, actor)
     await show_card(query.message, view, i18n.current_locale, edit=True)
 
@@ -128,22 +116,23 @@ async def take_action(
     callback_answer: CallbackAnswer,
 ) -> None:
     order_id, action, language = callback_data.id, callback_data.arg, i18n.current_locale
-    view = await orders.view(order_id, actor)
-    option = next((a for a in view.actions if a.code == action), None)
-    if option is None or view.order.version != callback_data.v:
-        # Not offered to this person now (stale card, forged data): the service decides and
-        # says why; nothing changes unless it really is allowed.
-        await apply_and_redraw(
-            query, orders, actor, order_id, action, {}, callback_data.v, language, callback_answer
+    try:
+        tapped = await orders.tap(order_id, actor, action, expected_version=callback_data.v)
+    except OrderRefused as refusal:
+        await redraw_after_refusal(
+            query, orders, actor, order_id, refusal, language, callback_answer
         )
         return
-    if Input.REASON in option.inputs:
+    view, option = tapped.view, tapped.option
+    if not tapped.needs_more:
+        callback_answer.text = done_text(view, language)
+    elif Input.REASON in option.inputs:
         await query.message.edit_reply_markup(
             reply_markup=reasons_keyboard(view, action, option.capacity, language)
         )
         callback_answer.text = _("Choose the reason")
         return
-    if Input.TRACK_CODE in option.inputs or Input.CARRIER in option.inputs:
+    elif Input.TRACK_CODE in option.inputs or Input.CARRIER in option.inputs:
         await state.set_state(TrackCode.carrier)
         await state.update_data(order_id=order_id, action=action, v=view.order.version)
         await query.message.answer(
@@ -151,22 +140,20 @@ async def take_action(
             reply_markup=carriers_keyboard(order_id, view.shop.country),
         )
         return
-    if Input.COMMENT in option.inputs:
+    elif Input.COMMENT in option.inputs:
         await state.set_state(Comment.reason)
         await state.update_data(order_id=order_id, action=action, v=view.order.version, inputs={})
         await query.message.answer(
             _("Write a comment for this step."), reply_markup=abort_keyboard(order_id)
         )
         return
-    if option.confirm:
+    else:  # an irreversible step: ask first
         await query.message.edit_reply_markup(
             reply_markup=confirm_keyboard(order_id, action, view.order.version)
         )
         callback_answer.text = _("Confirm: {action}?").format(action=title(option.title, language))
         return
-    await apply_and_redraw(
-        query, orders, actor, order_id, action, {}, callback_data.v, language, callback_answer
-    )
+    await show_card(query.message, view, language, edit=True)
 
 
 @router.callback_query(OrderCB.filter(F.act == OrderAct.SURE))
@@ -246,16 +233,33 @@ async def apply_and_redraw(
             order_id, actor, action, inputs, expected_version=version, with_view=True
         )
     except OrderRefused as refusal:
-        if refusal.code not in (Problem.STALE, Problem.ALREADY_DONE):
-            raise
-        callback_answer.text, callback_answer.show_alert = describe(refusal), True
-        view = await orders.view(order_id, actor)
-    else:
-        view = result.view
-        callback_answer.text = _("Done: {status}").format(
-            status=title(view.workflow.status(view.order.status).title, language)
+        await redraw_after_refusal(
+            query, orders, actor, order_id, refusal, language, callback_answer
         )
-    await show_card(query.message, view, language, edit=True)
+        return
+    callback_answer.text = done_text(result.view, language)
+    await show_card(query.message, result.view, language, edit=True)
+
+
+async def redraw_after_refusal(
+    query: CallbackQuery,
+    orders: OrderService,
+    actor: ActorRef,
+    order_id: int,
+    refusal: OrderRefused,
+    language: str,
+    callback_answer: CallbackAnswer,
+) -> None:
+    """A stale card or a double tap: say so and show the order as it is now."""
+    if refusal.code not in (Problem.STALE, Problem.ALREADY_DONE):
+        raise refusal
+    callback_answer.text, callback_answer.show_alert = describe(refusal), True
+    await show_card(query.message, await orders.view(order_id, actor), language, edit=True)
+
+
+def done_text(view: OrderView, language: str) -> str:
+    status = view.workflow.status(view.order.status)
+    return _("Done: {status}").format(status=title(status.title, language))
 
 
 def reasons_keyboard(view: OrderView, action: str, capacity: ActorKind, language: str):

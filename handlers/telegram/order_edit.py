@@ -478,7 +478,7 @@ async def save_items(
         )
         for line in data["lines"]
     ]
-    order = await orders.edit_items(data["order_id"], actor, items)
+    order = await orders.edit_items(data["order_id"], actor, items, expected_version=data["v"])
     await state.clear()
     language = i18n.current_locale
     callback_answer.text = _("Goods saved. {total}").format(
@@ -495,17 +495,11 @@ async def choose_delivery(
     query: CallbackQuery, callback_data: EditCB, orders: OrderService, actor: ActorRef
 ) -> None:
     view = await checked_view(orders, actor, callback_data.id, callback_data.v, "delivery")
-    order = view.order
-    builder = InlineKeyboardBuilder()
-    for method in DELIVERY_METHODS:
-        mark = "• " if method == order.delivery_method else ""
-        builder.button(
-            text=mark + method_name(method),
-            callback_data=EditCB(act=EditAct.METHOD, id=order.id, v=order.version, a=method).pack(),
+    await query.message.edit_reply_markup(
+        reply_markup=methods_keyboard(
+            view.order, DELIVERY_METHODS, view.order.delivery_method, EditAct.METHOD
         )
-    builder.adjust(2)
-    builder.row(menu_button(order.id, order.version))
-    await query.message.edit_reply_markup(reply_markup=builder.as_markup())
+    )
 
 
 @router.callback_query(EditCB.filter(F.act == EditAct.METHOD))
@@ -654,7 +648,12 @@ async def finish_delivery(
     view = await checked_view(orders, actor, data["order_id"], data["v"], "delivery")
     before = view.order.total
     order = await orders.change_delivery(
-        view.order.id, actor, method=data["method"], address=address, cost=data.get("cost")
+        view.order.id,
+        actor,
+        method=data["method"],
+        address=address,
+        cost=data.get("cost"),
+        expected_version=view.order.version,
     )
     await state.clear()
     await message.answer(
@@ -675,17 +674,24 @@ async def choose_payment(
     query: CallbackQuery, callback_data: EditCB, orders: OrderService, actor: ActorRef
 ) -> None:
     view = await checked_view(orders, actor, callback_data.id, callback_data.v, "payment")
-    order = view.order
+    await query.message.edit_reply_markup(
+        reply_markup=methods_keyboard(
+            view.order, PAYMENT_METHODS, view.order.payment_method, EditAct.PAY
+        )
+    )
+
+
+def methods_keyboard(order, methods, current: str, act: EditAct) -> InlineKeyboardMarkup:
+    """A button per delivery or payment method, the current one marked."""
     builder = InlineKeyboardBuilder()
-    for method in PAYMENT_METHODS:
-        mark = "• " if method == order.payment_method else ""
+    for method in methods:
         builder.button(
-            text=mark + method_name(method),
-            callback_data=EditCB(act=EditAct.PAY, id=order.id, v=order.version, a=method).pack(),
+            text=("• " if method == current else "") + method_name(method),
+            callback_data=EditCB(act=act, id=order.id, v=order.version, a=method).pack(),
         )
     builder.adjust(2)
     builder.row(menu_button(order.id, order.version))
-    await query.message.edit_reply_markup(reply_markup=builder.as_markup())
+    return builder.as_markup()
 
 
 @router.callback_query(EditCB.filter(F.act == EditAct.PAY))
@@ -699,7 +705,9 @@ async def payment_chosen(
     callback_answer: CallbackAnswer,
 ) -> None:
     await checked_view(orders, actor, callback_data.id, callback_data.v, "payment")
-    order = await orders.change_payment(callback_data.id, actor, callback_data.a)
+    order = await orders.change_payment(
+        callback_data.id, actor, callback_data.a, expected_version=callback_data.v
+    )
     await end_edit(state)
     callback_answer.text = _("Payment: {method}").format(method=method_name(order.payment_method))
     await show_card(
@@ -825,10 +833,15 @@ async def discount_typed(
     before = view.order.total
     if data["item_id"]:
         order = await orders.set_discount(
-            view.order.id, actor, item_discounts={data["item_id"]: amount}
+            view.order.id,
+            actor,
+            item_discounts={data["item_id"]: amount},
+            expected_version=view.order.version,
         )
     else:
-        order = await orders.set_discount(view.order.id, actor, order_discount=amount)
+        order = await orders.set_discount(
+            view.order.id, actor, order_discount=amount, expected_version=view.order.version
+        )
     await state.clear()
     await message.answer(
         _("Discount saved: {amount}. {total}").format(
@@ -1036,6 +1049,7 @@ async def finish_split(
         move={int(item_id): quantity for item_id, quantity in data["move"].items()},
         reason=data["reason"],
         comment=data.get("comment", ""),
+        expected_version=data["v"],
     )
     await state.clear()
     await show_card(message, await orders.view(kept.id, actor), language, edit=edit)

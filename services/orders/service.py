@@ -41,6 +41,7 @@ from services.workflow.engine import (
     open_action,
 )
 from services.workflows import WorkflowStore
+from storage.database import reading
 from storage.models import Buyer, Order, OrderEvent, Shop
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,19 @@ class TransitionResult:
     view: OrderView | None = None
 
 
+@dataclass(frozen=True)
+class TapResult:
+    """A status button tapped: applied at once, or waiting for a confirmation or inputs."""
+
+    view: OrderView  # the card as it is now
+    option: ActionOption | None  # the action as offered to this person, if it is
+    applied: TransitionResult | None  # None: ask for the confirmation or the inputs first
+
+    @property
+    def needs_more(self) -> bool:
+        return self.applied is None
+
+
 class OrderService:
     def __init__(
         self,
@@ -86,7 +100,7 @@ class OrderService:
 
     async def get(self, order_id: int, actor: ActorRef) -> Order:
         """The order with its items, if this person may see it (its shop's staff, its buyer)."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             unit = self._unit(session)
             order = await unit.load(order_id, asking=actor)
             await unit.who(order, actor)
@@ -94,11 +108,17 @@ class OrderService:
 
     async def view(self, order_id: int, actor: ActorRef) -> OrderView:
         """The order's card for this person, read in one transaction."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             return await self._view(self._unit(session), order_id, actor)
 
-    async def _view(self, unit: Unit, order_id: int, actor: ActorRef) -> OrderView:
-        order = await unit.load(order_id, asking=actor)
+    async def _view(
+        self, unit: Unit, order_id: int, actor: ActorRef, order: Order | None = None
+    ) -> OrderView:
+        """The card; given the order this transaction just changed, only its goods are read."""
+        if order is None:
+            order = await unit.load(order_id, asking=actor)
+        else:
+            await unit.session.refresh(order, ["items"])
         who = await unit.who(order, actor)
         workflow = await unit.workflow(order)
         shop = await unit.session.get(Shop, order.shop_id)
@@ -112,7 +132,7 @@ class OrderService:
 
     async def find(self, shop_id: int, number: int, actor: ActorRef) -> int:
         """The id of the shop's order with this public number, if this person may see it."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             order_id = await session.scalar(
                 select(Order.id).where(Order.shop_id == shop_id, Order.number == number)
             )
@@ -124,20 +144,20 @@ class OrderService:
 
     async def actions(self, order_id: int, actor: ActorRef) -> list[ActionOption]:
         """The buttons this person gets on the order's card right now."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             unit = self._unit(session)
             order = await unit.load(order_id, items=False, asking=actor)
             who = await unit.who(order, actor)
             return available_actions(await unit.workflow(order), facts(order), who.actor)
 
     async def workflow_of(self, order_id: int) -> Workflow:
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             unit = self._unit(session)
             return await unit.workflow(await unit.load(order_id, items=False))
 
     async def history(self, order_id: int, actor: ActorRef) -> list[OrderEvent]:
         """The audit log; the buyer sees only what is meant for them (A9)."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             unit = self._unit(session)
             order = await unit.load(order_id, items=False, asking=actor)
             who = await unit.who(order, actor)
@@ -297,8 +317,36 @@ class OrderService:
             if not decision.applied:
                 raise OrderRefused(decision.code, decision.message, decision.params)
             events = await write_decision(unit, order, workflow, who, decision)
-            view = await self._view(unit, order_id, actor) if with_view else None
+            view = await self._view(unit, order_id, actor, order) if with_view else None
             return TransitionResult(order=order, decision=decision, events=events, view=view)
+
+        return await self._transaction(work)
+
+    async def tap(
+        self, order_id: int, actor: ActorRef, action: str, *, expected_version: int
+    ) -> TapResult:
+        """A status button: apply it now, unless it asks for a confirmation or inputs (C3).
+
+        One transaction for the commonest thing staff do, card included.
+        """
+
+        async def work(unit: Unit) -> TapResult:
+            order = await unit.load(order_id, lock=True, items=False, asking=actor)
+            if order.version != expected_version:
+                raise OrderRefused(Problem.STALE, "the order has changed since this card was shown")
+            who = await unit.who(order, actor)
+            workflow = await unit.workflow(order)
+            offered = available_actions(workflow, facts(order), who.actor)
+            option = next((o for o in offered if o.code == action), None)
+            if option is not None and (option.inputs or option.confirm):
+                return TapResult(await self._view(unit, order_id, actor, order), option, None)
+            # Not offered (forged, or not for this person): the engine refuses with the reason.
+            decision = decide(workflow, facts(order), who.actor, action, {}, unit.now)
+            if not decision.applied:
+                raise OrderRefused(decision.code, decision.message, decision.params)
+            events = await write_decision(unit, order, workflow, who, decision)
+            view = await self._view(unit, order_id, actor, order)
+            return TapResult(view, option, TransitionResult(order, decision, events, view))
 
         return await self._transaction(work)
 
@@ -342,9 +390,18 @@ class OrderService:
 
     # -- editing (A6, A7): the rules live in services.orders.editing -----------------
 
-    async def edit_items(self, order_id: int, actor: ActorRef, items: list[ItemDraft]) -> Order:
+    async def edit_items(
+        self,
+        order_id: int,
+        actor: ActorRef,
+        items: list[ItemDraft],
+        *,
+        expected_version: int | None = None,
+    ) -> Order:
         """Replace the goods (during the call with the buyer, where the workflow allows)."""
-        return await self._edit(order_id, actor, "items", editing.edit_items, items)
+        return await self._edit(
+            order_id, actor, "items", expected_version, editing.edit_items, items
+        )
 
     async def change_delivery(
         self,
@@ -354,14 +411,26 @@ class OrderService:
         method: str,
         address: str | None = None,
         cost: int | None = None,
+        expected_version: int | None = None,
     ) -> Order:
         """Change how the goods travel; the total follows the new delivery cost (001)."""
         return await self._edit(
-            order_id, actor, "delivery", editing.change_delivery, method, address, cost
+            order_id,
+            actor,
+            "delivery",
+            expected_version,
+            editing.change_delivery,
+            method,
+            address,
+            cost,
         )
 
-    async def change_payment(self, order_id: int, actor: ActorRef, method: str) -> Order:
-        return await self._edit(order_id, actor, "payment", editing.change_payment, method)
+    async def change_payment(
+        self, order_id: int, actor: ActorRef, method: str, *, expected_version: int | None = None
+    ) -> Order:
+        return await self._edit(
+            order_id, actor, "payment", expected_version, editing.change_payment, method
+        )
 
     async def set_discount(
         self,
@@ -370,10 +439,17 @@ class OrderService:
         *,
         order_discount: int | None = None,
         item_discounts: Mapping[int, int] | None = None,
+        expected_version: int | None = None,
     ) -> Order:
         """A discount on the whole order, on single lines, or both (001)."""
         return await self._edit(
-            order_id, actor, "discount", editing.set_discount, order_discount, item_discounts
+            order_id,
+            actor,
+            "discount",
+            expected_version,
+            editing.set_discount,
+            order_discount,
+            item_discounts,
         )
 
     async def split(
@@ -384,15 +460,28 @@ class OrderService:
         move: Mapping[int, int],
         reason: str,
         comment: str = "",
+        expected_version: int | None = None,
     ) -> tuple[Order, Order]:
         """Move some goods (item id -> quantity) into a new order handled on its own (A7)."""
-        return await self._edit(order_id, actor, "split", editing.split, move, reason, comment)
+        return await self._edit(
+            order_id, actor, "split", expected_version, editing.split, move, reason, comment
+        )
 
-    async def _edit(self, order_id: int, actor: ActorRef, kind: str, change, *args):
+    async def _edit(
+        self,
+        order_id: int,
+        actor: ActorRef,
+        kind: str,
+        expected_version: int | None,
+        change,
+        *args,
+    ):
         async def work(unit: Unit):
             order = await unit.load(order_id, lock=True, asking=actor)
             who = await unit.who(order, actor)
             access.require_editor(who, kind)
+            if expected_version is not None and order.version != expected_version:
+                raise OrderRefused(Problem.STALE, "the order has changed since this was shown")
             workflow = await unit.workflow(order)
             if not workflow.may_edit(kind, order.status):
                 raise OrderRefused(

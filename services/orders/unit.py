@@ -19,6 +19,8 @@ from services.workflow.definition import Workflow
 from services.workflows import WorkflowStore
 from storage.models import Order, OrderEvent, Shop, StaffMember
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+
 
 @dataclass
 class Unit:
@@ -43,6 +45,9 @@ class Unit:
         Reading the roles in the same statement saves a round trip on the hottest path
         (every button tap); `who()` then decides from them.
         """
+        if not 0 < order_id <= MAX_ID:
+            # Ids come from buttons and links: anything out of range is simply not an order.
+            raise OrderRefused(Problem.NOT_FOUND, "no such order")
         user_id = asking.user_id if asking is not None and asking.type is ActorType.USER else None
         query = (
             select(Order)

@@ -229,3 +229,19 @@ async def test_random_callback_data_never_breaks_or_changes_anything(tg, caplog,
     assert (after.status, after.version) == (before.status, before.version)
     assert tg.emulator.callback_answer(callback) is not None  # every tap is answered
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_huge_order_still_fits_one_card(tg):
+    # given an order of 200 lines with the longest names the API accepts
+    shop_id, _owner, manager, _packer = await setup_shop(tg)
+    lines = [item(f"SKU-{n}", 1, 100) for n in range(200)]
+    for line in lines:
+        line.name = "Очень длинное название товара " * 8 + line.sku
+    [order] = await tg.container.orders.create_orders(
+        shop_id, draft(*lines), ActorRef.system(Channel.API), source="api"
+    )
+    # when the manager opens it
+    card = await open_card(tg, manager, order.number)
+    # then the card is one message within Telegram's limit, saying what is not shown
+    assert len(card.text) <= 4096
+    assert "… and" in card.text
