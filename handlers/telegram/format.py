@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from aiogram.utils.i18n import gettext as _
 from babel.dates import format_datetime
 from babel.numbers import format_currency
 
@@ -33,3 +34,15 @@ def title(titles: dict[str, str], language: str) -> str:
 def esc(text: str | None) -> str:
     """User-supplied text inside our HTML messages."""
     return html.escape(text or "", quote=False)
+
+
+def role_name(role: str) -> str:
+    names = {
+        "owner": _("owner"),
+        "admin": _("admin"),
+        "manager": _("manager"),
+        "packer": _("packer"),
+        "courier": _("courier"),
+        "accountant": _("accountant"),
+    }
+    return names.get(role, role)

@@ -9,7 +9,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.telegram.format import esc
+from handlers.telegram.format import esc, role_name
 from services.vocabulary import SUPERVISOR_ROLES
 
 
@@ -35,7 +35,7 @@ def menu_text(membership) -> str:
             "the buyer's dialog. Create your shop to begin, or open the invite link your "
             "shop's owner sent you."
         )
-    roles = ", ".join(sorted(membership.roles))
+    roles = ", ".join(role_name(role) for role in sorted(membership.roles))
     return _("<b>{shop}</b>\nYour role: {roles}").format(
         shop=esc(membership.shop.name), roles=roles
     )

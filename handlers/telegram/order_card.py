@@ -16,7 +16,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.callbacks import OrderAct, OrderCB
 from handlers.telegram.card_view import card_keyboard, card_text, confirm_keyboard, method_name
-from handlers.telegram.format import esc, money, title, when
+from handlers.telegram.format import esc, money, role_name, title, when
 from handlers.telegram.refusals import describe
 from services.orders.actors import ActorRef
 from services.orders.errors import OrderRefused, Problem
@@ -436,7 +436,7 @@ async def history(
     lines = [_("<b>History of order #{number}</b>").format(number=view.order.number)]
     for event in events[-40:]:
         who = {
-            "staff": event.actor_role or _("staff"),
+            "staff": role_name(event.actor_role) if event.actor_role else _("staff"),
             "buyer": _("buyer"),
             "system": _("system"),
         }.get(event.actor_kind, event.actor_kind)

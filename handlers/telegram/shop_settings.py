@@ -341,7 +341,11 @@ async def value_typed(message: Message, user, shop_settings, state: FSMContext, 
         # Asked again, with what was wrong: the service names the problem exactly.
         await message.answer(
             _("Not saved: {problem}.\n\n{hint}").format(
-                problem=esc(refusal.message), hint=field_hint(field)
+                # The service explains in English; other readers get the translated gist.
+                problem=esc(refusal.message)
+                if i18n.current_locale == "en"
+                else _("That value is not valid."),
+                hint=field_hint(field),
             ),
             reply_markup=InlineKeyboardMarkup(inline_keyboard=[[back_button(shop_id)]]),
         )

@@ -24,7 +24,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.telegram.format import esc
+from handlers.telegram.format import esc, role_name
 from handlers.telegram.menu import MenuAct, MenuCB
 from handlers.telegram.start import INVITE_PREFIX
 from services.refusals import Reason, Refused
@@ -50,18 +50,6 @@ class StaffCB(CallbackData, prefix="sf"):
     shop: int
     member: int = 0  # a user id
     role: str = ""
-
-
-def role_name(role: str) -> str:
-    names = {
-        "owner": _("owner"),
-        "admin": _("admin"),
-        "manager": _("manager"),
-        "packer": _("packer"),
-        "courier": _("courier"),
-        "accountant": _("accountant"),
-    }
-    return names.get(role, role)
 
 
 def person(user) -> str:

@@ -8,7 +8,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from handlers.telegram.format import esc
+from handlers.telegram.format import esc, role_name
 from handlers.telegram.menu import MenuAct, MenuCB, menu_keyboard, menu_text
 
 router = Router(name=__name__)
@@ -34,7 +34,7 @@ async def accept_invite(
     joined = await staff.accept(command.args.removeprefix(INVITE_PREFIX), user.id)
     await message.answer(
         _("Welcome to {shop}! Your role: {role}.").format(
-            shop=esc(joined.shop.name), role=joined.role
+            shop=esc(joined.shop.name), role=role_name(joined.role)
         )
     )
     await users.switch_shop(user.id, joined.shop.id)
