@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
+from services.cards import CardRegistry
 from services.clock import Clock, SystemClock
 from services.order_queries import OrderQueries
 from services.orders.service import OrderService
@@ -31,6 +32,7 @@ class Container:
     staff: StaffService
     shop_settings: ShopSettingsService
     order_queries: OrderQueries
+    cards: CardRegistry
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -53,4 +55,5 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         staff=StaffService(sessions, clock),
         shop_settings=ShopSettingsService(sessions, clock, workflows),
         order_queries=OrderQueries(sessions, clock, workflows),
+        cards=CardRegistry(sessions, clock),
     )

@@ -44,6 +44,7 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
         staff=container.staff,
         shop_settings=container.shop_settings,
         order_queries=container.order_queries,
+        cards=container.cards,
     )
     dispatcher.update.outer_middleware(IdentityMiddleware())
     LanguageMiddleware(build_i18n()).setup(dispatcher)

@@ -32,6 +32,7 @@ from handlers.telegram.card_view import method_name
 from handlers.telegram.format import esc, money
 from handlers.telegram.menu import MenuAct, MenuCB
 from handlers.telegram.order_card import open_card
+from services.cards import CardRegistry
 from services.orders.actors import ActorRef
 from services.orders.drafts import (
     MAX_PRICE,
@@ -504,6 +505,7 @@ async def create(
     bot: Bot,
     i18n,
     callback_answer: CallbackAnswer,
+    cards: CardRegistry,
 ) -> None:
     language = i18n.current_locale
     data = await state.get_data()
@@ -539,7 +541,7 @@ async def create(
         reply_markup=None,
     )
     for order in created:
-        await open_card(query.message, orders, actor, order.id, language)
+        await open_card(query.message, orders, actor, order.id, language, cards)
     me = await bot.me()
     links = [
         _("Order #{number}: {link}").format(

@@ -18,6 +18,7 @@ from handlers.telegram.callbacks import OrderAct, OrderCB
 from handlers.telegram.card_view import card_keyboard, card_text, confirm_keyboard, method_name
 from handlers.telegram.format import esc, money, role_name, title, when
 from handlers.telegram.refusals import describe
+from services.cards import CardRegistry
 from services.orders.actors import ActorRef
 from services.orders.errors import OrderRefused, Problem
 from services.orders.service import OrderService, OrderView
@@ -49,21 +50,36 @@ def carriers_for(country: str) -> list[str]:
 
 
 async def show_card(
-    message: Message, view: OrderView, language: str, *, edit: bool = False
+    message: Message,
+    view: OrderView,
+    language: str,
+    *,
+    edit: bool = False,
+    cards: CardRegistry | None = None,
 ) -> Message:
+    """Draw the card (edit it in place, or send it); a sent card is remembered in `cards`
+    so that later changes of the order redraw it too."""
     text, markup = card_text(view, language), card_keyboard(view, language)
     if edit:
         await message.edit_text(text, reply_markup=markup)
         return message
-    return await message.answer(text, reply_markup=markup)
+    sent = await message.answer(text, reply_markup=markup)
+    if cards is not None and view.who.ref.user_id is not None:
+        await cards.remember(view.order.id, view.who.ref.user_id, sent.chat.id, sent.message_id)
+    return sent
 
 
 async def open_card(
-    message: Message, orders: OrderService, actor: ActorRef, order_id: int, language: str
+    message: Message,
+    orders: OrderService,
+    actor: ActorRef,
+    order_id: int,
+    language: str,
+    cards: CardRegistry | None = None,
 ) -> Message:
     """Staff open an order: the first opening may move it on (A5), then the card is shown."""
     await orders.open(order_id, actor)
-    return await show_card(message, await orders.view(order_id, actor), language)
+    return await show_card(message, await orders.view(order_id, actor), language, cards=cards)
 
 
 @router.message(Command("order"))
@@ -75,6 +91,7 @@ async def order_command(
     actor: ActorRef,
     user,
     i18n,
+    cards: CardRegistry,
 ) -> None:
     number = (command.args or "").strip().lstrip("#")
     if not number.isdigit():
@@ -84,7 +101,7 @@ async def order_command(
     if membership is None:
         raise OrderRefused(Problem.NOT_FOUND, "no shop")
     order_id = await orders.find(membership.shop.id, int(number), actor)
-    await open_card(message, orders, actor, order_id, i18n.current_locale)
+    await open_card(message, orders, actor, order_id, i18n.current_locale, cards)
 
 
 @router.callback_query(OrderCB.filter(F.act.in_({OrderAct.SHOW, OrderAct.ABORT})))

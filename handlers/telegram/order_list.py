@@ -26,6 +26,7 @@ from pydantic import Field
 from handlers.telegram.format import esc, money, title, when
 from handlers.telegram.menu import MenuAct, MenuCB
 from handlers.telegram.order_card import open_card
+from services.cards import CardRegistry
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
 from services.refusals import Reason, Refused
@@ -462,11 +463,16 @@ async def search_typed(
 
 @router.callback_query(ListCB.filter(F.act == ListAct.OPEN))
 async def open_order(
-    query: CallbackQuery, callback_data: ListCB, orders: OrderService, actor: ActorRef, i18n
+    query: CallbackQuery,
+    callback_data: ListCB,
+    orders: OrderService,
+    actor: ActorRef,
+    i18n,
+    cards: CardRegistry,
 ) -> None:
     # The service decides whether this person may see the order: an id from another shop's
     # list, or a forged one, is "not found" and opens nothing.
-    await open_card(query.message, orders, actor, callback_data.id, i18n.current_locale)
+    await open_card(query.message, orders, actor, callback_data.id, i18n.current_locale, cards)
 
 
 @router.callback_query(ListCB.filter(F.act == ListAct.NOOP))

@@ -218,6 +218,7 @@ async def changed(unit: Unit, order: Order, who: Who, action: str, payload: dict
     order.updated_at = unit.now
     await unit.session.flush()
     unit.add_event(order, who, action=action, payload=payload)
+    notices.cards_changed(unit.outbox, order)
     notices.to_buyer(unit.outbox, order, "order_changed", {"action": action})
 
 

@@ -36,8 +36,22 @@ def new_order(outbox: Outbox, order: Order, shop: Shop, workflow: Workflow) -> N
     to_buyer(outbox, order, "order_created", payload, key="created")
 
 
+def cards_changed(outbox: Outbox, order: Order) -> None:
+    """Every card of the order shown in a chat is redrawn (C3), whoever else is told."""
+    outbox.add(
+        key=f"order:{order.id}:v{order.version}:cards",
+        channel="telegram",
+        audience="cards",
+        topic="refresh_cards",
+        shop_id=order.shop_id,
+        order_id=order.id,
+        payload={"version": order.version},
+    )
+
+
 def status_changed(outbox: Outbox, order: Order, workflow: Workflow, event: OrderEvent) -> None:
     """The staff responsible for the new status get a ping; the buyer, if it is news to them."""
+    cards_changed(outbox, order)
     status = workflow.status(order.status)
     payload = {"event_id": event.id, "status": order.status, "number": order.number}
     if status.responsible:
