@@ -4,6 +4,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 PYTEST_ARGS ?=
+PRESET ?= marketplace
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -47,15 +48,16 @@ format: install ## ruff format, then ruff check --fix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-demo: install ## the demo (not yet: arrives with the Telegram front-end, exits 2)
-	$(BIN)/python -m bot demo
+demo: install ## the whole order flow through the bot and the emulator (PRESET=platform too)
+	$(BIN)/python -m bot demo --preset $(PRESET)
 
 migrate: install ## bring DATABASE_URL to the newest schema
 	$(BIN)/python -m bot migrate
 
-bench: install ## OrderService.apply and a button tap (bench/RESULTS.md)
+bench: install ## OrderService.apply, a button tap, the notification pump (bench/RESULTS.md)
 	$(BIN)/python bench/bench_apply.py
 	$(BIN)/python bench/bench_tap.py
+	$(BIN)/python bench/bench_pump.py
 
 clean: ## remove the venv, caches, build output and data/
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info data

@@ -15,7 +15,6 @@ from services.workflow.definition import WorkflowError, load_workflow
 from services.workflow.presets import PRESETS, load_preset, preset_data
 
 NOT_YET = {
-    "demo": "the demo arrives with the buyer side of the Telegram front-end",
     "timers": "the timer commands arrive with the scheduler",
 }
 
@@ -69,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not answer 429 when Telegram's rate limits are exceeded",
     )
 
+    demo = commands.add_parser(
+        "demo", help="play a whole order through the bot against the emulator and print the chats"
+    )
+    demo.add_argument("--preset", default="marketplace", choices=("marketplace", "platform"))
+
     for name, reason in NOT_YET.items():
         commands.add_parser(name, help=f"not yet: {reason}")
     return parser
@@ -85,6 +89,10 @@ def dispatch(args: argparse.Namespace) -> int:
         return 2
     if args.command == "workflow":
         return workflow_command(args)
+    if args.command == "demo":
+        from bot.demo import main as demo
+
+        return demo(args.preset)
     if args.command == "emulator":
         from bot.sandbox.server import serve_forever
 

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
+from services.buyers import BuyerService
 from services.cards import CardRegistry
 from services.clock import Clock, SystemClock
+from services.dialog import DialogService
 from services.order_queries import OrderQueries
 from services.orders.service import OrderService
 from services.shop_settings import ShopSettingsService
@@ -33,6 +35,8 @@ class Container:
     shop_settings: ShopSettingsService
     order_queries: OrderQueries
     cards: CardRegistry
+    buyers: BuyerService
+    dialog: DialogService
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -56,4 +60,6 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         shop_settings=ShopSettingsService(sessions, clock, workflows),
         order_queries=OrderQueries(sessions, clock, workflows),
         cards=CardRegistry(sessions, clock),
+        buyers=BuyerService(sessions, clock, workflows),
+        dialog=DialogService(sessions, clock),
     )

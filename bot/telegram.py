@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand
@@ -17,9 +22,38 @@ from bot.i18n import build_i18n
 from handlers.telegram import get_routers
 from handlers.telegram.middlewares import IdentityMiddleware, LanguageMiddleware, RefusalMiddleware
 
+log = logging.getLogger(__name__)
 
-def build_bot(token: str, api_url: str) -> Bot:
+
+class WaitOutFloodControl(BaseRequestMiddleware):
+    """A direct answer that hits Telegram's flood control waits `retry_after` and goes again.
+
+    Handlers answer a person at once; when Telegram says "too many requests" the answer is
+    late rather than lost. (The notification pump paces itself and uses a bot without this.)
+    """
+
+    def __init__(self, attempts: int = 3, sleep=asyncio.sleep):
+        self.attempts = attempts
+        self.sleep = sleep  # injected by tests, which do not wait for real
+
+    async def __call__(self, make_request, bot, method):
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as flood:
+                if attempt == self.attempts:
+                    raise
+                log.info(
+                    "flood control on %s: waiting %s s", type(method).__name__, flood.retry_after
+                )
+                await self.sleep(flood.retry_after)
+        raise AssertionError("unreachable")
+
+
+def build_bot(token: str, api_url: str, *, wait_out_floods: bool = True) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    if wait_out_floods:
+        session.middleware(WaitOutFloodControl())
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -45,6 +79,8 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
         shop_settings=container.shop_settings,
         order_queries=container.order_queries,
         cards=container.cards,
+        buyers=container.buyers,
+        dialog=container.dialog,
     )
     dispatcher.update.outer_middleware(IdentityMiddleware())
     LanguageMiddleware(build_i18n()).setup(dispatcher)
@@ -53,6 +89,17 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
         observer.middleware(RefusalMiddleware())
     dispatcher.include_routers(*get_routers())
     return dispatcher
+
+
+def release_routers(dispatcher: Dispatcher) -> None:
+    """Detach the feature routers from a dispatcher that is done.
+
+    The routers are module-level objects and a router has one parent; a process that builds
+    another dispatcher later (the tests, the demo) needs them free again.
+    """
+    for router in dispatcher.sub_routers:
+        router._parent_router = None
+    dispatcher.sub_routers.clear()
 
 
 COMMANDS = {

@@ -44,7 +44,14 @@ class UserService:
         # telegram id -> (user, monotonic time it was read): a cache, not domain time.
         self._known: dict[int, tuple[User, float]] = {}
 
-    async def touch(self, telegram_id: int, *, name: str, username: str | None = None) -> User:
+    async def touch(
+        self,
+        telegram_id: int,
+        *,
+        name: str,
+        username: str | None = None,
+        telegram_language: str | None = None,
+    ) -> User:
         """The person behind a Telegram update, created on first sight, name kept current.
 
         The language is theirs to choose (set_language); Telegram's never overwrites it.
@@ -58,12 +65,14 @@ class UserService:
             # Every update passes here: read first, write only when something is new.
             async with reading(self._sessions) as session:
                 user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
-        if user is None or (user.name, user.username) != (name, username):
+        telegram_language = (telegram_language or "")[:16] or None
+        seen = (name, username, telegram_language)
+        if user is None or (user.name, user.username, user.telegram_language) != seen:
             try:
-                user = await self._touch(telegram_id, name, username)
+                user = await self._touch(telegram_id, *seen)
             except IntegrityError:
                 # Two first updates from one person at once: the other created the row.
-                user = await self._touch(telegram_id, name, username)
+                user = await self._touch(telegram_id, *seen)
         self._remember(user)
         return user
 
@@ -72,7 +81,9 @@ class UserService:
             self._known.clear()
         self._known[user.telegram_id] = (user, time.monotonic())
 
-    async def _touch(self, telegram_id: int, name: str, username: str | None) -> User:
+    async def _touch(
+        self, telegram_id: int, name: str, username: str | None, telegram_language: str | None
+    ) -> User:
         async with self._sessions() as session, session.begin():
             user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
             if user is None:
@@ -80,6 +91,7 @@ class UserService:
                     telegram_id=telegram_id,
                     name=name,
                     username=username,
+                    telegram_language=telegram_language,
                     created_at=self._clock.now(),
                 )
                 session.add(user)
@@ -88,6 +100,7 @@ class UserService:
                 # Assigning equal values issues no UPDATE: most updates change nothing.
                 user.name = name
                 user.username = username
+                user.telegram_language = telegram_language
             return user
 
     async def set_language(self, user_id: int, language: str) -> User:

@@ -72,7 +72,9 @@ class User(Base):
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     name: Mapped[str] = mapped_column(String(128), default="")
     username: Mapped[str | None] = mapped_column(String(64))
-    language: Mapped[str | None] = mapped_column(String(2))  # None: from Telegram's language_code
+    language: Mapped[str | None] = mapped_column(String(2))  # chosen; None: Telegram's
+    # The language of their Telegram app, as it last said: used until they choose (C7).
+    telegram_language: Mapped[str | None] = mapped_column(String(16))
     # The shop this person works in right now, when they are staff in several.
     current_shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]

@@ -11,7 +11,10 @@ from aiogram import Router
 
 def get_routers() -> list[Router]:
     from handlers.telegram import (
+        buyer,
+        dialog,
         fallback,
+        language,
         manual_order,
         onboarding,
         order_card,
@@ -23,7 +26,9 @@ def get_routers() -> list[Router]:
     )
 
     return [
-        start.router,  # /start, deep links, /help, the main menu
+        start.router,  # /start, deep links (staff invites, buyers' order links), /help, the menu
+        language.router,  # /language: each person's own
+        buyer.router,  # the buyer: /my, opening their cards, "How to pay"
         order_card.router,  # the order card: status buttons, reasons, track code, history
         order_list.router,  # /orders with filters, search and pages; /queue
         order_edit.router,  # the card's "✏️ Edit": goods, delivery, payment, discounts, split
@@ -31,5 +36,9 @@ def get_routers() -> list[Router]:
         staff.router,  # staff list, invite links, removal; /bind and /unbind in groups
         shop_settings.router,  # /settings, responsible role per status, /shops
         onboarding.router,  # /newshop: the create-a-shop conversation
+        # The per-order dialog: replies to relayed messages (staff and buyers), the buyer's
+        # "write to the shop" conversation, and a buyer's message with no context (asks which
+        # order). After every other conversation, before the catch-alls.
+        dialog.router,
         fallback.router,  # last: buttons and messages nothing else understood
     ]

@@ -7,6 +7,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.callbacks import OrderAct, OrderCB
+from handlers.telegram.dialog import BuyerAct, BuyerCB, DialogCB
 from handlers.telegram.format import esc, money, title, when
 from services.orders.service import OrderView
 from services.workflow.definition import Input
@@ -14,6 +15,8 @@ from services.workflow.definition import Input
 # Long orders are cut so the card stays under Telegram's 4096 characters per message.
 MAX_ITEMS_SHOWN = 30
 ITEMS_BUDGET = 2500  # characters for the goods; the rest of the card needs far less
+# Statuses in which the buyer is to pay: their card offers "How to pay" (000: awaiting payment).
+PAYMENT_STATUSES = frozenset({"awaiting_payment"})
 
 
 def method_name(method: str) -> str:
@@ -38,7 +41,7 @@ def card_text(view: OrderView, language: str) -> str:
         _("<b>Order #{number}</b> · {shop}").format(number=order.number, shop=esc(shop.name)),
         _("Status: <b>{status}</b>").format(status=esc(title(status.title, language))),
     ]
-    if order.problem:
+    if order.problem and view.who.is_staff:  # the shop's own alarm, not the buyer's business
         lines.append(_("⚠️ Problem: {reason}").format(reason=esc(order.problem_reason or "")))
     lines.append(_("Created: {date}").format(date=when(order.created_at, shop.timezone, language)))
     buyer = order.buyer
@@ -102,8 +105,14 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
             )
         )
     if view.who.is_staff:
+        builder.row(
+            InlineKeyboardButton(
+                text=_("📜 History"),
+                callback_data=OrderCB(act=OrderAct.HISTORY, id=order.id, v=order.version).pack(),
+            ),
+            InlineKeyboardButton(text=_("💬 Dialog"), callback_data=DialogCB(id=order.id).pack()),
+        )
         tools = [
-            (_("📜 History"), OrderAct.HISTORY),
             (_("💬 Comment"), OrderAct.COMMENT),
             (_("📞 Script"), OrderAct.SCRIPT),
         ]
@@ -117,6 +126,21 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
                 for text, act in tools
             )
         )
+    elif view.who.actor.is_buyer:
+        # The buyer's own tools (C5): the order's dialog, and how to pay while they are to.
+        builder.row(
+            InlineKeyboardButton(
+                text=_("💬 Write to the shop"),
+                callback_data=BuyerCB(act=BuyerAct.WRITE, id=order.id).pack(),
+            )
+        )
+        if order.status in PAYMENT_STATUSES:
+            builder.row(
+                InlineKeyboardButton(
+                    text=_("💳 How to pay"),
+                    callback_data=BuyerCB(act=BuyerAct.PAY, id=order.id).pack(),
+                )
+            )
     builder.row(
         InlineKeyboardButton(
             text=_("🔄 Refresh"),

@@ -32,7 +32,10 @@ class IdentityMiddleware(BaseMiddleware):
         if telegram_user is not None and not telegram_user.is_bot:
             users = data["users"]
             user = await users.touch(
-                telegram_user.id, name=telegram_user.full_name, username=telegram_user.username
+                telegram_user.id,
+                name=telegram_user.full_name,
+                username=telegram_user.username,
+                telegram_language=telegram_user.language_code,
             )
             data["user"] = user
             data["actor"] = ActorRef.user(user.id)

@@ -1,4 +1,8 @@
-"""/start with and without a deep link, /help and the main menu."""
+"""/start with and without a deep link, /help and the main menu.
+
+Deep links: `inv_<token>` is a staff invite (C2); any other payload is an order's buyer link
+(C5), handled by handlers.telegram.buyer.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from handlers.telegram.buyer import open_by_link
 from handlers.telegram.format import esc, role_name
 from handlers.telegram.menu import MenuAct, MenuCB, menu_keyboard, menu_text
 
@@ -41,6 +46,24 @@ async def accept_invite(
     await send_menu(message, users, user)
 
 
+@router.message(CommandStart(deep_link=True), F.chat.type == "private")
+async def buyer_link(
+    message: Message,
+    command: CommandObject,
+    buyers,
+    orders,
+    actor,
+    user,
+    state: FSMContext,
+    i18n,
+    cards,
+) -> None:
+    await state.clear()
+    await open_by_link(
+        message, command.args, buyers, orders, actor, user, i18n.current_locale, cards
+    )
+
+
 @router.message(CommandStart())
 async def start(message: Message, users, user, state: FSMContext) -> None:
     await state.clear()
@@ -58,7 +81,9 @@ async def help_command(message: Message) -> None:
             "/new — a new order taken by phone\n"
             "/settings — shop settings\n"
             "/staff — staff and invite links\n"
-            "/bind — in a group: send the shop's order pings here"
+            "/bind — in a group: send the shop's order pings here\n"
+            "/my — the orders you bought\n"
+            "/language — your language"
         )
     )
 

@@ -9,23 +9,74 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from bot.container import Container, build_container
+from bot.notifier import build_pump
 from bot.sandbox.emulator import TelegramEmulator
 from bot.sandbox.limits import FloodLimits
 from bot.settings import Settings
-from bot.telegram import build_bot, build_dispatcher
+from bot.telegram import build_bot, build_dispatcher, release_routers
+from services.notifications.pump import OutboxPump, RateLimits
 
 BOT_TOKEN = "123456:TEST-TOKEN"
+
+
+def moving_sleep(clock):
+    """A sleep for the pump that moves the test's FrozenClock instead of waiting."""
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(timedelta(seconds=seconds))
+        await asyncio.sleep(0)
+
+    return sleep
 
 
 @dataclass
 class Harness:
     emulator: TelegramEmulator
     container: Container
+    _pump: OutboxPump | None = field(default=None, repr=False)
+    _pump_bot: Any = field(default=None, repr=False)
+
+    @property
+    def pump(self) -> OutboxPump:
+        """The notification pump, built on first use. No flood pacing here: feature tests
+        send faster than people could (pacing has its own tests); its sleeps move the
+        FrozenClock."""
+        if self._pump is None:
+            self._pump_bot = build_bot(BOT_TOKEN, self.emulator.url, wait_out_floods=False)
+            self._pump = build_pump(
+                self.container,
+                self._pump_bot,
+                sleep=moving_sleep(self.container.clock),
+                limits=RateLimits.off(),
+            )
+        return self._pump
+
+    async def deliver(self, horizon: timedelta = timedelta(minutes=10)) -> int:
+        """Run the notification pump, as the running bot does in the background (pings, the
+        buyer's news, cards redrawn, dialog messages relayed), until nothing is due within
+        `horizon`: the FrozenClock moves on to what is due later (a retry after a 429 or an
+        error), as time would pass. Returns how many outbox rows and deliveries it handled."""
+        pump, clock = self.pump, self.container.clock
+        until = clock.now() + horizon
+        handled = 0
+        while clock.now() <= until:
+            done = await pump.run_once(100)
+            handled += done
+            if done:
+                continue
+            due = await pump.next_due()
+            if due is None or due > until:
+                break
+            # Due later, or due now in a chat that waits out flood control.
+            clock.set(max(due, clock.now() + timedelta(seconds=1)))
+        return handled
 
     async def settle(self) -> None:
         """Wait until the bot has handled everything injected so far."""
@@ -78,9 +129,12 @@ async def tg(database_url, engine, clock):
             bot, handle_as_tasks=False, polling_timeout=1, handle_signals=False
         )
     )
+    harness = Harness(emulator, container)
     try:
-        yield Harness(emulator, container)
+        yield harness
     finally:
+        if harness._pump_bot is not None:
+            await harness._pump_bot.session.close()
         with contextlib.suppress(RuntimeError):
             await dispatcher.stop_polling()
         polling.cancel()
@@ -89,8 +143,4 @@ async def tg(database_url, engine, clock):
         await bot.session.close()
         await container.close()
         await emulator.stop()
-        # The feature routers are module-level objects and a router has one parent: detach
-        # them so the next test's dispatcher can include them again.
-        for router in dispatcher.sub_routers:
-            router._parent_router = None
-        dispatcher.sub_routers.clear()
+        release_routers(dispatcher)

@@ -19,6 +19,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("telegram_language", sa.String(length=16), nullable=True))
+
     op.create_table(
         "order_cards",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -114,6 +117,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("telegram_language")
+
     with op.batch_alter_table("dialog_relays", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_dialog_relays_dialog_message_id"))
 

@@ -1,0 +1,258 @@
+"""The Telegram side of the notification pump: each delivery written in its reader's language
+and sent with aiogram, Telegram's answer turned into the pump's outcome.
+
+The pump (services/notifications/pump.py) decides who gets what, when, and how often it is
+tried; this module only renders and sends one message, and never retries by itself: give it a
+`Bot` whose session does not wait out flood control (`build_bot(..., wait_out_floods=False)`),
+so a 429 comes back to the pump, which pauses that chat and paces the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNotFound,
+    TelegramRetryAfter,
+)
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.container import Container
+from bot.i18n import build_i18n
+from handlers.telegram.card_view import card_keyboard, card_text
+from handlers.telegram.format import esc, money, role_name
+from handlers.telegram.order_list import ListAct, ListCB
+from services.notifications.content import Notice, NoticeReader
+from services.notifications.pump import (
+    OutboxPump,
+    Outcome,
+    Outgoing,
+    Permanent,
+    RateLimits,
+    RetryAfter,
+    Sent,
+    Transient,
+)
+from services.notifications.recipients import COPY, EDIT_CARD
+from services.orders.actors import ActorRef
+from services.orders.errors import OrderRefused
+
+log = logging.getLogger(__name__)
+
+# Room for the tag ("💬 #12 · Ivan: ") inside Telegram's limits of 4096 (text), 1024 (caption).
+TEXT_ROOM = 3800
+CAPTION_ROOM = 900
+# Telegram's answers meaning the card can no longer be edited: forget it.
+CARD_GONE = ("message to edit not found", "message can't be edited", "chat not found")
+
+
+class TelegramSender:
+    """`deliver(delivery) -> Outcome`, the pump's sender, through aiogram."""
+
+    def __init__(self, bot: Bot, container: Container, i18n: I18n | None = None):
+        self._bot = bot
+        self._orders = container.orders
+        self._cards = container.cards
+        self._notices = NoticeReader(container.sessions, container.workflows)
+        self._i18n = i18n or build_i18n()
+
+    async def deliver(self, delivery: Outgoing) -> Outcome:
+        try:
+            notice = await self._notices.read(delivery)
+            if notice.order is None:
+                return Permanent("the order is gone")
+            if delivery.kind == EDIT_CARD:
+                return await self._edit_card(delivery, notice)
+            return await self._send(delivery, notice)
+        except TelegramRetryAfter as flood:
+            return RetryAfter(flood.retry_after)
+        except TelegramBadRequest as error:
+            if "message is not modified" in error.message:
+                return Sent(delivery.target_message_id or None)
+            return Permanent(f"bad request: {error.message}")
+        except (
+            TelegramForbiddenError,
+            TelegramNotFound,
+            TelegramEntityTooLarge,
+            TelegramMigrateToChat,
+        ) as error:
+            # Blocked, kicked, never started the bot, the group became a supergroup: sending
+            # again would be refused the same way.
+            return Permanent(f"{type(error).__name__}: {error.message}")
+        except TelegramAPIError as error:
+            # TelegramNetworkError, TelegramServerError, and what else Telegram may answer.
+            return Transient(f"{type(error).__name__}: {error.message}")
+
+    # -- a new message -------------------------------------------------------------------
+
+    async def _send(self, delivery: Outgoing, notice: Notice) -> Outcome:
+        with self._i18n.context(), self._i18n.use_locale(notice.language):
+            text, markup = render(
+                delivery, notice, CAPTION_ROOM if _copies(delivery, notice) else TEXT_ROOM
+            )
+        if _copies(delivery, notice):
+            # A photo or a file the person sent: copied as it is, the tag as its caption.
+            copied = await self._bot.copy_message(
+                chat_id=delivery.chat_id,
+                from_chat_id=notice.dialog.telegram_chat_id,
+                message_id=notice.dialog.telegram_message_id,
+                caption=text,
+                reply_markup=markup,
+            )
+            return Sent(copied.message_id)
+        sent = await self._bot.send_message(delivery.chat_id, text, reply_markup=markup)
+        return Sent(sent.message_id)
+
+    # -- a card redrawn ------------------------------------------------------------------
+
+    async def _edit_card(self, delivery: Outgoing, notice: Notice) -> Outcome:
+        try:
+            view = await self._orders.view(delivery.order_id, ActorRef.user(delivery.user_id))
+        except OrderRefused as refusal:
+            # The person may no longer see the order (left the shop): the card stays as it was.
+            await self._cards.forget(delivery.chat_id, delivery.target_message_id)
+            return Permanent(f"the card's reader may not see the order: {refusal}")
+        with self._i18n.context(), self._i18n.use_locale(notice.language):
+            text, markup = card_text(view, notice.language), card_keyboard(view, notice.language)
+        try:
+            await self._bot.edit_message_text(
+                text=text,
+                chat_id=delivery.chat_id,
+                message_id=delivery.target_message_id,
+                reply_markup=markup,
+            )
+        except TelegramBadRequest as error:
+            if any(gone in error.message for gone in CARD_GONE):
+                await self._cards.forget(delivery.chat_id, delivery.target_message_id)
+            raise
+        return Sent(delivery.target_message_id)
+
+
+def _copies(delivery: Outgoing, notice: Notice) -> bool:
+    dialog = notice.dialog
+    return (
+        delivery.kind == COPY
+        and dialog is not None
+        and dialog.telegram_chat_id is not None
+        and dialog.telegram_message_id is not None
+    )
+
+
+def render(
+    delivery: Outgoing, notice: Notice, room: int = TEXT_ROOM
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The text and buttons of a notification, in the current locale (`i18n.use_locale`)."""
+    order, shop, data = notice.order, notice.shop, delivery.data
+    number = order.number
+    total = money(order.total, order.currency, notice.language)
+    shop_name = esc(shop.name)
+    status = esc(notice.status_title(data.get("status")))
+    topic = delivery.topic
+    if topic == "new_order":
+        text = _("🆕 New order #{number} · {total}").format(number=number, total=total)
+        return text, _open(order.id)
+    if topic == "order_assigned":
+        text = _("📌 Order #{number}: {status}. Your turn as {role}.").format(
+            number=number, status=status, role=esc(role_name(data.get("role") or ""))
+        )
+        return text, _open(order.id)
+    if topic == "status_changed":
+        lines = [
+            _("Order #{number} at {shop}: {status}").format(
+                number=number, shop=shop_name, status=status
+            )
+        ]
+        code = data.get("status") or order.status
+        if order.track_code and not notice.is_final(code):
+            # On its way: where to follow it.
+            lines.append(
+                _("Track code: <code>{code}</code> ({carrier})").format(
+                    code=esc(order.track_code), carrier=esc(order.carrier or "")
+                )
+            )
+        return "\n".join(lines), None
+    if topic == "order_created":
+        text = _("Your order #{number} at {shop} is placed: {total}.").format(
+            number=number, shop=shop_name, total=total
+        )
+        status_line = _("Status: <b>{status}</b>").format(status=status)
+        return f"{text}\n{status_line}", None
+    if topic == "order_changed":
+        text = _("Your order #{number} at {shop} was changed. Total: {total}").format(
+            number=number, shop=shop_name, total=total
+        )
+        return text, None
+    if topic == "order_split":
+        text = _("Part of your order #{from_number} at {shop} is now order #{number}: {total}")
+        return text.format(
+            from_number=data.get("from_number", "?"), shop=shop_name, number=number, total=total
+        ), None
+    if topic == "dialog_to_shop":
+        buyer = esc(order.buyer.name) or _("buyer")
+        text = _("💬 #{number} · {buyer}: {text}").format(
+            number=number, buyer=buyer, text=_dialog_text(notice, delivery, room)
+        )
+        return text, _open(order.id)
+    if topic == "dialog_to_buyer":
+        text = _("💬 Order #{number} · {shop}: {text}").format(
+            number=number, shop=shop_name, text=_dialog_text(notice, delivery, room)
+        )
+        return text, None
+    raise ValueError(f"no text for the topic {topic!r}")
+
+
+def _dialog_text(notice: Notice, delivery: Outgoing, room: int) -> str:
+    dialog = notice.dialog
+    if dialog is None:
+        return ""
+    text = dialog.text if len(dialog.text) <= room else dialog.text[: room - 1] + "…"
+    parts = [esc(text)] if text else []
+    if dialog.attachments and not _copies(delivery, notice):
+        # Files that cannot be copied from where they were sent (e-mail): named, at least.
+        parts += [f"📎 {esc(a.get('name') or a.get('kind', ''))}" for a in dialog.attachments]
+    return "\n".join(parts)
+
+
+def _open(order_id: int) -> InlineKeyboardMarkup:
+    """Opens the order's card as a new message in this chat, for whoever taps it (if they may)."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("📂 Open the order"),
+                    callback_data=ListCB(act=ListAct.OPEN, id=order_id).pack(),
+                )
+            ]
+        ]
+    )
+
+
+def build_pump(
+    container: Container,
+    bot: Bot,
+    *,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    limits: RateLimits | None = None,
+    **options: Any,
+) -> OutboxPump:
+    """The pump sending through `bot` (one built with `wait_out_floods=False`)."""
+    return OutboxPump(
+        container.sessions,
+        container.clock,
+        TelegramSender(bot, container),
+        sleep=sleep,
+        limits=limits,
+        workflows=container.workflows,
+        **options,
+    )

@@ -1,0 +1,164 @@
+"""The buyer in Telegram (C5): the order link that binds their account, their order card,
+"How to pay", and /my with their orders in every shop.
+
+The buyer's card is the same card staff get (handlers.telegram.order_card): its status
+buttons are the workflow actions the service offers the buyer (cancel with a reason, confirm
+receipt), and the same DO/SURE/REASON handlers take them; the service decides.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from handlers.telegram.dialog import BuyerAct, BuyerCB
+from handlers.telegram.format import esc, money, when
+from handlers.telegram.order_card import show_card
+from services.buyers import BuyerOrder, BuyerService
+from services.cards import CardRegistry
+from services.orders.actors import ActorRef
+from services.orders.service import OrderService
+from services.refusals import Reason, Refused
+
+router = Router(name=__name__)
+
+MAX_LISTED = 20  # orders in /my, newest first
+
+# The shop's own words for paying, when it has written them in its settings.
+PAYMENT_INSTRUCTIONS = "payment_instructions"
+
+
+async def open_by_link(
+    message: Message,
+    token: str,
+    buyers: BuyerService,
+    orders: OrderService,
+    actor: ActorRef,
+    user,
+    language: str,
+    cards: CardRegistry,
+) -> None:
+    """/start <token>: the order's link binds this Telegram account to its buyer."""
+    try:
+        order = await buyers.bind(token, user.id, language=language)
+    except Refused as refusal:
+        if refusal.code is Reason.USED:
+            await message.answer(
+                _(
+                    "🔒 This order is linked to another Telegram account, so it cannot be "
+                    "opened here. If it is your order, contact the shop."
+                )
+            )
+        elif refusal.code is Reason.NOT_FOUND:
+            await message.answer(
+                _(
+                    "This link does not open any order. Check that you opened the whole link "
+                    "from your order confirmation."
+                )
+            )
+        else:
+            raise
+        return
+    view = await orders.view(order.id, actor)
+    await message.answer(
+        _(
+            "✅ Order #{number} from <b>{shop}</b> is linked to this chat: the shop's news "
+            "about it will come here."
+        ).format(number=order.number, shop=esc(view.shop.name))
+    )
+    await show_card(message, view, language, cards=cards)
+    await message.answer(
+        _("All your orders: /my. Language: /language. Questions: «💬 Write to the shop».")
+    )
+
+
+@router.message(Command("my"))
+async def my_orders(message: Message, buyers: BuyerService, user, i18n) -> None:
+    language = i18n.current_locale
+    mine = await buyers.my_orders(user.id, limit=MAX_LISTED)
+    if not mine:
+        await message.answer(
+            _(
+                "You have no orders here yet. Open the link from your order confirmation, "
+                "and the order appears in this list."
+            )
+        )
+        return
+    lines = [_("<b>Your orders</b>")]
+    lines += [order_line(order, language) for order in mine]
+    await message.answer("\n".join(lines), reply_markup=orders_keyboard(mine))
+
+
+def order_line(order: BuyerOrder, language: str) -> str:
+    return "{number} · {shop} · {date}\n   {status} · {total}".format(
+        number=f"#{order.number}",
+        shop=esc(order.shop_name),
+        date=when(order.created_at, order.timezone, language),
+        status=esc(order.title(language)),
+        total=money(order.total, order.currency, language),
+    )
+
+
+def orders_keyboard(mine: list[BuyerOrder]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for order in mine:
+        builder.button(
+            text=f"#{order.number} · {order.shop_name}"[:60],
+            callback_data=BuyerCB(act=BuyerAct.OPEN, id=order.id).pack(),
+        )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+@router.callback_query(BuyerCB.filter(F.act == BuyerAct.OPEN))
+async def open_order(
+    query: CallbackQuery,
+    callback_data: BuyerCB,
+    orders: OrderService,
+    actor: ActorRef,
+    i18n,
+    cards: CardRegistry,
+) -> None:
+    view = await orders.view(callback_data.id, actor)  # someone else's order: "not found"
+    await show_card(query.message, view, i18n.current_locale, cards=cards)
+
+
+@router.callback_query(BuyerCB.filter(F.act == BuyerAct.PAY))
+async def how_to_pay(
+    query: CallbackQuery,
+    callback_data: BuyerCB,
+    orders: OrderService,
+    actor: ActorRef,
+    i18n,
+) -> None:
+    language = i18n.current_locale
+    view = await orders.view(callback_data.id, actor)
+    order = view.order
+    instructions = str((view.shop.settings or {}).get(PAYMENT_INSTRUCTIONS) or "").strip()
+    text = _("<b>How to pay for order #{number}</b>\nAmount: {total}").format(
+        number=order.number, total=money(order.total, order.currency, language)
+    )
+    if instructions:
+        text += "\n\n" + esc(instructions)[:3000]
+    else:
+        text += "\n\n" + _(
+            "The shop sends the payment details in this order's dialog. If they have not "
+            "arrived yet, ask the shop: «💬 Write to the shop»."
+        )
+    await query.message.answer(text, reply_markup=write_keyboard(order.id))
+
+
+def write_keyboard(order_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("💬 Write to the shop"),
+                    callback_data=BuyerCB(act=BuyerAct.WRITE, id=order_id).pack(),
+                )
+            ]
+        ]
+    )
