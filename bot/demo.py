@@ -25,6 +25,7 @@ from bot.sandbox.limits import FloodLimits
 from bot.sandbox.state import SandboxChat, SandboxMessage, SandboxUser
 from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher, release_routers
+from services.notifications.pump import RateLimits
 from services.workflow.presets import load_preset
 from storage.migrate import upgrade
 
@@ -123,7 +124,8 @@ async def play(preset: str, *, flood_limits: bool = True) -> str:
     from bot.notifier import build_pump
 
     pump_bot = build_bot(TOKEN, emulator.url, wait_out_floods=False)
-    pump = build_pump(container, pump_bot)
+    # Without Telegram's limits in the emulator, the pump need not pace itself either.
+    pump = build_pump(container, pump_bot, limits=None if flood_limits else RateLimits.off())
     polling = asyncio.create_task(
         dispatcher.start_polling(
             bot, handle_as_tasks=False, polling_timeout=1, handle_signals=False

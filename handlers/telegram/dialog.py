@@ -29,7 +29,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.format import esc, money, when
 from services.buyers import BuyerOrder, BuyerService
-from services.dialog import DialogService, Direction, ReplyTarget
+from services.dialog import MAX_TEXT, DialogService, Direction, ReplyTarget
 from services.orders.actors import ActorRef
 from services.orders.errors import OrderRefused, Problem
 from services.orders.service import OrderService
@@ -155,13 +155,14 @@ async def reply_in_dialog(
     message: Message,
     target: ReplyTarget,
     dialog: DialogService,
-    actor: ActorRef,
-    state: FSMContext,
+    actor: ActorRef | None = None,  # None: an anonymous group admin, no person to authorize
 ) -> None:
     text, files = content(message)
     replied = message.reply_to_message.message_id
     if target.direction is Direction.TO_BUYER:
         try:
+            if actor is None:
+                raise OrderRefused(Problem.NOT_FOUND, "nobody to authorize")
             await dialog.from_staff_reply(
                 message.chat.id,
                 replied,
@@ -171,20 +172,31 @@ async def reply_in_dialog(
                 message_id=message.message_id,
             )
         except OrderRefused as refusal:
+            if refusal.code is Problem.INVALID:
+                await message.reply(too_long_text())
+                return
             if refusal.code not in (Problem.NOT_FOUND, Problem.FORBIDDEN):
                 raise
             await message.reply(_("Only the shop's staff can answer the buyer; nothing was sent."))
             return
         await message.reply(_("Sent to the buyer."))
         return
-    await dialog.from_buyer_reply(
-        message.chat.id,
-        replied,
-        actor,
-        text=text,
-        attachments=files,
-        message_id=message.message_id,
-    )
+    if actor is None:
+        return
+    try:
+        await dialog.from_buyer_reply(
+            message.chat.id,
+            replied,
+            actor,
+            text=text,
+            attachments=files,
+            message_id=message.message_id,
+        )
+    except OrderRefused as refusal:
+        if refusal.code is not Problem.INVALID:
+            raise
+        await message.answer(too_long_text())
+        return
     await message.reply(sent_text(target.number))
 
 
@@ -224,7 +236,7 @@ async def unsupported_content(message: Message) -> None:
 
 
 def too_long_text() -> str:
-    return _("A message to the shop is 1 to 4000 characters. Please send it shorter.")
+    return _("A message is 1 to 4000 characters. Please send it shorter.")
 
 
 # -- a message with no context: ask which order, never guess ---------------------------------
@@ -256,6 +268,9 @@ async def ask_which_order(
     data = await state.get_data()
     pending = data.get("pending", [])[-(MAX_PENDING - 1) :]
     text, files = content(message)
+    if len(text.strip()) > MAX_TEXT:
+        await message.answer(too_long_text())
+        return
     pending.append({"text": text, "attachments": files, "message_id": message.message_id})
     await state.set_state(Writing.choosing)
     await state.set_data(
@@ -295,8 +310,9 @@ async def order_picked(
     pending = data.get("pending", [])
     number = data.get("numbers", {}).get(str(callback_data.id))
     if not pending or number is None:
-        await state.clear()
-        raise OrderRefused(Problem.STALE, "no message waits for this choice")
+        # Not one of the orders offered (an old question, or forged): nothing goes anywhere.
+        await stale_pick(query, callback_answer)
+        return
     for waiting in pending:
         await dialog.from_buyer(
             callback_data.id,

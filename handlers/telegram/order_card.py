@@ -279,6 +279,14 @@ def done_text(view: OrderView, language: str) -> str:
     return _("Done: {status}").format(status=title(status.title, language))
 
 
+async def require_staff(orders: OrderService, actor: ActorRef, order_id: int) -> OrderView:
+    """Staff tools (comments, the call script) are refused to anyone else, buyers included."""
+    view = await orders.view(order_id, actor)
+    if not view.who.is_staff:
+        raise OrderRefused(Problem.FORBIDDEN, "staff only")
+    return view
+
+
 def reasons_keyboard(view: OrderView, action: str, capacity: ActorKind, language: str):
     builder = InlineKeyboardBuilder()
     for reason in reasons_for(view.workflow, view.order.status, capacity):
@@ -402,7 +410,14 @@ async def track_code_typed(
 
 
 @router.callback_query(OrderCB.filter(F.act == OrderAct.COMMENT))
-async def ask_comment(query: CallbackQuery, callback_data: OrderCB, state: FSMContext) -> None:
+async def ask_comment(
+    query: CallbackQuery,
+    callback_data: OrderCB,
+    state: FSMContext,
+    orders: OrderService,
+    actor: ActorRef,
+) -> None:
+    await require_staff(orders, actor, callback_data.id)
     await state.set_state(Comment.private)
     await state.update_data(order_id=callback_data.id)
     await query.message.answer(
@@ -416,8 +431,8 @@ async def private_comment(
     message: Message, state: FSMContext, orders: OrderService, actor: ActorRef
 ) -> None:
     data = await state.get_data()
+    await state.clear()  # refused or saved, the conversation is over
     await orders.add_comment(data["order_id"], actor, message.text)
-    await state.clear()
     await message.answer(_("Comment saved in the order's history."))
 
 
@@ -478,7 +493,7 @@ async def call_script(
 ) -> None:
     """The greeting script of seed 003, with this order's data filled in (A10)."""
     language = i18n.current_locale
-    view = await orders.view(callback_data.id, actor)
+    view = await require_staff(orders, actor, callback_data.id)
     order = view.order
     goods = ", ".join(f"{esc(i.name)} × {i.quantity}" for i in order.items)
     text = _(

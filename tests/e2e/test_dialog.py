@@ -282,3 +282,26 @@ async def test_relays_are_recorded_where_they_were_sent(tg):
     assert [(r.order_id, r.chat_id, r.message_id) for r in relays] == [
         (order.id, group.id, relayed.message_id)
     ]
+
+
+async def test_overlong_messages_and_forged_choices_store_nothing(tg):
+    from handlers.telegram.dialog import BuyerAct, BuyerCB
+
+    shop_id, *_ = await setup_shop(tg, with_group=False)
+    ivan, (order, other) = await buyer_with_orders(tg, shop_id)
+    # a message longer than the dialog takes, asked about or written from the card
+    await tg.say(ivan, "x" * 4050)
+    assert tg.last(ivan).text == "A message is 1 to 4000 characters. Please send it shorter."
+    card = await open_card(tg, ivan, order)
+    await tg.tap(ivan, card, text="💬 Write to the shop")
+    await tg.say(ivan, "y" * 4050)
+    assert tg.last(ivan).text == "A message is 1 to 4000 characters. Please send it shorter."
+    await tg.tap(ivan, tg.last(ivan), text="✅ Done")
+    # a choice of an order that was not offered, or with no question open
+    await tg.say(ivan, "Hello?")
+    question = tg.last(ivan)
+    for order_id in (other.id + 1000, 0):
+        forged = BuyerCB(act=BuyerAct.PICK, id=order_id).pack()
+        callback = await tg.forged_tap(ivan, question, forged)
+        assert tg.answer(callback) == "That question is no longer open; send your message again."
+    assert await dialog_of(tg, order.id) == [] and await dialog_of(tg, other.id) == []

@@ -245,3 +245,22 @@ async def test_a_huge_order_still_fits_one_card(tg):
     # then the card is one message within Telegram's limit, saying what is not shown
     assert len(card.text) <= 4096
     assert "… и ещё" in card.text
+
+
+@pytest.mark.parametrize("tool", [OrderAct.SCRIPT, OrderAct.COMMENT])
+async def test_a_buyer_cannot_use_staff_tools_by_a_forged_button(tg, tool):
+    # given a buyer bound to their order
+    shop_id, _owner, _manager, _packer = await setup_shop(tg)
+    order = await new_order(tg, shop_id)
+    buyer = tg.emulator.user("Ivan")
+    tg.emulator.start_bot(buyer, order.buyer_token)
+    await tg.settle()
+    # when they forge the staff-only button
+    data = OrderCB(act=tool, id=order.id, v=order.version).pack()
+    callback = await tg.forged_tap(buyer, tg.last(buyer), data)
+    # then they are refused and got neither the script nor a comment prompt
+    assert tg.answer(callback) == "У вас нет прав на это действие."
+    assert "+79161234567" not in tg.last(buyer).text
+    await tg.say(buyer, "a private note")
+    events = await tg.container.orders.history(order.id, ActorRef.system())
+    assert "comment" not in [e.action for e in events]

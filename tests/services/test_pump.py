@@ -405,7 +405,7 @@ async def test_running_again_sends_nothing_twice(services, pump, telegram):
     await bind_group(services, shop.id)
     await orders_for_buyers(services, shop, 5)
     await drain(pump)
-    first = Counter((c.id) for c in telegram.calls)
+    first = Counter(c.id for c in telegram.calls)
     services.clock.advance(timedelta(hours=1))
     for _ in range(3):
         await pump.run_once(100)
