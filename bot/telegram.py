@@ -109,6 +109,8 @@ COMMANDS = {
     "new": "new order by phone",
     "settings": "shop settings",
     "staff": "staff",
+    "my": "my orders as a buyer",
+    "language": "language",
     "help": "help",
 }
 

@@ -2,7 +2,7 @@
 
 Other features keep their callback data in their own modules; prefixes in use:
 "o" order card, "l" order list, "st" settings, "sf" staff, "sh" shops, "mo" manual order,
-"ed" order editing, "m" main menu.
+"ed" order editing, "m" main menu, "b" buyer card, "dg" dialog, "lg" language.
 """
 
 from __future__ import annotations
