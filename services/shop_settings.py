@@ -170,7 +170,7 @@ def currencies_in_use(day: date) -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def _countries() -> frozenset[str]:
+def shop_countries() -> frozenset[str]:
     """ISO 3166 alpha-2 codes with a public holiday calendar (B2: SLAs skip holidays)."""
     iso = {code for code in Locale("en").territories if re.fullmatch(r"[A-Z]{2}", code)}
     return frozenset(iso & set(holidays.list_supported_countries()))
@@ -323,7 +323,7 @@ class ShopSettingsService:
 
     def _set_country(self, shop: Shop, value: str) -> None:
         code = value.upper()
-        if code not in _countries():
+        if code not in shop_countries():
             raise ValueError(
                 f"unknown country '{value}': use a two-letter ISO code with a holiday "
                 "calendar, like RU or UA"

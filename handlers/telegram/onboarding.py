@@ -15,7 +15,6 @@ from importlib import resources
 from typing import Any
 from zoneinfo import available_timezones
 
-import holidays
 from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
@@ -31,7 +30,7 @@ from babel.numbers import get_territory_currencies
 from handlers.telegram.format import LOCALES, esc, title
 from handlers.telegram.menu import MenuAct, MenuCB
 from handlers.telegram.start import send_menu
-from services.shop_settings import currencies_in_use
+from services.shop_settings import currencies_in_use, shop_countries
 from services.workflow.presets import PRESETS, load_preset
 
 router = Router(name=__name__)
@@ -98,17 +97,10 @@ def country_name(code: str, language: str) -> str:
     return Locale.parse(LOCALES.get(language, "ru_RU")).territories.get(code, code)
 
 
-@cache
-def _countries() -> frozenset[str]:
-    """Countries a shop may be in: ISO 3166 codes with a public holiday calendar (B2)."""
-    iso = {code for code in Locale.parse("en").territories if re.fullmatch(r"[A-Z]{2}", code)}
-    return frozenset(iso & set(holidays.list_supported_countries()))
-
-
 def parse_country(text: str) -> str | None:
     """A two-letter ISO 3166 code ('ru' -> 'RU') of a country we know the holidays of."""
     code = text.strip().upper()
-    return code if code in _countries() else None
+    return code if code in shop_countries() else None
 
 
 @cache

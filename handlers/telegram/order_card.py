@@ -386,8 +386,13 @@ async def track_code_typed(
     data = await state.get_data()
     inputs = {"carrier": data["carrier"], "track_code": message.text}
     try:
-        await orders.apply(
-            data["order_id"], actor, data["action"], inputs, expected_version=data["v"]
+        result = await orders.apply(
+            data["order_id"],
+            actor,
+            data["action"],
+            inputs,
+            expected_version=data["v"],
+            with_view=True,
         )
     except OrderRefused as refusal:
         if refusal.code is Problem.INPUT_INVALID and refusal.params.get("input") == "track_code":
@@ -403,7 +408,7 @@ async def track_code_typed(
         raise
     await state.clear()
     await message.answer(_("Shipped. The buyer will get the track code."))
-    await show_card(message, await orders.view(data["order_id"], actor), i18n.current_locale)
+    await show_card(message, result.view, i18n.current_locale)
 
 
 # -- comments -----------------------------------------------------------------------
@@ -447,8 +452,15 @@ async def step_comment(
     data = await state.get_data()
     inputs = {**data.get("inputs", {}), "comment": message.text}
     await state.clear()
-    await orders.apply(data["order_id"], actor, data["action"], inputs, expected_version=data["v"])
-    await show_card(message, await orders.view(data["order_id"], actor), i18n.current_locale)
+    result = await orders.apply(
+        data["order_id"],
+        actor,
+        data["action"],
+        inputs,
+        expected_version=data["v"],
+        with_view=True,
+    )
+    await show_card(message, result.view, i18n.current_locale)
 
 
 # -- history and the call script ------------------------------------------------------
