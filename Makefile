@@ -37,8 +37,11 @@ locales: install ## extract the texts to translate and update the ru/uk/en catal
 	  fi; \
 	done
 
+# Two workers (pytest-xdist) on the two cores CI has; each worker has its own databases.
+TEST_WORKERS ?= 2
+
 test: install ## run the tests (PostgreSQL/Redis ones need TEST_POSTGRES_URL/TEST_REDIS_URL)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install ## ruff check and ruff format --check
 	$(BIN)/ruff check .
@@ -54,10 +57,12 @@ demo: install ## the whole order flow through the bot and the emulator (PRESET=p
 migrate: install ## bring DATABASE_URL to the newest schema
 	$(BIN)/python -m bot migrate
 
-bench: install ## OrderService.apply, a button tap, the notification pump (bench/RESULTS.md)
+bench: install ## apply, a tap, the Telegram and e-mail pumps, the timer sweep (bench/RESULTS.md)
 	$(BIN)/python bench/bench_apply.py
 	$(BIN)/python bench/bench_tap.py
 	$(BIN)/python bench/bench_pump.py
+	$(BIN)/python bench/bench_mail.py
+	$(BIN)/python bench/bench_sweep.py
 
 clean: ## remove the venv, caches, build output and data/
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info data

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import yaml
 
+from bot import timers_cli
 from bot.settings import SettingsError, load_settings
 from services.workflow.definition import WorkflowError, load_workflow
 from services.workflow.presets import PRESETS, load_preset, preset_data
 
-NOT_YET = {
-    "timers": "the timer commands arrive with the scheduler",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--preset", default="marketplace", choices=("marketplace", "platform"))
 
+    timers_cli.add_commands(commands)
     for name, reason in NOT_YET.items():
         commands.add_parser(name, help=f"not yet: {reason}")
     return parser
@@ -112,6 +112,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "shop":
         return asyncio.run(create_shop(settings, args))
+    if args.command == "timers":
+        return asyncio.run(timers_cli.run(settings, args))
     if args.command == "run":
         if not settings.bot_token.get_secret_value():
             print("BOT_TOKEN: set the bot's token (any 123:abc for the emulator)", file=sys.stderr)

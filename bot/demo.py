@@ -4,6 +4,8 @@ Everything is real but Telegram itself: the emulator (with Telegram's flood limi
 local port, the bot polling it with its dispatcher, the notification pump, a fresh SQLite
 database. People are played by the script: they type and tap exactly as in Telegram, and
 every step waits until the bot has handled it. At the end both sides' chats are printed.
+When the story needs days to pass (a reminder, a time limit), its clock jumps forward and the
+timer sweep runs, as the running bot's scheduler would.
 
 Staff speak English, the buyer Russian: each person gets the bot in their own language.
 """
@@ -16,6 +18,7 @@ import re
 import sys
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.container import Container, build_container
@@ -23,8 +26,10 @@ from bot.i18n import build_i18n
 from bot.sandbox.emulator import TelegramEmulator
 from bot.sandbox.limits import FloodLimits
 from bot.sandbox.state import SandboxChat, SandboxMessage, SandboxUser
+from bot.scheduler import build_sweep
 from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher, release_routers
+from services.clock import ShiftedClock
 from services.notifications.pump import RateLimits
 from services.workflow.presets import load_preset
 from storage.migrate import upgrade
@@ -47,8 +52,15 @@ class Story:
         self.emulator = emulator
         self.container = container
         self.pump = pump
+        self.sweep = build_sweep(container)
         self.i18n = build_i18n()
         self.workflow = load_preset(preset)
+
+    async def later(self, instant: datetime) -> None:
+        """Time passes until `instant`; the scheduler's sweep fires what fell due."""
+        self.container.clock.jump_to(instant)
+        await self.sweep.run_once()
+        await self.settle()
 
     def person(self, name: str, language: str) -> Person:
         return Person(self.emulator.user(name, language_code=language), language)
@@ -118,7 +130,7 @@ async def play(preset: str, *, flood_limits: bool = True) -> str:
         telegram_api_url=emulator.url,
         database_url=database_url,
     )
-    container = build_container(settings)
+    container = build_container(settings, clock=ShiftedClock())
     bot = build_bot(TOKEN, emulator.url)
     dispatcher = build_dispatcher(container)
     from bot.notifier import build_pump
@@ -239,6 +251,19 @@ async def marketplace_story(story: Story) -> str:
     await story.tap(ivan, None, story.t(ivan, "✅ Yes"))
     order = await story.container.orders.get(1, _system())
     assert order.status == "received", order.status
+
+    # A second order is billed but never paid: two days later Ivan is reminded, after the
+    # third the order is closed as not paid (000)
+    await take_phone_order(
+        story, max_, "Ivan Petrov", "Scratching post; 1; 1990", "post · free", "card"
+    )
+    await story.say(max_, "/order 2")
+    await story.tap(max_, story.last(max_), story.action(max_, "confirm"))
+    billed = story.container.clock.now()
+    await story.later(billed + timedelta(days=2))
+    await story.later(billed + timedelta(days=3))
+    unpaid = await story.container.orders.get(2, _system())
+    assert unpaid.status == "not_paid", unpaid.status
     return render(
         story,
         [
@@ -285,6 +310,15 @@ async def platform_story(story: Story) -> str:
     first = await story.container.orders.get(1, _system())
     second = await story.container.orders.get(2, _system())
     assert (first.status, second.status) == ("received", "cancelled"), (first, second)
+
+    # A third order is taken but not agreed with the buyer within its limit, counted in
+    # working hours (003): Olga and Max are alerted, and Olga finds it among the problems
+    await take_phone_order(story, max_, "Ivan Petrov", "Stool; 1; 2500", "carrier · free", "card")
+    third = await story.container.orders.get(3, _system())
+    await story.later(third.sla_deadline_at)
+    await story.say(olga, "/problems")
+    third = await story.container.orders.get(3, _system())
+    assert third.problem, third
     return render(
         story,
         [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiogram import Bot
@@ -24,9 +24,16 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    ReplyParameters,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from sqlalchemy import select
 
 from bot.container import Container
 from bot.i18n import build_i18n
@@ -47,12 +54,15 @@ from services.notifications.pump import (
 from services.notifications.recipients import COPY, EDIT_CARD
 from services.orders.actors import ActorRef
 from services.orders.errors import OrderRefused
+from storage.database import reading
+from storage.models import DialogFile, DialogRelay
 
 log = logging.getLogger(__name__)
 
 # Room for the tag ("💬 #12 · Ivan: ") inside Telegram's limits of 4096 (text), 1024 (caption).
 TEXT_ROOM = 3800
 CAPTION_ROOM = 900
+MORE_FILES_ROOM = 200  # of CAPTION_ROOM: the names of an e-mail's other files
 # Telegram's answers meaning the card can no longer be edited: forget it.
 CARD_GONE = ("message to edit not found", "message can't be edited", "chat not found")
 
@@ -62,6 +72,8 @@ class TelegramSender:
 
     def __init__(self, bot: Bot, container: Container, i18n: I18n | None = None):
         self._bot = bot
+        self._sessions = container.sessions
+        self._clock = container.clock
         self._orders = container.orders
         self._cards = container.cards
         self._notices = NoticeReader(container.sessions, container.workflows)
@@ -97,6 +109,9 @@ class TelegramSender:
     # -- a new message -------------------------------------------------------------------
 
     async def _send(self, delivery: Outgoing, notice: Notice) -> Outcome:
+        files = await self._emailed_files(delivery, notice)
+        if files:
+            return await self._send_files(delivery, notice, files)
         with self._i18n.context(), self._i18n.use_locale(notice.language):
             text, markup = render(
                 delivery, notice, CAPTION_ROOM if _copies(delivery, notice) else TEXT_ROOM
@@ -113,6 +128,110 @@ class TelegramSender:
             return Sent(copied.message_id)
         sent = await self._bot.send_message(delivery.chat_id, text, reply_markup=markup)
         return Sent(sent.message_id)
+
+    # -- files a buyer e-mailed ----------------------------------------------------------
+
+    async def _emailed_files(self, delivery: Outgoing, notice: Notice) -> list[DialogFile]:
+        """The files of a buyer's e-mail reply being relayed to the shop (none otherwise)."""
+        dialog = notice.dialog
+        if (
+            delivery.topic != "dialog_to_shop"
+            or dialog is None
+            or dialog.channel != "email"
+            or not dialog.attachments
+        ):
+            return []
+        async with reading(self._sessions) as session:
+            return list(
+                await session.scalars(
+                    select(DialogFile)
+                    .where(DialogFile.dialog_message_id == dialog.id)
+                    .order_by(DialogFile.id)
+                )
+            )
+
+    async def _send_files(
+        self, delivery: Outgoing, notice: Notice, files: list[DialogFile]
+    ) -> Outcome:
+        """An e-mail reply with files, relayed as documents.
+
+        One delivery is one call that decides its outcome: the first file as a document whose
+        caption carries the tag, the text and the names of the other files. It either arrives
+        whole (text and all) or not at all, and the pump retries it whole, so the text can
+        neither be lost nor sent twice by a partial failure. If Telegram refuses the file
+        itself (a bad request), the text goes as a plain message naming the files instead.
+
+        The other files then follow as documents replying to it (one sendDocument, or one
+        sendMediaGroup for several), best effort: their failure does not make the delivery
+        fail or be retried (the first message would come twice); it is logged, the caption
+        has already named them, and they stay in the database (dialog_files). They are
+        recorded as relays of the same message, so a staff reply to any of them reaches the
+        buyer too."""
+        first, more = files[0], files[1:]
+        with self._i18n.context(), self._i18n.use_locale(notice.language):
+            caption, markup = render(
+                delivery, notice, CAPTION_ROOM, documents=[f.name for f in files]
+            )
+        try:
+            sent = await self._bot.send_document(
+                delivery.chat_id,
+                BufferedInputFile(first.data, filename=first.name),
+                caption=caption,
+                reply_markup=markup,
+            )
+        except TelegramBadRequest as error:
+            # A chat that is gone refuses the text the same way: that is then the outcome.
+            log.warning("delivery %s: the file was refused (%s); text only", delivery.id, error)
+            with self._i18n.context(), self._i18n.use_locale(notice.language):
+                text, markup = render(delivery, notice, TEXT_ROOM)
+            sent = await self._bot.send_message(delivery.chat_id, text, reply_markup=markup)
+            return Sent(sent.message_id)
+        if more:
+            await self._send_more_files(delivery, notice, sent.message_id, more)
+        return Sent(sent.message_id)
+
+    async def _send_more_files(
+        self, delivery: Outgoing, notice: Notice, first_id: int, files: list[DialogFile]
+    ) -> None:
+        reply = ReplyParameters(message_id=first_id, allow_sending_without_reply=True)
+        try:
+            if len(files) == 1:
+                [file] = files
+                sent = [
+                    await self._bot.send_document(
+                        delivery.chat_id,
+                        BufferedInputFile(file.data, filename=file.name),
+                        reply_parameters=reply,
+                    )
+                ]
+            else:
+                sent = await self._bot.send_media_group(
+                    delivery.chat_id,
+                    [
+                        InputMediaDocument(media=BufferedInputFile(f.data, filename=f.name))
+                        for f in files
+                    ],
+                    reply_parameters=reply,
+                )
+        except TelegramAPIError as error:
+            log.warning(
+                "delivery %s: %d more e-mailed files not sent: %s", delivery.id, len(files), error
+            )
+            return
+        try:
+            async with self._sessions() as session, session.begin():
+                for message in sent:
+                    session.add(
+                        DialogRelay(
+                            dialog_message_id=notice.dialog.id,
+                            order_id=notice.dialog.order_id,
+                            chat_id=delivery.chat_id,
+                            message_id=message.message_id,
+                            created_at=self._clock.now(),
+                        )
+                    )
+        except Exception:
+            log.exception("delivery %s: the relays of the further files not recorded", delivery.id)
 
     # -- a card redrawn ------------------------------------------------------------------
 
@@ -150,9 +269,16 @@ def _copies(delivery: Outgoing, notice: Notice) -> bool:
 
 
 def render(
-    delivery: Outgoing, notice: Notice, room: int = TEXT_ROOM
+    delivery: Outgoing,
+    notice: Notice,
+    room: int = TEXT_ROOM,
+    *,
+    documents: Sequence[str] = (),
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The text and buttons of a notification, in the current locale (`i18n.use_locale`)."""
+    """The text and buttons of a notification, in the current locale (`i18n.use_locale`).
+
+    `documents`: the names of a dialog message's files when they are sent as documents and
+    this is the first one's caption (its name Telegram shows; the others are listed)."""
     order, shop, data = notice.order, notice.shop, delivery.data
     number = order.number
     total = money(order.total, order.currency, notice.language)
@@ -198,10 +324,51 @@ def render(
         return text.format(
             from_number=data.get("from_number", "?"), shop=shop_name, number=number, total=total
         ), None
+    if topic == "reminder":
+        if data.get("message") == "payment_reminder":
+            text = _(
+                "⏰ Order #{number} at {shop} is waiting for your payment: {total}. "
+                "Open it with /my to see how to pay."
+            ).format(number=number, shop=shop_name, total=total)
+        else:
+            text = _("⏰ A reminder about your order #{number} at {shop}: {status}").format(
+                number=number, shop=shop_name, status=status
+            )
+        return text, None
+    if topic == "shop_reminder":
+        if data.get("message") == "pickup_not_collected":
+            text = _(
+                "⏰ Order #{number} has waited at the pickup point for 3 days: "
+                "call the buyer and remind them."
+            ).format(number=number)
+        else:
+            text = _("⏰ A reminder about order #{number}: {status}").format(
+                number=number, status=status
+            )
+        return text, _open(order.id)
+    if topic == "sla_expired":
+        text = _("⚠️ Order #{number} is past its time limit in “{status}”.").format(
+            number=number, status=status
+        )
+        if notice.is_final(order.status):
+            text += "\n" + _("It was cancelled automatically, as the shop's settings say.")
+        return text, _open(order.id)
+    if topic == "email_failed":
+        if data.get("audience") == "shop":
+            text = _(
+                "📧 The e-mail about order #{number} could not be delivered to the shop's "
+                "address: {error}. Check the e-mail in /settings."
+            )
+        else:
+            text = _(
+                "📧 The e-mail about order #{number} could not be delivered to the buyer: "
+                "{error}. Please reach them another way."
+            )
+        return text.format(number=number, error=esc(data.get("error") or "")), _open(order.id)
     if topic == "dialog_to_shop":
         buyer = esc(order.buyer.name) or _("buyer")
         text = _("💬 #{number} · {buyer}: {text}").format(
-            number=number, buyer=buyer, text=_dialog_text(notice, delivery, room)
+            number=number, buyer=buyer, text=_dialog_text(notice, delivery, room, documents)
         )
         return text, _open(order.id)
     if topic == "dialog_to_buyer":
@@ -212,16 +379,30 @@ def render(
     raise ValueError(f"no text for the topic {topic!r}")
 
 
-def _dialog_text(notice: Notice, delivery: Outgoing, room: int) -> str:
+def _dialog_text(
+    notice: Notice, delivery: Outgoing, room: int, documents: Sequence[str] = ()
+) -> str:
     dialog = notice.dialog
     if dialog is None:
         return ""
-    text = dialog.text if len(dialog.text) <= room else dialog.text[: room - 1] + "…"
+    more = ""
+    if len(documents) > 1:
+        names = _cut(", ".join(documents[1:]), MORE_FILES_ROOM)
+        more = _("📎 +{count} more: {names}").format(count=len(documents) - 1, names=esc(names))
+        room -= len(more) + 1
+    text = _cut(dialog.text, room)
     parts = [esc(text)] if text else []
+    if documents:
+        # Sent as documents: the first is this message, the others are named.
+        return "\n".join([*parts, more] if more else parts)
     if dialog.attachments and not _copies(delivery, notice):
         # Files that cannot be copied from where they were sent (e-mail): named, at least.
         parts += [f"📎 {esc(a.get('name') or a.get('kind', ''))}" for a in dialog.attachments]
     return "\n".join(parts)
+
+
+def _cut(text: str, room: int) -> str:
+    return text if len(text) <= room else text[: max(0, room - 1)] + "…"
 
 
 def _open(order_id: int) -> InlineKeyboardMarkup:

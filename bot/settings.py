@@ -43,8 +43,18 @@ class Settings(BaseSettings):
     mail_from: str = "shopbot@localhost"
     inbound_smtp_host: str = "127.0.0.1"
     inbound_smtp_port: int = Field(8025, ge=1, le=65535)
+    # Buyers' replies go to reply+TOKEN@ this domain (unset: MAIL_FROM's); the mail server
+    # of that domain forwards them to the receiver above.
+    mail_reply_domain: str | None = None
+    inbound_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)  # a bigger e-mail is refused
     secret_key: SecretStr = SecretStr("change-me")  # signs links given to buyers
     log_level: str = "INFO"
+    # How often due timers (automatic steps, reminders, time limits) are looked for.
+    timer_sweep_seconds: float = Field(30.0, gt=0, le=3600)
+
+    @property
+    def reply_domain(self) -> str:
+        return self.mail_reply_domain or self.mail_from.rpartition("@")[2] or "localhost"
 
     @field_validator("database_url")
     @classmethod

@@ -106,6 +106,7 @@ COMMANDS = {
     "start": "main menu",
     "orders": "orders",
     "queue": "my queue",
+    "problems": "orders past their time limit",
     "new": "new order by phone",
     "settings": "shop settings",
     "staff": "staff",

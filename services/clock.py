@@ -32,3 +32,17 @@ class FrozenClock:
 
     def set(self, instant: datetime) -> None:
         self._now = instant
+
+
+class ShiftedClock:
+    """The system's time moved forward on demand: the demo's "three days later"."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def jump_to(self, instant: datetime) -> None:
+        """From now on the clock reads `instant` plus the time since (never backwards)."""
+        self._offset += max(instant - self.now(), timedelta())

@@ -9,6 +9,7 @@ staff answer the buyer; anyone else learns nothing and nothing is stored.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,13 +26,28 @@ from services.orders.drafts import invalid
 from services.orders.errors import OrderRefused, Problem
 from services.orders.unit import MAX_ID
 from storage.database import reading
-from storage.models import Buyer, DialogMessage, DialogRelay, Order, OrderCard, Shop, User
+from storage.models import (
+    Buyer,
+    DialogFile,
+    DialogMessage,
+    DialogRelay,
+    Order,
+    OrderCard,
+    Shop,
+    User,
+)
+
+log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000  # a relayed message adds a short header and stays under Telegram's 4096
 MAX_ATTACHMENTS = 10  # an album
 MAX_FILE_ID = 256
 MAX_FILE_NAME = 256
 ATTACHMENT_KINDS = ("photo", "document")
+EMAIL = "email"  # DialogMessage.channel of a buyer's e-mail reply (D3)
+MAX_EMAIL_FILE_NAME = 255  # DialogFile.name
+MAX_CONTENT_TYPE = 127  # DialogFile.content_type
+MAX_LISTED_NAMES = 300  # characters of the names of dropped files, in the note about them
 
 
 class Direction(StrEnum):
@@ -134,6 +150,87 @@ class DialogService:
             message_id=message_id,
         )
 
+    async def from_email(
+        self,
+        order_id: int,
+        *,
+        sender: str,
+        text: str = "",
+        files: Sequence[tuple[str, str, bytes]] = (),
+        max_files: int = MAX_ATTACHMENTS,
+    ) -> DialogMessage | None:
+        """The buyer replied to an order e-mail (D3): the message, its files and the shop's
+        notification in one transaction. The reply address's token is the proof it is about
+        this order, so a sender other than the order's e-mail is accepted and named to the
+        shop. Nothing is refused for size (mail has no "send it shorter"): a long text is cut,
+        files past `max_files` are dropped and the text says so. None: nothing to store (no
+        text, no files). `files`: (name, content_type, data), as services.email.reply_text
+        gives them. Raises OrderRefused(NOT_FOUND) if the order is gone."""
+        stored = await self.from_email_to_orders(
+            [order_id], sender=sender, text=text, files=files, max_files=max_files
+        )
+        if stored is None:
+            raise OrderRefused(Problem.NOT_FOUND, "no such order")
+        return stored[0] if stored else None
+
+    async def from_email_to_orders(
+        self,
+        order_ids: Iterable[int],
+        *,
+        sender: str,
+        text: str = "",
+        files: Sequence[tuple[str, str, bytes]] = (),
+        max_files: int = MAX_ATTACHMENTS,
+    ) -> list[DialogMessage] | None:
+        """One e-mail addressed to several orders' reply addresses: a message on each order,
+        once, all in one transaction (one commit: the mail is accepted whole, or retried whole).
+        Orders that are gone are passed over; None when every one of them is. An empty list:
+        nothing to store (no text, no files)."""
+        ids = list(dict.fromkeys(order_ids))
+        max_files = max(0, min(max_files, MAX_ATTACHMENTS))
+        nonempty = [f for f in files if f[2]]  # an empty file says nothing (Telegram refuses it)
+        kept, dropped = nonempty[:max_files], nonempty[max_files:]
+        body = (text or "").strip()
+        if not body and not kept:
+            log.info("an e-mail reply to orders %s had no text and no files: not stored", ids)
+            return []
+        sender = (sender or "").strip()
+        async with self._sessions() as session, session.begin():
+            messages: list[DialogMessage] = []
+            for order_id in ids:
+                if not 0 < order_id <= MAX_ID:
+                    continue
+                order = await session.get(Order, order_id)
+                if order is None:
+                    continue
+                message = await self._write(
+                    session,
+                    order,
+                    Direction.TO_SHOP,
+                    author_user_id=None,
+                    channel=EMAIL,
+                    text=_email_text(body, _other_sender(sender, order), dropped, max_files),
+                    attachments=[_email_attachment(f) for f in kept],
+                    chat_id=None,
+                    message_id=None,
+                )
+                now = self._clock.now()
+                for name, content_type, data in kept:
+                    session.add(
+                        DialogFile(
+                            dialog_message_id=message.id,
+                            name=_file_name(name),
+                            content_type=_content_type(content_type),
+                            size=len(data),
+                            data=data,
+                            created_at=now,
+                        )
+                    )
+                messages.append(message)
+            if not messages:
+                return None
+        return messages
+
     async def _store(
         self,
         session: AsyncSession,
@@ -145,12 +242,38 @@ class DialogService:
         chat_id: int | None,
         message_id: int | None,
     ) -> DialogMessage:
+        return await self._write(
+            session,
+            order,
+            direction,
+            author_user_id=who.ref.user_id,
+            channel=str(who.ref.channel),
+            text=text,
+            attachments=attachments,
+            chat_id=chat_id,
+            message_id=message_id,
+        )
+
+    async def _write(
+        self,
+        session: AsyncSession,
+        order: Order,
+        direction: Direction,
+        *,
+        author_user_id: int | None,
+        channel: str,
+        text: str,
+        attachments: list[dict[str, Any]],
+        chat_id: int | None,
+        message_id: int | None,
+    ) -> DialogMessage:
+        """The message and its outbox rows, in the caller's transaction."""
         now = self._clock.now()
         message = DialogMessage(
             order_id=order.id,
             direction=str(direction),
-            author_user_id=who.ref.user_id,
-            channel=str(who.ref.channel),
+            author_user_id=author_user_id,
+            channel=channel,
             text=text,
             attachments=attachments,
             telegram_chat_id=chat_id,
@@ -266,6 +389,57 @@ async def _names(session: AsyncSession, user_ids: Iterable[int | None]) -> dict[
         return {}
     rows = await session.execute(select(User.id, User.name).where(User.id.in_(ids)))
     return {row.id: row.name for row in rows}
+
+
+def _other_sender(sender: str, order: Order) -> str | None:
+    """The sender, if it is not the e-mail the order's buyer gave (None: it is theirs)."""
+    own = (order.buyer.email or "").strip().lower()
+    if not sender or sender.lower() == own:
+        return None
+    return sender
+
+
+def _email_text(
+    text: str, other_sender: str | None, dropped: Sequence[tuple], max_files: int
+) -> str:
+    """The text as stored: who sent it if not the buyer's address, cut to MAX_TEXT with "…",
+    and a note on the files that were not kept. The two notes are fixed English: the service
+    layer has no locale, and they name facts (an address, file names) more than they say."""
+    prefix = f"(from {other_sender[:254]}) " if other_sender else ""
+    note = ""
+    if dropped:
+        names = ", ".join(str(f[0]) for f in dropped)
+        if len(names) > MAX_LISTED_NAMES:
+            names = names[: MAX_LISTED_NAMES - 1] + "…"
+        note = f"\n\n📎 {len(dropped)} more file(s) not kept (at most {max_files}): {names}"
+    room = MAX_TEXT - len(prefix) - len(note)
+    if len(text) > room:
+        text = text[: max(0, room - 1)].rstrip() + "…"
+    return (prefix + text + note).strip()
+
+
+def _email_attachment(file: tuple[str, str, bytes]) -> dict[str, Any]:
+    """How an e-mailed file is listed on its message (names in the card's history); its bytes
+    are a DialogFile row."""
+    name, content_type, data = file
+    return {
+        "kind": "document",
+        "file_id": None,
+        "name": _file_name(name),
+        "content_type": _content_type(content_type),
+        "size": len(data),
+    }
+
+
+def _file_name(name: str) -> str:
+    return (str(name or "").strip() or "attachment")[:MAX_EMAIL_FILE_NAME]
+
+
+def _content_type(content_type: str) -> str:
+    content_type = str(content_type or "").strip().lower()
+    if not content_type or len(content_type) > MAX_CONTENT_TYPE:
+        return "application/octet-stream"
+    return content_type
 
 
 def _checked(

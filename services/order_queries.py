@@ -12,11 +12,12 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services import sla
 from services.clock import Clock
 from services.orders.drafts import normalize_phone
 from services.orders.errors import OrderRefused
@@ -47,6 +48,8 @@ class OrderRow:
     status: str
     status_title: Mapping[str, str]  # by language, from the order's own workflow version
     problem: bool
+    # Working time left before the status's acceptable limit (B2); zero once it has passed.
+    time_left: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,7 @@ class OrderQueries:
                     Order.status,
                     Order.problem,
                     Order.workflow_id,
+                    Order.sla_deadline_at,
                 )
                 .join(Buyer, Buyer.id == Order.buyer_id)
                 .where(*where)
@@ -142,6 +146,11 @@ class OrderQueries:
                 .offset(page * page_size)
                 .limit(page_size)
             )
+            result = list(result)
+            hours = None
+            if any(row.sla_deadline_at is not None for row in result):
+                hours = sla.calendar(await session.get(Shop, shop_id))
+            now = self._clock.now()
             rows = [
                 OrderRow(
                     id=row.id,
@@ -154,6 +163,11 @@ class OrderQueries:
                     status=row.status,
                     status_title=_title(versions[row.workflow_id], row.status),
                     problem=row.problem,
+                    time_left=(
+                        hours.between(now, row.sla_deadline_at)
+                        if hours is not None and row.sla_deadline_at is not None
+                        else None
+                    ),
                 )
                 for row in result
             ]

@@ -6,6 +6,7 @@ the transaction of the change that enters or leaves the status.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.workflow.definition import Workflow
 from services.workflow.engine import TimerPlan
-from storage.models import Timer
+from storage.models import Order, Shop, Timer
 
 PENDING = "pending"
 CANCELLED = "cancelled"
@@ -35,6 +36,7 @@ async def schedule(
             "state": PENDING,
             "payload": {"to": str(plan.to), "message": plan.message} if plan.to else {},
             "created_at": now,
+            "attempts": 0,
         }
         for plan in plans
     ]
@@ -44,11 +46,12 @@ async def schedule(
 def may_have_pending(workflow: Workflow, status: str) -> bool:
     """Whether an order in `status` can have pending timers: only a status with timers does.
 
-    Timers are set for the status an order ends a change in and cancelled when it leaves
-    it; automatic steps pass through statuses without setting any. So a status without
-    timers in the workflow has none pending, and leaving it needs no cancelling.
+    Timers (and the deadline of a time limit) are set for the status an order ends a change
+    in and cancelled when it leaves it; automatic steps pass through statuses without
+    setting any. So a status without either has none pending, and leaving it needs no
+    cancelling.
     """
-    return bool(workflow.timers_for(status))
+    return bool(workflow.timers_for(status)) or workflow.status(status).sla is not None
 
 
 async def cancel_pending(session: AsyncSession, order_id: int, now: datetime) -> None:
@@ -82,7 +85,55 @@ async def copy_pending(session: AsyncSession, from_id: int, to_id: int, now: dat
                     "state": PENDING,
                     "payload": dict(timer.payload),
                     "created_at": now,
+                    "attempts": 0,
                 }
                 for timer in pending
             ],
         )
+
+
+@dataclass(frozen=True)
+class DueTimer:
+    """A pending timer as an operator sees it (`python -m bot timers due`)."""
+
+    due_at: datetime
+    shop_id: int
+    shop_name: str
+    shop_timezone: str
+    order_number: int
+    status: str
+    kind: str
+    code: str
+    action: str | None
+    attempts: int
+
+
+async def due_by(
+    session: AsyncSession, until: datetime, shop_id: int | None = None, limit: int = 1000
+) -> list[DueTimer]:
+    """The pending timers due by `until`, soonest first (through ix_timers_due)."""
+    query = (
+        select(Timer, Order.number, Shop.id, Shop.name, Shop.timezone)
+        .join(Order, Order.id == Timer.order_id)
+        .join(Shop, Shop.id == Order.shop_id)
+        .where(Timer.state == PENDING, Timer.due_at <= until)
+        .order_by(Timer.due_at, Timer.id)
+        .limit(limit)
+    )
+    if shop_id is not None:
+        query = query.where(Shop.id == shop_id)
+    return [
+        DueTimer(
+            due_at=timer.due_at,
+            shop_id=shop,
+            shop_name=name,
+            shop_timezone=timezone,
+            order_number=number,
+            status=timer.status,
+            kind=timer.kind,
+            code=timer.code,
+            action=timer.action or timer.payload.get("message"),
+            attempts=timer.attempts,
+        )
+        for timer, number, shop, name, timezone in await session.execute(query)
+    ]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -181,6 +182,10 @@ class Order(Base):
     total: Mapped[int] = mapped_column(BigInteger)  # items_total - discount + delivery_cost
     problem: Mapped[bool] = mapped_column(Boolean, default=False)
     problem_reason: Mapped[str | None] = mapped_column(String(64))
+    # The time limits of the current status in the shop's business hours (B2), when it has
+    # them: "excellent" until the first, the order becomes a problem past the second.
+    sla_excellent_at: Mapped[datetime | None]
+    sla_deadline_at: Mapped[datetime | None]
     opened_at: Mapped[datetime | None]  # when staff first opened it (A5)
     last_action: Mapped[str | None] = mapped_column(String(40))  # tells a double tap apart
     source: Mapped[str] = mapped_column(String(16))  # api | manual | split
@@ -261,9 +266,16 @@ class Timer(Base):
     action: Mapped[str | None] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     due_at: Mapped[datetime]
-    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending|done|cancelled
+    # pending | done | cancelled | failed (tried too often: left for an operator)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # A sweep claims due timers for a lease; another instance takes them only after it ends,
+    # so a sweep that died mid-way is finished by the next one.
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(String(64))  # what firing it did, for operators
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class OutboxMessage(Base):
@@ -304,6 +316,33 @@ class DialogMessage(Base):
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
+
+
+class DialogFile(Base):
+    """A file a buyer attached to an e-mail reply: kept here, as it has no Telegram file id."""
+
+    __tablename__ = "dialog_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dialog_message_id: Mapped[int] = mapped_column(
+        ForeignKey("dialog_messages.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class UsedLink(Base):
+    """A one-click e-mail link that has been used: recorded with the change it made (D2)."""
+
+    __tablename__ = "used_links"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    used_at: Mapped[datetime]
 
 
 class Delivery(Base):

@@ -119,3 +119,60 @@ def test_bad_settings_stop_the_cli_with_the_name(tmp_path):
     assert result.returncode == 2
     assert "DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_timers_due_lists_what_fires_by_then_and_sweep_fires_it(tmp_path):
+    # given a shop whose order waits for payment (its reminder in 2 days, the deadline in 3)
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from bot.container import build_container
+    from bot.settings import Settings
+    from services.clock import FrozenClock
+    from services.orders.actors import ActorRef
+    from tests.factories import make_order, make_shop
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    billed = datetime.now(UTC).replace(microsecond=0) - timedelta(days=10)
+
+    async def arrange():
+        from storage.migrate import upgrade_async
+
+        await upgrade_async(url)
+        container = build_container(
+            Settings(_env_file=None, database_url=url), clock=FrozenClock(billed)
+        )
+        try:
+            shop = await make_shop(container)
+            order = await make_order(container, shop)
+            await container.orders.apply(order.id, ActorRef.user(shop.manager.id), "confirm")
+        finally:
+            await container.close()
+
+    asyncio.run(arrange())
+    env = {"DATABASE_URL": url}
+    # when the operator asks what fires by 2.5 days after billing: only the reminder
+    until = (billed + timedelta(days=2, hours=12)).strftime("%Y-%m-%dT%H:%M")
+    due = run_cli("timers", "due", "--until", until, cwd=tmp_path, env=env)
+    assert due.returncode == 0, due.stderr
+    lines = due.stdout.splitlines()
+    assert len(lines) == 1
+    reminder_at = billed + timedelta(days=2)
+    local = reminder_at + timedelta(hours=3)  # Moscow
+    assert lines[0].startswith(f"{reminder_at:%Y-%m-%d %H:%M} UTC  {local:%a %Y-%m-%d %H:%M}")
+    assert "order #1  in awaiting_payment: reminder payment_reminder" in lines[0]
+    assert "1 timer(s) due by" in due.stderr
+    # a moment that is not ISO is named
+    bad = run_cli("timers", "due", "--until", "next friday", cwd=tmp_path, env=env)
+    assert bad.returncode == 2 and "not an ISO time: 'next friday'" in bad.stderr
+
+    # and `timers sweep` fires both, now (they fell due days ago)
+    swept = run_cli("timers", "sweep", cwd=tmp_path, env=env)
+    assert swept.returncode == 0, swept.stderr
+    assert "2 timer(s) fired, 0 error(s)" in swept.stderr
+    assert {line.split(maxsplit=1)[1] for line in swept.stdout.splitlines()} == {
+        "applied",
+        "sent",
+    }
+    again = run_cli("timers", "due", "--until", "2100-01-01T00:00", cwd=tmp_path, env=env)
+    assert again.stdout == "" and "0 timer(s) due" in again.stderr

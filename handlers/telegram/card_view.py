@@ -8,7 +8,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.callbacks import OrderAct, OrderCB
 from handlers.telegram.dialog import BuyerAct, BuyerCB, DialogCB
-from handlers.telegram.format import esc, money, title, when
+from handlers.telegram.format import duration, esc, money, title, when
+from services import sla
 from services.orders.service import OrderView
 from services.workflow.definition import Input
 
@@ -42,7 +43,9 @@ def card_text(view: OrderView, language: str) -> str:
         _("Status: <b>{status}</b>").format(status=esc(title(status.title, language))),
     ]
     if order.problem and view.who.is_staff:  # the shop's own alarm, not the buyer's business
-        lines.append(_("⚠️ Problem: {reason}").format(reason=esc(order.problem_reason or "")))
+        lines.append(problem_line(order.problem_reason))
+    if order.sla_deadline_at is not None and view.who.is_staff:
+        lines.append(time_limit_line(view, language))
     lines.append(_("Created: {date}").format(date=when(order.created_at, shop.timezone, language)))
     buyer = order.buyer
     contacts = ", ".join(filter(None, [esc(buyer.name), buyer.phone, esc(buyer.email)]))
@@ -90,6 +93,31 @@ def card_text(view: OrderView, language: str) -> str:
     if order.buyer_comment:
         lines.append(_("Buyer's comment: {comment}").format(comment=esc(order.buyer_comment)))
     return "\n".join(lines)
+
+
+def problem_line(reason: str | None) -> str:
+    if reason == sla.PROBLEM:
+        return _("⚠️ Problem: the time limit for this status has passed")
+    return _("⚠️ Problem: {reason}").format(reason=esc(reason or ""))
+
+
+def time_limit_line(view: OrderView, language: str) -> str:
+    """How much working time is left in this status (B2), and until when in the shop's time."""
+    order, shop, now = view.order, view.shop, view.now
+    deadline = when(order.sla_deadline_at, shop.timezone, language)
+    if now >= order.sla_deadline_at:
+        return _("⏱ The time limit passed at {deadline}").format(deadline=deadline)
+    hours = sla.calendar(shop)
+    left = duration(hours.between(now, order.sla_deadline_at))
+    if order.sla_excellent_at is not None and now < order.sla_excellent_at:
+        return _(
+            "⏱ {left} of working time left, until {deadline} (excellent within {excellent})"
+        ).format(
+            left=left,
+            deadline=deadline,
+            excellent=duration(hours.between(now, order.sla_excellent_at)),
+        )
+    return _("⏱ {left} of working time left, until {deadline}").format(left=left, deadline=deadline)
 
 
 def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:

@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import html
-from datetime import datetime
-from decimal import Decimal
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from aiogram.utils.i18n import gettext as _
-from babel.dates import format_datetime
-from babel.numbers import format_currency
 
-from services.orders.money import exponent
-
-LOCALES = {"ru": "ru_RU", "uk": "uk_UA", "en": "en_GB"}
-
-
-def money(amount: int, currency: str, language: str) -> str:
-    value = Decimal(amount).scaleb(-exponent(currency))
-    return format_currency(value, currency, locale=LOCALES.get(language, "ru_RU"))
-
-
-def when(instant: datetime, timezone: str, language: str) -> str:
-    local = instant.astimezone(ZoneInfo(timezone))
-    return format_datetime(local, "dd.MM.yyyy HH:mm", locale=LOCALES.get(language, "ru_RU"))
+# One place for money and moments, so a buyer reads the same in the bot and in an e-mail.
+from services.email.formatting import LOCALES, money, when  # noqa: F401
 
 
 def title(titles: dict[str, str], language: str) -> str:
@@ -46,3 +31,15 @@ def role_name(role: str) -> str:
         "accountant": _("accountant"),
     }
     return names.get(role, role)
+
+
+def duration(value: timedelta) -> str:
+    """Working time left, to the minute: '2 h 40 min', '45 min', '3 d 2 h' past a day."""
+    minutes = max(int(value.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return _("{days} d {hours} h").format(days=days, hours=hours)
+    if hours:
+        return _("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
+    return _("{minutes} min").format(minutes=minutes)

@@ -23,7 +23,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
-from handlers.telegram.format import esc, money, title, when
+from handlers.telegram.format import duration, esc, money, title, when
 from handlers.telegram.menu import MenuAct, MenuCB
 from handlers.telegram.order_card import open_card
 from services.cards import CardRegistry
@@ -107,6 +107,8 @@ def order_line(row, timezone: str, language: str) -> str:
         money(row.total, row.currency, language),
         esc(title(row.status_title, language)),
     ]
+    if row.time_left is not None and not row.problem:
+        parts.append("⏱ " + duration(row.time_left))
     return ("⚠️ " if row.problem else "") + " · ".join(parts)
 
 
@@ -338,15 +340,40 @@ async def draw_queue(
 async def orders_command(
     message: Message, command: CommandObject, users, user, order_queries, state: FSMContext, i18n
 ) -> None:
+    query = (command.args or "").strip()[:MAX_SEARCH]
+    await _list_command(
+        message,
+        ListCB(act=ListAct.PAGE, q=bool(query)),
+        query,
+        users,
+        user,
+        order_queries,
+        state,
+        i18n,
+    )
+
+
+@router.message(Command("problems"))
+async def problems_command(
+    message: Message, users, user, order_queries, state: FSMContext, i18n
+) -> None:
+    """The orders flagged as problems: past their time limit (B2)."""
+    await _list_command(
+        message, ListCB(act=ListAct.PAGE, pr=True), "", users, user, order_queries, state, i18n
+    )
+
+
+async def _list_command(
+    message: Message, cb: ListCB, query: str, users, user, order_queries, state, i18n
+) -> None:
     await end_search(state)
     membership = await shop_of(users, user, message)
     if membership is None:
         return
-    query = (command.args or "").strip()[:MAX_SEARCH]
     await search_store(state).set_data({"search": query} if query else {})
     await draw_list(
         message,
-        ListCB(act=ListAct.PAGE, q=bool(query)),
+        cb,
         membership=membership,
         user=user,
         order_queries=order_queries,

@@ -26,6 +26,7 @@ def describe(refusal: OrderRefused | Refused) -> str:
         Problem.INVALID: _("That value is not valid."),
         Problem.DUPLICATE: _("This order exists already."),
         Problem.BUSY: _("The order is being changed by someone else; try again."),
+        Problem.LINK_USED: _("This link has been used already."),
     }
     return texts.get(refusal.code, _("That did not work."))
 

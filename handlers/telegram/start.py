@@ -77,6 +77,7 @@ async def help_command(message: Message) -> None:
             "/start — main menu\n"
             "/orders — orders, with filters and search\n"
             "/queue — orders waiting for you\n"
+            "/problems — orders past their time limit\n"
             "/order 12 — open order #12\n"
             "/new — a new order taken by phone\n"
             "/settings — shop settings\n"

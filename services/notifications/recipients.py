@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.vocabulary import OWNER
+from services.vocabulary import ADMIN, OWNER
 from services.workflows import WorkflowStore
 from storage.models import (
     Buyer,
@@ -36,7 +36,9 @@ MESSAGE = "message"
 COPY = "copy"  # a copy of the person's own message: photos and files
 EDIT_CARD = "edit_card"
 
-BUYER_TOPICS = frozenset({"status_changed", "order_created", "order_changed", "order_split"})
+BUYER_TOPICS = frozenset(
+    {"status_changed", "order_created", "order_changed", "order_split", "reminder"}
+)
 DIALOG_TOPICS = frozenset({"dialog_to_shop", "dialog_to_buyer"})
 
 
@@ -72,6 +74,16 @@ async def recipients(
     if topic == "order_assigned":
         role = row.payload.get("role")
         return _once(await _staff(session, shop.id, role, fallback=True))
+    if topic == "shop_reminder":
+        role = row.payload.get("role")
+        return _once([*_group(shop), *await _staff(session, shop.id, role, fallback=True)])
+    if topic == "sla_expired":
+        # "The admin is alerted" (001), and whoever should have moved the order on.
+        role = row.payload.get("role")
+        responsible = await _staff(session, shop.id, role, fallback=False) if role else []
+        return _once([*await _supervisors(session, shop.id), *responsible])
+    if topic == "email_failed":
+        return _once(await _supervisors(session, shop.id))
     if topic in DIALOG_TOPICS:
         message = await session.get(DialogMessage, row.payload.get("dialog_message_id"))
         if message is None:
@@ -101,6 +113,10 @@ async def _staff(
     if not people and fallback:
         people = await _holders(session, shop_id, OWNER)
     return people
+
+
+async def _supervisors(session: AsyncSession, shop_id: int) -> list[Recipient]:
+    return [*await _holders(session, shop_id, OWNER), *await _holders(session, shop_id, ADMIN)]
 
 
 async def _holders(session: AsyncSession, shop_id: int, role: str) -> list[Recipient]:

@@ -136,7 +136,10 @@ async def split(
         buyer_id=order.buyer_id,
         workflow_id=order.workflow_id,
         status=order.status,
-        status_changed_at=unit.now,
+        # The split-off part keeps the clock of the order it came from (its timers too).
+        status_changed_at=order.status_changed_at,
+        sla_excellent_at=order.sla_excellent_at,
+        sla_deadline_at=order.sla_deadline_at,
         availability=order.availability,
         payment_method=order.payment_method,
         delivery_method=order.delivery_method,

@@ -24,6 +24,7 @@ class Problem(StrEnum):
     INVALID = "invalid"  # a field of a new order or an edit is wrong; params name it
     DUPLICATE = "duplicate"  # the storefront already created this order
     BUSY = "busy"  # lost a race too many times; try again
+    LINK_USED = "link_used"  # a one-click e-mail link works once
 
 
 class OrderRefused(Exception):

@@ -69,15 +69,22 @@ def status_changed(outbox: Outbox, order: Order, workflow: Workflow, event: Orde
 
 
 def to_buyer(
-    outbox: Outbox, order: Order, topic: str, payload: dict, key: str | None = None
+    outbox: Outbox,
+    order: Order,
+    topic: str,
+    payload: dict,
+    key: str | None = None,
+    *,
+    one_channel: bool = False,
 ) -> None:
-    """One row per channel the buyer can be reached on."""
+    """One row per channel the buyer can be reached on; with `one_channel`, Telegram when
+    they use it, else e-mail (a reminder need not come twice)."""
     key = key or f"{topic}:v{order.version}"
     buyer = order.buyer
     channels = []
     if buyer.telegram_id or buyer.user_id:
         channels.append("telegram")
-    if buyer.email:
+    if buyer.email and not (one_channel and channels):
         channels.append("email")
     for channel in channels:
         outbox.add(
@@ -89,3 +96,51 @@ def to_buyer(
             order_id=order.id,
             payload={"number": order.number, **payload},
         )
+
+
+def buyer_reminder(outbox: Outbox, order: Order, timer_id: int, message: str) -> None:
+    """A timer's reminder to the buyer (000: to pay): in Telegram, or by e-mail when they do
+    not use the bot."""
+    to_buyer(
+        outbox, order, "reminder", {"message": message}, key=f"timer:{timer_id}", one_channel=True
+    )
+
+
+def shop_reminder(
+    outbox: Outbox, order: Order, workflow: Workflow, timer_id: int, message: str
+) -> None:
+    """A timer's reminder to the shop (003: the goods wait at the pickup point): the staff
+    working the status, and the staff group."""
+    outbox.add(
+        key=f"order:{order.id}:timer:{timer_id}:staff",
+        channel="telegram",
+        audience="staff",
+        topic="shop_reminder",
+        shop_id=order.shop_id,
+        order_id=order.id,
+        payload={
+            "number": order.number,
+            "status": order.status,
+            "message": message,
+            "role": workflow.status(order.status).responsible,
+        },
+    )
+
+
+def sla_expired(
+    outbox: Outbox, order: Order, workflow: Workflow, timer_id: int, status: str
+) -> None:
+    """Past the acceptable time: the admin and the staff responsible are alerted (001, 003)."""
+    outbox.add(
+        key=f"order:{order.id}:timer:{timer_id}:sla",
+        channel="telegram",
+        audience="staff",
+        topic="sla_expired",
+        shop_id=order.shop_id,
+        order_id=order.id,
+        payload={
+            "number": order.number,
+            "status": status,
+            "role": workflow.status(status).responsible,
+        },
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -18,13 +19,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from services import timers
+from services import sla, timers
 from services.auth import new_buyer_token
 from services.clock import Clock
 from services.notifications.outbox import Outbox
-from services.orders import access, drafts, editing, notices
+from services.orders import access, drafts, editing, links_used, notices, timed
 from services.orders.access import Who
 from services.orders.actors import ActorRef
+from services.orders.decisions import facts, write_decision
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
 from services.orders.errors import OrderRefused, Problem
 from services.orders.rows import delivery_price, item_row, recalculate
@@ -34,7 +36,6 @@ from services.workflow.definition import EDIT_KINDS, Workflow
 from services.workflow.engine import (
     ActionOption,
     Applied,
-    OrderFacts,
     available_actions,
     decide,
     initial_timers,
@@ -60,6 +61,7 @@ class OrderView:
     who: Who
     actions: list[ActionOption]
     edits: frozenset[str]  # the edits this person may make now (A6)
+    now: datetime  # when it was read: the time left before the status's limit counts from it
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ class OrderService:
             if who.actor.roles & access.EDITOR_ROLES and workflow.may_edit(kind, order.status)
         )
         actions = available_actions(workflow, facts(order), who.actor)
-        return OrderView(order, shop, workflow, who, actions, edits)
+        return OrderView(order, shop, workflow, who, actions, edits, unit.now)
 
     async def find(self, shop_id: int, number: int, actor: ActorRef) -> int:
         """The id of the shop's order with this public number, if this person may see it."""
@@ -220,6 +222,7 @@ class OrderService:
                 )
                 order.discount = min(order.discount, sum(i.line_total for i in items))
                 recalculate(order)
+                limits = sla.enter_status(order, workflow, shop, unit.now)
                 unit.session.add(order)
                 await unit.session.flush()
                 order.buyer = buyer
@@ -237,6 +240,7 @@ class OrderService:
                     initial_timers(workflow, unit.now),
                     unit.now,
                 )
+                await sla.schedule_deadline(unit.session, order, limits, unit.now)
                 notices.new_order(unit.outbox, order, shop, workflow)
                 orders.append(order)
             if len(orders) > 1:
@@ -300,11 +304,14 @@ class OrderService:
         *,
         expected_version: int | None = None,
         with_view: bool = False,
+        link_nonce: str | None = None,
     ) -> TransitionResult:
         """Take a workflow action on an order: the one entry for every status change.
 
         `with_view`: also read the order's card as it is after the change, in the same
         transaction (a button tap redraws the card without a second round of reads).
+        `link_nonce`: the action comes from a one-click e-mail link, which works once: the
+        nonce is recorded with the change, and a link used before is refused.
         """
 
         async def work(unit: Unit) -> TransitionResult:
@@ -313,6 +320,10 @@ class OrderService:
                 raise OrderRefused(Problem.STALE, "the order has changed since this card was shown")
             who = await unit.who(order, actor)
             workflow = await unit.workflow(order)
+            if link_nonce is not None and not await links_used.record(
+                unit.session, link_nonce, order.id, action, unit.now
+            ):
+                raise OrderRefused(Problem.LINK_USED, "this link has been used already")
             decision = decide(workflow, facts(order), who.actor, action, inputs, unit.now)
             if not decision.applied:
                 raise OrderRefused(decision.code, decision.message, decision.params)
@@ -387,6 +398,12 @@ class OrderService:
             return event
 
         return await self._transaction(work)
+
+    # -- the scheduler ---------------------------------------------------------------
+
+    async def fire_timer(self, timer_id: int) -> str:
+        """A due timer's turn, as the system, in its own transaction (services.orders.timed)."""
+        return await self._transaction(lambda unit: timed.fire(unit, timer_id))
 
     # -- editing (A6, A7): the rules live in services.orders.editing -----------------
 
@@ -516,56 +533,6 @@ class OrderService:
                     raise
                 log.warning("database busy; attempt %s of %s: %s", attempt, MAX_ATTEMPTS, error)
         raise OrderRefused(Problem.BUSY, "the order is being changed by someone else; try again")
-
-
-async def write_decision(
-    unit: Unit, order: Order, workflow: Workflow, who: Who, decision: Applied
-) -> list[OrderEvent]:
-    """Write what the engine decided: status, one event per step, timers, notifications."""
-    events = []
-    for index, step in enumerate(decision.steps):
-        first = index == 0
-        payload: dict[str, Any] = {"effects": [str(e) for e in step.transition.effects]}
-        if first and decision.inputs:
-            payload["inputs"] = dict(decision.inputs)
-            payload["effects"] = [str(e) for e in decision.effects]
-        if not first:
-            payload["automatic"] = True
-        events.append(
-            unit.add_event(
-                order,
-                who,
-                action=step.transition.code,
-                from_status=step.from_status,
-                to_status=step.to_status,
-                payload=payload,
-                comment=decision.inputs.get("comment") if first else None,
-                capacity=step.capacity,
-                role=who.role_for(step.transition.staff_roles) if first else None,
-            )
-        )
-    order.track_code = decision.inputs.get("track_code", order.track_code)
-    order.carrier = decision.inputs.get("carrier", order.carrier)
-    order.status = decision.final_status
-    order.status_changed_at = unit.now
-    order.updated_at = unit.now
-    order.last_action = decision.steps[0].transition.code
-    await unit.session.flush()  # the version check: a concurrent change fails here
-    if timers.may_have_pending(workflow, decision.steps[0].from_status):
-        await timers.cancel_pending(unit.session, order.id, unit.now)
-    await timers.schedule(unit.session, order.id, order.status, decision.timers, unit.now)
-    notices.status_changed(unit.outbox, order, workflow, events[-1])
-    return events
-
-
-def facts(order: Order) -> OrderFacts:
-    return OrderFacts(
-        status=order.status,
-        payment_method=order.payment_method,
-        delivery_method=order.delivery_method,
-        availability=order.availability,
-        last_action=order.last_action,
-    )
 
 
 def _is_retryable(error: OperationalError) -> bool:

@@ -505,8 +505,10 @@ class _Reader:
                     self.problem(where, f"unknown effect '{name}'")
             actors = raw.get("actors", ["staff"])
             for actor in actors:
-                if actor not in (ActorKind.STAFF, ActorKind.BUYER):
-                    self.problem(where, f"unknown actor '{actor}': use staff or buyer")
+                # A reason for the system alone (e.g. an expired time limit) lists
+                # only `system`: nobody picks it from the buttons.
+                if actor not in (ActorKind.STAFF, ActorKind.BUYER, ActorKind.SYSTEM):
+                    self.problem(where, f"unknown actor '{actor}': use staff, buyer or system")
             statuses = raw.get("statuses")
             if statuses is not None:
                 for status in statuses:

@@ -17,6 +17,10 @@ async def test_the_demo_plays_to_the_end(preset):
         assert "RA123456789RU" in transcript  # the buyer got the track code
         assert "Оплатил картой" in transcript  # the dialog, buyer to shop...
         assert "Payment received, we ship today" in transcript  # ...and back
+        assert "⏰ Заказ #2 в магазине «Cats & Dogs» ждёт оплаты" in transcript  # 2 days on
+        assert "Заказ #2 в магазине «Cats & Dogs»: Не оплачен" in transcript  # 3 days on
     else:
         assert "Anna (buyer)" in transcript
         assert "Отменено" in transcript or "Скасовано" in transcript
+        alert = "⚠️ Order #3 is past its time limit in “Requires agreement with the buyer”."
+        assert transcript.count(alert) == 2  # Olga (owner) and Max (the responsible manager)

@@ -78,12 +78,13 @@ async def test_pages_of_ten_with_next_and_previous(tg):
     # when the manager lists them
     await tg.say(shop.manager, "/orders")
     page = tg.last(shop.manager)
-    # then ten per page, newest first, each line with number, date, buyer, total, status
+    # then ten per page, newest first, each line with number, date, buyer, total, status and
+    # the working time left in it (platform: a new order has 3 h)
     assert "Page 1 of 3 · orders: 23" in page.text
     assert numbers_in(page) == list(range(23, 13, -1))
     line = next(line for line in page.text.splitlines() if line.startswith("#23"))
     assert "24.11.2026" in line and "Ivan Petrov" in line and "1,500.00" in line
-    assert line.endswith("New")
+    assert line.endswith("· New · ⏱ 3 h 0 min")
     assert "◀️ Previous" not in labels(tg, page) and "Next ▶️" in labels(tg, page)
     # when they turn the pages
     await tg.tap(shop.manager, page, text="Next ▶️")

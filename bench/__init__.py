@@ -1,0 +1,1 @@
+"""Benchmarks (bench/RESULTS.md) and the bulk seeding they and the sweep tests share."""

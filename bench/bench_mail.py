@@ -1,0 +1,145 @@
+"""How many e-mails per second are rendered and delivered to an SMTP server on loopback.
+
+1. A fresh SQLite database in a temporary directory (migrated), a marketplace shop, and
+   `--orders` orders created through the storefront path, each for its own buyer with an
+   e-mail address and no Telegram; each is confirmed by the manager. That leaves two buyer
+   e-mails per order in the outbox ("placed", "awaiting payment").
+2. A real SMTP server (aiosmtpd) in this process on 127.0.0.1 that accepts everything.
+3. Time rendering alone: `MailContentReader.read` + `compose` + `as_bytes` for every row.
+4. Time the pump: `MailPump.run_once` with the real reader, composer and `SmtpSender` (one
+   SMTP connection per pass, as the running bot does) until every row is sent; then check
+   that the server got each message once.
+
+Run: `.venv/bin/python bench/bench_mail.py` (or `make bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from email.policy import SMTP as SMTP_POLICY
+from pathlib import Path
+
+from aiosmtpd.smtp import SMTP
+from sqlalchemy import func, select
+
+from bot.container import build_container
+from bot.mail import build_mail_pump, build_reader
+from bot.settings import Settings, SmtpTls
+from services.email.compose import compose
+from services.orders.actors import ActorRef, Channel
+from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
+from storage.migrate import upgrade
+from storage.models import OutboxMessage
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.message_ids: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
+        for line in envelope.content.split(b"\r\n"):
+            if line.lower().startswith(b"message-id:"):
+                self.message_ids.append(line.split(b":", 1)[1].strip().decode())
+                break
+        return "250 OK"
+
+
+async def run(orders: int) -> int:
+    folder = Path(tempfile.mkdtemp(prefix="shopbot-bench-mail-"))
+    url = f"sqlite+aiosqlite:///{folder}/bench.db"
+    await asyncio.to_thread(upgrade, url)
+    sink = Sink()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(sink, hostname="bench"), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = Settings(
+        _env_file=None,
+        database_url=url,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_tls=SmtpTls.NONE,
+        mail_from="orders@shopbot.bench",
+        secret_key="bench-secret",
+    )
+    container = build_container(settings)
+    try:
+        created = await container.shops.create_shop(
+            name="Bench Shop", owner_telegram_id=1, preset="marketplace"
+        )
+        shop_id = created.shop.id
+        manager = await container.shops.add_staff(shop_id, 2, "manager")
+        for n in range(orders):
+            [order] = await container.orders.create_orders(
+                shop_id,
+                OrderDraft(
+                    buyer=BuyerDraft(
+                        name=f"Buyer {n}", email=f"buyer{n}@bench.test", language="ru"
+                    ),
+                    items=[
+                        ItemDraft("SKU-1", "Cat food", 2, 150_000, "in_stock"),
+                        ItemDraft("SKU-2", "Cat tree", 1, 499_000, "in_stock"),
+                    ],
+                    payment_method="card",
+                    delivery_method="post",
+                    delivery_address="Moscow, Tverskaya 1",
+                ),
+                ActorRef.system(Channel.API),
+                source="api",
+            )
+            await container.orders.apply(order.id, ActorRef.user(manager.id), "confirm")
+        async with container.sessions() as session:
+            rows = list(
+                await session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "email"))
+            )
+        print(f"{len(rows)} e-mails in the outbox", flush=True)
+
+        reader = build_reader(container, settings, bot_username="shopbot_bench_bot")
+        started = time.perf_counter()
+        size = 0
+        for row in rows:
+            mail = await reader.read(row, container.clock.now())
+            size += len(compose(mail, from_address=settings.mail_from).as_bytes(SMTP_POLICY))
+        render_seconds = time.perf_counter() - started
+
+        pump = build_mail_pump(container, settings, bot_username="shopbot_bench_bot", batch=100)
+        started = time.perf_counter()
+        while await pump.run_once():
+            pass
+        send_seconds = time.perf_counter() - started
+        async with container.sessions() as session:
+            sent = await session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.channel == "email", OutboxMessage.state == "sent")
+            )
+        duplicates = len(sink.message_ids) - len(set(sink.message_ids))
+        print()
+        print("| step | e-mails | seconds | e-mails/s |")
+        print("|---|---|---|---|")
+        print(
+            f"| render + compose | {len(rows)} | {render_seconds:.2f} "
+            f"| {len(rows) / render_seconds:.0f} |"
+        )
+        print(f"| render + send (pump) | {sent} | {send_seconds:.2f} | {sent / send_seconds:.0f} |")
+        print(f"\naverage size {size / len(rows) / 1024:.1f} KiB; received {len(sink.message_ids)}")
+        print(f"duplicates {duplicates}, missing {len(rows) - len(set(sink.message_ids))}")
+        return 0 if sent == len(rows) and duplicates == 0 else 1
+    finally:
+        await container.close()
+        server.close()
+        await server.wait_closed()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orders", type=int, default=500)
+    args = parser.parse_args()
+    return asyncio.run(run(args.orders))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

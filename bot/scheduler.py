@@ -1,0 +1,48 @@
+"""APScheduler runs the timer sweep every few seconds; the timers themselves are rows.
+
+One interval job for all timers (DESIGN "Time": never a job per order). It runs once at
+start, so what fell due while the bot was down is applied right away; `coalesce` and
+`max_instances=1` keep a slow sweep from piling up behind itself, and several instances may
+sweep at once because the sweep claims its rows (services/timer_sweep.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.container import Container
+from services.timer_sweep import TimerSweep
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "timer_sweep"
+
+
+def build_sweep(container: Container) -> TimerSweep:
+    return TimerSweep(container.sessions, container.clock, container.orders)
+
+
+def build_scheduler(sweep: TimerSweep, every_seconds: float) -> AsyncIOScheduler:
+    """Not started: call `start()` inside the running event loop."""
+    scheduler = AsyncIOScheduler(timezone=UTC)
+
+    async def sweep_once() -> None:
+        try:
+            await sweep.run_once()
+        except Exception:  # the database away for a moment: the next run tries again
+            log.exception("the timer sweep failed")
+
+    scheduler.add_job(
+        sweep_once,
+        "interval",
+        seconds=every_seconds,
+        id=JOB_ID,
+        next_run_time=datetime.now(UTC),  # at start: whatever fell due during downtime
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+    )
+    return scheduler

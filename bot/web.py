@@ -1,0 +1,98 @@
+"""The bot's HTTP server: a health check and the pages behind e-mail links (D2).
+
+One aiohttp application for everything the bot serves over HTTP. `build_web_app` returns it
+unfrozen: more routes (the storefront API, a Telegram webhook) are added with
+`app.add_routes(...)` or given as sub-applications, before `start_web` runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+
+from aiogram.utils.i18n import I18n
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
+
+from bot.container import Container
+from bot.i18n import build_i18n
+from bot.link_pages import LinkPages
+from services.email.links import LinkSigner
+
+log = logging.getLogger(__name__)
+
+# Forms and small JSON bodies; a bigger body is refused with 413 before it is read.
+MAX_BODY_BYTES = 64 * 1024
+
+CONTAINER = web.AppKey("container", Container)
+SIGNER = web.AppKey("signer", LinkSigner)
+I18N = web.AppKey("i18n", I18n)
+
+# A link's token is the buyer's key to their order: never written to the access log.
+_TOKEN_IN_PATH = re.compile(r"^/l/[^/?]+")
+
+
+class AccessLogger(AbstractAccessLogger):
+    """The access log without the secrets that travel in paths and queries."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        path = _TOKEN_IN_PATH.sub("/l/…", request.path)
+        self.logger.info(
+            '%s "%s %s" %s %.3fs',
+            request.remote,
+            request.method,
+            path,
+            response.status,
+            time,
+        )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok", headers={"Cache-Control": "no-store"})
+
+
+def build_web_app(
+    container: Container,
+    signer: LinkSigner,
+    *,
+    bot_username: str | None,
+    i18n: I18n | None = None,
+    subapps: Mapping[str, web.Application] | None = None,
+    client_max_size: int = MAX_BODY_BYTES,
+) -> web.Application:
+    """The application: `GET /healthz`, `GET|POST /l/{token}`, and the given sub-apps.
+
+    `bot_username`: the bot's @username without the @, for "open in Telegram" (None: the
+    pages say the bot cannot be reached). `subapps`: prefix -> application, e.g.
+    {"/api": storefront_app}. The container, the signer and the translations are in
+    `app[CONTAINER]`, `app[SIGNER]`, `app[I18N]` for handlers added later.
+    """
+    i18n = i18n or build_i18n()
+    app = web.Application(client_max_size=client_max_size)
+    app[CONTAINER] = container
+    app[SIGNER] = signer
+    app[I18N] = i18n
+    pages = LinkPages(container, signer, bot_username=bot_username, i18n=i18n)
+    app.add_routes([web.get("/healthz", healthz), *pages.routes()])
+    for prefix, subapp in (subapps or {}).items():
+        app.add_subapp(prefix, subapp)
+    return app
+
+
+async def start_web(app: web.Application, host: str, port: int) -> web.AppRunner:
+    """Serve `app` on host:port (0: any free port, see `runner.addresses`).
+
+    The caller owns the runner: `await runner.cleanup()` stops the server.
+    """
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=AccessLogger)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    log.info("serving HTTP on %s", ", ".join(str(a) for a in runner.addresses))
+    return runner

@@ -1,0 +1,52 @@
+"""Money and dates in an e-mail's language (as the Telegram front-end shows them), without aiogram.
+
+The Babel formats the Telegram front-end uses too (handlers.telegram.format imports them), so a
+buyer reads the same amounts in a mail and in the bot.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from babel.numbers import format_currency
+
+from services.orders.money import exponent
+
+LOCALES = {"ru": "ru_RU", "uk": "uk_UA", "en": "en_GB"}
+DEFAULT_LOCALE = "ru_RU"
+
+# C0 and C1 control characters, DEL, line/paragraph separators, bidi embedding and isolate
+# controls (they reorder what a mail client shows), the zero-width no-break space.
+CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_SPACES = re.compile(r" {2,}")  # after CONTROL: tabs and line breaks are spaces already
+
+
+def one_line(text: str | None, limit: int) -> str:
+    """Control characters (line breaks and tabs among them) become spaces, runs of spaces one;
+    cut to `limit` with "…". What a name or a subject from shops and buyers may be in a header
+    or a heading. No-break spaces stay (money: "996,90\u00a0₽")."""
+    text = _SPACES.sub(" ", CONTROL.sub(" ", str(text or ""))).strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def money(amount: int, currency: str, language: str) -> str:
+    """19990, "RUB", "ru" -> "199,90 ₽" (minor units, the currency's own decimals)."""
+    value = Decimal(amount).scaleb(-exponent(currency))
+    return format_currency(value, currency, locale=LOCALES.get(language, DEFAULT_LOCALE))
+
+
+def when(instant: datetime, timezone: str, language: str) -> str:
+    """A moment in the shop's time zone: "24.11.2026 10:00"."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return format_datetime(
+        instant.astimezone(zone), "dd.MM.yyyy HH:mm", locale=LOCALES.get(language, DEFAULT_LOCALE)
+    )

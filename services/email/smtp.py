@@ -1,0 +1,145 @@
+"""Sending e-mail with aiosmtplib, and what the server's answer means for the message.
+
+One connection is opened when the first message of a pump pass is sent and kept for the
+rest of the pass. The server's answer is sorted into what the pump does next:
+  - accepted: sent;
+  - 5xx for the message (unknown mailbox, rejected content): permanent, never retried;
+  - 4xx for the message (mailbox busy, greylisting): this message later, with backoff;
+  - no connection, timeouts, a dropped connection, failed login: the server is down; the
+    whole pump waits and nothing is counted against the messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from email.message import EmailMessage
+from enum import StrEnum
+
+import aiosmtplib
+
+log = logging.getLogger(__name__)
+
+
+class Tls(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"  # implicit TLS, usually port 465
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int = 587
+    user: str | None = None
+    password: str | None = None
+    tls: Tls = Tls.STARTTLS
+    timeout: float = 30.0
+    ca_file: str | None = None  # a private CA's certificates (PEM); None: the system's
+
+
+@dataclass(frozen=True)
+class Accepted:
+    pass
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The server refused this message for good (5xx)."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """The server refused this message for now (4xx): try it again later."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class ServerDown:
+    """No server to talk to: every message waits."""
+
+    error: str
+
+
+SendOutcome = Accepted | Rejected | Deferred | ServerDown
+
+
+class SmtpSender:
+    """Sends through one connection at a time; `close()` ends it (the pump does, per pass)."""
+
+    def __init__(self, config: SmtpConfig):
+        self._config = config
+        self._smtp: aiosmtplib.SMTP | None = None
+
+    async def send(self, message: EmailMessage) -> SendOutcome:
+        try:
+            smtp = await self._connection()
+            await smtp.send_message(message)
+            return Accepted()
+        except aiosmtplib.SMTPRecipientsRefused as refused:
+            # Every recipient refused (a message here has one): the recipient's answer decides.
+            worst = max(refused.recipients, key=lambda r: r.code)
+            return _by_code(worst.code, f"{worst.code} {worst.message}")
+        except (
+            aiosmtplib.SMTPServerDisconnected,
+            aiosmtplib.SMTPConnectError,
+            aiosmtplib.SMTPTimeoutError,
+            aiosmtplib.SMTPAuthenticationError,
+            aiosmtplib.SMTPHeloError,
+            OSError,
+        ) as error:
+            await self.close()
+            return ServerDown(f"{type(error).__name__}: {error}")
+        except aiosmtplib.SMTPResponseException as error:
+            # The sender or the data refused (SMTPSenderRefused, SMTPDataError).
+            await self._reset()
+            return _by_code(error.code, f"{error.code} {error.message}")
+        except aiosmtplib.SMTPException as error:
+            await self.close()
+            return ServerDown(f"{type(error).__name__}: {error}")
+
+    async def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None and smtp.is_connected:
+            try:
+                await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                smtp.close()
+
+    async def _connection(self) -> aiosmtplib.SMTP:
+        if self._smtp is not None and self._smtp.is_connected:
+            return self._smtp
+        config = self._config
+        smtp = aiosmtplib.SMTP(
+            hostname=config.host,
+            port=config.port,
+            timeout=config.timeout,
+            use_tls=config.tls is Tls.TLS,
+            start_tls=True if config.tls is Tls.STARTTLS else False,
+            cert_bundle=config.ca_file,
+        )
+        await smtp.connect()
+        if config.user:
+            await smtp.login(config.user, config.password or "")
+        self._smtp = smtp
+        return smtp
+
+    async def _reset(self) -> None:
+        """After a refused message the session goes on with the next one: RSET first."""
+        if self._smtp is None:
+            return
+        try:
+            await self._smtp.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            await self.close()
+
+
+def _by_code(code: int, error: str) -> SendOutcome:
+    if 500 <= code < 600:
+        return Rejected(error)
+    if 400 <= code < 500:
+        return Deferred(error)
+    return ServerDown(error)  # not an answer SMTP allows here: treat the server as broken

@@ -1,0 +1,88 @@
+"""Writing a workflow decision on an order: the one write path of every status change.
+
+A button, a link, the storefront and a due timer all end here, in the transaction of their
+change: the status, one audit event per step, the timers and time limits of the new status,
+the notifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from services import sla, timers
+from services.orders import notices
+from services.orders.access import Who
+from services.orders.unit import Unit
+from services.workflow.definition import Workflow
+from services.workflow.engine import Applied, OrderFacts
+from storage.models import Order, OrderEvent, Shop
+
+
+async def write_decision(
+    unit: Unit,
+    order: Order,
+    workflow: Workflow,
+    who: Who,
+    decision: Applied,
+    *,
+    details: Mapping[str, Any] | None = None,
+) -> list[OrderEvent]:
+    """Write what the engine decided: status, one event per step, timers, notifications.
+
+    `details` go into the first step's audit event (a timer's code and due time).
+    """
+    # Read before anything is written: the flush below is the one UPDATE of the order.
+    shop = (
+        await unit.session.get(Shop, order.shop_id)
+        if sla.has_limits(workflow, decision.final_status)
+        else None
+    )
+    events = []
+    for index, step in enumerate(decision.steps):
+        first = index == 0
+        payload: dict[str, Any] = {"effects": [str(e) for e in step.transition.effects]}
+        if first and decision.inputs:
+            payload["inputs"] = dict(decision.inputs)
+            payload["effects"] = [str(e) for e in decision.effects]
+        if first and details:
+            payload.update(details)
+        if not first:
+            payload["automatic"] = True
+        events.append(
+            unit.add_event(
+                order,
+                who,
+                action=step.transition.code,
+                from_status=step.from_status,
+                to_status=step.to_status,
+                payload=payload,
+                comment=decision.inputs.get("comment") if first else None,
+                capacity=step.capacity,
+                role=who.role_for(step.transition.staff_roles) if first else None,
+            )
+        )
+    order.track_code = decision.inputs.get("track_code", order.track_code)
+    order.carrier = decision.inputs.get("carrier", order.carrier)
+    order.status = decision.final_status
+    order.status_changed_at = unit.now
+    order.updated_at = unit.now
+    order.last_action = decision.steps[0].transition.code
+    limits = sla.enter_status(order, workflow, shop, unit.now)
+    await unit.session.flush()  # the version check: a concurrent change fails here
+    if timers.may_have_pending(workflow, decision.steps[0].from_status):
+        await timers.cancel_pending(unit.session, order.id, unit.now)
+    await timers.schedule(unit.session, order.id, order.status, decision.timers, unit.now)
+    await sla.schedule_deadline(unit.session, order, limits, unit.now)
+    notices.status_changed(unit.outbox, order, workflow, events[-1])
+    return events
+
+
+def facts(order: Order) -> OrderFacts:
+    return OrderFacts(
+        status=order.status,
+        payment_method=order.payment_method,
+        delivery_method=order.delivery_method,
+        availability=order.availability,
+        last_action=order.last_action,
+    )

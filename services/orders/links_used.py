@@ -1,0 +1,28 @@
+"""One-click e-mail links work once: each use is recorded with the change it makes (D2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import UsedLink
+
+
+async def record(
+    session: AsyncSession, nonce: str, order_id: int, action: str, now: datetime
+) -> bool:
+    """Record the link's use; False if it was used before (by this or a concurrent request).
+
+    Inserted in the transaction of the change: if the change is refused, the use is rolled
+    back with it and the link still works, e.g. after a "try again".
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    done = await session.execute(
+        insert(UsedLink)
+        .values(nonce=nonce, order_id=order_id, action=action, used_at=now)
+        .on_conflict_do_nothing(index_elements=["nonce"])
+    )
+    return done.rowcount == 1

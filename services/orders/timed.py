@@ -1,0 +1,163 @@
+"""A due timer fired on its order: the system's turn to act (B1, B2).
+
+Called by the sweep through `OrderService.fire_timer`, one timer per transaction, so a
+timer's effect (a status change, a reminder, an SLA alert) and its being done commit
+together or not at all: a crash in between leaves it pending for the next sweep.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services import sla
+from services.orders import notices
+from services.orders.access import Who
+from services.orders.actors import ActorRef, Channel
+from services.orders.decisions import facts, write_decision
+from services.orders.unit import Unit
+from services.workflow.definition import Audience, TimerKind, Workflow
+from services.workflow.engine import decide
+from storage.models import Order, Shop, Timer
+
+PENDING = "pending"
+DONE = "done"
+CANCELLED = "cancelled"
+
+# Outcomes, kept on the timer row for operators.
+APPLIED = "applied"
+SENT = "sent"
+FLAGGED = "flagged"
+CANCELLED_ORDER = "flagged, order cancelled"
+MOVED_ON = "order moved on"  # left the status (a race with its cancellation)
+GONE = "gone"  # fired or cancelled by someone else meanwhile
+
+
+async def fire(unit: Unit, timer_id: int) -> str:
+    """Fire one pending timer; returns what it did (GONE when there was nothing to do)."""
+    found = (
+        await unit.session.execute(
+            select(Timer.order_id, Timer.status).where(Timer.id == timer_id, Timer.state == PENDING)
+        )
+    ).first()
+    if found is None:
+        return GONE
+    # The order first, as every change does, then the timer: one lock order, no deadlocks.
+    order = await unit.load(found.order_id, lock=True, items=False)
+    timer = await _take(unit.session, timer_id, unit.now)
+    if timer is None:
+        return GONE
+    if order.status != timer.status:
+        timer.state, timer.outcome = CANCELLED, MOVED_ON
+        return MOVED_ON
+    workflow = await unit.workflow(order)
+    who = await unit.who(order, ActorRef.system(Channel.SCHEDULER))
+    details = {"timer": timer.code, "due_at": timer.due_at.isoformat()}
+    if timer.kind == TimerKind.TRANSITION:
+        outcome = await _act(unit, order, workflow, who, timer.action, {}, details)
+    elif timer.kind == TimerKind.REMINDER:
+        outcome = await _remind(unit, order, workflow, who, timer, details)
+    elif timer.kind == sla.TIMER_KIND:
+        outcome = await _expire(unit, order, workflow, who, timer, details)
+    else:
+        outcome = f"unknown kind {timer.kind}"
+    timer.outcome = outcome[:64]
+    return outcome
+
+
+async def _take(session: AsyncSession, timer_id: int, now: datetime) -> Timer | None:
+    """Mark the timer done if it still is pending: exactly one transaction wins."""
+    taken = await session.execute(
+        update(Timer)
+        .where(Timer.id == timer_id, Timer.state == PENDING)
+        .values(state=DONE, finished_at=now, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:
+        return None
+    return await session.get(Timer, timer_id, populate_existing=True)
+
+
+async def _remind(
+    unit: Unit,
+    order: Order,
+    workflow: Workflow,
+    who: Who,
+    timer: Timer,
+    details: dict[str, Any],
+) -> str:
+    to = timer.payload.get("to")
+    message = timer.payload.get("message") or timer.code
+    unit.add_event(
+        order,
+        who,
+        action="reminder",
+        payload={**details, "to": to, "message": message},
+        visible=to == Audience.BUYER,
+    )
+    if to == Audience.BUYER:
+        notices.buyer_reminder(unit.outbox, order, timer.id, message)
+    else:
+        notices.shop_reminder(unit.outbox, order, workflow, timer.id, message)
+    return SENT
+
+
+async def _expire(
+    unit: Unit,
+    order: Order,
+    workflow: Workflow,
+    who: Who,
+    timer: Timer,
+    details: dict[str, Any],
+) -> str:
+    """Past the acceptable limit: a problem, an alert, and the shop's chosen cancellation."""
+    status = order.status
+    order.problem, order.problem_reason = True, sla.PROBLEM
+    order.updated_at = unit.now
+    shop = await unit.session.get(Shop, order.shop_id)
+    cancellation = sla.expiry_cancellation(workflow, status) if sla.auto_cancel(shop) else None
+    unit.add_event(
+        order,
+        who,
+        action="sla_expired",
+        payload={
+            **details,
+            "status": status,
+            "excellent_at": timer.payload.get("excellent_at"),
+            "auto_cancel": cancellation.code if cancellation is not None else None,
+        },
+        visible=False,
+    )
+    await unit.session.flush()  # the new version: the cards redraw with the problem shown
+    notices.sla_expired(unit.outbox, order, workflow, timer.id, status)
+    if cancellation is None:
+        notices.cards_changed(unit.outbox, order)
+        return FLAGGED
+    outcome = await _act(
+        unit, order, workflow, who, cancellation.code, {"reason": sla.EXPIRED_REASON}, details
+    )
+    return CANCELLED_ORDER if outcome == APPLIED else f"flagged; cancel {outcome}"
+
+
+async def _act(
+    unit: Unit,
+    order: Order,
+    workflow: Workflow,
+    who: Who,
+    action: str | None,
+    inputs: dict[str, str],
+    details: dict[str, Any],
+) -> str:
+    """Take a workflow action as the system, the way every other change is written.
+
+    A refusal is only recorded: the workflow changed under the timer (a guard no longer
+    matches, the action was removed), so there is nothing to apply and nothing to retry.
+    """
+    decision = decide(workflow, facts(order), who.actor, action or "", inputs, unit.now)
+    if not decision.applied:
+        return f"refused: {decision.code}"
+    await write_decision(unit, order, workflow, who, decision, details=details)
+    return APPLIED
