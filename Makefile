@@ -57,12 +57,16 @@ demo: install ## the whole order flow through the bot and the emulator (PRESET=p
 migrate: install ## bring DATABASE_URL to the newest schema
 	$(BIN)/python -m bot migrate
 
-bench: install ## apply, a tap, the Telegram and e-mail pumps, the timer sweep (bench/RESULTS.md)
+bench: install ## apply, tap, pumps, sweep, API, documents, ledger, returns (bench/RESULTS.md)
 	$(BIN)/python bench/bench_apply.py
 	$(BIN)/python bench/bench_tap.py
 	$(BIN)/python bench/bench_pump.py
 	$(BIN)/python bench/bench_mail.py
 	$(BIN)/python bench/bench_sweep.py
+	$(BIN)/python bench/bench_api.py
+	$(BIN)/python bench/bench_documents.py
+	$(BIN)/python bench/bench_ledger.py
+	$(BIN)/python bench/bench_returns.py
 
 clean: ## remove the venv, caches, build output and data/
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info data

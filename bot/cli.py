@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from bot import timers_cli
+from bot import timers_cli, token_cli
 from bot.settings import SettingsError, load_settings
 from services.workflow.definition import WorkflowError, load_workflow
 from services.workflow.presets import PRESETS, load_preset, preset_data
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--country", default="RU", help="ISO code: public holidays and phones")
     create.add_argument("--currency", default="RUB")
     create.add_argument("--language", default="ru", choices=("ru", "uk", "en"))
+    token_cli.add_commands(shop)
 
     workflow = commands.add_parser("workflow", help="inspect and check workflows").add_subparsers(
         dest="workflow_command", required=True, metavar="WORKFLOW_COMMAND"
@@ -110,6 +111,8 @@ def dispatch(args: argparse.Namespace) -> int:
         upgrade(settings.database_url)
         print(f"migrated {safe_url(settings.database_url)} to the newest schema")
         return 0
+    if args.command == "shop" and args.shop_command == "token":
+        return asyncio.run(token_cli.run(settings, args))
     if args.command == "shop":
         return asyncio.run(create_shop(settings, args))
     if args.command == "timers":
@@ -118,14 +121,11 @@ def dispatch(args: argparse.Namespace) -> int:
         if not settings.bot_token.get_secret_value():
             print("BOT_TOKEN: set the bot's token (any 123:abc for the emulator)", file=sys.stderr)
             return 2
-        import logging
+        from bot.logs import setup_logging
+        from bot.runner import run
 
-        from bot.runner import run_polling
-
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        asyncio.run(run_polling(settings))
+        setup_logging(settings.log_level, settings.log_format)
+        asyncio.run(run(settings))
         return 0
     return 2
 

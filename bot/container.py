@@ -11,11 +11,18 @@ from services.buyers import BuyerService
 from services.cards import CardRegistry
 from services.clock import Clock, SystemClock
 from services.dialog import DialogService
+from services.documents.service import DocumentService
+from services.ledger.balance import BalanceService
 from services.order_queries import OrderQueries
 from services.orders.service import OrderService
+from services.returns import ReturnService
+from services.reviews import ReviewService
 from services.shop_settings import ShopSettingsService
 from services.shops import ShopService
 from services.staff import StaffService
+from services.storefront.idempotency import IdempotencyStore
+from services.storefront.tokens import ApiTokenService
+from services.storefront.webhook_settings import WebhookSettings
 from services.users import UserService
 from services.workflows import WorkflowStore
 from storage.database import create_engine, create_session_factory
@@ -37,6 +44,13 @@ class Container:
     cards: CardRegistry
     buyers: BuyerService
     dialog: DialogService
+    returns: ReturnService
+    documents: DocumentService
+    balance: BalanceService
+    api_tokens: ApiTokenService
+    webhook_settings: WebhookSettings
+    idempotency: IdempotencyStore
+    reviews: ReviewService
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -47,13 +61,14 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
     workflows = WorkflowStore()
+    orders = OrderService(sessions, clock, workflows)
     return Container(
         settings=settings,
         engine=engine,
         sessions=sessions,
         clock=clock,
         workflows=workflows,
-        orders=OrderService(sessions, clock, workflows),
+        orders=orders,
         shops=ShopService(sessions, clock, workflows),
         users=UserService(sessions, clock),
         staff=StaffService(sessions, clock),
@@ -62,4 +77,11 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         cards=CardRegistry(sessions, clock),
         buyers=BuyerService(sessions, clock, workflows),
         dialog=DialogService(sessions, clock),
+        returns=ReturnService(sessions, clock, workflows),
+        reviews=ReviewService(sessions, clock, workflows),
+        documents=DocumentService(sessions, clock, orders),
+        balance=BalanceService(sessions, clock),
+        api_tokens=ApiTokenService(sessions, clock),
+        webhook_settings=WebhookSettings(sessions, clock),
+        idempotency=IdempotencyStore(sessions, clock),
     )

@@ -49,6 +49,7 @@ def build_reader(
         public_url=settings.public_url,
         reply_domain=settings.reply_domain,
         bot_username=bot_username,
+        documents=container.documents,
     )
 
 

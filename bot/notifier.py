@@ -37,9 +37,12 @@ from sqlalchemy import select
 
 from bot.container import Container
 from bot.i18n import build_i18n
+from handlers.telegram import returns as return_notices
+from handlers.telegram import reviews as review_notices
 from handlers.telegram.card_view import card_keyboard, card_text
 from handlers.telegram.format import esc, money, role_name
 from handlers.telegram.order_list import ListAct, ListCB
+from services.documents.service import INVOICE_STATUSES, Document
 from services.notifications.content import Notice, NoticeReader
 from services.notifications.pump import (
     OutboxPump,
@@ -51,7 +54,7 @@ from services.notifications.pump import (
     Sent,
     Transient,
 )
-from services.notifications.recipients import COPY, EDIT_CARD
+from services.notifications.recipients import BUYER, COPY, EDIT_CARD
 from services.orders.actors import ActorRef
 from services.orders.errors import OrderRefused
 from storage.database import reading
@@ -77,6 +80,7 @@ class TelegramSender:
         self._orders = container.orders
         self._cards = container.cards
         self._notices = NoticeReader(container.sessions, container.workflows)
+        self._documents = container.documents
         self._i18n = i18n or build_i18n()
 
     async def deliver(self, delivery: Outgoing) -> Outcome:
@@ -112,6 +116,9 @@ class TelegramSender:
         files = await self._emailed_files(delivery, notice)
         if files:
             return await self._send_files(delivery, notice, files)
+        invoice = await self._invoice(delivery, notice)
+        if invoice is not None:
+            return await self._send_invoice(delivery, notice, invoice)
         with self._i18n.context(), self._i18n.use_locale(notice.language):
             text, markup = render(
                 delivery, notice, CAPTION_ROOM if _copies(delivery, notice) else TEXT_ROOM
@@ -127,6 +134,41 @@ class TelegramSender:
             )
             return Sent(copied.message_id)
         sent = await self._bot.send_message(delivery.chat_id, text, reply_markup=markup)
+        return Sent(sent.message_id)
+
+    # -- the invoice with the buyer's "awaiting payment" (E3) ------------------------------
+
+    async def _invoice(self, delivery: Outgoing, notice: Notice) -> Document | None:
+        status = delivery.data.get("status") or notice.order.status
+        if delivery.to != BUYER or delivery.topic != "status_changed":
+            return None
+        if status not in INVOICE_STATUSES:
+            return None
+        try:
+            return await self._documents.invoice_for_buyer(notice.order.id, notice.language)
+        except Exception:
+            # The news matters more than its attachment: it goes as text, the buyer can
+            # still download the invoice from their card.
+            log.exception("delivery %s: the invoice could not be made", delivery.id)
+            return None
+
+    async def _send_invoice(self, delivery: Outgoing, notice: Notice, invoice: Document) -> Outcome:
+        """The news as the caption of the invoice: one call, so it arrives whole or not at
+        all and a retry never sends the text twice."""
+        with self._i18n.context(), self._i18n.use_locale(notice.language):
+            caption, markup = render(delivery, notice, CAPTION_ROOM)
+        try:
+            sent = await self._bot.send_document(
+                delivery.chat_id,
+                BufferedInputFile(invoice.pdf, filename=invoice.name),
+                caption=caption,
+                reply_markup=markup,
+            )
+        except TelegramBadRequest as error:
+            log.warning("delivery %s: the invoice was refused (%s); text only", delivery.id, error)
+            with self._i18n.context(), self._i18n.use_locale(notice.language):
+                text, markup = render(delivery, notice, TEXT_ROOM)
+            sent = await self._bot.send_message(delivery.chat_id, text, reply_markup=markup)
         return Sent(sent.message_id)
 
     # -- files a buyer e-mailed ----------------------------------------------------------
@@ -376,6 +418,10 @@ def render(
             number=number, shop=shop_name, text=_dialog_text(notice, delivery, room)
         )
         return text, None
+    if topic in return_notices.TOPICS:
+        return return_notices.render_notice(topic, data, notice)
+    if topic in review_notices.TOPICS:
+        return review_notices.render_notice(topic, data, notice)
     raise ValueError(f"no text for the topic {topic!r}")
 
 

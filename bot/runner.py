@@ -1,30 +1,44 @@
-"""Running the bot: long polling (the default) with its services, the notification pump, the
-timer sweep, the web server (one-click e-mail links, health) and, with SMTP_HOST set, the
-e-mail pump and the receiver of buyers' replies."""
+"""Running the bot: its services, the notification pumps, the timer sweep and the web server
+(one-click e-mail links, the storefront API, health and metrics), with Telegram updates
+taken by long polling (the default) or, with WEBHOOK_URL set, posted to the web server.
+
+Several instances may run on one PostgreSQL (and Redis for the conversation state): each
+pump and the sweep claim their rows, webhook updates are taken once through the shared
+update log, so nothing is done twice whichever instance gets it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import signal
+from datetime import timedelta
+
+from aiogram import Bot, Dispatcher
 
 from bot import mail
-from bot.container import build_container
+from bot.container import Container, build_container
 from bot.notifier import build_pump
 from bot.scheduler import build_scheduler, build_sweep
 from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher, set_commands
 from bot.web import build_web_app, start_web
+from bot.webhook import TelegramWebhook, webhook_path
+from services.telegram_updates import UpdateLog
 from storage.migrate import upgrade_async
 
 log = logging.getLogger(__name__)
 
-# How long a stopping bot lets the pump finish its pass before cancelling it (a cancelled
+# How long a stopping bot lets the pumps finish their pass before cancelling them (a cancelled
 # pass still records every message it sent and gives back the ones it had not).
 PUMP_STOP_SECONDS = 10.0
+PURGE_HOURS = 1  # forgetting old webhook update ids and storefront idempotency keys
+IDEMPOTENCY_KEYS_KEPT = timedelta(hours=24)  # as Stripe keeps them
 
 
-async def run_polling(settings: Settings) -> None:
+async def run(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM: long polling, or webhook mode when WEBHOOK_URL is set."""
     mail.check_secret(settings)
     await upgrade_async(settings.database_url)
     container = build_container(settings)
@@ -33,26 +47,42 @@ async def run_polling(settings: Settings) -> None:
     # The pump's own bot: a 429 must come back to the pump, not be waited out in the session.
     pump_bot = build_bot(token, settings.telegram_api_url, wait_out_floods=False)
     dispatcher = build_dispatcher(container)
+    updates = UpdateLog(container.sessions, container.clock)
     stop = asyncio.Event()
-    pumping = asyncio.create_task(build_pump(container, pump_bot).run(stop), name="pump")
+    background = [asyncio.create_task(build_pump(container, pump_bot).run(stop), name="pump")]
     scheduler = build_scheduler(build_sweep(container), settings.timer_sweep_seconds)
+    scheduler.add_job(updates.purge, "interval", hours=PURGE_HOURS, id="purge_updates")
+
+    async def prune_idempotency_keys() -> None:
+        await container.idempotency.prune(container.clock.now() - IDEMPOTENCY_KEYS_KEPT)
+
+    scheduler.add_job(prune_idempotency_keys, "interval", hours=PURGE_HOURS, id="prune_keys")
     scheduler.start()
-    background = [pumping]
     web = receiver = None
     try:
         me = await bot.get_me()
-        web = await start_web(
-            build_web_app(container, mail.signer_of(settings), bot_username=me.username),
-            settings.http_host,
-            settings.http_port,
+        background += _storefront_pumps(container, stop)
+        app = build_web_app(
+            container,
+            mail.signer_of(settings),
+            bot_username=me.username,
+            subapps=_storefront_apps(container, me.username),
         )
+        if settings.webhook_url:
+            secret = settings.webhook_secret.get_secret_value()  # required with WEBHOOK_URL
+            webhook = TelegramWebhook(dispatcher, bot, updates, secret)
+            app.add_routes([webhook.route(webhook_path(settings.webhook_url))])
+        web = await start_web(app, settings.http_host, settings.http_port)
         if settings.smtp_host:
             mailing = mail.build_mail_pump(container, settings, bot_username=me.username)
             background.append(asyncio.create_task(mailing.run(stop), name="mail"))
             receiver = await mail.start_reply_receiver(container, settings)
-        log.info("running as @%s with long polling", me.username)
         await set_commands(bot)
-        await dispatcher.start_polling(bot, handle_signals=True)
+        if settings.webhook_url:
+            await _serve_webhook(bot, dispatcher, settings, me.username)
+        else:
+            log.info("running as @%s with long polling", me.username)
+            await dispatcher.start_polling(bot, handle_signals=True)
     finally:
         scheduler.shutdown(wait=False)
         stop.set()
@@ -64,6 +94,54 @@ async def run_polling(settings: Settings) -> None:
         for task in background:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(task, PUMP_STOP_SECONDS)
+        await dispatcher.storage.close()
         await pump_bot.session.close()
         await bot.session.close()
         await container.close()
+
+
+async def _serve_webhook(
+    bot: Bot, dispatcher: Dispatcher, settings: Settings, username: str | None
+) -> None:
+    """Point Telegram at WEBHOOK_URL and serve until a signal.
+
+    Every instance sets the same webhook (the call is idempotent), and none deletes it on
+    the way out: the other instances behind the same address go on receiving updates.
+    """
+    assert settings.webhook_url and settings.webhook_secret
+    await bot.set_webhook(
+        settings.webhook_url,
+        secret_token=settings.webhook_secret.get_secret_value(),
+        allowed_updates=dispatcher.resolve_used_update_types(),
+    )
+    log.info("running as @%s with the webhook %s", username, settings.webhook_url)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    log.info("stopping")
+
+
+def _storefront_apps(container: Container, bot_username: str | None) -> dict:
+    """The storefront API under /api."""
+    from bot.api import build_api_app
+
+    return {
+        "/api": build_api_app(
+            container,
+            bot_username=bot_username,
+            max_body_bytes=container.settings.api_max_body_bytes,
+        )
+    }
+
+
+def _storefront_pumps(container: Container, stop: asyncio.Event) -> list[asyncio.Task]:
+    """The pump of signed webhooks to storefronts."""
+    from bot.api import build_webhook_pump
+
+    return [asyncio.create_task(build_webhook_pump(container).run(stop), name="webhooks")]

@@ -6,10 +6,11 @@ start-up with a message naming the variable, never a traceback.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -19,6 +20,11 @@ class SmtpTls(StrEnum):
     STARTTLS = "starttls"
     TLS = "tls"
     NONE = "none"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"  # one JSON object per line, for a log collector
 
 
 class Settings(BaseSettings):
@@ -49,6 +55,9 @@ class Settings(BaseSettings):
     inbound_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)  # a bigger e-mail is refused
     secret_key: SecretStr = SecretStr("change-me")  # signs links given to buyers
     log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.TEXT
+    # The storefront API refuses a bigger request body with 413.
+    api_max_body_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
     # How often due timers (automatic steps, reminders, time limits) are looked for.
     timer_sweep_seconds: float = Field(30.0, gt=0, le=3600)
 
@@ -74,6 +83,24 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's rule for secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("use 1-256 characters: letters, digits, _ and -")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError(
+                "WEBHOOK_SECRET: set it with WEBHOOK_URL (anyone could post updates otherwise)"
+            )
+        return self
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -94,5 +121,8 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         lines = []
         for problem in error.errors():
             variable = "_".join(str(part) for part in problem["loc"]).upper()
-            lines.append(f"{variable}: {problem['msg']}")
+            if variable:
+                lines.append(f"{variable}: {problem['msg']}")
+            else:  # a rule across variables names them in its message
+                lines.append(problem["msg"].removeprefix("Value error, "))
         raise SettingsError("bad settings:\n  " + "\n  ".join(lines)) from None

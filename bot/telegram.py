@@ -12,13 +12,14 @@ from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramRetryAfter
-from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import DisabledEventIsolation, MemoryStorage
 from aiogram.types import BotCommand
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.container import Container
 from bot.i18n import build_i18n
+from bot.update_metrics import UpdateTracking
 from handlers.telegram import get_routers
 from handlers.telegram.middlewares import IdentityMiddleware, LanguageMiddleware, RefusalMiddleware
 
@@ -66,9 +67,21 @@ def build_fsm_storage(redis_url: str | None) -> BaseStorage:
     return RedisStorage.from_url(redis_url)
 
 
+def build_events_isolation(storage: BaseStorage) -> BaseEventIsolation:
+    """With Redis, one person's updates are handled one at a time across all instances (a
+    double tap that reaches two instances is still two taps in a row); in memory, no lock."""
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    if isinstance(storage, RedisStorage):
+        return storage.create_isolation()
+    return DisabledEventIsolation()
+
+
 def build_dispatcher(container: Container, storage: BaseStorage | None = None) -> Dispatcher:
+    storage = storage or build_fsm_storage(container.settings.redis_url)
     dispatcher = Dispatcher(
-        storage=storage or build_fsm_storage(container.settings.redis_url),
+        storage=storage,
+        events_isolation=build_events_isolation(storage),
         # Long-lived objects handlers receive by name.
         settings=container.settings,
         clock=container.clock,
@@ -81,7 +94,14 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
         cards=container.cards,
         buyers=container.buyers,
         dialog=container.dialog,
+        returns=container.returns,
+        reviews=container.reviews,
+        documents=container.documents,
+        balance=container.balance,
+        api_tokens=container.api_tokens,
+        webhook_settings=container.webhook_settings,
     )
+    dispatcher.update.outer_middleware(UpdateTracking())
     dispatcher.update.outer_middleware(IdentityMiddleware())
     LanguageMiddleware(build_i18n()).setup(dispatcher)
     for observer in (dispatcher.message, dispatcher.callback_query):
@@ -107,6 +127,7 @@ COMMANDS = {
     "orders": "orders",
     "queue": "my queue",
     "problems": "orders past their time limit",
+    "balance": "the shop's balance",
     "new": "new order by phone",
     "settings": "shop settings",
     "staff": "staff",

@@ -1,4 +1,4 @@
-"""The bot's HTTP server: a health check and the pages behind e-mail links (D2).
+"""The bot's HTTP server: health, readiness, metrics and the pages behind e-mail links (D2).
 
 One aiohttp application for everything the bot serves over HTTP. `build_web_app` returns it
 unfrozen: more routes (the storefront API, a Telegram webhook) are added with
@@ -7,6 +7,7 @@ unfrozen: more routes (the storefront API, a Telegram webhook) are added with
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Mapping
@@ -16,10 +17,13 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
 
 from bot.container import Container
 from bot.i18n import build_i18n
 from bot.link_pages import LinkPages
+from services import metrics
 from services.email.links import LinkSigner
 
 log = logging.getLogger(__name__)
@@ -50,8 +54,39 @@ class AccessLogger(AbstractAccessLogger):
         )
 
 
+NO_STORE = {"Cache-Control": "no-store"}
+READY_TIMEOUT = 3.0  # seconds: a load balancer's probe must not hang on a stuck database
+
+
 async def healthz(request: web.Request) -> web.Response:
-    return web.Response(text="ok", headers={"Cache-Control": "no-store"})
+    """Alive: the process answers (a restart helps only if this fails)."""
+    return web.Response(text="ok", headers=NO_STORE)
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready: the database answers; a load balancer sends no traffic here otherwise."""
+    engine = request.app[CONTAINER].engine
+    try:
+        async with asyncio.timeout(READY_TIMEOUT), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as error:  # any failure means "not ready", with the reason logged
+        log.warning("not ready: %s: %s", type(error).__name__, error)
+        return web.Response(text="database unavailable", status=503, headers=NO_STORE)
+    return web.Response(text="ready", headers=NO_STORE)
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    """Prometheus text format: this instance's counters, the shared backlog read now."""
+    container = request.app[CONTAINER]
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            await metrics.read_backlog(container.sessions, container.clock.now())
+    except Exception as error:  # the counters are still worth serving
+        log.warning("metrics: backlog not read: %s: %s", type(error).__name__, error)
+    return web.Response(
+        body=generate_latest(metrics.REGISTRY),
+        headers={**NO_STORE, "Content-Type": CONTENT_TYPE_LATEST},
+    )
 
 
 def build_web_app(
@@ -63,7 +98,8 @@ def build_web_app(
     subapps: Mapping[str, web.Application] | None = None,
     client_max_size: int = MAX_BODY_BYTES,
 ) -> web.Application:
-    """The application: `GET /healthz`, `GET|POST /l/{token}`, and the given sub-apps.
+    """The application: `GET /healthz`, `/readyz`, `/metrics`, `GET|POST /l/{token}`, and the
+    given sub-apps.
 
     `bot_username`: the bot's @username without the @, for "open in Telegram" (None: the
     pages say the bot cannot be reached). `subapps`: prefix -> application, e.g.
@@ -76,7 +112,14 @@ def build_web_app(
     app[SIGNER] = signer
     app[I18N] = i18n
     pages = LinkPages(container, signer, bot_username=bot_username, i18n=i18n)
-    app.add_routes([web.get("/healthz", healthz), *pages.routes()])
+    app.add_routes(
+        [
+            web.get("/healthz", healthz),
+            web.get("/readyz", readyz),
+            web.get("/metrics", metrics_page),
+            *pages.routes(),
+        ]
+    )
     for prefix, subapp in (subapps or {}).items():
         app.add_subapp(prefix, subapp)
     return app

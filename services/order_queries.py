@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services import sla
 from services.clock import Clock
+from services.ledger.income import commission
+from services.ledger.terms import Terms
 from services.orders.drafts import normalize_phone
 from services.orders.errors import OrderRefused
 from services.refusals import Reason, Refused, invalid
@@ -27,7 +29,7 @@ from services.vocabulary import SUPERVISOR_ROLES
 from services.workflow.definition import Status, Workflow
 from services.workflows import WorkflowStore
 from storage.database import reading
-from storage.models import Buyer, Order, Shop, WorkflowDefinition
+from storage.models import Buyer, LedgerEntry, Order, Shop, WorkflowDefinition
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 50
@@ -50,6 +52,8 @@ class OrderRow:
     problem: bool
     # Working time left before the status's acceptable limit (B2); zero once it has passed.
     time_left: timedelta | None = None
+    # The shop's income (004's list): the goods minus the commission or distributor discount.
+    income: int | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,9 @@ class OrderQueries:
                     Order.problem,
                     Order.workflow_id,
                     Order.sla_deadline_at,
+                    Order.items_total,
+                    Order.discount,
+                    _reserved_income(),
                 )
                 .join(Buyer, Buyer.id == Order.buyer_id)
                 .where(*where)
@@ -148,8 +155,10 @@ class OrderQueries:
             )
             result = list(result)
             hours = None
+            shop = await session.get(Shop, shop_id)
             if any(row.sla_deadline_at is not None for row in result):
-                hours = sla.calendar(await session.get(Shop, shop_id))
+                hours = sla.calendar(shop)
+            percent = Terms.of(shop.settings).percent
             now = self._clock.now()
             rows = [
                 OrderRow(
@@ -168,6 +177,10 @@ class OrderQueries:
                         if hours is not None and row.sla_deadline_at is not None
                         else None
                     ),
+                    income=row.reserved_income
+                    if row.reserved_income is not None
+                    else (row.items_total - row.discount)
+                    - commission(row.items_total - row.discount, percent),
                 )
                 for row in result
             ]
@@ -243,3 +256,15 @@ def _title(workflow: Workflow, status: str) -> Mapping[str, str]:
         return workflow.status(status).title
     except KeyError:
         return {}
+
+
+def _reserved_income():
+    """A paid order's income as the ledger reserved it: the terms of its payment day, even if
+    the shop's commission has changed since (unpaid orders show today's terms)."""
+    return (
+        select(func.sum(LedgerEntry.amount))
+        .where(LedgerEntry.order_id == Order.id, LedgerEntry.kind == "reserve_income")
+        .correlate(Order)
+        .scalar_subquery()
+        .label("reserved_income")
+    )

@@ -20,6 +20,7 @@ from babel.numbers import get_territory_currencies
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.clock import Clock
+from services.ledger import terms
 from services.orders.drafts import MAX_PRICE
 from services.orders.money import to_minor
 from services.refusals import Reason, Refused, invalid
@@ -44,6 +45,9 @@ FIELDS = (
     "preset",
     "sla_auto_cancel",
     "delivery_price",
+    "commission_kind",
+    "commission_percent",
+    "late_cancel_fee",
 )
 
 # -- working hours -------------------------------------------------------------------------
@@ -375,6 +379,19 @@ class ShopSettingsService:
         settings["delivery_prices"] = {**settings.get("delivery_prices", {}), method: price}
         shop.settings = settings
 
+    def _set_commission_kind(self, shop: Shop, value: str) -> None:
+        shop.settings = {**(shop.settings or {}), terms.KIND_SETTING: terms.parse_kind(value)}
+
+    def _set_commission_percent(self, shop: Shop, value: str) -> None:
+        percent = terms.parse_percent(value)
+        shop.settings = {**(shop.settings or {}), terms.PERCENT_SETTING: percent}
+
+    def _set_late_cancel_fee(self, shop: Shop, value: str) -> None:
+        switch = _SWITCHES.get(value.lower())
+        if switch is None:
+            raise ValueError("use on or off")
+        shop.settings = {**(shop.settings or {}), terms.LATE_FEE_SETTING: switch}
+
 
 _SETTERS = {
     "name": ShopSettingsService._set_name,
@@ -387,4 +404,7 @@ _SETTERS = {
     "days_off": ShopSettingsService._set_days_off,
     "sla_auto_cancel": ShopSettingsService._set_sla_auto_cancel,
     "delivery_price": ShopSettingsService._set_delivery_price,
+    "commission_kind": ShopSettingsService._set_commission_kind,
+    "commission_percent": ShopSettingsService._set_commission_percent,
+    "late_cancel_fee": ShopSettingsService._set_late_cancel_fee,
 }

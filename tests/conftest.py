@@ -93,6 +93,20 @@ def postgres_database():
     drop_postgres_database(url)
 
 
+@pytest.fixture
+def fresh_postgres():
+    """A database of its own, migrated, for tests whose other processes need committed data
+    in a real database (several bot instances, several sweeps)."""
+    if not POSTGRES_URL:
+        pytest.skip(NO_POSTGRES)
+    url = create_postgres_database("shopbot_multi")
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
     return request.param

@@ -11,8 +11,11 @@ from aiogram import Router
 
 def get_routers() -> list[Router]:
     from handlers.telegram import (
+        api_tokens,
+        balance,
         buyer,
         dialog,
+        documents,
         fallback,
         language,
         manual_order,
@@ -20,6 +23,8 @@ def get_routers() -> list[Router]:
         order_card,
         order_edit,
         order_list,
+        returns,
+        reviews,
         shop_settings,
         staff,
         start,
@@ -36,6 +41,11 @@ def get_routers() -> list[Router]:
         staff.router,  # staff list, invite links, removal; /bind and /unbind in groups
         shop_settings.router,  # /settings, responsible role per status, /shops
         onboarding.router,  # /newshop: the create-a-shop conversation
+        balance.router,  # /balance: reserved, available, the latest ledger entries
+        returns.router,  # returns: the buyer's request, the shop's steps (F1)
+        reviews.router,  # stars and words after receipt, the shop's answer (F3)
+        documents.router,  # document templates from /settings; an order's PDFs (E1-E3)
+        api_tokens.router,  # /settings -> storefront API tokens and the webhook (G1)
         # The per-order dialog: replies to relayed messages (staff and buyers), the buyer's
         # "write to the shop" conversation, and a buyer's message with no context (asks which
         # order). After every other conversation, before the catch-alls.

@@ -15,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.dialog import BuyerAct, BuyerCB
+from handlers.telegram.document_callbacks import DocAct, DocCB
 from handlers.telegram.format import esc, money, when
 from handlers.telegram.order_card import show_card
 from services.buyers import BuyerOrder, BuyerService
@@ -148,7 +149,20 @@ async def how_to_pay(
             "The shop sends the payment details in this order's dialog. If they have not "
             "arrived yet, ask the shop: «💬 Write to the shop»."
         )
-    await query.message.answer(text, reply_markup=write_keyboard(order.id))
+    markup = write_keyboard(order.id)
+    markup.inline_keyboard.append(  # E3: the documents to pay by (handlers.telegram.documents)
+        [
+            InlineKeyboardButton(
+                text=label,
+                callback_data=DocCB(act=DocAct.GET, id=order.id, kind=kind, v=order.version).pack(),
+            )
+            for label, kind in (
+                (_("📄 Invoice"), "invoice"),
+                (_("📄 Payment slip"), "payment_slip"),
+            )
+        ]
+    )
+    await query.message.answer(text, reply_markup=markup)
 
 
 def write_keyboard(order_id: int) -> InlineKeyboardMarkup:

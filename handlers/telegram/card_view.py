@@ -8,7 +8,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.callbacks import OrderAct, OrderCB
 from handlers.telegram.dialog import BuyerAct, BuyerCB, DialogCB
+from handlers.telegram.document_callbacks import DocAct, DocCB
 from handlers.telegram.format import duration, esc, money, title, when
+from handlers.telegram.returns import card_buttons as return_buttons
+from handlers.telegram.reviews import card_buttons as review_buttons
 from services import sla
 from services.orders.service import OrderView
 from services.workflow.definition import Input
@@ -154,6 +157,12 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
                 for text, act in tools
             )
         )
+        builder.row(  # E1-E3: invoice, waybill, payment slip (handlers.telegram.documents)
+            InlineKeyboardButton(
+                text=_("📄 Documents"),
+                callback_data=DocCB(act=DocAct.ORDER, id=order.id, v=order.version).pack(),
+            )
+        )
     elif view.who.actor.is_buyer:
         # The buyer's own tools (C5): the order's dialog, and how to pay while they are to.
         builder.row(
@@ -169,6 +178,18 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
                     callback_data=BuyerCB(act=BuyerAct.PAY, id=order.id).pack(),
                 )
             )
+            builder.row(  # E3: the invoice that came with the news, downloaded again
+                InlineKeyboardButton(
+                    text=_("📄 Invoice"),
+                    callback_data=DocCB(
+                        act=DocAct.GET, id=order.id, kind="invoice", v=order.version
+                    ).pack(),
+                )
+            )
+    # A received order (F1, F3): the buyer's "Return items"; the shop's "Returns", "Review".
+    feedback = [*return_buttons(view), *review_buttons(view)]
+    if feedback:
+        builder.row(*feedback)
     builder.row(
         InlineKeyboardButton(
             text=_("🔄 Refresh"),

@@ -466,6 +466,32 @@ async def step_comment(
 # -- history and the call script ------------------------------------------------------
 
 
+def event_name(action: str) -> str:
+    """What an audit event that changes no status says in the history."""
+    return {
+        "create": _("order placed"),
+        "comment": _("private comment"),
+        "buyer_linked": _("the buyer opened the order in Telegram"),
+        "reminder": _("reminder sent"),
+        "sla_expired": _("processing time expired"),
+        "split_by_availability": _("split by availability"),
+        "split_from": _("split from another order"),
+        "edit_items": _("goods changed"),
+        "change_delivery": _("delivery changed"),
+        "change_payment": _("payment method changed"),
+        "set_discount": _("discount changed"),
+        "return_requested": _("return requested"),
+        "return_approved": _("return approved"),
+        "return_rejected": _("return rejected"),
+        "return_goods_received": _("returned goods received"),
+        "return_refunded": _("refund for the return made"),
+        "return_overdue": _("return request not answered in time"),
+        "review_left": _("rating left"),
+        "review_text": _("review written"),
+        "review_answered": _("the shop answered the review"),
+    }.get(action, action)
+
+
 @router.callback_query(OrderCB.filter(F.act == OrderAct.HISTORY))
 async def history(
     query: CallbackQuery,
@@ -484,7 +510,7 @@ async def history(
             "buyer": _("buyer"),
             "system": _("system"),
         }.get(event.actor_kind, event.actor_kind)
-        what = event.action
+        what = event_name(event.action)
         if event.to_status:
             what = title(view.workflow.status(event.to_status).title, language)
         line = f"{when(event.created_at, view.shop.timezone, language)} · {esc(who)}: {esc(what)}"

@@ -105,8 +105,10 @@ def order_line(row, timezone: str, language: str) -> str:
         when(row.created_at, timezone, language),
         esc(row.buyer_name) or esc(row.buyer_phone) or "—",
         money(row.total, row.currency, language),
-        esc(title(row.status_title, language)),
     ]
+    if row.income is not None:
+        parts.append(_("income {amount}").format(amount=money(row.income, row.currency, language)))
+    parts.append(esc(title(row.status_title, language)))
     if row.time_left is not None and not row.problem:
         parts.append("⏱ " + duration(row.time_left))
     return ("⚠️ " if row.problem else "") + " · ".join(parts)

@@ -19,6 +19,8 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.telegram.api_tokens import api_tokens_button
+from handlers.telegram.document_callbacks import DocAct, DocCB
 from handlers.telegram.format import esc, money, title
 from handlers.telegram.menu import MenuAct, MenuCB
 from handlers.telegram.onboarding import (
@@ -30,6 +32,7 @@ from handlers.telegram.onboarding import (
     preset_title,
     zones_for,
 )
+from handlers.telegram.reviews import settings_button as reviews_button
 from handlers.telegram.staff import role_name
 from handlers.telegram.start import send_menu
 from services.refusals import Reason, Refused
@@ -83,6 +86,9 @@ def field_name(field: str) -> str:
         "preset": _("Workflow"),
         "sla_auto_cancel": _("Auto-cancel past the time limit"),
         "delivery_price": _("Delivery prices"),
+        "commission_kind": _("What the platform keeps"),
+        "commission_percent": _("Commission, %"),
+        "late_cancel_fee": _("Fee on a late cancellation"),
     }
     return names.get(field, field)
 
@@ -114,6 +120,18 @@ def field_hint(field: str) -> str:
         "delivery_price": _(
             "Send a delivery method and its price, like «courier 350.00». "
             "Methods: pickup, courier, post, carrier."
+        ),
+        "commission_kind": _(
+            "Does the platform take a commission on each order, or does a distributor give "
+            "you a discount? Either way your income is the goods minus that percentage."
+        ),
+        "commission_percent": _(
+            "Send the percentage of the goods' price that is not your income, from 0 to 100, "
+            "like «12.5»."
+        ),
+        "late_cancel_fee": _(
+            "When the shop cancels an order past its time limit, charge the platform fee as "
+            "if the order had been fulfilled?"
         ),
     }
     return hints.get(field, "")
@@ -153,6 +171,13 @@ def value_text(view: ShopView, field: str, language: str) -> str:
             )
             or none
         )
+    if field == "commission_kind":
+        kind = (shop.settings or {}).get("commission_kind", "commission")
+        return _("a distributor discount") if kind == "distributor_discount" else _("a commission")
+    if field == "commission_percent":
+        return esc(str((shop.settings or {}).get("commission_percent", "0"))) + " %"
+    if field == "late_cancel_fee":
+        return _("on") if (shop.settings or {}).get("late_cancel_fee") else _("off")
     return ""
 
 
@@ -186,6 +211,14 @@ def settings_menu(view: ShopView, language: str) -> tuple[str, InlineKeyboardMar
             callback_data=SettingsCB(act=SettingsAct.STATUSES, shop=shop_id).pack(),
         )
     )
+    builder.row(reviews_button(shop_id))  # F3: the shop's average rating
+    builder.row(  # E1-E3: the document templates (handlers.telegram.documents)
+        InlineKeyboardButton(
+            text=_("📄 Documents"),
+            callback_data=DocCB(act=DocAct.TEMPLATES, shop=shop_id).pack(),
+        )
+    )
+    builder.row(api_tokens_button(shop_id))  # G1: storefront API tokens and the webhook
     if view.shop.staff_chat_id:
         builder.row(
             InlineKeyboardButton(
@@ -261,6 +294,13 @@ def choices(view: ShopView, field: str, language: str, today) -> list[tuple[str,
         return [(country_name(code, language), code) for code in MAIN_COUNTRIES]
     if field == "sla_auto_cancel":
         return [(_("Cancel automatically"), "on"), (_("Only flag and alert"), "off")]
+    if field == "commission_kind":
+        return [
+            (_("Platform commission"), "commission"),
+            (_("Distributor discount"), "distributor_discount"),
+        ]
+    if field == "late_cancel_fee":
+        return [(_("Charge the fee"), "on"), (_("Do not charge"), "off")]
     if field == "timezone":
         return [(zone, zone) for zone in zones_for(view.shop.country)]
     if field == "currency":
@@ -268,7 +308,13 @@ def choices(view: ShopView, field: str, language: str, today) -> list[tuple[str,
     return []
 
 
-TYPED_FIELDS = frozenset(FIELDS) - {"preset", "language", "sla_auto_cancel"}
+TYPED_FIELDS = frozenset(FIELDS) - {
+    "preset",
+    "language",
+    "sla_auto_cancel",
+    "commission_kind",
+    "late_cancel_fee",
+}
 
 
 @router.callback_query(SettingsCB.filter(F.act == SettingsAct.FIELD))

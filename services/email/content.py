@@ -37,6 +37,8 @@ The template context (every key is always there; see services/email/templates):
   change        order_changed: the edit ("edit_items", "change_delivery", ...), else None
   from_number   order_split: the number of the order it was split from, else None
   reminder      reminder: the timer's message ("payment_reminder", ...), else None
+  feedback      return_to_buyer: {step, return_id, lines: [{name, quantity}], amount,
+                reject_reason}; review_answer: {answer}; else None
   reply_note    "shop": replies reach the shop; "buyer": replies reach the buyer; "none"
 """
 
@@ -44,7 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -52,11 +54,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from services.clock import SystemClock
+from services.documents.service import INVOICE_STATUSES, DocumentService
 from services.email.formatting import money, one_line, when
 from services.email.links import LINK_LIFETIME, LinkSigner
 from services.email.render import MailRenderer, language_of
 from services.notifications.recipients import UnknownTopic
 from services.orders.decisions import facts
+from services.returns import email_feedback
 from services.vocabulary import DEFAULT_LANGUAGE
 from services.workflow.definition import ActorKind, Input, StatusKind, Workflow
 from services.workflow.engine import ActionOption, Actor, available_actions, reasons_for
@@ -73,6 +78,9 @@ BUYER_TOPICS = frozenset(
         "order_split",
         "reminder",
         "dialog_to_buyer",
+        "return_to_buyer",  # services.returns
+        "review_request",  # services.reviews
+        "review_answer",
     }
 )
 TOPICS = SHOP_TOPICS | BUYER_TOPICS
@@ -129,6 +137,7 @@ class MailContentReader:
         reply_domain: str,
         bot_username: str | None,
         renderer: MailRenderer | None = None,
+        documents: DocumentService | None = None,
     ):
         reply_domain = (reply_domain or "").strip().lower()
         if not _DOMAIN.match(reply_domain):
@@ -146,6 +155,8 @@ class MailContentReader:
         self._domain = reply_domain
         self._bot = bot_username
         self._renderer = renderer or MailRenderer()
+        # The invoice attached to the buyer's "awaiting payment" mail (E3).
+        self._documents = documents or DocumentService(sessions, SystemClock())
 
     async def read(self, row: OutboxMessage, now: datetime) -> Mail | None:
         """The mail of an e-mail outbox row; None when there is nobody to send it to.
@@ -177,7 +188,21 @@ class MailContentReader:
                     )
                 )
             workflow = await self._workflows.get(session, order.workflow_id)
-            return self._mail(row, order, shop, workflow, dialog, files, now)
+            mail = self._mail(row, order, shop, workflow, dialog, files, now)
+        return await self._with_invoice(row, order, mail, now)
+
+    async def _with_invoice(
+        self, row: OutboxMessage, order: Order, mail: Mail | None, now: datetime
+    ) -> Mail | None:
+        """The buyer's news that the order awaits payment carries the invoice as a PDF."""
+        status = (row.payload or {}).get("status") or order.status
+        if mail is None or row.topic != "status_changed" or status not in INVOICE_STATUSES:
+            return mail
+        invoice = await self._documents.invoice_for_buyer(order.id, mail.language, now)
+        if invoice is None:
+            return mail
+        attachment = (invoice.name, "application/pdf", invoice.pdf)
+        return replace(mail, attachments=[*mail.attachments, attachment])
 
     # -- building --------------------------------------------------------------------------
 
@@ -260,6 +285,8 @@ class MailContentReader:
             "from_number": payload.get("from_number") if row.topic == "order_split" else None,
             "reminder": payload.get("message") if row.topic == "reminder" else None,
             "reply_note": "buyer" if buyer.email else "none",
+            # A return's step or a review's answer (services.returns.email_feedback).
+            "feedback": email_feedback(row.topic, payload, order.currency, language),
         }
         if for_shop:
             return context

@@ -38,7 +38,10 @@ EDIT_CARD = "edit_card"
 
 BUYER_TOPICS = frozenset(
     {"status_changed", "order_created", "order_changed", "order_split", "reminder"}
+    | {"return_to_buyer", "review_request", "review_answer"}  # services.returns, .reviews
 )
+# Returns and reviews for the shop: its group and its managers (the owner when none).
+SHOP_FEEDBACK_TOPICS = frozenset({"return_to_shop", "review_to_shop"})
 DIALOG_TOPICS = frozenset({"dialog_to_shop", "dialog_to_buyer"})
 
 
@@ -82,6 +85,18 @@ async def recipients(
         role = row.payload.get("role")
         responsible = await _staff(session, shop.id, role, fallback=False) if role else []
         return _once([*await _supervisors(session, shop.id), *responsible])
+    if topic in SHOP_FEEDBACK_TOPICS:
+        role = row.payload.get("role")
+        return _once([*_group(shop), *await _staff(session, shop.id, role, fallback=True)])
+    if topic == "return_overdue":
+        # A return request the shop has not answered in time: the admin and the managers.
+        role = row.payload.get("role")
+        return _once(
+            [
+                *await _supervisors(session, shop.id),
+                *await _staff(session, shop.id, role, fallback=False),
+            ]
+        )
     if topic == "email_failed":
         return _once(await _supervisors(session, shop.id))
     if topic in DIALOG_TOPICS:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services import sla, timers
+from services import metrics, sla, timers
+from services.ledger import postings as ledger
 from services.orders import notices
 from services.orders.access import Who
 from services.orders.unit import Unit
@@ -38,6 +39,7 @@ async def write_decision(
         if sla.has_limits(workflow, decision.final_status)
         else None
     )
+    was_late = ledger.sla_expired(order, unit.now)  # entering the new status rewrites it
     events = []
     for index, step in enumerate(decision.steps):
         first = index == 0
@@ -74,7 +76,24 @@ async def write_decision(
         await timers.cancel_pending(unit.session, order.id, unit.now)
     await timers.schedule(unit.session, order.id, order.status, decision.timers, unit.now)
     await sla.schedule_deadline(unit.session, order, limits, unit.now)
+    # The money effects (004) and a late cancellation's fee (F4), in this same transaction.
+    await ledger.apply_effects(
+        unit.session,
+        order,
+        workflow,
+        decision.steps,
+        events,
+        inputs=dict(decision.inputs),
+        was_late=was_late,
+        now=unit.now,
+    )
     notices.status_changed(unit.outbox, order, workflow, events[-1])
+    unit.after_commit.append(
+        lambda: [
+            metrics.TRANSITIONS.labels(step.transition.code, str(who.ref.channel)).inc()
+            for step in decision.steps
+        ]
+    )
     return events
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from services import sla, timers
+from services import metrics, sla, timers
 from services.auth import new_buyer_token
 from services.clock import Clock
 from services.notifications.outbox import Outbox
@@ -252,6 +252,7 @@ class OrderService:
                         channel=actor.channel,
                         payload={"sibling_order_ids": [o.id for o in orders if o is not order]},
                     )
+            unit.after_commit.append(lambda: metrics.ORDERS_CREATED.labels(source).inc(len(orders)))
             return orders
 
         try:
@@ -523,7 +524,9 @@ class OrderService:
                     unit = self._unit(session)
                     result = await work(unit)
                     await unit.outbox.write(session)
-                    return result
+                for committed in unit.after_commit:
+                    committed()
+                return result
             except StaleDataError:
                 log.info("order changed concurrently; attempt %s of %s", attempt, MAX_ATTEMPTS)
             except OperationalError as error:

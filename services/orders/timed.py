@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services import sla
+from services import metrics, sla
 from services.orders import notices
 from services.orders.access import Who
 from services.orders.actors import ActorRef, Channel
@@ -50,6 +50,11 @@ async def fire(unit: Unit, timer_id: int) -> str:
     timer = await _take(unit.session, timer_id, unit.now)
     if timer is None:
         return GONE
+    if timer.kind == "return_sla":  # a return request's answer limit, whatever the status
+        from services import returns
+
+        timer.outcome = await returns.fire_timer(unit, order, timer)
+        return timer.outcome
     if order.status != timer.status:
         timer.state, timer.outcome = CANCELLED, MOVED_ON
         return MOVED_ON
@@ -133,6 +138,7 @@ async def _expire(
     )
     await unit.session.flush()  # the new version: the cards redraw with the problem shown
     notices.sla_expired(unit.outbox, order, workflow, timer.id, status)
+    unit.after_commit.append(metrics.SLA_BREACHES.inc)
     if cancellation is None:
         notices.cards_changed(unit.outbox, order)
         return FLAGGED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload, selectinload
 
+from services import log_context
 from services.notifications.outbox import Outbox
 from services.orders.access import Who, who_is
 from services.orders.actors import ActorRef, ActorType
@@ -31,6 +33,8 @@ class Unit:
     outbox: Outbox
     workflows: WorkflowStore
     _roles: dict[tuple[int, int], frozenset[str]] = field(default_factory=dict)
+    # Run once the transaction committed (metrics): a rolled-back attempt leaves no trace.
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     async def load(
         self,
@@ -70,6 +74,7 @@ class Unit:
         if not rows:
             raise OrderRefused(Problem.NOT_FOUND, "no such order")
         order = rows[0][0]
+        log_context.order_loaded(order.shop_id, order.number)
         if user_id is not None:
             self._roles[(order.shop_id, user_id)] = frozenset(r[1] for r in rows if r[1])
         return order

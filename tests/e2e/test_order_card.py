@@ -143,7 +143,9 @@ async def test_history_comments_and_call_script(tg):
     await tg.tap(manager, card, text="💬 Комментарий")
     await tg.say(manager, "Call after 18:00")
     await tg.tap(manager, card, text="📜 История")
-    assert "🔒 Call after 18:00" in tg.last(manager).text
+    history = tg.last(manager).text
+    assert "🔒 Call after 18:00" in history
+    assert "внутренний комментарий" in history  # named, not the raw "comment" code
     await tg.tap(manager, card, text="📞 Сценарий")
     script = tg.last(manager).text
     assert "Cats &amp; Dogs" in script or "Cats & Dogs" in script

@@ -167,7 +167,7 @@ async def test_marketplace_lifecycle_through_the_service(services):
     # when the buyer confirms receipt
     result = await services.orders.apply(order.id, buyer, "confirm_receipt")
     assert result.order.status == "received"
-    assert result.decision.effects == ("request_review",)
+    assert result.decision.effects == ("credit_income", "request_review")
 
     # then the audit log holds one event per change, by whom and in which capacity
     log = [

@@ -31,8 +31,6 @@ from storage.models import Order, OrderEvent, OutboxMessage, Timer
 from tests.conftest import (
     NO_POSTGRES,
     POSTGRES_URL,
-    create_postgres_database,
-    drop_postgres_database,
     sqlite_url,
 )
 
@@ -40,19 +38,6 @@ ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 NORMAL_LEASE = 300.0  # seconds: TimerSweep's default, five minutes
 NO_LEASE = 0.0
-
-
-@pytest.fixture
-def fresh_postgres():
-    """A database of its own, migrated: the processes need committed data in a real database."""
-    if not POSTGRES_URL:
-        pytest.skip(NO_POSTGRES)
-    url = create_postgres_database("shopbot_sweep")
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        drop_postgres_database(url)
 
 
 async def seed(url: str, *, orders: int, due: int) -> list[int]:

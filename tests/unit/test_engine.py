@@ -203,7 +203,7 @@ def test_the_buyer_takes_only_buyer_actions():
 
     # then
     assert receipt.steps[0].capacity is ActorKind.BUYER
-    assert receipt.effects == (Effect.REQUEST_REVIEW,)
+    assert receipt.effects == (Effect.CREDIT_INCOME, Effect.REQUEST_REVIEW)
     assert confirm.code is Refusal.FORBIDDEN
     assert mark_paid.code is Refusal.FORBIDDEN
     assert [a.code for a in available_actions(MARKETPLACE, shipped, BUYER)] == ["confirm_receipt"]

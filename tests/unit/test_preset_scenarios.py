@@ -90,7 +90,12 @@ def test_marketplace_an_in_stock_parcel_from_order_to_review():
         "shipped",
         "received",
     ]
-    assert walk.effects == [Effect.TRACK_PARCEL, Effect.REQUEST_REVIEW]
+    assert walk.effects == [
+        Effect.RESERVE_INCOME,  # 004: paid -> the income is reserved
+        Effect.TRACK_PARCEL,
+        Effect.CREDIT_INCOME,  # received -> credited
+        Effect.REQUEST_REVIEW,
+    ]
 
 
 def test_marketplace_a_made_to_order_pickup():
@@ -114,7 +119,7 @@ def test_marketplace_a_made_to_order_pickup():
         "awaiting_pickup",
         "picked_up",
     ]
-    assert walk.effects == [Effect.REQUEST_REVIEW]
+    assert walk.effects == [Effect.RESERVE_INCOME, Effect.CREDIT_INCOME, Effect.REQUEST_REVIEW]
 
 
 def test_marketplace_cash_on_delivery_is_paid_at_once():
@@ -395,7 +400,7 @@ def test_platform_a_carrier_parcel_from_opening_to_delivery():
         "received",
     ]
     assert shipped.inputs["track_code"] == "204500123456"
-    assert walk.effects == [Effect.TRACK_PARCEL]
+    assert walk.effects == [Effect.TRACK_PARCEL, Effect.CREDIT_INCOME]
 
 
 def test_platform_new_and_accepted_orders_have_the_seed_limits():

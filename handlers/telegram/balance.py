@@ -1,0 +1,75 @@
+"""/balance (F2): the shop's reserved and available money and its latest ledger entries.
+
+For the owner, admins and the accountant; the service refuses anyone else, and the refusal
+middleware tells them so.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+
+from handlers.telegram.format import esc, money, when
+from services.ledger.balance import Balance
+
+router = Router(name=__name__)
+
+
+def kind_name(kind: str) -> str:
+    names = {
+        "reserve_income": _("income reserved"),
+        "reserve_delivery": _("delivery reserved"),
+        "credit_income": _("income credited"),
+        "credit_delivery": _("delivery credited"),
+        "refund_goods": _("goods refunded to the buyer"),
+        "refund_delivery": _("delivery refunded to the buyer"),
+        "compensate_delivery": _("delivery compensated"),
+        "penalty": _("fee for a late cancellation"),
+        "return_income": _("returned goods"),
+    }
+    return names.get(kind, kind)
+
+
+def signed(amount: int, currency: str, language: str) -> str:
+    return ("+" if amount > 0 else "−") + money(abs(amount), currency, language)
+
+
+def balance_text(balance: Balance, timezone: str, language: str) -> str:
+    lines = [
+        _("💰 <b>Balance of {shop}</b>").format(shop=esc(balance.shop_name)),
+        "",
+        _("<b>Reserved:</b> {amount}").format(
+            amount=money(balance.reserved, balance.currency, language)
+        ),
+        _("<b>Available:</b> {amount}").format(
+            amount=money(balance.available, balance.currency, language)
+        ),
+        _(
+            "Income is reserved when an order is paid and credited when the buyer confirms "
+            "receipt or the order completes."
+        ),
+        "",
+    ]
+    if not balance.latest:
+        lines.append(_("No entries yet."))
+        return "\n".join(lines)
+    lines.append(_("<b>Latest entries:</b>"))
+    for entry in balance.latest:
+        order = f"#{entry.order_number} · " if entry.order_number is not None else ""
+        lines.append(
+            f"{when(entry.created_at, timezone, language)} · {order}{kind_name(entry.kind)}: "
+            f"{signed(entry.amount, balance.currency, language)}"
+        )
+    return "\n".join(lines)
+
+
+@router.message(Command("balance"), F.chat.type == "private")
+async def balance_command(message: Message, users, user, balance, i18n) -> None:
+    membership = await users.current_shop(user.id)
+    if membership is None:
+        await message.answer(_("You are not staff of any shop yet. Send /start to create one."))
+        return
+    result = await balance.balance(membership.shop.id, user.id)
+    await message.answer(balance_text(result, membership.shop.timezone, i18n.current_locale))

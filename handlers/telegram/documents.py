@@ -1,0 +1,420 @@
+"""Documents in Telegram (E1-E3): the shop's templates from /settings, and an order's PDFs.
+
+Templates: the owner or an admin picks a document and a language, downloads the template in
+use (the default until the shop saves one), sends an edited file back, gets the exact reason
+when it is refused, or a preview rendered on a sample order with "Save" and "Cancel"; the
+previous version can be restored. Orders: staff get every document from the card's
+"📄 Documents", the buyer their invoice from their card. Everything goes through
+DocumentService, which decides who may do what.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+
+from aiogram import Bot, F, Router
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from handlers.telegram.document_callbacks import DocAct, DocCB
+from handlers.telegram.format import esc
+from handlers.telegram.shop_settings import LANGUAGE_NAMES, back_button
+from services.documents.defaults import KINDS
+from services.documents.sandbox import MAX_TEMPLATE, TemplateProblem
+from services.documents.service import BUYER_KINDS, DocumentService
+from services.documents.variables import BANK_KEYS
+from services.orders.actors import ActorRef
+from services.refusals import Reason, Refused
+from services.vocabulary import LANGUAGES
+
+router = Router(name=__name__)
+
+MAX_UPLOAD = 256 * 1024  # bytes of an uploaded template file (the text limit is tighter)
+
+
+class TemplateEdit(StatesGroup):
+    upload = State()  # waiting for the edited template file
+    confirm = State()  # the preview is shown: save or cancel
+    bank = State()  # typing the bank details
+
+
+# -- words ----------------------------------------------------------------------------------
+
+
+def kind_name(kind: str) -> str:
+    return {
+        "invoice": _("Invoice"),
+        "waybill": _("Waybill"),
+        "payment_slip": _("Bank payment slip"),
+    }.get(kind, kind)
+
+
+def problem_text(problem: TemplateProblem) -> str:
+    """The exact reason, with its line: the shop fixes the file by it."""
+    if problem.line:
+        return _("Line {line}: {message}").format(line=problem.line, message=esc(problem.message))
+    return esc(problem.message)
+
+
+# -- templates, from /settings ----------------------------------------------------------------
+
+
+def templates_screen(shop_id: int) -> tuple[str, InlineKeyboardMarkup]:
+    lines = [
+        _("📄 <b>Documents</b>"),
+        _(
+            "Choose a document and a language to download its template, send an edited one "
+            "back or restore the previous version. The variables are described in "
+            "docs/documents.md."
+        ),
+    ]
+    builder = InlineKeyboardBuilder()
+    for kind in KINDS:
+        builder.row(
+            *(
+                InlineKeyboardButton(
+                    text=f"{kind_name(kind)} · {language.upper()}",
+                    callback_data=DocCB(
+                        act=DocAct.TEMPLATE, shop=shop_id, kind=kind, lang=language
+                    ).pack(),
+                )
+                for language in LANGUAGES
+            )
+        )
+    builder.row(
+        InlineKeyboardButton(
+            text=_("🏦 Bank details"),
+            callback_data=DocCB(act=DocAct.BANK, shop=shop_id).pack(),
+        )
+    )
+    builder.row(back_button(shop_id))
+    return "\n".join(lines), builder.as_markup()
+
+
+async def template_screen(
+    documents: DocumentService, shop_id: int, user, kind: str, language: str
+) -> tuple[str, InlineKeyboardMarkup]:
+    info = await documents.template(shop_id, user.id, kind, language)
+    which = (
+        _("the default template")
+        if info.is_default
+        else _("the shop's version {version}").format(version=info.version)
+    )
+    text = "\n".join(
+        [
+            _("📄 <b>{document}</b> · {language}").format(
+                document=kind_name(kind), language=LANGUAGE_NAMES.get(language, language)
+            ),
+            _("In use: {which}.").format(which=which),
+            "",
+            _(
+                "Download the template, edit it and send the file back here: I check it, "
+                "show a preview on a sample order, and save it when you confirm."
+            ),
+        ]
+    )
+    builder = InlineKeyboardBuilder()
+    builder.row(
+        InlineKeyboardButton(
+            text=_("⬇️ Download the template"),
+            callback_data=DocCB(act=DocAct.DOWNLOAD, shop=shop_id, kind=kind, lang=language).pack(),
+        )
+    )
+    if info.has_previous:
+        builder.row(
+            InlineKeyboardButton(
+                text=_("↩️ Restore the previous version"),
+                callback_data=DocCB(
+                    act=DocAct.RESTORE, shop=shop_id, kind=kind, lang=language
+                ).pack(),
+            )
+        )
+    builder.row(
+        InlineKeyboardButton(
+            text=_("↩️ Back"), callback_data=DocCB(act=DocAct.TEMPLATES, shop=shop_id).pack()
+        )
+    )
+    return text, builder.as_markup()
+
+
+@router.callback_query(DocCB.filter(F.act == DocAct.TEMPLATES))
+async def show_templates(
+    query: CallbackQuery, callback_data: DocCB, user, shop_settings, state: FSMContext
+) -> None:
+    await state.clear()
+    view = await shop_settings.get(callback_data.shop, user.id)
+    if not view.can_edit:
+        raise Refused(Reason.FORBIDDEN, "documents are for the owner and admins")
+    text, markup = templates_screen(callback_data.shop)
+    await query.message.edit_text(text, reply_markup=markup)
+
+
+@router.callback_query(DocCB.filter(F.act == DocAct.TEMPLATE))
+async def show_template(
+    query: CallbackQuery,
+    callback_data: DocCB,
+    user,
+    documents: DocumentService,
+    state: FSMContext,
+) -> None:
+    shop_id, kind, language = callback_data.shop, callback_data.kind, callback_data.lang
+    text, markup = await template_screen(documents, shop_id, user, kind, language)
+    # What the person sends next is the new template of this document.
+    await state.set_state(TemplateEdit.upload)
+    await state.set_data({"shop_id": shop_id, "kind": kind, "language": language})
+    if query.message.text is None:  # "Cancel" under a preview: a file has no text to edit
+        await query.message.answer(text, reply_markup=markup)
+    else:
+        await query.message.edit_text(text, reply_markup=markup)
+
+
+@router.callback_query(DocCB.filter(F.act == DocAct.DOWNLOAD))
+async def download_template(
+    query: CallbackQuery, callback_data: DocCB, user, documents: DocumentService
+) -> None:
+    info = await documents.template(
+        callback_data.shop, user.id, callback_data.kind, callback_data.lang
+    )
+    name = f"{info.kind}-{info.language}.html"
+    await query.message.answer_document(
+        BufferedInputFile(info.body.encode("utf-8"), filename=name),
+        caption=_("Edit this file and send it back to me as a file."),
+    )
+
+
+# Another file while a preview waits replaces it: the latest upload is what Save saves.
+@router.message(StateFilter(TemplateEdit.upload, TemplateEdit.confirm), F.document)
+async def template_uploaded(
+    message: Message, bot: Bot, user, documents: DocumentService, state: FSMContext
+) -> None:
+    data = await state.get_data()
+    shop_id, kind, language = data["shop_id"], data["kind"], data["language"]
+    document = message.document
+    if (document.file_size or 0) > MAX_UPLOAD:
+        await message.answer(
+            _("Not saved: the file is larger than {size} KB.").format(size=MAX_UPLOAD // 1024)
+        )
+        return
+    buffer = io.BytesIO()
+    await bot.download(document, destination=buffer)
+    try:
+        body = buffer.getvalue().decode("utf-8")
+    except UnicodeDecodeError:
+        await message.answer(_("Not saved: the file is not UTF-8 text."))
+        return
+    if len(body) > MAX_TEMPLATE:
+        await message.answer(
+            _("Not saved: the template is longer than {count} characters.").format(
+                count=MAX_TEMPLATE
+            )
+        )
+        return
+    try:
+        preview = await documents.preview(shop_id, user.id, kind, language, body)
+    except TemplateProblem as problem:
+        await message.answer(
+            _("Not saved: {problem}\n\nFix the file and send it again.").format(
+                problem=problem_text(problem)
+            )
+        )
+        return
+    # The preview's Save carries its number: an older preview's button saves nothing.
+    preview_number = secrets.randbelow(2**31)
+    await state.set_state(TemplateEdit.confirm)
+    await state.update_data(body=body, preview=preview_number)
+    await message.answer_document(
+        BufferedInputFile(preview.pdf, filename=preview.name),
+        caption=_("Preview on a sample order. Save this template?"),
+        reply_markup=InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    InlineKeyboardButton(
+                        text=_("✅ Save"),
+                        callback_data=DocCB(
+                            act=DocAct.SAVE,
+                            shop=shop_id,
+                            kind=kind,
+                            lang=language,
+                            v=preview_number,
+                        ).pack(),
+                    ),
+                    InlineKeyboardButton(
+                        text=_("✖️ Cancel"),
+                        callback_data=DocCB(
+                            act=DocAct.TEMPLATE, shop=shop_id, kind=kind, lang=language
+                        ).pack(),
+                    ),
+                ]
+            ]
+        ),
+    )
+
+
+# A reply to a relayed buyer message is the order's dialog, not an attempt at a template.
+@router.message(TemplateEdit.upload, ~F.reply_to_message)
+async def not_a_file(message: Message) -> None:
+    await message.answer(_("Send the template as a file (a document), please."))
+
+
+@router.callback_query(DocCB.filter(F.act == DocAct.SAVE))
+async def save_template(
+    query: CallbackQuery,
+    callback_data: DocCB,
+    user,
+    documents: DocumentService,
+    state: FSMContext,
+    callback_answer: CallbackAnswer,
+) -> None:
+    data = await state.get_data()
+    shop_id, kind, language = callback_data.shop, callback_data.kind, callback_data.lang
+    if await state.get_state() != TemplateEdit.confirm or (
+        shop_id,
+        kind,
+        language,
+        callback_data.v,
+    ) != (data.get("shop_id"), data.get("kind"), data.get("language"), data.get("preview")):
+        # An old preview's button: what it showed is no longer what would be saved.
+        callback_answer.text = _("This preview is out of date: send the file again.")
+        return
+    try:
+        info = await documents.save(shop_id, user.id, kind, language, data["body"])
+    except TemplateProblem as problem:
+        await state.clear()
+        await query.message.answer(_("Not saved: {problem}").format(problem=problem_text(problem)))
+        return
+    await state.clear()
+    callback_answer.text = _("Saved.")
+    await query.message.answer(
+        _(
+            "✅ Saved: {document} ({language}), version {version}. The next documents use it."
+        ).format(
+            document=kind_name(info.kind), language=info.language.upper(), version=info.version
+        )
+    )
+    text, markup = await template_screen(documents, shop_id, user, kind, language)
+    await query.message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(DocCB.filter(F.act == DocAct.RESTORE))
+async def restore_template(
+    query: CallbackQuery,
+    callback_data: DocCB,
+    user,
+    documents: DocumentService,
+    state: FSMContext,
+    callback_answer: CallbackAnswer,
+) -> None:
+    await state.clear()
+    shop_id, kind, language = callback_data.shop, callback_data.kind, callback_data.lang
+    info = await documents.restore_previous(shop_id, user.id, kind, language)
+    callback_answer.text = (
+        _("Restored: the default template.")
+        if info.is_default
+        else _("Restored: version {version}.").format(version=info.version)
+    )
+    text, markup = await template_screen(documents, shop_id, user, kind, language)
+    await query.message.edit_text(text, reply_markup=markup)
+
+
+# -- bank details ------------------------------------------------------------------------------
+
+
+@router.callback_query(DocCB.filter(F.act == DocAct.BANK))
+async def ask_bank_details(
+    query: CallbackQuery, callback_data: DocCB, user, documents: DocumentService, state: FSMContext
+) -> None:
+    bank = await documents.bank_details(callback_data.shop, user.id)
+    current = "\n".join(f"{key}: {esc(bank[key])}" for key in BANK_KEYS)
+    await state.set_state(TemplateEdit.bank)
+    await state.set_data({"shop_id": callback_data.shop})
+    await query.message.edit_text(
+        _(
+            "🏦 <b>Bank details</b> for the payment slip and its QR code. Send them as "
+            "'key: value' lines, like these:\n\n<code>{current}</code>"
+        ).format(current=current),
+        reply_markup=InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    InlineKeyboardButton(
+                        text=_("↩️ Back"),
+                        callback_data=DocCB(act=DocAct.TEMPLATES, shop=callback_data.shop).pack(),
+                    )
+                ]
+            ]
+        ),
+    )
+
+
+@router.message(TemplateEdit.bank, F.text & ~F.text.startswith("/"), ~F.reply_to_message)
+async def bank_details_typed(
+    message: Message, user, documents: DocumentService, state: FSMContext
+) -> None:
+    shop_id = (await state.get_data())["shop_id"]
+    try:
+        await documents.set_bank_details(shop_id, user.id, message.text)
+    except Refused as refusal:
+        if refusal.code is not Reason.INVALID:
+            await state.clear()
+            raise
+        await message.answer(_("Not saved: {problem}").format(problem=esc(refusal.message)))
+        return
+    await state.clear()
+    text, markup = templates_screen(shop_id)
+    await message.answer(_("✅ Bank details saved."))
+    await message.answer(text, reply_markup=markup)
+
+
+# -- an order's documents ------------------------------------------------------------------------
+
+
+def order_documents_keyboard(order_id: int, version: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for kind in KINDS:
+        builder.row(
+            InlineKeyboardButton(
+                text=f"📄 {kind_name(kind)}",
+                callback_data=DocCB(act=DocAct.GET, id=order_id, kind=kind, v=version).pack(),
+            )
+        )
+    return builder.as_markup()
+
+
+@router.callback_query(DocCB.filter(F.act == DocAct.ORDER))
+async def order_documents(query: CallbackQuery, callback_data: DocCB, orders, actor: ActorRef):
+    view = await orders.view(callback_data.id, actor)  # someone else's order: "not found"
+    kinds_for_buyer = not view.who.is_staff
+    markup = order_documents_keyboard(view.order.id, view.order.version)
+    if kinds_for_buyer:
+        markup.inline_keyboard = [
+            row
+            for row, kind in zip(markup.inline_keyboard, KINDS, strict=True)
+            if kind in BUYER_KINDS
+        ]
+    await query.message.answer(
+        _("Documents of order #{number}:").format(number=view.order.number), reply_markup=markup
+    )
+
+
+@router.callback_query(DocCB.filter(F.act == DocAct.GET))
+async def send_document(
+    query: CallbackQuery,
+    callback_data: DocCB,
+    documents: DocumentService,
+    actor: ActorRef,
+    i18n,
+) -> None:
+    language = i18n.current_locale if i18n.current_locale in LANGUAGES else LANGUAGES[0]
+    document = await documents.for_order(callback_data.id, actor, callback_data.kind, language)
+    await query.message.answer_document(BufferedInputFile(document.pdf, filename=document.name))

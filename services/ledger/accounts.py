@@ -1,0 +1,42 @@
+"""The ledger's accounts and the kinds of posting that move money between them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Account(StrEnum):
+    """Where a shop's money is. Balances are debits minus credits; all of them sum to zero."""
+
+    BUYER_PAYMENTS = "buyer_payments"  # what buyers paid in: negative, the source of it all
+    RESERVED = "reserved"  # the shop's income on paid orders, not yet credited (004)
+    DELIVERY_RESERVED = "delivery_reserved"  # delivery paid by buyers, held for the shop
+    FEE_RESERVED = "fee_reserved"  # the platform's commission on paid orders, held
+    AVAILABLE = "available"  # the shop's balance: credited income, compensations, penalties
+    PLATFORM_FEE = "platform_fee"  # commission the platform has earned, penalties included
+    REFUNDS = "refunds"  # paid back to buyers
+
+
+# What the shop sees as "reserved": its expected income and the delivery held for it.
+SHOP_RESERVED = (Account.RESERVED, Account.DELIVERY_RESERVED)
+
+
+class Kind(StrEnum):
+    """What a posting is for: one per money effect and account pair."""
+
+    RESERVE_INCOME = "reserve_income"  # buyer_payments -> reserved
+    RESERVE_DELIVERY = "reserve_delivery"  # buyer_payments -> delivery_reserved
+    RESERVE_FEE = "reserve_fee"  # buyer_payments -> fee_reserved
+    CREDIT_INCOME = "credit_income"  # reserved -> available
+    CREDIT_DELIVERY = "credit_delivery"  # delivery_reserved -> available
+    EARN_FEE = "earn_fee"  # fee_reserved -> platform_fee
+    REFUND_GOODS = "refund_goods"  # reserved -> refunds
+    REFUND_FEE = "refund_fee"  # fee_reserved -> refunds: the buyer gets the whole price back
+    REFUND_DELIVERY = "refund_delivery"  # delivery_reserved -> refunds
+    COMPENSATE_DELIVERY = "compensate_delivery"  # delivery_reserved -> available (004)
+    PENALTY = "penalty"  # available -> platform_fee: a late cancellation's fee (F4)
+    RETURN_INCOME = "return_income"  # reserved or available -> refunds: a returned line
+    RETURN_FEE = "return_fee"  # fee_reserved or platform_fee -> refunds: its commission
+
+
+RESERVE_KINDS = frozenset({Kind.RESERVE_INCOME, Kind.RESERVE_DELIVERY, Kind.RESERVE_FEE})

@@ -1,0 +1,105 @@
+"""Prometheus metrics (G2): what happened, counted per instance, and the backlog, read at scrape.
+
+Counters live in the process and count what this instance did once its transaction committed
+(a rolled-back attempt counts nothing). Gauges that describe the shared database (the outbox
+backlog and its age, due timers, open time-limit problems) are read from it when /metrics is
+scraped, so every instance reports the same, current values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.models import Order, OutboxMessage, Timer
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+UPDATES = Counter(
+    "shopbot_updates",
+    "Telegram updates taken by this instance, by kind and outcome",
+    ["kind", "outcome"],  # outcome: handled | not_handled | failed | duplicate
+    registry=REGISTRY,
+)
+TRANSITIONS = Counter(
+    "shopbot_transitions",
+    "Order status changes written by this instance, by action and channel",
+    ["action", "channel"],
+    registry=REGISTRY,
+)
+ORDERS_CREATED = Counter(
+    "shopbot_orders_created",
+    "Orders created by this instance, by source",
+    ["source"],
+    registry=REGISTRY,
+)
+SLA_BREACHES = Counter(
+    "shopbot_sla_breaches",
+    "Orders this instance found past their acceptable processing time",
+    registry=REGISTRY,
+)
+OUTBOX_BACKLOG = Gauge(
+    "shopbot_outbox_backlog",
+    "Notifications not yet delivered, by channel",
+    ["channel"],
+    registry=REGISTRY,
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "shopbot_outbox_oldest_age_seconds",
+    "Age of the oldest notification not yet delivered, by channel",
+    ["channel"],
+    registry=REGISTRY,
+)
+TIMERS_DUE = Gauge(
+    "shopbot_timers_due",
+    "Timers due now and not yet fired",
+    registry=REGISTRY,
+)
+ORDERS_PAST_LIMIT = Gauge(
+    "shopbot_orders_past_time_limit",
+    "Orders flagged as past their acceptable processing time",
+    registry=REGISTRY,
+)
+
+CHANNELS = ("telegram", "email", "webhook")
+PENDING = "pending"  # outbox and timer rows waiting for their pump or sweep
+
+
+async def read_backlog(sessions: async_sessionmaker[AsyncSession], now: datetime) -> None:
+    """Set the gauges from the database (on every scrape; each is one indexed query)."""
+    async with sessions() as session:
+        backlog = {
+            channel: (count, oldest)
+            for channel, count, oldest in await session.execute(
+                select(
+                    OutboxMessage.channel,
+                    func.count(),
+                    func.min(OutboxMessage.created_at),
+                )
+                .where(OutboxMessage.state == PENDING)
+                .group_by(OutboxMessage.channel)
+            )
+        }
+        due = await session.scalar(
+            select(func.count()).where(Timer.state == PENDING, Timer.due_at <= now)
+        )
+        past_limit = await session.scalar(select(func.count()).where(Order.problem.is_(True)))
+    for channel in {*CHANNELS, *backlog}:
+        count, oldest = backlog.get(channel, (0, None))
+        OUTBOX_BACKLOG.labels(channel).set(count)
+        OUTBOX_OLDEST_AGE.labels(channel).set(_age(oldest, now))
+    TIMERS_DUE.set(due or 0)
+    ORDERS_PAST_LIMIT.set(past_limit or 0)
+
+
+def _age(oldest: datetime | str | None, now: datetime) -> float:
+    if oldest is None:
+        return 0.0
+    if isinstance(oldest, str):  # SQLite's MIN() over a timestamp column gives its text
+        oldest = datetime.fromisoformat(oldest)
+    if oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=now.tzinfo)
+    return max((now - oldest).total_seconds(), 0.0)

@@ -1,0 +1,1 @@
+"""The storefront's side of the shop (G1): API tokens, idempotent order creation, webhooks."""

@@ -1,0 +1,159 @@
+"""Idempotency keys as Stripe has them (G1): a retried request gets the first answer again.
+
+`begin` reserves the key for the shop in its own short transaction, before anything else is
+done: the unique (shop_id, key) row decides which of two concurrent requests goes on. The
+other is told the first is still in progress (409), or, once it has finished, gets its
+answer. The same key with another body is a mistake of the client, refused with 422.
+
+A reservation carries a lease: if the process handling it dies before `finish`, a retry
+after the lease takes the key over. The orders that process may have committed are not made
+twice: they carry the request's external id, unique per shop, and the retry answers with
+them (see bot.api.orders).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.clock import Clock
+from storage.models import IdempotencyKey
+
+STARTED, DONE = "started", "done"
+LEASE = timedelta(seconds=60)
+MAX_KEY_LENGTH = 255
+
+
+def fingerprint(body: Any) -> str:
+    """The request's identity: its parsed JSON, keys sorted, so spacing does not matter."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Proceed:
+    """The key is ours: create the orders, then `finish`. `taken_over`: a request before us
+    held it and did not finish (its orders may exist)."""
+
+    taken_over: bool = False
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class InProgress:
+    """A request with this key is being handled right now."""
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """The key was used with another body."""
+
+
+Outcome = Proceed | Replay | InProgress | Mismatch
+
+
+class IdempotencyStore:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, lease: timedelta = LEASE
+    ):
+        self._sessions = sessions
+        self._clock = clock
+        self._lease = lease
+
+    async def begin(self, shop_id: int, key: str, print_: str) -> Outcome:
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            # One statement, no exception on a used key: this runs on every keyed request.
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            reserved = await session.scalar(
+                insert(IdempotencyKey)
+                .values(
+                    shop_id=shop_id,
+                    key=key,
+                    fingerprint=print_,
+                    state=STARTED,
+                    locked_until=now + self._lease,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["shop_id", "key"])
+                .returning(IdempotencyKey.id)
+            )
+        if reserved is not None:
+            return Proceed()
+        # The key was used before (or is being used right now): see how.
+        async with self._sessions() as session, session.begin():
+            row = await session.scalar(
+                select(IdempotencyKey).where(
+                    IdempotencyKey.shop_id == shop_id, IdempotencyKey.key == key
+                )
+            )
+            if row is None:  # finished and released between the two statements: go again
+                return await self.begin(shop_id, key, print_)
+            if row.fingerprint != print_:
+                return Mismatch()
+            if row.state == DONE:
+                return Replay(row.response_status, row.response_body)
+            if row.locked_until > now:
+                return InProgress()
+            # The request before us died holding the key: take it over, once.
+            taken = await session.execute(
+                update(IdempotencyKey)
+                .where(
+                    IdempotencyKey.id == row.id,
+                    IdempotencyKey.state == STARTED,
+                    IdempotencyKey.locked_until == row.locked_until,
+                )
+                .values(locked_until=now + self._lease)
+            )
+            return Proceed(taken_over=True) if taken.rowcount == 1 else InProgress()
+
+    async def finish(self, shop_id: int, key: str, status: int, body: dict[str, Any]) -> None:
+        """Keep the answer: every later request with this key and body gets it again."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(IdempotencyKey)
+                .where(IdempotencyKey.shop_id == shop_id, IdempotencyKey.key == key)
+                .values(
+                    state=DONE,
+                    response_status=status,
+                    response_body=body,
+                    finished_at=self._clock.now(),
+                )
+            )
+
+    async def prune(self, before: datetime) -> int:
+        """Forget the finished keys made before `before` (Stripe keeps them 24 hours); a
+        periodic job calls it. Returns how many were removed."""
+        async with self._sessions() as session, session.begin():
+            removed = await session.execute(
+                delete(IdempotencyKey).where(
+                    IdempotencyKey.state == DONE, IdempotencyKey.created_at < before
+                )
+            )
+            return removed.rowcount
+
+    async def release(self, shop_id: int, key: str) -> None:
+        """Nothing was done (the database was busy, an error): the key may be used again."""
+        async with self._sessions() as session, session.begin():
+            row = await session.scalar(
+                select(IdempotencyKey).where(
+                    IdempotencyKey.shop_id == shop_id,
+                    IdempotencyKey.key == key,
+                    IdempotencyKey.state == STARTED,
+                )
+            )
+            if row is not None:
+                await session.delete(row)

@@ -1,0 +1,135 @@
+"""Storefront API tokens: made, listed and revoked by the shop's owner and admins (or the
+operator at the command line), and checked on every API request.
+
+A token is shown once, when it is made; only its SHA-256 is stored. Checking looks the hash up
+through its unique index: an unknown and a revoked token take the same single query and get
+the same answer, so a caller learns nothing about which tokens exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.auth import hash_token, new_api_token
+from services.clock import Clock
+from services.refusals import Reason, Refused, invalid
+from services.staff import require_supervisor
+from storage.database import reading
+from storage.models import ApiToken, Shop
+
+MAX_TOKEN_LENGTH = 200  # ours are 47 characters; anything much longer is not one of them
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as listed: never the token itself."""
+
+    id: int
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class Storefront:
+    """Who a valid token speaks for: the shop, and the currency its prices are in."""
+
+    shop_id: int
+    currency: str
+    language: str  # status titles in answers are in the shop's language
+
+
+@dataclass(frozen=True)
+class NewToken:
+    info: TokenInfo
+    token: str  # shown once
+
+
+def _info(row: ApiToken) -> TokenInfo:
+    return TokenInfo(row.id, row.name, row.created_at, row.revoked_at)
+
+
+class ApiTokenService:
+    """`user_id` None: the operator at the command line; else the person must be the shop's
+    owner or an admin."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock):
+        self._sessions = sessions
+        self._clock = clock
+
+    async def authenticate(self, token: str | None) -> Storefront | None:
+        """The shop whose active token this is, or None (missing, unknown, revoked).
+
+        Every token, even a missing one, costs the same one query.
+        """
+        presented = token or ""
+        digest = hash_token(presented[:MAX_TOKEN_LENGTH])
+        async with reading(self._sessions) as session:
+            row = (
+                await session.execute(
+                    select(ApiToken.shop_id, ApiToken.revoked_at, Shop.currency, Shop.language)
+                    .join(Shop, Shop.id == ApiToken.shop_id)
+                    .where(ApiToken.token_hash == digest)
+                )
+            ).first()
+        if not presented or len(presented) > MAX_TOKEN_LENGTH or row is None:
+            return None
+        return (
+            Storefront(row.shop_id, row.currency, row.language) if row.revoked_at is None else None
+        )
+
+    async def create(self, shop_id: int, name: str, *, user_id: int | None = None) -> NewToken:
+        name = name.strip()
+        if not 1 <= len(name) <= 64:
+            raise invalid("name", "a token name of 1 to 64 characters is needed")
+        token = new_api_token()
+        async with self._sessions() as session, session.begin():
+            await self._check(session, shop_id, user_id)
+            row = ApiToken(
+                shop_id=shop_id,
+                token_hash=hash_token(token),
+                name=name,
+                created_at=self._clock.now(),
+            )
+            session.add(row)
+            await session.flush()
+            return NewToken(_info(row), token)
+
+    async def list(self, shop_id: int, *, user_id: int | None = None) -> list[TokenInfo]:
+        async with reading(self._sessions) as session:
+            await self._check(session, shop_id, user_id)
+            rows = await session.scalars(
+                select(ApiToken).where(ApiToken.shop_id == shop_id).order_by(ApiToken.id)
+            )
+            return [_info(row) for row in rows]
+
+    async def revoke(self, shop_id: int, token_id: int, *, user_id: int | None = None) -> TokenInfo:
+        """Revoked at once for every instance: the next request with it is a 401."""
+        async with self._sessions() as session, session.begin():
+            await self._check(session, shop_id, user_id)
+            row = await session.scalar(
+                select(ApiToken).where(ApiToken.id == token_id, ApiToken.shop_id == shop_id)
+            )
+            if row is None:
+                raise Refused(Reason.NOT_FOUND, "no such token")
+            if row.revoked_at is not None:
+                raise Refused(Reason.ALREADY, "the token is revoked already")
+            await session.execute(
+                update(ApiToken).where(ApiToken.id == row.id).values(revoked_at=self._clock.now())
+            )
+            await session.refresh(row)
+            return _info(row)
+
+    async def _check(self, session: AsyncSession, shop_id: int, user_id: int | None) -> None:
+        if user_id is not None:
+            await require_supervisor(session, shop_id, user_id)
+        elif await session.get(Shop, shop_id) is None:
+            raise Refused(Reason.NOT_FOUND, "no such shop")

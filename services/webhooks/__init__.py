@@ -1,0 +1,1 @@
+"""Signed webhooks to the storefront on status changes (G1), delivered from the outbox."""

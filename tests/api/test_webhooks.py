@@ -1,0 +1,223 @@
+"""Signed webhooks to the storefront: delivered to a real HTTP server on loopback, signature
+verified, retried after a 500, given up after N attempts, never sent twice by two pumps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import pytest
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.api import build_webhook_pump
+from bot.api.webhook_client import AiohttpPoster
+from services.orders.actors import ActorRef
+from services.storefront.webhook_settings import WebhookSettings
+from services.webhooks.events import verify
+from services.webhooks.pump import WebhookPump
+from storage.models import Order, OutboxMessage
+from tests.api.conftest import ORDER, order_body
+from tests.factories import make_order
+
+
+class Storefront:
+    """A storefront's webhook endpoint: records what arrives, answers from a script."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict, bytes]] = []
+        self.answers: list[int] = []  # statuses to answer in turn; then 200
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.received.append((dict(request.headers), body))
+        status = self.answers.pop(0) if self.answers else 200
+        return web.Response(status=status, text="ok")
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hooks/shopbot", self.handle)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = self.runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}/hooks/shopbot"
+
+    def bodies(self) -> list[dict]:
+        return [json.loads(body) for _, body in self.received]
+
+
+@pytest.fixture
+async def storefront():
+    endpoint = Storefront()
+    await endpoint.start()
+    yield endpoint
+    await endpoint.runner.cleanup()
+
+
+@pytest.fixture
+async def poster():
+    client = AiohttpPoster()
+    yield client
+    await client.close()
+
+
+def pump_for(api, poster, **options) -> WebhookPump:
+    return WebhookPump(api.container.sessions, api.container.clock, poster, **options)
+
+
+async def order_moved(api, body=ORDER) -> Order:
+    """An order from the storefront, then confirmed by the shop's owner: one status change."""
+    _, created, _ = await api.post(body)
+    async with api.container.sessions() as session:
+        order = await session.scalar(
+            select(Order).where(Order.number == created["orders"][0]["number"])
+        )
+    await api.container.orders.apply(order.id, ActorRef.user(api.shop.owner.id), "confirm")
+    return order
+
+
+async def webhook_rows(api) -> list[OutboxMessage]:
+    async with api.container.sessions() as session:
+        return list(
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.channel == "webhook")
+                .order_by(OutboxMessage.id)
+            )
+        )
+
+
+async def test_a_status_change_is_posted_signed(api, storefront, poster):
+    # given a shop with a webhook URL and its secret
+    secret = await WebhookSettings(api.container.sessions, api.container.clock).set_url(
+        api.shop_id, storefront.url
+    )
+    order = await order_moved(api)
+    # when the pump the bot runs makes a pass
+    pump = build_webhook_pump(api.container)
+    try:
+        assert await pump.run_once() == 1
+    finally:
+        await pump.close()
+    # then the storefront got one signed event
+    [(headers, raw)] = storefront.received
+    assert verify(secret, headers["X-ShopBot-Signature"], raw)
+    assert not verify(secret + "x", headers["X-ShopBot-Signature"], raw)
+    assert not verify(secret, headers["X-ShopBot-Signature"], raw.replace(b"1", b"2"))
+    t = int(headers["X-ShopBot-Signature"].split(",")[0][2:])
+    assert t == int(api.container.clock.now().timestamp())
+    event = json.loads(raw)
+    assert event == {
+        "id": headers["X-ShopBot-Event-Id"],
+        "event": "order.status_changed",
+        "number": order.number,
+        "external_id": "web-1001",
+        "status": "awaiting_payment",
+        "previous_status": "awaiting_confirmation",
+        "at": api.container.clock.now().isoformat(),
+    }
+    [row] = await webhook_rows(api)
+    assert (row.state, row.attempts) == ("sent", 1)
+    # and nothing is sent again
+    assert await pump_for(api, poster).run_once() == 0
+    assert len(storefront.received) == 1
+
+
+async def test_a_500_is_retried_with_backoff_and_then_delivered(api, storefront, poster):
+    await WebhookSettings(api.container.sessions, api.container.clock).set_url(
+        api.shop_id, storefront.url
+    )
+    await order_moved(api)
+    storefront.answers = [500, 503]
+    pump = pump_for(api, poster)
+    # the first attempt fails; it is not due again at once
+    assert await pump.run_once() == 1
+    assert await pump.run_once() == 0
+    [row] = await webhook_rows(api)
+    assert (row.state, row.attempts, row.last_error) == ("pending", 1, "HTTP 500")
+    # 30 s later the second attempt fails, the next waits a minute
+    api.container.clock.advance(timedelta(seconds=30))
+    assert await pump.run_once() == 1
+    api.container.clock.advance(timedelta(seconds=59))
+    assert await pump.run_once() == 0
+    api.container.clock.advance(timedelta(seconds=1))
+    assert await pump.run_once() == 1
+    [row] = await webhook_rows(api)
+    assert (row.state, row.attempts) == ("sent", 3)
+    # the same event id on every attempt: the storefront can tell a retry
+    assert len({headers["X-ShopBot-Event-Id"] for headers, _ in storefront.received}) == 1
+
+
+async def test_it_is_given_up_after_n_attempts(api, storefront, poster):
+    await WebhookSettings(api.container.sessions, api.container.clock).set_url(
+        api.shop_id, storefront.url
+    )
+    await order_moved(api)
+    storefront.answers = [500] * 10
+    pump = pump_for(api, poster, max_attempts=3)
+    for _ in range(5):
+        await pump.run_once()
+        due = await pump.next_due()
+        if due is None:
+            break
+        api.container.clock.set(due)
+    [row] = await webhook_rows(api)
+    assert (row.state, row.attempts, row.last_error) == ("failed", 3, "HTTP 500")
+    assert len(storefront.received) == 3
+
+
+async def test_a_dead_endpoint_is_retried_and_a_4xx_fails_at_once(api, storefront, poster):
+    settings = WebhookSettings(api.container.sessions, api.container.clock)
+    # nobody listens on this port
+    await settings.set_url(api.shop_id, "http://127.0.0.1:9/hooks")
+    await order_moved(api)
+    pump = pump_for(api, poster)
+    await pump.run_once()
+    [row] = await webhook_rows(api)
+    assert row.state == "pending" and row.attempts == 1 and "Error" in row.last_error
+    # the storefront comes up but refuses the event for good
+    await settings.set_url(api.shop_id, storefront.url)
+    storefront.answers = [410]
+    api.container.clock.advance(timedelta(seconds=30))
+    await pump.run_once()
+    [row] = await webhook_rows(api)
+    assert (row.state, row.attempts, row.last_error) == ("failed", 2, "HTTP 410")
+
+
+async def test_without_a_url_nothing_is_sent_and_manual_orders_write_no_row(
+    api, storefront, poster
+):
+    await order_moved(api)
+    assert await pump_for(api, poster).run_once() == 1
+    [row] = await webhook_rows(api)
+    assert row.state == "done" and row.sent_at is None
+    assert storefront.received == []
+    # an order taken by phone has no storefront to tell
+    manual = await make_order(api.container, api.shop)
+    await api.container.orders.apply(manual.id, ActorRef.user(api.shop.owner.id), "confirm")
+    assert len(await webhook_rows(api)) == 1
+
+
+async def test_two_pumps_never_send_one_event_twice(api, storefront, poster, backend):
+    await WebhookSettings(api.container.sessions, api.container.clock).set_url(
+        api.shop_id, storefront.url
+    )
+    for index in range(12):
+        await order_moved(api, order_body(external_id=f"web-{index}"))
+    second = AiohttpPoster()
+    try:
+        handled = await asyncio.gather(
+            pump_for(api, poster, batch=3).run_once(),
+            pump_for(api, second, batch=3).run_once(),
+        )
+    finally:
+        await second.close()
+    assert sum(handled) == 12
+    ids = [headers["X-ShopBot-Event-Id"] for headers, _ in storefront.received]
+    assert len(ids) == len(set(ids)) == 12
+    assert {row.state for row in await webhook_rows(api)} == {"sent"}

@@ -1,0 +1,240 @@
+"""Seed 004's money scenarios through the order service, the real database and the sweep."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from services.ledger.postings import post_return_refund
+from services.orders.errors import OrderRefused
+from services.timer_sweep import TimerSweep
+from storage.models import LedgerEntry, Order, OrderEvent
+from tests.services.ledger_helpers import (
+    DELIVERY,
+    FEE,
+    GOODS,
+    INCOME,
+    LINE_A,
+    LINE_B,
+    act,
+    balances,
+    entries,
+    example_order,
+    example_shop,
+    load_order,
+    order_items,
+    postings,
+)
+
+PAID = [
+    ("reserve_income", "buyer_payments", "reserved", INCOME),
+    ("reserve_delivery", "buyer_payments", "delivery_reserved", DELIVERY),
+    ("reserve_fee", "buyer_payments", "fee_reserved", FEE),
+]
+CREDITED = [
+    ("credit_income", "reserved", "available", INCOME),
+    ("credit_delivery", "delivery_reserved", "available", DELIVERY),
+    ("earn_fee", "fee_reserved", "platform_fee", FEE),
+]
+
+
+async def test_paid_then_confirmed_by_the_buyer_is_credited_with_the_delivery(services):
+    # given a paid reseller order (004: "the sum is reserved as expected income")
+    shop = await example_shop(services)
+    order = await example_order(services, shop)
+    assert await entries(services, order.id) == []  # nothing before the payment
+    await act(services, shop, order, shop.accountant, "mark_paid")
+    assert postings(await entries(services, order.id)) == PAID
+    assert balances(await entries(services, order.id))["reserved"] == INCOME
+
+    # when it is shipped and the buyer confirms receipt
+    await act(services, shop, order, shop.packer, "ship")
+    await act(services, shop, order, shop.buyer_user, "confirm_receipt")
+
+    # then the income and the delivery cost are credited, the platform earns its commission
+    rows = await entries(services, order.id)
+    assert postings(rows) == PAID + CREDITED
+    assert balances(rows) == {
+        "buyer_payments": -(GOODS + DELIVERY),
+        "available": INCOME + DELIVERY,
+        "platform_fee": FEE,
+    }
+    confirm = rows[-1]
+    async with services.sessions() as session:
+        event = await session.get(OrderEvent, confirm.event_id)
+    assert event.action == "confirm_receipt"  # each entry points at the change that made it
+
+
+async def test_fulfilled_then_completed_by_the_sweep_after_15_days_is_credited(services):
+    # given a paid order marked fulfilled
+    shop = await example_shop(services)
+    order = await example_order(services, shop, delivery="courier")
+    await act(services, shop, order, shop.accountant, "mark_paid")
+    await act(services, shop, order, shop.courier, "fulfil")
+    sweep = TimerSweep(services.sessions, services.clock, services.orders)
+
+    # when 15 days less a minute pass, nothing is credited yet
+    services.clock.advance(timedelta(days=15) - timedelta(minutes=1))
+    await sweep.run_once()
+    assert postings(await entries(services, order.id)) == PAID
+
+    # when the protection period is over, the sweep completes the order
+    services.clock.advance(timedelta(minutes=1))
+    await sweep.run_once()
+
+    # then it is completed and credited, income plus delivery
+    assert (await load_order(services, order.id)).status == "completed"
+    rows = await entries(services, order.id)
+    assert postings(rows) == PAID + CREDITED
+    assert balances(rows)["available"] == INCOME + DELIVERY
+
+
+async def test_cancelled_after_shipping_refunds_the_goods_not_the_delivery(services):
+    # given a paid, shipped order
+    shop = await example_shop(services)
+    order = await example_order(services, shop)
+    await act(services, shop, order, shop.accountant, "mark_paid")
+    await act(services, shop, order, shop.packer, "ship")
+
+    # when the buyer cancels it
+    await act(services, shop, order, shop.buyer_user, "cancel", reason="changed_mind")
+
+    # then the buyer gets the goods' price back (commission included) but not the delivery,
+    # and the shop is compensated its delivery cost
+    rows = await entries(services, order.id)
+    assert postings(rows) == [
+        *PAID,
+        ("refund_goods", "reserved", "refunds", INCOME),
+        ("refund_fee", "fee_reserved", "refunds", FEE),
+        ("compensate_delivery", "delivery_reserved", "available", DELIVERY),
+    ]
+    assert balances(rows) == {
+        "buyer_payments": -(GOODS + DELIVERY),
+        "refunds": GOODS,
+        "available": DELIVERY,
+    }
+
+
+async def test_cancelled_before_shipping_refunds_goods_and_delivery(services):
+    shop = await example_shop(services)
+    order = await example_order(services, shop)
+    await act(services, shop, order, shop.accountant, "mark_paid")
+
+    await act(services, shop, order, shop.manager, "cancel", reason="out_of_stock")
+
+    rows = await entries(services, order.id)
+    assert balances(rows) == {"buyer_payments": -(GOODS + DELIVERY), "refunds": GOODS + DELIVERY}
+    assert "available" not in balances(rows)
+
+
+async def test_cancelled_unpaid_moves_no_money(services):
+    shop = await example_shop(services)
+    order = await example_order(services, shop)
+    await act(services, shop, order, shop.buyer_user, "cancel", reason="changed_mind")
+    assert await entries(services, order.id) == []
+
+
+async def return_lines(services, order_id, return_id, **quantities):
+    items = await order_items(services, order_id)
+    async with services.sessions() as session, session.begin():
+        order = await session.get(Order, order_id)
+        await post_return_refund(
+            session,
+            order=order,
+            lines=[(items[sku], quantity) for sku, quantity in quantities.items()],
+            return_id=return_id,
+            now=services.clock.now(),
+        )
+
+
+async def test_a_returned_line_after_crediting_is_reversed_from_available(services):
+    # given a confirmed (credited) order
+    shop = await example_shop(services)
+    order = await example_order(services, shop)
+    await act(services, shop, order, shop.accountant, "mark_paid")
+    await act(services, shop, order, shop.packer, "ship")
+    await act(services, shop, order, shop.buyer_user, "confirm_receipt")
+    credited = len(await entries(services, order.id))
+
+    # when line B comes back
+    await return_lines(services, order.id, 1, B=1)
+
+    # then its income leaves the balance, its commission the platform's, both to the buyer
+    rows = await entries(services, order.id)
+    assert postings(rows[credited:]) == [
+        ("return_income", "available", "refunds", LINE_B["income"]),
+        ("return_fee", "platform_fee", "refunds", LINE_B["fee"]),
+    ]
+    assert balances(rows) == {
+        "buyer_payments": -(GOODS + DELIVERY),
+        "available": INCOME + DELIVERY - LINE_B["income"],
+        "platform_fee": FEE - LINE_B["fee"],
+        "refunds": LINE_B["goods"],
+    }
+
+
+async def test_a_return_before_crediting_comes_from_reserved_and_units_add_up(services):
+    # given a fulfilled order, not yet completed
+    shop = await example_shop(services)
+    order = await example_order(services, shop, delivery="courier")
+    await act(services, shop, order, shop.accountant, "mark_paid")
+    await act(services, shop, order, shop.courier, "fulfil")
+
+    # when the three units of line A come back one by one
+    for return_id in (1, 2, 3):
+        await return_lines(services, order.id, return_id, A=1)
+
+    # then the buyer got a third of the line's 27.21 each time (9.07), of which the commission
+    # 1.13, 1.13, then the 1.14 left; exactly line A's income went back, from reserved
+    rows = await entries(services, order.id)
+    returned = [r for r in rows if r.kind == "return_income"]
+    fees = [r for r in rows if r.kind == "return_fee"]
+    assert [r.amount for r in fees] == [113, 113, 114]
+    assert [r.amount for r in returned] == [794, 794, 793]
+    assert {r.credit_account for r in returned} == {"reserved"}
+    assert sum(r.amount for r in rows if r.kind == "return_fee") == LINE_A["fee"]
+    assert balances(rows)["reserved"] == INCOME - LINE_A["income"]
+
+    # and completing the order credits what is left
+    await act(services, shop, order, shop.buyer_user, "confirm_receipt")
+    final = balances(await entries(services, order.id))
+    assert final["available"] == INCOME - LINE_A["income"] + DELIVERY
+    assert "reserved" not in final
+
+
+async def test_returning_more_than_was_bought_is_refused_and_posts_nothing(services):
+    shop = await example_shop(services)
+    order = await example_order(services, shop)
+    await act(services, shop, order, shop.accountant, "mark_paid")
+    before = await entries(services, order.id)
+
+    with pytest.raises(ValueError, match="cannot return 4 of 3"):
+        await return_lines(services, order.id, 1, A=4)
+    await return_lines(services, order.id, 2, A=3)
+    with pytest.raises(ValueError, match="3 returned already"):
+        await return_lines(services, order.id, 3, A=1)
+    assert len(await entries(services, order.id)) == len(before) + 2
+
+
+async def test_the_same_return_is_never_posted_twice(services):
+    shop = await example_shop(services)
+    order = await example_order(services, shop)
+    await act(services, shop, order, shop.accountant, "mark_paid")
+    await return_lines(services, order.id, 7, B=1)
+    count = len(await entries(services, order.id))
+    await return_lines(services, order.id, 7, B=1)  # a retried call for return 7
+    assert len(await entries(services, order.id)) == count
+
+
+async def test_entries_roll_back_with_a_refused_change(services):
+    # a change that fails after the ledger was written leaves no entries behind
+    shop = await example_shop(services)
+    order = await example_order(services, shop)
+    async with services.sessions() as session:
+        count = await session.scalar(select(func.count(LedgerEntry.id)))
+
+    with pytest.raises(OrderRefused):
+        await act(services, shop, order, shop.packer, "mark_paid")  # not the packer's
+    assert len(await entries(services)) == count
