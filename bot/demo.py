@@ -251,6 +251,10 @@ async def marketplace_story(story: Story) -> str:
     await story.tap(ivan, None, story.t(ivan, "✅ Yes"))
     order = await story.container.orders.get(1, _system())
     assert order.status == "received", order.status
+    # he rates it and says a few words; Olga sees the income in her balance (004, F2, F3)
+    await story.tap(ivan, None, "5⭐")
+    await story.say(ivan, "Кошка в восторге, спасибо!")
+    await story.say(olga, "/balance")
 
     # A second order is billed but never paid: two days later Ivan is reminded, after the
     # third the order is closed as not paid (000)

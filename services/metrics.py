@@ -65,6 +65,13 @@ ORDERS_PAST_LIMIT = Gauge(
 )
 
 CHANNELS = ("telegram", "email", "webhook")
+
+
+def count_transitions(actions: list[str], channel: str) -> None:
+    for action in actions:
+        TRANSITIONS.labels(action, channel).inc()
+
+
 PENDING = "pending"  # outbox and timer rows waiting for their pump or sweep
 
 

@@ -88,12 +88,8 @@ async def write_decision(
         now=unit.now,
     )
     notices.status_changed(unit.outbox, order, workflow, events[-1])
-    unit.after_commit.append(
-        lambda: [
-            metrics.TRANSITIONS.labels(step.transition.code, str(who.ref.channel)).inc()
-            for step in decision.steps
-        ]
-    )
+    actions = [step.transition.code for step in decision.steps]
+    unit.after_commit.append(lambda: metrics.count_transitions(actions, str(who.ref.channel)))
     return events
 
 
