@@ -82,6 +82,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         documents=DocumentService(sessions, clock, orders),
         balance=BalanceService(sessions, clock),
         api_tokens=ApiTokenService(sessions, clock),
-        webhook_settings=WebhookSettings(sessions, clock),
+        webhook_settings=WebhookSettings(
+            sessions, clock, allow_private=settings.webhooks_to_private_addresses
+        ),
         idempotency=IdempotencyStore(sessions, clock),
     )

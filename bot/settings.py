@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("change-me")  # signs links given to buyers
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT
+    # Storefront webhooks to loopback or private addresses (a storefront on this host or
+    # network); off, a shop admin cannot make the bot call into its own network.
+    webhooks_to_private_addresses: bool = False
     # The storefront API refuses a bigger request body with 413.
     api_max_body_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
     # How often due timers (automatic steps, reminders, time limits) are looked for.

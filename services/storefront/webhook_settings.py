@@ -6,6 +6,7 @@ it is (the pump signs with it), so it is shown once when made and never displaye
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -36,18 +37,41 @@ def webhook_of(settings: dict[str, Any] | None) -> tuple[str | None, str | None]
     return settings.get(URL_KEY) or None, settings.get(SECRET_KEY) or None
 
 
-def check_url(text: str) -> str:
+def check_url(text: str, *, allow_private: bool = False) -> str:
     url = text.strip()
     if len(url) > MAX_URL_LENGTH:
         raise invalid("webhook_url", f"the URL is longer than {MAX_URL_LENGTH} characters")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
         raise invalid("webhook_url", "an http:// or https:// URL is needed")
+    if not allow_private and _inward(parts.hostname):
+        # A shop admin must not make the bot call into its own network (SSRF).
+        raise invalid("webhook_url", "a public address is needed, not a local or private one")
     return url
 
 
+def _inward(host: str) -> bool:
+    """localhost, or an IP literal that is loopback, private, link-local or otherwise not
+    public. (A public name that resolves inward is not caught here.)"""
+    host = host.rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global
+
+
 class WebhookSettings:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        allow_private: bool = False,  # a storefront on the bot's own host or network
+    ):
+        self._allow_private = allow_private
         self._sessions = sessions
         self._clock = clock
 
@@ -60,7 +84,7 @@ class WebhookSettings:
     async def set_url(self, shop_id: int, text: str, *, user_id: int | None = None) -> str | None:
         """Set the URL ("-": no webhooks). The first URL comes with a secret, made here;
         returns the new secret when one was made (to be shown once), else None."""
-        url = None if text.strip() == CLEAR else check_url(text)
+        url = None if text.strip() == CLEAR else check_url(text, allow_private=self._allow_private)
         async with self._sessions() as session, session.begin():
             shop = await self._shop(session, shop_id, user_id)
             settings = dict(shop.settings or {})

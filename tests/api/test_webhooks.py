@@ -14,12 +14,18 @@ from sqlalchemy import select
 from bot.api import build_webhook_pump
 from bot.api.webhook_client import AiohttpPoster
 from services.orders.actors import ActorRef
+from services.refusals import Refused
 from services.storefront.webhook_settings import WebhookSettings
 from services.webhooks.events import verify
 from services.webhooks.pump import WebhookPump
 from storage.models import Order, OutboxMessage
 from tests.api.conftest import ORDER, order_body
 from tests.factories import make_order
+
+
+def storefront_settings(api) -> WebhookSettings:
+    """The webhook settings, letting the storefront be this test's server on loopback."""
+    return WebhookSettings(api.container.sessions, api.container.clock, allow_private=True)
 
 
 class Storefront:
@@ -94,9 +100,7 @@ async def webhook_rows(api) -> list[OutboxMessage]:
 
 async def test_a_status_change_is_posted_signed(api, storefront, poster):
     # given a shop with a webhook URL and its secret
-    secret = await WebhookSettings(api.container.sessions, api.container.clock).set_url(
-        api.shop_id, storefront.url
-    )
+    secret = await storefront_settings(api).set_url(api.shop_id, storefront.url)
     order = await order_moved(api)
     # when the pump the bot runs makes a pass
     pump = build_webhook_pump(api.container)
@@ -129,9 +133,7 @@ async def test_a_status_change_is_posted_signed(api, storefront, poster):
 
 
 async def test_a_500_is_retried_with_backoff_and_then_delivered(api, storefront, poster):
-    await WebhookSettings(api.container.sessions, api.container.clock).set_url(
-        api.shop_id, storefront.url
-    )
+    await storefront_settings(api).set_url(api.shop_id, storefront.url)
     await order_moved(api)
     storefront.answers = [500, 503]
     pump = pump_for(api, poster)
@@ -154,9 +156,7 @@ async def test_a_500_is_retried_with_backoff_and_then_delivered(api, storefront,
 
 
 async def test_it_is_given_up_after_n_attempts(api, storefront, poster):
-    await WebhookSettings(api.container.sessions, api.container.clock).set_url(
-        api.shop_id, storefront.url
-    )
+    await storefront_settings(api).set_url(api.shop_id, storefront.url)
     await order_moved(api)
     storefront.answers = [500] * 10
     pump = pump_for(api, poster, max_attempts=3)
@@ -172,7 +172,7 @@ async def test_it_is_given_up_after_n_attempts(api, storefront, poster):
 
 
 async def test_a_dead_endpoint_is_retried_and_a_4xx_fails_at_once(api, storefront, poster):
-    settings = WebhookSettings(api.container.sessions, api.container.clock)
+    settings = storefront_settings(api)
     # nobody listens on this port
     await settings.set_url(api.shop_id, "http://127.0.0.1:9/hooks")
     await order_moved(api)
@@ -204,9 +204,7 @@ async def test_without_a_url_nothing_is_sent_and_manual_orders_write_no_row(
 
 
 async def test_two_pumps_never_send_one_event_twice(api, storefront, poster, backend):
-    await WebhookSettings(api.container.sessions, api.container.clock).set_url(
-        api.shop_id, storefront.url
-    )
+    await storefront_settings(api).set_url(api.shop_id, storefront.url)
     for index in range(12):
         await order_moved(api, order_body(external_id=f"web-{index}"))
     second = AiohttpPoster()
@@ -221,3 +219,26 @@ async def test_two_pumps_never_send_one_event_twice(api, storefront, poster, bac
     ids = [headers["X-ShopBot-Event-Id"] for headers, _ in storefront.received]
     assert len(ids) == len(set(ids)) == 12
     assert {row.state for row in await webhook_rows(api)} == {"sent"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hooks",
+        "http://localhost/hooks",
+        "https://api.localhost/x",
+        "http://10.0.0.5/hooks",
+        "http://192.168.1.1/hooks",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hooks",
+        "http://0.0.0.0/",
+    ],
+)
+async def test_a_webhook_into_the_bots_own_network_is_refused(api, url):
+    settings = WebhookSettings(api.container.sessions, api.container.clock)
+    with pytest.raises(Refused, match="a public address is needed"):
+        await settings.set_url(api.shop_id, url)
+    assert (await settings.get(api.shop_id)).url is None
+    # a public address is fine
+    await settings.set_url(api.shop_id, "https://shop.example.com/hooks")
+    assert (await settings.get(api.shop_id)).url == "https://shop.example.com/hooks"
