@@ -1,4 +1,5 @@
-"""One transaction of work on an order beside the status machine (returns, reviews).
+"""One transaction of work on an order: the order service's changes and those beside the
+status machine (returns, reviews).
 
 The same working set as the order service's own changes (services.orders.unit.Unit): the
 order is loaded and locked first, the audit events and the outbox rows are written with the
@@ -51,7 +52,7 @@ class OrderWork:
                     unit = self.unit(session)
                     result = await work(unit)
                     await unit.outbox.write(session)
-                for committed in getattr(unit, "after_commit", ()):
+                for committed in unit.after_commit:
                     committed()
                 return result
             except StaleDataError:

@@ -15,14 +15,13 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
 from services import metrics, sla, timers
 from services.auth import new_buyer_token
 from services.clock import Clock
-from services.notifications.outbox import Outbox
+from services.order_work import OrderWork
 from services.orders import access, drafts, editing, links_used, notices, timed
 from services.orders.access import Who
 from services.orders.actors import ActorRef
@@ -47,7 +46,6 @@ from storage.models import Buyer, Order, OrderEvent, Shop
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
 T = TypeVar("T")
 
 
@@ -97,6 +95,7 @@ class OrderService:
         self._sessions = sessions
         self._clock = clock
         self._workflows = workflows
+        self._work = OrderWork(sessions, clock, workflows)
 
     # -- reading -----------------------------------------------------------------
 
@@ -514,30 +513,8 @@ class OrderService:
     # -- the transaction ----------------------------------------------------------
 
     def _unit(self, session: AsyncSession) -> Unit:
-        return Unit(session, self._clock.now(), Outbox(self._clock.now()), self._workflows)
+        return self._work.unit(session)
 
     async def _transaction(self, work: Callable[[Unit], Awaitable[T]]) -> T:
         """Run `work` in one transaction, again from scratch if it lost a race."""
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                async with self._sessions() as session, session.begin():
-                    unit = self._unit(session)
-                    result = await work(unit)
-                    await unit.outbox.write(session)
-                for committed in unit.after_commit:
-                    committed()
-                return result
-            except StaleDataError:
-                log.info("order changed concurrently; attempt %s of %s", attempt, MAX_ATTEMPTS)
-            except OperationalError as error:
-                # SQLite's "database is locked" after the busy timeout, PostgreSQL's
-                # serialization and deadlock errors: the transaction rolled back whole.
-                if not _is_retryable(error):
-                    raise
-                log.warning("database busy; attempt %s of %s: %s", attempt, MAX_ATTEMPTS, error)
-        raise OrderRefused(Problem.BUSY, "the order is being changed by someone else; try again")
-
-
-def _is_retryable(error: OperationalError) -> bool:
-    text = str(error.orig).lower()
-    return any(s in text for s in ("database is locked", "deadlock", "could not serialize"))
+        return await self._work.run(work)
