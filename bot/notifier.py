@@ -157,19 +157,38 @@ class TelegramSender:
         all and a retry never sends the text twice."""
         with self._i18n.context(), self._i18n.use_locale(notice.language):
             caption, markup = render(delivery, notice, CAPTION_ROOM)
+        message_id, _ = await self._document_or_text(
+            delivery, notice, invoice.pdf, invoice.name, caption, markup
+        )
+        return Sent(message_id)
+
+    async def _document_or_text(
+        self,
+        delivery: Outgoing,
+        notice: Notice,
+        data: bytes,
+        name: str,
+        caption: str,
+        markup: InlineKeyboardMarkup | None,
+    ) -> tuple[int, bool]:
+        """One call: the file with the news as its caption; if Telegram refuses the file (a
+        bad request), the news as plain text instead. A chat that is gone refuses the text
+        the same way: that is then the outcome. Returns the message id and whether the file
+        went."""
         try:
             sent = await self._bot.send_document(
                 delivery.chat_id,
-                BufferedInputFile(invoice.pdf, filename=invoice.name),
+                BufferedInputFile(data, filename=name),
                 caption=caption,
                 reply_markup=markup,
             )
+            return sent.message_id, True
         except TelegramBadRequest as error:
-            log.warning("delivery %s: the invoice was refused (%s); text only", delivery.id, error)
+            log.warning("delivery %s: the file was refused (%s); text only", delivery.id, error)
             with self._i18n.context(), self._i18n.use_locale(notice.language):
                 text, markup = render(delivery, notice, TEXT_ROOM)
             sent = await self._bot.send_message(delivery.chat_id, text, reply_markup=markup)
-        return Sent(sent.message_id)
+            return sent.message_id, False
 
     # -- files a buyer e-mailed ----------------------------------------------------------
 
@@ -214,23 +233,12 @@ class TelegramSender:
             caption, markup = render(
                 delivery, notice, CAPTION_ROOM, documents=[f.name for f in files]
             )
-        try:
-            sent = await self._bot.send_document(
-                delivery.chat_id,
-                BufferedInputFile(first.data, filename=first.name),
-                caption=caption,
-                reply_markup=markup,
-            )
-        except TelegramBadRequest as error:
-            # A chat that is gone refuses the text the same way: that is then the outcome.
-            log.warning("delivery %s: the file was refused (%s); text only", delivery.id, error)
-            with self._i18n.context(), self._i18n.use_locale(notice.language):
-                text, markup = render(delivery, notice, TEXT_ROOM)
-            sent = await self._bot.send_message(delivery.chat_id, text, reply_markup=markup)
-            return Sent(sent.message_id)
-        if more:
-            await self._send_more_files(delivery, notice, sent.message_id, more)
-        return Sent(sent.message_id)
+        message_id, file_went = await self._document_or_text(
+            delivery, notice, first.data, first.name, caption, markup
+        )
+        if file_went and more:
+            await self._send_more_files(delivery, notice, message_id, more)
+        return Sent(message_id)
 
     async def _send_more_files(
         self, delivery: Outgoing, notice: Notice, first_id: int, files: list[DialogFile]

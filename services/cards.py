@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.clock import Clock
-from storage.database import reading
+from storage.database import insert_for, reading
 from storage.models import OrderCard
 
 # A chat keeps at most this many live cards of one order: older ones stop being redrawn.
@@ -32,13 +31,8 @@ class CardRegistry:
     async def remember(self, order_id: int, user_id: int, chat_id: int, message_id: int) -> None:
         """A card of this order now shows in this chat, drawn for this person."""
         async with self._sessions() as session, session.begin():
-            insert = (
-                postgresql.insert
-                if session.get_bind().dialect.name == "postgresql"
-                else sqlite.insert
-            )
             await session.execute(
-                insert(OrderCard.__table__)
+                insert_for(session, OrderCard.__table__)
                 .values(
                     order_id=order_id,
                     user_id=user_id,

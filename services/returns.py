@@ -35,6 +35,7 @@ from services.email.formatting import money
 from services.ledger.income import LineShare, line_shares
 from services.notifications.outbox import Outbox
 from services.order_work import OrderWork
+from services.orders import notices
 from services.orders.access import EDITOR_ROLES, Who
 from services.orders.actors import ActorRef, ActorType
 from services.orders.errors import OrderRefused, Problem
@@ -53,8 +54,6 @@ TIMER_KIND = "return_sla"
 TIMER_CODE = "return_answer"
 MAX_REASON = 1000
 NO_FEE = Decimal(0)  # what the buyer paid per line, before the shop's and platform's split
-# The buyer's topics that have e-mail templates (services/email/templates).
-EMAILED_TOPICS = frozenset({"return_to_buyer", "review_request", "review_answer"})
 
 
 class ReturnStatus(StrEnum):
@@ -336,6 +335,18 @@ def answer_due(shop: Shop, now: datetime) -> datetime:
     return sla.calendar(shop).add(now, timedelta(hours=max(hours, 1)))
 
 
+def may_be_returned(order: Order, workflow: Workflow, now: datetime) -> bool:
+    """Whether some line of a received order may still go back, read from the order alone
+    (for drawing its card without a query): it entered its final status at receipt. A
+    request is checked exactly (receipt from the audit log, units already returned)."""
+    if workflow.status(order.status).kind is not StatusKind.FINAL_SUCCESS:
+        return False
+    return any(
+        item.returnable and now <= order.status_changed_at + timedelta(days=item.return_days)
+        for item in order.items
+    )
+
+
 async def received_at(session: AsyncSession, order: Order, workflow: Workflow) -> datetime | None:
     """When the buyer got the goods: the order's entry into its final-success status."""
     if workflow.status(order.status).kind is not StatusKind.FINAL_SUCCESS:
@@ -542,27 +553,7 @@ def _notify(
         order_id=order.id,
         payload={**payload, "role": "manager"},
     )
-    to_buyer(outbox, order, "return_to_buyer", payload, key=f"return:{request.id}:{step}")
-
-
-def to_buyer(outbox: Outbox, order: Order, topic: str, payload: dict, *, key: str) -> None:
-    """The buyer's Telegram chat, and their e-mail when they have one."""
-    buyer = order.buyer
-    channels = []
-    if buyer.telegram_id or buyer.user_id:
-        channels.append("telegram")
-    if buyer.email and topic in EMAILED_TOPICS:
-        channels.append("email")
-    for channel in channels:
-        outbox.add(
-            key=f"{key}:buyer:{channel}",
-            channel=channel,
-            audience="buyer",
-            topic=topic,
-            shop_id=order.shop_id,
-            order_id=order.id,
-            payload=payload,
-        )
+    notices.to_buyer(outbox, order, "return_to_buyer", payload, key=f"return:{request.id}:{step}")
 
 
 async def _post_refund(unit: Unit, order: Order, request: ReturnRequest) -> None:

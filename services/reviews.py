@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.clock import Clock
 from services.order_work import OrderWork
+from services.orders import notices
 from services.orders.access import EDITOR_ROLES
 from services.orders.actors import ActorRef, ActorType
 from services.orders.errors import OrderRefused, Problem
 from services.orders.unit import Unit
-from services.returns import to_buyer
 from services.workflow.definition import StatusKind
 from services.workflows import WorkflowStore
 from storage.database import reading
@@ -150,7 +150,7 @@ class ReviewService:
             review.answer, review.answered_at = text, unit.now
             review.answered_by_user_id = actor.user_id if actor.type is ActorType.USER else None
             unit.add_event(order, who, action="review_answered", comment=text)
-            to_buyer(
+            notices.to_buyer(
                 unit.outbox,
                 order,
                 "review_answer",
@@ -198,6 +198,4 @@ def _tell_shop(unit: Unit, order: Order, review: Review, part: str) -> None:
 
 def request_review(outbox, order: Order) -> None:
     """Ask the buyer for stars (a transition with the `request_review` effect)."""
-    to_buyer(
-        outbox, order, "review_request", {"number": order.number}, key=f"order:{order.id}:review"
-    )
+    notices.to_buyer(outbox, order, "review_request", {}, key="review")

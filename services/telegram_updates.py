@@ -17,10 +17,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.clock import Clock
+from storage.database import insert_for
 from storage.models import TelegramUpdate
 
 HANDLING = "handling"
@@ -38,10 +38,8 @@ class UpdateLog:
         """True: this instance handles the update now. False: a duplicate, drop it."""
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             inserted = await session.execute(
-                insert(TelegramUpdate)
+                insert_for(session, TelegramUpdate)
                 .values(
                     update_id=update_id,
                     state=HANDLING,

@@ -250,7 +250,10 @@ async def url_typed(
         if refusal.code is not Reason.INVALID:
             await state.clear()
             raise
-        await message.answer(_("Not saved: an http:// or https:// URL is needed."))
+        if refusal.params.get("inward"):
+            await message.answer(_("Not saved: a public address is needed, not a local one."))
+        else:
+            await message.answer(_("Not saved: an http:// or https:// URL is needed."))
         return
     await state.clear()
     if secret is not None:

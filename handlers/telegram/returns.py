@@ -9,7 +9,6 @@ only; the service decides who may do what, and a stale or forged button is refus
 
 from __future__ import annotations
 
-from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -34,6 +33,7 @@ from services.returns import (
     ReturnStatus,
     ReturnView,
     Step,
+    may_be_returned,
 )
 from services.workflow.definition import StatusKind
 
@@ -191,13 +191,7 @@ def card_buttons(view: OrderView) -> list[InlineKeyboardButton]:
                 )
             ]
         return []
-    # Entered the final status at receipt: the periods count from then (the service checks
-    # exactly, with the units already returned).
-    open_ = any(
-        item.returnable and view.now <= order.status_changed_at + timedelta(days=item.return_days)
-        for item in order.items
-    )
-    if view.who.actor.is_buyer and open_:
+    if view.who.actor.is_buyer and may_be_returned(order, view.workflow, view.now):
         return [
             InlineKeyboardButton(
                 text=_("↩️ Return items"),

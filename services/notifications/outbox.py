@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.database import insert_for
 from storage.models import OutboxMessage
 
 
@@ -58,10 +58,8 @@ class Outbox:
     async def write(self, session: AsyncSession) -> None:
         if not self._rows:
             return
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         # One constant statement, executed for many rows: compiled once, cached after.
-        statement = insert(OutboxMessage.__table__).on_conflict_do_nothing(
+        statement = insert_for(session, OutboxMessage.__table__).on_conflict_do_nothing(
             index_elements=["dedupe_key"]
         )
         await session.execute(statement, list(self._rows.values()))

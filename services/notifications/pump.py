@@ -39,7 +39,6 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -52,7 +51,7 @@ from services.notifications.recipients import (
     recipients,
 )
 from services.workflows import WorkflowStore
-from storage.database import reading
+from storage.database import insert_for, reading
 from storage.models import Delivery, DialogRelay, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -382,7 +381,7 @@ class OutboxPump:
                 row.state = EXPANDED if people else DONE
             if deliveries:
                 await session.execute(
-                    _insert(session, Delivery).on_conflict_do_nothing(
+                    insert_for(session, Delivery.__table__).on_conflict_do_nothing(
                         index_elements=["outbox_id", "chat_id", "kind", "target_message_id"]
                     ),
                     deliveries,
@@ -536,7 +535,7 @@ class OutboxPump:
                 # Where the dialog message now sits, so a reply to it finds its order; written
                 # with the "sent" mark, so one is never there without the other.
                 await session.execute(
-                    _insert(session, DialogRelay)
+                    insert_for(session, DialogRelay.__table__)
                     .values(
                         dialog_message_id=relayed,
                         order_id=delivery.order_id,
@@ -546,11 +545,6 @@ class OutboxPump:
                     )
                     .on_conflict_do_nothing(index_elements=["chat_id", "message_id"])
                 )
-
-
-def _insert(session: AsyncSession, model):
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__)
 
 
 def _delivery_row(row: OutboxMessage, person: Recipient, now: datetime) -> dict[str, Any]:

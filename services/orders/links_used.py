@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.database import insert_for
 from storage.models import UsedLink
 
 
@@ -18,10 +18,8 @@ async def record(
     Inserted in the transaction of the change: if the change is refused, the use is rolled
     back with it and the link still works, e.g. after a "try again".
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     done = await session.execute(
-        insert(UsedLink)
+        insert_for(session, UsedLink)
         .values(nonce=nonce, order_id=order_id, action=action, used_at=now)
         .on_conflict_do_nothing(index_elements=["nonce"])
     )

@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.clock import Clock
+from storage.database import insert_for
 from storage.models import IdempotencyKey
 
 STARTED, DONE = "started", "done"
@@ -76,10 +76,8 @@ class IdempotencyStore:
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
             # One statement, no exception on a used key: this runs on every keyed request.
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             reserved = await session.scalar(
-                insert(IdempotencyKey)
+                insert_for(session, IdempotencyKey)
                 .values(
                     shop_id=shop_id,
                     key=key,

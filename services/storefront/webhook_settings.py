@@ -46,7 +46,11 @@ def check_url(text: str, *, allow_private: bool = False) -> str:
         raise invalid("webhook_url", "an http:// or https:// URL is needed")
     if not allow_private and _inward(parts.hostname):
         # A shop admin must not make the bot call into its own network (SSRF).
-        raise invalid("webhook_url", "a public address is needed, not a local or private one")
+        raise Refused(
+            Reason.INVALID,
+            "a public address is needed, not a local or private one",
+            {"field": "webhook_url", "inward": True},
+        )
     return url
 
 
