@@ -151,10 +151,18 @@ async def assert_each_applied_once(url: str, *, orders: int, due_ids: list[int])
     assert "refresh_cards" in topics[due_ids[0]]
 
 
-def assert_reports(reports: list[dict], due: int, *, overlapping: bool) -> None:
+def assert_reports(
+    reports: list[dict], due: int, *, overlapping: bool, both_apply: bool = True
+) -> None:
+    """`both_apply`: each instance applied some timers. On one SQLite file (one writer at a
+    time) with no lease, one instance may apply them all while the other only finds them
+    taken; then it is enough that both took part."""
     assert [r["errors"] for r in reports] == [0] * len(reports)
     assert sum(r["outcomes"].get("applied", 0) for r in reports) == due
-    assert all(r["outcomes"].get("applied", 0) > 0 for r in reports), reports  # both worked
+    if both_apply:
+        assert all(r["outcomes"].get("applied", 0) > 0 for r in reports), reports
+    else:
+        assert all(sum(r["outcomes"].values()) > 0 for r in reports), reports
     outcomes = set().union(*(r["outcomes"] for r in reports))
     if overlapping:
         # they did fire the same timers: the loser of each found it taken ("gone")
@@ -193,5 +201,5 @@ async def test_two_instances_on_one_sqlite_file_apply_each_due_timer_once(tmp_pa
 
     reports = await sweep_in_processes(url, 2, batch=20, lease=lease)
 
-    assert_reports(reports, due, overlapping=lease == NO_LEASE)
+    assert_reports(reports, due, overlapping=lease == NO_LEASE, both_apply=lease == NORMAL_LEASE)
     await assert_each_applied_once(url, orders=orders, due_ids=due_ids)
