@@ -16,11 +16,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.api import build_api_app  # noqa: E402
 from bot.container import build_container  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.web import build_web_app, start_web  # noqa: E402
-from services.email.links import LinkSigner  # noqa: E402
+from handlers.http.api import build_api_app  # noqa: E402
+from services.messaging.email.links import LinkSigner  # noqa: E402
 
 SECRET = "bench-secret"
 

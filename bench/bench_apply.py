@@ -34,12 +34,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from services.clock import SystemClock
 from services.orders.actors import ActorRef, Channel
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
 from services.orders.service import OrderService
-from services.shops import ShopService
-from services.workflows import WorkflowStore
+from services.shops.service import ShopService
+from services.time.clock import SystemClock
+from services.workflow.store import WorkflowStore
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import Order

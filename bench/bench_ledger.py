@@ -30,13 +30,13 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.clock import SystemClock
-from services.ledger.balance import BalanceService
+from services.money.ledger.balance import BalanceService
 from services.orders.actors import ActorRef, Channel
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
 from services.orders.service import OrderService
-from services.shops import ShopService
-from services.workflows import WorkflowStore
+from services.shops.service import ShopService
+from services.time.clock import SystemClock
+from services.workflow.store import WorkflowStore
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import LedgerEntry, Shop

@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from bot.container import build_container
 from bot.mail import build_mail_pump, build_reader
 from bot.settings import Settings, SmtpTls
-from services.email.compose import compose
+from services.messaging.email.compose import compose
 from services.orders.actors import ActorRef, Channel
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
 from storage.migrate import upgrade

@@ -6,9 +6,9 @@ Setup (not timed): a SQLite file database, a shop, 3,000 buyers who each opened 
 each placed an order through OrderService.create_orders, so 3,000 "order created" rows wait in
 the outbox (the shop's own new-order pings are removed: one chat would take 50 minutes at
 Telegram's 1/s). Timed: the pump as the bot runs it (`OutboxPump.run` with
-`bot.notifier.TelegramSender`: expand, claim, render, send, record), until every chat has its
-message; every `--storm-every` messages delivered, the emulator answers the next `--storm`
-sends with 429 "retry after `--retry-after`".
+`handlers.telegram.notifier.TelegramSender`: expand, claim, render, send, record), until
+every chat has its message; every `--storm-every` messages delivered, the emulator answers
+the next `--storm` sends with 429 "retry after `--retry-after`".
 
 Reports delivered, lost (chats with no message), duplicates (messages beyond one per chat),
 wall time and the delivered rate against Telegram's 30 messages/s ceiling.
@@ -31,11 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.container import build_container  # noqa: E402
-from bot.notifier import build_pump  # noqa: E402
 from bot.sandbox.emulator import TelegramEmulator  # noqa: E402
 from bot.sandbox.limits import FloodLimits  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.telegram import build_bot  # noqa: E402
+from handlers.telegram.notifier import build_pump  # noqa: E402
 from services.orders.actors import ActorRef, Channel  # noqa: E402
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402

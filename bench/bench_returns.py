@@ -23,14 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.clock import SystemClock  # noqa: E402
+from services.buyers.reviews import ReviewService  # noqa: E402
+from services.money.returns import ReturnService  # noqa: E402
 from services.orders.actors import ActorRef, Channel  # noqa: E402
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft  # noqa: E402
 from services.orders.service import OrderService  # noqa: E402
-from services.returns import ReturnService  # noqa: E402
-from services.reviews import ReviewService  # noqa: E402
-from services.shops import ShopService, get_or_create_user  # noqa: E402
-from services.workflows import WorkflowStore  # noqa: E402
+from services.shops.service import ShopService, get_or_create_user  # noqa: E402
+from services.time.clock import SystemClock  # noqa: E402
+from services.workflow.store import WorkflowStore  # noqa: E402
 from storage.database import create_engine, create_session_factory  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Buyer  # noqa: E402

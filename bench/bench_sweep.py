@@ -69,10 +69,10 @@ if __package__ in (None, ""):  # run as a script: the checkout holds `bench`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.seeding import DEADLINE, seed_orders
-from services.clock import FrozenClock
 from services.orders.service import OrderService
-from services.timer_sweep import TimerSweep
-from services.workflows import WorkflowStore
+from services.time.clock import FrozenClock
+from services.time.sweep import TimerSweep
+from services.workflow.store import WorkflowStore
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import Order, OrderEvent, OutboxMessage, Timer

@@ -41,12 +41,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Table, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.clock import FrozenClock
 from services.orders.actors import ActorRef, Channel
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
 from services.orders.service import OrderService
-from services.shops import ShopService
-from services.workflows import WorkflowStore
+from services.shops.service import ShopService
+from services.time.clock import FrozenClock
+from services.workflow.store import WorkflowStore
 from storage.database import create_engine, create_session_factory
 from storage.models import Buyer, Order, OrderEvent, OrderItem, OutboxMessage, Shop, Timer
 from storage.types import UTCDateTime
@@ -384,7 +384,7 @@ async def _seed_command(args: argparse.Namespace) -> dict:
 
 
 async def _sweep_command(args: argparse.Namespace) -> dict:
-    from services.timer_sweep import TimerSweep
+    from services.time.sweep import TimerSweep
 
     engine = create_engine(args.url)
     try:

@@ -7,24 +7,24 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
-from services.buyers import BuyerService
-from services.cards import CardRegistry
-from services.clock import Clock, SystemClock
-from services.dialog import DialogService
+from services.buyers.reviews import ReviewService
+from services.buyers.service import BuyerService
 from services.documents.service import DocumentService
-from services.ledger.balance import BalanceService
-from services.order_queries import OrderQueries
+from services.messaging.cards import CardRegistry
+from services.messaging.dialog import DialogService
+from services.money.ledger.balance import BalanceService
+from services.money.returns import ReturnService
+from services.orders.queries import OrderQueries
 from services.orders.service import OrderService
-from services.returns import ReturnService
-from services.reviews import ReviewService
-from services.shop_settings import ShopSettingsService
-from services.shops import ShopService
-from services.staff import StaffService
+from services.shops.service import ShopService
+from services.shops.settings import ShopSettingsService
+from services.shops.staff import StaffService
+from services.shops.users import UserService
 from services.storefront.idempotency import IdempotencyStore
 from services.storefront.tokens import ApiTokenService
 from services.storefront.webhook_settings import WebhookSettings
-from services.users import UserService
-from services.workflows import WorkflowStore
+from services.time.clock import Clock, SystemClock
+from services.workflow.store import WorkflowStore
 from storage.database import create_engine, create_session_factory
 
 

@@ -29,8 +29,8 @@ from bot.sandbox.state import SandboxChat, SandboxMessage, SandboxUser
 from bot.scheduler import build_sweep
 from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher, release_routers
-from services.clock import ShiftedClock
-from services.notifications.pump import RateLimits
+from services.messaging.notifications.pump import RateLimits
+from services.time.clock import ShiftedClock
 from services.workflow.presets import load_preset
 from storage.migrate import upgrade
 
@@ -133,7 +133,7 @@ async def play(preset: str, *, flood_limits: bool = True) -> str:
     container = build_container(settings, clock=ShiftedClock())
     bot = build_bot(TOKEN, emulator.url)
     dispatcher = build_dispatcher(container)
-    from bot.notifier import build_pump
+    from handlers.telegram.notifier import build_pump
 
     pump_bot = build_bot(TOKEN, emulator.url, wait_out_floods=False)
     # Without Telegram's limits in the emulator, the pump need not pace itself either.

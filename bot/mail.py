@@ -6,18 +6,22 @@ Both are off while SMTP_HOST is unset: a shop that does not send e-mail gets no 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from email.message import EmailMessage
 
+from aiosmtpd.smtp import SMTP
+
 from bot.container import Container
 from bot.settings import Settings, SmtpTls
-from services.email.compose import compose
-from services.email.content import MailContentReader
-from services.email.inbound import ReplyReceiver, start_receiver
-from services.email.links import LinkSigner
-from services.email.pump import MailPump
-from services.email.smtp import SmtpConfig, SmtpSender, Tls
+from handlers.email.replies import ReplyReceiver
+from services.messaging.email.compose import compose
+from services.messaging.email.content import MailContentReader
+from services.messaging.email.links import LinkSigner
+from services.messaging.email.pump import MailPump
+from services.messaging.email.replies import ReplyInbox
+from services.messaging.email.smtp import SmtpConfig, SmtpSender, Tls
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -69,13 +73,10 @@ def build_mail_pump(
 
 async def start_reply_receiver(container: Container, settings: Settings):
     """The SMTP server the reply domain's mail server forwards `reply+...@` mail to."""
-    handler = ReplyReceiver(
-        container.sessions,
-        container.dialog,
-        signer_of(settings),
-        domain=settings.reply_domain,
-        max_bytes=settings.inbound_max_bytes,
+    inbox = ReplyInbox(
+        container.sessions, container.dialog, signer_of(settings), domain=settings.reply_domain
     )
+    handler = ReplyReceiver(inbox, max_bytes=settings.inbound_max_bytes)
     return await start_receiver(
         handler,
         settings.inbound_smtp_host,
@@ -89,3 +90,35 @@ def check_secret(settings: Settings) -> None:
     links for any order, so e-mail is not sent with it."""
     if settings.smtp_host and settings.secret_key.get_secret_value() == DEFAULT_SECRET:
         raise SystemExit("SECRET_KEY: set a long random value before sending e-mail (SMTP_HOST)")
+
+
+async def start_receiver(
+    handler: ReplyReceiver,
+    host: str,
+    port: int,
+    *,
+    max_bytes: int,
+    hostname: str | None = None,
+    idle_seconds: float = 300,
+) -> asyncio.base_events.Server:
+    """Listen on host:port with aiosmtpd's SMTP protocol on the running event loop; close the
+    returned server to stop (`server.close(); await server.wait_closed()`). Port 0 takes a
+    free port: `server.sockets[0].getsockname()[1]`.
+
+    Not aiosmtpd's `Controller`, which runs a thread with its own loop: the async database
+    engine belongs to the loop that made it."""
+    loop = asyncio.get_running_loop()
+    name = hostname or getattr(handler, "domain", None) or "localhost"
+
+    def protocol() -> SMTP:
+        return SMTP(
+            handler,
+            data_size_limit=max_bytes,
+            enable_SMTPUTF8=True,
+            hostname=name,  # not socket.getfqdn(): a DNS lookup per connection
+            ident="ShopBot",
+            timeout=idle_seconds,  # a connection that says nothing this long is closed
+            loop=loop,
+        )
+
+    return await loop.create_server(protocol, host, port)

@@ -19,13 +19,13 @@ from aiogram import Bot, Dispatcher
 
 from bot import mail
 from bot.container import Container, build_container
-from bot.notifier import build_pump
 from bot.scheduler import build_scheduler, build_sweep
 from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher, set_commands
 from bot.web import build_web_app, start_web
-from bot.webhook import TelegramWebhook, webhook_path
-from services.telegram_updates import UpdateLog
+from handlers.http.telegram_webhook import TelegramWebhook, webhook_path
+from handlers.telegram.notifier import build_pump
+from services.messaging.telegram_updates import UpdateLog
 from storage.migrate import upgrade_async
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ async def _serve_webhook(
 
 def _storefront_apps(container: Container, bot_username: str | None) -> dict:
     """The storefront API under /api."""
-    from bot.api import build_api_app
+    from handlers.http.api import build_api_app
 
     return {
         "/api": build_api_app(
@@ -142,6 +142,6 @@ def _storefront_apps(container: Container, bot_username: str | None) -> dict:
 
 def _storefront_pumps(container: Container, stop: asyncio.Event) -> list[asyncio.Task]:
     """The pump of signed webhooks to storefronts."""
-    from bot.api import build_webhook_pump
+    from handlers.http.api import build_webhook_pump
 
     return [asyncio.create_task(build_webhook_pump(container).run(stop), name="webhooks")]

@@ -3,7 +3,7 @@
 One interval job for all timers (DESIGN "Time": never a job per order). It runs once at
 start, so what fell due while the bot was down is applied right away; `coalesce` and
 `max_instances=1` keep a slow sweep from piling up behind itself, and several instances may
-sweep at once because the sweep claims its rows (services/timer_sweep.py).
+sweep at once because the sweep claims its rows (services/time/sweep.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.container import Container
-from services.timer_sweep import TimerSweep
+from services.time.sweep import TimerSweep
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.container import Container
 from bot.i18n import build_i18n
-from bot.update_metrics import UpdateTracking
 from handlers.telegram import get_routers
 from handlers.telegram.middlewares import IdentityMiddleware, LanguageMiddleware, RefusalMiddleware
+from handlers.telegram.update_metrics import UpdateTracking
 
 log = logging.getLogger(__name__)
 

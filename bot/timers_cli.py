@@ -55,7 +55,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _due(container, args: argparse.Namespace) -> int:
-    from services.timers import due_by
+    from services.time.timers import due_by
     from storage.database import reading
 
     async with reading(container.sessions) as session:

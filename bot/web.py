@@ -1,13 +1,11 @@
-"""The bot's HTTP server: health, readiness, metrics and the pages behind e-mail links (D2).
-
-One aiohttp application for everything the bot serves over HTTP. `build_web_app` returns it
-unfrozen: more routes (the storefront API, a Telegram webhook) are added with
-`app.add_routes(...)` or given as sub-applications, before `start_web` runs it.
+"""The bot's HTTP server: one aiohttp application for everything the bot serves over HTTP, its
+routes from handlers/http (health, readiness and metrics; the pages behind e-mail links).
+`build_web_app` returns it unfrozen: more routes (the storefront API, a Telegram webhook) are
+added with `app.add_routes(...)` or given as sub-applications, before `start_web` runs it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Mapping
@@ -17,14 +15,14 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from bot.container import Container
 from bot.i18n import build_i18n
-from bot.link_pages import LinkPages
+from handlers.http.links.pages import LinkPages
+from handlers.http.ops import OperationsRoutes
 from services import metrics
-from services.email.links import LinkSigner
+from services.messaging.email.links import LinkSigner
+from storage.database import ping
 
 log = logging.getLogger(__name__)
 
@@ -54,41 +52,6 @@ class AccessLogger(AbstractAccessLogger):
         )
 
 
-NO_STORE = {"Cache-Control": "no-store"}
-READY_TIMEOUT = 3.0  # seconds: a load balancer's probe must not hang on a stuck database
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """Alive: the process answers (a restart helps only if this fails)."""
-    return web.Response(text="ok", headers=NO_STORE)
-
-
-async def readyz(request: web.Request) -> web.Response:
-    """Ready: the database answers; a load balancer sends no traffic here otherwise."""
-    engine = request.app[CONTAINER].engine
-    try:
-        async with asyncio.timeout(READY_TIMEOUT), engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except Exception as error:  # any failure means "not ready", with the reason logged
-        log.warning("not ready: %s: %s", type(error).__name__, error)
-        return web.Response(text="database unavailable", status=503, headers=NO_STORE)
-    return web.Response(text="ready", headers=NO_STORE)
-
-
-async def metrics_page(request: web.Request) -> web.Response:
-    """Prometheus text format: this instance's counters, the shared backlog read now."""
-    container = request.app[CONTAINER]
-    try:
-        async with asyncio.timeout(READY_TIMEOUT):
-            await metrics.read_backlog(container.sessions, container.clock.now())
-    except Exception as error:  # the counters are still worth serving
-        log.warning("metrics: backlog not read: %s: %s", type(error).__name__, error)
-    return web.Response(
-        body=generate_latest(metrics.REGISTRY),
-        headers={**NO_STORE, "Content-Type": CONTENT_TYPE_LATEST},
-    )
-
-
 def build_web_app(
     container: Container,
     signer: LinkSigner,
@@ -112,11 +75,13 @@ def build_web_app(
     app[SIGNER] = signer
     app[I18N] = i18n
     pages = LinkPages(container, signer, bot_username=bot_username, i18n=i18n)
+    operations = OperationsRoutes(
+        ping=lambda: ping(container.engine),
+        read_backlog=lambda: metrics.read_backlog(container.sessions, container.clock.now()),
+    )
     app.add_routes(
         [
-            web.get("/healthz", healthz),
-            web.get("/readyz", readyz),
-            web.get("/metrics", metrics_page),
+            *operations.routes(),
             *pages.routes(),
         ]
     )

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -79,3 +79,9 @@ def insert_for(session: AsyncSession, target):
     `on_conflict_do_nothing` / `on_conflict_do_update` work on SQLite and PostgreSQL alike."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """One round trip to the database; raises when it does not answer."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

@@ -25,10 +25,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from services.clock import FrozenClock
 from services.orders.service import OrderService
-from services.shops import ShopService
-from services.workflows import WorkflowStore
+from services.shops.service import ShopService
+from services.time.clock import FrozenClock
+from services.workflow.store import WorkflowStore
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import Base

@@ -60,7 +60,7 @@ async def make_shop(services, preset: str = "marketplace", **settings) -> Shop:
 
 
 async def add_user(services, telegram_id: int) -> User:
-    from services.shops import get_or_create_user
+    from services.shops.service import get_or_create_user
 
     async with services.sessions() as session, session.begin():
         return await get_or_create_user(session, telegram_id, now=services.clock.now())

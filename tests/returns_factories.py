@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from services.buyers.reviews import ReviewService
+from services.money.returns import ReturnService
 from services.orders.actors import ActorRef
-from services.returns import ReturnService
-from services.reviews import ReviewService
 from storage.models import Order
 from tests.factories import Shop, bind_buyer, item, make_order
 

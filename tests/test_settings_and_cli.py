@@ -105,7 +105,7 @@ def test_shop_create_prints_the_id_and_a_working_token(tmp_path):
     # the token is stored only as its hash, and the hash matches
     import sqlite3
 
-    from services.auth import hash_token
+    from services.shops.auth import hash_token
 
     with sqlite3.connect(tmp_path / "cli.db") as db:
         stored = db.execute("select token_hash from api_tokens").fetchall()
@@ -128,8 +128,8 @@ def test_timers_due_lists_what_fires_by_then_and_sweep_fires_it(tmp_path):
 
     from bot.container import build_container
     from bot.settings import Settings
-    from services.clock import FrozenClock
     from services.orders.actors import ActorRef
+    from services.time.clock import FrozenClock
     from tests.factories import make_order, make_shop
 
     url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"

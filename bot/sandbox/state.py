@@ -25,7 +25,7 @@ FIRST_SUPERGROUP_ID = -1_002_000_000_001  # supergroups are "-100" followed by t
 
 
 class Clock(Protocol):
-    """Anything with `now()` (compatible with `services.clock.Clock`)."""
+    """Anything with `now()` (compatible with `services.time.clock.Clock`)."""
 
     def now(self) -> datetime: ...
 

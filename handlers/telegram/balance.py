@@ -12,7 +12,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from handlers.telegram.format import esc, money, when
-from services.ledger.balance import Balance
+from services.money.ledger.balance import Balance
 
 router = Router(name=__name__)
 

@@ -18,8 +18,8 @@ from handlers.telegram.dialog import BuyerAct, BuyerCB
 from handlers.telegram.document_callbacks import DocAct, DocCB
 from handlers.telegram.format import esc, money, when
 from handlers.telegram.order_card import show_card
-from services.buyers import BuyerOrder, BuyerService
-from services.cards import CardRegistry
+from services.buyers.service import BuyerOrder, BuyerService
+from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
 from services.refusals import Reason, Refused

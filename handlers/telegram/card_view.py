@@ -12,8 +12,8 @@ from handlers.telegram.document_callbacks import DocAct, DocCB
 from handlers.telegram.format import duration, esc, money, title, when
 from handlers.telegram.returns import card_buttons as return_buttons
 from handlers.telegram.reviews import card_buttons as review_buttons
-from services import sla
 from services.orders.service import OrderView
+from services.time import sla
 from services.workflow.definition import Input
 
 # Long orders are cut so the card stays under Telegram's 4096 characters per message.

@@ -4,7 +4,7 @@ A buyer writes in an order's context: after "💬 Write to the shop" on its card
 conversation stays on that order until "Done"), or by replying to the order's card or to a
 relayed shop message. A message with no context is never guessed into an order: the buyer is
 asked which one, even when there is only one. Staff answer by replying to a relayed buyer
-message, in the staff group or in their private chat. The pump (services.notifications)
+message, in the staff group or in their private chat. The pump (services.messaging.notifications)
 relays what is stored here; this module only receives.
 
 Callback data of the buyer's card buttons lives here too, so the card (card_view) can draw
@@ -28,8 +28,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.format import esc, money, when
-from services.buyers import BuyerOrder, BuyerService
-from services.dialog import MAX_TEXT, DialogService, Direction, ReplyTarget
+from services.buyers.service import BuyerOrder, BuyerService
+from services.messaging.dialog import MAX_TEXT, DialogService, Direction, ReplyTarget
 from services.orders.actors import ActorRef
 from services.orders.errors import OrderRefused, Problem
 from services.orders.service import OrderService

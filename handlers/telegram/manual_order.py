@@ -32,7 +32,7 @@ from handlers.telegram.card_view import method_name
 from handlers.telegram.format import esc, money
 from handlers.telegram.menu import MenuAct, MenuCB
 from handlers.telegram.order_card import open_card
-from services.cards import CardRegistry
+from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
 from services.orders.drafts import (
     MAX_PRICE,

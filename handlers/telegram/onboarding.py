@@ -30,7 +30,7 @@ from babel.numbers import get_territory_currencies
 from handlers.telegram.format import LOCALES, esc, title
 from handlers.telegram.menu import MenuAct, MenuCB
 from handlers.telegram.start import send_menu
-from services.shop_settings import currencies_in_use, shop_countries
+from services.shops.settings import currencies_in_use, shop_countries
 from services.workflow.presets import PRESETS, load_preset
 
 router = Router(name=__name__)

@@ -18,7 +18,7 @@ from handlers.telegram.callbacks import OrderAct, OrderCB
 from handlers.telegram.card_view import card_keyboard, card_text, confirm_keyboard, method_name
 from handlers.telegram.format import esc, money, role_name, title, when
 from handlers.telegram.refusals import describe
-from services.cards import CardRegistry
+from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
 from services.orders.errors import OrderRefused, Problem
 from services.orders.service import OrderService, OrderView

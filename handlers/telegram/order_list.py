@@ -26,7 +26,7 @@ from pydantic import Field
 from handlers.telegram.format import duration, esc, money, title, when
 from handlers.telegram.menu import MenuAct, MenuCB
 from handlers.telegram.order_card import open_card
-from services.cards import CardRegistry
+from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
 from services.refusals import Reason, Refused

@@ -22,10 +22,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.format import esc, money, when
-from services.orders.actors import ActorRef
-from services.orders.errors import OrderRefused, Problem
-from services.orders.service import OrderService, OrderView
-from services.returns import (
+from services.money.returns import (
     ReturnOptions,
     ReturnProblem,
     ReturnRefused,
@@ -35,6 +32,9 @@ from services.returns import (
     Step,
     may_be_returned,
 )
+from services.orders.actors import ActorRef
+from services.orders.errors import OrderRefused, Problem
+from services.orders.service import OrderService, OrderView
 from services.workflow.definition import StatusKind
 
 router = Router(name=__name__)
@@ -527,7 +527,7 @@ async def reject_reason(
     await message.answer(return_card(view, language, timezone), reply_markup=return_keyboard(view))
 
 
-# -- notifications (bot.notifier) -------------------------------------------------------
+# -- notifications (handlers.telegram.notifier) ----------------------------------------
 
 
 TOPICS = frozenset({"return_to_shop", "return_to_buyer", "return_overdue"})

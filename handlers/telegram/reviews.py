@@ -1,6 +1,6 @@
 """Ratings and reviews in Telegram (F3): stars, then words, the shop's one answer.
 
-On receipt the buyer gets a message with five star buttons (services.reviews through the
+On receipt the buyer gets a message with five star buttons (services.buyers.reviews through the
 outbox); a tap rates the order and invites a few words (or "Skip"). The shop is told with an
 "Answer" button, sees the review from the order card's "⭐ Review", and the shop's average
 is one tap from /settings. Callback data: the order's id and the stars only.
@@ -20,9 +20,9 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.telegram.format import esc
 from handlers.telegram.returns import alert
+from services.buyers.reviews import ReviewProblem, ReviewRefused, ReviewService
 from services.orders.actors import ActorRef
 from services.orders.service import OrderView
-from services.reviews import ReviewProblem, ReviewRefused, ReviewService
 from services.workflow.definition import StatusKind
 from storage.models import Review
 
@@ -259,7 +259,7 @@ async def rating(
     )
 
 
-# -- notifications (bot.notifier) -------------------------------------------------------
+# -- notifications (handlers.telegram.notifier) ----------------------------------------
 
 
 TOPICS = frozenset({"review_request", "review_to_shop", "review_answer"})

@@ -36,7 +36,7 @@ from handlers.telegram.reviews import settings_button as reviews_button
 from handlers.telegram.staff import role_name
 from handlers.telegram.start import send_menu
 from services.refusals import Reason, Refused
-from services.shop_settings import FIELDS, ShopView
+from services.shops.settings import FIELDS, ShopView
 from services.vocabulary import LANGUAGES, STAFF_ROLES
 from services.workflow.presets import PRESETS
 

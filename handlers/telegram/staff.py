@@ -28,7 +28,7 @@ from handlers.telegram.format import esc, role_name
 from handlers.telegram.menu import MenuAct, MenuCB
 from handlers.telegram.start import INVITE_PREFIX
 from services.refusals import Reason, Refused
-from services.staff import INVITABLE_ROLES
+from services.shops.staff import INVITABLE_ROLES
 from services.vocabulary import SUPERVISOR_ROLES
 
 router = Router(name=__name__)

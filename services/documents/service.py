@@ -17,7 +17,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from services.clock import Clock
 from services.documents.defaults import KINDS, TITLES, default_template, file_name
 from services.documents.render import DocumentRenderer
 from services.documents.sandbox import TemplateProblem
@@ -30,7 +29,8 @@ from services.documents.variables import (
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
 from services.refusals import Reason, Refused, invalid
-from services.staff import require_supervisor
+from services.shops.staff import require_supervisor
+from services.time.clock import Clock
 from services.vocabulary import DEFAULT_LANGUAGE, LANGUAGES
 from storage.database import reading
 from storage.models import DocumentTemplate, Order, Shop

@@ -14,7 +14,7 @@ from typing import Any
 from babel.dates import format_date
 
 from services.documents.codes import code128_png, data_uri, payment_payload, qr_png
-from services.email.formatting import LOCALES, money, when
+from services.messaging.email.formatting import LOCALES, money, when
 from storage.models import Buyer, Order, OrderItem, Shop
 
 # The shop's bank details (for the payment slip and its QR) live in shop.settings["bank"].

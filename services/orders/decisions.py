@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services import metrics, sla, timers
-from services.ledger import postings as ledger
+from services import metrics
+from services.money.ledger import postings as ledger
 from services.orders import notices
 from services.orders.access import Who
 from services.orders.unit import Unit
+from services.time import sla, timers
 from services.workflow.definition import Workflow
 from services.workflow.engine import Applied, OrderFacts
 from storage.models import Order, OrderEvent, Shop

@@ -6,7 +6,7 @@ the same change is skipped by the outbox.
 
 from __future__ import annotations
 
-from services.notifications.outbox import Outbox
+from services.messaging.notifications.outbox import Outbox
 from services.workflow.definition import Workflow
 from storage.models import Order, OrderEvent, Shop
 
@@ -68,12 +68,12 @@ def status_changed(outbox: Outbox, order: Order, workflow: Workflow, event: Orde
         to_buyer(outbox, order, "status_changed", payload, key=f"event:{event.id}")
     if order.external_id is not None:
         # The storefront that sent the order hears of it (G1): a signed webhook, sent by
-        # services.webhooks.pump if the shop has a webhook URL then.
-        from services.webhooks import events as webhooks
+        # services.messaging.webhooks.pump if the shop has a webhook URL then.
+        from services.messaging.webhooks import events as webhooks
 
         webhooks.status_changed(outbox, order, event)
     if "request_review" in (event.payload or {}).get("effects", ()):
-        from services.reviews import request_review  # F3: received, now rate it
+        from services.buyers.reviews import request_review  # F3: received, now rate it
 
         request_review(outbox, order)
 

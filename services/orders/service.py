@@ -18,10 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services import metrics, sla, timers
-from services.auth import new_buyer_token
-from services.clock import Clock
-from services.order_work import OrderWork
+from services import metrics
 from services.orders import access, drafts, editing, links_used, notices, timed
 from services.orders.access import Who
 from services.orders.actors import ActorRef
@@ -30,6 +27,10 @@ from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
 from services.orders.errors import OrderRefused, Problem
 from services.orders.rows import delivery_price, item_row, recalculate
 from services.orders.unit import Unit
+from services.orders.work import OrderWork
+from services.shops.auth import new_buyer_token
+from services.time import sla, timers
+from services.time.clock import Clock
 from services.vocabulary import IN_STOCK, MADE_TO_ORDER
 from services.workflow.definition import EDIT_KINDS, Workflow
 from services.workflow.engine import (
@@ -40,7 +41,7 @@ from services.workflow.engine import (
     initial_timers,
     open_action,
 )
-from services.workflows import WorkflowStore
+from services.workflow.store import WorkflowStore
 from storage.database import reading
 from storage.models import Buyer, Order, OrderEvent, Shop
 

@@ -13,12 +13,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services import metrics, sla
+from services import metrics
 from services.orders import notices
 from services.orders.access import Who
 from services.orders.actors import ActorRef, Channel
 from services.orders.decisions import facts, write_decision
 from services.orders.unit import Unit
+from services.time import sla
 from services.workflow.definition import Audience, TimerKind, Workflow
 from services.workflow.engine import decide
 from storage.models import Order, Shop, Timer
@@ -51,7 +52,7 @@ async def fire(unit: Unit, timer_id: int) -> str:
     if timer is None:
         return GONE
     if timer.kind == "return_sla":  # a return request's answer limit, whatever the status
-        from services import returns
+        from services.money import returns
 
         timer.outcome = await returns.fire_timer(unit, order, timer)
         return timer.outcome

@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload, selectinload
 
 from services import log_context
-from services.notifications.outbox import Outbox
+from services.messaging.notifications.outbox import Outbox
 from services.orders.access import Who, who_is
 from services.orders.actors import ActorRef, ActorType
 from services.orders.errors import OrderRefused, Problem
 from services.orders.events import record
 from services.workflow.definition import Workflow
-from services.workflows import WorkflowStore
+from services.workflow.store import WorkflowStore
 from storage.models import Order, OrderEvent, Shop, StaffMember
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL

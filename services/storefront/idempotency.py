@@ -8,7 +8,7 @@ answer. The same key with another body is a mistake of the client, refused with 
 A reservation carries a lease: if the process handling it dies before `finish`, a retry
 after the lease takes the key over. The orders that process may have committed are not made
 twice: they carry the request's external id, unique per shop, and the retry answers with
-them (see bot.api.orders).
+them (see handlers.http.api.orders).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.clock import Clock
+from services.time.clock import Clock
 from storage.database import insert_for
 from storage.models import IdempotencyKey
 

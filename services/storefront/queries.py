@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.workflow.definition import Workflow
-from services.workflows import WorkflowStore
+from services.workflow.store import WorkflowStore
 from storage.database import reading
 from storage.models import Order, OrderEvent, Shop
 

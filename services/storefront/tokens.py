@@ -14,10 +14,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.auth import hash_token, new_api_token
-from services.clock import Clock
 from services.refusals import Reason, Refused, invalid
-from services.staff import require_supervisor
+from services.shops.auth import hash_token, new_api_token
+from services.shops.staff import require_supervisor
+from services.time.clock import Clock
 from storage.database import reading
 from storage.models import ApiToken, Shop
 

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.clock import Clock
 from services.refusals import Reason, Refused, invalid
-from services.staff import require_supervisor
+from services.shops.staff import require_supervisor
+from services.time.clock import Clock
 from storage.database import reading
 from storage.models import Shop
 

@@ -11,11 +11,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from bot.api import build_api_app
 from bot.container import Container, build_container
 from bot.settings import Settings
 from bot.web import build_web_app
-from services.email.links import LinkSigner
+from handlers.http.api import build_api_app
+from services.messaging.email.links import LinkSigner
 from services.storefront.tokens import ApiTokenService
 from storage.models import Order
 from tests.factories import Shop, make_shop

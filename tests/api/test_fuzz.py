@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.api.openapi import openapi_document
+from handlers.http.api.openapi import openapi_document
 from tests.api.jsonschema_strategies import Resolver, conforms, strategy
 
 DOCUMENT = openapi_document()

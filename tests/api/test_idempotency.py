@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.api.schema import parse_request, to_draft
+from handlers.http.api.schema import parse_request, to_draft
 from services.orders.actors import ActorRef, Channel
 from services.storefront.idempotency import IdempotencyStore, Proceed, fingerprint
 from tests.api.conftest import ORDER, order_body

@@ -11,13 +11,13 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.api import build_webhook_pump
-from bot.api.webhook_client import AiohttpPoster
+from handlers.http.api import build_webhook_pump
+from handlers.http.api.webhook_client import AiohttpPoster
+from services.messaging.webhooks.events import verify
+from services.messaging.webhooks.pump import WebhookPump
 from services.orders.actors import ActorRef
 from services.refusals import Refused
 from services.storefront.webhook_settings import WebhookSettings
-from services.webhooks.events import verify
-from services.webhooks.pump import WebhookPump
 from storage.models import Order, OutboxMessage
 from tests.api.conftest import ORDER, order_body
 from tests.factories import make_order

@@ -70,7 +70,7 @@ async def test_the_owner_sets_the_commission_and_sees_reserved_then_available(tg
     await tg.container.orders.apply(order.id, await ref(tg, owner), "fulfil")
     from datetime import timedelta
 
-    from services.timer_sweep import TimerSweep
+    from services.time.sweep import TimerSweep
 
     tg.container.clock.advance(timedelta(days=15))
     await TimerSweep(tg.container.sessions, tg.container.clock, tg.container.orders).run_once()

@@ -14,11 +14,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot.container import Container, build_container
-from bot.link_pages import link_url
 from bot.settings import Settings
 from bot.web import build_web_app, start_web
+from handlers.http.links.pages import link_url
 from handlers.telegram.format import money
-from services.email.links import OPEN_IN_TELEGRAM, LinkSigner
+from services.messaging.email.links import OPEN_IN_TELEGRAM, LinkSigner
 from services.orders.actors import ActorRef, Channel
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
 from storage.models import Order, OrderEvent, OutboxMessage, Shop, UsedLink

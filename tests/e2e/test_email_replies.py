@@ -10,8 +10,10 @@ from email.message import EmailMessage
 import aiosmtplib
 from sqlalchemy import select
 
-from services.email.inbound import ReplyReceiver, start_receiver
-from services.email.links import LinkSigner
+from bot.mail import start_receiver
+from handlers.email.replies import ReplyReceiver
+from services.messaging.email.links import LinkSigner
+from services.messaging.email.replies import ReplyInbox
 from storage.models import DialogMessage, DialogRelay, OutboxMessage
 from tests.e2e.test_dialog import bot_messages, dialog_of, new_order, setup_shop
 
@@ -24,13 +26,13 @@ async def receiver(tg):
     """The reply receiver of the running bot, on this event loop; yields its port."""
     container = tg.container
     settings = container.settings
-    handler = ReplyReceiver(
+    inbox = ReplyInbox(
         container.sessions,
         container.dialog,
         LinkSigner(settings.secret_key.get_secret_value()),
         domain=settings.reply_domain,
-        max_bytes=settings.inbound_max_bytes,
     )
+    handler = ReplyReceiver(inbox, max_bytes=settings.inbound_max_bytes)
     server = await start_receiver(handler, "127.0.0.1", 0, max_bytes=settings.inbound_max_bytes)
     try:
         yield server.sockets[0].getsockname()[1]

@@ -14,7 +14,7 @@ import aiosmtplib
 from bot.mail import build_mail_pump, signer_of, start_reply_receiver
 from bot.settings import SmtpTls
 from bot.web import build_web_app, start_web
-from services.email.links import LinkSigner
+from services.messaging.email.links import LinkSigner
 from tests.e2e.test_dialog import bot_messages, dialog_of, new_order, setup_shop
 from tests.e2e.test_order_list import user_ref
 from tests.mail_server import MailServer

@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from handlers.telegram.onboarding import OnboardAct, OnboardCB
-from services.auth import hash_token
+from services.shops.auth import hash_token
 from storage.models import ApiToken
 
 

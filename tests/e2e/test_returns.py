@@ -200,8 +200,8 @@ async def test_reject_with_a_reason_and_refusals(tg):
 
 
 async def test_the_shop_is_alerted_in_telegram_when_it_does_not_answer(tg):
-    from services.returns import ReturnService
-    from services.timer_sweep import TimerSweep
+    from services.money.returns import ReturnService
+    from services.time.sweep import TimerSweep
 
     shop_id, manager, owner, max_ = await setup_shop(tg)
     order, _ivan = await received(tg, shop_id, manager)

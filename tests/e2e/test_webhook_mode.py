@@ -26,9 +26,9 @@ from bot.mail import signer_of
 from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher, release_routers
 from bot.web import build_web_app, start_web
-from bot.webhook import TelegramWebhook
+from handlers.http.telegram_webhook import TelegramWebhook
 from services import metrics
-from services.telegram_updates import KEEP, LEASE, UpdateLog
+from services.messaging.telegram_updates import KEEP, LEASE, UpdateLog
 from storage.models import Shop, TelegramUpdate
 from tests.e2e.conftest import BOT_TOKEN
 from tests.webhook_balancer import WebhookBalancer

@@ -29,11 +29,11 @@ from sqlalchemy import func, select, update
 
 from bot.sandbox.emulator import TelegramEmulator
 from bot.sandbox.limits import FloodLimits
-from services.clock import SystemClock
-from services.shops import ShopService
+from services.shops.service import ShopService
 from services.storefront.tokens import ApiTokenService
 from services.storefront.webhook_settings import WebhookSettings
-from services.workflows import WorkflowStore
+from services.time.clock import SystemClock
+from services.workflow.store import WorkflowStore
 from storage.database import create_engine, create_session_factory
 from storage.models import Order, OrderEvent, OutboxMessage, TelegramUpdate, Timer
 from tests.webhook_balancer import WebhookBalancer

@@ -15,7 +15,7 @@ import pytest
 from aiogram import Bot, Dispatcher
 
 from bot.sandbox import FloodLimits, TelegramEmulator
-from services.clock import FrozenClock
+from services.time.clock import FrozenClock
 
 TOKEN = "123456:TEST"
 BOT_ID = 123456

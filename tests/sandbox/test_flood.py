@@ -10,7 +10,7 @@ from aiogram.exceptions import TelegramRetryAfter
 
 from bot.sandbox import FloodLimits, SandboxUser, TelegramEmulator
 from bot.sandbox.limits import FloodControl, FloodWait
-from services.clock import FrozenClock
+from services.time.clock import FrozenClock
 
 
 def started_users(telegram: TelegramEmulator, count: int) -> list[SandboxUser]:

@@ -12,7 +12,7 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, InlineKeyb
 from aiogram.types import InlineKeyboardMarkup as Markup
 
 from bot.sandbox import SandboxUser, TelegramEmulator
-from services.clock import FrozenClock
+from services.time.clock import FrozenClock
 from tests.sandbox.conftest import TOKEN
 
 NOT_MODIFIED = (

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from services.buyers import BuyerOrder, BuyerService
+from services.buyers.service import BuyerOrder, BuyerService
 from services.orders.actors import ActorRef
 from services.refusals import Reason, Refused
 from storage.models import Buyer, OrderEvent

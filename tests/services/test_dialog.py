@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from services.buyers import BuyerService
-from services.dialog import DialogService, Direction, ReplyTarget
+from services.buyers.service import BuyerService
+from services.messaging.dialog import DialogService, Direction, ReplyTarget
 from services.orders.actors import ActorRef
 from services.orders.errors import OrderRefused, Problem
 from storage.models import DialogMessage, DialogRelay, OutboxMessage
@@ -293,7 +293,7 @@ async def test_the_buyer_replies_to_the_relayed_answer_of_the_right_order(servic
 
 
 async def test_a_reply_to_the_buyers_card_goes_to_its_order(services, dialog, buyers):
-    from services.cards import CardRegistry
+    from services.messaging.cards import CardRegistry
 
     shop, order, me = await shop_with_buyer(services, buyers)
     cards = CardRegistry(services.sessions, services.clock)

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from services.documents.defaults import default_template
 from services.documents.sandbox import TemplateProblem
 from services.documents.service import DocumentService
-from services.email.content import MailContentReader
-from services.email.links import LinkSigner
+from services.messaging.email.content import MailContentReader
+from services.messaging.email.links import LinkSigner
 from services.orders.actors import ActorRef
 from services.orders.errors import OrderRefused
 from services.refusals import Reason, Refused

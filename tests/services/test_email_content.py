@@ -13,12 +13,12 @@ from email.utils import getaddresses
 import pytest
 from sqlalchemy import select, update
 
-from services.dialog import DialogService
-from services.email.compose import compose
-from services.email.content import Mail, MailContentReader
-from services.email.formatting import money
-from services.email.links import LinkSigner
-from services.notifications.recipients import UnknownTopic
+from services.messaging.dialog import DialogService
+from services.messaging.email.compose import compose
+from services.messaging.email.content import Mail, MailContentReader
+from services.messaging.email.formatting import money
+from services.messaging.email.links import LinkSigner
+from services.messaging.notifications.recipients import UnknownTopic
 from services.orders.actors import ActorRef
 from storage.models import Buyer, DialogMessage, DialogRelay, OutboxMessage, Shop, Timer
 from tests.factories import item, make_order, make_shop

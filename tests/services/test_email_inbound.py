@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from services.dialog import MAX_TEXT, DialogService
-from services.email.inbound import ReplyReceiver, start_receiver
-from services.email.links import LinkSigner
+from bot.mail import start_receiver
+from handlers.email.replies import ReplyReceiver
+from services.messaging.dialog import MAX_TEXT, DialogService
+from services.messaging.email.links import LinkSigner
+from services.messaging.email.replies import ReplyInbox
 from services.orders.errors import OrderRefused, Problem
 from storage.models import DialogFile, DialogMessage, OutboxMessage
 from tests.factories import make_order, make_shop
@@ -55,7 +57,8 @@ class Mail:
 async def mail(services):
     signer = LinkSigner("test-secret")
     dialog = DialogService(services.sessions, services.clock)
-    receiver = ReplyReceiver(services.sessions, dialog, signer, domain=DOMAIN, max_bytes=MAX_BYTES)
+    inbox = ReplyInbox(services.sessions, dialog, signer, domain=DOMAIN)
+    receiver = ReplyReceiver(inbox, max_bytes=MAX_BYTES)
     server = await start_receiver(receiver, "127.0.0.1", 0, max_bytes=MAX_BYTES)
     port = server.sockets[0].getsockname()[1]
     try:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.timer_sweep import TimerSweep
+from services.time.sweep import TimerSweep
 from tests.services.ledger_helpers import FEE, act, balances, entries, example_order, example_shop
 
 WEEK = timedelta(days=7)  # far past the 3 working hours a new platform order has

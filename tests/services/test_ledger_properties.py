@@ -17,11 +17,11 @@ from hypothesis import event as label
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from services.ledger.income import line_shares, order_income
-from services.ledger.postings import post_return_refund
+from services.money.ledger.income import line_shares, order_income
+from services.money.ledger.postings import post_return_refund
 from services.orders.actors import ActorRef
 from services.orders.errors import OrderRefused
-from services.timer_sweep import TimerSweep
+from services.time.sweep import TimerSweep
 from services.workflow.definition import ActorKind, Input, StatusKind
 from services.workflow.presets import PRESETS, load_preset
 from storage.models import Order, OrderEvent, OrderItem, Shop

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from services.ledger.postings import post_return_refund
+from services.money.ledger.postings import post_return_refund
 from services.orders.errors import OrderRefused
-from services.timer_sweep import TimerSweep
+from services.time.sweep import TimerSweep
 from storage.models import LedgerEntry, Order, OrderEvent
 from tests.services.ledger_helpers import (
     DELIVERY,

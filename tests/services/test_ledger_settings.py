@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.order_queries import OrderQueries
 from services.orders.actors import ActorRef
+from services.orders.queries import OrderQueries
 from services.refusals import Reason, Refused
-from services.shop_settings import ShopSettingsService
+from services.shops.settings import ShopSettingsService
 from storage.models import Shop
 from tests.factories import item, make_order, make_shop
 

@@ -11,8 +11,8 @@ import pytest
 import trustme
 from sqlalchemy import select
 
-from services.email.pump import FAILED, PENDING, SENT, MailPump
-from services.email.smtp import SmtpConfig, SmtpSender, Tls
+from services.messaging.email.pump import FAILED, PENDING, SENT, MailPump
+from services.messaging.email.smtp import SmtpConfig, SmtpSender, Tls
 from storage.models import Buyer, Order, OutboxMessage, Shop
 from tests.factories import item, make_order, make_shop
 from tests.mail_server import MailServer

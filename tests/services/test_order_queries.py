@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from services.order_queries import OrderPage, OrderQueries
 from services.orders.actors import ActorRef
+from services.orders.queries import OrderPage, OrderQueries
 from services.refusals import Reason, Refused
-from services.shop_settings import ShopSettingsService
+from services.shops.settings import ShopSettingsService
 from storage.models import Order
 from tests.factories import item, make_order, make_shop
 

@@ -15,9 +15,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from services.cards import CardRegistry
-from services.notifications.outbox import Outbox
-from services.notifications.pump import (
+from services.messaging.cards import CardRegistry
+from services.messaging.notifications.outbox import Outbox
+from services.messaging.notifications.pump import (
     MAX_ATTEMPTS,
     OutboxPump,
     Outgoing,

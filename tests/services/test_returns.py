@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from services.money.returns import ReturnProblem, ReturnRefused, ReturnStatus
 from services.orders.actors import ActorRef
 from services.orders.errors import OrderRefused, Problem
-from services.returns import ReturnProblem, ReturnRefused, ReturnStatus
-from services.timer_sweep import TimerSweep
+from services.time.sweep import TimerSweep
 from storage.models import LedgerEntry, OrderEvent, OutboxMessage, ReturnRequest, Timer
 from tests.factories import item, make_order, make_shop
 from tests.returns_factories import received_order, return_service, returnable
@@ -316,8 +316,8 @@ async def test_packers_may_not_decide_and_forged_ids_are_not_found(services):
 
 async def test_an_email_buyer_reads_each_step(services):
     # given a buyer without Telegram: the return is asked for through a signed link (e-mail)
-    from services.email.content import MailContentReader
-    from services.email.links import LinkSigner
+    from services.messaging.email.content import MailContentReader
+    from services.messaging.email.links import LinkSigner
 
     shop = await make_shop(services)
     order = await received_order(services, shop, returnable("A", 2, 1000), bind=False)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from services.orders.actors import ActorRef
 from services.refusals import Reason, Refused
-from services.shop_settings import (
+from services.shops.settings import (
     ShopSettingsService,
     format_working_hours,
     parse_days_off,

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from services.notifications.recipients import recipients
+from services.messaging.notifications.recipients import recipients
 from services.orders.actors import ActorRef
-from services.timer_sweep import TimerSweep
+from services.time.sweep import TimerSweep
 from storage.models import Order, OrderEvent, OutboxMessage, Shop, Timer
 from tests.factories import make_order, make_shop
 

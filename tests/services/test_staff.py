@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from services.auth import hash_token
 from services.refusals import Reason, Refused
-from services.staff import Joined, StaffService
+from services.shops.auth import hash_token
+from services.shops.staff import Joined, StaffService
 from storage.models import StaffInvite, StaffMember
 from tests.factories import add_user, make_shop
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from bot.scheduler import build_scheduler
 from services.orders.actors import ActorRef
-from services.timer_sweep import MAX_ATTEMPTS, TimerSweep
+from services.time.sweep import MAX_ATTEMPTS, TimerSweep
 from services.workflow.presets import PRESETS, load_preset
 from storage.models import Order, OrderEvent, OutboxMessage, Timer
 from tests.factories import item, make_order, make_shop

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from services.refusals import Reason, Refused
-from services.staff import StaffService
-from services.users import Membership, UserService
+from services.shops.staff import StaffService
+from services.shops.users import Membership, UserService
 from storage.models import User
 from tests.factories import make_shop
 

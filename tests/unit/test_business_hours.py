@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.business_hours import (
+from services.time.business_hours import (
     DAYS,
     DEFAULT_WORKING_HOURS,
     BusinessCalendar,
@@ -242,8 +242,8 @@ def test_empty_working_hours_mean_the_default_week() -> None:
 
 def test_defaults_agree_with_the_shop_settings() -> None:
     # The module repeats these to stay free of the database layer; they must not drift.
-    from services.shop_settings import DAYS as SETTINGS_DAYS
-    from services.shops import DEFAULT_WORKING_HOURS as SHOP_DEFAULT
+    from services.shops.service import DEFAULT_WORKING_HOURS as SHOP_DEFAULT
+    from services.shops.settings import DAYS as SETTINGS_DAYS
 
     assert DAYS == SETTINGS_DAYS
     assert dict(DEFAULT_WORKING_HOURS) == SHOP_DEFAULT

@@ -20,13 +20,13 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from jinja2 import UndefinedError
 
-from services.email.compose import clean_text, compose
-from services.email.content import BUYER_TOPICS, TOPICS, Mail
-from services.email.render import LOCALES, MailRenderer
+from services.messaging.email.compose import clean_text, compose
+from services.messaging.email.content import BUYER_TOPICS, TOPICS, Mail
+from services.messaging.email.render import LOCALES, MailRenderer
 from services.vocabulary import LANGUAGES
 
 SCRIPT = "<script>alert(1)</script>"
-TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "email" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "messaging" / "email" / "templates"
 HEADER_LINE = re.compile(rb"^[!-9;-~]+:")  # a field name at the start of a line
 
 
@@ -36,7 +36,7 @@ def renderer() -> MailRenderer:
 
 
 def context(**changes) -> dict:
-    """A full context, as services.email.content builds it."""
+    """A full context, as services.messaging.email.content builds it."""
     values = {
         "audience": "buyer",
         "shop_name": "Tea & Co",

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.ledger.income import commission, line_shares, order_income, split
-from services.ledger.terms import Terms, parse_percent
+from services.money.ledger.income import commission, line_shares, order_income, split
+from services.money.ledger.terms import Terms, parse_percent
 
 
 @pytest.mark.parametrize(
@@ -137,8 +137,8 @@ def test_terms_from_settings_and_the_percent_parser():
 def test_returned_units_split_between_income_and_commission_exactly(
     quantity, goods, fee_share, steps
 ):
-    from services.ledger.income import LineShare
-    from services.ledger.postings import _return_amounts
+    from services.money.ledger.income import LineShare
+    from services.money.ledger.postings import _return_amounts
 
     share = LineShare(item_id=1, quantity=quantity, goods=goods, fee=int(goods * fee_share))
     done = goods_back = fee_back = 0

@@ -11,7 +11,7 @@ from email.parser import BytesParser
 
 import pytest
 
-from services.email.reply_text import (
+from services.messaging.email.reply_text import (
     Attachment,
     attachments,
     html_to_text,

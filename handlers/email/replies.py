@@ -1,0 +1,158 @@
+"""The SMTP edge of buyers' replies to order e-mails (D3): aiosmtpd's session, read into plain
+values for the reply inbox (services/messaging/email/replies.py), which stores them.
+
+The mail server of the reply domain forwards `reply+TOKEN@domain` to this receiver. It speaks
+SMTP with aiosmtpd's protocol on the application's own event loop (`bot.mail.start_receiver`).
+
+What the sending server hears, and why:
+  - RCPT TO: 250 only for a reply address whose token we signed, of an order that exists;
+    anything else is refused then (550 5.1.1), before any content is taken. One mail may name
+    several orders' addresses: it lands on each order once.
+  - Size: aiosmtpd refuses more than `max_bytes` (552) at MAIL FROM (SIZE=) or after DATA.
+  - DATA: 250 only after the message is committed; a database that fails is 451 4.3.0, so
+    the sending server tries again later (a whole mail is one transaction: never half
+    stored). Bounces (MAIL FROM:<>), auto-replies (Auto-Submitted other than "no") and
+    bulk/list mail (Precedence) are accepted and dropped, so mail loops end here; so is a
+    reply with no new text and no files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import getaddresses
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from services.messaging.email.replies import InboundReply, ReplyInbox
+from services.messaging.email.reply_text import Reply, read_reply
+
+log = logging.getLogger(__name__)
+
+OK = "250 OK"
+NO_SUCH_RECIPIENT = "550 5.1.1 No such recipient here"
+TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+TRY_AGAIN = "451 4.3.0 Try again later"
+UNREADABLE = "554 5.6.0 The message could not be read"
+MAX_RECIPIENTS = 20  # orders one mail may reply to; more are asked to come in another mail
+BULK = frozenset({"bulk", "junk", "list"})
+AUTOREPLY_HEADERS = ("x-autoreply", "x-autorespond", "x-mailru-autoreply")
+
+
+class ReplyReceiver:
+    """The aiosmtpd handler: `handle_RCPT` checks reply addresses, `handle_DATA` reads the
+    mail and hands the inbox its plain values."""
+
+    def __init__(self, inbox: ReplyInbox, *, max_bytes: int):
+        self._inbox = inbox
+        self.domain = inbox.domain
+        self.max_bytes = max_bytes
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        order_id = self._inbox.order_of(address)
+        if order_id is None:
+            log.info("inbound mail to %r refused: not a reply address of ours", address)
+            return NO_SUCH_RECIPIENT
+        if len({self._order(a) for a in envelope.rcpt_tos} | {order_id}) > MAX_RECIPIENTS:
+            return TOO_MANY_RECIPIENTS
+        try:
+            exists = await self._inbox.order_exists(order_id)
+        except Exception:
+            log.exception("inbound mail to %r: the database could not be read", address)
+            return TRY_AGAIN
+        if not exists:
+            log.info("inbound mail to order %s refused: no such order", order_id)
+            return NO_SUCH_RECIPIENT
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return OK
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        order_ids = list(dict.fromkeys(self._order(a) for a in envelope.rcpt_tos))
+        order_ids = [i for i in order_ids if i is not None]
+        if not order_ids:  # cannot happen: every recipient was checked at RCPT
+            return NO_SUCH_RECIPIENT
+        if (envelope.mail_from or "<>") in ("<>", ""):
+            log.info("a bounce to orders %s dropped", order_ids)
+            return OK
+        content = envelope.original_content or envelope.content or b""
+        if isinstance(content, str):
+            content = content.encode("utf-8", errors="surrogateescape")
+        try:
+            # Parsing up to max_bytes of MIME is CPU work: off the loop the bot also runs on.
+            automatic, sender, reply = await asyncio.to_thread(self._read, content)
+        except Exception:
+            # Our reading failed, not the server's delivery: a retry would fail the same way,
+            # and a bounce at least tells the buyer their mail did not arrive.
+            log.exception("an inbound mail to orders %s could not be read", order_ids)
+            return UNREADABLE
+        if automatic:
+            log.info("an automatic mail (%s) to orders %s dropped", automatic, order_ids)
+            return OK
+        sender = sender or envelope.mail_from
+        try:
+            stored = await self._inbox.store(
+                InboundReply(order_ids, sender, reply.text, reply.attachments)
+            )
+        except Exception:
+            log.exception("an inbound mail to orders %s could not be stored", order_ids)
+            return TRY_AGAIN
+        if stored is None:
+            log.info("an inbound mail to orders %s dropped: the orders are gone", order_ids)
+            return NO_SUCH_RECIPIENT
+        if stored:
+            log.info(
+                "an e-mail reply from %s stored on orders %s (%d files)",
+                sender,
+                [m.order_id for m in stored],
+                len(reply.attachments),
+            )
+        return OK
+
+    def _read(self, content: bytes) -> tuple[str | None, str, Reply]:
+        """Whether a program sent it (why), the From address, and the reply's text and files."""
+        message: Any = BytesParser(policy=policy.default).parsebytes(content)
+        automatic = _automatic(message)
+        if automatic:
+            return automatic, "", Reply("", [])
+        return None, _sender(message), read_reply(message)
+
+    def _order(self, address: str) -> int | None:
+        return self._inbox.order_of(address)
+
+
+def _sender(message: EmailMessage) -> str:
+    """The address in From (the envelope's may be a forwarder's rewritten one)."""
+    try:
+        values = message.get_all("from") or []
+        addresses = [address for _name, address in getaddresses([str(v) for v in values])]
+    except (IndexError, TypeError, ValueError):
+        return ""
+    return next((a.strip() for a in addresses if "@" in a), "")
+
+
+def _automatic(message: EmailMessage) -> str | None:
+    """Why a mail was sent by a program (an auto-reply, a list), or None if a person wrote it."""
+    submitted = str(message.get("auto-submitted", "") or "").strip().lower()
+    if submitted and submitted.split(";")[0].strip() != "no":
+        return f"Auto-Submitted: {submitted}"
+    precedence = str(message.get("precedence", "") or "").strip().lower()
+    if precedence in BULK:
+        return f"Precedence: {precedence}"
+    for header in AUTOREPLY_HEADERS:
+        if message.get(header) is not None:
+            return header
+    if message.get_content_type() == "multipart/report":
+        return "a delivery report"
+    return None

@@ -1,0 +1,201 @@
+"""Ratings and reviews (F3, seed 000): after receipt the buyer gives 1-5 stars, then words.
+
+The transitions with the `request_review` effect (received, picked up) ask the buyer
+(services.orders.notices.status_changed). One review per order: the stars first, the text
+once after them (optional); the shop is told, sees it on the order and answers once, and
+the answer goes to the buyer. A shop's average and count show in its settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.orders import notices
+from services.orders.access import EDITOR_ROLES
+from services.orders.actors import ActorRef, ActorType
+from services.orders.errors import OrderRefused, Problem
+from services.orders.unit import Unit
+from services.orders.work import OrderWork
+from services.time.clock import Clock
+from services.workflow.definition import StatusKind
+from services.workflow.store import WorkflowStore
+from storage.database import reading
+from storage.models import Order, Review
+
+MAX_TEXT = 2000
+STARS = range(1, 6)
+
+
+class ReviewProblem(StrEnum):
+    NOT_RECEIVED = "not_received"  # the order has not reached a final success
+    BAD_STARS = "bad_stars"  # not 1 to 5
+    ALREADY_RATED = "already_rated"  # one review per order
+    NOT_RATED = "not_rated"  # words before stars
+    TEXT_GIVEN = "text_given"  # the words come once
+    BAD_TEXT = "bad_text"  # empty or too long
+    ALREADY_ANSWERED = "already_answered"  # the shop answers once
+    NOT_FOUND = "not_found"
+
+
+class ReviewRefused(Exception):
+    """A review, its words or its answer refused; nothing was changed."""
+
+    def __init__(self, code: ReviewProblem, message: str):
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+
+@dataclass(frozen=True)
+class ShopRating:
+    average: float | None  # None: no reviews yet
+    count: int
+
+
+class ReviewService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        workflows: WorkflowStore,
+    ):
+        self._work = OrderWork(sessions, clock, workflows)
+        self._sessions = sessions
+
+    async def of_order(self, order_id: int, actor: ActorRef) -> Review | None:
+        async with reading(self._sessions) as session:
+            unit = self._work.unit(session)
+            order = await unit.load(order_id, items=False, asking=actor)
+            await unit.who(order, actor)
+            return await session.scalar(select(Review).where(Review.order_id == order_id))
+
+    async def rating(self, shop_id: int) -> ShopRating:
+        async with reading(self._sessions) as session:
+            average, count = (
+                await session.execute(
+                    select(func.avg(Review.stars), func.count(Review.id)).where(
+                        Review.shop_id == shop_id
+                    )
+                )
+            ).one()
+            return ShopRating(float(average) if count else None, int(count))
+
+    async def rate(self, order_id: int, actor: ActorRef, stars: int) -> Review:
+        """The buyer's stars: once per order, after receipt."""
+        if stars not in STARS:
+            raise ReviewRefused(ReviewProblem.BAD_STARS, "from 1 to 5 stars")
+
+        async def work(unit: Unit) -> Review:
+            order = await self._buyers_order(unit, order_id, actor)
+            if await _review(unit.session, order_id) is not None:
+                raise ReviewRefused(ReviewProblem.ALREADY_RATED, "this order is rated already")
+            review = Review(order_id=order.id, shop_id=order.shop_id, stars=stars, text="")
+            review.created_at = unit.now
+            unit.session.add(review)
+            await unit.session.flush()
+            who = await unit.who(order, actor)
+            unit.add_event(order, who, action="review_left", payload={"stars": stars})
+            _tell_shop(unit, order, review, "stars")
+            return review
+
+        try:
+            return await self._work.run(work)
+        except IntegrityError as error:  # a concurrent tap inserted it first (SQLite)
+            raise ReviewRefused(
+                ReviewProblem.ALREADY_RATED, "this order is rated already"
+            ) from error
+
+    async def add_text(self, order_id: int, actor: ActorRef, text: str) -> Review:
+        """The buyer's words after the stars: once."""
+        text = (text or "").strip()
+        if not text or len(text) > MAX_TEXT:
+            raise ReviewRefused(ReviewProblem.BAD_TEXT, f"1 to {MAX_TEXT} characters")
+
+        async def work(unit: Unit) -> Review:
+            order = await self._buyers_order(unit, order_id, actor)
+            review = await _review(unit.session, order_id)
+            if review is None:
+                raise ReviewRefused(ReviewProblem.NOT_RATED, "stars first")
+            if review.text:
+                raise ReviewRefused(ReviewProblem.TEXT_GIVEN, "the review has its words already")
+            review.text, review.text_at = text, unit.now
+            who = await unit.who(order, actor)
+            unit.add_event(order, who, action="review_text", comment=text)
+            _tell_shop(unit, order, review, "text")
+            return review
+
+        return await self._work.run(work)
+
+    async def answer(self, order_id: int, actor: ActorRef, text: str) -> Review:
+        """The shop's one answer to the review; it goes to the buyer."""
+        text = (text or "").strip()
+        if not text or len(text) > MAX_TEXT:
+            raise ReviewRefused(ReviewProblem.BAD_TEXT, f"1 to {MAX_TEXT} characters")
+
+        async def work(unit: Unit) -> Review:
+            order = await unit.load(order_id, lock=True, items=False, asking=actor)
+            who = await unit.who(order, actor)
+            if not who.actor.roles & EDITOR_ROLES:
+                raise OrderRefused(Problem.FORBIDDEN, "only the shop's managers answer reviews")
+            review = await _review(unit.session, order_id)
+            if review is None:
+                raise ReviewRefused(ReviewProblem.NOT_FOUND, "the order has no review")
+            if review.answer is not None:
+                raise ReviewRefused(ReviewProblem.ALREADY_ANSWERED, "answered already")
+            review.answer, review.answered_at = text, unit.now
+            review.answered_by_user_id = actor.user_id if actor.type is ActorType.USER else None
+            unit.add_event(order, who, action="review_answered", comment=text)
+            notices.to_buyer(
+                unit.outbox,
+                order,
+                "review_answer",
+                {"number": order.number, "review_id": review.id, "answer": text},
+                key=f"review:{review.id}:answer",
+            )
+            return review
+
+        return await self._work.run(work)
+
+    async def _buyers_order(self, unit: Unit, order_id: int, actor: ActorRef) -> Order:
+        order = await unit.load(order_id, lock=True, items=False, asking=actor)
+        who = await unit.who(order, actor)
+        if not who.actor.is_buyer:
+            raise OrderRefused(Problem.FORBIDDEN, "only the order's buyer reviews it")
+        workflow = await unit.workflow(order)
+        if workflow.status(order.status).kind is not StatusKind.FINAL_SUCCESS:
+            raise ReviewRefused(ReviewProblem.NOT_RECEIVED, "an order is reviewed after receipt")
+        return order
+
+
+async def _review(session: AsyncSession, order_id: int) -> Review | None:
+    return await session.scalar(
+        select(Review).where(Review.order_id == order_id).execution_options(populate_existing=True)
+    )
+
+
+def _tell_shop(unit: Unit, order: Order, review: Review, part: str) -> None:
+    unit.outbox.add(
+        key=f"review:{review.id}:{part}:shop",
+        channel="telegram",
+        audience="staff",
+        topic="review_to_shop",
+        shop_id=order.shop_id,
+        order_id=order.id,
+        payload={
+            "number": order.number,
+            "review_id": review.id,
+            "stars": review.stars,
+            "text": review.text,
+            "role": "manager",
+        },
+    )
+
+
+def request_review(outbox, order: Order) -> None:
+    """Ask the buyer for stars (a transition with the `request_review` effect)."""
+    notices.to_buyer(outbox, order, "review_request", {}, key="review")

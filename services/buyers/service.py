@@ -1,0 +1,189 @@
+"""Buyers in Telegram (C5): the deep link that binds a Telegram account to an order's buyer,
+and the orders a person has bought, across every shop.
+
+An order's link carries its `buyer_token`, 128 random bits: whoever opens it first becomes the
+order's buyer in Telegram, and nobody after them can. A Buyer row is per shop, so binding it
+binds all of that buyer's orders in the shop.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.refusals import Reason, Refused
+from services.time.clock import Clock
+from services.vocabulary import LANGUAGES
+from services.workflow.definition import Workflow
+from services.workflow.store import WorkflowStore
+from storage.database import reading
+from storage.models import Buyer, Order, OrderEvent, Shop, User
+
+# What `new_buyer_token` makes (url-safe base64), with room for longer ones; anything else is
+# refused before it reaches the database.
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
+MAX_ORDERS_LISTED = 50
+
+
+@dataclass(frozen=True)
+class BuyerOrder:
+    """One line of a buyer's own order list (/my)."""
+
+    id: int
+    number: int
+    shop_id: int
+    shop_name: str
+    timezone: str  # the shop's, for showing times
+    status: str
+    status_title: Mapping[str, str]  # by language, from the order's own workflow version
+    is_open: bool  # not in a final status: the shop is still on it
+    total: int  # minor units
+    currency: str
+    created_at: datetime
+
+    def title(self, language: str) -> str:
+        return self.status_title.get(language) or self.status_title.get("ru") or self.status
+
+
+class BuyerService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        workflows: WorkflowStore | None = None,
+    ):
+        self._sessions = sessions
+        self._clock = clock
+        self._workflows = workflows or WorkflowStore()
+
+    async def bind(self, token: str, user_id: int, *, language: str | None = None) -> Order:
+        """Make this person the buyer of the order the link names (C5); returns the order.
+
+        Unknown tokens and malformed ones get the same NOT_FOUND, so a refusal tells nothing
+        about which orders exist. A buyer bound to someone else stays theirs: USED, and
+        nothing changes. Opening one's own link again is fine. `language`: the one the person
+        reads now (Telegram's until they pick), kept for what the shop sends them.
+        """
+        token = (token or "").strip()
+        if not _TOKEN.match(token):
+            raise Refused(Reason.NOT_FOUND, "no such order")
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            order = await session.scalar(select(Order).where(Order.buyer_token == token))
+            # The index found the row; comparing in constant time as well costs nothing.
+            if order is None or not hmac.compare_digest(order.buyer_token, token):
+                raise Refused(Reason.NOT_FOUND, "no such order")
+            user = await session.get(User, user_id)
+            if user is None:
+                raise Refused(Reason.NOT_FOUND, "no such user")
+            buyer = order.buyer
+            if buyer.user_id != user.id and await self._claim(session, buyer, user, language):
+                session.add(_linked_event(order, user, now))
+            await session.flush()
+            await session.refresh(buyer)
+            order.buyer = buyer
+            return order
+
+    async def _claim(
+        self, session: AsyncSession, buyer: Buyer, user: User, language: str | None
+    ) -> bool:
+        """Two people opening one link at once: the conditional UPDATE lets exactly one in.
+
+        True: bound now; False: it was this person's already (their other tap won).
+        """
+        values: dict = {"user_id": user.id, "telegram_id": user.telegram_id}
+        if language in LANGUAGES:
+            values["language"] = language
+        claimed = await session.execute(
+            update(Buyer)
+            .where(
+                Buyer.id == buyer.id,
+                Buyer.user_id.is_(None),
+                # A buyer the shop knows by Telegram account is that account's only.
+                or_(Buyer.telegram_id.is_(None), Buyer.telegram_id == user.telegram_id),
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:
+            return True
+        owner = await session.scalar(select(Buyer.user_id).where(Buyer.id == buyer.id))
+        if owner == user.id:
+            return False
+        raise Refused(Reason.USED, "the order belongs to another Telegram account")
+
+    async def my_orders(self, user_id: int, *, limit: int = MAX_ORDERS_LISTED) -> list[BuyerOrder]:
+        """The orders this person bought, in every shop, newest first."""
+        async with reading(self._sessions) as session:
+            rows = (
+                await session.execute(
+                    select(
+                        Order.id,
+                        Order.number,
+                        Order.shop_id,
+                        Shop.name,
+                        Shop.timezone,
+                        Order.status,
+                        Order.workflow_id,
+                        Order.total,
+                        Order.currency,
+                        Order.created_at,
+                    )
+                    .join(Buyer, and_(Buyer.id == Order.buyer_id, Buyer.user_id == user_id))
+                    .join(Shop, Shop.id == Order.shop_id)
+                    .order_by(Order.created_at.desc(), Order.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+            workflows: dict[int, Workflow] = {}
+            for row in rows:
+                if row.workflow_id not in workflows:
+                    workflows[row.workflow_id] = await self._workflows.get(session, row.workflow_id)
+            result = []
+            for row in rows:
+                try:
+                    status = workflows[row.workflow_id].status(row.status)
+                    titles, is_open = status.title, not status.is_final
+                except KeyError:
+                    titles, is_open = {}, False
+                result.append(
+                    BuyerOrder(
+                        id=row.id,
+                        number=row.number,
+                        shop_id=row.shop_id,
+                        shop_name=row.name,
+                        timezone=row.timezone,
+                        status=row.status,
+                        status_title=titles,
+                        is_open=is_open,
+                        total=row.total,
+                        currency=row.currency,
+                        created_at=row.created_at,
+                    )
+                )
+            return result
+
+    async def open_orders(self, user_id: int) -> list[BuyerOrder]:
+        """The person's orders the shops are still working on: where a message may go."""
+        return [order for order in await self.my_orders(user_id) if order.is_open]
+
+
+def _linked_event(order: Order, user: User, now: datetime) -> OrderEvent:
+    """The audit log (A9) keeps who took the order's link, and when."""
+    return OrderEvent(
+        order_id=order.id,
+        created_at=now,
+        actor_kind="buyer",
+        actor_user_id=user.id,
+        actor_role=None,
+        channel="telegram",
+        action="buyer_linked",
+        payload={},
+        visible_to_buyer=True,
+    )

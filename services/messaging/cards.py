@@ -1,0 +1,68 @@
+"""Order cards shown in chats, so a change to the order redraws every one of them (C3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.time.clock import Clock
+from storage.database import insert_for, reading
+from storage.models import OrderCard
+
+# A chat keeps at most this many live cards of one order: older ones stop being redrawn.
+CARDS_PER_CHAT = 3
+
+
+@dataclass(frozen=True)
+class ShownCard:
+    order_id: int
+    user_id: int
+    chat_id: int
+    message_id: int
+
+
+class CardRegistry:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock):
+        self._sessions = sessions
+        self._clock = clock
+
+    async def remember(self, order_id: int, user_id: int, chat_id: int, message_id: int) -> None:
+        """A card of this order now shows in this chat, drawn for this person."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                insert_for(session, OrderCard.__table__)
+                .values(
+                    order_id=order_id,
+                    user_id=user_id,
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    created_at=self._clock.now(),
+                )
+                .on_conflict_do_nothing(index_elements=["chat_id", "message_id"])
+            )
+            older = list(
+                await session.scalars(
+                    select(OrderCard.id)
+                    .where(OrderCard.order_id == order_id, OrderCard.chat_id == chat_id)
+                    .order_by(OrderCard.message_id.desc())
+                    .offset(CARDS_PER_CHAT)
+                )
+            )
+            if older:
+                await session.execute(delete(OrderCard).where(OrderCard.id.in_(older)))
+
+    async def shown(self, order_id: int) -> list[ShownCard]:
+        async with reading(self._sessions) as session:
+            rows = await session.scalars(select(OrderCard).where(OrderCard.order_id == order_id))
+            return [ShownCard(r.order_id, r.user_id, r.chat_id, r.message_id) for r in rows]
+
+    async def forget(self, chat_id: int, message_id: int) -> None:
+        """The card is gone (deleted, or Telegram no longer lets us edit it)."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                delete(OrderCard).where(
+                    OrderCard.chat_id == chat_id, OrderCard.message_id == message_id
+                )
+            )

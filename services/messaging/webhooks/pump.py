@@ -1,0 +1,209 @@
+"""The webhook pump: outbox rows of channel "webhook" POSTed to the shop's URL, signed.
+
+One pass (`run_once`) claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has
+one writer) and leases them by moving `next_attempt_at` ahead, so several pumps, in one
+process or several, never send a row at the same time; each outcome is written in its own
+transaction. The answer decides what comes next:
+
+- 2xx: sent.
+- a network error, a timeout, 5xx or 429: again after 30 s, 1, 2, 4 ... minutes (capped at
+  an hour; a 429's Retry-After is respected when longer); failed after `max_attempts`.
+- any other answer (a 4xx, a redirect): the storefront refuses it for good: failed at once.
+- the shop has no webhook URL (any more): done, nothing sent.
+
+Failed rows stay in the outbox with their last error for an operator; they are logged.
+A process killed between the storefront's answer and the commit sends that event again
+after the lease; its id (`X-ShopBot-Event-Id`) is the same, so the storefront can skip it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.messaging.webhooks.events import CHANNEL, event_body, signature
+from services.storefront.webhook_settings import webhook_of
+from services.time.clock import Clock
+from storage.models import OutboxMessage, Shop
+
+log = logging.getLogger(__name__)
+
+PENDING, SENT, DONE, FAILED = "pending", "sent", "done", "failed"
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=2)
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_RETRY = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What came back from the storefront: an HTTP status, or `error` when none came."""
+
+    status: int | None
+    error: str | None = None
+    retry_after: float | None = None  # seconds, from a 429 or 503
+
+
+class Poster(Protocol):
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Answer: ...
+    async def close(self) -> None: ...
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
+    delay = min(LONGEST_RETRY, FIRST_RETRY * 2 ** (attempts - 1))
+    if retry_after is not None:
+        delay = max(delay, min(LONGEST_RETRY, timedelta(seconds=retry_after)))
+    return delay
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    attempts: int
+    topic: str
+    payload: dict[str, Any]
+    url: str | None
+    secret: str | None
+
+
+class WebhookPump:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        poster: Poster,
+        *,
+        max_attempts: int = MAX_ATTEMPTS,
+        batch: int = 50,
+        idle: float = 2.0,
+        lease: timedelta = LEASE,
+    ):
+        self._sessions = sessions
+        self._clock = clock
+        self._poster = poster
+        self._max_attempts = max_attempts
+        self._batch = batch
+        self._idle = idle
+        self._lease = lease
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set: pass after pass, resting `idle` seconds when nothing was due."""
+        try:
+            while not stop.is_set():
+                try:
+                    handled = await self.run_once()
+                except Exception:
+                    log.exception("webhook pump pass failed")
+                    handled = 0
+                if handled:
+                    continue
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=self._idle)
+                except TimeoutError:
+                    pass
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Let go of the HTTP client (`run` does it when it stops)."""
+        await self._poster.close()
+
+    async def run_once(self) -> int:
+        """Send every row due now; returns how many were handled (0: nothing was due)."""
+        handled = 0
+        while claimed := await self._claim():
+            await asyncio.gather(*(self._send(row) for row in claimed))
+            handled += len(claimed)
+        return handled
+
+    async def _claim(self) -> list[Claimed]:
+        now = self._clock.now()
+        query = (
+            select(OutboxMessage, Shop.settings)
+            .outerjoin(Shop, Shop.id == OutboxMessage.shop_id)
+            .where(
+                OutboxMessage.channel == CHANNEL,
+                OutboxMessage.state == PENDING,
+                OutboxMessage.next_attempt_at <= now,
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(self._batch)
+            .with_for_update(of=OutboxMessage, skip_locked=True)
+        )
+        async with self._sessions() as session, session.begin():
+            rows = (await session.execute(query)).all()
+            if rows:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_([row.id for row, _ in rows]))
+                    .values(next_attempt_at=now + self._lease)
+                )
+        claimed = []
+        for row, settings in rows:
+            url, secret = webhook_of(settings)
+            claimed.append(Claimed(row.id, row.attempts, row.topic, row.payload, url, secret))
+        return claimed
+
+    async def _send(self, row: Claimed) -> None:
+        if row.url is None or row.secret is None:
+            await self._finish(row, DONE, "the shop has no webhook URL", attempts=row.attempts)
+            return
+        body = event_body(f"evt_{row.id}", row.topic, row.payload)
+        timestamp = int(self._clock.now().timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "ShopBot-Webhooks/1",
+            "X-ShopBot-Event": row.topic,
+            "X-ShopBot-Event-Id": f"evt_{row.id}",
+            "X-ShopBot-Signature": signature(row.secret, timestamp, body),
+        }
+        answer = await self._poster.post(row.url, body, headers)
+        attempts = row.attempts + 1
+        if answer.status is not None and 200 <= answer.status < 300:
+            await self._finish(row, SENT, None, attempts=attempts)
+            return
+        error = answer.error or f"HTTP {answer.status}"
+        retryable = answer.status is None or answer.status >= 500 or answer.status == 429
+        if not retryable:
+            log.warning("webhook %s refused by %s for good: %s", row.id, row.url, error)
+            await self._finish(row, FAILED, error, attempts=attempts)
+        elif attempts >= self._max_attempts:
+            log.warning("webhook %s to %s given up after %s: %s", row.id, row.url, attempts, error)
+            await self._finish(row, FAILED, error, attempts=attempts)
+        else:
+            due = self._clock.now() + retry_delay(attempts, answer.retry_after)
+            await self._update(row, attempts=attempts, last_error=error, next_attempt_at=due)
+
+    async def _finish(self, row: Claimed, state: str, error: str | None, *, attempts: int) -> None:
+        now = self._clock.now()
+        await self._update(
+            row,
+            state=state,
+            attempts=attempts,
+            last_error=error,
+            sent_at=now if state == SENT else None,
+        )
+
+    async def _update(self, row: Claimed, **values: Any) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, OutboxMessage.state == PENDING)
+                .values(**values)
+            )
+
+    async def next_due(self) -> datetime | None:
+        """When the next pending webhook is due (tests move their clock to it)."""
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(OutboxMessage.next_attempt_at)
+                .where(OutboxMessage.channel == CHANNEL, OutboxMessage.state == PENDING)
+                .order_by(OutboxMessage.next_attempt_at)
+                .limit(1)
+            )
