@@ -1,0 +1,69 @@
+"""The HTTP transport the composition root gives every adapter to the outside world
+(services/outside/http.py): aiohttp, no redirects followed, answers capped in size."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aiohttp
+
+from services.outside.http import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, HttpFailure, HttpReply
+
+
+class AiohttpTransport:
+    def __init__(
+        self,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        user_agent: str = "ShopBot/1.0",
+        connector_factory=None,
+    ):
+        self._session: aiohttp.ClientSession | None = None
+        self._max_bytes = max_bytes
+        self._user_agent = user_agent
+        # A connector of one's own (a guarded resolver, for shop-given addresses).
+        self._connector_factory = connector_factory
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        time_limit: float = DEFAULT_TIMEOUT,
+    ) -> HttpReply:
+        session = self._open()
+        sent = {"User-Agent": self._user_agent, **(headers or {})}
+        try:
+            async with session.request(
+                method,
+                url,
+                data=body,
+                headers=sent,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=time_limit),
+            ) as response:
+                content = await response.content.read(self._max_bytes + 1)
+                if len(content) > self._max_bytes:
+                    raise HttpFailure(f"the answer is over {self._max_bytes} bytes")
+                return HttpReply(
+                    status=response.status,
+                    body=content,
+                    headers={k.lower(): v for k, v in response.headers.items()},
+                )
+        except HttpFailure:
+            raise
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as error:
+            raise HttpFailure(f"{type(error).__name__}: {error}"[:300]) from error
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = self._connector_factory() if self._connector_factory else None
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

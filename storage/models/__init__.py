@@ -1,0 +1,54 @@
+"""The database schema: SQLAlchemy 2 typed models.
+
+Every table that belongs to a shop carries `shop_id`: one installation serves many shops.
+Money is integer minor units (kopecks, cents) next to a currency code. Times are UTC.
+
+One module per domain; every model is importable from `storage.models`.
+"""
+
+from storage.models.base import NAMING_CONVENTION, Base
+from storage.models.documents import DocumentTemplate
+from storage.models.messaging import (
+    Delivery,
+    DialogFile,
+    DialogMessage,
+    DialogRelay,
+    OrderCard,
+    OutboxMessage,
+    TelegramUpdate,
+    UsedLink,
+)
+from storage.models.money import LedgerEntry, ReturnLine, ReturnRequest, Review
+from storage.models.orders import Buyer, Order, OrderEvent, OrderItem, Timer
+from storage.models.shops import ApiToken, Shop, StaffInvite, StaffMember, User, WorkflowDefinition
+from storage.models.storefront import IdempotencyKey
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "ApiToken",
+    "Base",
+    "Buyer",
+    "Delivery",
+    "DialogFile",
+    "DialogMessage",
+    "DialogRelay",
+    "DocumentTemplate",
+    "IdempotencyKey",
+    "LedgerEntry",
+    "Order",
+    "OrderCard",
+    "OrderEvent",
+    "OrderItem",
+    "OutboxMessage",
+    "ReturnLine",
+    "ReturnRequest",
+    "Review",
+    "Shop",
+    "StaffInvite",
+    "StaffMember",
+    "TelegramUpdate",
+    "Timer",
+    "UsedLink",
+    "User",
+    "WorkflowDefinition",
+]
