@@ -28,7 +28,7 @@ from bot.sandbox.limits import FloodLimits
 from bot.sandbox.state import SandboxChat, SandboxMessage, SandboxUser
 from bot.scheduler import build_sweep
 from bot.settings import Settings
-from bot.telegram import build_bot, build_dispatcher, release_routers
+from bot.telegram import build_bot, build_dispatcher
 from services.messaging.notifications.pump import RateLimits
 from services.time.clock import ShiftedClock
 from services.workflow.presets import load_preset
@@ -155,7 +155,6 @@ async def play(preset: str, *, flood_limits: bool = True) -> str:
         polling.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await polling
-        release_routers(dispatcher)
         await bot.session.close()
         await pump_bot.session.close()
         await container.close()

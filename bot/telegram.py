@@ -111,17 +111,6 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
     return dispatcher
 
 
-def release_routers(dispatcher: Dispatcher) -> None:
-    """Detach the feature routers from a dispatcher that is done.
-
-    The routers are module-level objects and a router has one parent; a process that builds
-    another dispatcher later (the tests, the demo) needs them free again.
-    """
-    for router in dispatcher.sub_routers:
-        router._parent_router = None
-    dispatcher.sub_routers.clear()
-
-
 COMMANDS = {
     "start": "main menu",
     "orders": "orders",

@@ -20,7 +20,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.web import CONTAINER, build_web_app
 from services import metrics
 from services.log_context import ORDER, UPDATE_ID
-from services.orders.errors import OrderRefused
+from services.refusals import OrderRefused
 from storage.models import OutboxMessage
 from tests.factories import make_order, make_shop
 

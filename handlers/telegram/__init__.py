@@ -31,24 +31,24 @@ def get_routers() -> list[Router]:
     )
 
     return [
-        start.router,  # /start, deep links (staff invites, buyers' order links), /help, the menu
-        language.router,  # /language: each person's own
-        buyer.router,  # the buyer: /my, opening their cards, "How to pay"
-        order_card.router,  # the order card: status buttons, reasons, track code, history
-        order_list.router,  # /orders with filters, search and pages; /queue
-        order_edit.router,  # the card's "✏️ Edit": goods, delivery, payment, discounts, split
-        manual_order.router,  # /new: an order taken by phone
-        staff.router,  # staff list, invite links, removal; /bind and /unbind in groups
-        shop_settings.router,  # /settings, responsible role per status, /shops
-        onboarding.router,  # /newshop: the create-a-shop conversation
-        balance.router,  # /balance: reserved, available, the latest ledger entries
-        returns.router,  # returns: the buyer's request, the shop's steps (F1)
-        reviews.router,  # stars and words after receipt, the shop's answer (F3)
-        documents.router,  # document templates from /settings; an order's PDFs (E1-E3)
-        api_tokens.router,  # /settings -> storefront API tokens and the webhook (G1)
+        start.router(),  # /start, deep links (staff invites, buyers' order links), /help, the menu
+        language.router(),  # /language: each person's own
+        buyer.router(),  # the buyer: /my, opening their cards, "How to pay"
+        order_card.router(),  # the order card: status buttons, reasons, track code, history
+        order_list.router(),  # /orders with filters, search and pages; /queue
+        order_edit.router(),  # the card's "✏️ Edit": goods, delivery, payment, discounts, split
+        manual_order.router(),  # /new: an order taken by phone
+        staff.router(),  # staff list, invite links, removal; /bind and /unbind in groups
+        shop_settings.router(),  # /settings, responsible role per status, /shops
+        onboarding.router(),  # /newshop: the create-a-shop conversation
+        balance.router(),  # /balance: reserved, available, the latest ledger entries
+        returns.router(),  # returns: the buyer's request, the shop's steps (F1)
+        reviews.router(),  # stars and words after receipt, the shop's answer (F3)
+        documents.router(),  # document templates from /settings; an order's PDFs (E1-E3)
+        api_tokens.router(),  # /settings -> storefront API tokens and the webhook (G1)
         # The per-order dialog: replies to relayed messages (staff and buyers), the buyer's
         # "write to the shop" conversation, and a buyer's message with no context (asks which
         # order). After every other conversation, before the catch-alls.
-        dialog.router,
-        fallback.router,  # last: buttons and messages nothing else understood
+        dialog.router(),
+        fallback.router(),  # last: buttons and messages nothing else understood
     ]

@@ -25,8 +25,6 @@ from services.refusals import Reason, Refused
 from services.storefront.tokens import ApiTokenService, TokenInfo
 from services.storefront.webhook_settings import CLEAR, WebhookSettings
 
-router = Router(name=__name__)
-
 
 class TokensAct(StrEnum):
     MENU = "m"  # the tokens and the webhook
@@ -131,7 +129,6 @@ async def tokens_screen(
     return "\n".join(lines), builder.as_markup()
 
 
-@router.callback_query(TokensCB.filter(F.act == TokensAct.MENU))
 async def show_tokens(
     query: CallbackQuery, callback_data: TokensCB, user, api_tokens, webhook_settings, state
 ) -> None:
@@ -143,7 +140,6 @@ async def show_tokens(
 # -- a new token -----------------------------------------------------------------------------
 
 
-@router.callback_query(TokensCB.filter(F.act == TokensAct.NEW))
 async def ask_name(
     query: CallbackQuery, callback_data: TokensCB, user, api_tokens, state: FSMContext
 ) -> None:
@@ -156,7 +152,6 @@ async def ask_name(
     )
 
 
-@router.message(TokensEdit.name, TYPED)
 async def name_typed(
     message: Message, user, api_tokens, webhook_settings, state: FSMContext
 ) -> None:
@@ -183,7 +178,6 @@ async def name_typed(
 # -- revoking ----------------------------------------------------------------------------------
 
 
-@router.callback_query(TokensCB.filter(F.act == TokensAct.REVOKE))
 async def confirm_revoke(query: CallbackQuery, callback_data: TokensCB, user, api_tokens) -> None:
     tokens = await api_tokens.list(callback_data.shop, user_id=user.id)
     info = next((t for t in tokens if t.id == callback_data.token and t.active), None)
@@ -205,7 +199,6 @@ async def confirm_revoke(query: CallbackQuery, callback_data: TokensCB, user, ap
     )
 
 
-@router.callback_query(TokensCB.filter(F.act == TokensAct.REVOKE_YES))
 async def revoke(
     query: CallbackQuery,
     callback_data: TokensCB,
@@ -223,7 +216,6 @@ async def revoke(
 # -- the webhook -----------------------------------------------------------------------------
 
 
-@router.callback_query(TokensCB.filter(F.act == TokensAct.URL))
 async def ask_url(
     query: CallbackQuery, callback_data: TokensCB, user, webhook_settings, state: FSMContext
 ) -> None:
@@ -239,7 +231,6 @@ async def ask_url(
     )
 
 
-@router.message(TokensEdit.url, TYPED)
 async def url_typed(
     message: Message, user, api_tokens, webhook_settings, state: FSMContext
 ) -> None:
@@ -264,7 +255,6 @@ async def url_typed(
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(TokensCB.filter(F.act == TokensAct.SECRET))
 async def confirm_secret(
     query: CallbackQuery, callback_data: TokensCB, user, webhook_settings
 ) -> None:
@@ -284,7 +274,6 @@ async def confirm_secret(
     )
 
 
-@router.callback_query(TokensCB.filter(F.act == TokensAct.SECRET_YES))
 async def new_secret(
     query: CallbackQuery, callback_data: TokensCB, user, api_tokens, webhook_settings
 ) -> None:
@@ -301,3 +290,17 @@ def _secret_text(secret: str) -> str:
         "«X-ShopBot-Signature: t=&lt;time&gt;,v1=&lt;HMAC-SHA256 of "
         "«&lt;time&gt;.&lt;body&gt;»&gt;»."
     ).format(secret=secret)
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(show_tokens, TokensCB.filter(F.act == TokensAct.MENU))
+    router.callback_query.register(ask_name, TokensCB.filter(F.act == TokensAct.NEW))
+    router.message.register(name_typed, TokensEdit.name, TYPED)
+    router.callback_query.register(confirm_revoke, TokensCB.filter(F.act == TokensAct.REVOKE))
+    router.callback_query.register(revoke, TokensCB.filter(F.act == TokensAct.REVOKE_YES))
+    router.callback_query.register(ask_url, TokensCB.filter(F.act == TokensAct.URL))
+    router.message.register(url_typed, TokensEdit.url, TYPED)
+    router.callback_query.register(confirm_secret, TokensCB.filter(F.act == TokensAct.SECRET))
+    router.callback_query.register(new_secret, TokensCB.filter(F.act == TokensAct.SECRET_YES))
+    return router

@@ -14,8 +14,6 @@ from aiogram.utils.i18n import gettext as _
 from handlers.telegram.format import esc, money, when
 from services.money.ledger.balance import Balance
 
-router = Router(name=__name__)
-
 
 def kind_name(kind: str) -> str:
     names = {
@@ -65,7 +63,6 @@ def balance_text(balance: Balance, timezone: str, language: str) -> str:
     return "\n".join(lines)
 
 
-@router.message(Command("balance"), F.chat.type == "private")
 async def balance_command(message: Message, users, user, balance, i18n) -> None:
     membership = await users.current_shop(user.id)
     if membership is None:
@@ -73,3 +70,9 @@ async def balance_command(message: Message, users, user, balance, i18n) -> None:
         return
     result = await balance.balance(membership.shop.id, user.id)
     await message.answer(balance_text(result, membership.shop.timezone, i18n.current_locale))
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(balance_command, Command("balance"), F.chat.type == "private")
+    return router

@@ -24,8 +24,6 @@ from services.orders.actors import ActorRef
 from services.orders.service import OrderService
 from services.refusals import Reason, Refused
 
-router = Router(name=__name__)
-
 MAX_LISTED = 20  # orders in /my, newest first
 
 # The shop's own words for paying, when it has written them in its settings.
@@ -76,7 +74,6 @@ async def open_by_link(
     )
 
 
-@router.message(Command("my"))
 async def my_orders(message: Message, buyers: BuyerService, user, i18n) -> None:
     language = i18n.current_locale
     mine = await buyers.my_orders(user.id, limit=MAX_LISTED)
@@ -114,7 +111,6 @@ def orders_keyboard(mine: list[BuyerOrder]) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-@router.callback_query(BuyerCB.filter(F.act == BuyerAct.OPEN))
 async def open_order(
     query: CallbackQuery,
     callback_data: BuyerCB,
@@ -127,7 +123,6 @@ async def open_order(
     await show_card(query.message, view, i18n.current_locale, cards=cards)
 
 
-@router.callback_query(BuyerCB.filter(F.act == BuyerAct.PAY))
 async def how_to_pay(
     query: CallbackQuery,
     callback_data: BuyerCB,
@@ -176,3 +171,11 @@ def write_keyboard(order_id: int) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(my_orders, Command("my"))
+    router.callback_query.register(open_order, BuyerCB.filter(F.act == BuyerAct.OPEN))
+    router.callback_query.register(how_to_pay, BuyerCB.filter(F.act == BuyerAct.PAY))
+    return router

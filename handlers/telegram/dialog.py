@@ -31,10 +31,8 @@ from handlers.telegram.format import esc, money, when
 from services.buyers.service import BuyerOrder, BuyerService
 from services.messaging.dialog import MAX_TEXT, DialogService, Direction, ReplyTarget
 from services.orders.actors import ActorRef
-from services.orders.errors import OrderRefused, Problem
 from services.orders.service import OrderService
-
-router = Router(name=__name__)
+from services.refusals import OrderRefused, Problem
 
 GROUPS = ("group", "supergroup")
 MAX_PENDING = 10  # messages kept while the buyer chooses their order
@@ -101,7 +99,6 @@ def sent_text(number: int) -> str:
 # -- the buyer writes from the card ----------------------------------------------------------
 
 
-@router.callback_query(BuyerCB.filter(F.act == BuyerAct.WRITE))
 async def start_writing(
     query: CallbackQuery,
     callback_data: BuyerCB,
@@ -123,7 +120,6 @@ async def start_writing(
     )
 
 
-@router.callback_query(BuyerCB.filter(F.act == BuyerAct.DONE))
 async def stop_writing(
     query: CallbackQuery, state: FSMContext, callback_answer: CallbackAnswer
 ) -> None:
@@ -132,7 +128,6 @@ async def stop_writing(
     await query.message.edit_reply_markup(reply_markup=None)
 
 
-@router.message(StateFilter(Writing), Command("cancel"))
 async def cancel_writing(message: Message, state: FSMContext) -> None:
     await state.clear()
     await message.answer(_("Done. To write again, use the order's card (/my)."))
@@ -150,7 +145,6 @@ async def reply_target(message: Message, bot: Bot, dialog: DialogService) -> dic
     return {"target": target} if target is not None else False
 
 
-@router.message(CONTENT, reply_target)
 async def reply_in_dialog(
     message: Message,
     target: ReplyTarget,
@@ -203,7 +197,6 @@ async def reply_in_dialog(
 # -- the buyer's conversation about one order ------------------------------------------------
 
 
-@router.message(Writing.order, CONTENT)
 async def write_to_order(
     message: Message, dialog: DialogService, actor: ActorRef, state: FSMContext
 ) -> None:
@@ -227,7 +220,6 @@ async def write_to_order(
     await message.answer(sent_text(data["number"]), reply_markup=done_keyboard())
 
 
-@router.message(Writing.order, F.chat.type == "private", ~F.text.startswith("/"))
 async def unsupported_content(message: Message) -> None:
     await message.answer(
         _("Only text, photos and files go to the shop. Send one of those, or tap «Done»."),
@@ -282,14 +274,12 @@ async def ask_which_order(
     )
 
 
-@router.message(Writing.choosing, CONTENT, has_open_orders)
 async def more_while_choosing(
     message: Message, state: FSMContext, open_orders: list[BuyerOrder], i18n
 ) -> None:
     await ask_which_order(message, state, open_orders, i18n.current_locale)
 
 
-@router.message(StateFilter(None), F.chat.type == "private", CONTENT, has_open_orders)
 async def message_without_context(
     message: Message, state: FSMContext, open_orders: list[BuyerOrder], i18n
 ) -> None:
@@ -297,7 +287,6 @@ async def message_without_context(
     await ask_which_order(message, state, open_orders, i18n.current_locale)
 
 
-@router.callback_query(Writing.choosing, BuyerCB.filter(F.act == BuyerAct.PICK))
 async def order_picked(
     query: CallbackQuery,
     callback_data: BuyerCB,
@@ -332,7 +321,6 @@ async def order_picked(
     )
 
 
-@router.callback_query(BuyerCB.filter(F.act == BuyerAct.PICK))
 async def stale_pick(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     callback_answer.text, callback_answer.show_alert = (
         _("That question is no longer open; send your message again."),
@@ -343,7 +331,6 @@ async def stale_pick(query: CallbackQuery, callback_answer: CallbackAnswer) -> N
 # -- the dialog shown from the card ----------------------------------------------------------
 
 
-@router.callback_query(DialogCB.filter())
 async def show_dialog(
     query: CallbackQuery, callback_data: DialogCB, dialog: DialogService, actor: ActorRef, i18n
 ) -> None:
@@ -382,3 +369,29 @@ def dialog_line(message, authors, timezone: str, language: str) -> str:
         else:
             parts.append("📎 " + esc(attachment.get("name") or _("file")))
     return f"{when(message.created_at, timezone, language)} · <b>{esc(who)}</b>: " + " ".join(parts)
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(start_writing, BuyerCB.filter(F.act == BuyerAct.WRITE))
+    router.callback_query.register(stop_writing, BuyerCB.filter(F.act == BuyerAct.DONE))
+    router.message.register(cancel_writing, StateFilter(Writing), Command("cancel"))
+    router.message.register(reply_in_dialog, CONTENT, reply_target)
+    router.message.register(write_to_order, Writing.order, CONTENT)
+    router.message.register(
+        unsupported_content, Writing.order, F.chat.type == "private", ~F.text.startswith("/")
+    )
+    router.message.register(more_while_choosing, Writing.choosing, CONTENT, has_open_orders)
+    router.message.register(
+        message_without_context,
+        StateFilter(None),
+        F.chat.type == "private",
+        CONTENT,
+        has_open_orders,
+    )
+    router.callback_query.register(
+        order_picked, Writing.choosing, BuyerCB.filter(F.act == BuyerAct.PICK)
+    )
+    router.callback_query.register(stale_pick, BuyerCB.filter(F.act == BuyerAct.PICK))
+    router.callback_query.register(show_dialog, DialogCB.filter())
+    return router

@@ -39,8 +39,6 @@ from services.orders.actors import ActorRef
 from services.refusals import Reason, Refused
 from services.vocabulary import LANGUAGES
 
-router = Router(name=__name__)
-
 MAX_UPLOAD = 256 * 1024  # bytes of an uploaded template file (the text limit is tighter)
 
 
@@ -149,7 +147,6 @@ async def template_screen(
     return text, builder.as_markup()
 
 
-@router.callback_query(DocCB.filter(F.act == DocAct.TEMPLATES))
 async def show_templates(
     query: CallbackQuery, callback_data: DocCB, user, shop_settings, state: FSMContext
 ) -> None:
@@ -161,7 +158,6 @@ async def show_templates(
     await query.message.edit_text(text, reply_markup=markup)
 
 
-@router.callback_query(DocCB.filter(F.act == DocAct.TEMPLATE))
 async def show_template(
     query: CallbackQuery,
     callback_data: DocCB,
@@ -180,7 +176,6 @@ async def show_template(
         await query.message.edit_text(text, reply_markup=markup)
 
 
-@router.callback_query(DocCB.filter(F.act == DocAct.DOWNLOAD))
 async def download_template(
     query: CallbackQuery, callback_data: DocCB, user, documents: DocumentService
 ) -> None:
@@ -195,7 +190,6 @@ async def download_template(
 
 
 # Another file while a preview waits replaces it: the latest upload is what Save saves.
-@router.message(StateFilter(TemplateEdit.upload, TemplateEdit.confirm), F.document)
 async def template_uploaded(
     message: Message, bot: Bot, user, documents: DocumentService, state: FSMContext
 ) -> None:
@@ -263,12 +257,10 @@ async def template_uploaded(
 
 
 # A reply to a relayed buyer message is the order's dialog, not an attempt at a template.
-@router.message(TemplateEdit.upload, ~F.reply_to_message)
 async def not_a_file(message: Message) -> None:
     await message.answer(_("Send the template as a file (a document), please."))
 
 
-@router.callback_query(DocCB.filter(F.act == DocAct.SAVE))
 async def save_template(
     query: CallbackQuery,
     callback_data: DocCB,
@@ -307,7 +299,6 @@ async def save_template(
     await query.message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(DocCB.filter(F.act == DocAct.RESTORE))
 async def restore_template(
     query: CallbackQuery,
     callback_data: DocCB,
@@ -331,7 +322,6 @@ async def restore_template(
 # -- bank details ------------------------------------------------------------------------------
 
 
-@router.callback_query(DocCB.filter(F.act == DocAct.BANK))
 async def ask_bank_details(
     query: CallbackQuery, callback_data: DocCB, user, documents: DocumentService, state: FSMContext
 ) -> None:
@@ -357,7 +347,6 @@ async def ask_bank_details(
     )
 
 
-@router.message(TemplateEdit.bank, F.text & ~F.text.startswith("/"), ~F.reply_to_message)
 async def bank_details_typed(
     message: Message, user, documents: DocumentService, state: FSMContext
 ) -> None:
@@ -391,7 +380,6 @@ def order_documents_keyboard(order_id: int, version: int) -> InlineKeyboardMarku
     return builder.as_markup()
 
 
-@router.callback_query(DocCB.filter(F.act == DocAct.ORDER))
 async def order_documents(query: CallbackQuery, callback_data: DocCB, orders, actor: ActorRef):
     view = await orders.view(callback_data.id, actor)  # someone else's order: "not found"
     kinds_for_buyer = not view.who.is_staff
@@ -407,7 +395,6 @@ async def order_documents(query: CallbackQuery, callback_data: DocCB, orders, ac
     )
 
 
-@router.callback_query(DocCB.filter(F.act == DocAct.GET))
 async def send_document(
     query: CallbackQuery,
     callback_data: DocCB,
@@ -418,3 +405,23 @@ async def send_document(
     language = i18n.current_locale if i18n.current_locale in LANGUAGES else LANGUAGES[0]
     document = await documents.for_order(callback_data.id, actor, callback_data.kind, language)
     await query.message.answer_document(BufferedInputFile(document.pdf, filename=document.name))
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(show_templates, DocCB.filter(F.act == DocAct.TEMPLATES))
+    router.callback_query.register(show_template, DocCB.filter(F.act == DocAct.TEMPLATE))
+    router.callback_query.register(download_template, DocCB.filter(F.act == DocAct.DOWNLOAD))
+    router.message.register(
+        template_uploaded, StateFilter(TemplateEdit.upload, TemplateEdit.confirm), F.document
+    )
+    router.message.register(not_a_file, TemplateEdit.upload, ~F.reply_to_message)
+    router.callback_query.register(save_template, DocCB.filter(F.act == DocAct.SAVE))
+    router.callback_query.register(restore_template, DocCB.filter(F.act == DocAct.RESTORE))
+    router.callback_query.register(ask_bank_details, DocCB.filter(F.act == DocAct.BANK))
+    router.message.register(
+        bank_details_typed, TemplateEdit.bank, F.text & ~F.text.startswith("/"), ~F.reply_to_message
+    )
+    router.callback_query.register(order_documents, DocCB.filter(F.act == DocAct.ORDER))
+    router.callback_query.register(send_document, DocCB.filter(F.act == DocAct.GET))
+    return router

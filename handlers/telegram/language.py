@@ -16,8 +16,6 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from handlers.telegram.start import send_menu
 from services.vocabulary import LANGUAGES
 
-router = Router(name=__name__)
-
 # Each language is named in itself, so everyone finds theirs whatever the bot speaks now.
 NATIVE_NAMES = {"ru": "Русский", "uk": "Українська", "en": "English"}
 
@@ -38,14 +36,12 @@ def languages_keyboard(current: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-@router.message(Command("language"))
 async def choose_language(message: Message, i18n) -> None:
     await message.answer(
         _("Choose your language:"), reply_markup=languages_keyboard(i18n.current_locale)
     )
 
 
-@router.callback_query(LanguageCB.filter())
 async def language_chosen(
     query: CallbackQuery, callback_data: LanguageCB, users, user, i18n
 ) -> None:
@@ -57,3 +53,10 @@ async def language_chosen(
     )
     if query.message.chat.type == "private":
         await send_menu(query.message, users, user)
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(choose_language, Command("language"))
+    router.callback_query.register(language_chosen, LanguageCB.filter())
+    return router

@@ -42,13 +42,11 @@ from services.orders.drafts import (
     OrderDraft,
     normalize_phone,
 )
-from services.orders.errors import OrderRefused, Problem
 from services.orders.money import to_minor
 from services.orders.rows import delivery_price
 from services.orders.service import OrderService
+from services.refusals import OrderRefused, Problem
 from services.vocabulary import DELIVERY_METHODS, IN_STOCK, MADE_TO_ORDER, PAYMENT_METHODS
-
-router = Router(name=__name__)
 
 # A phone order is short: its goods, each with a button, keep every message and the order's
 # card well under Telegram's 4096 characters and 100 buttons.
@@ -286,23 +284,19 @@ async def begin(message: Message, users, user, state: FSMContext) -> None:
     )
 
 
-@router.message(Command("new"))
 async def new_command(message: Message, users, user, state: FSMContext) -> None:
     await begin(message, users, user, state)
 
 
-@router.callback_query(MenuCB.filter(F.act == MenuAct.NEW_ORDER))
 async def new_from_menu(query: CallbackQuery, users, user, state: FSMContext) -> None:
     await begin(query.message, users, user, state)
 
 
-@router.message(StateFilter(*FORM_STATES), Command("cancel"))
 async def cancel_command(message: Message, state: FSMContext) -> None:
     await state.clear()
     await message.answer(_("Cancelled: no order was created."))
 
 
-@router.callback_query(ManualCB.filter(F.act == ManualAct.CANCEL))
 async def cancel_button_tapped(
     query: CallbackQuery, state: FSMContext, callback_answer: CallbackAnswer
 ) -> None:
@@ -318,7 +312,6 @@ async def cancel_button_tapped(
 TYPED = (F.text, ~F.text.startswith("/"))
 
 
-@router.message(NewOrder.name, *TYPED)
 async def name_typed(message: Message, state: FSMContext) -> None:
     name = " ".join(message.text.split())
     if not 1 <= len(name) <= MAX_NAME:
@@ -335,7 +328,6 @@ async def name_typed(message: Message, state: FSMContext) -> None:
     )
 
 
-@router.message(NewOrder.phone, *TYPED)
 async def phone_typed(message: Message, state: FSMContext) -> None:
     data = await state.get_data()
     try:
@@ -360,7 +352,6 @@ async def phone_typed(message: Message, state: FSMContext) -> None:
     )
 
 
-@router.message(NewOrder.items, *TYPED)
 async def items_typed(message: Message, state: FSMContext, i18n) -> None:
     data = await state.get_data()
     if message.text.strip().lower() in {"done", _("Done").lower()}:
@@ -392,7 +383,6 @@ async def items_typed(message: Message, state: FSMContext, i18n) -> None:
     await message.answer(items_text(data, i18n.current_locale), reply_markup=items_keyboard(data))
 
 
-@router.callback_query(NewOrder.items, ManualCB.filter(F.act == ManualAct.TOGGLE))
 async def toggle_availability(
     query: CallbackQuery, callback_data: ManualCB, state: FSMContext, i18n
 ) -> None:
@@ -411,7 +401,6 @@ async def toggle_availability(
     )
 
 
-@router.callback_query(NewOrder.items, ManualCB.filter(F.act == ManualAct.DONE))
 async def done_tapped(
     query: CallbackQuery, state: FSMContext, callback_answer: CallbackAnswer, i18n
 ) -> None:
@@ -444,7 +433,6 @@ async def items_done(
     )
 
 
-@router.callback_query(NewOrder.delivery, ManualCB.filter(F.act == ManualAct.DELIVERY))
 async def delivery_chosen(query: CallbackQuery, callback_data: ManualCB, state: FSMContext):
     method = callback_data.arg
     if method not in DELIVERY_METHODS:
@@ -461,7 +449,6 @@ async def delivery_chosen(query: CallbackQuery, callback_data: ManualCB, state: 
     await query.message.answer(_("The delivery address?"), reply_markup=cancel_keyboard())
 
 
-@router.message(NewOrder.address, *TYPED)
 async def address_typed(message: Message, state: FSMContext) -> None:
     address = message.text.strip()
     if not 1 <= len(address) <= MAX_ADDRESS:
@@ -482,7 +469,6 @@ async def ask_payment(message: Message, state: FSMContext) -> None:
     )
 
 
-@router.callback_query(NewOrder.payment, ManualCB.filter(F.act == ManualAct.PAYMENT))
 async def payment_chosen(
     query: CallbackQuery, callback_data: ManualCB, state: FSMContext, i18n
 ) -> None:
@@ -496,7 +482,6 @@ async def payment_chosen(
     )
 
 
-@router.callback_query(NewOrder.confirm, ManualCB.filter(F.act == ManualAct.CREATE))
 async def create(
     query: CallbackQuery,
     state: FSMContext,
@@ -558,8 +543,36 @@ async def create(
     )
 
 
-@router.callback_query(ManualCB.filter())
 async def step_over(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     # A button of a step already answered, or of a form cancelled or created: change nothing.
     callback_answer.text = _("This step of the order form is over. Send /new to start again.")
     callback_answer.show_alert = True
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(new_command, Command("new"))
+    router.callback_query.register(new_from_menu, MenuCB.filter(F.act == MenuAct.NEW_ORDER))
+    router.message.register(cancel_command, StateFilter(*FORM_STATES), Command("cancel"))
+    router.callback_query.register(cancel_button_tapped, ManualCB.filter(F.act == ManualAct.CANCEL))
+    router.message.register(name_typed, NewOrder.name, *TYPED)
+    router.message.register(phone_typed, NewOrder.phone, *TYPED)
+    router.message.register(items_typed, NewOrder.items, *TYPED)
+    router.callback_query.register(
+        toggle_availability, NewOrder.items, ManualCB.filter(F.act == ManualAct.TOGGLE)
+    )
+    router.callback_query.register(
+        done_tapped, NewOrder.items, ManualCB.filter(F.act == ManualAct.DONE)
+    )
+    router.callback_query.register(
+        delivery_chosen, NewOrder.delivery, ManualCB.filter(F.act == ManualAct.DELIVERY)
+    )
+    router.message.register(address_typed, NewOrder.address, *TYPED)
+    router.callback_query.register(
+        payment_chosen, NewOrder.payment, ManualCB.filter(F.act == ManualAct.PAYMENT)
+    )
+    router.callback_query.register(
+        create, NewOrder.confirm, ManualCB.filter(F.act == ManualAct.CREATE)
+    )
+    router.callback_query.register(step_over, ManualCB.filter())
+    return router

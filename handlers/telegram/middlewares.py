@@ -14,8 +14,7 @@ from aiogram.utils.i18n import I18nMiddleware
 from bot.i18n import pick_language
 from handlers.telegram.refusals import describe
 from services.orders.actors import ActorRef
-from services.orders.errors import OrderRefused
-from services.refusals import Refused
+from services.refusals import OrderRefused, Refused
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]

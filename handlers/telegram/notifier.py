@@ -56,7 +56,7 @@ from services.messaging.notifications.pump import (
 )
 from services.messaging.notifications.recipients import BUYER, COPY, EDIT_CARD
 from services.orders.actors import ActorRef
-from services.orders.errors import OrderRefused
+from services.refusals import OrderRefused
 from storage.database import reading
 from storage.models import DialogFile, DialogRelay
 

@@ -33,8 +33,6 @@ from handlers.telegram.start import send_menu
 from services.shops.settings import currencies_in_use, shop_countries
 from services.workflow.presets import PRESETS, load_preset
 
-router = Router(name=__name__)
-
 # The countries most shops come from get a button; any other is typed as an ISO code.
 MAIN_COUNTRIES = ("RU", "UA", "KZ", "BY")
 # Time zones worth a button for the main countries (the rest of a country's zones are typed).
@@ -205,7 +203,6 @@ async def begin(message: Message, state: FSMContext) -> None:
     )
 
 
-@router.message(Command("newshop"))
 async def newshop_command(message: Message, state: FSMContext) -> None:
     if message.chat.type != "private":
         await message.answer(_("Create a shop in a private chat with me."))
@@ -213,19 +210,16 @@ async def newshop_command(message: Message, state: FSMContext) -> None:
     await begin(message, state)
 
 
-@router.callback_query(MenuCB.filter(F.act == MenuAct.CREATE_SHOP))
 async def newshop_button(query: CallbackQuery, state: FSMContext) -> None:
     await begin(query.message, state)
 
 
-@router.message(StateFilter(Onboarding), Command("cancel"))
 async def cancel_command(message: Message, state: FSMContext, users, user) -> None:
     await state.clear()
     await message.answer(_("Cancelled: no shop was created."))
     await send_menu(message, users, user)
 
 
-@router.callback_query(StateFilter(Onboarding), OnboardCB.filter(F.act == OnboardAct.CANCEL))
 async def cancel_button_tapped(
     query: CallbackQuery, state: FSMContext, users, user, callback_answer: CallbackAnswer
 ) -> None:
@@ -235,7 +229,6 @@ async def cancel_button_tapped(
     await send_menu(query.message, users, user)
 
 
-@router.message(Onboarding.name, TYPED)
 async def name_given(message: Message, state: FSMContext) -> None:
     name = " ".join(message.text.split())
     if not name or len(name) > MAX_NAME:
@@ -268,7 +261,6 @@ async def ask_email(message: Message, state: FSMContext) -> None:
     )
 
 
-@router.message(Onboarding.email, TYPED)
 async def email_given(message: Message, state: FSMContext, i18n) -> None:
     email = parse_email(message.text)
     if email is None:
@@ -291,7 +283,6 @@ async def email_given(message: Message, state: FSMContext, i18n) -> None:
     await ask_country(message, state, i18n.current_locale)
 
 
-@router.callback_query(Onboarding.email, OnboardCB.filter(F.act == OnboardAct.SKIP_EMAIL))
 async def email_skipped(query: CallbackQuery, state: FSMContext, i18n) -> None:
     await state.update_data(email=None)
     await query.message.edit_reply_markup(reply_markup=None)
@@ -316,7 +307,6 @@ async def ask_country(message: Message, state: FSMContext, language: str) -> Non
     )
 
 
-@router.message(Onboarding.country, TYPED)
 async def country_typed(message: Message, state: FSMContext, i18n) -> None:
     country = parse_country(message.text)
     if country is None:
@@ -330,7 +320,6 @@ async def country_typed(message: Message, state: FSMContext, i18n) -> None:
     await country_chosen(message, state, country, i18n.current_locale)
 
 
-@router.callback_query(Onboarding.country, OnboardCB.filter(F.act == OnboardAct.COUNTRY))
 async def country_tapped(
     query: CallbackQuery, callback_data: OnboardCB, state: FSMContext, i18n
 ) -> None:
@@ -361,7 +350,6 @@ def zone_keyboard(country: str) -> InlineKeyboardMarkup:
     )
 
 
-@router.message(Onboarding.timezone, TYPED)
 async def zone_typed(message: Message, state: FSMContext, clock) -> None:
     zone = parse_timezone(message.text)
     if zone is None:
@@ -377,7 +365,6 @@ async def zone_typed(message: Message, state: FSMContext, clock) -> None:
     await zone_chosen(message, state, zone, clock.now().date())
 
 
-@router.callback_query(Onboarding.timezone, OnboardCB.filter(F.act == OnboardAct.ZONE))
 async def zone_tapped(
     query: CallbackQuery, callback_data: OnboardCB, state: FSMContext, clock
 ) -> None:
@@ -408,7 +395,6 @@ def currency_keyboard(country: str, today: date) -> InlineKeyboardMarkup:
     )
 
 
-@router.message(Onboarding.currency, TYPED)
 async def currency_typed(message: Message, state: FSMContext, i18n, clock) -> None:
     today = clock.now().date()
     currency = parse_currency(message.text, today)
@@ -424,7 +410,6 @@ async def currency_typed(message: Message, state: FSMContext, i18n, clock) -> No
     await currency_chosen(message, state, currency, i18n.current_locale)
 
 
-@router.callback_query(Onboarding.currency, OnboardCB.filter(F.act == OnboardAct.CURRENCY))
 async def currency_tapped(
     query: CallbackQuery, callback_data: OnboardCB, state: FSMContext, i18n, clock
 ) -> None:
@@ -454,7 +439,6 @@ async def currency_chosen(message: Message, state: FSMContext, currency: str, la
     )
 
 
-@router.message(Onboarding.preset, TYPED)
 async def preset_typed(message: Message, i18n) -> None:
     await message.answer(
         _("Choose the workflow with one of the buttons."),
@@ -462,7 +446,6 @@ async def preset_typed(message: Message, i18n) -> None:
     )
 
 
-@router.callback_query(Onboarding.preset, OnboardCB.filter(F.act == OnboardAct.PRESET))
 async def preset_tapped(
     query: CallbackQuery, callback_data: OnboardCB, state: FSMContext, i18n
 ) -> None:
@@ -507,12 +490,10 @@ def summary(data: dict[str, Any], language: str) -> str:
     )
 
 
-@router.message(Onboarding.confirm, TYPED)
 async def confirm_typed(message: Message) -> None:
     await message.answer(_("Tap «Create» to create the shop, or «Cancel»."))
 
 
-@router.callback_query(Onboarding.confirm, OnboardCB.filter(F.act == OnboardAct.CREATE))
 async def create(
     query: CallbackQuery,
     state: FSMContext,
@@ -556,10 +537,46 @@ async def create(
     await send_menu(query.message, users, user)
 
 
-@router.callback_query(OnboardCB.filter())
 async def stale_button(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     """A button of a finished or abandoned conversation."""
     callback_answer.text, callback_answer.show_alert = (
         _("This conversation is over. Start again: /newshop"),
         True,
     )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(newshop_command, Command("newshop"))
+    router.callback_query.register(newshop_button, MenuCB.filter(F.act == MenuAct.CREATE_SHOP))
+    router.message.register(cancel_command, StateFilter(Onboarding), Command("cancel"))
+    router.callback_query.register(
+        cancel_button_tapped, StateFilter(Onboarding), OnboardCB.filter(F.act == OnboardAct.CANCEL)
+    )
+    router.message.register(name_given, Onboarding.name, TYPED)
+    router.message.register(email_given, Onboarding.email, TYPED)
+    router.callback_query.register(
+        email_skipped, Onboarding.email, OnboardCB.filter(F.act == OnboardAct.SKIP_EMAIL)
+    )
+    router.message.register(country_typed, Onboarding.country, TYPED)
+    router.callback_query.register(
+        country_tapped, Onboarding.country, OnboardCB.filter(F.act == OnboardAct.COUNTRY)
+    )
+    router.message.register(zone_typed, Onboarding.timezone, TYPED)
+    router.callback_query.register(
+        zone_tapped, Onboarding.timezone, OnboardCB.filter(F.act == OnboardAct.ZONE)
+    )
+    router.message.register(currency_typed, Onboarding.currency, TYPED)
+    router.callback_query.register(
+        currency_tapped, Onboarding.currency, OnboardCB.filter(F.act == OnboardAct.CURRENCY)
+    )
+    router.message.register(preset_typed, Onboarding.preset, TYPED)
+    router.callback_query.register(
+        preset_tapped, Onboarding.preset, OnboardCB.filter(F.act == OnboardAct.PRESET)
+    )
+    router.message.register(confirm_typed, Onboarding.confirm, TYPED)
+    router.callback_query.register(
+        create, Onboarding.confirm, OnboardCB.filter(F.act == OnboardAct.CREATE)
+    )
+    router.callback_query.register(stale_button, OnboardCB.filter())
+    return router

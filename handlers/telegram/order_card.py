@@ -20,12 +20,10 @@ from handlers.telegram.format import esc, money, role_name, title, when
 from handlers.telegram.refusals import describe
 from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
-from services.orders.errors import OrderRefused, Problem
 from services.orders.service import OrderService, OrderView
+from services.refusals import OrderRefused, Problem
 from services.workflow.definition import ActorKind, Input
 from services.workflow.engine import reasons_for
-
-router = Router(name=__name__)
 
 # Carriers offered as buttons by the shop's country; "other" asks for the name.
 CARRIERS = {
@@ -82,7 +80,6 @@ async def open_card(
     return await show_card(message, await orders.view(order_id, actor), language, cards=cards)
 
 
-@router.message(Command("order"))
 async def order_command(
     message: Message,
     command: CommandObject,
@@ -104,7 +101,6 @@ async def order_command(
     await open_card(message, orders, actor, order_id, i18n.current_locale, cards)
 
 
-@router.callback_query(OrderCB.filter(F.act.in_({OrderAct.SHOW, OrderAct.ABORT})))
 async def refresh(
     query: CallbackQuery,
     callback_data: OrderCB,
@@ -122,7 +118,6 @@ async def refresh(
     await show_card(query.message, view, i18n.current_locale, edit=True)
 
 
-@router.callback_query(OrderCB.filter(F.act == OrderAct.DO))
 async def take_action(
     query: CallbackQuery,
     callback_data: OrderCB,
@@ -173,7 +168,6 @@ async def take_action(
     await show_card(query.message, view, language, edit=True)
 
 
-@router.callback_query(OrderCB.filter(F.act == OrderAct.SURE))
 async def confirmed(
     query: CallbackQuery,
     callback_data: OrderCB,
@@ -195,7 +189,6 @@ async def confirmed(
     )
 
 
-@router.callback_query(OrderCB.filter(F.act == OrderAct.REASON))
 async def reason_chosen(
     query: CallbackQuery,
     callback_data: OrderCB,
@@ -337,7 +330,6 @@ def abort_keyboard(order_id: int) -> InlineKeyboardMarkup:
 # -- the track-code conversation ------------------------------------------------------
 
 
-@router.callback_query(TrackCode.carrier, OrderCB.filter(F.act == OrderAct.CARRIER))
 async def carrier_chosen(
     query: CallbackQuery,
     callback_data: OrderCB,
@@ -356,7 +348,6 @@ async def carrier_chosen(
     await ask_track_code(query.message, state, options[int(callback_data.arg)])
 
 
-@router.message(TrackCode.carrier, F.text)
 async def carrier_typed(message: Message, state: FSMContext) -> None:
     name = message.text.strip()
     if not 1 <= len(name) <= 64:
@@ -375,7 +366,6 @@ async def ask_track_code(message: Message, state: FSMContext, carrier: str) -> N
     )
 
 
-@router.message(TrackCode.code, F.text)
 async def track_code_typed(
     message: Message,
     state: FSMContext,
@@ -414,7 +404,6 @@ async def track_code_typed(
 # -- comments -----------------------------------------------------------------------
 
 
-@router.callback_query(OrderCB.filter(F.act == OrderAct.COMMENT))
 async def ask_comment(
     query: CallbackQuery,
     callback_data: OrderCB,
@@ -431,7 +420,6 @@ async def ask_comment(
     )
 
 
-@router.message(Comment.private, F.text)
 async def private_comment(
     message: Message, state: FSMContext, orders: OrderService, actor: ActorRef
 ) -> None:
@@ -441,7 +429,6 @@ async def private_comment(
     await message.answer(_("Comment saved in the order's history."))
 
 
-@router.message(Comment.reason, F.text)
 async def step_comment(
     message: Message,
     state: FSMContext,
@@ -492,7 +479,6 @@ def event_name(action: str) -> str:
     }.get(action, action)
 
 
-@router.callback_query(OrderCB.filter(F.act == OrderAct.HISTORY))
 async def history(
     query: CallbackQuery,
     callback_data: OrderCB,
@@ -520,7 +506,6 @@ async def history(
     await query.message.answer("\n".join(lines)[:4000])
 
 
-@router.callback_query(OrderCB.filter(F.act == OrderAct.SCRIPT))
 async def call_script(
     query: CallbackQuery,
     callback_data: OrderCB,
@@ -554,3 +539,25 @@ async def call_script(
         phone=order.buyer.phone or "—",
     )
     await query.message.answer(text)
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(order_command, Command("order"))
+    router.callback_query.register(
+        refresh, OrderCB.filter(F.act.in_({OrderAct.SHOW, OrderAct.ABORT}))
+    )
+    router.callback_query.register(take_action, OrderCB.filter(F.act == OrderAct.DO))
+    router.callback_query.register(confirmed, OrderCB.filter(F.act == OrderAct.SURE))
+    router.callback_query.register(reason_chosen, OrderCB.filter(F.act == OrderAct.REASON))
+    router.callback_query.register(
+        carrier_chosen, TrackCode.carrier, OrderCB.filter(F.act == OrderAct.CARRIER)
+    )
+    router.message.register(carrier_typed, TrackCode.carrier, F.text)
+    router.message.register(track_code_typed, TrackCode.code, F.text)
+    router.callback_query.register(ask_comment, OrderCB.filter(F.act == OrderAct.COMMENT))
+    router.message.register(private_comment, Comment.private, F.text)
+    router.message.register(step_comment, Comment.reason, F.text)
+    router.callback_query.register(history, OrderCB.filter(F.act == OrderAct.HISTORY))
+    router.callback_query.register(call_script, OrderCB.filter(F.act == OrderAct.SCRIPT))
+    return router

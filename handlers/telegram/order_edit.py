@@ -42,13 +42,11 @@ from handlers.telegram.refusals import describe
 from services.orders.access import EDITOR_ROLES
 from services.orders.actors import ActorRef
 from services.orders.drafts import MAX_QUANTITY, ItemDraft
-from services.orders.errors import OrderRefused, Problem
 from services.orders.rows import delivery_price
 from services.orders.service import OrderService, OrderView
+from services.refusals import OrderRefused, Problem
 from services.vocabulary import DELIVERY_METHODS, PAYMENT_METHODS
 from services.workflow.definition import EDIT_KINDS
-
-router = Router(name=__name__)
 
 MAX_LINES = 30  # lines with buttons in one message: 3 buttons each, Telegram allows 100
 SHOWN_NAME = 60  # characters of an item's name in the editor's lines
@@ -144,10 +142,6 @@ class StaleEdits(BaseMiddleware):
             return None
 
 
-router.callback_query.middleware(StaleEdits())
-router.message.middleware(StaleEdits())
-
-
 async def checked_view(
     orders: OrderService, actor: ActorRef, order_id: int, version: int, kind: str | None = None
 ) -> OrderView:
@@ -237,13 +231,11 @@ def total_changed(before: int, after: int, currency: str, language: str) -> str:
 # -- the menu --------------------------------------------------------------------------
 
 
-@router.message(StateFilter(*EDIT_STATES), Command("cancel"))
 async def cancel_command(message: Message, state: FSMContext) -> None:
     await state.clear()
     await message.answer(_("Cancelled: the order was not changed."))
 
 
-@router.callback_query(OrderCB.filter(F.act == OrderAct.EDIT))
 async def edit_from_card(
     query: CallbackQuery,
     callback_data: OrderCB,
@@ -258,7 +250,6 @@ async def edit_from_card(
     await query.message.edit_reply_markup(reply_markup=edit_menu(view))
 
 
-@router.callback_query(EditCB.filter(F.act == EditAct.MENU))
 async def back_to_menu(
     query: CallbackQuery,
     callback_data: EditCB,
@@ -324,7 +315,6 @@ def items_editor_keyboard(data: dict[str, Any]) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-@router.callback_query(EditCB.filter(F.act == EditAct.ITEMS))
 async def edit_items(
     query: CallbackQuery,
     callback_data: EditCB,
@@ -362,9 +352,6 @@ async def edit_items(
     )
 
 
-@router.callback_query(
-    EditItems.lines, EditCB.filter(F.act.in_({EditAct.LESS, EditAct.MORE, EditAct.DROP}))
-)
 async def change_line(
     query: CallbackQuery,
     callback_data: EditCB,
@@ -400,7 +387,6 @@ async def change_line(
     )
 
 
-@router.message(EditItems.lines, F.text, ~F.text.startswith("/"))
 async def add_lines(message: Message, state: FSMContext, bot: Bot, i18n) -> None:
     data = await state.get_data()
     try:
@@ -444,7 +430,6 @@ async def add_lines(message: Message, state: FSMContext, bot: Bot, i18n) -> None
     await state.update_data(lines=lines, editor=editor.message_id)
 
 
-@router.callback_query(EditItems.lines, EditCB.filter(F.act == EditAct.SAVE))
 async def save_items(
     query: CallbackQuery,
     callback_data: EditCB,
@@ -490,7 +475,6 @@ async def save_items(
 # -- delivery ------------------------------------------------------------------------
 
 
-@router.callback_query(EditCB.filter(F.act == EditAct.DELIVERY))
 async def choose_delivery(
     query: CallbackQuery, callback_data: EditCB, orders: OrderService, actor: ActorRef
 ) -> None:
@@ -502,7 +486,6 @@ async def choose_delivery(
     )
 
 
-@router.callback_query(EditCB.filter(F.act == EditAct.METHOD))
 async def delivery_method_chosen(
     query: CallbackQuery,
     callback_data: EditCB,
@@ -550,7 +533,6 @@ async def delivery_method_chosen(
     )
 
 
-@router.message(EditDelivery.cost, F.text, ~F.text.startswith("/"))
 async def delivery_cost_typed(
     message: Message, state: FSMContext, orders: OrderService, actor: ActorRef, i18n
 ) -> None:
@@ -567,7 +549,6 @@ async def delivery_cost_typed(
     await ask_address(message, state, orders, actor, i18n.current_locale)
 
 
-@router.callback_query(EditDelivery.cost, EditCB.filter(F.act == EditAct.SHOP_COST))
 async def shop_cost_chosen(
     query: CallbackQuery,
     callback_data: EditCB,
@@ -609,7 +590,6 @@ async def ask_address(
     )
 
 
-@router.message(EditDelivery.address, F.text, ~F.text.startswith("/"))
 async def address_typed(
     message: Message, state: FSMContext, orders: OrderService, actor: ActorRef, i18n
 ) -> None:
@@ -620,7 +600,6 @@ async def address_typed(
     await finish_delivery(message, state, orders, actor, i18n.current_locale, address=address)
 
 
-@router.callback_query(EditDelivery.address, EditCB.filter(F.act == EditAct.KEEP_ADDRESS))
 async def address_kept(
     query: CallbackQuery,
     callback_data: EditCB,
@@ -669,7 +648,6 @@ async def finish_delivery(
 # -- payment -------------------------------------------------------------------------
 
 
-@router.callback_query(EditCB.filter(F.act == EditAct.PAYMENT))
 async def choose_payment(
     query: CallbackQuery, callback_data: EditCB, orders: OrderService, actor: ActorRef
 ) -> None:
@@ -694,7 +672,6 @@ def methods_keyboard(order, methods, current: str, act: EditAct) -> InlineKeyboa
     return builder.as_markup()
 
 
-@router.callback_query(EditCB.filter(F.act == EditAct.PAY))
 async def payment_chosen(
     query: CallbackQuery,
     callback_data: EditCB,
@@ -718,7 +695,6 @@ async def payment_chosen(
 # -- discounts -----------------------------------------------------------------------
 
 
-@router.callback_query(EditCB.filter(F.act == EditAct.DISCOUNT))
 async def choose_discount(
     query: CallbackQuery, callback_data: EditCB, orders: OrderService, actor: ActorRef, i18n
 ) -> None:
@@ -747,7 +723,6 @@ async def choose_discount(
     await query.message.edit_reply_markup(reply_markup=builder.as_markup())
 
 
-@router.callback_query(EditCB.filter(F.act.in_({EditAct.DISCOUNT_ORDER, EditAct.DISCOUNT_LINE})))
 async def discount_target_chosen(
     query: CallbackQuery,
     callback_data: EditCB,
@@ -806,7 +781,6 @@ def parse_discount(text: str, base: int, currency: str) -> int:
     return parse_amount(text, currency)
 
 
-@router.message(EditDiscount.amount, F.text, ~F.text.startswith("/"))
 async def discount_typed(
     message: Message, state: FSMContext, orders: OrderService, actor: ActorRef, i18n
 ) -> None:
@@ -894,7 +868,6 @@ def split_keyboard(data: dict[str, Any]) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-@router.callback_query(EditCB.filter(F.act == EditAct.SPLIT))
 async def start_split(
     query: CallbackQuery,
     callback_data: EditCB,
@@ -921,9 +894,6 @@ async def start_split(
     await query.message.edit_text(split_text(data), reply_markup=split_keyboard(data))
 
 
-@router.callback_query(
-    EditSplit.choose, EditCB.filter(F.act.in_({EditAct.MOVE_LESS, EditAct.MOVE_MORE}))
-)
 async def change_move(
     query: CallbackQuery, callback_data: EditCB, state: FSMContext, callback_answer: CallbackAnswer
 ) -> None:
@@ -947,7 +917,6 @@ async def change_move(
     await query.message.edit_text(split_text(data), reply_markup=split_keyboard(data))
 
 
-@router.callback_query(EditSplit.choose, EditCB.filter(F.act == EditAct.SPLIT_NEXT))
 async def split_reason(
     query: CallbackQuery,
     callback_data: EditCB,
@@ -988,7 +957,6 @@ async def split_reason(
     )
 
 
-@router.callback_query(EditSplit.reason, EditCB.filter(F.act == EditAct.SPLIT_REASON))
 async def split_reason_chosen(
     query: CallbackQuery,
     callback_data: EditCB,
@@ -1020,7 +988,6 @@ async def split_reason_chosen(
     await finish_split(query.message, state, orders, actor, i18n.current_locale, edit=True)
 
 
-@router.message(EditSplit.comment, F.text, ~F.text.startswith("/"))
 async def split_comment(
     message: Message, state: FSMContext, orders: OrderService, actor: ActorRef, i18n
 ) -> None:
@@ -1064,8 +1031,59 @@ async def finish_split(
 # -- buttons of an editing step that is over ---------------------------------------------
 
 
-@router.callback_query(EditCB.filter())
 async def step_over(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     # A draft's button after the draft was saved, cancelled or replaced: change nothing.
     callback_answer.text = _("This editing step is over: open ✏️ Edit on the card again.")
     callback_answer.show_alert = True
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.middleware(StaleEdits())
+    router.message.middleware(StaleEdits())
+    router.message.register(cancel_command, StateFilter(*EDIT_STATES), Command("cancel"))
+    router.callback_query.register(edit_from_card, OrderCB.filter(F.act == OrderAct.EDIT))
+    router.callback_query.register(back_to_menu, EditCB.filter(F.act == EditAct.MENU))
+    router.callback_query.register(edit_items, EditCB.filter(F.act == EditAct.ITEMS))
+    router.callback_query.register(
+        change_line,
+        EditItems.lines,
+        EditCB.filter(F.act.in_({EditAct.LESS, EditAct.MORE, EditAct.DROP})),
+    )
+    router.message.register(add_lines, EditItems.lines, F.text, ~F.text.startswith("/"))
+    router.callback_query.register(
+        save_items, EditItems.lines, EditCB.filter(F.act == EditAct.SAVE)
+    )
+    router.callback_query.register(choose_delivery, EditCB.filter(F.act == EditAct.DELIVERY))
+    router.callback_query.register(delivery_method_chosen, EditCB.filter(F.act == EditAct.METHOD))
+    router.message.register(delivery_cost_typed, EditDelivery.cost, F.text, ~F.text.startswith("/"))
+    router.callback_query.register(
+        shop_cost_chosen, EditDelivery.cost, EditCB.filter(F.act == EditAct.SHOP_COST)
+    )
+    router.message.register(address_typed, EditDelivery.address, F.text, ~F.text.startswith("/"))
+    router.callback_query.register(
+        address_kept, EditDelivery.address, EditCB.filter(F.act == EditAct.KEEP_ADDRESS)
+    )
+    router.callback_query.register(choose_payment, EditCB.filter(F.act == EditAct.PAYMENT))
+    router.callback_query.register(payment_chosen, EditCB.filter(F.act == EditAct.PAY))
+    router.callback_query.register(choose_discount, EditCB.filter(F.act == EditAct.DISCOUNT))
+    router.callback_query.register(
+        discount_target_chosen,
+        EditCB.filter(F.act.in_({EditAct.DISCOUNT_ORDER, EditAct.DISCOUNT_LINE})),
+    )
+    router.message.register(discount_typed, EditDiscount.amount, F.text, ~F.text.startswith("/"))
+    router.callback_query.register(start_split, EditCB.filter(F.act == EditAct.SPLIT))
+    router.callback_query.register(
+        change_move,
+        EditSplit.choose,
+        EditCB.filter(F.act.in_({EditAct.MOVE_LESS, EditAct.MOVE_MORE})),
+    )
+    router.callback_query.register(
+        split_reason, EditSplit.choose, EditCB.filter(F.act == EditAct.SPLIT_NEXT)
+    )
+    router.callback_query.register(
+        split_reason_chosen, EditSplit.reason, EditCB.filter(F.act == EditAct.SPLIT_REASON)
+    )
+    router.message.register(split_comment, EditSplit.comment, F.text, ~F.text.startswith("/"))
+    router.callback_query.register(step_over, EditCB.filter())
+    return router

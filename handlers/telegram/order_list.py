@@ -31,8 +31,6 @@ from services.orders.actors import ActorRef
 from services.orders.service import OrderService
 from services.refusals import Reason, Refused
 
-router = Router(name=__name__)
-
 PAGE_SIZE = 10
 MAX_SEARCH = 64
 SEARCH_DESTINY = "order_list"  # the search text's own slot in the FSM storage
@@ -338,7 +336,6 @@ async def draw_queue(
 # -- the list ------------------------------------------------------------------------
 
 
-@router.message(Command("orders"))
 async def orders_command(
     message: Message, command: CommandObject, users, user, order_queries, state: FSMContext, i18n
 ) -> None:
@@ -355,7 +352,6 @@ async def orders_command(
     )
 
 
-@router.message(Command("problems"))
 async def problems_command(
     message: Message, users, user, order_queries, state: FSMContext, i18n
 ) -> None:
@@ -385,7 +381,6 @@ async def _list_command(
     )
 
 
-@router.callback_query(MenuCB.filter(F.act == MenuAct.ORDERS))
 async def orders_from_menu(
     query: CallbackQuery, users, user, order_queries, state: FSMContext, i18n
 ) -> None:
@@ -405,7 +400,6 @@ async def orders_from_menu(
     )
 
 
-@router.callback_query(ListCB.filter(F.act.in_({ListAct.PAGE, ListAct.RESET})))
 async def page(
     query: CallbackQuery,
     callback_data: ListCB,
@@ -434,7 +428,6 @@ async def page(
     )
 
 
-@router.callback_query(ListCB.filter(F.act == ListAct.STATUSES))
 async def choose_status(
     query: CallbackQuery, callback_data: ListCB, users, user, order_queries, i18n
 ) -> None:
@@ -447,7 +440,6 @@ async def choose_status(
     )
 
 
-@router.callback_query(ListCB.filter(F.act == ListAct.SEARCH))
 async def ask_search(query: CallbackQuery, callback_data: ListCB, state: FSMContext) -> None:
     await state.set_state(ListSearch.query)
     back = callback_data.model_copy(update={"act": ListAct.PAGE})
@@ -460,7 +452,6 @@ async def ask_search(query: CallbackQuery, callback_data: ListCB, state: FSMCont
     )
 
 
-@router.message(ListSearch.query, F.text, ~F.text.startswith("/"))
 async def search_typed(
     message: Message, users, user, order_queries, state: FSMContext, i18n
 ) -> None:
@@ -490,7 +481,6 @@ async def search_typed(
     )
 
 
-@router.callback_query(ListCB.filter(F.act == ListAct.OPEN))
 async def open_order(
     query: CallbackQuery,
     callback_data: ListCB,
@@ -504,7 +494,6 @@ async def open_order(
     await open_card(query.message, orders, actor, callback_data.id, i18n.current_locale, cards)
 
 
-@router.callback_query(ListCB.filter(F.act == ListAct.NOOP))
 async def page_counter(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     callback_answer.text = _("Use ◀️ and ▶️ to turn pages.")
 
@@ -512,7 +501,6 @@ async def page_counter(query: CallbackQuery, callback_answer: CallbackAnswer) ->
 # -- my queue ------------------------------------------------------------------------
 
 
-@router.message(Command("queue"))
 async def queue_command(message: Message, users, user, order_queries, state: FSMContext, i18n):
     await end_search(state)
     membership = await shop_of(users, user, message)
@@ -529,7 +517,6 @@ async def queue_command(message: Message, users, user, order_queries, state: FSM
     )
 
 
-@router.callback_query(MenuCB.filter(F.act == MenuAct.QUEUE))
 async def queue_from_menu(
     query: CallbackQuery, users, user, order_queries, state: FSMContext, i18n
 ) -> None:
@@ -548,7 +535,6 @@ async def queue_from_menu(
     )
 
 
-@router.callback_query(ListCB.filter(F.act == ListAct.QUEUE))
 async def queue_page(
     query: CallbackQuery, callback_data: ListCB, users, user, order_queries, i18n
 ) -> None:
@@ -564,3 +550,20 @@ async def queue_page(
         language=i18n.current_locale,
         edit=True,
     )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(orders_command, Command("orders"))
+    router.message.register(problems_command, Command("problems"))
+    router.callback_query.register(orders_from_menu, MenuCB.filter(F.act == MenuAct.ORDERS))
+    router.callback_query.register(page, ListCB.filter(F.act.in_({ListAct.PAGE, ListAct.RESET})))
+    router.callback_query.register(choose_status, ListCB.filter(F.act == ListAct.STATUSES))
+    router.callback_query.register(ask_search, ListCB.filter(F.act == ListAct.SEARCH))
+    router.message.register(search_typed, ListSearch.query, F.text, ~F.text.startswith("/"))
+    router.callback_query.register(open_order, ListCB.filter(F.act == ListAct.OPEN))
+    router.callback_query.register(page_counter, ListCB.filter(F.act == ListAct.NOOP))
+    router.message.register(queue_command, Command("queue"))
+    router.callback_query.register(queue_from_menu, MenuCB.filter(F.act == MenuAct.QUEUE))
+    router.callback_query.register(queue_page, ListCB.filter(F.act == ListAct.QUEUE))
+    return router

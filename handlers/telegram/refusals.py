@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiogram.utils.i18n import gettext as _
 
-from services.orders.errors import OrderRefused, Problem
-from services.refusals import Reason, Refused
+from services.refusals import OrderRefused, Problem, Reason, Refused
 
 
 def describe(refusal: OrderRefused | Refused) -> str:

@@ -33,11 +33,9 @@ from services.money.returns import (
     may_be_returned,
 )
 from services.orders.actors import ActorRef
-from services.orders.errors import OrderRefused, Problem
 from services.orders.service import OrderService, OrderView
+from services.refusals import OrderRefused, Problem
 from services.workflow.definition import StatusKind
-
-router = Router(name=__name__)
 
 MAX_SHOWN = 5  # return requests listed for one order, newest first
 
@@ -248,7 +246,6 @@ def alert(callback_answer: CallbackAnswer, text: str) -> None:
     callback_answer.text, callback_answer.show_alert = text, True
 
 
-@router.callback_query(ReturnCB.filter(F.act == ReturnAct.START))
 async def start(
     query: CallbackQuery,
     callback_data: ReturnCB,
@@ -276,7 +273,6 @@ async def _selection(state: FSMContext, order_id: int) -> dict[str, Any] | None:
     return data
 
 
-@router.callback_query(ReturnCB.filter(F.act == ReturnAct.PICK))
 async def pick(
     query: CallbackQuery,
     callback_answer: CallbackAnswer,
@@ -300,7 +296,6 @@ async def pick(
     await query.message.edit_reply_markup(reply_markup=picks_keyboard(options, picks))
 
 
-@router.callback_query(ReturnCB.filter(F.act == ReturnAct.NEXT))
 async def ask_reason(
     query: CallbackQuery,
     callback_answer: CallbackAnswer,
@@ -318,7 +313,6 @@ async def ask_reason(
     await query.message.answer(_("Why are you returning them? Write the reason in one message."))
 
 
-@router.message(ReturnForm.reason, F.text)
 async def reason_typed(
     message: Message, state: FSMContext, returns: ReturnService, actor: ActorRef
 ) -> None:
@@ -360,7 +354,6 @@ async def reason_typed(
     )
 
 
-@router.callback_query(ReturnCB.filter(F.act == ReturnAct.SEND))
 async def send(
     query: CallbackQuery,
     callback_answer: CallbackAnswer,
@@ -395,7 +388,6 @@ async def send(
     )
 
 
-@router.callback_query(ReturnCB.filter(F.act == ReturnAct.DROP))
 async def drop(query: CallbackQuery, state: FSMContext) -> None:
     if await state.get_state() in (
         ReturnForm.choosing.state,
@@ -414,7 +406,6 @@ async def _timezone(orders: OrderService, order_id: int, actor: ActorRef) -> str
     return (await orders.view(order_id, actor)).shop.timezone
 
 
-@router.callback_query(ReturnCB.filter(F.act == ReturnAct.LIST))
 async def list_returns(
     query: CallbackQuery,
     callback_data: ReturnCB,
@@ -434,7 +425,6 @@ async def list_returns(
         )
 
 
-@router.callback_query(ReturnCB.filter(F.act == ReturnAct.SHOW))
 async def show(
     query: CallbackQuery,
     callback_answer: CallbackAnswer,
@@ -455,7 +445,6 @@ async def show(
     )
 
 
-@router.callback_query(ReturnCB.filter(F.act == ReturnAct.STEP))
 async def take_step(
     query: CallbackQuery,
     callback_answer: CallbackAnswer,
@@ -503,7 +492,6 @@ async def take_step(
     )
 
 
-@router.message(ReturnForm.reject, F.text)
 async def reject_reason(
     message: Message,
     state: FSMContext,
@@ -592,3 +580,18 @@ def render_notice(topic: str, data: dict, notice) -> tuple[str, InlineKeyboardMa
         amount=amount,
         state=status_name(step or ""),
     ), None
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(start, ReturnCB.filter(F.act == ReturnAct.START))
+    router.callback_query.register(pick, ReturnCB.filter(F.act == ReturnAct.PICK))
+    router.callback_query.register(ask_reason, ReturnCB.filter(F.act == ReturnAct.NEXT))
+    router.message.register(reason_typed, ReturnForm.reason, F.text)
+    router.callback_query.register(send, ReturnCB.filter(F.act == ReturnAct.SEND))
+    router.callback_query.register(drop, ReturnCB.filter(F.act == ReturnAct.DROP))
+    router.callback_query.register(list_returns, ReturnCB.filter(F.act == ReturnAct.LIST))
+    router.callback_query.register(show, ReturnCB.filter(F.act == ReturnAct.SHOW))
+    router.callback_query.register(take_step, ReturnCB.filter(F.act == ReturnAct.STEP))
+    router.message.register(reject_reason, ReturnForm.reject, F.text)
+    return router

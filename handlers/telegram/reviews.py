@@ -26,8 +26,6 @@ from services.orders.service import OrderView
 from services.workflow.definition import StatusKind
 from storage.models import Review
 
-router = Router(name=__name__)
-
 
 class ReviewAct(StrEnum):
     STAR = "s"  # the buyer gives `arg` stars to order `id`
@@ -131,7 +129,6 @@ def settings_button(shop_id: int) -> InlineKeyboardButton:
 # -- the buyer ------------------------------------------------------------------------------
 
 
-@router.callback_query(ReviewCB.filter(F.act == ReviewAct.STAR))
 async def rate(
     query: CallbackQuery,
     callback_answer: CallbackAnswer,
@@ -164,7 +161,6 @@ async def rate(
     )
 
 
-@router.message(ReviewForm.text, F.text)
 async def words(message: Message, state: FSMContext, reviews: ReviewService, actor) -> None:
     data = await state.get_data()
     try:
@@ -178,7 +174,6 @@ async def words(message: Message, state: FSMContext, reviews: ReviewService, act
     await message.answer(_("Thank you for your review! The shop will read it."))
 
 
-@router.callback_query(ReviewCB.filter(F.act == ReviewAct.SKIP))
 async def skip(query: CallbackQuery, state: FSMContext) -> None:
     if await state.get_state() == ReviewForm.text.state:
         await state.clear()
@@ -189,7 +184,6 @@ async def skip(query: CallbackQuery, state: FSMContext) -> None:
 # -- the shop -------------------------------------------------------------------------------
 
 
-@router.callback_query(ReviewCB.filter(F.act == ReviewAct.SHOW))
 async def show(
     query: CallbackQuery,
     callback_data: ReviewCB,
@@ -208,7 +202,6 @@ async def show(
     await query.message.answer(review_text(review, view.order.number), reply_markup=markup)
 
 
-@router.callback_query(ReviewCB.filter(F.act == ReviewAct.ANSWER))
 async def ask_answer(
     query: CallbackQuery,
     callback_answer: CallbackAnswer,
@@ -229,7 +222,6 @@ async def ask_answer(
     await query.message.answer(_("Write your answer to the review. The buyer will get it."))
 
 
-@router.message(ReviewForm.answer, F.text)
 async def answer_typed(message: Message, state: FSMContext, reviews: ReviewService, actor) -> None:
     data = await state.get_data()
     try:
@@ -243,7 +235,6 @@ async def answer_typed(message: Message, state: FSMContext, reviews: ReviewServi
     await message.answer(_("Your answer is sent to the buyer."))
 
 
-@router.callback_query(ReviewCB.filter(F.act == ReviewAct.RATING))
 async def rating(
     query: CallbackQuery, callback_data: ReviewCB, reviews: ReviewService, shop_settings, user
 ) -> None:
@@ -284,3 +275,15 @@ def render_notice(topic: str, data: dict, notice) -> tuple[str, InlineKeyboardMa
         shop=esc(notice.shop.name), number=number, answer=esc(data.get("answer"))
     )
     return text, None
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(rate, ReviewCB.filter(F.act == ReviewAct.STAR))
+    router.message.register(words, ReviewForm.text, F.text)
+    router.callback_query.register(skip, ReviewCB.filter(F.act == ReviewAct.SKIP))
+    router.callback_query.register(show, ReviewCB.filter(F.act == ReviewAct.SHOW))
+    router.callback_query.register(ask_answer, ReviewCB.filter(F.act == ReviewAct.ANSWER))
+    router.message.register(answer_typed, ReviewForm.answer, F.text)
+    router.callback_query.register(rating, ReviewCB.filter(F.act == ReviewAct.RATING))
+    return router

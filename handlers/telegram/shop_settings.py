@@ -40,8 +40,6 @@ from services.shops.settings import FIELDS, ShopView
 from services.vocabulary import LANGUAGES, STAFF_ROLES
 from services.workflow.presets import PRESETS
 
-router = Router(name=__name__)
-
 NOBODY = "-"  # the role "nobody in particular" in callback data
 CLEAR = "-"  # typed for a setting that may be empty: no e-mail, no days off
 CLEARABLE = ("email", "days_off")
@@ -247,7 +245,6 @@ async def current_shop_id(users, user) -> int:
     return membership.shop.id
 
 
-@router.message(Command("settings"), F.chat.type == "private")
 async def settings_command(
     message: Message, users, user, shop_settings, state: FSMContext, i18n
 ) -> None:
@@ -261,7 +258,6 @@ async def settings_command(
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(MenuCB.filter(F.act == MenuAct.SETTINGS))
 async def settings_button(
     query: CallbackQuery, users, user, shop_settings, state: FSMContext, i18n
 ) -> None:
@@ -271,7 +267,6 @@ async def settings_button(
     await query.message.edit_text(text, reply_markup=markup)
 
 
-@router.callback_query(SettingsCB.filter(F.act == SettingsAct.MENU))
 async def menu_again(
     query: CallbackQuery, callback_data: SettingsCB, user, shop_settings, state: FSMContext, i18n
 ) -> None:
@@ -317,7 +312,6 @@ TYPED_FIELDS = frozenset(FIELDS) - {
 }
 
 
-@router.callback_query(SettingsCB.filter(F.act == SettingsAct.FIELD))
 async def ask_value(
     query: CallbackQuery,
     callback_data: SettingsCB,
@@ -353,7 +347,6 @@ async def ask_value(
     await query.message.edit_text(text, reply_markup=builder.as_markup())
 
 
-@router.callback_query(SettingsCB.filter(F.act == SettingsAct.SET))
 async def value_chosen(
     query: CallbackQuery,
     callback_data: SettingsCB,
@@ -371,7 +364,6 @@ async def value_chosen(
     await query.message.edit_text(text, reply_markup=markup)
 
 
-@router.message(SettingsEdit.value, TYPED)
 async def value_typed(message: Message, user, shop_settings, state: FSMContext, i18n) -> None:
     data = await state.get_data()
     shop_id, field = data["shop_id"], data["field"]
@@ -403,7 +395,6 @@ async def value_typed(message: Message, user, shop_settings, state: FSMContext, 
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(SettingsCB.filter(F.act == SettingsAct.UNBIND))
 async def unbind_group(
     query: CallbackQuery,
     callback_data: SettingsCB,
@@ -450,7 +441,6 @@ def statuses_screen(view: ShopView, language: str) -> tuple[str, InlineKeyboardM
     return "\n".join(lines), builder.as_markup()
 
 
-@router.callback_query(SettingsCB.filter(F.act == SettingsAct.STATUSES))
 async def show_statuses(
     query: CallbackQuery, callback_data: SettingsCB, user, shop_settings, state: FSMContext, i18n
 ) -> None:
@@ -460,7 +450,6 @@ async def show_statuses(
     await query.message.edit_text(text, reply_markup=markup)
 
 
-@router.callback_query(SettingsCB.filter(F.act == SettingsAct.STATUS))
 async def choose_responsible(
     query: CallbackQuery, callback_data: SettingsCB, user, shop_settings, i18n
 ) -> None:
@@ -491,7 +480,6 @@ async def choose_responsible(
     )
 
 
-@router.callback_query(SettingsCB.filter(F.act == SettingsAct.ROLE))
 async def responsible_chosen(
     query: CallbackQuery,
     callback_data: SettingsCB,
@@ -532,19 +520,16 @@ async def shops_screen(users, user) -> tuple[str, InlineKeyboardMarkup]:
     return _("Which shop do you work in now?"), builder.as_markup()
 
 
-@router.message(Command("shops"), F.chat.type == "private")
 async def shops_command(message: Message, users, user) -> None:
     text, markup = await shops_screen(users, user)
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(MenuCB.filter(F.act == MenuAct.SHOPS))
 async def shops_button(query: CallbackQuery, users, user) -> None:
     text, markup = await shops_screen(users, user)
     await query.message.edit_text(text, reply_markup=markup)
 
 
-@router.callback_query(ShopCB.filter())
 async def switch_shop(
     query: CallbackQuery,
     callback_data: ShopCB,
@@ -557,3 +542,23 @@ async def switch_shop(
     membership = await users.switch_shop(user.id, callback_data.shop)
     callback_answer.text = _("Now working in {shop}").format(shop=membership.shop.name)
     await send_menu(query.message, users, user, edit=True)
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(settings_command, Command("settings"), F.chat.type == "private")
+    router.callback_query.register(settings_button, MenuCB.filter(F.act == MenuAct.SETTINGS))
+    router.callback_query.register(menu_again, SettingsCB.filter(F.act == SettingsAct.MENU))
+    router.callback_query.register(ask_value, SettingsCB.filter(F.act == SettingsAct.FIELD))
+    router.callback_query.register(value_chosen, SettingsCB.filter(F.act == SettingsAct.SET))
+    router.message.register(value_typed, SettingsEdit.value, TYPED)
+    router.callback_query.register(unbind_group, SettingsCB.filter(F.act == SettingsAct.UNBIND))
+    router.callback_query.register(show_statuses, SettingsCB.filter(F.act == SettingsAct.STATUSES))
+    router.callback_query.register(
+        choose_responsible, SettingsCB.filter(F.act == SettingsAct.STATUS)
+    )
+    router.callback_query.register(responsible_chosen, SettingsCB.filter(F.act == SettingsAct.ROLE))
+    router.message.register(shops_command, Command("shops"), F.chat.type == "private")
+    router.callback_query.register(shops_button, MenuCB.filter(F.act == MenuAct.SHOPS))
+    router.callback_query.register(switch_shop, ShopCB.filter())
+    return router

@@ -31,8 +31,6 @@ from services.refusals import Reason, Refused
 from services.shops.staff import INVITABLE_ROLES
 from services.vocabulary import SUPERVISOR_ROLES
 
-router = Router(name=__name__)
-
 INVITE_TTL = timedelta(hours=48)
 GROUPS = {"group", "supergroup"}
 
@@ -108,7 +106,6 @@ async def render_list(staff, shop_id: int, user) -> tuple[str, InlineKeyboardMar
     return "\n".join(lines), builder.as_markup()
 
 
-@router.message(Command("staff"), F.chat.type == "private")
 async def staff_command(message: Message, staff, users, user) -> None:
     shop_id = await current_shop_id(users, user)
     if shop_id is None:
@@ -118,7 +115,6 @@ async def staff_command(message: Message, staff, users, user) -> None:
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(MenuCB.filter(F.act == MenuAct.STAFF))
 async def staff_button(query: CallbackQuery, staff, users, user) -> None:
     shop_id = await current_shop_id(users, user)
     if shop_id is None:
@@ -127,13 +123,11 @@ async def staff_button(query: CallbackQuery, staff, users, user) -> None:
     await query.message.edit_text(text, reply_markup=markup)
 
 
-@router.callback_query(StaffCB.filter(F.act == StaffAct.LIST))
 async def show_list(query: CallbackQuery, callback_data: StaffCB, staff, user) -> None:
     text, markup = await render_list(staff, callback_data.shop, user)
     await query.message.edit_text(text, reply_markup=markup)
 
 
-@router.callback_query(StaffCB.filter(F.act == StaffAct.INVITE))
 async def choose_role(query: CallbackQuery, callback_data: StaffCB, staff, user) -> None:
     await require_supervisor(staff, callback_data.shop, user)
     builder = InlineKeyboardBuilder()
@@ -149,7 +143,6 @@ async def choose_role(query: CallbackQuery, callback_data: StaffCB, staff, user)
     )
 
 
-@router.callback_query(StaffCB.filter(F.act == StaffAct.ROLE))
 async def make_invite(query: CallbackQuery, callback_data: StaffCB, staff, user, bot: Bot) -> None:
     token = await staff.invite(callback_data.shop, user.id, callback_data.role, INVITE_TTL)
     me = await bot.me()
@@ -162,7 +155,6 @@ async def make_invite(query: CallbackQuery, callback_data: StaffCB, staff, user,
     )
 
 
-@router.callback_query(StaffCB.filter(F.act == StaffAct.REMOVE))
 async def confirm_removal(query: CallbackQuery, callback_data: StaffCB, staff, user) -> None:
     await require_supervisor(staff, callback_data.shop, user)
     entries = await staff.list(callback_data.shop, user.id)
@@ -190,7 +182,6 @@ async def confirm_removal(query: CallbackQuery, callback_data: StaffCB, staff, u
     )
 
 
-@router.callback_query(StaffCB.filter(F.act == StaffAct.SURE))
 async def remove(
     query: CallbackQuery,
     callback_data: StaffCB,
@@ -210,7 +201,6 @@ async def remove(
 # -- the staff group chat ------------------------------------------------------------------
 
 
-@router.my_chat_member(ChatMemberUpdatedFilter(member_status_changed=JOIN_TRANSITION))
 async def added_to_group(event: ChatMemberUpdated, bot: Bot) -> None:
     if event.chat.type not in GROUPS:
         return
@@ -224,14 +214,12 @@ async def added_to_group(event: ChatMemberUpdated, bot: Bot) -> None:
     )
 
 
-@router.message(Command("bind", "unbind"), F.chat.type == "private")
 async def bind_in_private(message: Message) -> None:
     await message.answer(
         _("Add me to your staff group, then send /bind there (or /unbind to stop the pings).")
     )
 
 
-@router.message(Command("bind"), F.chat.type.in_(GROUPS))
 async def bind(message: Message, users, user, shop_settings) -> None:
     membership = await users.current_shop(user.id)
     try:
@@ -252,7 +240,6 @@ async def bind(message: Message, users, user, shop_settings) -> None:
     )
 
 
-@router.message(Command("unbind"), F.chat.type.in_(GROUPS))
 async def unbind(message: Message, users, user, shop_settings) -> None:
     membership = await users.current_shop(user.id)
     if membership is not None and membership.shop.staff_chat_id != message.chat.id:
@@ -277,3 +264,21 @@ async def unbind(message: Message, users, user, shop_settings) -> None:
             shop=esc(membership.shop.name)
         )
     )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(staff_command, Command("staff"), F.chat.type == "private")
+    router.callback_query.register(staff_button, MenuCB.filter(F.act == MenuAct.STAFF))
+    router.callback_query.register(show_list, StaffCB.filter(F.act == StaffAct.LIST))
+    router.callback_query.register(choose_role, StaffCB.filter(F.act == StaffAct.INVITE))
+    router.callback_query.register(make_invite, StaffCB.filter(F.act == StaffAct.ROLE))
+    router.callback_query.register(confirm_removal, StaffCB.filter(F.act == StaffAct.REMOVE))
+    router.callback_query.register(remove, StaffCB.filter(F.act == StaffAct.SURE))
+    router.my_chat_member.register(
+        added_to_group, ChatMemberUpdatedFilter(member_status_changed=JOIN_TRANSITION)
+    )
+    router.message.register(bind_in_private, Command("bind", "unbind"), F.chat.type == "private")
+    router.message.register(bind, Command("bind"), F.chat.type.in_(GROUPS))
+    router.message.register(unbind, Command("unbind"), F.chat.type.in_(GROUPS))
+    return router

@@ -16,8 +16,6 @@ from handlers.telegram.buyer import open_by_link
 from handlers.telegram.format import esc, role_name
 from handlers.telegram.menu import MenuAct, MenuCB, menu_keyboard, menu_text
 
-router = Router(name=__name__)
-
 INVITE_PREFIX = "inv_"  # /start inv_<token>: a staff invite (C2)
 
 
@@ -31,7 +29,6 @@ async def send_menu(message: Message, users, user, *, edit: bool = False) -> Non
         await message.answer(text, reply_markup=markup)
 
 
-@router.message(CommandStart(deep_link=True), F.text.contains(" " + INVITE_PREFIX))
 async def accept_invite(
     message: Message, command: CommandObject, staff, users, user, state: FSMContext
 ) -> None:
@@ -46,7 +43,6 @@ async def accept_invite(
     await send_menu(message, users, user)
 
 
-@router.message(CommandStart(deep_link=True), F.chat.type == "private")
 async def buyer_link(
     message: Message,
     command: CommandObject,
@@ -64,13 +60,11 @@ async def buyer_link(
     )
 
 
-@router.message(CommandStart())
 async def start(message: Message, users, user, state: FSMContext) -> None:
     await state.clear()
     await send_menu(message, users, user)
 
 
-@router.message(Command("help"))
 async def help_command(message: Message) -> None:
     await message.answer(
         _(
@@ -89,7 +83,18 @@ async def help_command(message: Message) -> None:
     )
 
 
-@router.callback_query(MenuCB.filter(F.act == MenuAct.HOME))
 async def home(query: CallbackQuery, users, user, state: FSMContext) -> None:
     await state.clear()
     await send_menu(query.message, users, user, edit=True)
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(
+        accept_invite, CommandStart(deep_link=True), F.text.contains(" " + INVITE_PREFIX)
+    )
+    router.message.register(buyer_link, CommandStart(deep_link=True), F.chat.type == "private")
+    router.message.register(start, CommandStart())
+    router.message.register(help_command, Command("help"))
+    router.callback_query.register(home, MenuCB.filter(F.act == MenuAct.HOME))
+    return router

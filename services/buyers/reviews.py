@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.orders import notices
 from services.orders.access import EDITOR_ROLES
 from services.orders.actors import ActorRef, ActorType
-from services.orders.errors import OrderRefused, Problem
 from services.orders.unit import Unit
 from services.orders.work import OrderWork
+from services.refusals import OrderRefused, Problem
 from services.time.clock import Clock
 from services.workflow.definition import StatusKind
 from services.workflow.store import WorkflowStore

@@ -22,8 +22,8 @@ from services.messaging.notifications.outbox import Outbox
 from services.orders.access import Who, who_is
 from services.orders.actors import ActorRef
 from services.orders.drafts import invalid
-from services.orders.errors import OrderRefused, Problem
 from services.orders.unit import MAX_ID
+from services.refusals import OrderRefused, Problem
 from services.time.clock import Clock
 from storage.database import reading
 from storage.models import (

@@ -35,9 +35,9 @@ from services.money.ledger.income import LineShare, line_shares
 from services.orders import notices
 from services.orders.access import EDITOR_ROLES, Who
 from services.orders.actors import ActorRef, ActorType
-from services.orders.errors import OrderRefused, Problem
 from services.orders.unit import Unit
 from services.orders.work import OrderWork
+from services.refusals import OrderRefused, Problem
 from services.time import sla
 from services.time.clock import Clock
 from services.workflow.definition import StatusKind, Workflow

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders.actors import ActorRef, ActorType
-from services.orders.errors import OrderRefused, Problem
+from services.refusals import OrderRefused, Problem
 from services.vocabulary import SUPERVISOR_ROLES
 from services.workflow.engine import Actor
 from storage.models import Order, StaffMember

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from services.orders.errors import OrderRefused, Problem
+from services.refusals import OrderRefused, Problem
 from services.vocabulary import AVAILABILITIES, DELIVERY_METHODS, LANGUAGES, PAYMENT_METHODS
 
 MAX_ITEMS = 200

@@ -13,9 +13,9 @@ from typing import Any
 from services.orders import drafts, notices
 from services.orders.access import Who
 from services.orders.drafts import ItemDraft
-from services.orders.errors import OrderRefused, Problem
 from services.orders.rows import delivery_price, item_row, recalculate
 from services.orders.unit import Unit
+from services.refusals import OrderRefused, Problem
 from services.shops.auth import new_buyer_token
 from services.time import timers
 from services.workflow.definition import Workflow

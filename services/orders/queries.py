@@ -20,8 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.money.ledger.income import commission
 from services.money.ledger.terms import Terms
 from services.orders.drafts import normalize_phone
-from services.orders.errors import OrderRefused
-from services.refusals import Reason, Refused, invalid
+from services.refusals import OrderRefused, Reason, Refused, invalid
 from services.shops.staff import require_staff
 from services.time import sla
 from services.time.clock import Clock

@@ -24,10 +24,10 @@ from services.orders.access import Who
 from services.orders.actors import ActorRef
 from services.orders.decisions import facts, write_decision
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
-from services.orders.errors import OrderRefused, Problem
 from services.orders.rows import delivery_price, item_row, recalculate
 from services.orders.unit import Unit
 from services.orders.work import OrderWork
+from services.refusals import OrderRefused, Problem
 from services.shops.auth import new_buyer_token
 from services.time import sla, timers
 from services.time.clock import Clock

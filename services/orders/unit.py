@@ -15,8 +15,8 @@ from services import log_context
 from services.messaging.notifications.outbox import Outbox
 from services.orders.access import Who, who_is
 from services.orders.actors import ActorRef, ActorType
-from services.orders.errors import OrderRefused, Problem
 from services.orders.events import record
+from services.refusals import OrderRefused, Problem
 from services.workflow.definition import Workflow
 from services.workflow.store import WorkflowStore
 from storage.models import Order, OrderEvent, Shop, StaffMember

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.messaging.notifications.outbox import Outbox
-from services.orders.errors import OrderRefused, Problem
 from services.orders.unit import Unit
+from services.refusals import OrderRefused, Problem
 from services.time.clock import Clock
 from services.workflow.store import WorkflowStore
 

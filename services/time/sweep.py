@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.orders.errors import OrderRefused, Problem
 from services.orders.service import OrderService
 from services.orders.timed import GONE, PENDING
+from services.refusals import OrderRefused, Problem
 from services.time.clock import Clock
 from storage.models import Timer
 

@@ -10,9 +10,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
+from services.refusals import Problem
 from services.vocabulary import SUPERVISOR_ROLES
 from services.workflow.definition import (
     ActorKind,
@@ -65,15 +65,9 @@ class Actor:
         return cls(roles=frozenset(roles))
 
 
-class Refusal(StrEnum):
-    UNKNOWN_ACTION = "unknown_action"  # the workflow has no such action at all
-    ORDER_CLOSED = "order_closed"  # the order is in a final status
-    ALREADY_DONE = "already_done"  # the action was taken already (a double tap)
-    NOT_AVAILABLE = "not_available"  # not possible from the current status
-    NOT_FOR_THIS_ORDER = "not_for_this_order"  # the guards exclude this order
-    FORBIDDEN = "forbidden"  # this person may not do it
-    INPUT_MISSING = "input_missing"
-    INPUT_INVALID = "input_invalid"
+# The engine refuses with the order problems of services/refusals.py (ENGINE_PROBLEMS): one
+# vocabulary from the engine to the buttons and the API.
+Refusal = Problem
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from bot.container import Container, build_container
 from bot.sandbox.emulator import TelegramEmulator
 from bot.sandbox.limits import FloodLimits
 from bot.settings import Settings
-from bot.telegram import build_bot, build_dispatcher, release_routers
+from bot.telegram import build_bot, build_dispatcher
 from handlers.telegram.notifier import build_pump
 from services.messaging.notifications.pump import OutboxPump, RateLimits
 
@@ -143,4 +143,3 @@ async def tg(database_url, engine, clock):
         await bot.session.close()
         await container.close()
         await emulator.stop()
-        release_routers(dispatcher)

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from bot.container import Container, build_container
 from bot.mail import signer_of
 from bot.settings import Settings
-from bot.telegram import build_bot, build_dispatcher, release_routers
+from bot.telegram import build_bot, build_dispatcher
 from bot.web import build_web_app, start_web
 from handlers.http.telegram_webhook import TelegramWebhook
 from services import metrics
@@ -60,7 +60,6 @@ async def instance(container: Container, storage: BaseStorage) -> AsyncIterator[
     finally:
         await runner.cleanup()
         await bot.session.close()
-        release_routers(dispatcher)
 
 
 @pytest.fixture

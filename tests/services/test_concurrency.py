@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import select
 
 from services.orders.actors import ActorRef
-from services.orders.errors import OrderRefused, Problem
+from services.refusals import OrderRefused, Problem
 from storage.models import OrderEvent
 from tests.factories import make_order, make_shop
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from services.buyers.service import BuyerService
 from services.messaging.dialog import DialogService, Direction, ReplyTarget
 from services.orders.actors import ActorRef
-from services.orders.errors import OrderRefused, Problem
+from services.refusals import OrderRefused, Problem
 from storage.models import DialogMessage, DialogRelay, OutboxMessage
 from tests.factories import make_order, make_shop
 

@@ -16,8 +16,7 @@ from services.documents.service import DocumentService
 from services.messaging.email.content import MailContentReader
 from services.messaging.email.links import LinkSigner
 from services.orders.actors import ActorRef
-from services.orders.errors import OrderRefused
-from services.refusals import Reason, Refused
+from services.refusals import OrderRefused, Reason, Refused
 from storage.models import DocumentTemplate, OutboxMessage
 from tests.factories import item, make_order, make_shop
 

@@ -16,7 +16,7 @@ from handlers.email.replies import ReplyReceiver
 from services.messaging.dialog import MAX_TEXT, DialogService
 from services.messaging.email.links import LinkSigner
 from services.messaging.email.replies import ReplyInbox
-from services.orders.errors import OrderRefused, Problem
+from services.refusals import OrderRefused, Problem
 from storage.models import DialogFile, DialogMessage, OutboxMessage
 from tests.factories import make_order, make_shop
 

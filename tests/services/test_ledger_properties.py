@@ -20,7 +20,7 @@ from sqlalchemy import select
 from services.money.ledger.income import line_shares, order_income
 from services.money.ledger.postings import post_return_refund
 from services.orders.actors import ActorRef
-from services.orders.errors import OrderRefused
+from services.refusals import OrderRefused
 from services.time.sweep import TimerSweep
 from services.workflow.definition import ActorKind, Input, StatusKind
 from services.workflow.presets import PRESETS, load_preset

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.money.ledger.postings import post_return_refund
-from services.orders.errors import OrderRefused
+from services.refusals import OrderRefused
 from services.time.sweep import TimerSweep
 from storage.models import LedgerEntry, Order, OrderEvent
 from tests.services.ledger_helpers import (

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from services.orders.actors import ActorRef
-from services.orders.errors import OrderRefused, Problem
+from services.refusals import OrderRefused, Problem
 from storage.models import OrderEvent, Timer
 from tests.factories import bind_buyer, item, make_order, make_shop
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.orders.actors import ActorRef, Channel
-from services.orders.errors import OrderRefused, Problem
+from services.refusals import OrderRefused, Problem
 from storage.models import OrderEvent, OutboxMessage, Timer
 from tests.factories import bind_buyer, draft, item, make_order, make_shop
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from services.orders.actors import ActorRef
-from services.orders.errors import OrderRefused
+from services.refusals import OrderRefused
 from services.vocabulary import DELIVERY_METHODS, PAYMENT_METHODS, SUPERVISOR_ROLES
 from services.workflow.presets import PRESETS, load_preset
 from storage.models import OrderEvent

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from services.money.returns import ReturnProblem, ReturnRefused, ReturnStatus
 from services.orders.actors import ActorRef
-from services.orders.errors import OrderRefused, Problem
+from services.refusals import OrderRefused, Problem
 from services.time.sweep import TimerSweep
 from storage.models import LedgerEntry, OrderEvent, OutboxMessage, ReturnRequest, Timer
 from tests.factories import item, make_order, make_shop

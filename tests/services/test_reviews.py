@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from services.buyers.reviews import ReviewProblem, ReviewRefused
 from services.orders.actors import ActorRef
-from services.orders.errors import OrderRefused, Problem
+from services.refusals import OrderRefused, Problem
 from storage.models import OrderEvent, OutboxMessage, Review
 from tests.factories import bind_buyer, make_order, make_shop
 from tests.returns_factories import received_order, review_service

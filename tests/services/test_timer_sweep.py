@@ -308,7 +308,7 @@ async def test_the_system_actor_cannot_be_forged_by_a_person(services):
     shop = await make_shop(services)
     order = await make_order(services, shop)
     await to_awaiting_payment(services, shop, order)
-    from services.orders.errors import OrderRefused
+    from services.refusals import OrderRefused
 
     with pytest.raises(OrderRefused):
         await services.orders.apply(order.id, ActorRef.user(shop.manager.id), "expire_payment")

@@ -19,8 +19,8 @@ from handlers.http.api.answers import created_order, order_state
 from handlers.http.api.errors import error_body, error_response
 from handlers.http.api.schema import RequestInvalid, parse_request, to_draft
 from services.orders.actors import ActorRef, Channel
-from services.orders.errors import OrderRefused, Problem
 from services.orders.service import OrderService
+from services.refusals import OrderRefused, Problem
 from services.storefront.idempotency import (
     MAX_KEY_LENGTH,
     IdempotencyStore,

@@ -42,8 +42,8 @@ from services.messaging.email.links import (
 )
 from services.orders.actors import ActorRef, Channel
 from services.orders.decisions import facts
-from services.orders.errors import OrderRefused, Problem
 from services.orders.service import OrderView
+from services.refusals import OrderRefused, Problem
 from services.vocabulary import DEFAULT_LANGUAGE, LANGUAGES
 from services.workflow.definition import ActorKind, Input, StatusKind
 from services.workflow.engine import MAX_COMMENT, ActionOption, Actor, decide, reasons_for
