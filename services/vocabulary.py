@@ -26,8 +26,4 @@ AVAILABILITIES = (IN_STOCK, MADE_TO_ORDER)
 LANGUAGES = ("ru", "uk", "en")
 DEFAULT_LANGUAGE = "ru"
 
-# Where an order came from.
-ORDER_SOURCES = ("api", "manual", "split")
-
-# The channel an action came through, for the audit log (A9).
-CHANNELS = ("telegram", "email", "api", "scheduler", "cli", "system")
+# The channel an action came through, for the audit log (A9): services.orders.actors.Channel.

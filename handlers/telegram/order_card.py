@@ -20,6 +20,7 @@ from handlers.telegram.format import esc, money, role_name, title, when
 from handlers.telegram.refusals import describe
 from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
+from services.orders.events import OrderEvents
 from services.orders.service import OrderService, OrderView
 from services.refusals import OrderRefused, Problem
 from services.workflow.definition import ActorKind, Input
@@ -453,30 +454,35 @@ async def step_comment(
 # -- history and the call script ------------------------------------------------------
 
 
-def event_name(action: str) -> str:
-    """What an audit event that changes no status says in the history."""
+def event_names() -> dict[OrderEvents, str]:
+    """What each audit event that changes no status says in the history (all of them)."""
     return {
-        "create": _("order placed"),
-        "comment": _("private comment"),
-        "buyer_linked": _("the buyer opened the order in Telegram"),
-        "reminder": _("reminder sent"),
-        "sla_expired": _("processing time expired"),
-        "split_by_availability": _("split by availability"),
-        "split_from": _("split from another order"),
-        "edit_items": _("goods changed"),
-        "change_delivery": _("delivery changed"),
-        "change_payment": _("payment method changed"),
-        "set_discount": _("discount changed"),
-        "return_requested": _("return requested"),
-        "return_approved": _("return approved"),
-        "return_rejected": _("return rejected"),
-        "return_goods_received": _("returned goods received"),
-        "return_refunded": _("refund for the return made"),
-        "return_overdue": _("return request not answered in time"),
-        "review_left": _("rating left"),
-        "review_text": _("review written"),
-        "review_answered": _("the shop answered the review"),
-    }.get(action, action)
+        OrderEvents.CREATED: _("order placed"),
+        OrderEvents.COMMENT: _("private comment"),
+        OrderEvents.BUYER_LINKED: _("the buyer opened the order in Telegram"),
+        OrderEvents.REMINDER: _("reminder sent"),
+        OrderEvents.SLA_EXPIRED: _("processing time expired"),
+        OrderEvents.SPLIT_BY_AVAILABILITY: _("split by availability"),
+        OrderEvents.SPLIT: _("split into two orders"),
+        OrderEvents.SPLIT_FROM: _("split from another order"),
+        OrderEvents.ITEMS_EDITED: _("goods changed"),
+        OrderEvents.DELIVERY_CHANGED: _("delivery changed"),
+        OrderEvents.PAYMENT_CHANGED: _("payment method changed"),
+        OrderEvents.DISCOUNT_SET: _("discount changed"),
+        OrderEvents.RETURN_REQUESTED: _("return requested"),
+        OrderEvents.RETURN_APPROVED: _("return approved"),
+        OrderEvents.RETURN_REJECTED: _("return rejected"),
+        OrderEvents.RETURN_GOODS_RECEIVED: _("returned goods received"),
+        OrderEvents.RETURN_REFUNDED: _("refund for the return made"),
+        OrderEvents.RETURN_OVERDUE: _("return request not answered in time"),
+        OrderEvents.REVIEW_LEFT: _("rating left"),
+        OrderEvents.REVIEW_TEXT: _("review written"),
+        OrderEvents.REVIEW_ANSWERED: _("the shop answered the review"),
+    }
+
+
+def event_name(action: str) -> str:
+    return event_names().get(action, action)
 
 
 async def history(

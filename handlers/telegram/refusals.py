@@ -1,4 +1,8 @@
-"""What a person is told when the service refuses: one translated sentence per reason."""
+"""What a person is told when the service refuses: one translated sentence per reason.
+
+Both maps name every code of their vocabulary (services/refusals.py); a new code fails
+tests/unit/test_refusal_vocabulary.py until it has its sentence here.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,8 @@ from aiogram.utils.i18n import gettext as _
 from services.refusals import OrderRefused, Problem, Reason, Refused
 
 
-def describe(refusal: OrderRefused | Refused) -> str:
-    if isinstance(refusal, Refused):
-        return _shop_text(refusal.code)
-    texts = {
+def problem_texts() -> dict[Problem, str]:
+    return {
         Problem.UNKNOWN_ACTION: _("This button is not valid."),
         Problem.ORDER_CLOSED: _("The order is closed; nothing can be changed."),
         Problem.ALREADY_DONE: _("Already done."),
@@ -27,11 +29,10 @@ def describe(refusal: OrderRefused | Refused) -> str:
         Problem.BUSY: _("The order is being changed by someone else; try again."),
         Problem.LINK_USED: _("This link has been used already."),
     }
-    return texts.get(refusal.code, _("That did not work."))
 
 
-def _shop_text(code: str) -> str:
-    texts = {
+def reason_texts() -> dict[Reason, str]:
+    return {
         Reason.NOT_FOUND: _("Not found."),
         Reason.FORBIDDEN: _("You may not do this."),
         Reason.INVALID: _("That value is not valid."),
@@ -40,4 +41,9 @@ def _shop_text(code: str) -> str:
         Reason.LAST_OWNER: _("A shop needs an owner: the last owner cannot be removed."),
         Reason.ALREADY: _("Already done."),
     }
-    return texts.get(code, _("That did not work."))
+
+
+def describe(refusal: OrderRefused | Refused) -> str:
+    if isinstance(refusal, Refused):
+        return reason_texts().get(refusal.code, _("That did not work."))
+    return problem_texts().get(refusal.code, _("That did not work."))

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.orders import notices
 from services.orders.access import EDITOR_ROLES
 from services.orders.actors import ActorRef, ActorType
+from services.orders.events import OrderEvents
 from services.orders.unit import Unit
 from services.orders.work import OrderWork
 from services.refusals import OrderRefused, Problem
@@ -99,7 +100,7 @@ class ReviewService:
             unit.session.add(review)
             await unit.session.flush()
             who = await unit.who(order, actor)
-            unit.add_event(order, who, action="review_left", payload={"stars": stars})
+            unit.add_event(order, who, action=OrderEvents.REVIEW_LEFT, payload={"stars": stars})
             _tell_shop(unit, order, review, "stars")
             return review
 
@@ -125,7 +126,7 @@ class ReviewService:
                 raise ReviewRefused(ReviewProblem.TEXT_GIVEN, "the review has its words already")
             review.text, review.text_at = text, unit.now
             who = await unit.who(order, actor)
-            unit.add_event(order, who, action="review_text", comment=text)
+            unit.add_event(order, who, action=OrderEvents.REVIEW_TEXT, comment=text)
             _tell_shop(unit, order, review, "text")
             return review
 
@@ -149,7 +150,7 @@ class ReviewService:
                 raise ReviewRefused(ReviewProblem.ALREADY_ANSWERED, "answered already")
             review.answer, review.answered_at = text, unit.now
             review.answered_by_user_id = actor.user_id if actor.type is ActorType.USER else None
-            unit.add_event(order, who, action="review_answered", comment=text)
+            unit.add_event(order, who, action=OrderEvents.REVIEW_ANSWERED, comment=text)
             notices.to_buyer(
                 unit.outbox,
                 order,

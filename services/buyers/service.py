@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.orders.events import OrderEvents
 from services.refusals import Reason, Refused
 from services.time.clock import Clock
 from services.vocabulary import LANGUAGES
@@ -183,7 +184,7 @@ def _linked_event(order: Order, user: User, now: datetime) -> OrderEvent:
         actor_user_id=user.id,
         actor_role=None,
         channel="telegram",
-        action="buyer_linked",
+        action=OrderEvents.BUYER_LINKED,
         payload={},
         visible_to_buyer=True,
     )

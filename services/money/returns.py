@@ -35,6 +35,7 @@ from services.money.ledger.income import LineShare, line_shares
 from services.orders import notices
 from services.orders.access import EDITOR_ROLES, Who
 from services.orders.actors import ActorRef, ActorType
+from services.orders.events import OrderEvents
 from services.orders.unit import Unit
 from services.orders.work import OrderWork
 from services.refusals import OrderRefused, Problem
@@ -259,7 +260,7 @@ class ReturnService:
                     }
                 ],
             )
-            _record(unit, order, who, request, "return_requested", comment=reason)
+            _record(unit, order, who, request, OrderEvents.RETURN_REQUESTED, comment=reason)
             _notify(unit.outbox, order, request, items, "requested")
             return request
 
@@ -315,7 +316,7 @@ class ReturnService:
                 request.refunded_at = unit.now
                 await _post_refund(unit, order, request)
             await unit.session.flush()
-            _record(unit, order, who, request, f"return_{target}", comment=reason)
+            _record(unit, order, who, request, OrderEvents(f"return_{target}"), comment=reason)
             items = {item.id: item for item in order.items}
             _notify(unit.outbox, order, request, items, str(target))
             return request
@@ -504,7 +505,7 @@ def _record(
     order: Order,
     who: Who,
     request: ReturnRequest,
-    action: str,
+    action: OrderEvents,
     *,
     comment: str | None = None,
 ) -> None:
@@ -583,7 +584,7 @@ async def fire_timer(unit: Unit, order: Order, timer: Timer) -> str:
     unit.add_event(
         order,
         who,
-        action="return_overdue",
+        action=OrderEvents.RETURN_OVERDUE,
         payload={"return_id": request.id, "due_at": timer.due_at.isoformat()},
         visible=False,
     )

@@ -13,6 +13,7 @@ from typing import Any
 from services.orders import drafts, notices
 from services.orders.access import Who
 from services.orders.drafts import ItemDraft
+from services.orders.events import OrderEvents
 from services.orders.rows import delivery_price, item_row, recalculate
 from services.orders.unit import Unit
 from services.refusals import OrderRefused, Problem
@@ -34,7 +35,13 @@ async def edit_items(
     order.items.extend(item_row(n, item) for n, item in enumerate(items, 1))
     order.discount = min(order.discount, sum(item.line_total for item in items))
     recalculate(order)
-    await changed(unit, order, who, "edit_items", {"before": before, "after": summary(order.items)})
+    await changed(
+        unit,
+        order,
+        who,
+        OrderEvents.ITEMS_EDITED,
+        {"before": before, "after": summary(order.items)},
+    )
     return order
 
 
@@ -64,7 +71,9 @@ async def change_delivery(
     order.delivery_cost = new_cost
     recalculate(order)
     after = {"method": method, "address": order.delivery_address, "cost": new_cost}
-    await changed(unit, order, who, "change_delivery", {"before": before, "after": after})
+    await changed(
+        unit, order, who, OrderEvents.DELIVERY_CHANGED, {"before": before, "after": after}
+    )
     return order
 
 
@@ -73,7 +82,9 @@ async def change_payment(
 ) -> Order:
     drafts.check_methods(method, order.delivery_method)
     before, order.payment_method = order.payment_method, method
-    await changed(unit, order, who, "change_payment", {"before": before, "after": method})
+    await changed(
+        unit, order, who, OrderEvents.PAYMENT_CHANGED, {"before": before, "after": method}
+    )
     return order
 
 
@@ -106,7 +117,7 @@ async def set_discount(
     elif order.discount > items_total:
         order.discount = items_total
     recalculate(order)
-    await changed(unit, order, who, "set_discount", changes)
+    await changed(unit, order, who, OrderEvents.DISCOUNT_SET, changes)
     return order
 
 
@@ -168,13 +179,13 @@ async def split(
         unit,
         order,
         who,
-        "split",
+        OrderEvents.SPLIT,
         {**details, "new_order_id": new.id, "new_order_number": new.number},
     )
     unit.add_event(
         new,
         who,
-        action="split_from",
+        action=OrderEvents.SPLIT_FROM,
         to_status=new.status,
         payload={**details, "from_order_id": order.id, "from_order_number": order.number},
     )
@@ -216,13 +227,13 @@ def take_out(order: Order, move: Mapping[int, int]) -> list[ItemDraft]:
     return moved
 
 
-async def changed(unit: Unit, order: Order, who: Who, action: str, payload: dict) -> None:
+async def changed(unit: Unit, order: Order, who: Who, action: OrderEvents, payload: dict) -> None:
     """Record an edit: bump the version (a concurrent edit then fails), log it, tell the buyer."""
     order.updated_at = unit.now
     await unit.session.flush()
     unit.add_event(order, who, action=action, payload=payload)
     notices.cards_changed(unit.outbox, order)
-    notices.to_buyer(unit.outbox, order, "order_changed", {"action": action})
+    notices.to_buyer(unit.outbox, order, "order_changed", {"action": str(action)})
 
 
 def summary(items: list[OrderItem]) -> list[dict[str, Any]]:

@@ -1,12 +1,43 @@
-"""Audit events (A9): who did what to an order, when, and through which channel."""
+"""Audit events (A9): who did what to an order, when, and through which channel.
+
+An event is either a workflow transition (its action is the workflow's action code) or one
+of `OrderEvents`: everything else that happens to an order.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from services.orders.access import Who
 from services.workflow.definition import ActorKind
 from storage.models import Order, OrderEvent
+
+
+class OrderEvents(StrEnum):
+    """What an audit event that is not a workflow transition records (saleor's OrderEvents)."""
+
+    CREATED = "create"  # the order was placed (storefront, staff, split)
+    COMMENT = "comment"  # a staff comment the buyer never sees (003)
+    BUYER_LINKED = "buyer_linked"  # the buyer opened the order's link in Telegram
+    REMINDER = "reminder"  # a timer reminded the buyer or the shop
+    SLA_EXPIRED = "sla_expired"  # the status's acceptable time limit passed (B2)
+    SPLIT_BY_AVAILABILITY = "split_by_availability"  # in stock / made to order apart (000)
+    SPLIT = "split"  # the shop moved goods into a new order (A7)
+    SPLIT_FROM = "split_from"  # this order was made by a split, from another one
+    ITEMS_EDITED = "edit_items"  # goods or quantities changed during agreement (A6)
+    DELIVERY_CHANGED = "change_delivery"  # delivery method, address or cost changed
+    PAYMENT_CHANGED = "change_payment"  # payment method changed
+    DISCOUNT_SET = "set_discount"  # a discount on the order or its lines
+    RETURN_REQUESTED = "return_requested"  # the buyer asked to send goods back (F1)
+    RETURN_APPROVED = "return_approved"
+    RETURN_REJECTED = "return_rejected"
+    RETURN_GOODS_RECEIVED = "return_goods_received"
+    RETURN_REFUNDED = "return_refunded"
+    RETURN_OVERDUE = "return_overdue"  # the shop did not answer a return in time
+    REVIEW_LEFT = "review_left"  # the buyer's stars (F3)
+    REVIEW_TEXT = "review_text"  # the buyer's words after the stars
+    REVIEW_ANSWERED = "review_answered"  # the shop's one answer to the review
 
 
 def record(
@@ -14,7 +45,7 @@ def record(
     who: Who | None,
     now: datetime,
     *,
-    action: str,
+    action: str | OrderEvents,
     from_status: str | None = None,
     to_status: str | None = None,
     payload: dict | None = None,
@@ -39,7 +70,7 @@ def record(
         actor_user_id=user_id,
         actor_role=role,
         channel=str(channel or (who.ref.channel if who else "system")),
-        action=action,
+        action=str(action),
         from_status=from_status,
         to_status=to_status,
         payload=payload or {},

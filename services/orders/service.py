@@ -24,6 +24,7 @@ from services.orders.access import Who
 from services.orders.actors import ActorRef
 from services.orders.decisions import facts, write_decision
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
+from services.orders.events import OrderEvents
 from services.orders.rows import delivery_price, item_row, recalculate
 from services.orders.unit import Unit
 from services.orders.work import OrderWork
@@ -229,7 +230,7 @@ class OrderService:
                 unit.add_event(
                     order,
                     who,
-                    action="create",
+                    action=OrderEvents.CREATED,
                     to_status=order.status,
                     payload={"source": source, "total": order.total},
                 )
@@ -248,7 +249,7 @@ class OrderService:
                     unit.add_event(
                         order,
                         None,
-                        action="split_by_availability",
+                        action=OrderEvents.SPLIT_BY_AVAILABILITY,
                         channel=actor.channel,
                         payload={"sibling_order_ids": [o.id for o in orders if o is not order]},
                     )
@@ -394,7 +395,9 @@ class OrderService:
             comment = text.strip()
             if not comment or len(comment) > 2000:
                 raise drafts.invalid("comment", "a comment of 1 to 2000 characters is needed")
-            event = unit.add_event(order, who, action="comment", comment=comment, visible=False)
+            event = unit.add_event(
+                order, who, action=OrderEvents.COMMENT, comment=comment, visible=False
+            )
             await unit.session.flush()
             return event
 

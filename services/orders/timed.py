@@ -18,6 +18,7 @@ from services.orders import notices
 from services.orders.access import Who
 from services.orders.actors import ActorRef, Channel
 from services.orders.decisions import facts, write_decision
+from services.orders.events import OrderEvents
 from services.orders.unit import Unit
 from services.time import sla
 from services.workflow.definition import Audience, TimerKind, Workflow
@@ -100,7 +101,7 @@ async def _remind(
     unit.add_event(
         order,
         who,
-        action="reminder",
+        action=OrderEvents.REMINDER,
         payload={**details, "to": to, "message": message},
         visible=to == Audience.BUYER,
     )
@@ -128,7 +129,7 @@ async def _expire(
     unit.add_event(
         order,
         who,
-        action="sla_expired",
+        action=OrderEvents.SLA_EXPIRED,
         payload={
             **details,
             "status": status,
