@@ -25,5 +25,3 @@ AVAILABILITIES = (IN_STOCK, MADE_TO_ORDER)
 # Languages the bot speaks; the first is the default.
 LANGUAGES = ("ru", "uk", "en")
 DEFAULT_LANGUAGE = "ru"
-
-# The channel an action came through, for the audit log (A9): services.orders.actors.Channel.
