@@ -18,8 +18,11 @@ sys.path.insert(0, str(ROOT))
 
 from bot.container import build_container  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.web import build_web_app, start_web  # noqa: E402
-from handlers.http.api import build_api_app  # noqa: E402
+from bot.web import (  # noqa: E402
+    build_api_app,
+    build_web_app,
+    start_web,
+)
 from services.messaging.email.links import LinkSigner  # noqa: E402
 
 SECRET = "bench-secret"

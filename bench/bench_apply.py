@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from services.orders.actors import ActorRef, Channel
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
 from services.orders.service import OrderService
+from services.orders.work import OrderWork
 from services.shops.service import ShopService
 from services.time.clock import SystemClock
 from services.workflow.store import WorkflowStore
@@ -116,7 +117,7 @@ async def measure(backend: str, url: str, n_orders: int, warmup_orders: int) -> 
         sessions = create_session_factory(engine)
         clock = SystemClock()
         workflows = WorkflowStore()
-        orders = OrderService(sessions, clock, workflows)
+        orders = OrderService(OrderWork(sessions, clock, workflows))
         shops = ShopService(sessions, clock, workflows)
 
         async with engine.begin() as connection:

@@ -34,6 +34,7 @@ from services.money.ledger.balance import BalanceService
 from services.orders.actors import ActorRef, Channel
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
 from services.orders.service import OrderService
+from services.orders.work import OrderWork
 from services.shops.service import ShopService
 from services.time.clock import SystemClock
 from services.workflow.store import WorkflowStore
@@ -69,7 +70,7 @@ async def measure(backend: str, url: str, n_orders: int, n_entries: int) -> list
     try:
         sessions = create_session_factory(engine)
         clock, workflows = SystemClock(), WorkflowStore()
-        orders = OrderService(sessions, clock, workflows)
+        orders = OrderService(OrderWork(sessions, clock, workflows))
         shops = ShopService(sessions, clock, workflows)
         created = await shops.create_shop(
             name="Bench shop", owner_telegram_id=1_000_002, preset="reseller"

@@ -28,6 +28,7 @@ from services.money.returns import ReturnService  # noqa: E402
 from services.orders.actors import ActorRef, Channel  # noqa: E402
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft  # noqa: E402
 from services.orders.service import OrderService  # noqa: E402
+from services.orders.work import OrderWork  # noqa: E402
 from services.shops.service import ShopService, get_or_create_user  # noqa: E402
 from services.time.clock import SystemClock  # noqa: E402
 from services.workflow.store import WorkflowStore  # noqa: E402
@@ -70,10 +71,11 @@ async def run(count: int) -> None:
     engine = create_engine(url)
     sessions = create_session_factory(engine)
     clock, workflows = SystemClock(), WorkflowStore()
-    orders = OrderService(sessions, clock, workflows)
+    work = OrderWork(sessions, clock, workflows)
+    orders = OrderService(work)
     shops = ShopService(sessions, clock, workflows)
-    returns = ReturnService(sessions, clock, workflows)
-    reviews = ReviewService(sessions, clock, workflows)
+    returns = ReturnService(work)
+    reviews = ReviewService(work)
     created = await shops.create_shop(name="Bench", owner_telegram_id=1, preset="marketplace")
     manager = ActorRef.user((await shops.add_staff(created.shop.id, 2, "manager")).id)
 

@@ -70,6 +70,7 @@ if __package__ in (None, ""):  # run as a script: the checkout holds `bench`
 
 from bench.seeding import DEADLINE, seed_orders
 from services.orders.service import OrderService
+from services.orders.work import OrderWork
 from services.time.clock import FrozenClock
 from services.time.sweep import TimerSweep
 from services.workflow.store import WorkflowStore
@@ -295,7 +296,7 @@ async def prepare(backend: str, url: str, orders: int) -> Setup:
     engine = create_engine(url)
     sessions = create_session_factory(engine)
     clock = FrozenClock(NOW)
-    orders_service = OrderService(sessions, clock, WorkflowStore())
+    orders_service = OrderService(OrderWork(sessions, clock, WorkflowStore()))
     sweep = TimerSweep(sessions, clock, orders_service)
     claim_seconds, plan = await claim_alone(engine, sweep, Statements(engine))
     before = await snapshot(engine, due_ids[0])

@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from services.orders.actors import ActorRef, Channel
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
 from services.orders.service import OrderService
+from services.orders.work import OrderWork
 from services.shops.service import ShopService
 from services.time.clock import FrozenClock
 from services.workflow.store import WorkflowStore
@@ -175,7 +176,7 @@ async def seed_orders(
     sessions = create_session_factory(engine)
     clock = FrozenClock(now - TEMPLATE_AGE)
     workflows = WorkflowStore()
-    order_service = OrderService(sessions, clock, workflows)
+    order_service = OrderService(OrderWork(sessions, clock, workflows))
     created = await ShopService(sessions, clock, workflows).create_shop(
         name="Bench shop",
         owner_telegram_id=owner_telegram_id,
@@ -393,7 +394,7 @@ async def _sweep_command(args: argparse.Namespace) -> dict:
         sweep = TimerSweep(
             sessions,
             clock,
-            OrderService(sessions, clock, WorkflowStore()),
+            OrderService(OrderWork(sessions, clock, WorkflowStore())),
             batch=args.batch,
             lease=timedelta(seconds=args.lease_seconds),
             workers=args.workers,

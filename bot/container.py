@@ -16,11 +16,14 @@ from services.money.ledger.balance import BalanceService
 from services.money.returns import ReturnService
 from services.orders.queries import OrderQueries
 from services.orders.service import OrderService
+from services.orders.work import OrderWork
 from services.shops.service import ShopService
 from services.shops.settings import ShopSettingsService
 from services.shops.staff import StaffService
 from services.shops.users import UserService
 from services.storefront.idempotency import IdempotencyStore
+from services.storefront.orders import StorefrontOrders
+from services.storefront.queries import StorefrontQueries
 from services.storefront.tokens import ApiTokenService
 from services.storefront.webhook_settings import WebhookSettings
 from services.time.clock import Clock, SystemClock
@@ -35,6 +38,7 @@ class Container:
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     workflows: WorkflowStore
+    work: OrderWork  # the one transaction runner of every order change
     orders: OrderService
     shops: ShopService
     users: UserService
@@ -50,6 +54,8 @@ class Container:
     api_tokens: ApiTokenService
     webhook_settings: WebhookSettings
     idempotency: IdempotencyStore
+    storefront_queries: StorefrontQueries
+    storefront_orders: StorefrontOrders
     reviews: ReviewService
 
     async def close(self) -> None:
@@ -61,13 +67,17 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
     workflows = WorkflowStore()
-    orders = OrderService(sessions, clock, workflows)
+    work = OrderWork(sessions, clock, workflows)
+    orders = OrderService(work)
+    idempotency = IdempotencyStore(sessions, clock)
+    storefront_queries = StorefrontQueries(sessions, workflows)
     return Container(
         settings=settings,
         engine=engine,
         sessions=sessions,
         clock=clock,
         workflows=workflows,
+        work=work,
         orders=orders,
         shops=ShopService(sessions, clock, workflows),
         users=UserService(sessions, clock),
@@ -77,13 +87,15 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         cards=CardRegistry(sessions, clock),
         buyers=BuyerService(sessions, clock, workflows),
         dialog=DialogService(sessions, clock),
-        returns=ReturnService(sessions, clock, workflows),
-        reviews=ReviewService(sessions, clock, workflows),
+        returns=ReturnService(work),
+        reviews=ReviewService(work),
         documents=DocumentService(sessions, clock, orders),
         balance=BalanceService(sessions, clock),
         api_tokens=ApiTokenService(sessions, clock),
         webhook_settings=WebhookSettings(
             sessions, clock, allow_private=settings.webhooks_to_private_addresses
         ),
-        idempotency=IdempotencyStore(sessions, clock),
+        idempotency=idempotency,
+        storefront_queries=storefront_queries,
+        storefront_orders=StorefrontOrders(orders, idempotency, storefront_queries),
     )

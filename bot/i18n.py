@@ -39,11 +39,3 @@ def compile_catalogs(path: Path = LOCALES) -> list[Path]:
 def build_i18n(path: Path = LOCALES) -> I18n:
     compile_catalogs(path)
     return I18n(path=path, default_locale=DEFAULT_LANGUAGE, domain=DOMAIN)
-
-
-def pick_language(chosen: str | None, telegram_code: str | None) -> str:
-    """The person's own choice, else their Telegram app's language when we speak it (C7)."""
-    if chosen in LANGUAGES:
-        return chosen
-    code = (telegram_code or "").split("-")[0].lower()
-    return code if code in LANGUAGES else DEFAULT_LANGUAGE

@@ -18,6 +18,9 @@ from aiohttp.web_response import StreamResponse
 
 from bot.container import Container
 from bot.i18n import build_i18n
+from handlers.http.api import MAX_BODY_BYTES as API_MAX_BODY_BYTES
+from handlers.http.api import api_app
+from handlers.http.api.orders import StorefrontApi
 from handlers.http.links.pages import LinkPages
 from handlers.http.ops import OperationsRoutes
 from services import metrics
@@ -88,6 +91,25 @@ def build_web_app(
     for prefix, subapp in (subapps or {}).items():
         app.add_subapp(prefix, subapp)
     return app
+
+
+def build_api_app(
+    container: Container, *, bot_username: str | None, max_body_bytes: int = API_MAX_BODY_BYTES
+) -> web.Application:
+    """The storefront API to mount at /api: `build_web_app(..., subapps={"/api": ...})`.
+
+    `bot_username` (without @) makes the buyers' Telegram deep links in answers; None: none.
+    Bodies over `max_body_bytes` are refused with 413 before they are read whole.
+    """
+    return api_app(
+        StorefrontApi(
+            orders=container.storefront_orders,
+            tokens=container.api_tokens,
+            queries=container.storefront_queries,
+            bot_username=bot_username,
+            max_body_bytes=max_body_bytes,
+        )
+    )
 
 
 async def start_web(app: web.Application, host: str, port: int) -> web.AppRunner:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from services.orders.service import OrderService
+from services.orders.work import OrderWork
 from services.shops.service import ShopService
 from services.time.clock import FrozenClock
 from services.workflow.store import WorkflowStore
@@ -158,7 +159,7 @@ def services(sessions, clock) -> Services:
         sessions=sessions,
         clock=clock,
         workflows=workflows,
-        orders=OrderService(sessions, clock, workflows),
+        orders=OrderService(OrderWork(sessions, clock, workflows)),
         shops=ShopService(sessions, clock, workflows),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.buyers.reviews import ReviewService
 from services.money.returns import ReturnService
 from services.orders.actors import ActorRef
+from services.orders.work import OrderWork
 from storage.models import Order
 from tests.factories import Shop, bind_buyer, item, make_order
 
@@ -30,8 +31,8 @@ async def received_order(services, shop: Shop, *items, bind: bool = True, **draf
 
 
 def return_service(services) -> ReturnService:
-    return ReturnService(services.sessions, services.clock, services.workflows)
+    return ReturnService(OrderWork(services.sessions, services.clock, services.workflows))
 
 
 def review_service(services) -> ReviewService:
-    return ReviewService(services.sessions, services.clock, services.workflows)
+    return ReviewService(OrderWork(services.sessions, services.clock, services.workflows))

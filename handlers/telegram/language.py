@@ -1,7 +1,7 @@
 """/language (C7): each person picks Russian, Ukrainian or English for themselves.
 
 Until they pick, the bot speaks their Telegram app's language when it knows it
-(bot.i18n.pick_language); a pick is theirs from then on, whatever Telegram says.
+(services.shops.users.pick_language); a pick is theirs from then on, whatever Telegram says.
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import I18nMiddleware
 
-from bot.i18n import pick_language
 from handlers.telegram.refusals import describe
 from services.orders.actors import ActorRef
 from services.refusals import OrderRefused, Refused
+from services.shops.users import pick_language
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]

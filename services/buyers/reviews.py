@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders import notices
 from services.orders.access import EDITOR_ROLES
@@ -22,9 +22,7 @@ from services.orders.events import OrderEvents
 from services.orders.unit import Unit
 from services.orders.work import OrderWork
 from services.refusals import OrderRefused, Problem
-from services.time.clock import Clock
 from services.workflow.definition import StatusKind
-from services.workflow.store import WorkflowStore
 from storage.database import reading
 from storage.models import Order, Review
 
@@ -59,14 +57,9 @@ class ShopRating:
 
 
 class ReviewService:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        clock: Clock,
-        workflows: WorkflowStore,
-    ):
-        self._work = OrderWork(sessions, clock, workflows)
-        self._sessions = sessions
+    def __init__(self, work: OrderWork):
+        self._work = work
+        self._sessions = work.sessions
 
     async def of_order(self, order_id: int, actor: ActorRef) -> Review | None:
         async with reading(self._sessions) as session:

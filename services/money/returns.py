@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.messaging.email.formatting import money
@@ -40,9 +40,7 @@ from services.orders.unit import Unit
 from services.orders.work import OrderWork
 from services.refusals import OrderRefused, Problem
 from services.time import sla
-from services.time.clock import Clock
 from services.workflow.definition import StatusKind, Workflow
-from services.workflow.store import WorkflowStore
 from storage.database import reading
 from storage.models import Order, OrderEvent, OrderItem, ReturnLine, ReturnRequest, Shop, Timer
 
@@ -152,14 +150,9 @@ class ReturnView:
 
 
 class ReturnService:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        clock: Clock,
-        workflows: WorkflowStore,
-    ):
-        self._work = OrderWork(sessions, clock, workflows)
-        self._sessions = sessions
+    def __init__(self, work: OrderWork):
+        self._work = work
+        self._sessions = work.sessions
 
     # -- reading -----------------------------------------------------------------
 

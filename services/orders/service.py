@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import metrics
 from services.orders import access, drafts, editing, links_used, notices, timed
@@ -31,7 +31,6 @@ from services.orders.work import OrderWork
 from services.refusals import OrderRefused, Problem
 from services.shops.auth import new_buyer_token
 from services.time import sla, timers
-from services.time.clock import Clock
 from services.vocabulary import IN_STOCK, MADE_TO_ORDER
 from services.workflow.definition import EDIT_KINDS, Workflow
 from services.workflow.engine import (
@@ -42,7 +41,6 @@ from services.workflow.engine import (
     initial_timers,
     open_action,
 )
-from services.workflow.store import WorkflowStore
 from storage.database import reading
 from storage.models import Buyer, Order, OrderEvent, Shop
 
@@ -88,16 +86,12 @@ class TapResult:
 
 
 class OrderService:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        clock: Clock,
-        workflows: WorkflowStore,
-    ):
-        self._sessions = sessions
-        self._clock = clock
-        self._workflows = workflows
-        self._work = OrderWork(sessions, clock, workflows)
+    def __init__(self, work: OrderWork):
+        """`work`: the transaction runner the returns and reviews services share."""
+        self._work = work
+        self._sessions = work.sessions
+        self._clock = work.clock
+        self._workflows = work.workflows
 
     # -- reading -----------------------------------------------------------------
 

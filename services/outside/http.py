@@ -69,6 +69,10 @@ class Transport(Protocol):
         """One request, no redirects followed; raises HttpFailure when there is no answer."""
         ...
 
+    async def close(self) -> None:
+        """Let go of the connections (the owner of the transport calls it once)."""
+        ...
+
 
 def json_body(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()

@@ -11,12 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.refusals import Reason, Refused, invalid
 from services.time.clock import Clock
-from services.vocabulary import LANGUAGES, SUPERVISOR_ROLES
+from services.vocabulary import DEFAULT_LANGUAGE, LANGUAGES, SUPERVISOR_ROLES
 from storage.database import reading
 from storage.models import Shop, StaffMember, User
 
 NAME_LENGTH = 128
 USERNAME_LENGTH = 64
+
+
+def pick_language(chosen: str | None, telegram_code: str | None) -> str:
+    """The person's own choice, else their Telegram app's language when we speak it (C7)."""
+    if chosen in LANGUAGES:
+        return chosen
+    code = (telegram_code or "").split("-")[0].lower()
+    return code if code in LANGUAGES else DEFAULT_LANGUAGE
 
 
 @dataclass(frozen=True)

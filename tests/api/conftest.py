@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 
 from bot.container import Container, build_container
 from bot.settings import Settings
-from bot.web import build_web_app
-from handlers.http.api import build_api_app
+from bot.web import build_api_app, build_web_app
 from services.messaging.email.links import LinkSigner
 from services.storefront.tokens import ApiTokenService
 from storage.models import Order

@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from handlers.http.api import build_webhook_pump
-from handlers.http.api.webhook_client import AiohttpPoster
+from bot.outbound import AiohttpTransport
+from bot.pumps import build_webhook_pump
 from services.messaging.webhooks.events import verify
 from services.messaging.webhooks.pump import WebhookPump
 from services.orders.actors import ActorRef
@@ -67,7 +67,7 @@ async def storefront():
 
 @pytest.fixture
 async def poster():
-    client = AiohttpPoster()
+    client = AiohttpTransport()
     yield client
     await client.close()
 
@@ -207,7 +207,7 @@ async def test_two_pumps_never_send_one_event_twice(api, storefront, poster, bac
     await storefront_settings(api).set_url(api.shop_id, storefront.url)
     for index in range(12):
         await order_moved(api, order_body(external_id=f"web-{index}"))
-    second = AiohttpPoster()
+    second = AiohttpTransport()
     try:
         handled = await asyncio.gather(
             pump_for(api, poster, batch=3).run_once(),

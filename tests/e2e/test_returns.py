@@ -200,13 +200,12 @@ async def test_reject_with_a_reason_and_refusals(tg):
 
 
 async def test_the_shop_is_alerted_in_telegram_when_it_does_not_answer(tg):
-    from services.money.returns import ReturnService
     from services.time.sweep import TimerSweep
 
     shop_id, manager, owner, max_ = await setup_shop(tg)
     order, _ivan = await received(tg, shop_id, manager)
     container = tg.container
-    returns = ReturnService(container.sessions, container.clock, container.workflows)
+    returns = container.returns
     buyer = ActorRef.user(await bound_user(tg, order))
     line = next(i for i in (await container.orders.get(order.id, manager)).items if i.returnable)
     request = await returns.request(order.id, buyer, {line.id: 1}, "Broken")

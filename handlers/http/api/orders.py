@@ -18,23 +18,20 @@ from handlers.http.api import codes
 from handlers.http.api.answers import created_order, order_state
 from handlers.http.api.errors import error_body, error_response
 from handlers.http.api.schema import RequestInvalid, parse_request, to_draft
-from services.orders.actors import ActorRef, Channel
-from services.orders.service import OrderService
 from services.refusals import OrderRefused, Problem
 from services.storefront.idempotency import (
     MAX_KEY_LENGTH,
-    IdempotencyStore,
     InProgress,
     Mismatch,
     Replay,
     fingerprint,
 )
+from services.storefront.orders import Answered, Created, StorefrontOrders
 from services.storefront.queries import StorefrontQueries
 from services.storefront.tokens import ApiTokenService, Storefront
 
 log = logging.getLogger(__name__)
 
-API_ACTOR = ActorRef.system(Channel.API)
 NOT_AUTHORIZED = "a valid API token is needed: Authorization: Bearer <token>"
 
 
@@ -46,16 +43,14 @@ class StorefrontApi:
     def __init__(
         self,
         *,
-        orders: OrderService,
+        orders: StorefrontOrders,
         tokens: ApiTokenService,
-        keys: IdempotencyStore,
         queries: StorefrontQueries,
         bot_username: str | None,
         max_body_bytes: int,
     ):
         self._orders = orders
         self._tokens = tokens
-        self._keys = keys
         self._queries = queries
         self._bot_username = bot_username.lstrip("@") if bot_username else None
         self._max_body = max_body_bytes
@@ -100,54 +95,39 @@ class StorefrontApi:
         except RequestInvalid as error:
             return error_response(422, codes.INVALID, error.message, error.field)
 
-        taken_over = False
-        if key is not None:
-            outcome = await self._keys.begin(storefront.shop_id, key, fingerprint(data))
-            if isinstance(outcome, Replay):
-                return _json(outcome.status, outcome.body, replayed=True)
-            if isinstance(outcome, Mismatch):
-                return error_response(
-                    422,
-                    codes.IDEMPOTENCY_KEY_REUSED,
-                    "this Idempotency-Key was used with another request body",
+        def answer(outcome: Created | OrderRefused) -> Answered:
+            if isinstance(outcome, OrderRefused):
+                return _refusal(outcome)
+            orders = [
+                created_order(
+                    order,
+                    outcome.workflows[order.workflow_id],
+                    storefront.language,
+                    self._bot_username,
                 )
-            if isinstance(outcome, InProgress):
-                return error_response(
-                    409,
-                    codes.IDEMPOTENCY_IN_PROGRESS,
-                    "a request with this Idempotency-Key is being handled; retry shortly",
-                    headers={"Retry-After": "1"},
-                )
-            taken_over = outcome.taken_over
-        # An exception here leaves the key reserved until its lease ends: the orders may
-        # have been committed before it, and a retry after the lease finds them (taken_over).
-        status, body = await self._create(storefront, draft, taken_over)
-        if key is not None:
-            if status >= 500:
-                await self._keys.release(storefront.shop_id, key)
-            else:
-                await self._keys.finish(storefront.shop_id, key, status, body)
-        return _json(status, body)
+                for order in outcome.orders
+            ]
+            return Answered(201, {"external_id": draft.external_id, "orders": orders})
 
-    async def _create(
-        self, storefront: Storefront, draft, taken_over: bool
-    ) -> tuple[int, dict[str, Any]]:
-        try:
-            orders = await self._orders.create_orders(
-                storefront.shop_id, draft, API_ACTOR, source="api"
+        outcome = await self._orders.create(
+            storefront.shop_id, draft, key=key, request_print=fingerprint(data), answer=answer
+        )
+        if isinstance(outcome, Replay):
+            return _json(outcome.status, outcome.body, replayed=True)
+        if isinstance(outcome, Mismatch):
+            return error_response(
+                422,
+                codes.IDEMPOTENCY_KEY_REUSED,
+                "this Idempotency-Key was used with another request body",
             )
-        except OrderRefused as refusal:
-            if refusal.code is Problem.DUPLICATE and taken_over:
-                # The request that held this key died after its orders were committed:
-                # they are the answer to this retry.
-                orders = await self._queries.by_external_id(storefront.shop_id, draft.external_id)
-            else:
-                return _refusal(refusal)
-        answers = []
-        for order in orders:
-            workflow = await self._queries.workflow(order.workflow_id)
-            answers.append(created_order(order, workflow, storefront.language, self._bot_username))
-        return 201, {"external_id": draft.external_id, "orders": answers}
+        if isinstance(outcome, InProgress):
+            return error_response(
+                409,
+                codes.IDEMPOTENCY_IN_PROGRESS,
+                "a request with this Idempotency-Key is being handled; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        return _json(outcome.status, outcome.body)
 
     # -- GET /v1/orders/{number} -----------------------------------------------------------
 
@@ -197,14 +177,11 @@ def _json(status: int, body: dict[str, Any], *, replayed: bool = False) -> web.R
     return web.json_response(body, status=status, headers=headers)
 
 
-def _refusal(refusal: OrderRefused) -> tuple[int, dict[str, Any]]:
+def _refusal(refusal: OrderRefused) -> Answered:
+    """The order service's refusal with its problem's status and code (codes.PROBLEM_STATUS)."""
     field = refusal.params.get("field")
-    if refusal.code is Problem.INVALID:
-        return 422, error_body(codes.INVALID, refusal.message, field)
     if refusal.code is Problem.DUPLICATE:
-        return 409, error_body(codes.DUPLICATE, refusal.message, field or "external_id")
-    if refusal.code is Problem.BUSY:
-        return 503, error_body(codes.BUSY, refusal.message)
-    if refusal.code is Problem.NOT_FOUND:
-        return 404, error_body(codes.NOT_FOUND, refusal.message)
-    return 422, error_body(codes.INVALID, refusal.message, field)
+        field = field or "external_id"
+    return Answered(
+        codes.PROBLEM_STATUS[refusal.code], error_body(str(refusal.code), refusal.message, field)
+    )

@@ -22,12 +22,13 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.messaging.webhooks.events import CHANNEL, event_body, signature
+from services.outside.http import HttpFailure, Transport
 from services.storefront.webhook_settings import webhook_of
 from services.time.clock import Clock
 from storage.models import OutboxMessage, Shop
@@ -39,20 +40,6 @@ MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What came back from the storefront: an HTTP status, or `error` when none came."""
-
-    status: int | None
-    error: str | None = None
-    retry_after: float | None = None  # seconds, from a 429 or 503
-
-
-class Poster(Protocol):
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Answer: ...
-    async def close(self) -> None: ...
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
@@ -77,7 +64,7 @@ class WebhookPump:
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
-        poster: Poster,
+        transport: Transport,
         *,
         max_attempts: int = MAX_ATTEMPTS,
         batch: int = 50,
@@ -86,7 +73,7 @@ class WebhookPump:
     ):
         self._sessions = sessions
         self._clock = clock
-        self._poster = poster
+        self._transport = transport  # this pump's own: it closes it when it stops
         self._max_attempts = max_attempts
         self._batch = batch
         self._idle = idle
@@ -112,7 +99,7 @@ class WebhookPump:
 
     async def close(self) -> None:
         """Let go of the HTTP client (`run` does it when it stops)."""
-        await self._poster.close()
+        await self._transport.close()
 
     async def run_once(self) -> int:
         """Send every row due now; returns how many were handled (0: nothing was due)."""
@@ -163,13 +150,17 @@ class WebhookPump:
             "X-ShopBot-Event-Id": f"evt_{row.id}",
             "X-ShopBot-Signature": signature(row.secret, timestamp, body),
         }
-        answer = await self._poster.post(row.url, body, headers)
+        try:
+            reply = await self._transport.request("POST", row.url, headers=headers, body=body)
+        except HttpFailure as failure:
+            status, error, retry_after = None, failure.reason, None
+        else:
+            status, error, retry_after = reply.status, f"HTTP {reply.status}", reply.retry_after()
         attempts = row.attempts + 1
-        if answer.status is not None and 200 <= answer.status < 300:
+        if status is not None and 200 <= status < 300:
             await self._finish(row, SENT, None, attempts=attempts)
             return
-        error = answer.error or f"HTTP {answer.status}"
-        retryable = answer.status is None or answer.status >= 500 or answer.status == 429
+        retryable = status is None or status >= 500 or status == 429
         if not retryable:
             log.warning("webhook %s refused by %s for good: %s", row.id, row.url, error)
             await self._finish(row, FAILED, error, attempts=attempts)
@@ -177,7 +168,7 @@ class WebhookPump:
             log.warning("webhook %s to %s given up after %s: %s", row.id, row.url, attempts, error)
             await self._finish(row, FAILED, error, attempts=attempts)
         else:
-            due = self._clock.now() + retry_delay(attempts, answer.retry_after)
+            due = self._clock.now() + retry_delay(attempts, retry_after)
             await self._update(row, attempts=attempts, last_error=error, next_attempt_at=due)
 
     async def _finish(self, row: Claimed, state: str, error: str | None, *, attempts: int) -> None:
