@@ -12,8 +12,9 @@ import yaml
 
 from bot import timers_cli, token_cli
 from bot.settings import SettingsError, load_settings
-from services.workflow.definition import WorkflowError, load_workflow
+from services.workflow.definition import WorkflowError
 from services.workflow.presets import PRESETS, load_preset, preset_data
+from services.workflow.reading import load_workflow
 
 NOT_YET: dict[str, str] = {}
 

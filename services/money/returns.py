@@ -29,10 +29,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from services.messaging.email.formatting import money
-from services.messaging.notifications.outbox import Outbox
 from services.money.ledger.income import LineShare, line_shares
-from services.orders import notices
+from services.money.return_notices import notify_step, record_step
 from services.orders.access import EDITOR_ROLES, Who
 from services.orders.actors import ActorRef, ActorType
 from services.orders.events import OrderEvents
@@ -42,7 +40,7 @@ from services.refusals import OrderRefused, Problem
 from services.time import sla
 from services.workflow.definition import StatusKind, Workflow
 from storage.database import reading
-from storage.models import Order, OrderEvent, OrderItem, ReturnLine, ReturnRequest, Shop, Timer
+from storage.models import Order, OrderEvent, ReturnLine, ReturnRequest, Shop, Timer
 
 # The shop's setting: how many business hours it has to answer a return request.
 ANSWER_HOURS_SETTING = "return_answer_hours"
@@ -253,8 +251,8 @@ class ReturnService:
                     }
                 ],
             )
-            _record(unit, order, who, request, OrderEvents.RETURN_REQUESTED, comment=reason)
-            _notify(unit.outbox, order, request, items, "requested")
+            record_step(unit, order, who, request, OrderEvents.RETURN_REQUESTED, comment=reason)
+            notify_step(unit.outbox, order, request, items, "requested")
             return request
 
         return await self._work.run(work)
@@ -309,9 +307,9 @@ class ReturnService:
                 request.refunded_at = unit.now
                 await _post_refund(unit, order, request)
             await unit.session.flush()
-            _record(unit, order, who, request, OrderEvents(f"return_{target}"), comment=reason)
+            record_step(unit, order, who, request, OrderEvents(f"return_{target}"), comment=reason)
             items = {item.id: item for item in order.items}
-            _notify(unit.outbox, order, request, items, str(target))
+            notify_step(unit.outbox, order, request, items, str(target))
             return request
 
         return await self._work.run(work)
@@ -493,63 +491,6 @@ def _view(request: ReturnRequest, order: Order, who: Who) -> ReturnView:
     )
 
 
-def _record(
-    unit: Unit,
-    order: Order,
-    who: Who,
-    request: ReturnRequest,
-    action: OrderEvents,
-    *,
-    comment: str | None = None,
-) -> None:
-    """The step in the order's audit log; the buyer sees their return's history."""
-    unit.add_event(
-        order,
-        who,
-        action=action,
-        payload={
-            "return_id": request.id,
-            "lines": [
-                {"item_id": line.order_item_id, "quantity": line.quantity} for line in request.lines
-            ],
-            "amount": request.amount,
-        },
-        comment=comment,
-    )
-
-
-def _notify(
-    outbox: Outbox,
-    order: Order,
-    request: ReturnRequest,
-    items: Mapping[int, OrderItem],
-    step: str,
-) -> None:
-    """Both sides hear of every step: the shop's managers (and group), and the buyer."""
-    payload = {
-        "return_id": request.id,
-        "step": step,
-        "number": order.number,
-        "lines": [
-            [items[line.order_item_id].name if line.order_item_id in items else "?", line.quantity]
-            for line in request.lines
-        ],
-        "amount": request.amount,
-        "reason": request.reason,
-        "reject_reason": request.reject_reason,
-    }
-    outbox.add(
-        key=f"return:{request.id}:{step}:shop",
-        channel="telegram",
-        audience="staff",
-        topic="return_to_shop",
-        shop_id=order.shop_id,
-        order_id=order.id,
-        payload={**payload, "role": "manager"},
-    )
-    notices.to_buyer(outbox, order, "return_to_buyer", payload, key=f"return:{request.id}:{step}")
-
-
 async def _post_refund(unit: Unit, order: Order, request: ReturnRequest) -> None:
     """The ledger reverses the returned lines, in the refund's transaction (F2)."""
     from services.money.ledger.postings import post_return_refund
@@ -591,22 +532,3 @@ async def fire_timer(unit: Unit, order: Order, timer: Timer) -> str:
         payload={"return_id": request.id, "number": order.number, "role": "manager"},
     )
     return "flagged"
-
-
-# -- e-mail ----------------------------------------------------------------------------
-
-
-def email_feedback(topic: str, payload: dict, currency: str, language: str) -> dict | None:
-    """What a return's or a review's e-mail says beyond the order
-    (services.messaging.email.content)."""
-    if topic == "return_to_buyer":
-        return {
-            "step": payload.get("step"),
-            "return_id": payload.get("return_id"),
-            "lines": [{"name": name, "quantity": n} for name, n in payload.get("lines") or []],
-            "amount": money(int(payload.get("amount") or 0), currency, language),
-            "reject_reason": payload.get("reject_reason") or "",
-        }
-    if topic == "review_answer":
-        return {"answer": payload.get("answer") or ""}
-    return None

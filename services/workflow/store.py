@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.workflow.definition import Workflow, load_workflow
+from services.workflow.definition import Workflow
+from services.workflow.reading import load_workflow
 from storage.models import WorkflowDefinition
 
 

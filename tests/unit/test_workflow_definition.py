@@ -11,10 +11,10 @@ from services.workflow.definition import (
     StatusKind,
     WorkflowError,
     format_duration,
-    load_workflow,
     parse_duration,
 )
 from services.workflow.presets import PRESETS, load_preset, preset_data
+from services.workflow.reading import load_workflow
 
 TITLE = {"ru": "Тест", "uk": "Тест", "en": "Test"}
 

@@ -60,7 +60,6 @@ from services.messaging.email.formatting import money, one_line, when
 from services.messaging.email.links import LINK_LIFETIME, LinkSigner
 from services.messaging.email.render import MailRenderer, language_of
 from services.messaging.notifications.recipients import UnknownTopic
-from services.money.returns import email_feedback
 from services.orders.decisions import facts
 from services.time.clock import SystemClock
 from services.vocabulary import DEFAULT_LANGUAGE
@@ -286,8 +285,8 @@ class MailContentReader:
             "from_number": payload.get("from_number") if row.topic == "order_split" else None,
             "reminder": payload.get("message") if row.topic == "reminder" else None,
             "reply_note": "buyer" if buyer.email else "none",
-            # A return's step or a review's answer (services.money.returns.email_feedback).
-            "feedback": email_feedback(row.topic, payload, order.currency, language),
+            # A return's step or a review's answer.
+            "feedback": _feedback(row.topic, payload, order.currency, language),
         }
         if for_shop:
             return context
@@ -411,3 +410,18 @@ def _is_cancellation(option: ActionOption, workflow: Workflow) -> bool:
         return True
     target = _status(workflow, option.target)
     return target is not None and target.kind is StatusKind.FINAL_FAILURE
+
+
+def _feedback(topic: str, payload: dict, currency: str, language: str) -> dict | None:
+    """What a return's or a review's e-mail says beyond the order."""
+    if topic == "return_to_buyer":
+        return {
+            "step": payload.get("step"),
+            "return_id": payload.get("return_id"),
+            "lines": [{"name": name, "quantity": n} for name, n in payload.get("lines") or []],
+            "amount": money(int(payload.get("amount") or 0), currency, language),
+            "reject_reason": payload.get("reject_reason") or "",
+        }
+    if topic == "review_answer":
+        return {"answer": payload.get("answer") or ""}
+    return None

@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from services.workflow.definition import Workflow, load_workflow
+from services.workflow.definition import Workflow
+from services.workflow.reading import load_workflow
 
 PRESETS = ("marketplace", "stages", "platform", "reseller")
 DEFAULT_PRESET = "marketplace"
