@@ -88,21 +88,27 @@ class Story:
         self.emulator.start_bot(person.user, payload)
         await self.settle()
 
-    async def tap(self, person: Person, message: SandboxMessage | None, label: str) -> None:
-        """Tap the button `label` on `message`, or (None) on the latest message that has it."""
-        message = message or self.with_button(person, label)
+    async def tap(
+        self,
+        person: Person,
+        message: SandboxMessage | None,
+        label: str,
+        *,
+        about: str | None = None,
+    ) -> None:
+        """Tap the button `label` on `message`, or (None) on the latest message that has it
+        (and mentions `about`). Never "the last message": a notification may have arrived
+        after the screen the person means."""
+        message = message or self.with_button(person, label, about)
         self.emulator.tap(person.user, message, text=label)
         await self.settle()
 
-    def with_button(self, person: Person, label: str) -> SandboxMessage:
+    def with_button(self, person: Person, label: str, about: str | None = None) -> SandboxMessage:
         for message in reversed(self.emulator.messages(person.user)):
             rows = self.emulator.buttons(message) if message.outgoing else []
-            if any(label in row for row in rows):
+            if any(label in row for row in rows) and (about or "") in (message.content or ""):
                 return message
         raise LookupError(f"{person.user.first_name} has no button {label!r}")
-
-    def last(self, chat: Person | SandboxChat) -> SandboxMessage:
-        return self.emulator.last(chat.user if isinstance(chat, Person) else chat)
 
     def find(self, chat: Person | SandboxChat, contains: str) -> SandboxMessage:
         """The bot's latest message in the chat containing `contains`."""
@@ -167,20 +173,19 @@ async def open_shop(story: Story, preset_button: str):
     max_ = story.person("Max", "en")
     petr = story.person("Petr", "en")
     await story.start(olga)
-    await story.tap(olga, story.last(olga), story.t(olga, "🏪 Create a shop"))
+    await story.tap(olga, None, story.t(olga, "🏪 Create a shop"))
     await story.say(olga, "Cats & Dogs")
     await story.say(olga, "orders@cats-and-dogs.example")
-    await story.tap(olga, story.last(olga), story.t(olga, "Russia"))
-    await story.tap(olga, story.last(olga), "Europe/Moscow")
-    await story.tap(olga, story.last(olga), "RUB")
-    await story.tap(olga, story.last(olga), preset_button)
-    await story.tap(olga, story.last(olga), story.t(olga, "✅ Create"))
+    await story.tap(olga, None, story.t(olga, "Russia"))
+    await story.tap(olga, None, "Europe/Moscow")
+    await story.tap(olga, None, "RUB")
+    await story.tap(olga, None, preset_button)
+    await story.tap(olga, None, story.t(olga, "✅ Create"))
     for person, role in ((max_, "manager"), (petr, "packer")):
         await story.say(olga, "/staff")
-        screen = story.last(olga)
-        await story.tap(olga, screen, story.t(olga, "➕ Invite"))
-        await story.tap(olga, story.last(olga), story.t(olga, role))
-        invite = INVITE.search(story.last(olga).text).group(1)
+        await story.tap(olga, None, story.t(olga, "➕ Invite"))
+        await story.tap(olga, None, story.t(olga, role))
+        invite = INVITE.search(story.find(olga, "start=inv_").text).group(1)
         await story.start(person, invite)
     group = story.emulator.group("Cats & Dogs · staff", olga.user, max_.user, petr.user)
     story.emulator.add_bot_to_group(group, olga.user)
@@ -197,19 +202,22 @@ async def take_phone_order(
     await story.say(manager, buyer_name)
     await story.say(manager, "+7 916 123-45-67")
     await story.say(manager, goods)
-    await story.tap(manager, story.last(manager), story.t(manager, "✅ Done"))
-    await story.tap(manager, story.last(manager), delivery)
+    await story.tap(manager, None, story.t(manager, "✅ Done"))
+    await story.tap(manager, None, delivery)
     if "pickup" not in delivery:
         await story.say(manager, "Moscow, Tverskaya 7, apt. 12")
-    await story.tap(manager, story.last(manager), story.t(manager, payment))
-    await story.tap(manager, story.last(manager), story.t(manager, "✅ Create"))
+    await story.tap(manager, None, story.t(manager, payment))
+    await story.tap(manager, None, story.t(manager, "✅ Create"))
     return BUYER_LINK.search(story.find(manager, "start=").text).group(1)
 
 
 def card_of(story: Story, person: Person, number: int) -> SandboxMessage:
-    """The order's card in this person's chat: the latest message about it with buttons."""
+    """The order's card in this person's chat: the latest message about it with its history
+    button (a new-order ping about it has only "open the order")."""
+    history = story.t(person, "📜 History")
     for message in reversed(story.emulator.messages(person.user)):
-        if message.outgoing and f"#{number}" in (message.content or "") and message.reply_markup:
+        rows = story.emulator.buttons(message) if message.outgoing else []
+        if f"#{number}" in (message.content or "") and any(history in row for row in rows):
             return message
     raise LookupError(f"no card of order #{number} for {person.user.first_name}")
 
@@ -224,7 +232,7 @@ async def marketplace_story(story: Story) -> str:
 
     # Max confirms and bills: Ivan is told to pay
     await story.say(max_, "/order 1")
-    await story.tap(max_, story.last(max_), story.action(max_, "confirm"))
+    await story.tap(max_, None, about="#1", label=story.action(max_, "confirm"))
     # Ivan asks how to pay, pays, and tells the shop in the order's dialog
     await story.tap(ivan, None, story.t(ivan, "💳 How to pay"))
     await story.tap(ivan, None, story.t(ivan, "💬 Write to the shop"))
@@ -237,13 +245,13 @@ async def marketplace_story(story: Story) -> str:
     )
     # Max confirms the payment (an irreversible step: confirmed once more)
     await story.say(max_, "/order 1")
-    card = story.last(max_)
+    card = card_of(story, max_, 1)
     await story.tap(max_, card, story.action(max_, "mark_paid"))
     await story.tap(max_, card, story.t(max_, "✅ Yes"))
     # Petr ships with the carrier and the track code
     await story.say(petr, "/order 1")
-    await story.tap(petr, story.last(petr), story.action(petr, "ship"))
-    await story.tap(petr, story.last(petr), "Почта России")
+    await story.tap(petr, None, about="#1", label=story.action(petr, "ship"))
+    await story.tap(petr, None, "Почта России")
     await story.say(petr, "RA123456789RU")
     # Ivan confirms receipt (his card was redrawn with each change; he confirms once more)
     await story.tap(ivan, None, story.action(ivan, "confirm_receipt"))
@@ -261,7 +269,7 @@ async def marketplace_story(story: Story) -> str:
         story, max_, "Ivan Petrov", "Scratching post; 1; 1990", "post · free", "card"
     )
     await story.say(max_, "/order 2")
-    await story.tap(max_, story.last(max_), story.action(max_, "confirm"))
+    await story.tap(max_, None, about="#2", label=story.action(max_, "confirm"))
     billed = story.container.clock.now()
     await story.later(billed + timedelta(days=2))
     await story.later(billed + timedelta(days=3))
@@ -289,15 +297,15 @@ async def platform_story(story: Story) -> str:
     await story.start(ivan, token)
     # Opening the new order moves it to "requires agreement with the buyer" (003)
     await story.say(max_, "/order 1")
-    await story.tap(max_, story.last(max_), story.action(max_, "confirm"))
+    await story.tap(max_, None, about="#1", label=story.action(max_, "confirm"))
     await story.say(petr, "/order 1")
-    await story.tap(petr, story.last(petr), story.action(petr, "pack"))
+    await story.tap(petr, None, about="#1", label=story.action(petr, "pack"))
     await story.say(petr, "/order 1")
-    await story.tap(petr, story.last(petr), story.action(petr, "ship"))
-    await story.tap(petr, story.last(petr), "СДЭК")
+    await story.tap(petr, None, about="#1", label=story.action(petr, "ship"))
+    await story.tap(petr, None, "СДЭК")
     await story.say(petr, "1234567890")
     await story.say(max_, "/order 1")
-    card = story.last(max_)
+    card = card_of(story, max_, 1)
     await story.tap(max_, card, story.action(max_, "deliver"))
     await story.tap(max_, card, story.t(max_, "✅ Yes"))
     # A second order cannot be fulfilled: the shop cancels it with a reason from the list
@@ -306,7 +314,7 @@ async def platform_story(story: Story) -> str:
     )
     await story.start(anna, token)
     await story.say(max_, "/order 2")
-    card = story.last(max_)
+    card = card_of(story, max_, 2)
     await story.tap(max_, card, story.action(max_, "cancel"))
     reason = story.workflow.reason("out_of_stock").title["en"]
     await story.tap(max_, card, reason)
