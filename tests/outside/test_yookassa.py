@@ -269,6 +269,17 @@ async def test_wrong_credentials_are_unauthorized(
     assert (caught.value.kind, caught.value.code) == (ErrorKind.UNAUTHORIZED, "invalid_credentials")
 
 
+async def test_a_key_without_the_right_is_unauthorized(
+    client: YooKassaClient, yookassa: FakeYooKassa
+) -> None:
+    yookassa.fail_next("forbidden")
+
+    with pytest.raises(ProviderError) as caught:
+        await create(client)
+
+    assert (caught.value.kind, caught.value.code) == (ErrorKind.UNAUTHORIZED, "forbidden")
+
+
 async def test_an_unknown_payment_is_not_found(client: YooKassaClient) -> None:
     with pytest.raises(ProviderError) as caught:
         await client.get_payment(CREDENTIALS, "2419a771-000f-5000-9000-1edaf29243f2")
@@ -464,6 +475,7 @@ async def test_the_secret_never_shows_in_errors(
     faults: list[tuple[str, Any]] = [
         ("bad_request", echo),
         ("unauthorized", None),
+        ("forbidden", None),
         ("rate_limited", None),
         ("server_error", None),
         ("garbage", f"<html>{SECRET}</html>".encode()),

@@ -253,3 +253,19 @@ async def test_answering_a_pre_checkout_query_nobody_asked(bot: Bot) -> None:
         "Bad Request: query is too old and response timeout expired or query ID is invalid"
     )
     assert no_reason.value.message == 'Bad Request: parameter "error_message" is required'
+
+
+async def test_an_invoice_cannot_be_copied(
+    telegram: TelegramEmulator, http: aiohttp.ClientSession, ivan_id: int
+) -> None:
+    _, sent = await call(http, "sendInvoice", **invoice(ivan_id))
+
+    status, answer = await call(
+        http,
+        "copyMessage",
+        chat_id=ivan_id,
+        from_chat_id=ivan_id,
+        message_id=sent["result"]["message_id"],
+    )
+
+    assert (status, answer["description"]) == (400, "Bad Request: message can't be copied")

@@ -42,7 +42,15 @@ JsonDict = dict[str, Any]
 
 PLACES = {"RUB": 2, "USD": 2, "EUR": 2, "BYN": 2, "KZT": 2, "JPY": 0, "KWD": 3}
 PROCESSING_PAUSE_MS = 1800
-FAULTS = ("processing", "server_error", "rate_limited", "unauthorized", "bad_request", "garbage")
+FAULTS = (
+    "processing",
+    "server_error",
+    "rate_limited",
+    "unauthorized",
+    "forbidden",
+    "bad_request",
+    "garbage",
+)
 
 
 @dataclass(frozen=True)
@@ -126,8 +134,8 @@ class FakeYooKassa:
         """The next `count` calls answer with this fault instead of (or after) doing the work.
 
         processing: 202 after doing it; server_error: 500 after doing it; rate_limited: 429;
-        unauthorized: 401; bad_request: 400; garbage: 200 with a body that is not JSON. `body`
-        replaces the documented body (a dict is sent as JSON, bytes as they are).
+        unauthorized: 401; forbidden: 403; bad_request: 400; garbage: 200 with a body that is
+        not JSON. `body` replaces the documented body (a dict goes as JSON, bytes as they are).
         """
         assert kind in FAULTS, f"unknown fault {kind}: one of {FAULTS}"
         self._faults.extend(_Fault(kind, retry_after_ms, body) for _ in range(count))
@@ -309,7 +317,8 @@ class FakeYooKassa:
 def _fault_answer(fault: _Fault) -> web.Response:
     if fault.body is not None:
         status = {"processing": 202, "server_error": 500, "rate_limited": 429}.get(fault.kind)
-        status = status or {"unauthorized": 401, "bad_request": 400, "garbage": 200}[fault.kind]
+        others = {"unauthorized": 401, "forbidden": 403, "bad_request": 400, "garbage": 200}
+        status = status or others[fault.kind]
         if isinstance(fault.body, bytes):
             return web.Response(body=fault.body, status=status)
         return web.json_response(fault.body, status=status)
@@ -327,6 +336,8 @@ def _fault_answer(fault: _Fault) -> web.Response:
         return _error(429, "too_many_requests", "Too many requests")
     if fault.kind == "unauthorized":
         return _error(401, "invalid_credentials", "Authentication failed", "Authorization")
+    if fault.kind == "forbidden":
+        return _error(403, "forbidden", "Not enough rights for this operation")
     if fault.kind == "bad_request":
         return _error(400, "invalid_request", "Invalid request")
     return web.Response(body=b"<html><body>502 Bad Gateway</body></html>", status=200)
