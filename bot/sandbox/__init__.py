@@ -4,7 +4,9 @@ See docs/emulator.md. `TelegramEmulator` is the handle for tests and the demo;
 `serve_forever` runs it as a server for `python -m bot emulator`.
 """
 
+from bot.sandbox.checkout import CheckoutResult
 from bot.sandbox.emulator import EmulatorTimeout, TelegramEmulator
+from bot.sandbox.invoices import SandboxInvoice
 from bot.sandbox.limits import FloodLimits
 from bot.sandbox.server import add_arguments, run, serve_forever
 from bot.sandbox.state import (
@@ -19,11 +21,13 @@ from bot.sandbox.state import (
 
 __all__ = [
     "CallbackAnswer",
+    "CheckoutResult",
     "EmulatorTimeout",
     "FloodLimits",
     "SandboxCallbackQuery",
     "SandboxChat",
     "SandboxError",
+    "SandboxInvoice",
     "SandboxMessage",
     "SandboxUser",
     "StoredFile",

@@ -27,6 +27,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.sandbox.api import BotApi
+from bot.sandbox.checkout import PRE_CHECKOUT_TIMEOUT, Checkout, CheckoutResult, Sleep
 from bot.sandbox.formatting import command_entities, utf16_len
 from bot.sandbox.limits import FloodControl, FloodLimits
 from bot.sandbox.methods import Context
@@ -72,11 +73,14 @@ class TelegramEmulator:
         bot_id: int | None = None,
         privacy_mode: bool = True,
         webhook_retry_delays: Sequence[float] = RETRY_DELAYS,
+        pre_checkout_timeout: float = PRE_CHECKOUT_TIMEOUT,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         """`clock` moves message dates and the flood buckets together (default: real time).
 
         `privacy_mode` is Telegram's default for bots: in groups the bot gets only commands,
         replies to its messages and mentions of it, unless it is an administrator.
+        `sleep` waits out Telegram's time limits (the pre-checkout answer's); tests give their own.
         """
         self.clock = clock or SystemClock()
         monotonic: Callable[[], float] = (
@@ -87,6 +91,7 @@ class TelegramEmulator:
         self.context = Context(self.world, self.flood)
         self.api = BotApi(self.context, bot_id=bot_id)
         self.webhooks = WebhookDelivery(self.world, self.api.call, webhook_retry_delays)
+        self.checkout = Checkout(self.world, timeout=pre_checkout_timeout, sleep=sleep)
         self.privacy_mode = privacy_mode
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -325,6 +330,17 @@ class TelegramEmulator:
         """A callback with any data, as a modified client could send (for security tests)."""
         self._check_can_see(user, message)
         return self._callback(user, message, data)
+
+    async def pay(
+        self,
+        user: SandboxUser,
+        invoice: SandboxMessage,
+        *,
+        order_info: dict[str, Any] | None = None,
+    ) -> CheckoutResult:
+        """The user pays an invoice message; returns once the bot accepted, refused or timed out."""
+        self._check_can_see(user, invoice)
+        return await self.checkout.pay(user, invoice, order_info=order_info)
 
     def inject_flood(self, count: int, retry_after: int = 1) -> None:
         """The next `count` message-sending calls fail with 429 and this retry_after."""

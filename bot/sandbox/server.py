@@ -8,6 +8,7 @@ can play the users' side with curl:
     POST /sandbox/send                       {"user_id": ..., "text": "/start", "chat_id"?: ...}
     POST /sandbox/tap                        {"user_id": ..., "message_id": ..., "text"|"data"}
     POST /sandbox/block                      {"user_id": ...}
+    POST /sandbox/pay                        {"user_id": ..., "message_id": ..., "chat_id"?: ...}
     GET  /sandbox/                           users and chats
     GET  /sandbox/chats/{chat_id}            the chat's messages as JSON
     GET  /sandbox/chats/{chat_id}/transcript the chat as text
@@ -71,6 +72,7 @@ class ControlApi:
             web.post("/sandbox/send", _guarded(self.send)),
             web.post("/sandbox/tap", _guarded(self.tap)),
             web.post("/sandbox/block", _guarded(self.block)),
+            web.post("/sandbox/pay", _guarded(self.pay)),
             web.get("/sandbox/chats/{chat_id}", _guarded(self.chat)),
             web.get("/sandbox/chats/{chat_id}/transcript", _guarded(self.transcript)),
         ]
@@ -136,6 +138,28 @@ class ControlApi:
         user = self._user(await request.json())
         self.emulator.block(user)
         return web.json_response({"blocked": user.id})
+
+    async def pay(self, request: web.Request) -> web.Response:
+        """The user pays an invoice; answers once the bot accepted, refused or let it time out."""
+        body = await request.json()
+        user = self._user(body)
+        chat = self.emulator.chat(int(body.get("chat_id") or user.id))
+        message = chat.find(int(body["message_id"]))
+        if message is None:
+            raise SandboxError(f"no message {body['message_id']} in {chat.name}")
+        order_info = body.get("order_info")
+        if order_info is not None and not isinstance(order_info, dict):
+            raise SandboxError("order_info is an object: name, phone_number, email, ...")
+        result = await self.emulator.pay(user, message, order_info=order_info)
+        answer: JsonDict = {
+            "status": result.status,
+            "pre_checkout_query_id": result.pre_checkout_query_id,
+        }
+        if result.message is not None:
+            answer["message"] = message_view(result.message)
+        if result.error_message is not None:
+            answer["error_message"] = result.error_message
+        return web.json_response(answer)
 
     async def chat(self, request: web.Request) -> web.Response:
         chat = self.emulator.chat(int(request.match_info["chat_id"]))

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bot.sandbox.invoices import PreCheckoutQuery, SandboxInvoice, SuccessfulPayment
+
 JsonDict = dict[str, Any]
 
 # Update types Telegram sends when a bot did not ask for a list (or asked for an empty one):
@@ -180,6 +182,8 @@ class SandboxMessage:
     left_chat_member: SandboxUser | None = None
     forward_from: SandboxUser | None = None
     forward_date: int | None = None
+    invoice: SandboxInvoice | None = None
+    successful_payment: SuccessfulPayment | None = None
 
     @property
     def content(self) -> str:
@@ -220,6 +224,10 @@ class SandboxMessage:
                 "date": self.forward_date or self.date,
                 "sender_user": self.forward_from.to_api(),
             }
+        if self.invoice is not None:
+            data["invoice"] = self.invoice.to_api()
+        if self.successful_payment is not None:
+            data["successful_payment"] = self.successful_payment.to_api()
         return data
 
 
@@ -305,6 +313,7 @@ class World:
         self.chats: dict[int, SandboxChat] = {}
         self.files: dict[str, StoredFile] = {}
         self.callbacks: dict[str, SandboxCallbackQuery] = {}
+        self.pre_checkout_queries: dict[str, PreCheckoutQuery] = {}
         self.commands: dict[tuple[str, str], list[JsonDict]] = {}
         self.profile: dict[tuple[str, str], str] = {}  # (field, language) -> bot name/descr.
         self.pending: list[PendingUpdate] = []  # not yet confirmed, in update_id order

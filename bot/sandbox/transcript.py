@@ -4,14 +4,21 @@
     [12:00] Bot: Welcome!
        [Orders] [Settings]
     [12:01] Bot: Order #12 shipped (edited)
+    [12:02] Bot: [invoice Order #12: 1500.00 RUB] Two mugs
+       [Pay 1500.00 RUB]
+       (Ivan's payment refused: Out of stock)
+       (paid by Ivan)
+    [12:03] Ivan paid 1500.00 RUB for Order #12
 
-Edited messages show their final text; deleted ones stay, marked "(deleted)".
+Edited messages show their final text; deleted ones stay, marked "(deleted)". An invoice lists
+every try to pay it underneath.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
+from bot.sandbox.invoices import CheckoutAttempt, money
 from bot.sandbox.state import SandboxChat, SandboxMessage
 
 INDENT = "   "
@@ -39,6 +46,8 @@ def render_message(message: SandboxMessage, tz: tzinfo) -> list[str]:
     lines = [f"[{time}] {author}: {head}"]
     lines.extend(f"{INDENT}{line}" for line in rest)
     lines.extend(INDENT + " ".join(f"[{text}]" for text in row) for row in button_rows(message))
+    if message.invoice is not None:
+        lines.extend(f"{INDENT}({_attempt(attempt)})" for attempt in message.invoice.attempts)
     return lines
 
 
@@ -54,7 +63,19 @@ def _service_text(message: SandboxMessage) -> str | None:
     if message.left_chat_member is not None:
         user = message.left_chat_member
         return f"removed {_name(user.first_name, user.is_bot)}"
+    payment = message.successful_payment
+    if payment is not None:
+        return f"paid {money(payment.total_amount, payment.currency)} for {payment.title}"
     return None
+
+
+def _attempt(attempt: CheckoutAttempt) -> str:
+    payer = attempt.payer.first_name
+    if attempt.outcome == "paid":
+        return f"paid by {payer}"
+    if attempt.outcome == "refused":
+        return f"{payer}'s payment refused: {attempt.error_message}"
+    return f"{payer}'s payment failed: {attempt.error_message}"
 
 
 def _name(first_name: str, is_bot: bool) -> str:
@@ -70,6 +91,10 @@ def _body(message: SandboxMessage) -> str:
         parts.append(f"[document {document.name or 'file'}, {document.size} bytes]")
     if message.photo is not None:
         parts.append(f"[photo {message.photo.width}x{message.photo.height}]")
+    if message.invoice is not None:
+        invoice = message.invoice
+        total = money(invoice.total_amount, invoice.currency)
+        parts.append(f"[invoice {invoice.title}: {total}] {invoice.description}")
     if message.content:
         parts.append(message.content)
     return " ".join(parts)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.sandbox.methods import chats, media, messages, updates
+from bot.sandbox.methods import chats, media, messages, payments, updates
 from bot.sandbox.methods.context import Context, Handler
 
 REGISTRY: dict[str, Handler] = {
     name.lower(): handler
-    for module in (chats, media, messages, updates)
+    for module in (chats, media, messages, payments, updates)
     for name, handler in module.METHODS.items()
 }
 

@@ -117,13 +117,15 @@ async def answer_callback_query(ctx: Context, params: Params) -> bool:
 def _source(ctx: Context, params: Params, not_found: str) -> SandboxMessage:
     source_chat = find_chat(ctx.world, params, "from_chat_id")
     message = existing_message(source_chat, params, not_found)
-    if message.new_chat_members or message.left_chat_member:
-        raise bad_request("message can't be copied")
+    if message.new_chat_members or message.left_chat_member or message.successful_payment:
+        raise bad_request("message can't be copied")  # service messages
     return message
 
 
 async def copy_message(ctx: Context, params: Params) -> JsonDict:
     source = _source(ctx, params, "message to copy not found")
+    if source.invoice is not None:
+        raise bad_request("message can't be copied")  # an invoice is the sending bot's own
     chat = writable_chat(ctx.world, params)
     caption, caption_entities = source.caption, source.caption_entities
     if "caption" in params:

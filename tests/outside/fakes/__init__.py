@@ -1,0 +1,1 @@
+"""Fake outside systems on loopback, answering as their public documentation says."""
