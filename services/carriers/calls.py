@@ -103,7 +103,10 @@ async def send(
             method, url, headers=headers, body=body, time_limit=time_limit
         )
     except HttpFailure as failure:
-        raise CarrierError(FailureKind.UNAVAILABLE, f"no answer: {clean(failure.reason)}") from None
+        # Only the failure's name: its text may quote the URL, and some carriers (Boxberry)
+        # take the shop's token in the query string.
+        what = clean(failure.reason.split(":", 1)[0], 80)
+        raise CarrierError(FailureKind.UNAVAILABLE, f"no answer ({what})") from None
 
 
 def common_failure(reply: HttpReply, carrier: str) -> CarrierError | None:

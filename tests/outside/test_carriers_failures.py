@@ -109,7 +109,7 @@ async def test_the_next_request_after_a_failure_succeeds(rig: Rig):
         b"[" * 50000 + b"]" * 50000,  # nesting deep enough to break a naive parser
         '{"err": null, "Name": "\u202eevil"}'.encode(),
     ],
-    ids=["empty", "null", "number", "string", "list", "object", "deep", "override"],
+    ids=["empty", "null", "number", "string", "list", "object", "deep", "bidi-text"],
 )
 async def test_answers_of_the_wrong_shape_are_malformed_never_another_error(rig: Rig, body):
     # given
@@ -167,3 +167,20 @@ async def test_requests_are_paced_by_min_interval_per_account(rig: Rig):
     assert rig.sleeper.waits  # the second request waited ...
     assert all(0 < wait <= rig.adapter.min_interval for wait in rig.sleeper.waits)
     assert max(rig.sleeper.waits) == pytest.approx(rig.adapter.min_interval)
+
+
+async def test_an_unreachable_carrier_is_unavailable_and_the_message_keeps_no_secret(
+    transport, sleeper, clock
+):
+    from services.carriers.boxberry import BoxberryAdapter
+
+    # given: nothing listens on port 9 of loopback
+    adapter = BoxberryAdapter(
+        transport, "http://127.0.0.1:9/json.php", sleep=sleeper, clock=clock, time_limit=0.5
+    )
+
+    with pytest.raises(CarrierError) as raised:
+        await adapter.track({"token": "the-shops-secret-token"}, ["AAP298792807"])
+
+    assert raised.value.kind == FailureKind.UNAVAILABLE
+    assert "the-shops-secret-token" not in str(raised.value)
