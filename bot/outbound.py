@@ -44,9 +44,7 @@ class AiohttpTransport:
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=time_limit),
             ) as response:
-                content = await response.content.read(self._max_bytes + 1)
-                if len(content) > self._max_bytes:
-                    raise HttpFailure(f"the answer is over {self._max_bytes} bytes")
+                content = await _read_capped(response, self._max_bytes)
                 return HttpReply(
                     status=response.status,
                     body=content,
@@ -67,3 +65,14 @@ class AiohttpTransport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    """The whole body, refused once it passes `max_bytes` (a read returns what has arrived
+    so far, not the whole body: read until the end)."""
+    body = bytearray()
+    while chunk := await response.content.read(max_bytes + 1 - len(body)):
+        body += chunk
+        if len(body) > max_bytes:
+            raise HttpFailure(f"the answer is over {max_bytes} bytes")
+    return bytes(body)

@@ -1,15 +1,183 @@
-"""A fake YooKassa on loopback, the real HTTP transport, and a client with a recorded sleep."""
+"""Outside systems against fakes of their own on loopback, through the real aiohttp transport:
+YooKassa (a client with a recorded sleep) and each carrier adapter.
+
+Time never passes by itself: the carrier adapters get a FrozenClock and a sleep that only
+moves that clock and records how long it was asked to wait.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from bot.outbound import AiohttpTransport
+from services.carriers.base import CarrierAdapter
+from services.carriers.boxberry import BoxberryAdapter
+from services.carriers.cdek import CdekAdapter
+from services.carriers.nova_poshta import NovaPoshtaAdapter
+from services.carriers.russian_post import RussianPostAdapter
 from services.payments.yookassa import YooKassaClient, YooKassaCredentials
+from services.time.clock import FrozenClock
+from tests.outside.fakes.carriers import (
+    FakeBoxberry,
+    FakeCarrier,
+    FakeCdek,
+    FakeNovaPoshta,
+    FakeRussianPost,
+)
 from tests.outside.fakes.yookassa import FakeYooKassa
+
+TIME_LIMIT = 0.5  # seconds: the fake's "timeout" holds a request until this fires
+
+
+@dataclass
+class Sleeper:
+    """An injected sleep: records each wait and moves the clock instead of waiting."""
+
+    clock: FrozenClock
+    waits: list[float] = field(default_factory=list)
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.clock.advance(timedelta(seconds=seconds))
+
+
+@dataclass
+class Rig:
+    """One carrier's adapter wired to its fake, and codes of each kind for it."""
+
+    name: str
+    fake: FakeCarrier
+    adapter: CarrierAdapter
+    credentials: dict[str, str]
+    wrong_credentials: dict[str, str]
+    known: str  # a code with a recorded journey
+    unknown: str  # well-formed, but the carrier knows nothing of it
+    malformed_code: str  # not of this carrier's format
+    sleeper: Sleeper
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 11, 24, 7, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def sleeper(clock: FrozenClock) -> Sleeper:
+    return Sleeper(clock)
+
+
+@pytest.fixture
+async def transport() -> AsyncIterator[AiohttpTransport]:
+    transport = AiohttpTransport()
+    yield transport
+    await transport.close()
+
+
+async def _started(fake: FakeCarrier):
+    await fake.start()
+    return fake
+
+
+@pytest.fixture
+async def russian_post(transport, clock, sleeper):
+    fake = await _started(FakeRussianPost())
+    adapter = RussianPostAdapter(
+        transport, f"{fake.url}/rtm34", sleep=sleeper, clock=clock, time_limit=TIME_LIMIT
+    )
+    yield Rig(
+        "russian_post",
+        fake,
+        adapter,
+        {"login": fake.login, "password": fake.password},
+        {"login": fake.login, "password": "wrong"},
+        known="RA123456785RU",
+        unknown="RA000000014RU",
+        malformed_code="RA123456789RU",  # S10 with a wrong check digit
+        sleeper=sleeper,
+    )
+    await fake.stop()
+
+
+@pytest.fixture
+async def cdek(transport, clock, sleeper):
+    fake = await _started(FakeCdek())
+    adapter = CdekAdapter(transport, fake.url, sleep=sleeper, clock=clock, time_limit=TIME_LIMIT)
+    yield Rig(
+        "cdek",
+        fake,
+        adapter,
+        {"client_id": fake.client_id, "client_secret": fake.client_secret},
+        {"client_id": fake.client_id, "client_secret": "wrong"},
+        known="1106207236",
+        unknown="1999999999",
+        malformed_code="CDEK-12",
+        sleeper=sleeper,
+    )
+    await fake.stop()
+
+
+@pytest.fixture
+async def boxberry(transport, clock, sleeper):
+    fake = await _started(FakeBoxberry())
+    adapter = BoxberryAdapter(
+        transport, f"{fake.url}/json.php", sleep=sleeper, clock=clock, time_limit=TIME_LIMIT
+    )
+    yield Rig(
+        "boxberry",
+        fake,
+        adapter,
+        {"token": fake.token},
+        {"token": "wrong"},
+        known="AAP298792807",
+        unknown="AAP000000001",
+        malformed_code="12-AAP",
+        sleeper=sleeper,
+    )
+    await fake.stop()
+
+
+@pytest.fixture
+async def nova_poshta(transport, clock, sleeper):
+    fake = await _started(FakeNovaPoshta())
+    adapter = NovaPoshtaAdapter(
+        transport, f"{fake.url}/v2.0/json/", sleep=sleeper, clock=clock, time_limit=TIME_LIMIT
+    )
+    yield Rig(
+        "nova_poshta",
+        fake,
+        adapter,
+        {"api_key": fake.api_key},
+        {"api_key": "wrong"},
+        known="59000000000001",
+        unknown="20400000000000",
+        malformed_code="2040004879900",  # 13 digits
+        sleeper=sleeper,
+    )
+    await fake.stop()
+
+
+CARRIER_RIGS = ["russian_post", "cdek", "boxberry", "nova_poshta"]
+
+
+@pytest.fixture(params=CARRIER_RIGS)
+def rig(request) -> Rig:
+    """Each carrier in turn, for what every adapter must do alike."""
+    return request.getfixturevalue(request.param)
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+Maker = Callable[..., Rig]
+
+
+# -- YooKassa ----------------------------------------------------------------------------
 
 SHOP = "506751"
 SECRET = "test_Fh8hUAVVBGUGbjmlzba6TB0iyUbos_lueTHE-axOwM0"
@@ -31,13 +199,6 @@ class RecordedSleep:
 async def yookassa() -> AsyncIterator[FakeYooKassa]:
     async with FakeYooKassa({SHOP: SECRET}) as fake:
         yield fake
-
-
-@pytest.fixture
-async def transport() -> AsyncIterator[AiohttpTransport]:
-    transport = AiohttpTransport()
-    yield transport
-    await transport.close()
 
 
 @pytest.fixture
