@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.outbound import AiohttpTransport
 from bot.settings import Settings
 from services.buyers.reviews import ReviewService
 from services.buyers.service import BuyerService
@@ -17,6 +18,8 @@ from services.money.returns import ReturnService
 from services.orders.queries import OrderQueries
 from services.orders.service import OrderService
 from services.orders.work import OrderWork
+from services.outside.http import Transport
+from services.outside.vault import Vault
 from services.shops.service import ShopService
 from services.shops.settings import ShopSettingsService
 from services.shops.staff import StaffService
@@ -37,6 +40,10 @@ class Container:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
+    # Outside systems: the HTTP transport to the providers' URLs the operator configured,
+    # and the vault of the credentials shops give us.
+    outside: Transport
+    vault: Vault
     workflows: WorkflowStore
     work: OrderWork  # the one transaction runner of every order change
     orders: OrderService
@@ -59,6 +66,7 @@ class Container:
     reviews: ReviewService
 
     async def close(self) -> None:
+        await self.outside.close()
         await self.engine.dispose()
 
 
@@ -76,6 +84,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         engine=engine,
         sessions=sessions,
         clock=clock,
+        outside=AiohttpTransport(),
+        vault=Vault([settings.secret_key.get_secret_value()]),
         workflows=workflows,
         work=work,
         orders=orders,

@@ -7,11 +7,17 @@ from enum import StrEnum
 
 
 class Channel(StrEnum):
-    TELEGRAM = "telegram"
-    EMAIL = "email"
-    API = "api"
-    SCHEDULER = "scheduler"
-    CLI = "cli"
+    """Where an action came from, as the audit log records it (A9)."""
+
+    TELEGRAM = "telegram"  # a button or a message in the bot
+    MINI_APP = "mini_app"  # the Telegram Mini App (or its browser login)
+    EMAIL = "email"  # a one-click link or a reply to an order e-mail
+    API = "api"  # the storefront API
+    SCHEDULER = "scheduler"  # a timer row fired by the sweep
+    CLI = "cli"  # an operator's command
+    PAYMENT = "payment"  # a payment provider's confirmed event
+    CARRIER = "carrier"  # a carrier's tracking event
+    CONNECTOR = "connector"  # a storefront platform's connector (WooCommerce, Shopify, Tilda)
 
 
 class ActorType(StrEnum):
