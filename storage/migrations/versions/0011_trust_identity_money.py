@@ -1,4 +1,4 @@
-"""Trust: buyer identity, money after edits, delivery ordering (slot)
+"""Trust: buyer identity, money after splits and edits (slot)
 
 A numbered slot, so work that lands in parallel keeps one line of migrations; it is filled
 in by the change that needs it and does nothing until then.

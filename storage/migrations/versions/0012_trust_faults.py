@@ -1,4 +1,4 @@
-"""Performance (slot)
+"""Trust: faults told apart, deliveries in order (slot)
 
 A numbered slot, so work that lands in parallel keeps one line of migrations; it is filled
 in by the change that needs it and does nothing until then.
