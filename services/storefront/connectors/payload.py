@@ -130,12 +130,18 @@ def money(value: Any, currency: str, field: str, *, negative: bool = False) -> i
     integer of whole units) as minor units of `currency`, refusing anything inexact."""
     if isinstance(value, bool) or value is None:
         raise ConnectorRefused("an amount is needed", field)
-    if isinstance(value, Decimal | int):
-        if isinstance(value, Decimal) and not value.is_finite():
+    if isinstance(value, Decimal):
+        # Sized by its exponent, before any arithmetic: 1e+999999999 overflows the decimal
+        # context, and 1e-999999999 would print as a billion zeros.
+        if not value.is_finite() or value.as_tuple().exponent < -6:  # type: ignore[operator]
             raise ConnectorRefused("not an amount", field)
-        if abs(value) >= 10**16:
+        if value and value.adjusted() >= 16:
             raise ConnectorRefused("the amount is too large", field)
         text = format(value, "f")
+    elif isinstance(value, int):
+        if abs(value) >= 10**16:
+            raise ConnectorRefused("the amount is too large", field)
+        text = str(value)
     elif isinstance(value, str):
         text = value.strip()
     else:
@@ -231,8 +237,10 @@ class Node:
         value = self.data.get(key)
         if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 10:
             value = int(value)  # forms send every number as text
-        if isinstance(value, Decimal) and value == value.to_integral_value() and abs(value) < 10**9:
-            value = int(value)
+        if isinstance(value, Decimal) and value.is_finite() and value.adjusted() < 9:
+            # 2.0 is 2; the exponent is checked first, so nothing overflows the context.
+            if value == value.to_integral_value():
+                value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConnectorRefused("a whole number is needed", self.at(key))
         if not 1 <= value <= MAX_QUANTITY:

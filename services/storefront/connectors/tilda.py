@@ -1,22 +1,24 @@
 """Tilda: orders in from the cart's webhook; no way back (Tilda has no order status API).
 
-Written from Tilda's public help (help-ru.tilda.cc/forms/webhook, "Webhook: приём данных из
-форм на свой скрипт"; help-ru.tilda.cc/forms/marketplace/tech for how a key is sent):
-- Tilda POSTs each form or cart submission to the webhook URL, as
-  application/x-www-form-urlencoded by default or as JSON when the shop chooses it. Form
-  fields come under the names the shop gave them (Tilda's defaults: Name, Phone, Email);
-  `tranid` identifies the submission, `formid` the form.
-- A cart adds `payment`: `orderid`, `amount` (what the buyer pays), `products`, and, with
-  delivery, `delivery`, `delivery_price`, `delivery_address`; the payment system chosen is
-  in `paymentsystem`. In a form body `payment` comes as PHP-style keys (`payment[orderid]`)
-  or as one JSON string; products come as objects (name, quantity, price, amount, sku,
-  options) or, in older settings, as text lines "Name - 2x500 = 1000".
+From Tilda's public help, help-ru.tilda.cc/forms/webhook ("Webhook: приём данных из форм на
+свой скрипт") and help-ru.tilda.cc/forms/marketplace/tech (how a key is sent):
+- Tilda POSTs each form or cart submission to the webhook URL over HTTPS. Form fields come
+  under the names the shop gave them (Tilda's defaults: Name, Phone, Email); `tranid`
+  identifies the submission, `formid` the form.
 - When the webhook is connected Tilda sends `test=test` and expects 200 OK (we answer "ok").
-  Tilda waits 5 seconds and tries twice more, a minute apart.
-- Tilda signs nothing. Its webhook settings can send an API key, in a header or as a field
-  of the body, under a name the shop sets: ShopBot asks for the name `X-Shopbot-Key`
-  (KEY_NAME), a key it makes, and accepts it in either place. That key is the only proof a
-  delivery came from the shop's Tilda, so a delivery without it is not verified.
+  It waits five seconds for an answer and tries twice more, a minute apart.
+- Tilda signs nothing. A key can be sent in a header or as a field of the body, under a
+  name that is set with it: ShopBot asks for the name `X-Shopbot-Key` (KEY_NAME) with a key
+  it makes, and accepts it in either place. That key is the only proof that a delivery
+  came from the shop's Tilda, so a delivery without it is not verified.
+
+The cart's part of the body is not laid out in that help page; it is read as receivers of
+Tilda's webhook read it in public code: `payment` with `orderid`, `amount` (what the buyer
+pays), `products` and, with delivery, `delivery`, `delivery_price`, `delivery_address`;
+`paymentsystem` beside it. The body is a form (the default) or JSON; in a form `payment`
+comes as PHP-style keys (`payment[orderid]`) or as one JSON string; products come as
+objects (name, quantity, price, amount, sku, options) or as text lines
+"Name - 2x500 = 1000". All of these are taken.
 
 Tilda's payload carries no currency: the connector is built with the shop's.
 """
