@@ -179,7 +179,9 @@ def note_text(note: str | None, carrier: str | None, track_code: str | None) -> 
 
 
 def _is_ping(body: bytes) -> bool:
-    return isinstance(body, bytes | bytearray) and bool(_PING.match(bytes(body[:64]).strip()))
+    if not isinstance(body, bytes | bytearray) or len(body) > 64:
+        return False
+    return _PING.match(bytes(body).strip()) is not None
 
 
 def _order_id(value: str) -> str:
