@@ -6,24 +6,29 @@ the Dispatcher's workflow data (the long-lived services, bot.telegram.build_disp
 what the middlewares add (`i18n`, `callback_answer`, and `user`/`actor` from
 handlers.telegram.middlewares). `HandlerData` lists every name with its type; a handler's
 parameter of that name is annotated with that type (tests/unit/test_handler_signatures.py
-holds every registered handler to it).
+holds every registered handler to it). A name that may be absent (`user` and `actor` for an
+anonymous group admin) is typed `X | None = None` by a handler that can do without it.
+
+Filters add a few names for the handlers behind them: `FilterData`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from aiogram.dispatcher.middlewares.data import I18nData, MiddlewareData
 
 if TYPE_CHECKING:
+    from aiogram.filters import CommandObject
+    from aiogram.filters.callback_data import CallbackData
     from aiogram.utils.callback_answer import CallbackAnswer
 
     from bot.settings import Settings
     from services.buyers.reviews import ReviewService
-    from services.buyers.service import BuyerService
+    from services.buyers.service import BuyerOrder, BuyerService
     from services.documents.service import DocumentService
     from services.messaging.cards import CardRegistry
-    from services.messaging.dialog import DialogService
+    from services.messaging.dialog import DialogService, ReplyTarget
     from services.money.ledger.balance import BalanceService
     from services.money.returns import ReturnService
     from services.orders.actors import ActorRef
@@ -64,3 +69,10 @@ class HandlerData(MiddlewareData, I18nData, total=False):
     # IdentityMiddleware: who is asking (absent for a bot's own updates).
     user: Person
     actor: ActorRef
+
+
+class FilterData(TypedDict, total=False):
+    callback_data: CallbackData  # CallbackData.filter(): the handler names its own subclass
+    command: CommandObject  # Command()
+    target: ReplyTarget  # handlers.telegram.dialog.reply_target: the order a reply is about
+    open_orders: list[BuyerOrder]  # handlers.telegram.dialog.has_open_orders

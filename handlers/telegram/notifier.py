@@ -36,11 +36,11 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.container import Container
 from bot.i18n import build_i18n
-from handlers.telegram import returns as return_notices
+from handlers.telegram import return_notices
 from handlers.telegram import reviews as review_notices
 from handlers.telegram.card_view import card_keyboard, card_text
 from handlers.telegram.format import esc, money, role_name
-from handlers.telegram.order_list import ListAct, ListCB
+from handlers.telegram.order_list_view import ListAct, ListCB
 from services.documents.service import INVOICE_STATUSES, Document
 from services.messaging.dialog import EmailedFile
 from services.messaging.notifications.content import Notice, NoticeReader

@@ -94,7 +94,7 @@ async def delivery_method_chosen(
 
 
 async def delivery_cost_typed(
-    message: Message, state: FSMContext, orders: OrderService, actor: ActorRef, i18n
+    message: Message, state: FSMContext, orders: OrderService, actor: ActorRef, i18n: I18n
 ) -> None:
     data = await state.get_data()
     try:
@@ -151,7 +151,7 @@ async def ask_address(
 
 
 async def address_typed(
-    message: Message, state: FSMContext, orders: OrderService, actor: ActorRef, i18n
+    message: Message, state: FSMContext, orders: OrderService, actor: ActorRef, i18n: I18n
 ) -> None:
     address = message.text.strip()
     if not 1 <= len(address) <= 1000:

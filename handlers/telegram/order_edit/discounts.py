@@ -34,7 +34,7 @@ from services.refusals import OrderRefused, Problem
 
 
 async def choose_discount(
-    query: CallbackQuery, callback_data: EditCB, orders: OrderService, actor: ActorRef, i18n
+    query: CallbackQuery, callback_data: EditCB, orders: OrderService, actor: ActorRef, i18n: I18n
 ) -> None:
     view = await checked_view(orders, actor, callback_data.id, callback_data.v, "discount")
     order, language = view.order, i18n.current_locale
@@ -120,7 +120,7 @@ def parse_discount(text: str, base: int, currency: str) -> int:
 
 
 async def discount_typed(
-    message: Message, state: FSMContext, orders: OrderService, actor: ActorRef, i18n
+    message: Message, state: FSMContext, orders: OrderService, actor: ActorRef, i18n: I18n
 ) -> None:
     data = await state.get_data()
     language = i18n.current_locale

@@ -194,7 +194,7 @@ async def split_reason_chosen(
 
 
 async def split_comment(
-    message: Message, state: FSMContext, orders: OrderService, actor: ActorRef, i18n
+    message: Message, state: FSMContext, orders: OrderService, actor: ActorRef, i18n: I18n
 ) -> None:
     comment = message.text.strip()
     if not 1 <= len(comment) <= 2000:
