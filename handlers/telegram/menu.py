@@ -29,7 +29,7 @@ class MenuCB(CallbackData, prefix="m"):
     act: MenuAct
 
 
-def menu_text(membership: Membership) -> str:
+def menu_text(membership: Membership | None) -> str:
     if membership is None:
         return _(
             "Hello! I manage a shop's orders in Telegram: new-order pings, status buttons, "
@@ -42,7 +42,7 @@ def menu_text(membership: Membership) -> str:
     )
 
 
-def menu_keyboard(membership: Membership, shop_count: int) -> InlineKeyboardMarkup:
+def menu_keyboard(membership: Membership | None, shop_count: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
 
     def add(text: str, act: MenuAct) -> None:
