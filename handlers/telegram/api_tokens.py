@@ -22,6 +22,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from handlers.telegram.format import esc
 from handlers.telegram.onboarding import TYPED
 from services.refusals import Reason, Refused
+from services.shops.users import Person
 from services.storefront.tokens import ApiTokenService, TokenInfo
 from services.storefront.webhook_settings import CLEAR, WebhookSettings
 
@@ -130,7 +131,12 @@ async def tokens_screen(
 
 
 async def show_tokens(
-    query: CallbackQuery, callback_data: TokensCB, user, api_tokens, webhook_settings, state
+    query: CallbackQuery,
+    callback_data: TokensCB,
+    user: Person,
+    api_tokens: ApiTokenService,
+    webhook_settings: WebhookSettings,
+    state: FSMContext,
 ) -> None:
     await state.clear()
     text, markup = await tokens_screen(api_tokens, webhook_settings, callback_data.shop, user.id)
@@ -141,7 +147,11 @@ async def show_tokens(
 
 
 async def ask_name(
-    query: CallbackQuery, callback_data: TokensCB, user, api_tokens, state: FSMContext
+    query: CallbackQuery,
+    callback_data: TokensCB,
+    user: Person,
+    api_tokens: ApiTokenService,
+    state: FSMContext,
 ) -> None:
     await api_tokens.list(callback_data.shop, user_id=user.id)  # owners and admins only
     await state.set_state(TokensEdit.name)
@@ -153,7 +163,11 @@ async def ask_name(
 
 
 async def name_typed(
-    message: Message, user, api_tokens, webhook_settings, state: FSMContext
+    message: Message,
+    user: Person,
+    api_tokens: ApiTokenService,
+    webhook_settings: WebhookSettings,
+    state: FSMContext,
 ) -> None:
     shop_id = (await state.get_data())["shop_id"]
     try:
@@ -178,7 +192,9 @@ async def name_typed(
 # -- revoking ----------------------------------------------------------------------------------
 
 
-async def confirm_revoke(query: CallbackQuery, callback_data: TokensCB, user, api_tokens) -> None:
+async def confirm_revoke(
+    query: CallbackQuery, callback_data: TokensCB, user: Person, api_tokens: ApiTokenService
+) -> None:
     tokens = await api_tokens.list(callback_data.shop, user_id=user.id)
     info = next((t for t in tokens if t.id == callback_data.token and t.active), None)
     if info is None:
@@ -202,9 +218,9 @@ async def confirm_revoke(query: CallbackQuery, callback_data: TokensCB, user, ap
 async def revoke(
     query: CallbackQuery,
     callback_data: TokensCB,
-    user,
-    api_tokens,
-    webhook_settings,
+    user: Person,
+    api_tokens: ApiTokenService,
+    webhook_settings: WebhookSettings,
     callback_answer: CallbackAnswer,
 ) -> None:
     info = await api_tokens.revoke(callback_data.shop, callback_data.token, user_id=user.id)
@@ -217,7 +233,11 @@ async def revoke(
 
 
 async def ask_url(
-    query: CallbackQuery, callback_data: TokensCB, user, webhook_settings, state: FSMContext
+    query: CallbackQuery,
+    callback_data: TokensCB,
+    user: Person,
+    webhook_settings: WebhookSettings,
+    state: FSMContext,
 ) -> None:
     await webhook_settings.get(callback_data.shop, user.id)  # owners and admins only
     await state.set_state(TokensEdit.url)
@@ -232,7 +252,11 @@ async def ask_url(
 
 
 async def url_typed(
-    message: Message, user, api_tokens, webhook_settings, state: FSMContext
+    message: Message,
+    user: Person,
+    api_tokens: ApiTokenService,
+    webhook_settings: WebhookSettings,
+    state: FSMContext,
 ) -> None:
     shop_id = (await state.get_data())["shop_id"]
     try:
@@ -256,7 +280,7 @@ async def url_typed(
 
 
 async def confirm_secret(
-    query: CallbackQuery, callback_data: TokensCB, user, webhook_settings
+    query: CallbackQuery, callback_data: TokensCB, user: Person, webhook_settings: WebhookSettings
 ) -> None:
     await webhook_settings.get(callback_data.shop, user.id)  # owners and admins only
     builder = InlineKeyboardBuilder()
@@ -275,7 +299,11 @@ async def confirm_secret(
 
 
 async def new_secret(
-    query: CallbackQuery, callback_data: TokensCB, user, api_tokens, webhook_settings
+    query: CallbackQuery,
+    callback_data: TokensCB,
+    user: Person,
+    api_tokens: ApiTokenService,
+    webhook_settings: WebhookSettings,
 ) -> None:
     secret = await webhook_settings.regenerate_secret(callback_data.shop, user_id=user.id)
     await query.message.edit_text(_secret_text(secret))

@@ -9,10 +9,12 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from handlers.telegram.format import esc, money, when
-from services.money.ledger.balance import Balance
+from services.money.ledger.balance import Balance, BalanceService
+from services.shops.users import Person, UserService
 
 
 def kind_name(kind: str) -> str:
@@ -63,7 +65,9 @@ def balance_text(balance: Balance, timezone: str, language: str) -> str:
     return "\n".join(lines)
 
 
-async def balance_command(message: Message, users, user, balance, i18n) -> None:
+async def balance_command(
+    message: Message, users: UserService, user: Person, balance: BalanceService, i18n: I18n
+) -> None:
     membership = await users.current_shop(user.id)
     if membership is None:
         await message.answer(_("You are not staff of any shop yet. Send /start to create one."))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -23,6 +24,7 @@ from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
 from services.refusals import Reason, Refused
+from services.shops.users import Person
 
 MAX_LISTED = 20  # orders in /my, newest first
 
@@ -36,7 +38,7 @@ async def open_by_link(
     buyers: BuyerService,
     orders: OrderService,
     actor: ActorRef,
-    user,
+    user: Person,
     language: str,
     cards: CardRegistry,
 ) -> None:
@@ -74,7 +76,7 @@ async def open_by_link(
     )
 
 
-async def my_orders(message: Message, buyers: BuyerService, user, i18n) -> None:
+async def my_orders(message: Message, buyers: BuyerService, user: Person, i18n: I18n) -> None:
     language = i18n.current_locale
     mine = await buyers.my_orders(user.id, limit=MAX_LISTED)
     if not mine:
@@ -116,7 +118,7 @@ async def open_order(
     callback_data: BuyerCB,
     orders: OrderService,
     actor: ActorRef,
-    i18n,
+    i18n: I18n,
     cards: CardRegistry,
 ) -> None:
     view = await orders.view(callback_data.id, actor)  # someone else's order: "not found"
@@ -128,7 +130,7 @@ async def how_to_pay(
     callback_data: BuyerCB,
     orders: OrderService,
     actor: ActorRef,
-    i18n,
+    i18n: I18n,
 ) -> None:
     language = i18n.current_locale
     view = await orders.view(callback_data.id, actor)

@@ -14,8 +14,9 @@ and "dg" (an order's dialog, shown from the card).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
@@ -24,6 +25,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -33,6 +35,10 @@ from services.messaging.dialog import MAX_TEXT, DialogService, Direction, ReplyT
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
 from services.refusals import OrderRefused, Problem
+from services.shops.users import Person
+
+if TYPE_CHECKING:
+    from storage.models import DialogMessage  # as a Thread holds them
 
 GROUPS = ("group", "supergroup")
 MAX_PENDING = 10  # messages kept while the buyer chooses their order
@@ -234,7 +240,9 @@ def too_long_text() -> str:
 # -- a message with no context: ask which order, never guess ---------------------------------
 
 
-async def has_open_orders(message: Message, buyers: BuyerService, user=None) -> dict | bool:
+async def has_open_orders(
+    message: Message, buyers: BuyerService, user: Person | None = None
+) -> dict | bool:
     if user is None:
         return False
     open_orders = await buyers.open_orders(user.id)
@@ -275,13 +283,13 @@ async def ask_which_order(
 
 
 async def more_while_choosing(
-    message: Message, state: FSMContext, open_orders: list[BuyerOrder], i18n
+    message: Message, state: FSMContext, open_orders: list[BuyerOrder], i18n: I18n
 ) -> None:
     await ask_which_order(message, state, open_orders, i18n.current_locale)
 
 
 async def message_without_context(
-    message: Message, state: FSMContext, open_orders: list[BuyerOrder], i18n
+    message: Message, state: FSMContext, open_orders: list[BuyerOrder], i18n: I18n
 ) -> None:
     """Free text, or a reply to a bot message that is no order's: which order is it about?"""
     await ask_which_order(message, state, open_orders, i18n.current_locale)
@@ -332,7 +340,11 @@ async def stale_pick(query: CallbackQuery, callback_answer: CallbackAnswer) -> N
 
 
 async def show_dialog(
-    query: CallbackQuery, callback_data: DialogCB, dialog: DialogService, actor: ActorRef, i18n
+    query: CallbackQuery,
+    callback_data: DialogCB,
+    dialog: DialogService,
+    actor: ActorRef,
+    i18n: I18n,
 ) -> None:
     language = i18n.current_locale
     thread = await dialog.thread(callback_data.id, actor)
@@ -354,7 +366,9 @@ async def show_dialog(
     await query.message.answer("\n".join([heading, *reversed(lines)]))
 
 
-def dialog_line(message, authors, timezone: str, language: str) -> str:
+def dialog_line(
+    message: DialogMessage, authors: Mapping[int, str], timezone: str, language: str
+) -> str:
     name = authors.get(message.author_user_id, "") if message.author_user_id else ""
     if message.direction == Direction.TO_SHOP:
         who = _("Buyer")

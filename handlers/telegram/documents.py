@@ -25,6 +25,7 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -36,7 +37,10 @@ from services.documents.sandbox import MAX_TEMPLATE, TemplateProblem
 from services.documents.service import BUYER_KINDS, DocumentService
 from services.documents.variables import BANK_KEYS
 from services.orders.actors import ActorRef
+from services.orders.service import OrderService
 from services.refusals import Reason, Refused
+from services.shops.settings import ShopSettingsService
+from services.shops.users import Person
 from services.vocabulary import LANGUAGES
 
 MAX_UPLOAD = 256 * 1024  # bytes of an uploaded template file (the text limit is tighter)
@@ -102,7 +106,7 @@ def templates_screen(shop_id: int) -> tuple[str, InlineKeyboardMarkup]:
 
 
 async def template_screen(
-    documents: DocumentService, shop_id: int, user, kind: str, language: str
+    documents: DocumentService, shop_id: int, user: Person, kind: str, language: str
 ) -> tuple[str, InlineKeyboardMarkup]:
     info = await documents.template(shop_id, user.id, kind, language)
     which = (
@@ -148,7 +152,11 @@ async def template_screen(
 
 
 async def show_templates(
-    query: CallbackQuery, callback_data: DocCB, user, shop_settings, state: FSMContext
+    query: CallbackQuery,
+    callback_data: DocCB,
+    user: Person,
+    shop_settings: ShopSettingsService,
+    state: FSMContext,
 ) -> None:
     await state.clear()
     view = await shop_settings.get(callback_data.shop, user.id)
@@ -161,7 +169,7 @@ async def show_templates(
 async def show_template(
     query: CallbackQuery,
     callback_data: DocCB,
-    user,
+    user: Person,
     documents: DocumentService,
     state: FSMContext,
 ) -> None:
@@ -177,7 +185,7 @@ async def show_template(
 
 
 async def download_template(
-    query: CallbackQuery, callback_data: DocCB, user, documents: DocumentService
+    query: CallbackQuery, callback_data: DocCB, user: Person, documents: DocumentService
 ) -> None:
     info = await documents.template(
         callback_data.shop, user.id, callback_data.kind, callback_data.lang
@@ -191,7 +199,7 @@ async def download_template(
 
 # Another file while a preview waits replaces it: the latest upload is what Save saves.
 async def template_uploaded(
-    message: Message, bot: Bot, user, documents: DocumentService, state: FSMContext
+    message: Message, bot: Bot, user: Person, documents: DocumentService, state: FSMContext
 ) -> None:
     data = await state.get_data()
     shop_id, kind, language = data["shop_id"], data["kind"], data["language"]
@@ -264,7 +272,7 @@ async def not_a_file(message: Message) -> None:
 async def save_template(
     query: CallbackQuery,
     callback_data: DocCB,
-    user,
+    user: Person,
     documents: DocumentService,
     state: FSMContext,
     callback_answer: CallbackAnswer,
@@ -302,7 +310,7 @@ async def save_template(
 async def restore_template(
     query: CallbackQuery,
     callback_data: DocCB,
-    user,
+    user: Person,
     documents: DocumentService,
     state: FSMContext,
     callback_answer: CallbackAnswer,
@@ -323,7 +331,11 @@ async def restore_template(
 
 
 async def ask_bank_details(
-    query: CallbackQuery, callback_data: DocCB, user, documents: DocumentService, state: FSMContext
+    query: CallbackQuery,
+    callback_data: DocCB,
+    user: Person,
+    documents: DocumentService,
+    state: FSMContext,
 ) -> None:
     bank = await documents.bank_details(callback_data.shop, user.id)
     current = "\n".join(f"{key}: {esc(bank[key])}" for key in BANK_KEYS)
@@ -348,7 +360,7 @@ async def ask_bank_details(
 
 
 async def bank_details_typed(
-    message: Message, user, documents: DocumentService, state: FSMContext
+    message: Message, user: Person, documents: DocumentService, state: FSMContext
 ) -> None:
     shop_id = (await state.get_data())["shop_id"]
     try:
@@ -380,7 +392,9 @@ def order_documents_keyboard(order_id: int, version: int) -> InlineKeyboardMarku
     return builder.as_markup()
 
 
-async def order_documents(query: CallbackQuery, callback_data: DocCB, orders, actor: ActorRef):
+async def order_documents(
+    query: CallbackQuery, callback_data: DocCB, orders: OrderService, actor: ActorRef
+):
     view = await orders.view(callback_data.id, actor)  # someone else's order: "not found"
     kinds_for_buyer = not view.who.is_staff
     markup = order_documents_keyboard(view.order.id, view.order.version)
@@ -400,7 +414,7 @@ async def send_document(
     callback_data: DocCB,
     documents: DocumentService,
     actor: ActorRef,
-    i18n,
+    i18n: I18n,
 ) -> None:
     language = i18n.current_locale if i18n.current_locale in LANGUAGES else LANGUAGES[0]
     document = await documents.for_order(callback_data.id, actor, callback_data.kind, language)

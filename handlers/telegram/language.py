@@ -10,10 +10,12 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.start import send_menu
+from services.shops.users import Person, UserService
 from services.vocabulary import LANGUAGES
 
 # Each language is named in itself, so everyone finds theirs whatever the bot speaks now.
@@ -36,14 +38,14 @@ def languages_keyboard(current: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-async def choose_language(message: Message, i18n) -> None:
+async def choose_language(message: Message, i18n: I18n) -> None:
     await message.answer(
         _("Choose your language:"), reply_markup=languages_keyboard(i18n.current_locale)
     )
 
 
 async def language_chosen(
-    query: CallbackQuery, callback_data: LanguageCB, users, user, i18n
+    query: CallbackQuery, callback_data: LanguageCB, users: UserService, user: Person, i18n: I18n
 ) -> None:
     user = await users.set_language(user.id, callback_data.code)  # others: "not valid"
     # The rest of this update speaks the new language already: the answer and the menu.

@@ -8,6 +8,7 @@ whether this person may create orders for the shop at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
@@ -46,6 +48,7 @@ from services.orders.money import to_minor
 from services.orders.rows import delivery_price
 from services.orders.service import OrderService
 from services.refusals import OrderRefused, Problem
+from services.shops.users import Person, UserService
 from services.vocabulary import DELIVERY_METHODS, IN_STOCK, MADE_TO_ORDER, PAYMENT_METHODS
 
 # A phone order is short: its goods, each with a button, keep every message and the order's
@@ -195,7 +198,7 @@ def items_keyboard(data: dict[str, Any]) -> InlineKeyboardMarkup:
 
 
 def methods_keyboard(
-    act: ManualAct, methods, labels: dict[str, str] | None = None
+    act: ManualAct, methods: Sequence[str], labels: dict[str, str] | None = None
 ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for method in methods:
@@ -259,7 +262,7 @@ def summary_keyboard() -> InlineKeyboardMarkup:
 # -- the conversation ------------------------------------------------------------------
 
 
-async def begin(message: Message, users, user, state: FSMContext) -> None:
+async def begin(message: Message, users: UserService, user: Person, state: FSMContext) -> None:
     await state.clear()
     membership = await users.current_shop(user.id)
     if membership is None:
@@ -284,11 +287,15 @@ async def begin(message: Message, users, user, state: FSMContext) -> None:
     )
 
 
-async def new_command(message: Message, users, user, state: FSMContext) -> None:
+async def new_command(
+    message: Message, users: UserService, user: Person, state: FSMContext
+) -> None:
     await begin(message, users, user, state)
 
 
-async def new_from_menu(query: CallbackQuery, users, user, state: FSMContext) -> None:
+async def new_from_menu(
+    query: CallbackQuery, users: UserService, user: Person, state: FSMContext
+) -> None:
     await begin(query.message, users, user, state)
 
 
@@ -352,7 +359,7 @@ async def phone_typed(message: Message, state: FSMContext) -> None:
     )
 
 
-async def items_typed(message: Message, state: FSMContext, i18n) -> None:
+async def items_typed(message: Message, state: FSMContext, i18n: I18n) -> None:
     data = await state.get_data()
     if message.text.strip().lower() in {"done", _("Done").lower()}:
         await items_done(message, state, data, i18n.current_locale)
@@ -384,7 +391,7 @@ async def items_typed(message: Message, state: FSMContext, i18n) -> None:
 
 
 async def toggle_availability(
-    query: CallbackQuery, callback_data: ManualCB, state: FSMContext, i18n
+    query: CallbackQuery, callback_data: ManualCB, state: FSMContext, i18n: I18n
 ) -> None:
     data = await state.get_data()
     items = data["items"]
@@ -402,7 +409,7 @@ async def toggle_availability(
 
 
 async def done_tapped(
-    query: CallbackQuery, state: FSMContext, callback_answer: CallbackAnswer, i18n
+    query: CallbackQuery, state: FSMContext, callback_answer: CallbackAnswer, i18n: I18n
 ) -> None:
     data = await state.get_data()
     if not data["items"]:
@@ -470,7 +477,7 @@ async def ask_payment(message: Message, state: FSMContext) -> None:
 
 
 async def payment_chosen(
-    query: CallbackQuery, callback_data: ManualCB, state: FSMContext, i18n
+    query: CallbackQuery, callback_data: ManualCB, state: FSMContext, i18n: I18n
 ) -> None:
     if callback_data.arg not in PAYMENT_METHODS:
         raise OrderRefused(Problem.INVALID, "no such payment method", {"field": "payment.method"})
@@ -488,7 +495,7 @@ async def create(
     orders: OrderService,
     actor: ActorRef,
     bot: Bot,
-    i18n,
+    i18n: I18n,
     callback_answer: CallbackAnswer,
     cards: CardRegistry,
 ) -> None:

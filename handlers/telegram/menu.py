@@ -10,6 +10,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.format import esc, role_name
+from services.shops.users import Membership
 from services.vocabulary import SUPERVISOR_ROLES
 
 
@@ -28,7 +29,7 @@ class MenuCB(CallbackData, prefix="m"):
     act: MenuAct
 
 
-def menu_text(membership) -> str:
+def menu_text(membership: Membership | None) -> str:
     if membership is None:
         return _(
             "Hello! I manage a shop's orders in Telegram: new-order pings, status buttons, "
@@ -41,7 +42,7 @@ def menu_text(membership) -> str:
     )
 
 
-def menu_keyboard(membership, shop_count: int) -> InlineKeyboardMarkup:
+def menu_keyboard(membership: Membership | None, shop_count: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
 
     def add(text: str, act: MenuAct) -> None:

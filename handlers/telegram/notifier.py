@@ -33,16 +33,16 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy import select
 
 from bot.container import Container
 from bot.i18n import build_i18n
-from handlers.telegram import returns as return_notices
+from handlers.telegram import return_notices
 from handlers.telegram import reviews as review_notices
 from handlers.telegram.card_view import card_keyboard, card_text
 from handlers.telegram.format import esc, money, role_name
-from handlers.telegram.order_list import ListAct, ListCB
+from handlers.telegram.order_list_view import ListAct, ListCB
 from services.documents.service import INVOICE_STATUSES, Document
+from services.messaging.dialog import EmailedFile
 from services.messaging.notifications.content import Notice, NoticeReader
 from services.messaging.notifications.pump import (
     OutboxPump,
@@ -57,8 +57,6 @@ from services.messaging.notifications.pump import (
 from services.messaging.notifications.recipients import BUYER, COPY, EDIT_CARD
 from services.orders.actors import ActorRef
 from services.refusals import OrderRefused
-from storage.database import reading
-from storage.models import DialogFile, DialogRelay
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +73,7 @@ class TelegramSender:
 
     def __init__(self, bot: Bot, container: Container, i18n: I18n | None = None):
         self._bot = bot
-        self._sessions = container.sessions
-        self._clock = container.clock
+        self._dialog = container.dialog
         self._orders = container.orders
         self._cards = container.cards
         self._notices = NoticeReader(container.sessions, container.workflows)
@@ -192,7 +189,7 @@ class TelegramSender:
 
     # -- files a buyer e-mailed ----------------------------------------------------------
 
-    async def _emailed_files(self, delivery: Outgoing, notice: Notice) -> list[DialogFile]:
+    async def _emailed_files(self, delivery: Outgoing, notice: Notice) -> list[EmailedFile]:
         """The files of a buyer's e-mail reply being relayed to the shop (none otherwise)."""
         dialog = notice.dialog
         if (
@@ -202,17 +199,10 @@ class TelegramSender:
             or not dialog.attachments
         ):
             return []
-        async with reading(self._sessions) as session:
-            return list(
-                await session.scalars(
-                    select(DialogFile)
-                    .where(DialogFile.dialog_message_id == dialog.id)
-                    .order_by(DialogFile.id)
-                )
-            )
+        return await self._dialog.emailed_files(dialog.id)
 
     async def _send_files(
-        self, delivery: Outgoing, notice: Notice, files: list[DialogFile]
+        self, delivery: Outgoing, notice: Notice, files: list[EmailedFile]
     ) -> Outcome:
         """An e-mail reply with files, relayed as documents.
 
@@ -241,7 +231,7 @@ class TelegramSender:
         return Sent(message_id)
 
     async def _send_more_files(
-        self, delivery: Outgoing, notice: Notice, first_id: int, files: list[DialogFile]
+        self, delivery: Outgoing, notice: Notice, first_id: int, files: list[EmailedFile]
     ) -> None:
         reply = ReplyParameters(message_id=first_id, allow_sending_without_reply=True)
         try:
@@ -269,17 +259,12 @@ class TelegramSender:
             )
             return
         try:
-            async with self._sessions() as session, session.begin():
-                for message in sent:
-                    session.add(
-                        DialogRelay(
-                            dialog_message_id=notice.dialog.id,
-                            order_id=notice.dialog.order_id,
-                            chat_id=delivery.chat_id,
-                            message_id=message.message_id,
-                            created_at=self._clock.now(),
-                        )
-                    )
+            await self._dialog.record_relays(
+                notice.dialog.id,
+                notice.dialog.order_id,
+                delivery.chat_id,
+                [message.message_id for message in sent],
+            )
         except Exception:
             log.exception("delivery %s: the relays of the further files not recorded", delivery.id)
 

@@ -22,6 +22,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel import Locale
@@ -30,7 +31,10 @@ from babel.numbers import get_territory_currencies
 from handlers.telegram.format import LOCALES, esc, title
 from handlers.telegram.menu import MenuAct, MenuCB
 from handlers.telegram.start import send_menu
+from services.shops.service import ShopService
 from services.shops.settings import currencies_in_use, shop_countries
+from services.shops.users import Person, UserService
+from services.time.clock import Clock
 from services.workflow.presets import PRESETS, load_preset
 
 # The countries most shops come from get a button; any other is typed as an ISO code.
@@ -214,14 +218,20 @@ async def newshop_button(query: CallbackQuery, state: FSMContext) -> None:
     await begin(query.message, state)
 
 
-async def cancel_command(message: Message, state: FSMContext, users, user) -> None:
+async def cancel_command(
+    message: Message, state: FSMContext, users: UserService, user: Person
+) -> None:
     await state.clear()
     await message.answer(_("Cancelled: no shop was created."))
     await send_menu(message, users, user)
 
 
 async def cancel_button_tapped(
-    query: CallbackQuery, state: FSMContext, users, user, callback_answer: CallbackAnswer
+    query: CallbackQuery,
+    state: FSMContext,
+    users: UserService,
+    user: Person,
+    callback_answer: CallbackAnswer,
 ) -> None:
     await state.clear()
     callback_answer.text = _("Cancelled.")
@@ -261,7 +271,7 @@ async def ask_email(message: Message, state: FSMContext) -> None:
     )
 
 
-async def email_given(message: Message, state: FSMContext, i18n) -> None:
+async def email_given(message: Message, state: FSMContext, i18n: I18n) -> None:
     email = parse_email(message.text)
     if email is None:
         await message.answer(
@@ -283,7 +293,7 @@ async def email_given(message: Message, state: FSMContext, i18n) -> None:
     await ask_country(message, state, i18n.current_locale)
 
 
-async def email_skipped(query: CallbackQuery, state: FSMContext, i18n) -> None:
+async def email_skipped(query: CallbackQuery, state: FSMContext, i18n: I18n) -> None:
     await state.update_data(email=None)
     await query.message.edit_reply_markup(reply_markup=None)
     await ask_country(query.message, state, i18n.current_locale)
@@ -307,7 +317,7 @@ async def ask_country(message: Message, state: FSMContext, language: str) -> Non
     )
 
 
-async def country_typed(message: Message, state: FSMContext, i18n) -> None:
+async def country_typed(message: Message, state: FSMContext, i18n: I18n) -> None:
     country = parse_country(message.text)
     if country is None:
         await message.answer(
@@ -321,7 +331,7 @@ async def country_typed(message: Message, state: FSMContext, i18n) -> None:
 
 
 async def country_tapped(
-    query: CallbackQuery, callback_data: OnboardCB, state: FSMContext, i18n
+    query: CallbackQuery, callback_data: OnboardCB, state: FSMContext, i18n: I18n
 ) -> None:
     country = parse_country(callback_data.arg)
     if country is None:
@@ -350,7 +360,7 @@ def zone_keyboard(country: str) -> InlineKeyboardMarkup:
     )
 
 
-async def zone_typed(message: Message, state: FSMContext, clock) -> None:
+async def zone_typed(message: Message, state: FSMContext, clock: Clock) -> None:
     zone = parse_timezone(message.text)
     if zone is None:
         data = await state.get_data()
@@ -366,7 +376,7 @@ async def zone_typed(message: Message, state: FSMContext, clock) -> None:
 
 
 async def zone_tapped(
-    query: CallbackQuery, callback_data: OnboardCB, state: FSMContext, clock
+    query: CallbackQuery, callback_data: OnboardCB, state: FSMContext, clock: Clock
 ) -> None:
     zones = zones_for((await state.get_data())["country"])
     if not callback_data.arg.isdigit() or int(callback_data.arg) >= len(zones):
@@ -395,7 +405,7 @@ def currency_keyboard(country: str, today: date) -> InlineKeyboardMarkup:
     )
 
 
-async def currency_typed(message: Message, state: FSMContext, i18n, clock) -> None:
+async def currency_typed(message: Message, state: FSMContext, i18n: I18n, clock: Clock) -> None:
     today = clock.now().date()
     currency = parse_currency(message.text, today)
     if currency is None:
@@ -411,7 +421,7 @@ async def currency_typed(message: Message, state: FSMContext, i18n, clock) -> No
 
 
 async def currency_tapped(
-    query: CallbackQuery, callback_data: OnboardCB, state: FSMContext, i18n, clock
+    query: CallbackQuery, callback_data: OnboardCB, state: FSMContext, i18n: I18n, clock: Clock
 ) -> None:
     currency = parse_currency(callback_data.arg, clock.now().date())
     if currency is None:
@@ -439,7 +449,7 @@ async def currency_chosen(message: Message, state: FSMContext, currency: str, la
     )
 
 
-async def preset_typed(message: Message, i18n) -> None:
+async def preset_typed(message: Message, i18n: I18n) -> None:
     await message.answer(
         _("Choose the workflow with one of the buttons."),
         reply_markup=preset_keyboard(i18n.current_locale),
@@ -447,7 +457,7 @@ async def preset_typed(message: Message, i18n) -> None:
 
 
 async def preset_tapped(
-    query: CallbackQuery, callback_data: OnboardCB, state: FSMContext, i18n
+    query: CallbackQuery, callback_data: OnboardCB, state: FSMContext, i18n: I18n
 ) -> None:
     if callback_data.arg not in PRESETS:
         await query.message.answer(_("Choose the workflow with one of the buttons."))
@@ -497,10 +507,10 @@ async def confirm_typed(message: Message) -> None:
 async def create(
     query: CallbackQuery,
     state: FSMContext,
-    shops,
-    users,
-    user,
-    i18n,
+    shops: ShopService,
+    users: UserService,
+    user: Person,
+    i18n: I18n,
     callback_answer: CallbackAnswer,
 ) -> None:
     data = await state.get_data()

@@ -11,6 +11,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -23,6 +24,7 @@ from services.orders.actors import ActorRef
 from services.orders.events import OrderEvents
 from services.orders.service import OrderService, OrderView
 from services.refusals import OrderRefused, Problem
+from services.shops.users import Person, UserService
 from services.workflow.definition import ActorKind, Input
 from services.workflow.engine import reasons_for
 
@@ -85,10 +87,10 @@ async def order_command(
     message: Message,
     command: CommandObject,
     orders: OrderService,
-    users,
+    users: UserService,
     actor: ActorRef,
-    user,
-    i18n,
+    user: Person,
+    i18n: I18n,
     cards: CardRegistry,
 ) -> None:
     number = (command.args or "").strip().lstrip("#")
@@ -108,7 +110,7 @@ async def refresh(
     orders: OrderService,
     actor: ActorRef,
     state: FSMContext,
-    i18n,
+    i18n: I18n,
     callback_answer: CallbackAnswer,
 ) -> None:
     """Draw the card again; also how any conversation about the order is left."""
@@ -125,7 +127,7 @@ async def take_action(
     orders: OrderService,
     actor: ActorRef,
     state: FSMContext,
-    i18n,
+    i18n: I18n,
     callback_answer: CallbackAnswer,
 ) -> None:
     order_id, action, language = callback_data.id, callback_data.arg, i18n.current_locale
@@ -174,7 +176,7 @@ async def confirmed(
     callback_data: OrderCB,
     orders: OrderService,
     actor: ActorRef,
-    i18n,
+    i18n: I18n,
     callback_answer: CallbackAnswer,
 ) -> None:
     await apply_and_redraw(
@@ -196,7 +198,7 @@ async def reason_chosen(
     orders: OrderService,
     actor: ActorRef,
     state: FSMContext,
-    i18n,
+    i18n: I18n,
     callback_answer: CallbackAnswer,
 ) -> None:
     workflow = await orders.workflow_of(callback_data.id)
@@ -372,7 +374,7 @@ async def track_code_typed(
     state: FSMContext,
     orders: OrderService,
     actor: ActorRef,
-    i18n,
+    i18n: I18n,
 ) -> None:
     data = await state.get_data()
     inputs = {"carrier": data["carrier"], "track_code": message.text}
@@ -435,7 +437,7 @@ async def step_comment(
     state: FSMContext,
     orders: OrderService,
     actor: ActorRef,
-    i18n,
+    i18n: I18n,
 ) -> None:
     data = await state.get_data()
     inputs = {**data.get("inputs", {}), "comment": message.text}
@@ -490,7 +492,7 @@ async def history(
     callback_data: OrderCB,
     orders: OrderService,
     actor: ActorRef,
-    i18n,
+    i18n: I18n,
 ) -> None:
     language = i18n.current_locale
     view = await orders.view(callback_data.id, actor)
@@ -517,8 +519,8 @@ async def call_script(
     callback_data: OrderCB,
     orders: OrderService,
     actor: ActorRef,
-    user,
-    i18n,
+    user: Person,
+    i18n: I18n,
 ) -> None:
     """The greeting script of seed 003, with this order's data filled in (A10)."""
     language = i18n.current_locale

@@ -7,58 +7,42 @@ chat's conversation storage, under a destiny of its own that other conversations
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
-from enum import StrEnum
-from typing import Annotated
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from pydantic import Field
 
-from handlers.telegram.format import duration, esc, money, title, when
+from handlers.telegram.format import esc
 from handlers.telegram.menu import MenuAct, MenuCB
 from handlers.telegram.order_card import open_card
+from handlers.telegram.order_list_view import (
+    ListAct,
+    ListCB,
+    list_keyboard,
+    list_text,
+    nav_row,
+    order_buttons,
+    page_count,
+    rows_text,
+    statuses_keyboard,
+)
 from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
+from services.orders.queries import OrderPage, OrderQueries
 from services.orders.service import OrderService
 from services.refusals import Reason, Refused
+from services.shops.users import Membership, Person, UserService
 
 PAGE_SIZE = 10
 MAX_SEARCH = 64
 SEARCH_DESTINY = "order_list"  # the search text's own slot in the FSM storage
-BUTTON_NAME = 16  # characters of the buyer's name on an order's button
-
-
-class ListAct(StrEnum):
-    PAGE = "p"  # draw the list: `page` with the filters
-    QUEUE = "q"  # draw "my queue": `page`
-    OPEN = "o"  # open order `id`'s card
-    STATUSES = "s"  # choose the status filter
-    SEARCH = "f"  # ask for a number or a phone
-    RESET = "r"  # the list without filters or search
-    NOOP = "n"  # the page counter
-
-
-# Client-controlled numbers stay within what the database's integer columns hold.
-Id = Annotated[int, Field(ge=0, lt=2**31)]
-
-
-class ListCB(CallbackData, prefix="l"):
-    act: ListAct
-    page: Annotated[int, Field(ge=0, lt=100_000)] = 0
-    st: Annotated[str, Field(max_length=40)] = ""  # a status code; "" for every status
-    pr: bool = False  # problem orders only
-    mi: bool = False  # orders in the statuses this person is responsible for
-    q: bool = False  # with the search kept for this chat
-    id: Id = 0  # the order to open
 
 
 class ListSearch(StatesGroup):
@@ -75,7 +59,7 @@ def search_store(state: FSMContext) -> FSMContext:
     return FSMContext(storage=state.storage, key=replace(state.key, destiny=SEARCH_DESTINY))
 
 
-async def shop_of(users, user, message: Message):
+async def shop_of(users: UserService, user: Person, message: Message) -> Membership | None:
     """The shop this person works in now; tells them when there is none."""
     membership = await users.current_shop(user.id)
     if membership is None:
@@ -86,167 +70,13 @@ async def shop_of(users, user, message: Message):
 # -- drawing -------------------------------------------------------------------------
 
 
-def page_count(total: int, page_size: int) -> int:
-    return max(1, math.ceil(total / max(page_size, 1)))
-
-
-def status_name(statuses, code: str, language: str) -> str:
-    for status_code, titles in statuses:
-        if status_code == code:
-            return titles if isinstance(titles, str) else title(titles, language)
-    return code
-
-
-def order_line(row, timezone: str, language: str) -> str:
-    parts = [
-        f"<b>#{row.number}</b>",
-        when(row.created_at, timezone, language),
-        esc(row.buyer_name) or esc(row.buyer_phone) or "—",
-        money(row.total, row.currency, language),
-    ]
-    if row.income is not None:
-        parts.append(_("income {amount}").format(amount=money(row.income, row.currency, language)))
-    parts.append(esc(title(row.status_title, language)))
-    if row.time_left is not None and not row.problem:
-        parts.append("⏱ " + duration(row.time_left))
-    return ("⚠️ " if row.problem else "") + " · ".join(parts)
-
-
-def order_buttons(builder: InlineKeyboardBuilder, rows) -> None:
-    buttons = []
-    for row in rows:
-        name = row.buyer_name or row.buyer_phone or ""
-        if len(name) > BUTTON_NAME:
-            name = name[: BUTTON_NAME - 1] + "…"
-        buttons.append(
-            InlineKeyboardButton(
-                text=f"#{row.number} {name}".strip(),
-                callback_data=ListCB(act=ListAct.OPEN, id=row.id).pack(),
-            )
-        )
-    for start in range(0, len(buttons), 2):
-        builder.row(*buttons[start : start + 2])
-
-
-def nav_row(cb: ListCB, page: int, pages: int) -> list[InlineKeyboardButton]:
-    row = []
-    if page > 0:
-        row.append(
-            InlineKeyboardButton(
-                text=_("◀️ Previous"), callback_data=cb.model_copy(update={"page": page - 1}).pack()
-            )
-        )
-    if pages > 1:
-        row.append(
-            InlineKeyboardButton(
-                text=f"{page + 1}/{pages}", callback_data=ListCB(act=ListAct.NOOP).pack()
-            )
-        )
-    if page + 1 < pages:
-        row.append(
-            InlineKeyboardButton(
-                text=_("Next ▶️"), callback_data=cb.model_copy(update={"page": page + 1}).pack()
-            )
-        )
-    return row
-
-
-def rows_text(result, timezone: str, language: str) -> list[str]:
-    pages = page_count(result.total, result.page_size)
-    lines = [
-        _("Page {page} of {pages} · orders: {total}").format(
-            page=result.page + 1, pages=pages, total=result.total
-        ),
-        "",
-    ]
-    return lines + [order_line(row, timezone, language) for row in result.rows]
-
-
-def list_text(result, cb: ListCB, search: str | None, shop, statuses, language: str) -> str:
-    lines = [_("<b>Orders</b> · {shop}").format(shop=esc(shop.name))]
-    filters = []
-    if cb.st:
-        name = status_name(statuses, cb.st, language)
-        filters.append(_("status «{status}»").format(status=esc(name)))
-    if cb.pr:
-        filters.append(_("problem orders"))
-    if cb.mi:
-        filters.append(_("mine"))
-    if search:
-        filters.append(_("search «{query}»").format(query=esc(search)))
-    if filters:
-        lines.append(_("Filters: {filters}").format(filters=", ".join(filters)))
-    if not result.rows:
-        if search:
-            lines += ["", _("Nothing found for «{query}».").format(query=esc(search))]
-        else:
-            lines += ["", _("No orders here.")]
-        return "\n".join(lines)
-    return "\n".join(lines + rows_text(result, shop.timezone, language))
-
-
-def list_keyboard(result, cb: ListCB, statuses, language: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    order_buttons(builder, result.rows)
-    nav = nav_row(cb, result.page, page_count(result.total, result.page_size))
-    if nav:
-        builder.row(*nav)
-    status_label = "🏷 " + status_name(statuses, cb.st, language) if cb.st else _("🏷 Status")
-    builder.row(
-        InlineKeyboardButton(
-            text=status_label[:40],
-            callback_data=cb.model_copy(update={"act": ListAct.STATUSES, "page": 0}).pack(),
-        ),
-        InlineKeyboardButton(
-            text=("✅ " if cb.pr else "") + _("⚠️ Problem"),
-            callback_data=cb.model_copy(update={"pr": not cb.pr, "page": 0}).pack(),
-        ),
-        InlineKeyboardButton(
-            text=("✅ " if cb.mi else "") + _("👤 Mine"),
-            callback_data=cb.model_copy(update={"mi": not cb.mi, "page": 0}).pack(),
-        ),
-    )
-    tools = [
-        InlineKeyboardButton(
-            text=_("🔎 Search"), callback_data=cb.model_copy(update={"act": ListAct.SEARCH}).pack()
-        )
-    ]
-    if cb.st or cb.pr or cb.mi or cb.q:
-        tools.append(
-            InlineKeyboardButton(text=_("♻️ Reset"), callback_data=ListCB(act=ListAct.RESET).pack())
-        )
-    tools.append(
-        InlineKeyboardButton(text=_("🏠 Menu"), callback_data=MenuCB(act=MenuAct.HOME).pack())
-    )
-    builder.row(*tools)
-    return builder.as_markup()
-
-
-def statuses_keyboard(cb: ListCB, statuses, language: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for code, titles in statuses:
-        name = titles if isinstance(titles, str) else title(titles, language)
-        builder.button(
-            text=("✅ " if code == cb.st else "") + name,
-            callback_data=cb.model_copy(update={"act": ListAct.PAGE, "st": code}).pack(),
-        )
-    builder.adjust(2)
-    builder.row(
-        InlineKeyboardButton(
-            text=_("All statuses"),
-            callback_data=cb.model_copy(update={"act": ListAct.PAGE, "st": ""}).pack(),
-        )
-    )
-    return builder.as_markup()
-
-
 async def draw_list(
     target: Message,
     cb: ListCB,
     *,
-    membership,
-    user,
-    order_queries,
+    membership: Membership,
+    user: Person,
+    order_queries: OrderQueries,
     state: FSMContext,
     language: str,
     edit: bool,
@@ -259,7 +89,7 @@ async def draw_list(
             cb = cb.model_copy(update={"q": False})
     shop = membership.shop
 
-    async def read(page: int):
+    async def read(page: int) -> OrderPage:
         return await order_queries.list_orders(
             shop.id,
             user.id,
@@ -288,7 +118,7 @@ async def draw_list(
         cb = cb.model_copy(update={"page": page_count(result.total, result.page_size) - 1})
         result = await read(cb.page)
     statuses = await order_queries.statuses(shop.id)
-    text = list_text(result, cb, search, shop, statuses, language)
+    text = list_text(result, cb, search, shop.name, shop.timezone, statuses, language)
     markup = list_keyboard(result, cb, statuses, language)
     if edit:
         await target.edit_text(text, reply_markup=markup)
@@ -297,7 +127,14 @@ async def draw_list(
 
 
 async def draw_queue(
-    target: Message, page: int, *, membership, user, order_queries, language: str, edit: bool
+    target: Message,
+    page: int,
+    *,
+    membership: Membership,
+    user: Person,
+    order_queries: OrderQueries,
+    language: str,
+    edit: bool,
 ) -> None:
     shop = membership.shop
     result = await order_queries.queue(shop.id, user.id, max(page, 0))
@@ -337,7 +174,13 @@ async def draw_queue(
 
 
 async def orders_command(
-    message: Message, command: CommandObject, users, user, order_queries, state: FSMContext, i18n
+    message: Message,
+    command: CommandObject,
+    users: UserService,
+    user: Person,
+    order_queries: OrderQueries,
+    state: FSMContext,
+    i18n: I18n,
 ) -> None:
     query = (command.args or "").strip()[:MAX_SEARCH]
     await _list_command(
@@ -353,7 +196,12 @@ async def orders_command(
 
 
 async def problems_command(
-    message: Message, users, user, order_queries, state: FSMContext, i18n
+    message: Message,
+    users: UserService,
+    user: Person,
+    order_queries: OrderQueries,
+    state: FSMContext,
+    i18n: I18n,
 ) -> None:
     """The orders flagged as problems: past their time limit (B2)."""
     await _list_command(
@@ -362,7 +210,14 @@ async def problems_command(
 
 
 async def _list_command(
-    message: Message, cb: ListCB, query: str, users, user, order_queries, state, i18n
+    message: Message,
+    cb: ListCB,
+    query: str,
+    users: UserService,
+    user: Person,
+    order_queries: OrderQueries,
+    state: FSMContext,
+    i18n: I18n,
 ) -> None:
     await end_search(state)
     membership = await shop_of(users, user, message)
@@ -382,7 +237,12 @@ async def _list_command(
 
 
 async def orders_from_menu(
-    query: CallbackQuery, users, user, order_queries, state: FSMContext, i18n
+    query: CallbackQuery,
+    users: UserService,
+    user: Person,
+    order_queries: OrderQueries,
+    state: FSMContext,
+    i18n: I18n,
 ) -> None:
     await end_search(state)
     membership = await shop_of(users, user, query.message)
@@ -403,11 +263,11 @@ async def orders_from_menu(
 async def page(
     query: CallbackQuery,
     callback_data: ListCB,
-    users,
-    user,
-    order_queries,
+    users: UserService,
+    user: Person,
+    order_queries: OrderQueries,
     state: FSMContext,
-    i18n,
+    i18n: I18n,
 ) -> None:
     await end_search(state)  # the search prompt's "cancel" is this button too
     membership = await shop_of(users, user, query.message)
@@ -429,7 +289,12 @@ async def page(
 
 
 async def choose_status(
-    query: CallbackQuery, callback_data: ListCB, users, user, order_queries, i18n
+    query: CallbackQuery,
+    callback_data: ListCB,
+    users: UserService,
+    user: Person,
+    order_queries: OrderQueries,
+    i18n: I18n,
 ) -> None:
     membership = await shop_of(users, user, query.message)
     if membership is None:
@@ -453,7 +318,12 @@ async def ask_search(query: CallbackQuery, callback_data: ListCB, state: FSMCont
 
 
 async def search_typed(
-    message: Message, users, user, order_queries, state: FSMContext, i18n
+    message: Message,
+    users: UserService,
+    user: Person,
+    order_queries: OrderQueries,
+    state: FSMContext,
+    i18n: I18n,
 ) -> None:
     text = message.text.strip()
     if not text or len(text) > MAX_SEARCH:
@@ -486,7 +356,7 @@ async def open_order(
     callback_data: ListCB,
     orders: OrderService,
     actor: ActorRef,
-    i18n,
+    i18n: I18n,
     cards: CardRegistry,
 ) -> None:
     # The service decides whether this person may see the order: an id from another shop's
@@ -501,7 +371,14 @@ async def page_counter(query: CallbackQuery, callback_answer: CallbackAnswer) ->
 # -- my queue ------------------------------------------------------------------------
 
 
-async def queue_command(message: Message, users, user, order_queries, state: FSMContext, i18n):
+async def queue_command(
+    message: Message,
+    users: UserService,
+    user: Person,
+    order_queries: OrderQueries,
+    state: FSMContext,
+    i18n: I18n,
+) -> None:
     await end_search(state)
     membership = await shop_of(users, user, message)
     if membership is None:
@@ -518,7 +395,12 @@ async def queue_command(message: Message, users, user, order_queries, state: FSM
 
 
 async def queue_from_menu(
-    query: CallbackQuery, users, user, order_queries, state: FSMContext, i18n
+    query: CallbackQuery,
+    users: UserService,
+    user: Person,
+    order_queries: OrderQueries,
+    state: FSMContext,
+    i18n: I18n,
 ) -> None:
     await end_search(state)
     membership = await shop_of(users, user, query.message)
@@ -536,7 +418,12 @@ async def queue_from_menu(
 
 
 async def queue_page(
-    query: CallbackQuery, callback_data: ListCB, users, user, order_queries, i18n
+    query: CallbackQuery,
+    callback_data: ListCB,
+    users: UserService,
+    user: Person,
+    order_queries: OrderQueries,
+    i18n: I18n,
 ) -> None:
     membership = await shop_of(users, user, query.message)
     if membership is None:

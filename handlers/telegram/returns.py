@@ -18,6 +18,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -362,7 +363,7 @@ async def send(
     orders: OrderService,
     actor: ActorRef,
     state: FSMContext,
-    i18n,
+    i18n: I18n,
 ) -> None:
     data = await state.get_data()
     if await state.get_state() != ReturnForm.confirm.state or data.get("order_id") != (
@@ -412,7 +413,7 @@ async def list_returns(
     returns: ReturnService,
     orders: OrderService,
     actor: ActorRef,
-    i18n,
+    i18n: I18n,
 ) -> None:
     views = await returns.of_order(callback_data.id, actor)
     if not views:
@@ -432,7 +433,7 @@ async def show(
     returns: ReturnService,
     orders: OrderService,
     actor: ActorRef,
-    i18n,
+    i18n: I18n,
 ) -> None:
     try:
         view = await returns.get(callback_data.id, actor)
@@ -453,7 +454,7 @@ async def take_step(
     orders: OrderService,
     actor: ActorRef,
     state: FSMContext,
-    i18n,
+    i18n: I18n,
 ) -> None:
     language = i18n.current_locale
     try:
@@ -498,7 +499,7 @@ async def reject_reason(
     returns: ReturnService,
     orders: OrderService,
     actor: ActorRef,
-    i18n,
+    i18n: I18n,
 ) -> None:
     language = i18n.current_locale
     data = await state.get_data()
@@ -513,73 +514,6 @@ async def reject_reason(
     view = await returns.get(data["return_id"], actor)
     timezone = await _timezone(orders, view.order_id, actor)
     await message.answer(return_card(view, language, timezone), reply_markup=return_keyboard(view))
-
-
-# -- notifications (handlers.telegram.notifier) ----------------------------------------
-
-
-TOPICS = frozenset({"return_to_shop", "return_to_buyer", "return_overdue"})
-
-
-def render_notice(topic: str, data: dict, notice) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The text and buttons of a return's notification, in the current locale."""
-    order, language = notice.order, notice.language
-    number, return_id = data.get("number", order.number), data.get("return_id", 0)
-    step = data.get("step")
-    amount = money(data.get("amount") or 0, order.currency, language)
-    goods = lines_text(data.get("lines") or [])
-    open_button = InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=_("↩️ Open the return"),
-                    callback_data=ReturnCB(act=ReturnAct.SHOW, id=return_id).pack(),
-                )
-            ]
-        ]
-    )
-    if topic == "return_overdue":
-        text = _("⚠️ Return request #{id} for order #{number} was not answered in time.")
-        return text.format(id=return_id, number=number), open_button
-    if topic == "return_to_shop":
-        if step == ReturnStatus.REQUESTED:
-            text = _("↩️ Return request #{id} for order #{number}:\n{goods}\nReason: {reason}")
-            text = text.format(
-                id=return_id, number=number, goods=goods, reason=esc(data.get("reason"))
-            )
-        else:
-            text = _("↩️ Return #{id} of order #{number}: {state}").format(
-                id=return_id, number=number, state=status_name(step)
-            )
-        return text, open_button
-    shop = esc(notice.shop.name)
-    texts = {
-        ReturnStatus.REQUESTED: _(
-            "↩️ Your return request #{id} for order #{number} at {shop} is sent:\n{goods}"
-        ),
-        ReturnStatus.APPROVED: _(
-            "✅ {shop} approved your return #{id} (order #{number}). Please send the goods back."
-        ),
-        ReturnStatus.REJECTED: _(
-            "❌ {shop} rejected your return #{id} (order #{number}): {reason}"
-        ),
-        ReturnStatus.GOODS_RECEIVED: _(
-            "📦 {shop} has received the goods of your return #{id} (order #{number})."
-        ),
-        ReturnStatus.REFUNDED: _(
-            "💸 {shop} has refunded your return #{id} (order #{number}): {amount}."
-        ),
-    }
-    text = texts.get(step, _("↩️ Your return #{id} (order #{number}): {state}"))
-    return text.format(
-        id=return_id,
-        number=number,
-        shop=shop,
-        goods=goods,
-        reason=esc(data.get("reject_reason")),
-        amount=amount,
-        state=status_name(step or ""),
-    ), None
 
 
 def router() -> Router:

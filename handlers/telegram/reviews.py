@@ -20,11 +20,13 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.telegram.format import esc
 from handlers.telegram.returns import alert
-from services.buyers.reviews import ReviewProblem, ReviewRefused, ReviewService
+from services.buyers.reviews import ReviewProblem, ReviewRefused, ReviewService, ReviewView
+from services.messaging.notifications.content import Notice
 from services.orders.actors import ActorRef
-from services.orders.service import OrderView
+from services.orders.service import OrderService, OrderView
+from services.shops.settings import ShopSettingsService
+from services.shops.users import Person
 from services.workflow.definition import StatusKind
-from storage.models import Review
 
 
 class ReviewAct(StrEnum):
@@ -64,7 +66,7 @@ def describe(refusal: ReviewRefused) -> str:
     return texts.get(refusal.code, _("That did not work."))
 
 
-def review_text(review: Review, number: int) -> str:
+def review_text(review: ReviewView, number: int) -> str:
     lines = [
         _("⭐ <b>Review of order #{number}</b>: {stars}").format(
             number=number, stars=stars(review.stars)
@@ -161,7 +163,9 @@ async def rate(
     )
 
 
-async def words(message: Message, state: FSMContext, reviews: ReviewService, actor) -> None:
+async def words(
+    message: Message, state: FSMContext, reviews: ReviewService, actor: ActorRef
+) -> None:
     data = await state.get_data()
     try:
         await reviews.add_text(data["order_id"], actor, message.text)
@@ -188,7 +192,7 @@ async def show(
     query: CallbackQuery,
     callback_data: ReviewCB,
     reviews: ReviewService,
-    orders,
+    orders: OrderService,
     actor: ActorRef,
 ) -> None:
     view = await orders.view(callback_data.id, actor)
@@ -222,7 +226,9 @@ async def ask_answer(
     await query.message.answer(_("Write your answer to the review. The buyer will get it."))
 
 
-async def answer_typed(message: Message, state: FSMContext, reviews: ReviewService, actor) -> None:
+async def answer_typed(
+    message: Message, state: FSMContext, reviews: ReviewService, actor: ActorRef
+) -> None:
     data = await state.get_data()
     try:
         await reviews.answer(data["order_id"], actor, message.text)
@@ -236,7 +242,11 @@ async def answer_typed(message: Message, state: FSMContext, reviews: ReviewServi
 
 
 async def rating(
-    query: CallbackQuery, callback_data: ReviewCB, reviews: ReviewService, shop_settings, user
+    query: CallbackQuery,
+    callback_data: ReviewCB,
+    reviews: ReviewService,
+    shop_settings: ShopSettingsService,
+    user: Person,
 ) -> None:
     await shop_settings.get(callback_data.id, user.id)  # the shop's staff only
     result = await reviews.rating(callback_data.id)
@@ -256,7 +266,9 @@ async def rating(
 TOPICS = frozenset({"review_request", "review_to_shop", "review_answer"})
 
 
-def render_notice(topic: str, data: dict, notice) -> tuple[str, InlineKeyboardMarkup | None]:
+def render_notice(
+    topic: str, data: dict, notice: Notice
+) -> tuple[str, InlineKeyboardMarkup | None]:
     order = notice.order
     number = data.get("number", order.number)
     if topic == "review_request":

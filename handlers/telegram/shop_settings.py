@@ -7,6 +7,7 @@ shop's id and closed-list codes only; the service decides whether the tapper may
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from aiogram import F, Router
@@ -16,6 +17,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -36,7 +38,9 @@ from handlers.telegram.reviews import settings_button as reviews_button
 from handlers.telegram.staff import role_name
 from handlers.telegram.start import send_menu
 from services.refusals import Reason, Refused
-from services.shops.settings import FIELDS, ShopView
+from services.shops.settings import FIELDS, ShopSettingsService, ShopView
+from services.shops.users import Person, UserService
+from services.time.clock import Clock
 from services.vocabulary import LANGUAGES, STAFF_ROLES
 from services.workflow.presets import PRESETS
 
@@ -179,7 +183,7 @@ def value_text(view: ShopView, field: str, language: str) -> str:
     return ""
 
 
-async def editable_view(shop_settings, shop_id: int, user) -> ShopView:
+async def editable_view(shop_settings: ShopSettingsService, shop_id: int, user: Person) -> ShopView:
     """The settings, for the shop's owner and admins only (others are told they may not)."""
     view = await shop_settings.get(shop_id, user.id)
     if not view.can_edit:
@@ -238,7 +242,7 @@ def back_button(shop_id: int) -> InlineKeyboardButton:
     )
 
 
-async def current_shop_id(users, user) -> int:
+async def current_shop_id(users: UserService, user: Person) -> int:
     membership = await users.current_shop(user.id)
     if membership is None:
         raise Refused(Reason.NOT_FOUND, "no shop")
@@ -246,7 +250,12 @@ async def current_shop_id(users, user) -> int:
 
 
 async def settings_command(
-    message: Message, users, user, shop_settings, state: FSMContext, i18n
+    message: Message,
+    users: UserService,
+    user: Person,
+    shop_settings: ShopSettingsService,
+    state: FSMContext,
+    i18n: I18n,
 ) -> None:
     await state.clear()
     membership = await users.current_shop(user.id)
@@ -259,7 +268,12 @@ async def settings_command(
 
 
 async def settings_button(
-    query: CallbackQuery, users, user, shop_settings, state: FSMContext, i18n
+    query: CallbackQuery,
+    users: UserService,
+    user: Person,
+    shop_settings: ShopSettingsService,
+    state: FSMContext,
+    i18n: I18n,
 ) -> None:
     await state.clear()
     view = await editable_view(shop_settings, await current_shop_id(users, user), user)
@@ -268,7 +282,12 @@ async def settings_button(
 
 
 async def menu_again(
-    query: CallbackQuery, callback_data: SettingsCB, user, shop_settings, state: FSMContext, i18n
+    query: CallbackQuery,
+    callback_data: SettingsCB,
+    user: Person,
+    shop_settings: ShopSettingsService,
+    state: FSMContext,
+    i18n: I18n,
 ) -> None:
     await state.clear()
     view = await editable_view(shop_settings, callback_data.shop, user)
@@ -279,7 +298,7 @@ async def menu_again(
 # -- one setting ---------------------------------------------------------------------------
 
 
-def choices(view: ShopView, field: str, language: str, today) -> list[tuple[str, str]]:
+def choices(view: ShopView, field: str, language: str, today: date) -> list[tuple[str, str]]:
     """(button text, value) for the settings whose values are a list to choose from."""
     if field == "preset":
         return [(preset_title(code, language), code) for code in PRESETS]
@@ -315,11 +334,11 @@ TYPED_FIELDS = frozenset(FIELDS) - {
 async def ask_value(
     query: CallbackQuery,
     callback_data: SettingsCB,
-    user,
-    shop_settings,
+    user: Person,
+    shop_settings: ShopSettingsService,
     state: FSMContext,
-    i18n,
-    clock,
+    i18n: I18n,
+    clock: Clock,
 ) -> None:
     field, shop_id = callback_data.arg, callback_data.shop
     if field not in FIELDS:
@@ -350,10 +369,10 @@ async def ask_value(
 async def value_chosen(
     query: CallbackQuery,
     callback_data: SettingsCB,
-    user,
-    shop_settings,
+    user: Person,
+    shop_settings: ShopSettingsService,
     state: FSMContext,
-    i18n,
+    i18n: I18n,
     callback_answer: CallbackAnswer,
 ) -> None:
     await state.clear()
@@ -364,7 +383,13 @@ async def value_chosen(
     await query.message.edit_text(text, reply_markup=markup)
 
 
-async def value_typed(message: Message, user, shop_settings, state: FSMContext, i18n) -> None:
+async def value_typed(
+    message: Message,
+    user: Person,
+    shop_settings: ShopSettingsService,
+    state: FSMContext,
+    i18n: I18n,
+) -> None:
     data = await state.get_data()
     shop_id, field = data["shop_id"], data["field"]
     value = message.text.strip()
@@ -398,9 +423,9 @@ async def value_typed(message: Message, user, shop_settings, state: FSMContext, 
 async def unbind_group(
     query: CallbackQuery,
     callback_data: SettingsCB,
-    user,
-    shop_settings,
-    i18n,
+    user: Person,
+    shop_settings: ShopSettingsService,
+    i18n: I18n,
     callback_answer: CallbackAnswer,
 ) -> None:
     await shop_settings.unbind_staff_chat(callback_data.shop, user.id)
@@ -442,7 +467,12 @@ def statuses_screen(view: ShopView, language: str) -> tuple[str, InlineKeyboardM
 
 
 async def show_statuses(
-    query: CallbackQuery, callback_data: SettingsCB, user, shop_settings, state: FSMContext, i18n
+    query: CallbackQuery,
+    callback_data: SettingsCB,
+    user: Person,
+    shop_settings: ShopSettingsService,
+    state: FSMContext,
+    i18n: I18n,
 ) -> None:
     await state.clear()
     view = await editable_view(shop_settings, callback_data.shop, user)
@@ -451,7 +481,11 @@ async def show_statuses(
 
 
 async def choose_responsible(
-    query: CallbackQuery, callback_data: SettingsCB, user, shop_settings, i18n
+    query: CallbackQuery,
+    callback_data: SettingsCB,
+    user: Person,
+    shop_settings: ShopSettingsService,
+    i18n: I18n,
 ) -> None:
     view = await editable_view(shop_settings, callback_data.shop, user)
     status = next((s for s in view.workflow.statuses if s.code == callback_data.arg), None)
@@ -483,9 +517,9 @@ async def choose_responsible(
 async def responsible_chosen(
     query: CallbackQuery,
     callback_data: SettingsCB,
-    user,
-    shop_settings,
-    i18n,
+    user: Person,
+    shop_settings: ShopSettingsService,
+    i18n: I18n,
     callback_answer: CallbackAnswer,
 ) -> None:
     role = None if callback_data.x == NOBODY else callback_data.x
@@ -499,7 +533,7 @@ async def responsible_chosen(
 # -- switching shops ---------------------------------------------------------------------------
 
 
-async def shops_screen(users, user) -> tuple[str, InlineKeyboardMarkup]:
+async def shops_screen(users: UserService, user: Person) -> tuple[str, InlineKeyboardMarkup]:
     memberships = await users.memberships(user.id)
     current = await users.current_shop(user.id)
     builder = InlineKeyboardBuilder()
@@ -520,12 +554,12 @@ async def shops_screen(users, user) -> tuple[str, InlineKeyboardMarkup]:
     return _("Which shop do you work in now?"), builder.as_markup()
 
 
-async def shops_command(message: Message, users, user) -> None:
+async def shops_command(message: Message, users: UserService, user: Person) -> None:
     text, markup = await shops_screen(users, user)
     await message.answer(text, reply_markup=markup)
 
 
-async def shops_button(query: CallbackQuery, users, user) -> None:
+async def shops_button(query: CallbackQuery, users: UserService, user: Person) -> None:
     text, markup = await shops_screen(users, user)
     await query.message.edit_text(text, reply_markup=markup)
 
@@ -533,8 +567,8 @@ async def shops_button(query: CallbackQuery, users, user) -> None:
 async def switch_shop(
     query: CallbackQuery,
     callback_data: ShopCB,
-    users,
-    user,
+    users: UserService,
+    user: Person,
     state: FSMContext,
     callback_answer: CallbackAnswer,
 ) -> None:

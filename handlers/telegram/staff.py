@@ -28,7 +28,9 @@ from handlers.telegram.format import esc, role_name
 from handlers.telegram.menu import MenuAct, MenuCB
 from handlers.telegram.start import INVITE_PREFIX
 from services.refusals import Reason, Refused
-from services.shops.staff import INVITABLE_ROLES
+from services.shops.settings import ShopSettingsService
+from services.shops.staff import INVITABLE_ROLES, StaffService
+from services.shops.users import Person, UserService
 from services.vocabulary import SUPERVISOR_ROLES
 
 INVITE_TTL = timedelta(hours=48)
@@ -50,7 +52,7 @@ class StaffCB(CallbackData, prefix="sf"):
     role: str = ""
 
 
-def person(user) -> str:
+def person(user: Person) -> str:
     name = esc(user.name) or _("(no name)")
     return f"{name} (@{esc(user.username)})" if user.username else name
 
@@ -61,12 +63,12 @@ def back_to_list(shop_id: int) -> InlineKeyboardButton:
     )
 
 
-async def current_shop_id(users, user) -> int | None:
+async def current_shop_id(users: UserService, user: Person) -> int | None:
     membership = await users.current_shop(user.id)
     return membership.shop.id if membership is not None else None
 
 
-async def require_supervisor(staff, shop_id: int, user) -> None:
+async def require_supervisor(staff: StaffService, shop_id: int, user: Person) -> None:
     """Whether to offer the invite and remove steps at all; the service decides each change."""
     roles = await staff.roles(shop_id, user.id)
     if not roles:
@@ -75,7 +77,9 @@ async def require_supervisor(staff, shop_id: int, user) -> None:
         raise Refused(Reason.FORBIDDEN, "not an owner or admin")
 
 
-async def render_list(staff, shop_id: int, user) -> tuple[str, InlineKeyboardMarkup]:
+async def render_list(
+    staff: StaffService, shop_id: int, user: Person
+) -> tuple[str, InlineKeyboardMarkup]:
     entries = await staff.list(shop_id, user.id)
     manages = bool(await staff.roles(shop_id, user.id) & SUPERVISOR_ROLES)
     lines = [_("<b>Staff</b>")]
@@ -106,7 +110,9 @@ async def render_list(staff, shop_id: int, user) -> tuple[str, InlineKeyboardMar
     return "\n".join(lines), builder.as_markup()
 
 
-async def staff_command(message: Message, staff, users, user) -> None:
+async def staff_command(
+    message: Message, staff: StaffService, users: UserService, user: Person
+) -> None:
     shop_id = await current_shop_id(users, user)
     if shop_id is None:
         await message.answer(_("You are not staff in any shop yet: create one with /newshop."))
@@ -115,7 +121,9 @@ async def staff_command(message: Message, staff, users, user) -> None:
     await message.answer(text, reply_markup=markup)
 
 
-async def staff_button(query: CallbackQuery, staff, users, user) -> None:
+async def staff_button(
+    query: CallbackQuery, staff: StaffService, users: UserService, user: Person
+) -> None:
     shop_id = await current_shop_id(users, user)
     if shop_id is None:
         raise Refused(Reason.NOT_FOUND, "no shop")
@@ -123,12 +131,16 @@ async def staff_button(query: CallbackQuery, staff, users, user) -> None:
     await query.message.edit_text(text, reply_markup=markup)
 
 
-async def show_list(query: CallbackQuery, callback_data: StaffCB, staff, user) -> None:
+async def show_list(
+    query: CallbackQuery, callback_data: StaffCB, staff: StaffService, user: Person
+) -> None:
     text, markup = await render_list(staff, callback_data.shop, user)
     await query.message.edit_text(text, reply_markup=markup)
 
 
-async def choose_role(query: CallbackQuery, callback_data: StaffCB, staff, user) -> None:
+async def choose_role(
+    query: CallbackQuery, callback_data: StaffCB, staff: StaffService, user: Person
+) -> None:
     await require_supervisor(staff, callback_data.shop, user)
     builder = InlineKeyboardBuilder()
     for role in INVITABLE_ROLES:
@@ -143,7 +155,9 @@ async def choose_role(query: CallbackQuery, callback_data: StaffCB, staff, user)
     )
 
 
-async def make_invite(query: CallbackQuery, callback_data: StaffCB, staff, user, bot: Bot) -> None:
+async def make_invite(
+    query: CallbackQuery, callback_data: StaffCB, staff: StaffService, user: Person, bot: Bot
+) -> None:
     token = await staff.invite(callback_data.shop, user.id, callback_data.role, INVITE_TTL)
     me = await bot.me()
     link = f"https://t.me/{me.username}?start={INVITE_PREFIX}{token}"
@@ -155,7 +169,9 @@ async def make_invite(query: CallbackQuery, callback_data: StaffCB, staff, user,
     )
 
 
-async def confirm_removal(query: CallbackQuery, callback_data: StaffCB, staff, user) -> None:
+async def confirm_removal(
+    query: CallbackQuery, callback_data: StaffCB, staff: StaffService, user: Person
+) -> None:
     await require_supervisor(staff, callback_data.shop, user)
     entries = await staff.list(callback_data.shop, user.id)
     entry = next((e for e in entries if e.user.id == callback_data.member), None)
@@ -185,8 +201,8 @@ async def confirm_removal(query: CallbackQuery, callback_data: StaffCB, staff, u
 async def remove(
     query: CallbackQuery,
     callback_data: StaffCB,
-    staff,
-    user,
+    staff: StaffService,
+    user: Person,
     callback_answer: CallbackAnswer,
 ) -> None:
     await staff.remove(callback_data.shop, user.id, callback_data.member)
@@ -220,7 +236,9 @@ async def bind_in_private(message: Message) -> None:
     )
 
 
-async def bind(message: Message, users, user, shop_settings) -> None:
+async def bind(
+    message: Message, users: UserService, user: Person, shop_settings: ShopSettingsService
+) -> None:
     membership = await users.current_shop(user.id)
     try:
         if membership is None:
@@ -240,7 +258,9 @@ async def bind(message: Message, users, user, shop_settings) -> None:
     )
 
 
-async def unbind(message: Message, users, user, shop_settings) -> None:
+async def unbind(
+    message: Message, users: UserService, user: Person, shop_settings: ShopSettingsService
+) -> None:
     membership = await users.current_shop(user.id)
     if membership is not None and membership.shop.staff_chat_id != message.chat.id:
         # Another group (or none) gets this shop's pings: unbinding here would stop those.

@@ -10,16 +10,25 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from handlers.telegram.buyer import open_by_link
 from handlers.telegram.format import esc, role_name
 from handlers.telegram.menu import MenuAct, MenuCB, menu_keyboard, menu_text
+from services.buyers.service import BuyerService
+from services.messaging.cards import CardRegistry
+from services.orders.actors import ActorRef
+from services.orders.service import OrderService
+from services.shops.staff import StaffService
+from services.shops.users import Person, UserService
 
 INVITE_PREFIX = "inv_"  # /start inv_<token>: a staff invite (C2)
 
 
-async def send_menu(message: Message, users, user, *, edit: bool = False) -> None:
+async def send_menu(
+    message: Message, users: UserService, user: Person, *, edit: bool = False
+) -> None:
     membership = await users.current_shop(user.id)
     shops = await users.memberships(user.id)
     text, markup = menu_text(membership), menu_keyboard(membership, len(shops))
@@ -30,7 +39,12 @@ async def send_menu(message: Message, users, user, *, edit: bool = False) -> Non
 
 
 async def accept_invite(
-    message: Message, command: CommandObject, staff, users, user, state: FSMContext
+    message: Message,
+    command: CommandObject,
+    staff: StaffService,
+    users: UserService,
+    user: Person,
+    state: FSMContext,
 ) -> None:
     await state.clear()
     joined = await staff.accept(command.args.removeprefix(INVITE_PREFIX), user.id)
@@ -46,13 +60,13 @@ async def accept_invite(
 async def buyer_link(
     message: Message,
     command: CommandObject,
-    buyers,
-    orders,
-    actor,
-    user,
+    buyers: BuyerService,
+    orders: OrderService,
+    actor: ActorRef,
+    user: Person,
     state: FSMContext,
-    i18n,
-    cards,
+    i18n: I18n,
+    cards: CardRegistry,
 ) -> None:
     await state.clear()
     await open_by_link(
@@ -60,7 +74,7 @@ async def buyer_link(
     )
 
 
-async def start(message: Message, users, user, state: FSMContext) -> None:
+async def start(message: Message, users: UserService, user: Person, state: FSMContext) -> None:
     await state.clear()
     await send_menu(message, users, user)
 
@@ -83,7 +97,7 @@ async def help_command(message: Message) -> None:
     )
 
 
-async def home(query: CallbackQuery, users, user, state: FSMContext) -> None:
+async def home(query: CallbackQuery, users: UserService, user: Person, state: FSMContext) -> None:
     await state.clear()
     await send_menu(query.message, users, user, edit=True)
 

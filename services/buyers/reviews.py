@@ -51,6 +51,19 @@ class ReviewRefused(Exception):
 
 
 @dataclass(frozen=True)
+class ReviewView:
+    """An order's review as the buyer and the shop see it."""
+
+    stars: int
+    text: str  # "" until the buyer adds words
+    answer: str | None  # the shop's one answer
+
+    @classmethod
+    def of(cls, review: Review) -> ReviewView:
+        return cls(stars=review.stars, text=review.text, answer=review.answer)
+
+
+@dataclass(frozen=True)
 class ShopRating:
     average: float | None  # None: no reviews yet
     count: int
@@ -61,12 +74,13 @@ class ReviewService:
         self._work = work
         self._sessions = work.sessions
 
-    async def of_order(self, order_id: int, actor: ActorRef) -> Review | None:
+    async def of_order(self, order_id: int, actor: ActorRef) -> ReviewView | None:
         async with reading(self._sessions) as session:
             unit = self._work.unit(session)
             order = await unit.load(order_id, items=False, asking=actor)
             await unit.who(order, actor)
-            return await session.scalar(select(Review).where(Review.order_id == order_id))
+            review = await session.scalar(select(Review).where(Review.order_id == order_id))
+            return ReviewView.of(review) if review is not None else None
 
     async def rating(self, shop_id: int) -> ShopRating:
         async with reading(self._sessions) as session:
@@ -79,12 +93,12 @@ class ReviewService:
             ).one()
             return ShopRating(float(average) if count else None, int(count))
 
-    async def rate(self, order_id: int, actor: ActorRef, stars: int) -> Review:
+    async def rate(self, order_id: int, actor: ActorRef, stars: int) -> ReviewView:
         """The buyer's stars: once per order, after receipt."""
         if stars not in STARS:
             raise ReviewRefused(ReviewProblem.BAD_STARS, "from 1 to 5 stars")
 
-        async def work(unit: Unit) -> Review:
+        async def work(unit: Unit) -> ReviewView:
             order = await self._buyers_order(unit, order_id, actor)
             if await _review(unit.session, order_id) is not None:
                 raise ReviewRefused(ReviewProblem.ALREADY_RATED, "this order is rated already")
@@ -95,7 +109,7 @@ class ReviewService:
             who = await unit.who(order, actor)
             unit.add_event(order, who, action=OrderEvents.REVIEW_LEFT, payload={"stars": stars})
             _tell_shop(unit, order, review, "stars")
-            return review
+            return ReviewView.of(review)
 
         try:
             return await self._work.run(work)
@@ -104,13 +118,13 @@ class ReviewService:
                 ReviewProblem.ALREADY_RATED, "this order is rated already"
             ) from error
 
-    async def add_text(self, order_id: int, actor: ActorRef, text: str) -> Review:
+    async def add_text(self, order_id: int, actor: ActorRef, text: str) -> ReviewView:
         """The buyer's words after the stars: once."""
         text = (text or "").strip()
         if not text or len(text) > MAX_TEXT:
             raise ReviewRefused(ReviewProblem.BAD_TEXT, f"1 to {MAX_TEXT} characters")
 
-        async def work(unit: Unit) -> Review:
+        async def work(unit: Unit) -> ReviewView:
             order = await self._buyers_order(unit, order_id, actor)
             review = await _review(unit.session, order_id)
             if review is None:
@@ -121,17 +135,17 @@ class ReviewService:
             who = await unit.who(order, actor)
             unit.add_event(order, who, action=OrderEvents.REVIEW_TEXT, comment=text)
             _tell_shop(unit, order, review, "text")
-            return review
+            return ReviewView.of(review)
 
         return await self._work.run(work)
 
-    async def answer(self, order_id: int, actor: ActorRef, text: str) -> Review:
+    async def answer(self, order_id: int, actor: ActorRef, text: str) -> ReviewView:
         """The shop's one answer to the review; it goes to the buyer."""
         text = (text or "").strip()
         if not text or len(text) > MAX_TEXT:
             raise ReviewRefused(ReviewProblem.BAD_TEXT, f"1 to {MAX_TEXT} characters")
 
-        async def work(unit: Unit) -> Review:
+        async def work(unit: Unit) -> ReviewView:
             order = await unit.load(order_id, lock=True, items=False, asking=actor)
             who = await unit.who(order, actor)
             if not who.actor.roles & EDITOR_ROLES:
@@ -151,7 +165,7 @@ class ReviewService:
                 {"number": order.number, "review_id": review.id, "answer": text},
                 key=f"review:{review.id}:answer",
             )
-            return review
+            return ReviewView.of(review)
 
         return await self._work.run(work)
 

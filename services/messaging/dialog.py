@@ -65,6 +65,14 @@ class ReplyTarget:
 
 
 @dataclass(frozen=True)
+class EmailedFile:
+    """A file of a buyer's e-mail reply, as it is relayed to the shop."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Thread:
     """An order's dialog as shown from its card: the messages and their authors' names."""
 
@@ -332,6 +340,34 @@ class DialogService:
             if card is None:
                 return None
             return ReplyTarget(card.order_id, card.number, Direction.TO_SHOP)
+
+    async def emailed_files(self, dialog_message_id: int) -> list[EmailedFile]:
+        """The files of a buyer's e-mail reply, in the order they came (for the relay)."""
+        async with reading(self._sessions) as session:
+            rows = await session.execute(
+                select(DialogFile.name, DialogFile.data)
+                .where(DialogFile.dialog_message_id == dialog_message_id)
+                .order_by(DialogFile.id)
+            )
+            return [EmailedFile(row.name, row.data) for row in rows]
+
+    async def record_relays(
+        self, dialog_message_id: int, order_id: int, chat_id: int, message_ids: Sequence[int]
+    ) -> None:
+        """More copies of a relayed message (its further files) sit in this chat: a reply to
+        any of them reaches the other side too. The first copy's relay is written by the
+        pump with its "sent" mark."""
+        async with self._sessions() as session, session.begin():
+            for message_id in message_ids:
+                session.add(
+                    DialogRelay(
+                        dialog_message_id=dialog_message_id,
+                        order_id=order_id,
+                        chat_id=chat_id,
+                        message_id=message_id,
+                        created_at=self._clock.now(),
+                    )
+                )
 
     async def history(self, order_id: int, actor: ActorRef) -> list[DialogMessage]:
         """The order's conversation, oldest first: for its shop's staff and its buyer."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.database import insert_for
@@ -24,3 +25,9 @@ async def record(
         .on_conflict_do_nothing(index_elements=["nonce"])
     )
     return done.rowcount == 1
+
+
+async def used(session: AsyncSession, nonce: str) -> bool:
+    """Whether the link was used already (its page then says so instead of offering it)."""
+    found = await session.scalar(select(UsedLink.nonce).where(UsedLink.nonce == nonce))
+    return found is not None

@@ -152,6 +152,11 @@ class OrderService:
             unit = self._unit(session)
             return await unit.workflow(await unit.load(order_id, items=False))
 
+    async def link_used(self, nonce: str) -> bool:
+        """Whether the one-click e-mail link with this nonce has made its change (D2)."""
+        async with reading(self._sessions) as session:
+            return await links_used.used(session, nonce)
+
     async def history(self, order_id: int, actor: ActorRef) -> list[OrderEvent]:
         """The audit log; the buyer sees only what is meant for them (A9)."""
         async with reading(self._sessions) as session:

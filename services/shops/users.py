@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +26,24 @@ def pick_language(chosen: str | None, telegram_code: str | None) -> str:
         return chosen
     code = (telegram_code or "").split("-")[0].lower()
     return code if code in LANGUAGES else DEFAULT_LANGUAGE
+
+
+class Person(Protocol):
+    """A person as the edges read them (what `touch` returns): handlers show and pass these
+    fields on, and change a person only through this service."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def telegram_id(self) -> int | None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def language(self) -> str | None: ...  # chosen; None: their Telegram app's
+    @property
+    def telegram_language(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

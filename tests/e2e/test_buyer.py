@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from handlers.telegram.callbacks import OrderAct, OrderCB
 from handlers.telegram.dialog import BuyerAct, BuyerCB
-from handlers.telegram.order_edit import EditAct, EditCB
+from handlers.telegram.order_edit.menu import EditAct, EditCB
 from services.orders.actors import ActorRef, Channel
 from storage.models import Buyer, Shop
 from tests.factories import draft, item

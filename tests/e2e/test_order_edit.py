@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.sandbox.state import SandboxUser
 from handlers.telegram.callbacks import OrderAct, OrderCB
-from handlers.telegram.order_edit import EditAct, EditCB
+from handlers.telegram.order_edit.menu import EditAct, EditCB
 from services.orders.actors import ActorRef, Channel
 from storage.models import Order, Shop
 from tests.factories import draft, item

@@ -28,7 +28,6 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import select
 
 from bot.container import Container
 from handlers.telegram.card_view import method_name
@@ -47,8 +46,6 @@ from services.refusals import OrderRefused, Problem
 from services.vocabulary import DEFAULT_LANGUAGE, LANGUAGES
 from services.workflow.definition import ActorKind, Input, StatusKind
 from services.workflow.engine import MAX_COMMENT, ActionOption, Actor, decide, reasons_for
-from storage.database import reading
-from storage.models import UsedLink
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +164,7 @@ class LinkPages:
             return self._respond(request, None, partial(self._refused, refused.code, None))
         if link.action == OPEN_IN_TELEGRAM:
             return self._respond(request, view, partial(self._open, view))
-        if await self._used(link.nonce):
+        if await self._container.orders.link_used(link.nonce):
             return self._respond(request, view, partial(self._refused, Problem.LINK_USED, view))
         option = _offered(view, link.action)
         if option is None:
@@ -232,11 +229,6 @@ class LinkPages:
             if refused.problem is LinkProblem.USED:
                 return self._respond(request, None, partial(self._refused, Problem.LINK_USED, None))
             return self._respond(request, None, self._tampered)
-
-    async def _used(self, nonce: str) -> bool:
-        async with reading(self._container.sessions) as session:
-            found = await session.scalar(select(UsedLink.nonce).where(UsedLink.nonce == nonce))
-        return found is not None
 
     async def _view_or_none(self, order_id: int, actor: ActorRef) -> OrderView | None:
         try:
