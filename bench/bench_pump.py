@@ -31,11 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.container import build_container  # noqa: E402
+from bot.pumps import build_pump  # noqa: E402
 from bot.sandbox.emulator import TelegramEmulator  # noqa: E402
 from bot.sandbox.limits import FloodLimits  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.telegram import build_bot  # noqa: E402
-from handlers.telegram.notifier import build_pump  # noqa: E402
 from services.orders.actors import ActorRef, Channel  # noqa: E402
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402

@@ -139,7 +139,7 @@ async def play(preset: str, *, flood_limits: bool = True) -> str:
     container = build_container(settings, clock=ShiftedClock())
     bot = build_bot(TOKEN, emulator.url)
     dispatcher = build_dispatcher(container)
-    from handlers.telegram.notifier import build_pump
+    from bot.pumps import build_pump
 
     pump_bot = build_bot(TOKEN, emulator.url, wait_out_floods=False)
     # Without Telegram's limits in the emulator, the pump need not pace itself either.

@@ -1,11 +1,52 @@
-"""The delivery pumps a running bot starts, built from the container: the webhook pump to
-storefronts (the Telegram pump is handlers/telegram/notifier.py's, the mail pump bot/mail.py's)."""
+"""The delivery pumps a running bot starts, built from the container: the outbox pump that
+sends Telegram notifications through handlers/telegram/notifier.py, and the webhook pump to
+storefronts (the mail pump is bot/mail.py's)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import Bot
+
 from bot.container import Container
+from bot.i18n import build_i18n
 from bot.outbound import AiohttpTransport
+from handlers.telegram.notifier import TelegramSender
+from services.messaging.notifications.content import NoticeReader
+from services.messaging.notifications.pump import OutboxPump, RateLimits
 from services.messaging.webhooks.pump import MAX_ATTEMPTS, WebhookPump
+
+
+def build_pump(
+    container: Container,
+    bot: Bot,
+    *,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    limits: RateLimits | None = None,
+    **options: Any,
+) -> OutboxPump:
+    """The pump sending the outbox's Telegram notifications through `bot` (one built with
+    `wait_out_floods=False`, so a 429 comes back to the pump)."""
+    sender = TelegramSender(
+        bot,
+        dialog=container.dialog,
+        orders=container.orders,
+        cards=container.cards,
+        notices=NoticeReader(container.sessions, container.workflows),
+        documents=container.documents,
+        i18n=build_i18n(),
+    )
+    return OutboxPump(
+        container.sessions,
+        container.clock,
+        sender,
+        sleep=sleep,
+        limits=limits,
+        workflows=container.workflows,
+        **options,
+    )
 
 
 def build_webhook_pump(

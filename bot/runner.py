@@ -19,13 +19,12 @@ from aiogram import Bot, Dispatcher
 
 from bot import mail
 from bot.container import Container, build_container
-from bot.pumps import build_webhook_pump
+from bot.pumps import build_pump, build_webhook_pump
 from bot.scheduler import build_scheduler, build_sweep
 from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher, set_commands
 from bot.web import build_api_app, build_web_app, start_web
 from handlers.http.telegram_webhook import TelegramWebhook, webhook_path
-from handlers.telegram.notifier import build_pump
 from services.messaging.telegram_updates import UpdateLog
 from storage.migrate import upgrade_async
 

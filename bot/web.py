@@ -77,7 +77,9 @@ def build_web_app(
     app[CONTAINER] = container
     app[SIGNER] = signer
     app[I18N] = i18n
-    pages = LinkPages(container, signer, bot_username=bot_username, i18n=i18n)
+    pages = LinkPages(
+        container.orders, container.clock, signer, bot_username=bot_username, i18n=i18n
+    )
     operations = OperationsRoutes(
         ping=lambda: ping(container.engine),
         read_backlog=lambda: metrics.read_backlog(container.sessions, container.clock.now()),

@@ -9,10 +9,8 @@ so a 429 comes back to the pump, which pauses that chat and paces the rest.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -34,28 +32,26 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.container import Container
-from bot.i18n import build_i18n
 from handlers.telegram import return_notices
 from handlers.telegram import reviews as review_notices
 from handlers.telegram.card_view import card_keyboard, card_text
 from handlers.telegram.format import esc, money, role_name
 from handlers.telegram.order_list_view import ListAct, ListCB
-from services.documents.service import INVOICE_STATUSES, Document
-from services.messaging.dialog import EmailedFile
+from services.documents.service import INVOICE_STATUSES, Document, DocumentService
+from services.messaging.cards import CardRegistry
+from services.messaging.dialog import DialogService, EmailedFile
 from services.messaging.notifications.content import Notice, NoticeReader
 from services.messaging.notifications.pump import (
-    OutboxPump,
     Outcome,
     Outgoing,
     Permanent,
-    RateLimits,
     RetryAfter,
     Sent,
     Transient,
 )
 from services.messaging.notifications.recipients import BUYER, COPY, EDIT_CARD
 from services.orders.actors import ActorRef
+from services.orders.service import OrderService
 from services.refusals import OrderRefused
 
 log = logging.getLogger(__name__)
@@ -71,14 +67,24 @@ CARD_GONE = ("message to edit not found", "message can't be edited", "chat not f
 class TelegramSender:
     """`deliver(delivery) -> Outcome`, the pump's sender, through aiogram."""
 
-    def __init__(self, bot: Bot, container: Container, i18n: I18n | None = None):
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        dialog: DialogService,
+        orders: OrderService,
+        cards: CardRegistry,
+        notices: NoticeReader,
+        documents: DocumentService,
+        i18n: I18n,
+    ):
         self._bot = bot
-        self._dialog = container.dialog
-        self._orders = container.orders
-        self._cards = container.cards
-        self._notices = NoticeReader(container.sessions, container.workflows)
-        self._documents = container.documents
-        self._i18n = i18n or build_i18n()
+        self._dialog = dialog
+        self._orders = orders
+        self._cards = cards
+        self._notices = notices
+        self._documents = documents
+        self._i18n = i18n
 
     async def deliver(self, delivery: Outgoing) -> Outcome:
         try:
@@ -455,24 +461,4 @@ def _open(order_id: int) -> InlineKeyboardMarkup:
                 )
             ]
         ]
-    )
-
-
-def build_pump(
-    container: Container,
-    bot: Bot,
-    *,
-    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-    limits: RateLimits | None = None,
-    **options: Any,
-) -> OutboxPump:
-    """The pump sending through `bot` (one built with `wait_out_floods=False`)."""
-    return OutboxPump(
-        container.sessions,
-        container.clock,
-        TelegramSender(bot, container),
-        sleep=sleep,
-        limits=limits,
-        workflows=container.workflows,
-        **options,
     )

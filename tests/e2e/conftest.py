@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from bot.container import Container, build_container
+from bot.pumps import build_pump
 from bot.sandbox.emulator import TelegramEmulator
 from bot.sandbox.limits import FloodLimits
 from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher
-from handlers.telegram.notifier import build_pump
 from services.messaging.notifications.pump import OutboxPump, RateLimits
 
 BOT_TOKEN = "123456:TEST-TOKEN"

@@ -15,11 +15,11 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 
 from bot.container import build_container
+from bot.pumps import build_pump
 from bot.sandbox.emulator import TelegramEmulator
 from bot.sandbox.limits import FloodLimits
 from bot.settings import Settings
 from bot.telegram import build_bot
-from handlers.telegram.notifier import build_pump
 from services.orders.actors import ActorRef, Channel
 from services.orders.drafts import BuyerDraft, OrderDraft
 from services.time.clock import FrozenClock

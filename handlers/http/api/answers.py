@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from services.orders.money import exponent
 from services.storefront.queries import OrderState
 from services.workflow.definition import Workflow
-from storage.models import Order
+
+if TYPE_CHECKING:  # the rows the storefront services return; read here, never queried
+    from storage.models import Order
 
 
 def decimal_string(amount: int, currency: str) -> str:

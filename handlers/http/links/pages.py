@@ -29,7 +29,6 @@ from aiogram.utils.i18n import gettext as _
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from bot.container import Container
 from handlers.telegram.card_view import method_name
 from handlers.telegram.format import money, title
 from services.messaging.email.links import (
@@ -41,8 +40,9 @@ from services.messaging.email.links import (
 )
 from services.orders.actors import ActorRef, Channel
 from services.orders.decisions import facts
-from services.orders.service import OrderView
+from services.orders.service import OrderService, OrderView
 from services.refusals import OrderRefused, Problem
+from services.time.clock import Clock
 from services.vocabulary import DEFAULT_LANGUAGE, LANGUAGES
 from services.workflow.definition import ActorKind, Input, StatusKind
 from services.workflow.engine import MAX_COMMENT, ActionOption, Actor, decide, reasons_for
@@ -135,14 +135,16 @@ class LinkPages:
 
     def __init__(
         self,
-        container: Container,
+        orders: OrderService,
+        clock: Clock,
         signer: LinkSigner,
         *,
         bot_username: str | None,
         i18n: I18n,
         templates: Environment | None = None,
     ):
-        self._container = container
+        self._orders = orders
+        self._clock = clock
         self._signer = signer
         self._bot_username = bot_username.lstrip("@") if bot_username else None
         self._i18n = i18n
@@ -159,12 +161,12 @@ class LinkPages:
             return link
         actor = ActorRef.buyer(link.buyer_id, Channel.EMAIL)
         try:
-            view = await self._container.orders.view(link.order_id, actor)
+            view = await self._orders.view(link.order_id, actor)
         except OrderRefused as refused:
             return self._respond(request, None, partial(self._refused, refused.code, None))
         if link.action == OPEN_IN_TELEGRAM:
             return self._respond(request, view, partial(self._open, view))
-        if await self._container.orders.link_used(link.nonce):
+        if await self._orders.link_used(link.nonce):
             return self._respond(request, view, partial(self._refused, Problem.LINK_USED, view))
         option = _offered(view, link.action)
         if option is None:
@@ -191,7 +193,7 @@ class LinkPages:
         }
         actor = ActorRef.buyer(link.buyer_id, Channel.EMAIL)
         try:
-            result = await self._container.orders.apply(
+            result = await self._orders.apply(
                 link.order_id,
                 actor,
                 link.action,
@@ -220,9 +222,7 @@ class LinkPages:
 
     def _read(self, request: web.Request) -> ActionLink | web.Response:
         try:
-            return self._signer.read_action(
-                request.match_info["token"], self._container.clock.now()
-            )
+            return self._signer.read_action(request.match_info["token"], self._clock.now())
         except LinkRefused as refused:
             if refused.problem is LinkProblem.EXPIRED:
                 return self._respond(request, None, self._expired)
@@ -232,7 +232,7 @@ class LinkPages:
 
     async def _view_or_none(self, order_id: int, actor: ActorRef) -> OrderView | None:
         try:
-            return await self._container.orders.view(order_id, actor)
+            return await self._orders.view(order_id, actor)
         except OrderRefused:
             return None
 
