@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from services.orders.actors import ActorRef, Channel
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
@@ -51,12 +53,18 @@ async def make_shop(services, preset: str = "marketplace", **settings) -> Shop:
     stranger = await add_user(services, STRANGER_TG + shop_id * 100)
     buyer_user = await add_user(services, BUYER_TG + shop_id * 100)
     if settings:
-        from storage.models import Shop as ShopRow
-
-        async with services.sessions() as session, session.begin():
-            row = await session.get(ShopRow, shop_id)
-            row.settings = {**row.settings, **settings}
+        await merge_settings(services.sessions, shop_id, settings)
     return Shop(shop_id, created.owner, manager, packer, courier, accountant, stranger, buyer_user)
+
+
+async def merge_settings(sessions, shop_id: int, settings: Mapping[str, Any]) -> None:
+    """Settings written straight into the shop's row over its own: what a test takes as
+    given (delivery prices, payment instructions), not what it tests."""
+    from storage.models import Shop as ShopRow
+
+    async with sessions() as session, session.begin():
+        row = await session.get(ShopRow, shop_id)
+        row.settings = {**row.settings, **settings}
 
 
 async def add_user(services, telegram_id: int) -> User:

@@ -3,15 +3,18 @@
 `tg` gives a running bot on a fresh SQLite database (PostgreSQL too where a test asks for
 `backend`), the emulator to act as people, and the services to arrange and inspect state.
 Waiting is by the emulator's confirmation that the bot handled an update, never by sleeping.
+The shops, people and orders tests arrange come from `tests/e2e/shops.py`; reading the chats
+(a card, a button offered, a message by its text) from `tests/e2e/chats.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -94,6 +97,28 @@ class Harness:
         await self.settle()
         return callback
 
+    async def offering(self, chat, label: str):
+        """The bot's newest message in the chat that carries the button `label`, waited for
+        when none has come since someone last wrote there. What a test means by "the question
+        just asked", where "the chat's last message" could be a notification relayed in
+        between."""
+
+        def offers(message) -> bool:
+            return any(label in row for row in self.emulator.buttons(message))
+
+        await self.emulator.wait_for_message(chat, offers)
+        return next(
+            message
+            for message in reversed(self.emulator.messages(chat))
+            if message.outgoing and not message.deleted and offers(message)
+        )
+
+    async def tap_offered(self, user, label: str, *, chat=None):
+        """A person taps the button `label` on the message `offering` it in the chat (their
+        private chat by default); returns the callback after the bot handled it."""
+        offer = await self.offering(user if chat is None else chat, label)
+        return await self.tap(user, offer, text=label)
+
     async def forged_tap(self, user, message, data: str):
         """A modified client sends any callback data; returns it after the bot handled it."""
         callback = self.emulator.forged_tap(user, message, data)
@@ -109,11 +134,23 @@ class Harness:
         return self.emulator.last(chat)
 
 
-@pytest.fixture
-async def tg(database_url, engine, clock):
-    # `engine` empties the PostgreSQL database first (a fresh SQLite file needs nothing).
-    # Feature tests send faster than a person could; flood control has its own tests.
-    emulator = TelegramEmulator(flood=FloodLimits.off())
+class TelegramWorld(NamedTuple):
+    emulator: TelegramEmulator
+    container: Container
+
+
+@contextlib.asynccontextmanager
+async def telegram_world(
+    database_url: str,
+    clock,
+    *,
+    flood: FloodLimits = FloodLimits.off(),
+    telegram_clock=None,
+) -> AsyncIterator[TelegramWorld]:
+    """The emulator serving the Bot API and the bot's container on the test's database, no
+    dispatcher yet. Flood limits are off unless a test studies them; `telegram_clock` moves
+    Telegram's dates and flood buckets with the test's (real time by default)."""
+    emulator = TelegramEmulator(flood=flood, clock=telegram_clock)
     await emulator.start()
     settings = Settings(
         _env_file=None,
@@ -122,24 +159,34 @@ async def tg(database_url, engine, clock):
         database_url=database_url,
     )
     container = build_container(settings, clock=clock)
-    bot = build_bot(BOT_TOKEN, emulator.url)
-    dispatcher = build_dispatcher(container)
-    polling = asyncio.create_task(
-        dispatcher.start_polling(
-            bot, handle_as_tasks=False, polling_timeout=1, handle_signals=False
-        )
-    )
-    harness = Harness(emulator, container)
     try:
-        yield harness
+        yield TelegramWorld(emulator, container)
     finally:
-        if harness._pump_bot is not None:
-            await harness._pump_bot.session.close()
-        with contextlib.suppress(RuntimeError):
-            await dispatcher.stop_polling()
-        polling.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await polling
-        await bot.session.close()
         await container.close()
         await emulator.stop()
+
+
+@pytest.fixture
+async def tg(database_url, engine, clock):
+    # `engine` empties the PostgreSQL database first (a fresh SQLite file needs nothing).
+    # Feature tests send faster than a person could; flood control has its own tests.
+    async with telegram_world(database_url, clock) as (emulator, container):
+        bot = build_bot(BOT_TOKEN, emulator.url)
+        dispatcher = build_dispatcher(container)
+        polling = asyncio.create_task(
+            dispatcher.start_polling(
+                bot, handle_as_tasks=False, polling_timeout=1, handle_signals=False
+            )
+        )
+        harness = Harness(emulator, container)
+        try:
+            yield harness
+        finally:
+            if harness._pump_bot is not None:
+                await harness._pump_bot.session.close()
+            with contextlib.suppress(RuntimeError):
+                await dispatcher.stop_polling()
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
+            await bot.session.close()

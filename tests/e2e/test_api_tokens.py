@@ -9,22 +9,11 @@ import re
 from handlers.telegram.api_tokens import TokensAct, TokensCB
 from services.storefront.tokens import ApiTokenService
 from services.storefront.webhook_settings import WebhookSettings
+from tests.e2e.chats import labels as buttons
+from tests.e2e.chats import open_settings
+from tests.e2e.shops import ShopRecipe, open_shop
 
-
-def buttons(tg, message) -> list[str]:
-    return [label for row in tg.emulator.buttons(message) for label in row]
-
-
-async def setup_shop(tg):
-    owner = tg.emulator.user("Olga", username="olga", language_code="en")
-    manager = tg.emulator.user("Max", username="max", language_code="en")
-    created = await tg.container.shops.create_shop(
-        name="Cats & Dogs", owner_telegram_id=owner.id, owner_name="Olga", language="en"
-    )
-    await tg.container.shops.add_staff(created.shop.id, manager.id, "manager", name="Max")
-    for person in (owner, manager):
-        await tg.say(person, "/start")
-    return created.shop.id, owner, manager
+SHOP = ShopRecipe(language="en")
 
 
 def services(tg):
@@ -36,14 +25,13 @@ def services(tg):
 
 
 async def open_screen(tg, owner):
-    await tg.say(owner, "/settings")
-    menu = tg.last(owner)
+    menu = await open_settings(tg, owner)
     await tg.tap(owner, menu, text="🔑 API tokens and webhook")
     return menu  # edited in place into the tokens screen
 
 
 async def test_a_token_is_made_shown_once_and_revoked_after_confirming(tg):
-    shop_id, owner, _ = await setup_shop(tg)
+    shop_id, owner, _ = await open_shop(tg, SHOP)
     tokens, _ = services(tg)
     # given the screen, with the token the shop was created with
     screen = await open_screen(tg, owner)
@@ -73,7 +61,7 @@ async def test_a_token_is_made_shown_once_and_revoked_after_confirming(tg):
 
 
 async def test_a_blank_name_is_asked_again(tg):
-    shop_id, owner, _ = await setup_shop(tg)
+    shop_id, owner, _ = await open_shop(tg, SHOP)
     tokens, _ = services(tg)
     screen = await open_screen(tg, owner)
     await tg.tap(owner, screen, text="➕ New token")
@@ -83,7 +71,7 @@ async def test_a_blank_name_is_asked_again(tg):
 
 
 async def test_the_webhook_url_and_its_secret(tg):
-    shop_id, owner, _ = await setup_shop(tg)
+    shop_id, owner, _ = await open_shop(tg, SHOP)
     _, webhooks = services(tg)
     screen = await open_screen(tg, owner)
     await tg.tap(owner, screen, text="🌐 Webhook URL")
@@ -111,7 +99,7 @@ async def test_the_webhook_url_and_its_secret(tg):
 
 
 async def test_other_staff_and_strangers_change_nothing(tg):
-    shop_id, _owner, manager = await setup_shop(tg)
+    shop_id, _owner, manager = await open_shop(tg, SHOP)
     tokens, webhooks = services(tg)
     stranger = tg.emulator.user("Ivan", username="ivan", language_code="en")
     await tg.say(stranger, "/start")

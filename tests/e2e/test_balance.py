@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-from services.orders.actors import ActorRef, Channel
-from tests.factories import draft, item
+from tests.e2e.chats import open_settings
+from tests.e2e.shops import ShopRecipe, open_shop, place_order, ref
+from tests.factories import item
 
-
-async def setup_shop(tg):
-    """A reseller shop (004) with an owner, an accountant and a packer, all in English."""
-    emulator, container = tg.emulator, tg.container
-    owner = emulator.user("Olga", username="olga", language_code="en")
-    accountant = emulator.user("Anna", language_code="en")
-    packer = emulator.user("Petr", language_code="en")
-    created = await container.shops.create_shop(
-        name="Cats & Dogs", owner_telegram_id=owner.id, preset="reseller", owner_name="Olga"
-    )
-    shop_id = created.shop.id
-    await container.shops.add_staff(shop_id, accountant.id, "accountant", name="Anna")
-    await container.shops.add_staff(shop_id, packer.id, "packer", name="Petr")
-    for person in (owner, accountant, packer):
-        await tg.say(person, "/start")
-    return shop_id, owner, accountant, packer
-
-
-async def ref(tg, person):
-    return ActorRef.user((await tg.container.users.touch(person.id, name=person.first_name)).id)
+SHOP = ShopRecipe(staff=("accountant", "packer"), preset="reseller")  # 004
 
 
 async def test_the_owner_sets_the_commission_and_sees_reserved_then_available(tg):
-    shop_id, owner, accountant, packer = await setup_shop(tg)
+    shop_id, owner, accountant, packer = await open_shop(tg, SHOP)
 
     # given the owner sets a 12.5 % commission in /settings
-    await tg.say(owner, "/settings")
-    menu = tg.last(owner)
+    menu = await open_settings(tg, owner)
     await tg.tap(owner, menu, text="Commission, %")
     await tg.say(owner, "12,345")  # too precise: asked again, nothing saved
     assert "Not saved" in tg.last(owner).text
@@ -41,17 +22,8 @@ async def test_the_owner_sets_the_commission_and_sees_reserved_then_available(tg
     assert "Commission, %: 12.5 %" in tg.last(owner).text
 
     # and an order of goods 50.68 (after discounts) and delivery 3.50 is paid
-    [order] = await tg.container.orders.create_orders(
-        shop_id,
-        draft(
-            item("A", quantity=3, price=1000, discount=100),
-            item("B", quantity=1, price=2501),
-            delivery_cost=350,
-            discount=333,
-        ),
-        ActorRef.system(Channel.API),
-        source="api",
-    )
+    goods = (item("A", quantity=3, price=1000, discount=100), item("B", quantity=1, price=2501))
+    order = await place_order(tg, shop_id, *goods, delivery_cost=350, discount=333)
     await tg.container.orders.apply(order.id, await ref(tg, accountant), "mark_paid")
 
     # when the accountant asks for the balance
@@ -90,13 +62,13 @@ async def test_the_owner_sets_the_commission_and_sees_reserved_then_available(tg
 
 
 async def test_the_balance_is_not_for_packers(tg):
-    _shop_id, _owner, _accountant, packer = await setup_shop(tg)
+    _shop_id, _owner, _accountant, packer = await open_shop(tg, SHOP)
     await tg.say(packer, "/balance")
     assert tg.last(packer).text == "You may not do this."
 
 
 async def test_an_empty_ledger(tg):
-    _shop_id, owner, _accountant, _packer = await setup_shop(tg)
+    _shop_id, owner, _accountant, _packer = await open_shop(tg, SHOP)
     await tg.say(owner, "/balance")
     text = tg.last(owner).text
     assert "Reserved: RUB0.00" in text and "No entries yet." in text

@@ -7,65 +7,25 @@ from __future__ import annotations
 from handlers.telegram.callbacks import OrderAct, OrderCB
 from handlers.telegram.dialog import BuyerAct, BuyerCB
 from handlers.telegram.order_edit.menu import EditAct, EditCB
-from services.orders.actors import ActorRef, Channel
-from storage.models import Buyer, Shop
-from tests.factories import draft, item
+from services.orders.actors import ActorRef
+from tests.e2e.chats import card_of, labels
+from tests.e2e.shops import (
+    ShopRecipe,
+    bound_user,
+    buyer_via_link,
+    open_shop,
+    place_order,
+    ref,
+    status_of,
+)
 
-
-async def setup_shop(tg, preset="marketplace", name="Cats & Dogs", **settings):
-    """A shop with an owner and a manager who have opened the bot."""
-    emulator, container = tg.emulator, tg.container
-    owner = emulator.user("Olga", username=f"olga{preset}{len(name)}")
-    manager = emulator.user("Max")
-    created = await container.shops.create_shop(
-        name=name, owner_telegram_id=owner.id, preset=preset, owner_name="Olga"
-    )
-    shop_id = created.shop.id
-    manager_user = await container.shops.add_staff(shop_id, manager.id, "manager", name="Max")
-    if settings:
-        async with container.sessions() as session, session.begin():
-            shop = await session.get(Shop, shop_id)
-            shop.settings = {**shop.settings, **settings}
-    for person in (owner, manager):
-        await tg.say(person, "/start")
-    return shop_id, ActorRef.user(manager_user.id)
-
-
-async def new_order(tg, shop_id, phone="+79161234567", **kwargs):
-    [order] = await tg.container.orders.create_orders(
-        shop_id,
-        draft(item("CAT-1", 2, 150_000), delivery_cost=30_000, phone=phone, **kwargs),
-        ActorRef.system(Channel.API),
-        source="api",
-    )
-    return order
-
-
-async def status_of(tg, order_id):
-    return (await tg.container.orders.get(order_id, ActorRef.system())).status
-
-
-async def bound_user(tg, order) -> int | None:
-    async with tg.container.sessions() as session:
-        return (await session.get(Buyer, order.buyer_id)).user_id
-
-
-def labels(tg, message) -> list[str]:
-    return [label for row in tg.emulator.buttons(message) for label in row]
-
-
-def card_of(tg, person, number):
-    """The latest card of order #number in the person's chat."""
-    for message in reversed(tg.emulator.messages(person)):
-        if message.outgoing and (message.text or "").startswith(f"Order #{number} "):
-            return message
-    raise AssertionError(f"no card of #{number} in {person.first_name}'s chat")
+SHOP = ShopRecipe(speaks="ru")
 
 
 async def test_the_link_binds_the_buyer_and_shows_their_card(tg):
     # given an order from the storefront
-    shop_id, _manager = await setup_shop(tg)
-    order = await new_order(tg, shop_id)
+    shop_id, _owner, _manager = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
     ivan = tg.emulator.user("Ivan", language_code="en")
 
     # when the buyer opens the link from the confirmation page
@@ -84,12 +44,11 @@ async def test_the_link_binds_the_buyer_and_shows_their_card(tg):
 
 async def test_marketplace_journey_cancel_only_before_payment_then_receipt(tg):
     # given a shop whose payment instructions are set, and the buyer holding the order's card
-    shop_id, manager = await setup_shop(
-        tg, payment_instructions="Card 4276 0000 1111 2222, <Sberbank>"
-    )
-    order = await new_order(tg, shop_id)
-    ivan = tg.emulator.user("Ivan", language_code="en")
-    await tg.say(ivan, f"/start {order.buyer_token}")
+    instructions = {"payment_instructions": "Card 4276 0000 1111 2222, <Sberbank>"}
+    shop_id, _owner, max_ = await open_shop(tg, SHOP, settings=instructions)
+    manager = await ref(tg, max_)
+    order = await place_order(tg, shop_id)
+    ivan = await buyer_via_link(tg, order)
     card = card_of(tg, ivan, order.number)
     assert "Cancel the order" in labels(tg, card)
     assert "💳 How to pay" not in labels(tg, card)
@@ -127,10 +86,9 @@ async def test_marketplace_journey_cancel_only_before_payment_then_receipt(tg):
 
 
 async def test_marketplace_buyer_cancels_before_payment_with_their_reason(tg):
-    shop_id, _manager = await setup_shop(tg)
-    order = await new_order(tg, shop_id)
-    ivan = tg.emulator.user("Ivan", language_code="en")
-    await tg.say(ivan, f"/start {order.buyer_token}")
+    shop_id, _owner, _manager = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
+    ivan = await buyer_via_link(tg, order)
     card = card_of(tg, ivan, order.number)
 
     await tg.tap(ivan, card, text="Cancel the order")
@@ -148,8 +106,9 @@ async def test_marketplace_buyer_cancels_before_payment_with_their_reason(tg):
 
 async def test_platform_buyer_cancels_with_a_reason_until_received(tg):
     # given a platform order already handed to the carrier
-    shop_id, manager = await setup_shop(tg, preset="platform")
-    order = await new_order(tg, shop_id)
+    shop_id, _owner, max_ = await open_shop(tg, SHOP, preset="platform")
+    manager = await ref(tg, max_)
+    order = await place_order(tg, shop_id)
     for action, inputs in (
         ("accept", {}),
         ("confirm", {}),
@@ -157,8 +116,7 @@ async def test_platform_buyer_cancels_with_a_reason_until_received(tg):
         ("ship", {"carrier": "Nova Poshta", "track_code": "20450000000001"}),
     ):
         await tg.container.orders.apply(order.id, manager, action, inputs)
-    ivan = tg.emulator.user("Ivan", language_code="en")
-    await tg.say(ivan, f"/start {order.buyer_token}")
+    ivan = await buyer_via_link(tg, order)
     card = card_of(tg, ivan, order.number)
     assert "Status: Being delivered" in card.text
     # then the buyer may still cancel (003: until received), with their own reasons
@@ -180,14 +138,14 @@ async def test_platform_buyer_cancels_with_a_reason_until_received(tg):
     assert events[-1].payload["inputs"] == {"reason": "other", "comment": "Ordered the wrong size"}
 
     # and once an order is received, there is nothing left to cancel
-    second = await new_order(tg, shop_id)
+    second = await place_order(tg, shop_id)
     for action in ("accept", "confirm", "pack", "ship", "deliver"):
         inputs = (
             {"carrier": "Nova Poshta", "track_code": "20450000000002"} if action == "ship" else {}
         )
         await tg.container.orders.apply(second.id, manager, action, inputs)
     await tg.say(ivan, "/my")
-    await tg.tap(ivan, tg.last(ivan), text=f"#{second.number} · Cats & Dogs")
+    await tg.tap_offered(ivan, f"#{second.number} · Cats & Dogs")
     received = card_of(tg, ivan, second.number)
     assert "Status: Received" in received.text
     assert "Cancel the order" not in labels(tg, received)
@@ -195,12 +153,12 @@ async def test_platform_buyer_cancels_with_a_reason_until_received(tg):
 
 async def test_my_lists_the_buyers_orders_in_every_shop(tg):
     # given a buyer with orders in two shops, each opened by its link
-    cats_id, _ = await setup_shop(tg, name="Cats")
-    dogs_id, _ = await setup_shop(tg, preset="platform", name="Dogs")
-    first = await new_order(tg, cats_id)
+    cats_id, *_ = await open_shop(tg, SHOP, name="Cats")
+    dogs_id, *_ = await open_shop(tg, SHOP, preset="platform", name="Dogs")
+    first = await place_order(tg, cats_id)
     tg.container.clock.advance(__import__("datetime").timedelta(minutes=5))
-    second = await new_order(tg, dogs_id)
-    other_people = await new_order(tg, cats_id, phone="+79160000009", email="x@example.com")
+    second = await place_order(tg, dogs_id)
+    other_people = await place_order(tg, cats_id, phone="+79160000009", email="x@example.com")
     ivan = tg.emulator.user("Ivan", language_code="en")
     for order in (first, second):
         await tg.say(ivan, f"/start {order.buyer_token}")
@@ -233,10 +191,9 @@ async def test_my_lists_the_buyers_orders_in_every_shop(tg):
 
 
 async def test_a_buyers_forged_shop_actions_are_refused_and_change_nothing(tg):
-    shop_id, _manager = await setup_shop(tg)
-    order = await new_order(tg, shop_id)
-    ivan = tg.emulator.user("Ivan", language_code="en")
-    await tg.say(ivan, f"/start {order.buyer_token}")
+    shop_id, _owner, _manager = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
+    ivan = await buyer_via_link(tg, order)
     card = card_of(tg, ivan, order.number)
     before = await tg.container.orders.get(order.id, ActorRef.system())
 
@@ -275,13 +232,11 @@ async def test_a_buyers_forged_shop_actions_are_refused_and_change_nothing(tg):
 
 async def test_another_buyers_order_link_is_refused_and_not_bound(tg):
     # given two buyers, each with their order open in Telegram
-    shop_id, _ = await setup_shop(tg)
-    mine = await new_order(tg, shop_id)
-    theirs = await new_order(tg, shop_id, phone="+79160000001", email="petr@example.com")
-    ivan = tg.emulator.user("Ivan", language_code="en")
-    petr = tg.emulator.user("Petr", language_code="en")
-    await tg.say(ivan, f"/start {mine.buyer_token}")
-    await tg.say(petr, f"/start {theirs.buyer_token}")
+    shop_id, _owner, _manager = await open_shop(tg, SHOP)
+    mine = await place_order(tg, shop_id)
+    theirs = await place_order(tg, shop_id, phone="+79160000001", email="petr@example.com")
+    ivan = await buyer_via_link(tg, mine)
+    await buyer_via_link(tg, theirs, "Petr")
     petr_id = await bound_user(tg, theirs)
 
     # when Ivan opens Petr's link
@@ -304,10 +259,9 @@ async def test_another_buyers_order_link_is_refused_and_not_bound(tg):
 
 async def test_a_reused_link_is_refused_for_the_second_person(tg):
     # given an order its buyer opened
-    shop_id, _ = await setup_shop(tg)
-    order = await new_order(tg, shop_id)
-    ivan = tg.emulator.user("Ivan", language_code="en")
-    await tg.say(ivan, f"/start {order.buyer_token}")
+    shop_id, _owner, _manager = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
+    ivan = await buyer_via_link(tg, order)
     owner_id = await bound_user(tg, order)
     # when the link is forwarded and someone else opens it
     eve = tg.emulator.user("Eve", language_code="en")
@@ -323,8 +277,8 @@ async def test_a_reused_link_is_refused_for_the_second_person(tg):
 
 
 async def test_an_unknown_link_is_refused_without_a_hint(tg):
-    shop_id, _ = await setup_shop(tg)
-    order = await new_order(tg, shop_id)
+    shop_id, _owner, _manager = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
     eve = tg.emulator.user("Eve", language_code="en")
     guessed = order.buyer_token[:-1] + ("A" if order.buyer_token[-1] != "A" else "B")
     for payload in (guessed, "order-42", str(order.id), "x" * 64):

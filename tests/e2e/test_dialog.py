@@ -4,94 +4,31 @@ private; the notification pump relays both ways; every message lands on its own 
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 from sqlalchemy import select
 
-from services.orders.actors import ActorRef, Channel
-from storage.models import DialogMessage, DialogRelay
-from tests.factories import draft, item
+from storage.models import DialogRelay
+from tests.e2e.chats import bot_messages, open_card, open_from_my
+from tests.e2e.shops import ShopRecipe, buyer_via_link, dialog_of, open_shop, place_order
+from tests.factories import item
+from tests.images import png
 
-
-def png() -> bytes:
-    header = struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0)
-    chunk = b"IHDR" + header
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + struct.pack(">I", len(header))
-        + chunk
-        + struct.pack(">I", zlib.crc32(chunk))
-    )
-
-
-async def setup_shop(tg, *, with_group: bool = True):
-    """A shop with an owner and a manager; with its staff group (and a non-staff member)."""
-    emulator, container = tg.emulator, tg.container
-    owner = emulator.user("Olga", language_code="en")
-    manager = emulator.user("Max", language_code="en")
-    created = await container.shops.create_shop(
-        name="Cats & Dogs", owner_telegram_id=owner.id, preset="marketplace", owner_name="Olga"
-    )
-    shop_id = created.shop.id
-    await container.shops.add_staff(shop_id, manager.id, "manager", name="Max")
-    for person in (owner, manager):
-        await tg.say(person, "/start")
-    group = None
-    if with_group:
-        eve = emulator.user("Eve", language_code="en")  # in the group, not the shop's staff
-        group = emulator.group("Cats staff", owner, manager, eve)
-        emulator.add_bot_to_group(group, owner)
-        await tg.settle()
-        await tg.say(owner, "/bind", chat=group)
-    return shop_id, owner, manager, group
-
-
-async def new_order(tg, shop_id, sku="CAT-1"):
-    [order] = await tg.container.orders.create_orders(
-        shop_id,
-        draft(item(sku, 1, 150_000)),
-        ActorRef.system(Channel.API),
-        source="api",
-    )
-    return order
+SHOP = ShopRecipe(group=True)
 
 
 async def buyer_with_orders(tg, shop_id, count=2):
     """Ivan with `count` open orders in the shop (one buyer: opening one link binds them all)."""
-    orders = [await new_order(tg, shop_id, sku=f"SKU-{n}") for n in range(count)]
-    ivan = tg.emulator.user("Ivan", language_code="en")
-    await tg.say(ivan, f"/start {orders[0].buyer_token}")
+    orders = [await place_order(tg, shop_id, item(f"SKU-{n}", 1, 150_000)) for n in range(count)]
+    ivan = await buyer_via_link(tg, orders[0])
     await tg.deliver()  # the new-order pings, so what follows is the dialog's
     return ivan, orders
 
 
-async def dialog_of(tg, order_id) -> list[tuple[str, str]]:
-    async with tg.container.sessions() as session:
-        rows = await session.scalars(
-            select(DialogMessage)
-            .where(DialogMessage.order_id == order_id)
-            .order_by(DialogMessage.id)
-        )
-        return [(m.direction, m.text) for m in rows]
-
-
-async def open_card(tg, ivan, order):
-    await tg.say(ivan, "/my")
-    await tg.tap(ivan, tg.last(ivan), text=f"#{order.number} · Cats & Dogs")
-    return tg.last(ivan)
-
-
-def bot_messages(tg, chat, starting: str):
-    return [m for m in tg.emulator.messages(chat) if m.outgoing and m.content.startswith(starting)]
-
-
 async def test_the_dialog_both_ways_with_two_open_orders(tg):
-    shop_id, _owner, manager, group = await setup_shop(tg)
+    shop_id, _owner, manager, group = await open_shop(tg, SHOP)
     ivan, (first, second) = await buyer_with_orders(tg, shop_id)
 
     # when the buyer writes from the first order's card: text, then a photo with a caption
-    card = await open_card(tg, ivan, first)
+    card = await open_from_my(tg, ivan, first)
     await tg.tap(ivan, card, text="💬 Write to the shop")
     assert f"about order #{first.number}" in tg.last(ivan).text
     await tg.say(ivan, "Is the blue one in stock?")
@@ -99,10 +36,10 @@ async def test_the_dialog_both_ways_with_two_open_orders(tg):
     tg.emulator.send_photo(ivan, png(), caption="Like this one")
     await tg.settle()
     assert tg.last(ivan).text == f"Sent to the shop, order #{first.number}."
-    await tg.tap(ivan, tg.last(ivan), text="✅ Done")
+    await tg.tap_offered(ivan, "✅ Done")
 
     # and replies to the second order's card
-    second_card = await open_card(tg, ivan, second)
+    second_card = await open_from_my(tg, ivan, second)
     await tg.say(ivan, "Deliver after 6 pm, please", reply_to=second_card)
     assert tg.last(ivan).text == f"Sent to the shop, order #{second.number}."
 
@@ -166,9 +103,9 @@ async def test_the_dialog_both_ways_with_two_open_orders(tg):
 
 
 async def test_staff_answer_from_their_private_chat_when_the_shop_has_no_group(tg):
-    shop_id, _owner, manager, _ = await setup_shop(tg, with_group=False)
+    shop_id, _owner, manager = await open_shop(tg, SHOP, group=False)
     ivan, (order,) = await buyer_with_orders(tg, shop_id, count=1)
-    card = await open_card(tg, ivan, order)
+    card = await open_from_my(tg, ivan, order)
     await tg.say(ivan, "Can I pick it up?", reply_to=card)
 
     # the responsible manager gets it in private, and answers by replying there
@@ -186,7 +123,7 @@ async def test_staff_answer_from_their_private_chat_when_the_shop_has_no_group(t
 
 
 async def test_one_open_order_is_still_asked_for(tg):
-    shop_id, *_ = await setup_shop(tg, with_group=False)
+    shop_id, *_ = await open_shop(tg, SHOP, group=False)
     ivan, (order,) = await buyer_with_orders(tg, shop_id, count=1)
     await tg.say(ivan, "Hello?")
     question = tg.last(ivan)
@@ -204,7 +141,7 @@ async def test_one_open_order_is_still_asked_for(tg):
     # and the conversation stays on that order until "Done"
     await tg.say(ivan, "One more thing")
     assert tg.last(ivan).text == f"Sent to the shop, order #{order.number}."
-    await tg.tap(ivan, tg.last(ivan), text="✅ Done")
+    await tg.tap_offered(ivan, "✅ Done")
     await tg.say(ivan, "And another")
     assert tg.last(ivan).text.startswith("Which order is this about?")
     assert len(await dialog_of(tg, order.id)) == 3
@@ -217,9 +154,9 @@ async def test_someone_without_orders_is_not_asked(tg):
 
 
 async def test_a_stranger_replying_to_a_relayed_message_stores_nothing(tg):
-    shop_id, _owner, _manager, group = await setup_shop(tg)
+    shop_id, _owner, _manager, group = await open_shop(tg, SHOP)
     ivan, (order, _other) = await buyer_with_orders(tg, shop_id)
-    card = await open_card(tg, ivan, order)
+    card = await open_from_my(tg, ivan, order)
     await tg.say(ivan, "Is it in stock?", reply_to=card)
     await tg.deliver()
     [relayed] = bot_messages(tg, group, f"💬 #{order.number} ·")
@@ -245,16 +182,15 @@ def _owner_of(tg):
 
 
 async def test_the_card_shows_the_orders_dialog_to_staff(tg):
-    shop_id, _owner, manager, group = await setup_shop(tg)
+    shop_id, _owner, manager, group = await open_shop(tg, SHOP)
     ivan, (order, _other) = await buyer_with_orders(tg, shop_id)
-    card = await open_card(tg, ivan, order)
+    card = await open_from_my(tg, ivan, order)
     await tg.say(ivan, "Is it <really> in stock?", reply_to=card)
     await tg.deliver()
     [relayed] = bot_messages(tg, group, f"💬 #{order.number} ·")
     await tg.say(manager, "Yes", chat=group, reply_to=relayed)
 
-    await tg.say(manager, f"/order {order.number}")
-    staff_card = tg.last(manager)
+    staff_card = await open_card(tg, manager, order.number)
     await tg.tap(manager, staff_card, text="💬 Dialog")
     shown = tg.last(manager).text.splitlines()
     assert shown[0] == f"Dialog of order #{order.number}"
@@ -271,9 +207,9 @@ async def test_the_card_shows_the_orders_dialog_to_staff(tg):
 
 
 async def test_relays_are_recorded_where_they_were_sent(tg):
-    shop_id, _owner, _manager, group = await setup_shop(tg)
+    shop_id, _owner, _manager, group = await open_shop(tg, SHOP)
     ivan, (order, _other) = await buyer_with_orders(tg, shop_id)
-    card = await open_card(tg, ivan, order)
+    card = await open_from_my(tg, ivan, order)
     await tg.say(ivan, "Hi", reply_to=card)
     await tg.deliver()
     [relayed] = bot_messages(tg, group, f"💬 #{order.number} ·")
@@ -287,16 +223,16 @@ async def test_relays_are_recorded_where_they_were_sent(tg):
 async def test_overlong_messages_and_forged_choices_store_nothing(tg):
     from handlers.telegram.dialog import BuyerAct, BuyerCB
 
-    shop_id, *_ = await setup_shop(tg, with_group=False)
+    shop_id, *_ = await open_shop(tg, SHOP, group=False)
     ivan, (order, other) = await buyer_with_orders(tg, shop_id)
     # a message longer than the dialog takes, asked about or written from the card
     await tg.say(ivan, "x" * 4050)
     assert tg.last(ivan).text == "A message is 1 to 4000 characters. Please send it shorter."
-    card = await open_card(tg, ivan, order)
+    card = await open_from_my(tg, ivan, order)
     await tg.tap(ivan, card, text="💬 Write to the shop")
     await tg.say(ivan, "y" * 4050)
     assert tg.last(ivan).text == "A message is 1 to 4000 characters. Please send it shorter."
-    await tg.tap(ivan, tg.last(ivan), text="✅ Done")
+    await tg.tap_offered(ivan, "✅ Done")
     # a choice of an order that was not offered, or with no question open
     await tg.say(ivan, "Hello?")
     question = tg.last(ivan)

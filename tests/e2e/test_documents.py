@@ -12,9 +12,9 @@ import pypdf
 from sqlalchemy import select
 
 from services.documents.defaults import default_template
-from services.orders.actors import ActorRef, Channel
 from storage.models import DocumentTemplate
-from tests.factories import draft, item
+from tests.e2e.chats import card_of, labels, message_starting, open_settings
+from tests.e2e.shops import ShopRecipe, buyer_via_link, open_shop, place_order, ref
 
 MINE = (
     "<h1>Our own invoice {{ order.number }}</h1>\n"
@@ -28,31 +28,15 @@ def text_of(pdf: bytes) -> str:
     return " ".join(" ".join(page.extract_text().split()) for page in pages)
 
 
-def labels(tg, message) -> list[str]:
-    return [label for row in tg.emulator.buttons(message) for label in row]
+SHOP = ShopRecipe(language="en")
 
 
 async def setup(tg):
-    """A shop (English) with an owner and a manager, an order, and its buyer in the bot."""
-    emulator, container = tg.emulator, tg.container
-    owner = emulator.user("Olga", username="olga", language_code="en")
-    manager = emulator.user("Max", username="max", language_code="en")
-    created = await container.shops.create_shop(
-        name="Cats & Dogs", owner_telegram_id=owner.id, owner_name="Olga", language="en"
-    )
-    shop_id = created.shop.id
-    manager_user = await container.shops.add_staff(shop_id, manager.id, "manager", name="Max")
-    for person in (owner, manager):
-        await tg.say(person, "/start")
-    [order] = await container.orders.create_orders(
-        shop_id,
-        draft(item("CAT-1", 2, 150_000), delivery_cost=30_000),
-        ActorRef.system(Channel.API),
-        source="api",
-    )
-    ivan = emulator.user("Ivan", language_code="en")
-    await tg.say(ivan, f"/start {order.buyer_token}")
-    return shop_id, owner, manager, ActorRef.user(manager_user.id), order, ivan
+    """The shop with an order, and its buyer Ivan in the bot."""
+    shop_id, owner, manager = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
+    ivan = await buyer_via_link(tg, order)
+    return shop_id, owner, manager, await ref(tg, manager), order, ivan
 
 
 async def saved_templates(tg, shop_id) -> list[tuple[int, bool]]:
@@ -66,8 +50,7 @@ async def saved_templates(tg, shop_id) -> list[tuple[int, bool]]:
 
 
 async def open_invoice_template(tg, owner):
-    await tg.say(owner, "/settings")
-    menu = tg.last(owner)
+    menu = await open_settings(tg, owner)
     await tg.tap(owner, menu, text="📄 Documents")
     assert menu.text.startswith("📄 Documents")
     await tg.tap(owner, menu, text="Invoice · EN")
@@ -148,9 +131,7 @@ async def test_the_template_is_downloaded_checked_previewed_saved_and_restored(t
     )
 
     # when the owner restores the previous version: the default again
-    screen = next(
-        m for m in reversed(tg.emulator.messages(owner)) if (m.text or "").startswith("📄 Invoice")
-    )
+    screen = message_starting(tg, owner, "📄 Invoice")
     assert "In use: the shop's version 1." in screen.text
     callback = await tg.tap(owner, screen, text="↩️ Restore the previous version")
     assert tg.answer(callback) == "Restored: the default template."
@@ -158,9 +139,7 @@ async def test_the_template_is_downloaded_checked_previewed_saved_and_restored(t
     assert await saved_templates(tg, shop_id) == [(1, False)]
 
     # and the buyer's card offers the invoice again: now the default one
-    card = next(
-        m for m in reversed(tg.emulator.messages(ivan)) if (m.text or "").startswith("Order #")
-    )
+    card = card_of(tg, ivan, order.number)
     await tg.tap(ivan, card, text="📄 Invoice")
     again = tg.last(ivan).document
     assert again.name == f"invoice-{order.number}.pdf"

@@ -15,10 +15,12 @@ from handlers.email.replies import ReplyReceiver
 from services.messaging.email.links import LinkSigner
 from services.messaging.email.replies import ReplyInbox
 from storage.models import DialogMessage, DialogRelay, OutboxMessage
-from tests.e2e.test_dialog import bot_messages, dialog_of, new_order, setup_shop
+from tests.e2e.chats import bot_messages
+from tests.e2e.shops import ShopRecipe, dialog_of, open_shop, place_order
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<<>>\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(100)) + b"\xff\xd9"
+SHOP = ShopRecipe(group=True)
 
 
 @contextlib.asynccontextmanager
@@ -74,8 +76,8 @@ async def outbox_to_buyer(tg, order_id) -> list[OutboxMessage]:
 
 
 async def test_an_emailed_pdf_reaches_the_group_and_the_staff_reply_goes_back_by_email(tg):
-    shop_id, _owner, manager, group = await setup_shop(tg)
-    order = await new_order(tg, shop_id)  # the buyer gave an e-mail and never opened the bot
+    shop_id, _owner, manager, group = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)  # the buyer gave an e-mail and never opened the bot
     await tg.deliver()
     address = reply_address(tg, order)
 
@@ -114,8 +116,8 @@ async def test_an_emailed_pdf_reaches_the_group_and_the_staff_reply_goes_back_by
 
 
 async def test_several_emailed_files_follow_the_first_and_each_can_be_answered(tg):
-    shop_id, _owner, manager, group = await setup_shop(tg)
-    order = await new_order(tg, shop_id)
+    shop_id, _owner, manager, group = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
     await tg.deliver()
 
     async with receiver(tg) as port:

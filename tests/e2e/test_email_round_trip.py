@@ -15,12 +15,13 @@ from bot.mail import build_mail_pump, signer_of, start_reply_receiver
 from bot.settings import SmtpTls
 from bot.web import build_web_app, start_web
 from services.messaging.email.links import LinkSigner
-from tests.e2e.test_dialog import bot_messages, dialog_of, new_order, setup_shop
-from tests.e2e.test_order_list import user_ref
+from tests.e2e.chats import bot_messages
+from tests.e2e.shops import ShopRecipe, dialog_of, open_shop, place_order, ref
 from tests.mail_server import MailServer
 
 BUYER = "buyer@example.com"
 LINK = re.compile(r"https?://127\.0\.0\.1:\d+/l/[\w.=-]+")
+SHOP = ShopRecipe(group=True)
 
 
 def parts(message: EmailMessage) -> dict[str, str]:
@@ -63,8 +64,8 @@ async def test_a_buyer_by_email_reads_answers_and_cancels(tg):
     )
     receiver_port = receiver.sockets[0].getsockname()[1]
     try:
-        shop_id, _owner, manager, group = await setup_shop(tg)
-        order = await new_order(tg, shop_id)  # an e-mail address, never in the bot
+        shop_id, _owner, manager, group = await open_shop(tg, SHOP)
+        order = await place_order(tg, shop_id)  # an e-mail address, never in the bot
         await tg.deliver()
 
         # the order placed: one e-mail to the buyer, both parts, in Russian, threaded, with a
@@ -82,7 +83,7 @@ async def test_a_buyer_by_email_reads_answers_and_cancels(tg):
         assert f"https://t.me/shopbot_test_bot?start={order.buyer_token}" in body["text/plain"]
 
         # the manager bills it: the buyer is told, with a link to cancel
-        await container.orders.apply(order.id, await user_ref(tg, manager), "confirm")
+        await container.orders.apply(order.id, await ref(tg, manager), "confirm")
         await pump.run_once()
         billed = mail_server.to(BUYER)[-1]
         links = links_by_action(billed, signer, container.clock.now())
@@ -148,8 +149,8 @@ async def test_a_mailbox_that_does_not_exist_is_reported_to_the_shop_once(tg):
     )
     pump = build_mail_pump(container, settings, bot_username=None)
     try:
-        shop_id, owner, manager, _group = await setup_shop(tg)
-        order = await new_order(tg, shop_id)
+        shop_id, owner, manager, _group = await open_shop(tg, SHOP)
+        order = await place_order(tg, shop_id)
         await pump.run_once()
         container.clock.advance(timedelta(hours=2))
         await pump.run_once()  # refused for good: not tried again

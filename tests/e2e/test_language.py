@@ -6,9 +6,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from handlers.telegram.language import LanguageCB
-from services.orders.actors import ActorRef, Channel
+from services.orders.actors import ActorRef
 from storage.models import User
-from tests.factories import draft, item
+from tests.e2e.chats import labels
+from tests.e2e.shops import place_order
+from tests.factories import item
 
 MENU = {
     "ru": "Здравствуйте! Я веду заказы магазина в Telegram",
@@ -20,10 +22,6 @@ MENU = {
 async def chosen_language(tg, person) -> str | None:
     async with tg.container.sessions() as session:
         return await session.scalar(select(User.language).where(User.telegram_id == person.id))
-
-
-def labels(tg, message) -> list[str]:
-    return [label for row in tg.emulator.buttons(message) for label in row]
 
 
 async def test_a_russian_user_switches_to_english_and_back(tg):
@@ -61,9 +59,7 @@ async def test_a_ukrainian_telegram_user_is_answered_in_ukrainian_until_they_pic
     created = await tg.container.shops.create_shop(
         name="Коти", owner_telegram_id=tg.emulator.user("Olga").id, preset="marketplace"
     )
-    [order] = await tg.container.orders.create_orders(
-        created.shop.id, draft(item()), ActorRef.system(Channel.API), source="api"
-    )
+    order = await place_order(tg, created.shop.id, item())
     taras = tg.emulator.user("Taras", language_code="uk")
 
     # then the bot speaks Ukrainian to them, their order card included
@@ -78,7 +74,7 @@ async def test_a_ukrainian_telegram_user_is_answered_in_ukrainian_until_they_pic
     # when they pick English, their choice wins over Telegram's
     await tg.say(taras, "/language")
     assert tg.last(taras).text == "Оберіть мову:"
-    await tg.tap(taras, tg.last(taras), text="English")
+    await tg.tap_offered(taras, "English")
     await tg.say(taras, "/start")
     assert tg.last(taras).text.startswith(MENU["en"])
     await tg.say(taras, "/my")

@@ -3,38 +3,15 @@ availability making two orders, cancelling midway, and the buyer's deep link."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import func, select
 
 from bot.i18n import build_i18n
-from bot.sandbox.state import SandboxUser
 from handlers.telegram.manual_order import ManualAct, ManualCB, parse_amount, parse_item_line
 from services.orders.actors import ActorRef
 from storage.models import Order
+from tests.e2e.shops import ShopRecipe, open_shop
 
-
-@dataclass
-class ShopPeople:
-    """A shop and the people in it, as the emulator's users."""
-
-    id: int
-    owner: SandboxUser
-    manager: SandboxUser
-
-
-async def setup_shop(tg, preset="platform"):
-    emulator, container = tg.emulator, tg.container
-    owner = emulator.user("Olga", language_code="en")
-    manager = emulator.user("Max", language_code="en")
-    created = await container.shops.create_shop(
-        name="Cats & Dogs", owner_telegram_id=owner.id, preset=preset, owner_name="Olga"
-    )
-    shop_id = created.shop.id
-    await container.shops.add_staff(shop_id, manager.id, "manager", name="Max")
-    for person in (owner, manager):
-        await tg.say(person, "/start")
-    return ShopPeople(shop_id, owner, manager)
+SHOP = ShopRecipe(preset="platform")
 
 
 async def orders_of(tg, shop_id) -> list[Order]:
@@ -59,8 +36,19 @@ async def answer_up_to_items(tg, person, name="Anna Smirnova", phone="+7 916 123
     await tg.say(person, phone)
 
 
+async def pickup_summary(tg, person):
+    """The form filled in for one oak chair, picked up and paid in cash: its summary, not
+    created yet."""
+    await answer_up_to_items(tg, person)
+    await tg.say(person, "Oak chair; 1; 1500")
+    await tg.tap_offered(person, "✅ Done")
+    await tg.tap_offered(person, "pickup · free")
+    await tg.tap_offered(person, "cash")
+    return await tg.offering(person, "✅ Create")
+
+
 async def test_a_phone_order_end_to_end(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     # when the manager takes an order by phone, with a bad phone on the way
     await tg.say(shop.manager, "/new")
     await tg.say(shop.manager, "Anna Smirnova")
@@ -76,10 +64,10 @@ async def test_a_phone_order_end_to_end(tg):
     goods = tg.last(shop.manager)
     assert "Oak chair × 2" in goods.text and "Cushion × 1" in goods.text
     await tg.tap(shop.manager, goods, text="✅ Done")
-    await tg.tap(shop.manager, tg.last(shop.manager), text="courier · free")
+    await tg.tap_offered(shop.manager, "courier · free")
     assert "address" in tg.last(shop.manager).text
     await tg.say(shop.manager, "Moscow, Arbat 10")
-    await tg.tap(shop.manager, tg.last(shop.manager), text="cash")
+    await tg.tap_offered(shop.manager, "cash")
     summary = tg.last(shop.manager)
     assert "New order: check it" in summary.text
     assert "Anna Smirnova, +79161234567" in summary.text
@@ -111,7 +99,7 @@ async def test_a_phone_order_end_to_end(tg):
 
 
 async def test_mixed_availability_makes_two_orders_and_pickup_skips_the_address(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     await answer_up_to_items(tg, shop.manager)
     await tg.say(shop.manager, "Oak chair; 1; 1500\nCarved table; 1; 30000")
     goods = tg.last(shop.manager)
@@ -119,10 +107,10 @@ async def test_mixed_availability_makes_two_orders_and_pickup_skips_the_address(
     await tg.tap(shop.manager, goods, text="📦 2. Carved table: in stock")
     assert "Carved table × 1 — RUB30,000.00 (made to order)" in goods.text
     await tg.say(shop.manager, "done")
-    await tg.tap(shop.manager, tg.last(shop.manager), text="pickup · free")
+    await tg.tap_offered(shop.manager, "pickup · free")
     # no address for pickup: straight to payment
     assert "pay" in tg.last(shop.manager).text
-    await tg.tap(shop.manager, tg.last(shop.manager), text="card")
+    await tg.tap_offered(shop.manager, "card")
     summary = tg.last(shop.manager)
     assert "two orders" in summary.text
     await tg.tap(shop.manager, summary, text="✅ Create")
@@ -138,7 +126,7 @@ async def test_mixed_availability_makes_two_orders_and_pickup_skips_the_address(
 
 
 async def test_cancel_midway_creates_nothing(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     # by the button at the items step
     await answer_up_to_items(tg, shop.manager)
     await tg.say(shop.manager, "Oak chair; 1; 1500")
@@ -153,12 +141,7 @@ async def test_cancel_midway_creates_nothing(tg):
     await tg.settle()
     assert "over" in tg.emulator.callback_answer(query).text
     # by /cancel at the summary
-    await answer_up_to_items(tg, shop.manager)
-    await tg.say(shop.manager, "Oak chair; 1; 1500")
-    await tg.tap(shop.manager, tg.last(shop.manager), text="✅ Done")
-    await tg.tap(shop.manager, tg.last(shop.manager), text="pickup · free")
-    await tg.tap(shop.manager, tg.last(shop.manager), text="cash")
-    summary = tg.last(shop.manager)
+    summary = await pickup_summary(tg, shop.manager)
     await tg.say(shop.manager, "/cancel")
     assert "no order was created" in tg.last(shop.manager).text
     query = tg.emulator.tap(shop.manager, summary, text="✅ Create")
@@ -168,13 +151,8 @@ async def test_cancel_midway_creates_nothing(tg):
 
 
 async def test_create_twice_makes_one_order(tg):
-    shop = await setup_shop(tg)
-    await answer_up_to_items(tg, shop.manager)
-    await tg.say(shop.manager, "Oak chair; 1; 1500")
-    await tg.tap(shop.manager, tg.last(shop.manager), text="✅ Done")
-    await tg.tap(shop.manager, tg.last(shop.manager), text="pickup · free")
-    await tg.tap(shop.manager, tg.last(shop.manager), text="cash")
-    summary = tg.last(shop.manager)
+    shop = await open_shop(tg, SHOP)
+    summary = await pickup_summary(tg, shop.manager)
     create = ManualCB(act=ManualAct.CREATE).pack()
     first = tg.emulator.forged_tap(shop.manager, summary, create)
     second = tg.emulator.forged_tap(shop.manager, summary, create)
@@ -190,7 +168,7 @@ async def test_create_twice_makes_one_order(tg):
 
 
 async def test_looking_at_the_list_does_not_lose_the_form(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     await answer_up_to_items(tg, shop.manager)
     await tg.say(shop.manager, "Oak chair; 1; 1500")
     await tg.say(shop.manager, "/orders")

@@ -14,67 +14,23 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 
-from bot.container import build_container
 from bot.pumps import build_pump
-from bot.sandbox.emulator import TelegramEmulator
 from bot.sandbox.limits import FloodLimits
-from bot.settings import Settings
 from bot.telegram import build_bot
 from services.orders.actors import ActorRef, Channel
 from services.orders.drafts import BuyerDraft, OrderDraft
 from services.time.clock import FrozenClock
 from storage.models import Delivery, OutboxMessage
 from tests.conftest import START
-from tests.e2e.conftest import BOT_TOKEN, moving_sleep
-from tests.factories import bind_buyer, draft, item
+from tests.e2e.chats import bot_texts, open_card
+from tests.e2e.conftest import BOT_TOKEN, moving_sleep, telegram_world
+from tests.e2e.shops import ShopRecipe, bound_buyer, db_user, open_shop, place_order, ref
+from tests.factories import item
 
 CONFIRM = "Подтвердить и выставить счёт"
 
 
-async def setup_shop(tg, *, group: bool = True):
-    """Olga's shop with Max (manager) and Petr (packer), all in the bot; their staff group."""
-    emulator, container = tg.emulator, tg.container
-    owner = emulator.user("Olga")
-    manager = emulator.user("Max")
-    packer = emulator.user("Petr")
-    created = await container.shops.create_shop(
-        name="Cats & Dogs", owner_telegram_id=owner.id, preset="marketplace", owner_name="Olga"
-    )
-    shop_id = created.shop.id
-    await container.shops.add_staff(shop_id, manager.id, "manager", name="Max")
-    await container.shops.add_staff(shop_id, packer.id, "packer", name="Petr")
-    for person in (owner, manager, packer):
-        await tg.say(person, "/start")
-    chat = None
-    if group:
-        chat = emulator.group("Cats staff", owner, manager, packer)
-        emulator.add_bot_to_group(chat, owner)
-        await tg.settle()
-        await container.shop_settings.bind_staff_chat(shop_id, created.owner.id, chat.id)
-    return shop_id, owner, manager, packer, chat
-
-
-async def new_order(tg, shop_id):
-    [order] = await tg.container.orders.create_orders(
-        shop_id,
-        draft(item("CAT-1", 2, 150_000), delivery_cost=30_000),
-        ActorRef.system(Channel.API),
-        source="api",
-    )
-    return order
-
-
-async def bound_buyer(tg, order, name="Ivan"):
-    """The order's buyer, who opened the bot and whose account owns the order."""
-    person = tg.emulator.user(name)
-    await tg.say(person, "/start")
-    user = await tg.container.users.touch(person.id, name=name)
-    await bind_buyer(tg.container, order, user)
-    return person
-
-
-def bot_texts(tg, chat) -> list[str]:
-    return [m.content for m in tg.emulator.messages(chat) if m.outgoing]
+SHOP = ShopRecipe(staff=("manager", "packer"), speaks="ru", group=True)
 
 
 async def deliveries(tg) -> list[Delivery]:
@@ -83,9 +39,9 @@ async def deliveries(tg) -> list[Delivery]:
 
 
 async def test_a_new_order_pings_the_staff_group_and_the_manager(tg):
-    shop_id, owner, manager, packer, group = await setup_shop(tg)
+    shop_id, owner, manager, packer, group = await open_shop(tg, SHOP)
     # when an order comes in from the storefront
-    order = await new_order(tg, shop_id)
+    order = await place_order(tg, shop_id)
     await tg.deliver()
     # then the group and the manager (the first status is theirs) get a ping, once each
     ping = f"🆕 Новый заказ #{order.number} · 3\xa0300,00\xa0₽"
@@ -93,21 +49,19 @@ async def test_a_new_order_pings_the_staff_group_and_the_manager(tg):
     assert bot_texts(tg, manager).count(ping) == 1
     assert ping not in bot_texts(tg, packer) and ping not in bot_texts(tg, owner)
     # and its button opens the order's card right there, for whoever taps it
-    await tg.tap(manager, tg.last(group), text="📂 Открыть заказ")
+    await tg.tap_offered(manager, "📂 Открыть заказ", chat=group)
     card = tg.last(group)
     assert card.text.startswith(f"Заказ #{order.number} · Cats & Dogs")
     assert CONFIRM in [label for row in tg.emulator.buttons(card) for label in row]
 
 
 async def test_a_status_change_redraws_every_open_card_and_tells_the_buyer(tg):
-    shop_id, owner, manager, _packer, _group = await setup_shop(tg, group=False)
-    order = await new_order(tg, shop_id)
+    shop_id, owner, manager, _packer = await open_shop(tg, SHOP, group=False)
+    order = await place_order(tg, shop_id)
     ivan = await bound_buyer(tg, order)
     # given the manager and the owner both have the order's card open
-    await tg.say(manager, f"/order {order.number}")
-    manager_card = tg.last(manager)
-    await tg.say(owner, f"/order {order.number}")
-    owner_card = tg.last(owner)
+    manager_card = await open_card(tg, manager, order.number)
+    owner_card = await open_card(tg, owner, order.number)
     assert "Ожидает подтверждения" in owner_card.text
     await tg.deliver()
     # when the manager confirms on their card
@@ -124,13 +78,13 @@ async def test_a_status_change_redraws_every_open_card_and_tells_the_buyer(tg):
 
 
 async def test_the_buyer_gets_the_track_code_when_shipped(tg):
-    shop_id, _owner, manager, packer, _group = await setup_shop(tg, group=False)
-    order = await new_order(tg, shop_id)
+    shop_id, _owner, manager, packer = await open_shop(tg, SHOP, group=False)
+    order = await place_order(tg, shop_id)
     ivan = await bound_buyer(tg, order)
-    staff = ActorRef.user((await tg.container.users.touch(manager.id, name="Max")).id)
+    staff = await ref(tg, manager)
     for action in ("confirm", "mark_paid"):
         await tg.container.orders.apply(order.id, staff, action)
-    packer_ref = ActorRef.user((await tg.container.users.touch(packer.id, name="Petr")).id)
+    packer_ref = await ref(tg, packer)
     await tg.container.orders.apply(
         order.id, packer_ref, "ship", {"carrier": "СДЭК", "track_code": "1234567890"}
     )
@@ -140,15 +94,15 @@ async def test_the_buyer_gets_the_track_code_when_shipped(tg):
 
 
 async def test_a_blocked_buyer_fails_once_and_is_not_retried(tg):
-    shop_id, _owner, manager, _packer, _group = await setup_shop(tg, group=False)
-    order = await new_order(tg, shop_id)
+    shop_id, _owner, manager, _packer = await open_shop(tg, SHOP, group=False)
+    order = await place_order(tg, shop_id)
     ivan = await bound_buyer(tg, order)
     await tg.deliver()
     tg.emulator.block(ivan)
     await tg.settle()
     before = len(bot_texts(tg, ivan))
     # when the order changes while the buyer has blocked the bot
-    staff = ActorRef.user((await tg.container.users.touch(manager.id, name="Max")).id)
+    staff = await ref(tg, manager)
     await tg.container.orders.apply(order.id, staff, "confirm")
     await tg.deliver()
     # then their delivery failed with Telegram's reason, and nothing tries it again
@@ -162,11 +116,11 @@ async def test_a_blocked_buyer_fails_once_and_is_not_retried(tg):
 
 
 async def test_a_429_storm_is_waited_out_and_everything_arrives_once(tg):
-    shop_id, _owner, manager, _packer, group = await setup_shop(tg)
+    shop_id, _owner, manager, _packer, group = await open_shop(tg, SHOP)
     start = tg.container.clock.now()
     # given Telegram answers the next five sends "too many requests, retry after 7 s"
     tg.emulator.inject_flood(5, retry_after=7)
-    orders = [await new_order(tg, shop_id) for _ in range(3)]
+    orders = [await place_order(tg, shop_id) for _ in range(3)]
     await tg.deliver()
     # then every ping arrived once, after waiting at least retry_after
     for order in orders:
@@ -183,17 +137,11 @@ async def test_killed_mid_batch_and_restarted_every_chat_gets_exactly_one(databa
     # given Telegram's flood limits on, one virtual clock for Telegram and the pump, and 300
     # orders, each with its own buyer in their own chat
     clock = FrozenClock(START)
-    emulator = TelegramEmulator(flood=FloodLimits(), clock=clock)
-    await emulator.start()
-    settings = Settings(
-        _env_file=None,
-        bot_token=BOT_TOKEN,
-        telegram_api_url=emulator.url,
-        database_url=database_url,
-    )
-    container = build_container(settings, clock=clock)
-    bot = build_bot(BOT_TOKEN, emulator.url, wait_out_floods=False)
-    try:
+    async with (
+        telegram_world(database_url, clock, flood=FloodLimits(), telegram_clock=clock) as world,
+        build_bot(BOT_TOKEN, world.emulator.url, wait_out_floods=False) as bot,
+    ):
+        emulator, container = world
         created = await container.shops.create_shop(
             name="Cats & Dogs", owner_telegram_id=1, preset="marketplace"
         )
@@ -250,21 +198,16 @@ async def test_killed_mid_batch_and_restarted_every_chat_gets_exactly_one(databa
             rows = list(await session.scalars(select(Delivery)))
         assert len(rows) == 300 and {r.state for r in rows} == {"sent"}
         assert not [(r.chat_id, r.last_error, r.sent_at) for r in rows if r.last_error]
-    finally:
-        await bot.session.close()
-        await container.close()
-        await emulator.stop()
 
 
 async def test_a_card_that_can_no_longer_be_edited_is_forgotten(tg):
-    shop_id, owner, manager, _packer, _group = await setup_shop(tg, group=False)
-    order = await new_order(tg, shop_id)
-    await tg.say(owner, f"/order {order.number}")
-    card = tg.last(owner)
-    owner_id = (await tg.container.users.touch(owner.id, name="Olga")).id
+    shop_id, owner, manager, _packer = await open_shop(tg, SHOP, group=False)
+    order = await place_order(tg, shop_id)
+    card = await open_card(tg, owner, order.number)
+    owner_id = (await db_user(tg, owner)).id
     # given a card the registry knows of but Telegram no longer has (deleted in the chat)
     await tg.container.cards.remember(order.id, owner_id, owner.id, card.message_id + 50)
-    staff = ActorRef.user((await tg.container.users.touch(manager.id, name="Max")).id)
+    staff = await ref(tg, manager)
     await tg.container.orders.apply(order.id, staff, "confirm")
     await tg.deliver()
     # then the live card is redrawn, and the lost one is forgotten: never tried again
@@ -275,8 +218,8 @@ async def test_a_card_that_can_no_longer_be_edited_is_forgotten(tg):
 
 
 async def test_telegram_out_of_reach_is_a_transient_failure(tg):
-    shop_id, *_ = await setup_shop(tg, group=False)
-    await new_order(tg, shop_id)
+    shop_id, *_ = await open_shop(tg, SHOP, group=False)
+    await place_order(tg, shop_id)
     # given Telegram cannot be reached (nothing listens on that port)
     unreachable = build_bot(BOT_TOKEN, "http://127.0.0.1:9", wait_out_floods=False)
     pump = build_pump(tg.container, unreachable, sleep=moving_sleep(tg.container.clock))

@@ -10,20 +10,17 @@ from sqlalchemy import select
 from handlers.telegram.onboarding import OnboardAct, OnboardCB
 from services.shops.auth import hash_token
 from storage.models import ApiToken
+from tests.e2e.chats import bot_texts as texts
+from tests.e2e.chats import labels as buttons
+from tests.e2e.shops import db_user
 
 
-def texts(tg, person) -> list[str]:
-    return [m.content for m in tg.emulator.messages(person) if m.outgoing]
-
-
-def buttons(tg, message) -> list[str]:
-    return [label for row in tg.emulator.buttons(message) for label in row]
-
-
-async def db_user(tg, person):
-    return await tg.container.users.touch(
-        person.id, name=person.first_name, username=person.username
-    )
+async def named_a_shop(tg):
+    """Olga, who has no shop, having sent /newshop and a shop's name: at the e-mail question."""
+    olga = tg.emulator.user("Olga", language_code="en")
+    await tg.say(olga, "/newshop")
+    await tg.say(olga, "Cats")
+    return olga
 
 
 async def test_a_shop_is_created_step_by_step_with_bad_answers_asked_again(tg):
@@ -50,7 +47,7 @@ async def test_a_shop_is_created_step_by_step_with_bad_answers_asked_again(tg):
     assert buttons(tg, question) == ["Russia", "Ukraine", "Kazakhstan", "Belarus", "✖️ Cancel"]
     await tg.say(olga, "XQ")
     assert tg.last(olga).text.startswith("«XQ» is not a country code")
-    await tg.tap(olga, tg.last(olga), text="Kazakhstan")
+    await tg.tap_offered(olga, "Kazakhstan")
 
     question = tg.last(olga)
     assert "4/6" in question.text and "Kazakhstan" in question.text
@@ -64,7 +61,7 @@ async def test_a_shop_is_created_step_by_step_with_bad_answers_asked_again(tg):
     assert buttons(tg, question) == ["KZT", "USD", "EUR", "✖️ Cancel"]
     await tg.say(olga, "RUR")  # the Soviet rouble: no longer in use
     assert tg.last(olga).text.startswith("«RUR» is not a currency code in use")
-    await tg.tap(olga, tg.last(olga), text="KZT")
+    await tg.tap_offered(olga, "KZT")
 
     question = tg.last(olga)
     assert "6/6" in question.text
@@ -116,15 +113,13 @@ async def test_a_shop_is_created_step_by_step_with_bad_answers_asked_again(tg):
 
 
 async def test_a_second_create_tap_makes_no_second_shop(tg):
-    olga = tg.emulator.user("Olga", language_code="en")
-    await tg.say(olga, "/newshop")
-    await tg.say(olga, "Cats")
-    await tg.tap(olga, tg.last(olga), text="Skip")
+    olga = await named_a_shop(tg)
+    await tg.tap_offered(olga, "Skip")
     await tg.say(olga, "de")  # another country, typed
     assert "Europe/Berlin" in buttons(tg, tg.last(olga))
-    await tg.tap(olga, tg.last(olga), text="Europe/Berlin")
-    await tg.tap(olga, tg.last(olga), text="EUR")
-    await tg.tap(olga, tg.last(olga), text="Marketplace")
+    await tg.tap_offered(olga, "Europe/Berlin")
+    await tg.tap_offered(olga, "EUR")
+    await tg.tap_offered(olga, "Marketplace")
     summary = tg.last(olga)
     assert "E-mail: none" in summary.text
     await tg.tap(olga, summary, text="✅ Create")
@@ -142,13 +137,11 @@ async def test_a_second_create_tap_makes_no_second_shop(tg):
 
 
 async def test_onboarding_can_be_cancelled_midway(tg):
-    olga = tg.emulator.user("Olga", language_code="en")
     # given she answered two questions
-    await tg.say(olga, "/newshop")
-    await tg.say(olga, "Cats")
+    olga = await named_a_shop(tg)
     await tg.say(olga, "cats@example.com")
     # when she taps Cancel on the country question
-    await tg.tap(olga, tg.last(olga), text="✖️ Cancel")
+    await tg.tap_offered(olga, "✖️ Cancel")
     # then the question says so, the menu is back, and nothing was created
     assert "Cancelled: no shop was created." in texts(tg, olga)
     assert buttons(tg, tg.last(olga)) == ["🏪 Create a shop"]
@@ -160,11 +153,9 @@ async def test_onboarding_can_be_cancelled_midway(tg):
 
 
 async def test_the_cancel_command_ends_the_conversation_too(tg):
-    olga = tg.emulator.user("Olga", language_code="en")
-    await tg.say(olga, "/newshop")
-    await tg.say(olga, "Cats")
-    await tg.tap(olga, tg.last(olga), text="Skip")
-    await tg.tap(olga, tg.last(olga), text="Russia")
+    olga = await named_a_shop(tg)
+    await tg.tap_offered(olga, "Skip")
+    await tg.tap_offered(olga, "Russia")
     await tg.say(olga, "/cancel")
     assert "Cancelled: no shop was created." in texts(tg, olga)
     await tg.say(olga, "Europe/Moscow")
@@ -178,12 +169,12 @@ async def test_an_owner_creates_a_second_shop_and_switches_between_them(tg):
     await tg.container.shops.create_shop(name="First", owner_telegram_id=olga.id)
     await tg.say(olga, "/newshop")
     await tg.say(olga, "Second")
-    await tg.tap(olga, tg.last(olga), text="Skip")
-    await tg.tap(olga, tg.last(olga), text="Ukraine")
-    await tg.tap(olga, tg.last(olga), text="Europe/Kyiv")
-    await tg.tap(olga, tg.last(olga), text="UAH")
-    await tg.tap(olga, tg.last(olga), text="Platform")
-    await tg.tap(olga, tg.last(olga), text="✅ Create")
+    await tg.tap_offered(olga, "Skip")
+    await tg.tap_offered(olga, "Ukraine")
+    await tg.tap_offered(olga, "Europe/Kyiv")
+    await tg.tap_offered(olga, "UAH")
+    await tg.tap_offered(olga, "Platform")
+    await tg.tap_offered(olga, "✅ Create")
     # then she works in the new shop, and the menu offers switching
     menu = tg.last(olga)
     assert "Second" in menu.text and "🔀 Switch shop" in buttons(tg, menu)

@@ -10,50 +10,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from handlers.telegram.callbacks import OrderAct, OrderCB
-from services.orders.actors import ActorRef, Channel
-from tests.factories import draft, item
+from services.orders.actors import ActorRef
+from tests.e2e.chats import open_card
+from tests.e2e.shops import ShopRecipe, open_shop, place_order, ref, status_of
+from tests.factories import item
 
-
-async def setup_shop(tg, preset="marketplace"):
-    """A shop with an owner, a manager and a packer who have all opened the bot."""
-    emulator, container = tg.emulator, tg.container
-    owner = emulator.user("Olga", username="olga")
-    manager = emulator.user("Max", username="max")
-    packer = emulator.user("Petr", username="petr")
-    created = await container.shops.create_shop(
-        name="Cats & Dogs", owner_telegram_id=owner.id, preset=preset, owner_name="Olga"
-    )
-    shop_id = created.shop.id
-    await container.shops.add_staff(shop_id, manager.id, "manager", name="Max")
-    await container.shops.add_staff(shop_id, packer.id, "packer", name="Petr")
-    for person in (owner, manager, packer):
-        await tg.say(person, "/start")
-    return shop_id, owner, manager, packer
-
-
-async def new_order(tg, shop_id, **kwargs):
-    orders = await tg.container.orders.create_orders(
-        shop_id,
-        draft(item("CAT-1", 2, 150_000), delivery_cost=30_000, **kwargs),
-        ActorRef.system(Channel.API),
-        source="api",
-    )
-    return orders[0]
-
-
-async def status_of(tg, order_id):
-    order = await tg.container.orders.get(order_id, ActorRef.system())
-    return order.status
-
-
-async def open_card(tg, person, number):
-    await tg.say(person, f"/order {number}")
-    return tg.last(person)
+SHOP = ShopRecipe(staff=("manager", "packer"), speaks="ru")
 
 
 async def test_the_card_shows_the_order_and_exactly_the_persons_buttons(tg):
-    shop_id, _owner, manager, packer = await setup_shop(tg)
-    order = await new_order(tg, shop_id)
+    shop_id, _owner, manager, packer = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
     card = await open_card(tg, manager, order.number)
     # then the card has the order's data
     assert "Cats &amp; Dogs" in card.text or "Cats & Dogs" in card.text
@@ -70,8 +37,8 @@ async def test_the_card_shows_the_order_and_exactly_the_persons_buttons(tg):
 
 
 async def test_statuses_move_by_buttons_with_confirmation_and_track_code(tg):
-    shop_id, _owner, manager, packer = await setup_shop(tg)
-    order = await new_order(tg, shop_id)
+    shop_id, _owner, manager, packer = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
     card = await open_card(tg, manager, order.number)
     # when the manager confirms
     await tg.tap(manager, card, text="Подтвердить и выставить счёт")
@@ -96,23 +63,23 @@ async def test_statuses_move_by_buttons_with_confirmation_and_track_code(tg):
 
 
 async def test_a_conversation_can_be_cancelled_at_any_step(tg):
-    shop_id, _owner, manager, packer = await setup_shop(tg)
-    order = await new_order(tg, shop_id)
-    manager_ref = ActorRef.user((await tg.container.users.touch(manager.id, name="Max")).id)
+    shop_id, _owner, manager, packer = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
+    manager_ref = await ref(tg, manager)
     await tg.container.orders.apply(order.id, manager_ref, "confirm")
     await tg.container.orders.apply(order.id, manager_ref, "mark_paid")
     card = await open_card(tg, packer, order.number)
     await tg.tap(packer, card, text="Отправить")
-    await tg.tap(packer, tg.last(packer), text="СДЭК")
-    await tg.tap(packer, tg.last(packer), text="✖️ Отмена")
+    await tg.tap_offered(packer, "СДЭК")
+    await tg.tap_offered(packer, "✖️ Отмена")
     # then a code typed now is not taken as a track code
     await tg.say(packer, "RA123456789RU")
     assert await status_of(tg, order.id) == "preparing_shipment"
 
 
 async def test_cancel_with_a_reason_that_needs_a_comment(tg):
-    shop_id, _owner, manager, _packer = await setup_shop(tg)
-    order = await new_order(tg, shop_id)
+    shop_id, _owner, manager, _packer = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
     card = await open_card(tg, manager, order.number)
     await tg.tap(manager, card, text="Отменить заказ")
     card = card
@@ -130,15 +97,15 @@ async def test_cancel_with_a_reason_that_needs_a_comment(tg):
 
 
 async def test_opening_a_platform_order_moves_it_to_agreement(tg):
-    shop_id, _owner, manager, _packer = await setup_shop(tg, preset="platform")
-    order = await new_order(tg, shop_id)
+    shop_id, _owner, manager, _packer = await open_shop(tg, SHOP, preset="platform")
+    order = await place_order(tg, shop_id)
     await open_card(tg, manager, order.number)
     assert await status_of(tg, order.id) == "requires_agreement"
 
 
 async def test_history_comments_and_call_script(tg):
-    shop_id, _owner, manager, _packer = await setup_shop(tg)
-    order = await new_order(tg, shop_id)
+    shop_id, _owner, manager, _packer = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
     card = await open_card(tg, manager, order.number)
     await tg.tap(manager, card, text="💬 Комментарий")
     await tg.say(manager, "Call after 18:00")
@@ -153,8 +120,8 @@ async def test_history_comments_and_call_script(tg):
 
 
 async def test_double_tap_makes_one_transition(tg):
-    shop_id, _owner, manager, _packer = await setup_shop(tg)
-    order = await new_order(tg, shop_id)
+    shop_id, _owner, manager, _packer = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
     card = await open_card(tg, manager, order.number)
     # two taps of the same button arrive before the bot handles the first
     first = tg.emulator.tap(manager, card, text="Подтвердить и выставить счёт")
@@ -169,8 +136,8 @@ async def test_double_tap_makes_one_transition(tg):
 
 @pytest.mark.parametrize("who", ["other_shop_owner", "packer", "stranger"])
 async def test_forged_taps_change_nothing(tg, who):
-    shop_id, _owner, _manager, packer = await setup_shop(tg)
-    order = await new_order(tg, shop_id)
+    shop_id, _owner, _manager, packer = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
     intruder = {"packer": packer}.get(who)
     if intruder is None:
         intruder = tg.emulator.user("Eve")
@@ -186,8 +153,8 @@ async def test_forged_taps_change_nothing(tg, who):
 
 
 async def test_a_stale_card_is_refused_and_redrawn(tg):
-    shop_id, owner, manager, _packer = await setup_shop(tg)
-    order = await new_order(tg, shop_id)
+    shop_id, owner, manager, _packer = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
     old_card = await open_card(tg, manager, order.number)
     owner_card = await open_card(tg, owner, order.number)
     await tg.tap(owner, owner_card, text="Подтвердить и выставить счёт")
@@ -218,8 +185,8 @@ async def test_a_stale_card_is_refused_and_redrawn(tg):
 )
 async def test_random_callback_data_never_breaks_or_changes_anything(tg, caplog, data):
     if not hasattr(tg, "arranged"):
-        tg.arranged = await setup_shop(tg)
-        tg.order = await new_order(tg, tg.arranged[0])
+        tg.arranged = await open_shop(tg, SHOP)
+        tg.order = await place_order(tg, tg.arranged.id)
     _shop_id, _owner, _manager, packer = tg.arranged
     caplog.set_level(logging.ERROR)
     payload = data.replace("{id}", str(tg.order.id)).encode()[:64].decode("utf-8", "ignore")
@@ -235,13 +202,11 @@ async def test_random_callback_data_never_breaks_or_changes_anything(tg, caplog,
 
 async def test_a_huge_order_still_fits_one_card(tg):
     # given an order of 200 lines with the longest names the API accepts
-    shop_id, _owner, manager, _packer = await setup_shop(tg)
+    shop_id, _owner, manager, _packer = await open_shop(tg, SHOP)
     lines = [item(f"SKU-{n}", 1, 100) for n in range(200)]
     for line in lines:
         line.name = "Очень длинное название товара " * 8 + line.sku
-    [order] = await tg.container.orders.create_orders(
-        shop_id, draft(*lines), ActorRef.system(Channel.API), source="api"
-    )
+    order = await place_order(tg, shop_id, *lines)
     # when the manager opens it
     card = await open_card(tg, manager, order.number)
     # then the card is one message within Telegram's limit, saying what is not shown
@@ -252,8 +217,8 @@ async def test_a_huge_order_still_fits_one_card(tg):
 @pytest.mark.parametrize("tool", [OrderAct.SCRIPT, OrderAct.COMMENT])
 async def test_a_buyer_cannot_use_staff_tools_by_a_forged_button(tg, tool):
     # given a buyer bound to their order
-    shop_id, _owner, _manager, _packer = await setup_shop(tg)
-    order = await new_order(tg, shop_id)
+    shop_id, _owner, _manager, _packer = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop_id)
     buyer = tg.emulator.user("Ivan")
     tg.emulator.start_bot(buyer, order.buyer_token)
     await tg.settle()

@@ -5,79 +5,26 @@ must change nothing: a packer's forged edit, another shop's staff, a stale menu 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from functools import partial
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.sandbox.state import SandboxUser
 from handlers.telegram.callbacks import OrderAct, OrderCB
 from handlers.telegram.order_edit.menu import EditAct, EditCB
-from services.orders.actors import ActorRef, Channel
-from storage.models import Order, Shop
-from tests.factories import draft, item
-
-
-@dataclass
-class ShopPeople:
-    """A shop and the people in it, as the emulator's users."""
-
-    id: int
-    owner: SandboxUser
-    manager: SandboxUser
-    packer: SandboxUser
-
+from services.orders.actors import ActorRef
+from storage.models import Order
+from tests.e2e.chats import labels, open_card
+from tests.e2e.shops import ShopRecipe, fresh, open_shop, place_order, ref
+from tests.factories import item
 
 PLATFORM_MENU = ["📦 Goods", "🚚 Delivery", "💳 Payment", "🏷 Discount", "✂️ Split", "↩️ Back"]
 
 
-async def setup_shop(tg, preset="platform", name="Cats & Dogs", **settings):
-    """A shop with an owner, a manager and a packer who have opened the bot (in English)."""
-    emulator, container = tg.emulator, tg.container
-    owner = emulator.user("Olga", language_code="en")
-    manager = emulator.user("Max", language_code="en")
-    packer = emulator.user("Petr", language_code="en")
-    created = await container.shops.create_shop(
-        name=name, owner_telegram_id=owner.id, preset=preset, owner_name="Olga"
-    )
-    shop_id = created.shop.id
-    await container.shops.add_staff(shop_id, manager.id, "manager", name="Max")
-    await container.shops.add_staff(shop_id, packer.id, "packer", name="Petr")
-    if settings:
-        async with container.sessions() as session, session.begin():
-            shop = await session.get(Shop, shop_id)
-            shop.settings = {**shop.settings, **settings}
-    for person in (owner, manager, packer):
-        await tg.say(person, "/start")
-    return ShopPeople(shop_id, owner, manager, packer)
-
-
-async def new_order(tg, shop_id, *items, **draft_args):
-    (order,) = await tg.container.orders.create_orders(
-        shop_id,
-        draft(*(items or [item("CAT-1", 2, 150_000)]), **draft_args),
-        ActorRef.system(Channel.API),
-        source="api",
-    )
-    return order
-
-
-async def fresh(tg, order_id) -> Order:
-    return await tg.container.orders.get(order_id, ActorRef.system())
-
-
-async def ref(tg, person) -> ActorRef:
-    return ActorRef.user((await tg.container.users.touch(person.id, name=person.first_name)).id)
-
-
-async def card_of(tg, person, number):
-    await tg.say(person, f"/order {number}")
-    return tg.last(person)
-
-
-def labels(tg, message) -> list[str]:
-    return [text for row in tg.emulator.buttons(message) for text in row]
+SHOP = ShopRecipe(staff=("manager", "packer"), preset="platform")
+# The goods alone: without a delivery cost the shop's own price for the method applies.
+new_order = partial(place_order, delivery_cost=None)
 
 
 def lines_of(order) -> list[tuple[str, int, int, int]]:
@@ -85,10 +32,10 @@ def lines_of(order) -> list[tuple[str, int, int, int]]:
 
 
 async def test_goods_are_edited_only_while_agreeing_with_the_buyer(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     order = await new_order(tg, shop.id, item("CAT-1", 2, 150_000), item("DOG-1", 1, 50_000))
     # opening the new order moves it to "requires agreement" (A5): every edit is offered
-    card = await card_of(tg, shop.manager, order.number)
+    card = await open_card(tg, shop.manager, order.number)
     await tg.tap(shop.manager, card, text="✏️ Edit")
     assert labels(tg, card) == PLATFORM_MENU
     # when the manager edits the goods: one more chair, no dog, a cushion added
@@ -113,7 +60,7 @@ async def test_goods_are_edited_only_while_agreeing_with_the_buyer(tg):
     assert editor.text.startswith("Order #1") and "Total: RUB4,700.00" in editor.text
     # when the order is confirmed, goods are no longer offered...
     await tg.container.orders.apply(order.id, await ref(tg, shop.manager), "confirm")
-    card = await card_of(tg, shop.manager, order.number)
+    card = await open_card(tg, shop.manager, order.number)
     await tg.tap(shop.manager, card, text="✏️ Edit")
     assert "📦 Goods" not in labels(tg, card) and "🚚 Delivery" in labels(tg, card)
     # ...and a forged "goods" button is refused with nothing changed
@@ -129,7 +76,7 @@ async def test_goods_are_edited_only_while_agreeing_with_the_buyer(tg):
 
 async def test_a_new_order_offers_no_goods_editing(tg):
     # the platform's "new" status allows delivery, payment and splitting, not the goods
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     order = await new_order(tg, shop.id)
     view = await tg.container.orders.view(order.id, await ref(tg, shop.manager))
     assert view.order.status == "new" and "items" not in view.edits
@@ -137,16 +84,17 @@ async def test_a_new_order_offers_no_goods_editing(tg):
 
 
 async def test_delivery_change_recalculates_the_total(tg):
-    shop = await setup_shop(tg, delivery_prices={"courier": 30_000, "post": 25_000})
+    prices = {"delivery_prices": {"courier": 30_000, "post": 25_000}}
+    shop = await open_shop(tg, SHOP, settings=prices)
     order = await new_order(tg, shop.id, delivery="post", delivery_cost=25_000)
     assert order.total == 325_000
-    card = await card_of(tg, shop.manager, order.number)
+    card = await open_card(tg, shop.manager, order.number)
     await tg.tap(shop.manager, card, text="✏️ Edit")
     await tg.tap(shop.manager, card, text="🚚 Delivery")
     assert "• post" in labels(tg, card)
     # courier at the shop's price, to a new address
     await tg.tap(shop.manager, card, text="courier")
-    await tg.tap(shop.manager, tg.last(shop.manager), text="Use RUB300.00")
+    await tg.tap_offered(shop.manager, "Use RUB300.00")
     assert "address" in tg.last(shop.manager).text
     await tg.say(shop.manager, "Moscow, Arbat 10")
     changed = await fresh(tg, order.id)
@@ -172,9 +120,9 @@ async def test_delivery_change_recalculates_the_total(tg):
 
 
 async def test_payment_change(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     order = await new_order(tg, shop.id, payment="card")
-    card = await card_of(tg, shop.owner, order.number)
+    card = await open_card(tg, shop.owner, order.number)
     await tg.tap(shop.owner, card, text="✏️ Edit")
     await tg.tap(shop.owner, card, text="💳 Payment")
     query = await tg.tap(shop.owner, card, text="cash on delivery")
@@ -184,11 +132,11 @@ async def test_payment_change(tg):
 
 
 async def test_discounts_on_the_order_and_on_a_line(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     order = await new_order(
         tg, shop.id, item("CAT-1", 2, 150_000), item("DOG-1", 1, 50_000), delivery_cost=0
     )
-    card = await card_of(tg, shop.manager, order.number)
+    card = await open_card(tg, shop.manager, order.number)
     # a line: 100 off the dog
     await tg.tap(shop.manager, card, text="✏️ Edit")
     await tg.tap(shop.manager, card, text="🏷 Discount")
@@ -221,9 +169,9 @@ async def test_discounts_on_the_order_and_on_a_line(tg):
 
 
 async def test_split_with_a_reason(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     order = await new_order(tg, shop.id, item("CAT-1", 2, 150_000), item("DOG-1", 1, 50_000))
-    card = await card_of(tg, shop.manager, order.number)
+    card = await open_card(tg, shop.manager, order.number)
     await tg.tap(shop.manager, card, text="✏️ Edit")
     await tg.tap(shop.manager, card, text="✂️ Split")
     # nothing chosen yet: "Next" explains
@@ -251,9 +199,9 @@ async def test_split_with_a_reason(tg):
 
 
 async def test_split_for_another_reason_needs_a_comment(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     order = await new_order(tg, shop.id, item("CAT-1", 2, 150_000))
-    card = await card_of(tg, shop.manager, order.number)
+    card = await open_card(tg, shop.manager, order.number)
     await tg.tap(shop.manager, card, text="✏️ Edit")
     await tg.tap(shop.manager, card, text="✂️ Split")
     await tg.tap(shop.manager, card, text="➕ 1")
@@ -271,10 +219,10 @@ async def test_split_for_another_reason_needs_a_comment(tg):
 
 
 async def test_a_packers_forged_edit_is_refused(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     order = await new_order(tg, shop.id, payment="card")
     await tg.container.orders.open(order.id, await ref(tg, shop.manager))
-    card = await card_of(tg, shop.packer, order.number)
+    card = await open_card(tg, shop.packer, order.number)
     # the packer's card has no "Edit"
     assert "✏️ Edit" not in labels(tg, card)
     before = await fresh(tg, order.id)
@@ -292,11 +240,11 @@ async def test_a_packers_forged_edit_is_refused(tg):
 
 
 async def test_another_shops_staff_cannot_edit_by_a_forged_button(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     order = await new_order(tg, shop.id, payment="card")
-    other = await setup_shop(tg, name="Other shop")
+    other = await open_shop(tg, SHOP, name="Other shop")
     other_order = await new_order(tg, other.id)
-    card = await card_of(tg, other.owner, other_order.number)
+    card = await open_card(tg, other.owner, other_order.number)
     before = await fresh(tg, order.id)
     for data in (
         OrderCB(act=OrderAct.EDIT, id=order.id, v=before.version).pack(),
@@ -313,9 +261,9 @@ async def test_another_shops_staff_cannot_edit_by_a_forged_button(tg):
 
 
 async def test_a_stale_menu_or_draft_changes_nothing(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     order = await new_order(tg, shop.id, payment="card")
-    card = await card_of(tg, shop.manager, order.number)
+    card = await open_card(tg, shop.manager, order.number)
     await tg.tap(shop.manager, card, text="✏️ Edit")
     await tg.tap(shop.manager, card, text="💳 Payment")
     # meanwhile the owner changes the payment
@@ -376,10 +324,10 @@ async def test_a_stale_menu_or_draft_changes_nothing(tg):
 async def test_random_edit_list_and_form_data_never_break_or_change_anything(tg, caplog, data):
     # given a shop and an order the packer sees (packers may not edit)
     if not hasattr(tg, "arranged"):
-        tg.arranged = await setup_shop(tg)
+        tg.arranged = await open_shop(tg, SHOP)
         tg.order = await new_order(tg, tg.arranged.id)
         await tg.container.orders.open(tg.order.id, await ref(tg, tg.arranged.manager))
-        tg.card = await card_of(tg, tg.arranged.packer, tg.order.number)
+        tg.card = await open_card(tg, tg.arranged.packer, tg.order.number)
     caplog.set_level(logging.ERROR)
     before = await fresh(tg, tg.order.id)
     payload = data.replace("{id}", str(before.id)).replace("{v}", str(before.version))

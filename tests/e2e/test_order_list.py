@@ -3,58 +3,21 @@ and list buttons that were forged."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import update
 
-from bot.sandbox.state import SandboxUser
 from handlers.telegram.order_list import ListAct, ListCB
-from services.orders.actors import ActorRef, Channel
+from services.orders.actors import ActorRef
 from storage.models import Order
-from tests.factories import draft, item
+from tests.e2e.chats import labels
+from tests.e2e.shops import ShopRecipe, open_shop, place_orders, ref
+from tests.factories import item
 
-
-@dataclass
-class ShopPeople:
-    """A shop and the people in it, as the emulator's users."""
-
-    id: int
-    owner: SandboxUser
-    manager: SandboxUser
-    packer: SandboxUser
-
-
-async def setup_shop(tg, preset="platform", name="Cats & Dogs"):
-    """A shop with an owner, a manager and a packer who have opened the bot (in English)."""
-    emulator, container = tg.emulator, tg.container
-    owner = emulator.user("Olga", username=f"olga{preset}", language_code="en")
-    manager = emulator.user("Max", language_code="en")
-    packer = emulator.user("Petr", language_code="en")
-    created = await container.shops.create_shop(
-        name=name, owner_telegram_id=owner.id, preset=preset, owner_name="Olga"
-    )
-    shop_id = created.shop.id
-    await container.shops.add_staff(shop_id, manager.id, "manager", name="Max")
-    await container.shops.add_staff(shop_id, packer.id, "packer", name="Petr")
-    for person in (owner, manager, packer):
-        await tg.say(person, "/start")
-    return ShopPeople(shop_id, owner, manager, packer)
+SHOP = ShopRecipe(staff=("manager", "packer"), preset="platform")
 
 
 async def make_orders(tg, shop_id, count, **draft_args):
-    made = []
-    for _ in range(count):
-        made += await tg.container.orders.create_orders(
-            shop_id,
-            draft(item("CAT-1", 1, 150_000), **draft_args),
-            ActorRef.system(Channel.API),
-            source="api",
-        )
-    return made
-
-
-async def user_ref(tg, person):
-    return ActorRef.user((await tg.container.users.touch(person.id, name=person.first_name)).id)
+    """`count` orders of one CAT-1 at 1 500,00, no delivery cost given."""
+    return await place_orders(tg, shop_id, count, item("CAT-1", 1, 150_000), **draft_args)
 
 
 def numbers_in(message) -> list[int]:
@@ -67,13 +30,9 @@ def numbers_in(message) -> list[int]:
     return numbers
 
 
-def labels(tg, message) -> list[str]:
-    return [text for row in tg.emulator.buttons(message) for text in row]
-
-
 async def test_pages_of_ten_with_next_and_previous(tg):
     # given 23 orders
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     await make_orders(tg, shop.id, 23)
     # when the manager lists them
     await tg.say(shop.manager, "/orders")
@@ -100,9 +59,9 @@ async def test_pages_of_ten_with_next_and_previous(tg):
 
 
 async def test_filters_status_problem_mine_and_reset(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     orders = await make_orders(tg, shop.id, 6)
-    manager_ref = await user_ref(tg, shop.manager)
+    manager_ref = await ref(tg, shop.manager)
     # #1 and #2 opened (requires agreement), #2 then confirmed (the packer's status)
     for order in orders[:2]:
         await tg.container.orders.open(order.id, manager_ref)
@@ -141,7 +100,7 @@ async def test_filters_status_problem_mine_and_reset(tg):
 
 
 async def test_search_by_number_phone_button_and_nothing_found(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     await make_orders(tg, shop.id, 4)
     await make_orders(tg, shop.id, 1, phone="+79035550011", email="anna@example.com")
     # by number
@@ -175,7 +134,7 @@ async def test_search_by_number_phone_button_and_nothing_found(tg):
 
 
 async def test_an_order_button_opens_its_card(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     orders = await make_orders(tg, shop.id, 2)
     await tg.say(shop.manager, "/orders")
     page = tg.last(shop.manager)
@@ -188,21 +147,21 @@ async def test_an_order_button_opens_its_card(tg):
 
 
 async def test_the_menu_reaches_the_list_and_the_queue(tg):
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     await make_orders(tg, shop.id, 1)
     menu = tg.last(shop.owner)
     await tg.tap(shop.owner, menu, text="📦 Orders")
     assert numbers_in(tg.last(shop.owner)) == [1]
-    await tg.tap(shop.owner, tg.last(shop.owner), text="🏠 Menu")
-    await tg.tap(shop.owner, tg.last(shop.owner), text="📥 My queue")
+    await tg.tap_offered(shop.owner, "🏠 Menu")
+    await tg.tap_offered(shop.owner, "📥 My queue")
     assert "My queue" in tg.last(shop.owner).text and numbers_in(tg.last(shop.owner)) == [1]
 
 
 async def test_a_forged_button_opens_no_other_shops_order(tg):
     # given two shops; Max is staff of the first only
-    shop = await setup_shop(tg)
+    shop = await open_shop(tg, SHOP)
     (order,) = await make_orders(tg, shop.id, 1)
-    other = await setup_shop(tg, name="Other shop")
+    other = await open_shop(tg, SHOP, name="Other shop")
     await tg.say(other.owner, "/orders")
     page = tg.last(other.owner)
     before = len(tg.emulator.messages(other.owner))

@@ -8,64 +8,12 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from handlers.telegram.returns import ReturnAct, ReturnCB
-from services.orders.actors import ActorRef, Channel
+from services.orders.actors import ActorRef
 from storage.models import ReturnRequest
-from tests.e2e.test_buyer import bound_user, labels
-from tests.factories import draft, item
+from tests.e2e.chats import card_of, labels, message_starting, sent_by_bot
+from tests.e2e.shops import ShopRecipe, bound_user, open_shop, received_order, ref
 
-
-async def setup_shop(tg):
-    """A shop with its owner Olga and manager Max, both in the bot; returns Max too."""
-    owner = tg.emulator.user("Olga", language_code="en")
-    max_ = tg.emulator.user("Max", language_code="en")
-    created = await tg.container.shops.create_shop(
-        name="Cats & Dogs", owner_telegram_id=owner.id, preset="marketplace", owner_name="Olga"
-    )
-    manager = await tg.container.shops.add_staff(created.shop.id, max_.id, "manager", name="Max")
-    for person in (owner, max_):
-        await tg.say(person, "/start")
-    return created.shop.id, ActorRef.user(manager.id), owner, max_
-
-
-def card_of(tg, person, number):
-    """The latest card of order #number in the person's chat (not a notification)."""
-    return message_starting(tg, person, f"Order #{number} · ")
-
-
-async def received(tg, shop_id, manager, *, days=14):
-    """An order with a returnable line (2 units) and one that is not, received by Ivan."""
-    [order] = await tg.container.orders.create_orders(
-        shop_id,
-        draft(
-            item("CAT-1", 2, 150_000, returnable=True, return_days=days),
-            item("FOOD-1", 1, 5_000),
-        ),
-        ActorRef.system(Channel.API),
-        source="api",
-    )
-    ivan = tg.emulator.user("Ivan", language_code="en")
-    await tg.say(ivan, f"/start {order.buyer_token}")
-    for action, inputs in (
-        ("confirm", {}),
-        ("mark_paid", {}),
-        ("ship", {"carrier": "CDEK", "track_code": "RA123456789RU"}),
-    ):
-        await tg.container.orders.apply(order.id, manager, action, inputs)
-    buyer = ActorRef.user(await bound_user(tg, order))
-    await tg.container.orders.apply(order.id, buyer, "confirm_receipt")
-    await tg.deliver()
-    return order, ivan
-
-
-def sent_by_bot(tg, person):
-    return [m for m in tg.emulator.messages(person) if m.outgoing]
-
-
-def message_starting(tg, person, prefix):
-    for message in reversed(sent_by_bot(tg, person)):
-        if (message.text or "").startswith(prefix):
-            return message
-    raise AssertionError(f"no message starting {prefix!r}")
+SHOP = ShopRecipe()
 
 
 async def requests(tg):
@@ -75,8 +23,8 @@ async def requests(tg):
 
 async def test_return_lifecycle_through_the_buttons(tg):
     # given a received order on the buyer's card
-    shop_id, manager, _owner, max_ = await setup_shop(tg)
-    order, ivan = await received(tg, shop_id, manager)
+    shop_id, _owner, max_ = await open_shop(tg, SHOP)
+    order, ivan = await received_order(tg, shop_id, max_)
     card = card_of(tg, ivan, order.number)
     assert "↩️ Return items" in labels(tg, card)
 
@@ -144,8 +92,8 @@ async def test_return_lifecycle_through_the_buttons(tg):
 
 
 async def test_reject_with_a_reason_and_refusals(tg):
-    shop_id, manager, _owner, max_ = await setup_shop(tg)
-    order, ivan = await received(tg, shop_id, manager, days=7)
+    shop_id, _owner, max_ = await open_shop(tg, SHOP)
+    order, ivan = await received_order(tg, shop_id, max_, days=7)
     card = card_of(tg, ivan, order.number)
     await tg.tap(ivan, card, text="↩️ Return items")
     chooser = tg.last(ivan)
@@ -160,13 +108,13 @@ async def test_reject_with_a_reason_and_refusals(tg):
     await tg.tap(ivan, chooser, text="▫️ Item CAT-1 — 0/2")
     await tg.tap(ivan, chooser, text="➡️ Next")
     await tg.say(ivan, "Scratched")
-    await tg.tap(ivan, tg.last(ivan), text="📨 Send the request")
+    await tg.tap_offered(ivan, "📨 Send the request")
     assert [r.status for r in await requests(tg)] == ["requested"]
 
     # the manager rejects it, with a reason typed after the button
     await tg.deliver()
     await tg.tap(max_, message_starting(tg, max_, "↩️ Return request #1"), text="↩️ Open the return")
-    await tg.tap(max_, tg.last(max_), text="❌ Reject")
+    await tg.tap_offered(max_, "❌ Reject")
     assert "Why do you reject return #1?" in tg.last(max_).text
     await tg.say(max_, "The scratches are from use")
     assert "rejected" in tg.last(max_).text
@@ -202,11 +150,12 @@ async def test_reject_with_a_reason_and_refusals(tg):
 async def test_the_shop_is_alerted_in_telegram_when_it_does_not_answer(tg):
     from services.time.sweep import TimerSweep
 
-    shop_id, manager, owner, max_ = await setup_shop(tg)
-    order, _ivan = await received(tg, shop_id, manager)
+    shop_id, owner, max_ = await open_shop(tg, SHOP)
+    order, _ivan = await received_order(tg, shop_id, max_)
     container = tg.container
     returns = container.returns
     buyer = ActorRef.user(await bound_user(tg, order))
+    manager = await ref(tg, max_)
     line = next(i for i in (await container.orders.get(order.id, manager)).items if i.returnable)
     request = await returns.request(order.id, buyer, {line.id: 1}, "Broken")
     await tg.deliver()

@@ -7,8 +7,10 @@ from sqlalchemy import select
 
 from handlers.telegram.reviews import ReviewAct, ReviewCB
 from storage.models import Review
-from tests.e2e.test_buyer import labels
-from tests.e2e.test_returns import message_starting, received, setup_shop
+from tests.e2e.chats import labels, message_starting, open_settings
+from tests.e2e.shops import ShopRecipe, open_shop, received_order
+
+SHOP = ShopRecipe()
 
 
 async def reviews(tg):
@@ -18,8 +20,8 @@ async def reviews(tg):
 
 async def test_rate_write_and_get_the_shops_answer(tg):
     # given an order the buyer has just received
-    shop_id, manager, owner, max_ = await setup_shop(tg)
-    order, ivan = await received(tg, shop_id, manager)
+    shop_id, owner, max_ = await open_shop(tg, SHOP)
+    order, ivan = await received_order(tg, shop_id, max_)
 
     # then the buyer is asked for stars
     ask = message_starting(tg, ivan, f"How was your order #{order.number} at Cats & Dogs?")
@@ -67,14 +69,13 @@ async def test_rate_write_and_get_the_shops_answer(tg):
     assert "💬 Answer" not in labels(tg, tg.last(ivan))
 
     # and the owner sees the average in /settings
-    await tg.say(owner, "/settings")
-    await tg.tap(owner, tg.last(owner), text="⭐ Rating and reviews")
+    await tg.tap(owner, await open_settings(tg, owner), text="⭐ Rating and reviews")
     assert "Average rating: 4.0 from 1 reviews" in tg.last(owner).text
 
 
 async def test_the_card_shows_the_review_to_staff(tg):
-    shop_id, manager, _owner, max_ = await setup_shop(tg)
-    order, ivan = await received(tg, shop_id, manager)
+    shop_id, _owner, max_ = await open_shop(tg, SHOP)
+    order, ivan = await received_order(tg, shop_id, max_)
     ask = message_starting(tg, ivan, f"How was your order #{order.number}")
     await tg.tap(ivan, ask, text="5⭐")
     await tg.tap(ivan, ask, text="Skip")

@@ -5,45 +5,21 @@ shops, and people who may not change settings changing nothing."""
 from __future__ import annotations
 
 from handlers.telegram.shop_settings import SettingsAct, SettingsCB, ShopCB
-from services.orders.actors import ActorRef, Channel
-from tests.factories import draft, item
+from services.orders.actors import ActorRef
+from tests.e2e.chats import labels as buttons
+from tests.e2e.chats import open_settings
+from tests.e2e.shops import ShopRecipe, db_user, open_shop, place_order
+from tests.factories import item
 
-
-def buttons(tg, message) -> list[str]:
-    return [label for row in tg.emulator.buttons(message) for label in row]
-
-
-async def db_user(tg, person):
-    return await tg.container.users.touch(
-        person.id, name=person.first_name, username=person.username
-    )
-
-
-async def setup_shop(tg, name="Cats & Dogs"):
-    """A shop with an owner and a manager who have both opened the bot."""
-    emulator, container = tg.emulator, tg.container
-    owner = emulator.user("Olga", username="olga", language_code="en")
-    manager = emulator.user("Max", username="max", language_code="en")
-    created = await container.shops.create_shop(
-        name=name, owner_telegram_id=owner.id, owner_name="Olga", language="en"
-    )
-    await container.shops.add_staff(created.shop.id, manager.id, "manager", name="Max")
-    for person in (owner, manager):
-        await tg.say(person, "/start")
-    return created.shop.id, owner, manager
+SHOP = ShopRecipe(language="en")
 
 
 async def view(tg, shop_id, person):
     return await tg.container.shop_settings.get(shop_id, (await db_user(tg, person)).id)
 
 
-async def open_settings(tg, person):
-    await tg.say(person, "/settings")
-    return tg.last(person)
-
-
 async def test_the_menu_lists_every_setting_with_its_value(tg):
-    _shop_id, owner, _ = await setup_shop(tg)
+    _shop_id, owner, _ = await open_shop(tg, SHOP)
     menu = await open_settings(tg, owner)
     for shown in (
         "Settings of Cats & Dogs",
@@ -63,7 +39,7 @@ async def test_the_menu_lists_every_setting_with_its_value(tg):
 
 
 async def test_working_hours_are_edited_and_a_bad_value_is_asked_again(tg):
-    shop_id, owner, _ = await setup_shop(tg)
+    shop_id, owner, _ = await open_shop(tg, SHOP)
     menu = await open_settings(tg, owner)
     # when the owner taps "Working hours" and types an impossible time
     await tg.tap(owner, menu, text="Working hours")
@@ -88,7 +64,7 @@ async def test_working_hours_are_edited_and_a_bad_value_is_asked_again(tg):
 
 
 async def test_text_settings_are_saved_through_the_menu(tg):
-    shop_id, owner, _ = await setup_shop(tg)
+    shop_id, owner, _ = await open_shop(tg, SHOP)
     menu = await open_settings(tg, owner)
     steps = [
         ("Name", "Cats, Dogs & Co"),
@@ -119,7 +95,7 @@ async def test_text_settings_are_saved_through_the_menu(tg):
 
 
 async def test_closed_lists_are_buttons(tg):
-    shop_id, owner, _ = await setup_shop(tg)
+    shop_id, owner, _ = await open_shop(tg, SHOP)
     menu = await open_settings(tg, owner)
     await tg.tap(owner, menu, text="Auto-cancel past the time limit")
     assert buttons(tg, menu) == ["Cancel automatically", "Only flag and alert", "↩️ Back"]
@@ -137,11 +113,9 @@ async def test_closed_lists_are_buttons(tg):
 
 
 async def test_switching_the_preset_makes_a_new_workflow_version(tg):
-    shop_id, owner, _ = await setup_shop(tg)
+    shop_id, owner, _ = await open_shop(tg, SHOP)
     # given an order under way on the first version
-    [order] = await tg.container.orders.create_orders(
-        shop_id, draft(item("CAT-1", 1, 100_00)), ActorRef.system(Channel.API), source="api"
-    )
+    order = await place_order(tg, shop_id, item("CAT-1", 1, 100_00))
     menu = await open_settings(tg, owner)
     # when the owner picks another workflow
     await tg.tap(owner, menu, text="Workflow")
@@ -158,7 +132,7 @@ async def test_switching_the_preset_makes_a_new_workflow_version(tg):
 
 
 async def test_the_responsible_role_of_a_status_is_changed(tg):
-    shop_id, owner, _ = await setup_shop(tg)
+    shop_id, owner, _ = await open_shop(tg, SHOP)
     menu = await open_settings(tg, owner)
     await tg.tap(owner, menu, text="👤 Responsible staff per status")
     assert "Awaiting confirmation: manager" in menu.text
@@ -179,7 +153,7 @@ async def test_the_responsible_role_of_a_status_is_changed(tg):
 
 
 async def test_a_manager_gets_no_settings(tg):
-    shop_id, owner, manager = await setup_shop(tg)
+    shop_id, owner, manager = await open_shop(tg, SHOP)
     # the menu does not offer them
     assert "⚙️ Settings" not in buttons(tg, tg.last(manager))
     # and the command says why
@@ -195,7 +169,7 @@ async def test_a_manager_gets_no_settings(tg):
 
 async def test_staff_of_another_shop_cannot_open_or_change_these_settings(tg):
     # given two shops; Ivan owns the other one
-    shop_id, owner, _ = await setup_shop(tg)
+    shop_id, owner, _ = await open_shop(tg, SHOP)
     ivan = tg.emulator.user("Ivan", language_code="en")
     await tg.container.shops.create_shop(name="Ivan's", owner_telegram_id=ivan.id)
     await tg.say(ivan, "/start")
@@ -232,7 +206,7 @@ async def test_staff_of_another_shop_cannot_open_or_change_these_settings(tg):
 
 
 async def test_shops_command_switches_the_current_shop(tg):
-    shop_id, _owner, manager = await setup_shop(tg)
+    shop_id, _owner, manager = await open_shop(tg, SHOP)
     other = await tg.container.shops.create_shop(name="Another", owner_telegram_id=manager.id)
     await tg.say(manager, "/shops")
     screen = tg.last(manager)

@@ -12,32 +12,13 @@ from sqlalchemy import func, select
 
 from handlers.telegram.staff import StaffAct, StaffCB
 from storage.models import StaffInvite, StaffMember, User
+from tests.e2e.chats import labels as buttons
+from tests.e2e.shops import ShopRecipe, db_user, open_shop
 
 LINK = re.compile(r"https://t\.me/(\w+)\?start=(inv_[\w-]+)")
 
 
-def buttons(tg, message) -> list[str]:
-    return [label for row in tg.emulator.buttons(message) for label in row]
-
-
-async def db_user(tg, person):
-    return await tg.container.users.touch(
-        person.id, name=person.first_name, username=person.username
-    )
-
-
-async def setup_shop(tg):
-    """A shop with an owner and a packer who have both opened the bot."""
-    emulator, container = tg.emulator, tg.container
-    owner = emulator.user("Olga", username="olga", language_code="en")
-    packer = emulator.user("Petr", language_code="en")
-    created = await container.shops.create_shop(
-        name="Cats & Dogs", owner_telegram_id=owner.id, owner_name="Olga", language="en"
-    )
-    await container.shops.add_staff(created.shop.id, packer.id, "packer", name="Petr")
-    for person in (owner, packer):
-        await tg.say(person, "/start")
-    return created.shop.id, owner, packer
+SHOP = ShopRecipe(staff=("packer",), language="en")
 
 
 async def staff_roles(tg, shop_id) -> dict[str, set[str]]:
@@ -63,7 +44,7 @@ async def invite_count(tg, shop_id) -> int:
 async def make_invite(tg, owner, role_button: str) -> str:
     """The owner makes an invite link through the staff menu; returns the deep-link payload."""
     await tg.say(owner, "/staff")
-    screen = tg.last(owner)
+    screen = await tg.offering(owner, "➕ Invite")
     await tg.tap(owner, screen, text="➕ Invite")
     await tg.tap(owner, screen, text=role_button)
     match = LINK.search(screen.text)
@@ -73,8 +54,8 @@ async def make_invite(tg, owner, role_button: str) -> str:
 
 
 async def test_the_staff_list_shows_people_and_their_roles(tg):
-    _shop_id, owner, _packer = await setup_shop(tg)
-    await tg.tap(owner, tg.last(owner), text="👥 Staff")
+    _shop_id, owner, _packer = await open_shop(tg, SHOP)
+    await tg.tap_offered(owner, "👥 Staff")
     screen = tg.last(owner)
     assert "Olga (@olga): owner" in screen.text
     assert "Petr: packer" in screen.text
@@ -82,7 +63,7 @@ async def test_the_staff_list_shows_people_and_their_roles(tg):
 
 
 async def test_an_invite_link_makes_a_person_staff_with_its_role_once(tg):
-    shop_id, owner, _packer = await setup_shop(tg)
+    shop_id, owner, _packer = await open_shop(tg, SHOP)
     # when the owner invites a manager
     await tg.say(owner, "/staff")
     screen = tg.last(owner)
@@ -122,7 +103,7 @@ async def test_an_invite_link_makes_a_person_staff_with_its_role_once(tg):
 
 
 async def test_an_expired_invite_link_is_refused(tg):
-    shop_id, owner, _packer = await setup_shop(tg)
+    shop_id, owner, _packer = await open_shop(tg, SHOP)
     payload = await make_invite(tg, owner, "courier")
     # when the link is opened three days later
     tg.container.clock.advance(timedelta(days=3))
@@ -135,7 +116,7 @@ async def test_an_expired_invite_link_is_refused(tg):
 
 
 async def test_an_invite_link_still_works_just_before_48_hours(tg):
-    shop_id, owner, _packer = await setup_shop(tg)
+    shop_id, owner, _packer = await open_shop(tg, SHOP)
     payload = await make_invite(tg, owner, "accountant")
     tg.container.clock.advance(timedelta(hours=47, minutes=59))
     kate = tg.emulator.user("Kate", language_code="en")
@@ -145,7 +126,7 @@ async def test_an_invite_link_still_works_just_before_48_hours(tg):
 
 
 async def test_a_made_up_invite_link_is_refused(tg):
-    shop_id, _owner, _packer = await setup_shop(tg)
+    shop_id, _owner, _packer = await open_shop(tg, SHOP)
     kate = tg.emulator.user("Kate", language_code="en")
     tg.emulator.start_bot(kate, "inv_" + "A" * 22)
     await tg.settle()
@@ -154,7 +135,7 @@ async def test_a_made_up_invite_link_is_refused(tg):
 
 
 async def test_a_packer_cannot_invite(tg):
-    shop_id, _owner, packer = await setup_shop(tg)
+    shop_id, _owner, packer = await open_shop(tg, SHOP)
     # the packer's menu has no staff button, and their list has no invite button
     assert "👥 Staff" not in buttons(tg, tg.last(packer))
     await tg.say(packer, "/staff")
@@ -176,7 +157,7 @@ async def test_a_packer_cannot_invite(tg):
 
 
 async def test_staff_of_another_shop_cannot_see_or_change_this_staff(tg):
-    shop_id, _owner, packer = await setup_shop(tg)
+    shop_id, _owner, packer = await open_shop(tg, SHOP)
     ivan = tg.emulator.user("Ivan", language_code="en")
     await tg.container.shops.create_shop(name="Ivan's", owner_telegram_id=ivan.id)
     await tg.say(ivan, "/start")
@@ -198,7 +179,7 @@ async def test_staff_of_another_shop_cannot_see_or_change_this_staff(tg):
 
 
 async def test_removing_a_person_asks_first(tg):
-    shop_id, owner, packer = await setup_shop(tg)
+    shop_id, owner, packer = await open_shop(tg, SHOP)
     await tg.say(owner, "/staff")
     screen = tg.last(owner)
     await tg.tap(owner, screen, text="✖️ Remove Petr")
@@ -225,7 +206,7 @@ async def test_removing_a_person_asks_first(tg):
 
 
 async def test_the_last_owner_cannot_remove_themselves(tg):
-    shop_id, owner, _packer = await setup_shop(tg)
+    shop_id, owner, _packer = await open_shop(tg, SHOP)
     await tg.say(owner, "/staff")
     screen = tg.last(owner)
     await tg.tap(owner, screen, text="✖️ Remove Olga")
@@ -237,7 +218,7 @@ async def test_the_last_owner_cannot_remove_themselves(tg):
 
 
 async def test_a_group_is_bound_by_an_owner_and_not_by_others(tg):
-    shop_id, owner, packer = await setup_shop(tg)
+    shop_id, owner, packer = await open_shop(tg, SHOP)
     stranger = tg.emulator.user("Ivan", language_code="en")
     group = tg.emulator.group("Cats staff", owner, packer, stranger)
     # when the owner adds the bot to the group
@@ -280,13 +261,13 @@ async def test_a_group_is_bound_by_an_owner_and_not_by_others(tg):
 
 
 async def test_bind_in_a_private_chat_explains_where_to_send_it(tg):
-    _shop_id, owner, _packer = await setup_shop(tg)
+    _shop_id, owner, _packer = await open_shop(tg, SHOP)
     await tg.say(owner, "/bind")
     assert tg.last(owner).text.startswith("Add me to your staff group, then send /bind there")
 
 
 async def test_unbind_in_another_group_leaves_the_bound_one(tg):
-    shop_id, owner, packer = await setup_shop(tg)
+    shop_id, owner, packer = await open_shop(tg, SHOP)
     bound = tg.emulator.group("Cats staff", owner, packer)
     other = tg.emulator.group("Family", owner)
     for group in (bound, other):

@@ -6,18 +6,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.scheduler import build_sweep
-from tests.e2e.test_notifications import bot_texts, bound_buyer
-from tests.e2e.test_order_list import make_orders, setup_shop, user_ref
+from tests.e2e.chats import bot_texts, open_card
+from tests.e2e.shops import ShopRecipe, bound_buyer, open_shop, place_order, ref
+from tests.factories import item
 
 TUESDAY_18_MOSCOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 WEDNESDAY_10_MOSCOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+SHOP = ShopRecipe(staff=("manager", "packer"))
 
 
 async def test_time_left_then_the_alert_then_problems_then_the_next_limit(tg):
     clock = tg.container.clock
     clock.set(TUESDAY_18_MOSCOW)
-    shop = await setup_shop(tg, "platform")
-    [order] = await make_orders(tg, shop.id, 1)
+    shop = await open_shop(tg, SHOP, preset="platform")
+    order = await place_order(tg, shop.id, item("CAT-1", 1, 150_000))
 
     # the list shows the working time left in "New": 3 h, counted in working hours
     await tg.say(shop.owner, "/orders")
@@ -40,8 +42,7 @@ async def test_time_left_then_the_alert_then_problems_then_the_next_limit(tg):
     # the manager opens it from the alert: accepted for processing, the problem is over and
     # the next limit (6 h) runs
     clock.advance(timedelta(minutes=5))
-    await tg.say(shop.manager, f"/order {order.number}")
-    card = tg.last(shop.manager).content
+    card = (await open_card(tg, shop.manager, order.number)).content
     assert "Requires agreement with the buyer" in card
     assert "Problem" not in card
     assert "⏱ 6 h 0 min of working time left, until 25.11.2026 16:05" in card
@@ -53,21 +54,20 @@ async def test_time_left_then_the_alert_then_problems_then_the_next_limit(tg):
 async def test_the_card_says_when_the_limit_has_passed(tg):
     clock = tg.container.clock
     clock.set(TUESDAY_18_MOSCOW)
-    shop = await setup_shop(tg, "stages")  # "Call to the buyer" is not taken on opening
-    [order] = await make_orders(tg, shop.id, 1)
+    shop = await open_shop(tg, SHOP, preset="stages")  # "Call to the buyer" is not taken on opening
+    order = await place_order(tg, shop.id, item("CAT-1", 1, 150_000))
     clock.set(WEDNESDAY_10_MOSCOW)  # stages: a new order has 2 h (Tuesday 18:00 -> 20:00)
     await build_sweep(tg.container).run_once()
-    await tg.say(shop.owner, f"/order {order.number}")
-    card = tg.last(shop.owner).content
+    card = (await open_card(tg, shop.owner, order.number)).content
     assert "⚠️ Problem: the time limit for this status has passed" in card
     assert "⏱ The time limit passed at 24.11.2026 20:00" in card
 
 
 async def test_the_buyer_is_reminded_to_pay(tg):
-    shop = await setup_shop(tg, "marketplace")
-    [order] = await make_orders(tg, shop.id, 1, email=None)
+    shop = await open_shop(tg, SHOP, preset="marketplace")
+    order = await place_order(tg, shop.id, item("CAT-1", 1, 150_000), email=None)
     buyer = await bound_buyer(tg, order)
-    await tg.container.orders.apply(order.id, await user_ref(tg, shop.manager), "confirm")
+    await tg.container.orders.apply(order.id, await ref(tg, shop.manager), "confirm")
     await tg.deliver()
     before = len(bot_texts(tg, buyer))
     tg.container.clock.advance(timedelta(days=2))

@@ -21,16 +21,15 @@ from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy import func, select
 
-from bot.container import Container, build_container
+from bot.container import Container
 from bot.mail import signer_of
-from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher
 from bot.web import build_web_app, start_web
 from handlers.http.telegram_webhook import TelegramWebhook
 from services import metrics
 from services.messaging.telegram_updates import KEEP, LEASE, UpdateLog
 from storage.models import Shop, TelegramUpdate
-from tests.e2e.conftest import BOT_TOKEN
+from tests.e2e.conftest import BOT_TOKEN, telegram_world
 from tests.webhook_balancer import WebhookBalancer
 
 SECRET = "s3cret-token_for-tests"
@@ -64,23 +63,9 @@ async def instance(container: Container, storage: BaseStorage) -> AsyncIterator[
 
 @pytest.fixture
 async def world(database_url, engine, clock):
-    from bot.sandbox.emulator import TelegramEmulator
-    from bot.sandbox.limits import FloodLimits
-
-    emulator = TelegramEmulator(flood=FloodLimits.off())
-    await emulator.start()
-    settings = Settings(
-        _env_file=None,
-        bot_token=BOT_TOKEN,
-        telegram_api_url=emulator.url,
-        database_url=database_url,
-    )
-    container = build_container(settings, clock=clock)
-    try:
-        yield emulator, container
-    finally:
-        await container.close()
-        await emulator.stop()
+    # `engine` empties the PostgreSQL database first (a fresh SQLite file needs nothing).
+    async with telegram_world(database_url, clock) as world:
+        yield world
 
 
 async def point_webhook(bot: Bot, url: str) -> None:

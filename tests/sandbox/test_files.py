@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import BufferedInputFile
 
 from bot.sandbox import SandboxUser, TelegramEmulator
+from tests.images import png
 
 INVOICE = b"%PDF-1.4 invoice for order 42"
-
-
-def png(width: int, height: int) -> bytes:
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    chunk = b"IHDR" + header
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + struct.pack(">I", len(header))
-        + chunk
-        + struct.pack(">I", zlib.crc32(chunk))
-    )
 
 
 @pytest.fixture
