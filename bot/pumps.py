@@ -1,11 +1,13 @@
 """The delivery pumps a running bot starts, built from the container: the webhook pump to
-storefronts (the Telegram pump is handlers/telegram/notifier.py's, the mail pump bot/mail.py's)."""
+storefronts and the statuses back to the shops' platforms (the Telegram pump is
+handlers/telegram/notifier.py's, the mail pump bot/mail.py's)."""
 
 from __future__ import annotations
 
 from bot.container import Container
 from bot.outbound import AiohttpTransport
 from services.messaging.webhooks.pump import MAX_ATTEMPTS, WebhookPump
+from services.storefront.connections.pump import ConnectorPump
 
 
 def build_webhook_pump(
@@ -18,5 +20,17 @@ def build_webhook_pump(
         container.clock,
         AiohttpTransport(),
         max_attempts=max_attempts,
+        idle=idle,
+    )
+
+
+def build_connector_pump(container: Container, *, idle: float = 2.0) -> ConnectorPump:
+    """The pump sending status changes back to the shops' platforms (WooCommerce, Shopify)."""
+    return ConnectorPump(
+        container.sessions,
+        container.clock,
+        AiohttpTransport(),
+        container.vault,
+        container.connectors,
         idle=idle,
     )

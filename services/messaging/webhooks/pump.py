@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.messaging.webhooks.events import CHANNEL, event_body, signature
+from services.messaging.webhooks.events import CHANNEL, event_body, signed_headers
 from services.outside.http import HttpFailure, Transport
 from services.storefront.webhook_settings import webhook_of
 from services.time.clock import Clock
@@ -143,13 +143,7 @@ class WebhookPump:
             return
         body = event_body(f"evt_{row.id}", row.topic, row.payload)
         timestamp = int(self._clock.now().timestamp())
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "ShopBot-Webhooks/1",
-            "X-ShopBot-Event": row.topic,
-            "X-ShopBot-Event-Id": f"evt_{row.id}",
-            "X-ShopBot-Signature": signature(row.secret, timestamp, body),
-        }
+        headers = signed_headers(row.secret, f"evt_{row.id}", row.topic, timestamp, body)
         try:
             reply = await self._transport.request("POST", row.url, headers=headers, body=body)
         except HttpFailure as failure:
