@@ -39,6 +39,7 @@ from bot.container import Container
 from bot.i18n import build_i18n
 from handlers.telegram import returns as return_notices
 from handlers.telegram import reviews as review_notices
+from handlers.telegram import storefront_notices
 from handlers.telegram.card_view import card_keyboard, card_text
 from handlers.telegram.format import esc, money, role_name
 from handlers.telegram.order_list import ListAct, ListCB
@@ -54,7 +55,7 @@ from services.messaging.notifications.pump import (
     Sent,
     Transient,
 )
-from services.messaging.notifications.recipients import BUYER, COPY, EDIT_CARD
+from services.messaging.notifications.recipients import BUYER, COPY, EDIT_CARD, SHOP_TOPICS
 from services.orders.actors import ActorRef
 from services.refusals import OrderRefused
 from storage.database import reading
@@ -81,11 +82,14 @@ class TelegramSender:
         self._cards = container.cards
         self._notices = NoticeReader(container.sessions, container.workflows)
         self._documents = container.documents
+        self._callbacks = container.callbacks
         self._i18n = i18n or build_i18n()
 
     async def deliver(self, delivery: Outgoing) -> Outcome:
         try:
             notice = await self._notices.read(delivery)
+            if delivery.topic in SHOP_TOPICS:
+                return await self._send_shop_notice(delivery, notice)
             if notice.order is None:
                 return Permanent("the order is gone")
             if delivery.kind == EDIT_CARD:
@@ -109,6 +113,17 @@ class TelegramSender:
         except TelegramAPIError as error:
             # TelegramNetworkError, TelegramServerError, and what else Telegram may answer.
             return Transient(f"{type(error).__name__}: {error.message}")
+
+    # -- about the shop, not one order (H4) ---------------------------------------------------
+
+    async def _send_shop_notice(self, delivery: Outgoing, notice: Notice) -> Outcome:
+        with self._i18n.context(), self._i18n.use_locale(notice.language):
+            rendered = await storefront_notices.render(delivery, notice, self._callbacks)
+        if rendered is None:
+            return Permanent("what it was about is gone")
+        text, markup = rendered
+        sent = await self._bot.send_message(delivery.chat_id, text, reply_markup=markup)
+        return Sent(sent.message_id)
 
     # -- a new message -------------------------------------------------------------------
 

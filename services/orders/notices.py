@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from services.messaging.notifications.outbox import Outbox
 from services.messaging.webhooks import events as webhooks
-from services.storefront.connections import platform_status
 from services.workflow.definition import StatusKind, Workflow
 from storage.models import Order, OrderEvent, Shop
 
@@ -70,11 +69,9 @@ def status_changed(outbox: Outbox, order: Order, workflow: Workflow, event: Orde
     if status.buyer_visible:
         to_buyer(outbox, order, "status_changed", payload, key=f"event:{event.id}")
     # The storefront hears of every order's change (H4): a signed webhook, sent by
-    # services.messaging.webhooks.pump if the shop has a webhook URL then; an order from a
-    # connected platform is told back to that platform (services.storefront.connections).
+    # services.messaging.webhooks.pump if the shop has a webhook URL then.
     cancelled = status.kind is StatusKind.FINAL_FAILURE
     webhooks.status_changed(outbox, order, event, cancelled=cancelled)
-    platform_status.status_changed(outbox, order, workflow, event)
     if "request_review" in (event.payload or {}).get("effects", ()):
         from services.buyers.reviews import request_review  # F3: received, now rate it
 

@@ -23,13 +23,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.messaging.notifications.outbox import Outbox
 from services.orders.actors import ActorRef, Channel
+from services.orders.drafts import OrderDraft
 from services.orders.service import OrderService
 from services.outside.vault import Vault, VaultError
 from services.refusals import OrderRefused, Problem
@@ -133,9 +134,7 @@ class ConnectorInbound:
             await self._keep(connection, "duplicate", None, None, delivery_id, given, existing)
             return Received(200, "taken before")
         try:
-            created = await self._orders.create_orders(
-                connection.shop_id, order.draft, CONNECTOR_ACTOR, source=connection.platform
-            )
+            created = await self._create(connection, order.draft)
         except OrderRefused as refusal:
             if refusal.code is Problem.DUPLICATE:  # a concurrent delivery took it first
                 numbers = await self._numbers(connection.shop_id, order.draft.external_id)
@@ -150,6 +149,30 @@ class ConnectorInbound:
         numbers = [o.number for o in created]
         await self._keep(connection, "created", None, None, delivery_id, given, numbers)
         return Received(200, "created")
+
+    async def _create(self, connection: ShopConnection, draft: OrderDraft) -> list[Order]:
+        """The order; a phone the shop's country cannot read (platforms check none) does
+        not lose it when there is an e-mail to reach the buyer: the phone as given goes
+        into the comment for the staff instead."""
+        create = self._orders.create_orders
+        try:
+            return await create(
+                connection.shop_id, draft, CONNECTOR_ACTOR, source=connection.platform
+            )
+        except OrderRefused as refusal:
+            phone = draft.buyer.phone
+            unreadable = refusal.code is Problem.INVALID and (
+                refusal.params.get("field") == "buyer.phone"
+            )
+            if not (unreadable and phone and draft.buyer.email):
+                raise
+        note = f"Phone as given: {clean_text(phone, 64)}"
+        draft = replace(
+            draft,
+            buyer=replace(draft.buyer, phone=None),
+            comment=clean_text(f"{draft.comment}\n{note}" if draft.comment else note, 2000),
+        )
+        return await create(connection.shop_id, draft, CONNECTOR_ACTOR, source=connection.platform)
 
     async def _without_order(self, connection, connector, delivery_id, body) -> Received:
         lead = connector.lead(body) if hasattr(connector, "lead") else None

@@ -35,30 +35,38 @@ def platform_order_id(order: Order) -> str | None:
     return given if prefix == order.source and given else None
 
 
-def status_for(workflow: Workflow, event: OrderEvent) -> PlatformStatus | None:
+def _inputs(event: OrderEvent) -> dict:
+    return (event.payload or {}).get("inputs") or {}
+
+
+def status_for(workflow: Workflow, steps: list[OrderEvent]) -> PlatformStatus | None:
+    """What the steps of one decision (the chosen one, then the automatic ones) mean."""
     try:
-        entered = workflow.status(event.to_status)
+        entered = workflow.status(steps[-1].to_status)
     except (KeyError, LookupError):
         return None
     if entered.kind is StatusKind.FINAL_FAILURE:
         return PlatformStatus.CANCELLED
     if entered.kind is StatusKind.FINAL_SUCCESS:
         return PlatformStatus.COMPLETED
-    if ((event.payload or {}).get("inputs") or {}).get("track_code"):
+    if any(_inputs(step).get("track_code") for step in steps):
         return PlatformStatus.SHIPPED
-    if event.from_status == workflow.initial.code:
+    if steps[0].from_status == workflow.initial.code:
         return PlatformStatus.PROCESSING
     return None
 
 
-def status_changed(outbox: Outbox, order: Order, workflow: Workflow, event: OrderEvent) -> None:
+def status_changed(
+    outbox: Outbox, order: Order, workflow: Workflow, steps: list[OrderEvent]
+) -> None:
     given = platform_order_id(order)
-    if given is None:
+    if given is None or not steps:
         return
-    status = status_for(workflow, event)
+    status = status_for(workflow, steps)
     if status is None or status not in SENDS.get(order.source, frozenset()):
         return
-    inputs = (event.payload or {}).get("inputs") or {}
+    event = steps[0]
+    inputs = _inputs(event)
     outbox.add(
         key=f"order:{order.id}:event:{event.id}:connector",
         channel=CHANNEL,

@@ -23,7 +23,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.outside.vault import Vault
+from services.outside.vault import Vault, VaultError
 from services.refusals import Reason, Refused
 from services.shops.staff import require_supervisor
 from services.storefront.connections.registry import MADE_BY_US, PLATFORMS, ConnectorRegistry
@@ -76,6 +76,15 @@ class ConnectionService:
         self._vault = vault
         self._registry = registry
 
+    def hold(self, value: str) -> str:
+        """A typed credential sealed while the conversation asks for the next one (the
+        conversation's state may live in Redis): `connect(..., held=True)` opens it."""
+        return self._vault.seal(value)
+
+    def asked(self, platform: str):
+        """What the shop types in to connect `platform`, in order (Tilda: nothing)."""
+        return self._registry.asked(platform)
+
     async def list(self, shop_id: int, *, user_id: int) -> list[ConnectionInfo]:
         async with reading(self._sessions) as session:
             await require_supervisor(session, shop_id, user_id)
@@ -87,12 +96,24 @@ class ConnectionService:
             return [_info(row) for row in rows]
 
     async def connect(
-        self, shop_id: int, platform: str, typed: Mapping[str, str], *, user_id: int
+        self,
+        shop_id: int,
+        platform: str,
+        typed: Mapping[str, str],
+        *,
+        user_id: int,
+        held: bool = False,
     ) -> Connected:
-        """Check, seal and keep the credentials; Refused(INVALID) names a field at fault."""
+        """Check, seal and keep the credentials; Refused(INVALID) names a field at fault.
+        `held`: the values were sealed with `hold` while they were typed."""
         if platform not in PLATFORMS:
             raise Refused(Reason.NOT_FOUND, "no such platform")
         given = {key: value for key, value in typed.items() if isinstance(value, str)}
+        if held:
+            try:
+                given = {key: self._vault.open(value) for key, value in given.items()}
+            except VaultError:
+                raise Refused(Reason.INVALID, "typed too long ago", {"field": ""}) from None
         made = None
         if platform in MADE_BY_US:
             made = given[MADE_BY_US[platform]] = "sbk_" + secrets.token_urlsafe(24)
