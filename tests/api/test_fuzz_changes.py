@@ -147,7 +147,7 @@ FUZZ = settings(
 async def test_changes_never_5xx_and_a_refusal_writes_nothing(api, request, pick, garble):
     path, method, body, valid = request
     numbers = await shop_orders(api, api.__dict__.setdefault("fuzz", {}))
-    number = (numbers + [999])[pick]
+    number = [*numbers, 999][pick]
     raw = json.dumps(body, ensure_ascii=False).encode()
     if garble is not None and raw:
         raw = raw[: garble % len(raw)]
