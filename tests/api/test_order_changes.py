@@ -288,3 +288,49 @@ async def test_every_change_needs_the_token(api):
         assert (status, answer["error"]["code"]) == (401, "unauthorized")
         assert headers["WWW-Authenticate"] == "Bearer"
     assert (await order_row(api, number)).status == "awaiting_confirmation"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/orders/1/cancel"),
+        ("POST", "/v1/orders/1/shipment"),
+        ("PATCH", "/v1/orders/1"),
+        ("POST", "/v1/callback-requests"),
+    ],
+)
+async def test_what_is_not_a_json_request_is_refused_before_anything(api, method, path):
+    await placed(api)
+    before = await order_row(api, 1)
+    url = f"/api{path}"
+    cases = [
+        ({"Content-Type": "text/plain"}, b"{}", 415, "unsupported_media_type"),
+        ({"Content-Type": "application/json"}, b"[1]", 400, "malformed_json"),
+        ({"Content-Type": "application/json"}, b"{bad", 400, "malformed_json"),
+        ({"Content-Type": "application/json"}, b"NaN", 400, "malformed_json"),
+        ({"Content-Type": "application/json"}, b" " * (20 * 1024), 413, "body_too_large"),
+        (
+            {"Content-Type": "application/json", "Idempotency-Key": "k" * 256},
+            b"{}",
+            400,
+            "invalid_idempotency_key",
+        ),
+    ]
+    for headers, body, status, code in cases:
+        async with api.client.request(
+            method, url, data=body, headers={**api.auth(), **headers}
+        ) as response:
+            answer = await response.json()
+            assert (response.status, answer["error"]["code"]) == (status, code), (headers, body)
+    after = await order_row(api, 1)
+    assert (after.version, after.status) == (before.version, before.status)
+
+
+async def test_a_patch_replays_with_its_key(api):
+    number = await placed(api)
+    first = await api.send("PATCH", f"/v1/orders/{number}", {"comment": "Ring"}, key="pk")
+    version = (await order_row(api, number)).version
+    again = await api.send("PATCH", f"/v1/orders/{number}", {"comment": "Ring"}, key="pk")
+    assert first[0] == 200 and again[:2] == first[:2]
+    assert again[2]["Idempotent-Replayed"] == "true"
+    assert (await order_row(api, number)).version == version  # nothing done the second time
