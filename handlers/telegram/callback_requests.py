@@ -9,6 +9,8 @@ more goods, "Done", delivery, payment, "Create".
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters.callback_data import CallbackData
@@ -16,6 +18,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from handlers.telegram.format import esc, money
@@ -24,6 +27,11 @@ from services.orders.rows import delivery_price
 from services.shops.users import UserService
 from services.storefront.callbacks import CallbackRequests, CallbackView
 from services.vocabulary import DELIVERY_METHODS, IN_STOCK
+
+if TYPE_CHECKING:
+    # The person the identity middleware gives (on this branch the User row; the read-only
+    # Person where services.shops.users defines it).
+    from services.shops.users import Person
 
 TOPIC = "callback_request"
 
@@ -58,12 +66,12 @@ def render_ping(request: CallbackView, language: str) -> tuple[str, InlineKeyboa
 async def take(
     query: CallbackQuery,
     callback_data: CallbackRequestCB,
-    user,
+    user: Person,
     callbacks: CallbackRequests,
     users: UserService,
     state: FSMContext,
     bot: Bot,
-    i18n,
+    i18n: I18n,
     callback_answer: CallbackAnswer,
 ) -> None:
     taken = await callbacks.take(callback_data.id, user.id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -31,6 +31,10 @@ from services.refusals import Reason, Refused
 from services.storefront.connections.registry import PLATFORMS, TITLES
 from services.storefront.connections.service import ConnectionInfo, ConnectionService
 from services.storefront.connectors.tilda import KEY_NAME
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from services.shops.users import Person  # what the identity middleware gives
 
 Platform = Annotated[str, Field(max_length=16)]
 
@@ -118,7 +122,11 @@ async def menu_screen(
 
 
 async def show_menu(
-    query: CallbackQuery, callback_data: ConnectorsCB, user, connections, state: FSMContext
+    query: CallbackQuery,
+    callback_data: ConnectorsCB,
+    user: Person,
+    connections: ConnectionService,
+    state: FSMContext,
 ) -> None:
     await state.clear()
     text, markup = await menu_screen(connections, callback_data.shop, user.id)
@@ -135,9 +143,9 @@ def _back(shop_id: int) -> InlineKeyboardMarkup:
 async def start_connect(
     query: CallbackQuery,
     callback_data: ConnectorsCB,
-    user,
+    user: Person,
     connections: ConnectionService,
-    settings,
+    settings: Settings,
     state: FSMContext,
 ) -> None:
     platform, shop_id = callback_data.platform, callback_data.shop
@@ -168,9 +176,9 @@ def _ask(platform: str, index: int, title: str, count: int) -> str:
 
 async def field_typed(
     message: Message,
-    user,
+    user: Person,
     connections: ConnectionService,
-    settings,
+    settings: Settings,
     state: FSMContext,
     bot: Bot,
 ) -> None:
@@ -243,7 +251,7 @@ def _connected_text(info: ConnectionInfo, made_secret: str | None, public_url: s
 
 
 async def confirm_disconnect(
-    query: CallbackQuery, callback_data: ConnectorsCB, user, connections
+    query: CallbackQuery, callback_data: ConnectorsCB, user: Person, connections: ConnectionService
 ) -> None:
     await connections.list(callback_data.shop, user_id=user.id)  # owners and admins only
     platform = TITLES.get(callback_data.platform, "?")
@@ -269,7 +277,7 @@ async def confirm_disconnect(
 async def disconnect(
     query: CallbackQuery,
     callback_data: ConnectorsCB,
-    user,
+    user: Person,
     connections: ConnectionService,
     callback_answer: CallbackAnswer,
 ) -> None:
@@ -293,7 +301,9 @@ def _outcome(outcome: str) -> str:
     }.get(outcome, outcome)
 
 
-async def received(query: CallbackQuery, callback_data: ConnectorsCB, user, connections) -> None:
+async def received(
+    query: CallbackQuery, callback_data: ConnectorsCB, user: Person, connections: ConnectionService
+) -> None:
     lines = [_("📥 <b>What the platforms sent</b>, newest first (UTC)")]
     for line in await connections.deliveries(callback_data.shop, user_id=user.id):
         text = (

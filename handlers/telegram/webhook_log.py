@@ -6,6 +6,7 @@ callback data carries the shop's and the row's ids only."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -17,6 +18,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.format import esc
 from services.messaging.webhooks.log import LogLine, WebhookLog
+
+if TYPE_CHECKING:
+    from services.shops.users import Person  # what the identity middleware gives
 
 RETRY_BUTTONS = 5
 
@@ -100,7 +104,9 @@ async def _redraw(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup)
             raise
 
 
-async def show_log(query: CallbackQuery, callback_data: WebhookLogCB, user, webhook_log) -> None:
+async def show_log(
+    query: CallbackQuery, callback_data: WebhookLogCB, user: Person, webhook_log: WebhookLog
+) -> None:
     text, markup = await log_screen(webhook_log, callback_data.shop, user.id)
     await _redraw(query, text, markup)
 
@@ -108,7 +114,7 @@ async def show_log(query: CallbackQuery, callback_data: WebhookLogCB, user, webh
 async def retry(
     query: CallbackQuery,
     callback_data: WebhookLogCB,
-    user,
+    user: Person,
     webhook_log: WebhookLog,
     callback_answer: CallbackAnswer,
 ) -> None:
