@@ -64,6 +64,7 @@ bench: install ## apply, tap, pumps, sweep, API, documents, ledger, returns (ben
 	$(BIN)/python bench/bench_mail.py
 	$(BIN)/python bench/bench_sweep.py
 	$(BIN)/python bench/bench_api.py
+	$(BIN)/python bench/bench_list.py
 	$(BIN)/python bench/bench_documents.py
 	$(BIN)/python bench/bench_ledger.py
 	$(BIN)/python bench/bench_returns.py

@@ -13,6 +13,7 @@ from services.buyers.service import BuyerService
 from services.documents.service import DocumentService
 from services.messaging.cards import CardRegistry
 from services.messaging.dialog import DialogService
+from services.messaging.webhooks.log import WebhookLog
 from services.money.ledger.balance import BalanceService
 from services.money.returns import ReturnService
 from services.orders.queries import OrderQueries
@@ -24,9 +25,22 @@ from services.shops.service import ShopService
 from services.shops.settings import ShopSettingsService
 from services.shops.staff import StaffService
 from services.shops.users import UserService
+from services.storefront.callbacks import CallbackRequests
+from services.storefront.changes import StorefrontChanges
+from services.storefront.connections.inbound import ConnectorInbound
+from services.storefront.connections.registry import ConnectorRegistry
+from services.storefront.connections.service import ConnectionService
 from services.storefront.idempotency import IdempotencyStore
+from services.storefront.keyed import KeyedRequests
+from services.storefront.listing import StorefrontListing
 from services.storefront.orders import StorefrontOrders
 from services.storefront.queries import StorefrontQueries
+from services.storefront.rate_limits import (
+    LocalRateLimiter,
+    NoLimit,
+    RateLimiter,
+    RedisRateLimiter,
+)
 from services.storefront.tokens import ApiTokenService
 from services.storefront.webhook_settings import WebhookSettings
 from services.time.clock import Clock, SystemClock
@@ -64,9 +78,21 @@ class Container:
     storefront_queries: StorefrontQueries
     storefront_orders: StorefrontOrders
     reviews: ReviewService
+    # The storefront both ways (H4): keyed requests, changes, the list, one-click buy, the
+    # per-token rate limit, the webhook delivery log, the platforms' connections.
+    keyed: KeyedRequests
+    storefront_changes: StorefrontChanges
+    storefront_listing: StorefrontListing
+    callbacks: CallbackRequests
+    rate_limiter: RateLimiter
+    webhook_log: WebhookLog
+    connectors: ConnectorRegistry
+    connections: ConnectionService
+    connector_inbound: ConnectorInbound
 
     async def close(self) -> None:
         await self.outside.close()
+        await self.rate_limiter.close()
         await self.engine.dispose()
 
 
@@ -79,13 +105,20 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     orders = OrderService(work)
     idempotency = IdempotencyStore(sessions, clock)
     storefront_queries = StorefrontQueries(sessions, workflows)
+    vault = Vault([settings.secret_key.get_secret_value()])
+    callbacks = CallbackRequests(sessions, clock)
+    connectors = ConnectorRegistry(
+        shopify_api_url=settings.shopify_api_url,
+        # A store on loopback over plain HTTP only where shops may point the bot inward.
+        loopback_stores=settings.webhooks_to_private_addresses,
+    )
     return Container(
         settings=settings,
         engine=engine,
         sessions=sessions,
         clock=clock,
         outside=AiohttpTransport(),
-        vault=Vault([settings.secret_key.get_secret_value()]),
+        vault=vault,
         workflows=workflows,
         work=work,
         orders=orders,
@@ -108,4 +141,26 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         idempotency=idempotency,
         storefront_queries=storefront_queries,
         storefront_orders=StorefrontOrders(orders, idempotency, storefront_queries),
+        keyed=KeyedRequests(idempotency),
+        storefront_changes=StorefrontChanges(orders, storefront_queries),
+        storefront_listing=StorefrontListing(sessions, workflows),
+        callbacks=callbacks,
+        rate_limiter=_rate_limiter(settings, clock),
+        webhook_log=WebhookLog(sessions, clock),
+        connectors=connectors,
+        connections=ConnectionService(sessions, clock, vault, connectors),
+        connector_inbound=ConnectorInbound(sessions, clock, vault, connectors, orders, callbacks),
     )
+
+
+def _rate_limiter(settings: Settings, clock: Clock) -> RateLimiter:
+    """API_RATE_LIMIT per token, in Redis when REDIS_URL is set (every instance counts in
+    one place), else in this process."""
+    limit, window = settings.api_rate_limit, settings.api_rate_window_seconds
+    if limit == 0:
+        return NoLimit()
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        return RedisRateLimiter(Redis.from_url(settings.redis_url), clock, limit, window)
+    return LocalRateLimiter(clock, limit, window)

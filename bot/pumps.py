@@ -1,6 +1,6 @@
 """The delivery pumps a running bot starts, built from the container: the outbox pump that
-sends Telegram notifications through handlers/telegram/notifier.py, and the webhook pump to
-storefronts (the mail pump is bot/mail.py's)."""
+sends Telegram notifications through handlers/telegram/notifier.py, the webhook pump to
+storefronts and the statuses back to the shops' platforms (the mail pump is bot/mail.py's)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from handlers.telegram.notifier import TelegramSender
 from services.messaging.notifications.content import NoticeReader
 from services.messaging.notifications.pump import OutboxPump, RateLimits
 from services.messaging.webhooks.pump import MAX_ATTEMPTS, WebhookPump
+from services.storefront.connections.pump import ConnectorPump
 
 
 def build_pump(
@@ -36,6 +37,7 @@ def build_pump(
         cards=container.cards,
         notices=NoticeReader(container.sessions, container.workflows),
         documents=container.documents,
+        callbacks=container.callbacks,
         i18n=build_i18n(),
     )
     return OutboxPump(
@@ -59,5 +61,17 @@ def build_webhook_pump(
         container.clock,
         AiohttpTransport(),
         max_attempts=max_attempts,
+        idle=idle,
+    )
+
+
+def build_connector_pump(container: Container, *, idle: float = 2.0) -> ConnectorPump:
+    """The pump sending status changes back to the shops' platforms (WooCommerce, Shopify)."""
+    return ConnectorPump(
+        container.sessions,
+        container.clock,
+        AiohttpTransport(),
+        container.vault,
+        container.connectors,
         idle=idle,
     )

@@ -19,11 +19,11 @@ from aiogram import Bot, Dispatcher
 
 from bot import mail
 from bot.container import Container, build_container
-from bot.pumps import build_pump, build_webhook_pump
+from bot.pumps import build_connector_pump, build_pump, build_webhook_pump
 from bot.scheduler import build_scheduler, build_sweep
 from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher, set_commands
-from bot.web import build_api_app, build_web_app, start_web
+from bot.web import build_api_app, build_connectors_app, build_web_app, start_web
 from handlers.http.telegram_webhook import TelegramWebhook, webhook_path
 from services.messaging.telegram_updates import UpdateLog
 from storage.migrate import upgrade_async
@@ -128,16 +128,20 @@ async def _serve_webhook(
 
 
 def _storefront_apps(container: Container, bot_username: str | None) -> dict:
-    """The storefront API under /api."""
+    """The storefront API under /api, the platforms' webhooks under /connectors."""
     return {
         "/api": build_api_app(
             container,
             bot_username=bot_username,
             max_body_bytes=container.settings.api_max_body_bytes,
-        )
+        ),
+        "/connectors": build_connectors_app(container),
     }
 
 
 def _storefront_pumps(container: Container, stop: asyncio.Event) -> list[asyncio.Task]:
-    """The pump of signed webhooks to storefronts."""
-    return [asyncio.create_task(build_webhook_pump(container).run(stop), name="webhooks")]
+    """The pump of signed webhooks to storefronts, and of statuses back to the platforms."""
+    return [
+        asyncio.create_task(build_webhook_pump(container).run(stop), name="webhooks"),
+        asyncio.create_task(build_connector_pump(container).run(stop), name="connectors"),
+    ]

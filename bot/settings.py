@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     webhooks_to_private_addresses: bool = False
     # The storefront API refuses a bigger request body with 413.
     api_max_body_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Requests per API token per window (0: no limit); counted in Redis when REDIS_URL is set.
+    api_rate_limit: int = Field(300, ge=0, le=1_000_000)
+    api_rate_window_seconds: float = Field(60.0, gt=0, le=3600)
+    # Shopify's Admin API base (unset: each shop's https://<shop>.myshopify.com); tests and
+    # the demo point it at a fake on loopback.
+    shopify_api_url: str | None = None
     # How often due timers (automatic steps, reminders, time limits) are looked for.
     timer_sweep_seconds: float = Field(30.0, gt=0, le=3600)
 
@@ -79,7 +85,7 @@ class Settings(BaseSettings):
             raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://...")
         return value
 
-    @field_validator("telegram_api_url", "public_url", "webhook_url")
+    @field_validator("telegram_api_url", "public_url", "webhook_url", "shopify_api_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

@@ -100,6 +100,10 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
         balance=container.balance,
         api_tokens=container.api_tokens,
         webhook_settings=container.webhook_settings,
+        # The storefront both ways (H4): one-click buy, the webhook log, the platforms.
+        callbacks=container.callbacks,
+        webhook_log=container.webhook_log,
+        connections=container.connections,
     )
     dispatcher.update.outer_middleware(UpdateTracking())
     dispatcher.update.outer_middleware(IdentityMiddleware())

@@ -20,7 +20,12 @@ from bot.container import Container
 from bot.i18n import build_i18n
 from handlers.http.api import MAX_BODY_BYTES as API_MAX_BODY_BYTES
 from handlers.http.api import api_app
+from handlers.http.api.callbacks import CallbacksApi
+from handlers.http.api.gate import Gate
+from handlers.http.api.order_changes import OrderChangesApi
+from handlers.http.api.order_list import OrderListApi
 from handlers.http.api.orders import StorefrontApi
+from handlers.http.connectors import connectors_app
 from handlers.http.links.pages import LinkPages
 from handlers.http.ops import OperationsRoutes
 from services import metrics
@@ -36,15 +41,16 @@ CONTAINER = web.AppKey("container", Container)
 SIGNER = web.AppKey("signer", LinkSigner)
 I18N = web.AppKey("i18n", I18n)
 
-# A link's token is the buyer's key to their order: never written to the access log.
-_TOKEN_IN_PATH = re.compile(r"^/l/[^/?]+")
+# A link's token is the buyer's key to their order, a connection's the way in for a
+# platform's posts: neither is written to the access log.
+_TOKEN_IN_PATH = re.compile(r"^(/l|/connectors/[^/?]+)/[^/?]+")
 
 
 class AccessLogger(AbstractAccessLogger):
     """The access log without the secrets that travel in paths and queries."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        path = _TOKEN_IN_PATH.sub("/l/…", request.path)
+        path = _TOKEN_IN_PATH.sub(r"\1/…", request.path)
         self.logger.info(
             '%s "%s %s" %s %.3fs',
             request.remote,
@@ -103,15 +109,34 @@ def build_api_app(
     `bot_username` (without @) makes the buyers' Telegram deep links in answers; None: none.
     Bodies over `max_body_bytes` are refused with 413 before they are read whole.
     """
+    gate = Gate(container.api_tokens, container.rate_limiter)
     return api_app(
         StorefrontApi(
+            gate=gate,
             orders=container.storefront_orders,
-            tokens=container.api_tokens,
             queries=container.storefront_queries,
             bot_username=bot_username,
             max_body_bytes=max_body_bytes,
-        )
+        ),
+        OrderListApi(gate=gate, listing=container.storefront_listing),
+        OrderChangesApi(
+            gate=gate,
+            changes=container.storefront_changes,
+            keyed=container.keyed,
+            max_body_bytes=max_body_bytes,
+        ),
+        CallbacksApi(
+            gate=gate,
+            callbacks=container.callbacks,
+            keyed=container.keyed,
+            max_body_bytes=max_body_bytes,
+        ),
     )
+
+
+def build_connectors_app(container: Container) -> web.Application:
+    """The platforms' inbound webhooks, to mount at /connectors."""
+    return connectors_app(container.connector_inbound)
 
 
 async def start_web(app: web.Application, host: str, port: int) -> web.AppRunner:

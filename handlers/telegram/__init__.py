@@ -14,6 +14,8 @@ def get_routers() -> list[Router]:
         api_tokens,
         balance,
         buyer,
+        callback_requests,
+        connectors,
         dialog,
         documents,
         fallback,
@@ -28,6 +30,7 @@ def get_routers() -> list[Router]:
         shop_settings,
         staff,
         start,
+        webhook_log,
     )
 
     return [
@@ -37,6 +40,7 @@ def get_routers() -> list[Router]:
         order_card.router(),  # the order card: status buttons, reasons, track code, history
         order_list.router(),  # /orders with filters, search and pages; /queue
         order_edit.router(),  # the card's "✏️ Edit": goods, delivery, payment, discounts, split
+        callback_requests.router(),  # a one-click buy's ping: the /new form, prefilled (002)
         manual_order.router(),  # /new: an order taken by phone
         staff.router(),  # staff list, invite links, removal; /bind and /unbind in groups
         shop_settings.router(),  # /settings, responsible role per status, /shops
@@ -46,6 +50,8 @@ def get_routers() -> list[Router]:
         reviews.router(),  # stars and words after receipt, the shop's answer (F3)
         documents.router(),  # document templates from /settings; an order's PDFs (E1-E3)
         api_tokens.router(),  # /settings -> storefront API tokens and the webhook (G1)
+        webhook_log.router(),  # ... -> the webhook deliveries, retry now (H4)
+        connectors.router(),  # ... -> WooCommerce, Shopify, Tilda connected (H4)
         # The per-order dialog: replies to relayed messages (staff and buyers), the buyer's
         # "write to the shop" conversation, and a buyer's message with no context (asks which
         # order). After every other conversation, before the catch-alls.

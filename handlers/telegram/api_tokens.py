@@ -19,8 +19,10 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.telegram.connectors import connectors_button
 from handlers.telegram.format import esc
 from handlers.telegram.onboarding import TYPED
+from handlers.telegram.webhook_log import log_button
 from services.refusals import Reason, Refused
 from services.shops.users import Person
 from services.storefront.tokens import ApiTokenService, TokenInfo
@@ -103,8 +105,8 @@ async def tokens_screen(
     if webhook.url:
         lines.append(
             _(
-                "Status changes of orders from the storefront are sent there, signed with "
-                "the secret."
+                "Every order's events (created, status changed, updated, cancelled) are sent "
+                "there, signed with the secret (also as Standard Webhooks)."
             )
         )
     builder = InlineKeyboardBuilder()
@@ -126,6 +128,8 @@ async def tokens_screen(
             callback_data=TokensCB(act=TokensAct.SECRET, shop=shop_id).pack(),
         )
     builder.adjust(1)
+    builder.row(log_button(shop_id))  # H4: what was sent, retry now
+    builder.row(connectors_button(shop_id))  # H4: WooCommerce, Shopify, Tilda
     builder.row(_settings_button(shop_id))
     return "\n".join(lines), builder.as_markup()
 
@@ -316,7 +320,9 @@ def _secret_text(secret: str) -> str:
         "🔏 The webhook signing secret:\n<code>{secret}</code>\n\n"
         "Copy it into the storefront now: it is shown only this once. Each webhook carries "
         "«X-ShopBot-Signature: t=&lt;time&gt;,v1=&lt;HMAC-SHA256 of "
-        "«&lt;time&gt;.&lt;body&gt;»&gt;»."
+        "«&lt;time&gt;.&lt;body&gt;»&gt;», and the Standard Webhooks headers "
+        "(webhook-id, webhook-timestamp, webhook-signature) that its libraries check with "
+        "this secret."
     ).format(secret=secret)
 
 

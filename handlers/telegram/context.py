@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from services.documents.service import DocumentService
     from services.messaging.cards import CardRegistry
     from services.messaging.dialog import DialogService, ReplyTarget
+    from services.messaging.webhooks.log import WebhookLog
     from services.money.ledger.balance import BalanceService
     from services.money.returns import ReturnService
     from services.orders.actors import ActorRef
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from services.shops.settings import ShopSettingsService
     from services.shops.staff import StaffService
     from services.shops.users import Person, UserService
+    from services.storefront.callbacks import CallbackRequests
+    from services.storefront.connections.service import ConnectionService
     from services.storefront.tokens import ApiTokenService
     from services.storefront.webhook_settings import WebhookSettings
     from services.time.clock import Clock
@@ -65,6 +68,9 @@ class HandlerData(MiddlewareData, I18nData, total=False):
     balance: BalanceService
     api_tokens: ApiTokenService
     webhook_settings: WebhookSettings
+    callbacks: CallbackRequests
+    webhook_log: WebhookLog
+    connections: ConnectionService
 
     # IdentityMiddleware: who is asking (absent for a bot's own updates).
     user: Person

@@ -32,7 +32,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from handlers.telegram import return_notices
+from handlers.telegram import return_notices, storefront_notices
 from handlers.telegram import reviews as review_notices
 from handlers.telegram.card_view import card_keyboard, card_text
 from handlers.telegram.format import esc, money, role_name
@@ -49,10 +49,11 @@ from services.messaging.notifications.pump import (
     Sent,
     Transient,
 )
-from services.messaging.notifications.recipients import BUYER, COPY, EDIT_CARD
+from services.messaging.notifications.recipients import BUYER, COPY, EDIT_CARD, SHOP_TOPICS
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
 from services.refusals import OrderRefused
+from services.storefront.callbacks import CallbackRequests
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class TelegramSender:
         cards: CardRegistry,
         notices: NoticeReader,
         documents: DocumentService,
+        callbacks: CallbackRequests,
         i18n: I18n,
     ):
         self._bot = bot
@@ -85,10 +87,13 @@ class TelegramSender:
         self._notices = notices
         self._documents = documents
         self._i18n = i18n
+        self._callbacks = callbacks
 
     async def deliver(self, delivery: Outgoing) -> Outcome:
         try:
             notice = await self._notices.read(delivery)
+            if delivery.topic in SHOP_TOPICS:
+                return await self._send_shop_notice(delivery, notice)
             if notice.order is None:
                 return Permanent("the order is gone")
             if delivery.kind == EDIT_CARD:
@@ -112,6 +117,17 @@ class TelegramSender:
         except TelegramAPIError as error:
             # TelegramNetworkError, TelegramServerError, and what else Telegram may answer.
             return Transient(f"{type(error).__name__}: {error.message}")
+
+    # -- about the shop, not one order (H4) ---------------------------------------------------
+
+    async def _send_shop_notice(self, delivery: Outgoing, notice: Notice) -> Outcome:
+        with self._i18n.context(), self._i18n.use_locale(notice.language):
+            rendered = await storefront_notices.render(delivery, notice, self._callbacks)
+        if rendered is None:
+            return Permanent("what it was about is gone")
+        text, markup = rendered
+        sent = await self._bot.send_message(delivery.chat_id, text, reply_markup=markup)
+        return Sent(sent.message_id)
 
     # -- a new message -------------------------------------------------------------------
 

@@ -471,6 +471,8 @@ def event_names() -> dict[OrderEvents, str]:
         OrderEvents.DELIVERY_CHANGED: _("delivery changed"),
         OrderEvents.PAYMENT_CHANGED: _("payment method changed"),
         OrderEvents.DISCOUNT_SET: _("discount changed"),
+        OrderEvents.CONTACT_CHANGED: _("buyer's contact changed"),
+        OrderEvents.COMMENT_CHANGED: _("buyer's comment changed"),
         OrderEvents.RETURN_REQUESTED: _("return requested"),
         OrderEvents.RETURN_APPROVED: _("return approved"),
         OrderEvents.RETURN_REJECTED: _("return rejected"),

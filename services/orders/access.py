@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.orders.actors import ActorRef, ActorType
+from services.orders.actors import ActorRef, ActorType, Channel
 from services.refusals import OrderRefused, Problem
-from services.vocabulary import SUPERVISOR_ROLES
+from services.vocabulary import ADMIN, SUPERVISOR_ROLES
 from services.workflow.engine import Actor
 from storage.models import Order, StaffMember
 
 # Who may edit an order's contents (A6: "only the shop edits"): not packers or couriers.
 EDITOR_ROLES = frozenset({"owner", "admin", "manager"})
+# What the storefront API may do to an order: what the shop's admin may (H4).
+SHOP_AUTHORITY = frozenset({ADMIN})
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ async def who_is(
     `roles`: the person's staff roles in the order's shop, if already read with the order.
     """
     if ref.type is ActorType.SYSTEM:
+        if ref.channel is Channel.API:
+            # The storefront's token speaks for the shop (an owner or admin made it): it
+            # may do what the shop's admin may, recorded as the system on the API channel.
+            return Who(Actor(roles=SHOP_AUTHORITY), ref)
         return Who(Actor.system(), ref)
     if ref.type is ActorType.BUYER:
         if ref.buyer_id != order.buyer_id:

@@ -15,6 +15,7 @@ from services.money.ledger import postings as ledger
 from services.orders import notices
 from services.orders.access import Who
 from services.orders.unit import Unit
+from services.storefront.connections import platform_status
 from services.time import sla, timers
 from services.workflow.definition import Workflow
 from services.workflow.engine import Applied, OrderFacts
@@ -89,6 +90,8 @@ async def write_decision(
         now=unit.now,
     )
     notices.status_changed(unit.outbox, order, workflow, events[-1])
+    # An order from a connected platform is told back to it (H4), from all the steps.
+    platform_status.status_changed(unit.outbox, order, workflow, events)
     actions = [step.transition.code for step in decision.steps]
     unit.after_commit.append(lambda: metrics.count_transitions(actions, str(who.ref.channel)))
     return events

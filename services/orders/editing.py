@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from services.messaging.webhooks import events as webhooks
 from services.orders import drafts, notices
 from services.orders.access import Who
 from services.orders.drafts import ItemDraft
@@ -20,7 +21,7 @@ from services.refusals import OrderRefused, Problem
 from services.shops.auth import new_buyer_token
 from services.time import timers
 from services.workflow.definition import Workflow
-from storage.models import Order, OrderItem, Shop
+from storage.models import Buyer, Order, OrderItem, Shop
 
 
 async def edit_items(
@@ -84,6 +85,71 @@ async def change_payment(
     before, order.payment_method = order.payment_method, method
     await changed(
         unit, order, who, OrderEvents.PAYMENT_CHANGED, {"before": before, "after": method}
+    )
+    return order
+
+
+async def change_contact(
+    unit: Unit,
+    order: Order,
+    _workflow: Workflow,
+    who: Who,
+    contact: Mapping[str, str | None],
+) -> Order:
+    """The buyer's contact for this order, as the storefront relays it (H4): `contact`
+    holds the fields to change (None clears a phone or an e-mail).
+
+    The order gets a buyer record of its own with the new contact, the Telegram account
+    and language carried over: another order of the same person keeps what it had, and
+    nobody else's record is touched or merged with on the strength of an unverified claim.
+    """
+    shop = await unit.session.get(Shop, order.shop_id)
+    old = order.buyer
+    given = drafts.BuyerDraft(
+        name=contact.get("name", old.name) or "",
+        phone=contact.get("phone", old.phone),
+        email=contact.get("email", old.email),
+        language=old.language,
+        telegram_id=old.telegram_id,
+    )
+    try:
+        checked = drafts.check_buyer(given, shop.country)
+    except OrderRefused as refusal:
+        field = str(refusal.params.get("field", "contact")).replace("buyer", "contact", 1)
+        raise drafts.invalid(field, refusal.message) from None
+    before = {"name": old.name, "phone": old.phone, "email": old.email}
+    after = {"name": checked.name, "phone": checked.phone, "email": checked.email}
+    if before == after:
+        return order
+    buyer = Buyer(
+        shop_id=order.shop_id,
+        user_id=old.user_id,
+        telegram_id=old.telegram_id,
+        name=checked.name,
+        phone=checked.phone,
+        email=checked.email,
+        language=old.language,
+        created_at=unit.now,
+    )
+    unit.session.add(buyer)
+    await unit.session.flush()
+    order.buyer_id, order.buyer = buyer.id, buyer
+    await changed(unit, order, who, OrderEvents.CONTACT_CHANGED, {"before": before, "after": after})
+    return order
+
+
+async def change_comment(
+    unit: Unit, order: Order, _workflow: Workflow, who: Who, comment: str
+) -> Order:
+    """The buyer's comment on the order, as the storefront relays it (H4)."""
+    comment = comment.strip()
+    if len(comment) > 2000:
+        raise drafts.invalid("comment", "the comment is longer than 2000 characters")
+    if comment == order.buyer_comment:
+        return order
+    before, order.buyer_comment = order.buyer_comment, comment
+    await changed(
+        unit, order, who, OrderEvents.COMMENT_CHANGED, {"before": before, "after": comment}
     )
     return order
 
@@ -190,6 +256,7 @@ async def split(
         payload={**details, "from_order_id": order.id, "from_order_number": order.number},
     )
     await timers.copy_pending(unit.session, order.id, new.id, unit.now)
+    webhooks.order_created(unit.outbox, new, unit.now.isoformat())  # every order is told (H4)
     notices.to_buyer(unit.outbox, new, "order_split", {"from_number": order.number})
     return order, new
 
@@ -231,7 +298,9 @@ async def changed(unit: Unit, order: Order, who: Who, action: OrderEvents, paylo
     """Record an edit: bump the version (a concurrent edit then fails), log it, tell the buyer."""
     order.updated_at = unit.now
     await unit.session.flush()
-    unit.add_event(order, who, action=action, payload=payload)
+    event = unit.add_event(order, who, action=action, payload=payload)
+    await unit.session.flush()  # the event's id names its webhook
+    webhooks.order_updated(unit.outbox, order, event)
     notices.cards_changed(unit.outbox, order)
     notices.to_buyer(unit.outbox, order, "order_changed", {"action": str(action)})
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from services.orders.access import Who
+from services.orders.actors import ActorType
 from services.workflow.definition import ActorKind
 from storage.models import Order, OrderEvent
 
@@ -29,6 +30,8 @@ class OrderEvents(StrEnum):
     DELIVERY_CHANGED = "change_delivery"  # delivery method, address or cost changed
     PAYMENT_CHANGED = "change_payment"  # payment method changed
     DISCOUNT_SET = "set_discount"  # a discount on the order or its lines
+    CONTACT_CHANGED = "change_contact"  # the storefront relayed the buyer's new contact (H4)
+    COMMENT_CHANGED = "change_comment"  # the storefront relayed the buyer's new comment (H4)
     RETURN_REQUESTED = "return_requested"  # the buyer asked to send goods back (F1)
     RETURN_APPROVED = "return_approved"
     RETURN_REJECTED = "return_rejected"
@@ -56,7 +59,12 @@ def record(
     channel: str | None = None,
 ) -> OrderEvent:
     """An event for the order. `who` None, or a system capacity, records the system."""
-    if who is None or who.actor.is_system or capacity is ActorKind.SYSTEM:
+    if (
+        who is None
+        or who.actor.is_system
+        or who.ref.type is ActorType.SYSTEM  # the storefront API acting for the shop
+        or capacity is ActorKind.SYSTEM
+    ):
         kind, user_id, role = ActorKind.SYSTEM, None, None
     elif capacity is ActorKind.BUYER or (not who.is_staff and who.actor.is_buyer):
         kind, user_id, role = ActorKind.BUYER, who.ref.user_id, None

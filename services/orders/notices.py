@@ -7,7 +7,8 @@ the same change is skipped by the outbox.
 from __future__ import annotations
 
 from services.messaging.notifications.outbox import Outbox
-from services.workflow.definition import Workflow
+from services.messaging.webhooks import events as webhooks
+from services.workflow.definition import StatusKind, Workflow
 from storage.models import Order, OrderEvent, Shop
 
 
@@ -34,6 +35,7 @@ def new_order(outbox: Outbox, order: Order, shop: Shop, workflow: Workflow) -> N
             payload=payload,
         )
     to_buyer(outbox, order, "order_created", payload, key="created")
+    webhooks.order_created(outbox, order, order.created_at.isoformat())
 
 
 def cards_changed(outbox: Outbox, order: Order) -> None:
@@ -66,12 +68,10 @@ def status_changed(outbox: Outbox, order: Order, workflow: Workflow, event: Orde
         )
     if status.buyer_visible:
         to_buyer(outbox, order, "status_changed", payload, key=f"event:{event.id}")
-    if order.external_id is not None:
-        # The storefront that sent the order hears of it (G1): a signed webhook, sent by
-        # services.messaging.webhooks.pump if the shop has a webhook URL then.
-        from services.messaging.webhooks import events as webhooks
-
-        webhooks.status_changed(outbox, order, event)
+    # The storefront hears of every order's change (H4): a signed webhook, sent by
+    # services.messaging.webhooks.pump if the shop has a webhook URL then.
+    cancelled = status.kind is StatusKind.FINAL_FAILURE
+    webhooks.status_changed(outbox, order, event, cancelled=cancelled)
     if "request_review" in (event.payload or {}).get("effects", ()):
         from services.buyers.reviews import request_review  # F3: received, now rate it
 

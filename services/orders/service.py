@@ -487,6 +487,37 @@ class OrderService:
             order_id, actor, "split", expected_version, editing.split, move, reason, comment
         )
 
+    async def edit_many(
+        self,
+        order_id: int,
+        actor: ActorRef,
+        edits: list[tuple[str, Callable[..., Awaitable[Any]], tuple[Any, ...]]],
+        *,
+        expected_version: int | None = None,
+    ) -> Order:
+        """Several edits in one transaction, all or none (the storefront's PATCH): each is
+        (the workflow's edit kind whose rule governs it, an editing function, its args)."""
+
+        async def work(unit: Unit) -> Order:
+            order = await unit.load(order_id, lock=True, asking=actor)
+            who = await unit.who(order, actor)
+            if expected_version is not None and order.version != expected_version:
+                raise OrderRefused(Problem.STALE, "the order has changed since this was shown")
+            workflow = await unit.workflow(order)
+            for kind, _, _ in edits:
+                access.require_editor(who, kind)
+                if not workflow.may_edit(kind, order.status):
+                    raise OrderRefused(
+                        Problem.EDIT_NOT_ALLOWED,
+                        f"'{kind}' cannot be edited in the status '{order.status}'",
+                        {"edit": kind, "status": order.status},
+                    )
+            for _, change, args in edits:
+                await change(unit, order, workflow, who, *args)
+            return order
+
+        return await self._transaction(work)
+
     async def _edit(
         self,
         order_id: int,

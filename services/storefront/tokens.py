@@ -45,6 +45,8 @@ class Storefront:
     shop_id: int
     currency: str
     language: str  # status titles in answers are in the shop's language
+    # What rate limits count this token by: a prefix of its hash, never the token.
+    token_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,9 @@ class ApiTokenService:
             ).first()
         if not presented or len(presented) > MAX_TOKEN_LENGTH or row is None:
             return None
-        return (
-            Storefront(row.shop_id, row.currency, row.language) if row.revoked_at is None else None
-        )
+        if row.revoked_at is not None:
+            return None
+        return Storefront(row.shop_id, row.currency, row.language, digest[:32])
 
     async def create(self, shop_id: int, name: str, *, user_id: int | None = None) -> NewToken:
         name = name.strip()

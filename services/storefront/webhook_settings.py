@@ -6,6 +6,7 @@ it is (the pump signs with it), so it is shown once when made and never displaye
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import secrets
 from dataclasses import dataclass
@@ -120,4 +121,5 @@ class WebhookSettings:
 
 
 def new_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
+    """`whsec_` and the base64 of 32 random bytes: the Standard Webhooks form of a secret."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()

@@ -7,6 +7,7 @@ One module per domain; every model is importable from `storage.models`.
 """
 
 from storage.models.base import NAMING_CONVENTION, Base
+from storage.models.connectors import ConnectorDelivery, ShopConnection
 from storage.models.documents import DocumentTemplate
 from storage.models.messaging import (
     Delivery,
@@ -21,13 +22,15 @@ from storage.models.messaging import (
 from storage.models.money import LedgerEntry, ReturnLine, ReturnRequest, Review
 from storage.models.orders import Buyer, Order, OrderEvent, OrderItem, Timer
 from storage.models.shops import ApiToken, Shop, StaffInvite, StaffMember, User, WorkflowDefinition
-from storage.models.storefront import IdempotencyKey
+from storage.models.storefront import CallbackRequest, IdempotencyKey
 
 __all__ = [
     "NAMING_CONVENTION",
     "ApiToken",
     "Base",
     "Buyer",
+    "CallbackRequest",
+    "ConnectorDelivery",
     "Delivery",
     "DialogFile",
     "DialogMessage",
@@ -44,6 +47,7 @@ __all__ = [
     "ReturnRequest",
     "Review",
     "Shop",
+    "ShopConnection",
     "StaffInvite",
     "StaffMember",
     "TelegramUpdate",

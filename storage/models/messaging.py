@@ -25,7 +25,11 @@ class OutboxMessage(Base):
     """A notification to deliver, written in the transaction of the change that causes it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "state", "next_attempt_at"),
+        # A shop's webhook delivery log (newest first) in /settings.
+        Index("ix_outbox_shop_channel", "shop_id", "channel", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)

@@ -43,6 +43,9 @@ class Order(Base):
         # One storefront order may become two (in stock / made to order), never more.
         UniqueConstraint("shop_id", "external_id", "availability"),
         Index("ix_orders_shop_status", "shop_id", "status"),
+        # The storefront's list filters (H4): changed since, created between.
+        Index("ix_orders_shop_updated", "shop_id", "updated_at"),
+        Index("ix_orders_shop_created", "shop_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

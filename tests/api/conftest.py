@@ -79,13 +79,43 @@ class Api:
         async with self.client.get(f"/api/v1/orders/{number}", headers=self.auth(token)) as r:
             return r.status, await r.json()
 
+    async def send(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        key: str | None = None,
+        token: str | None = None,
+    ):
+        """Any request to /api; returns (status, JSON answer, headers)."""
+        headers = self.auth(token)
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        async with self.client.request(method, f"/api{path}", json=body, headers=headers) as r:
+            return r.status, await r.json(), r.headers
+
     async def order_count(self) -> int:
         async with self.container.sessions() as session:
             return await session.scalar(select(func.count()).select_from(Order))
 
 
-async def start_api(database_url: str, clock, *, bot_username: str | None = BOT_USERNAME) -> Api:
-    settings = Settings(_env_file=None, database_url=database_url, secret_key="api-tests")
+async def start_api(
+    database_url: str,
+    clock,
+    *,
+    bot_username: str | None = BOT_USERNAME,
+    shop=None,
+    **settings_given: Any,
+) -> Api:
+    """The API on its own test server; `shop`: one made before (another instance of the
+    same bot), `settings_given`: settings beside the test defaults (no rate limit)."""
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        secret_key="api-tests",
+        **{"api_rate_limit": 0, **settings_given},
+    )
     container = build_container(settings, clock=clock)
     app = build_web_app(
         container,
@@ -97,8 +127,10 @@ async def start_api(database_url: str, clock, *, bot_username: str | None = BOT_
     )
     client = TestClient(TestServer(app))
     await client.start_server()
-    shop = await make_shop(container)
     tokens = ApiTokenService(container.sessions, container.clock)
+    if shop is not None:
+        return Api(container, client, shop, "", tokens)
+    shop = await make_shop(container)
     created = await tokens.create(shop.id, "storefront")
     return Api(container, client, shop, created.token, tokens)
 

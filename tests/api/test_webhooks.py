@@ -1,15 +1,18 @@
-"""Signed webhooks to the storefront: delivered to a real HTTP server on loopback, signature
-verified, retried after a 500, given up after N attempts, never sent twice by two pumps."""
+"""Signed webhooks to the storefront: delivered to a real HTTP server on loopback, both
+signatures verified (ours, and Standard Webhooks' with its own library), retried after a
+500, given up after N attempts, never sent twice by two pumps, for every order of the shop."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import select, update
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bot.outbound import AiohttpTransport
 from bot.pumps import build_webhook_pump
@@ -17,8 +20,9 @@ from services.messaging.webhooks.events import verify
 from services.messaging.webhooks.pump import WebhookPump
 from services.orders.actors import ActorRef
 from services.refusals import Refused
-from services.storefront.webhook_settings import WebhookSettings
+from services.storefront.webhook_settings import WebhookSettings, new_secret
 from storage.models import Order, OutboxMessage
+from storage.models import Shop as ShopRow
 from tests.api.conftest import ORDER, order_body
 from tests.factories import make_order
 
@@ -87,6 +91,16 @@ async def order_moved(api, body=ORDER) -> Order:
     return order
 
 
+async def sent_created(api, poster) -> None:
+    """Marks the order's creation event as sent, so a test follows its status change alone."""
+    async with api.container.sessions() as session, session.begin():
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.topic == "order.created")
+            .values(state="sent", attempts=1)
+        )
+
+
 async def webhook_rows(api) -> list[OutboxMessage]:
     async with api.container.sessions() as session:
         return list(
@@ -98,25 +112,42 @@ async def webhook_rows(api) -> list[OutboxMessage]:
         )
 
 
-async def test_a_status_change_is_posted_signed(api, storefront, poster):
-    # given a shop with a webhook URL and its secret
+async def test_every_event_is_posted_signed_both_ways(api, storefront, poster):
+    # given a shop with a webhook URL and its secret, and the real time (Standard Webhooks
+    # libraries refuse a timestamp more than five minutes from their own clock)
+    api.container.clock.set(datetime.now(UTC).replace(microsecond=0))
     secret = await storefront_settings(api).set_url(api.shop_id, storefront.url)
+    assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 32
     order = await order_moved(api)
     # when the pump the bot runs makes a pass
     pump = build_webhook_pump(api.container)
     try:
-        assert await pump.run_once() == 1
+        assert await pump.run_once() == 2
     finally:
         await pump.close()
-    # then the storefront got one signed event
-    [(headers, raw)] = storefront.received
-    assert verify(secret, headers["X-ShopBot-Signature"], raw)
-    assert not verify(secret + "x", headers["X-ShopBot-Signature"], raw)
-    assert not verify(secret, headers["X-ShopBot-Signature"], raw.replace(b"1", b"2"))
+    # then the storefront got the order's creation and its status change, signed
+    created, moved = storefront.received
+    for headers, raw in storefront.received:
+        assert verify(secret, headers["X-ShopBot-Signature"], raw)
+        assert not verify(secret + "x", headers["X-ShopBot-Signature"], raw)
+        assert not verify(secret, headers["X-ShopBot-Signature"], raw.replace(b"1", b"2"))
+        # and in the Standard Webhooks form, checked with its own library
+        assert Webhook(secret).verify(raw, headers) == json.loads(raw)
+        assert headers["webhook-id"] == headers["X-ShopBot-Event-Id"]
+        with pytest.raises(WebhookVerificationError):
+            Webhook(new_secret()).verify(raw, headers)
+        with pytest.raises(WebhookVerificationError):
+            Webhook(secret).verify(raw.replace(b"1", b"2"), headers)
+        with pytest.raises(WebhookVerificationError):
+            replayed = {
+                **headers,
+                "webhook-timestamp": str(int(headers["webhook-timestamp"]) - 600),
+            }
+            Webhook(secret).verify(raw, replayed)
+    headers, raw = moved
     t = int(headers["X-ShopBot-Signature"].split(",")[0][2:])
-    assert t == int(api.container.clock.now().timestamp())
-    event = json.loads(raw)
-    assert event == {
+    assert t == int(api.container.clock.now().timestamp()) == int(headers["webhook-timestamp"])
+    assert json.loads(raw) == {
         "id": headers["X-ShopBot-Event-Id"],
         "event": "order.status_changed",
         "number": order.number,
@@ -125,22 +156,48 @@ async def test_a_status_change_is_posted_signed(api, storefront, poster):
         "previous_status": "awaiting_confirmation",
         "at": api.container.clock.now().isoformat(),
     }
-    [row] = await webhook_rows(api)
-    assert (row.state, row.attempts) == ("sent", 1)
+    assert json.loads(created[1]) == {
+        "id": created[0]["X-ShopBot-Event-Id"],
+        "event": "order.created",
+        "number": order.number,
+        "external_id": "web-1001",
+        "status": "awaiting_confirmation",
+        "source": "api",
+        "total": 330100,
+        "currency": "RUB",
+        "at": api.container.clock.now().isoformat(),
+    }
+    assert {row.state for row in await webhook_rows(api)} == {"sent"}
     # and nothing is sent again
     assert await pump_for(api, poster).run_once() == 0
-    assert len(storefront.received) == 1
+    assert len(storefront.received) == 2
+
+
+async def test_a_secret_made_before_standard_secrets_still_verifies(api, storefront, poster):
+    # a secret of the old form (url-safe base64), as shops made them before
+    api.container.clock.set(datetime.now(UTC).replace(microsecond=0))
+    await storefront_settings(api).set_url(api.shop_id, storefront.url)
+    old = "whsec_" + "Ab-_9" * 8
+    async with api.container.sessions() as session, session.begin():
+        shop = await session.get(ShopRow, api.shop_id)
+        shop.settings = {**shop.settings, "webhook_secret": old}
+    await order_moved(api)
+    await pump_for(api, poster).run_once()
+    for headers, raw in storefront.received:
+        assert Webhook(old).verify(raw, headers) == json.loads(raw)
+        assert verify(old, headers["X-ShopBot-Signature"], raw)
 
 
 async def test_a_500_is_retried_with_backoff_and_then_delivered(api, storefront, poster):
     await storefront_settings(api).set_url(api.shop_id, storefront.url)
     await order_moved(api)
+    await sent_created(api, poster)
     storefront.answers = [500, 503]
     pump = pump_for(api, poster)
     # the first attempt fails; it is not due again at once
     assert await pump.run_once() == 1
     assert await pump.run_once() == 0
-    [row] = await webhook_rows(api)
+    [_, row] = await webhook_rows(api)
     assert (row.state, row.attempts, row.last_error) == ("pending", 1, "HTTP 500")
     # 30 s later the second attempt fails, the next waits a minute
     api.container.clock.advance(timedelta(seconds=30))
@@ -149,7 +206,7 @@ async def test_a_500_is_retried_with_backoff_and_then_delivered(api, storefront,
     assert await pump.run_once() == 0
     api.container.clock.advance(timedelta(seconds=1))
     assert await pump.run_once() == 1
-    [row] = await webhook_rows(api)
+    [_, row] = await webhook_rows(api)
     assert (row.state, row.attempts) == ("sent", 3)
     # the same event id on every attempt: the storefront can tell a retry
     assert len({headers["X-ShopBot-Event-Id"] for headers, _ in storefront.received}) == 1
@@ -158,6 +215,7 @@ async def test_a_500_is_retried_with_backoff_and_then_delivered(api, storefront,
 async def test_it_is_given_up_after_n_attempts(api, storefront, poster):
     await storefront_settings(api).set_url(api.shop_id, storefront.url)
     await order_moved(api)
+    await sent_created(api, poster)
     storefront.answers = [500] * 10
     pump = pump_for(api, poster, max_attempts=3)
     for _ in range(5):
@@ -166,7 +224,7 @@ async def test_it_is_given_up_after_n_attempts(api, storefront, poster):
         if due is None:
             break
         api.container.clock.set(due)
-    [row] = await webhook_rows(api)
+    [_, row] = await webhook_rows(api)
     assert (row.state, row.attempts, row.last_error) == ("failed", 3, "HTTP 500")
     assert len(storefront.received) == 3
 
@@ -178,29 +236,31 @@ async def test_a_dead_endpoint_is_retried_and_a_4xx_fails_at_once(api, storefron
     await order_moved(api)
     pump = pump_for(api, poster)
     await pump.run_once()
-    [row] = await webhook_rows(api)
-    assert row.state == "pending" and row.attempts == 1 and "Error" in row.last_error
+    rows = await webhook_rows(api)
+    assert all(r.state == "pending" and r.attempts == 1 and "Error" in r.last_error for r in rows)
     # the storefront comes up but refuses the event for good
     await settings.set_url(api.shop_id, storefront.url)
-    storefront.answers = [410]
+    storefront.answers = [410, 410]
     api.container.clock.advance(timedelta(seconds=30))
     await pump.run_once()
-    [row] = await webhook_rows(api)
-    assert (row.state, row.attempts, row.last_error) == ("failed", 2, "HTTP 410")
+    rows = await webhook_rows(api)
+    assert {(r.state, r.attempts, r.last_error) for r in rows} == {("failed", 2, "HTTP 410")}
 
 
-async def test_without_a_url_nothing_is_sent_and_manual_orders_write_no_row(
-    api, storefront, poster
-):
+async def test_without_a_url_nothing_is_sent_and_phone_orders_are_told_too(api, storefront, poster):
     await order_moved(api)
-    assert await pump_for(api, poster).run_once() == 1
-    [row] = await webhook_rows(api)
-    assert row.state == "done" and row.sent_at is None
+    assert await pump_for(api, poster).run_once() == 2
+    assert {(r.state, r.sent_at) for r in await webhook_rows(api)} == {("done", None)}
     assert storefront.received == []
-    # an order taken by phone has no storefront to tell
+    # an order taken by phone is the shop's too: its storefront hears of it (H4)
+    await storefront_settings(api).set_url(api.shop_id, storefront.url)
     manual = await make_order(api.container, api.shop)
     await api.container.orders.apply(manual.id, ActorRef.user(api.shop.owner.id), "confirm")
-    assert len(await webhook_rows(api)) == 1
+    assert await pump_for(api, poster).run_once() == 2
+    assert [json.loads(raw)["event"] for _, raw in storefront.received] == [
+        "order.created",
+        "order.status_changed",
+    ]
 
 
 async def test_two_pumps_never_send_one_event_twice(api, storefront, poster, backend):
@@ -215,9 +275,9 @@ async def test_two_pumps_never_send_one_event_twice(api, storefront, poster, bac
         )
     finally:
         await second.close()
-    assert sum(handled) == 12
+    assert sum(handled) == 24
     ids = [headers["X-ShopBot-Event-Id"] for headers, _ in storefront.received]
-    assert len(ids) == len(set(ids)) == 12
+    assert len(ids) == len(set(ids)) == 24
     assert {row.state for row in await webhook_rows(api)} == {"sent"}
 
 

@@ -330,14 +330,20 @@ async def test_two_instances_do_everything_exactly_once(fresh_postgres, tmp_path
         both = [await metrics_of(http, base) for base in bases]
         assert sum(updates_counted(m, "duplicate") for m in both) == len(update_ids)
         assert sum(updates_counted(m, "handled") for m in both) == len(update_ids)
-        # one signed webhook per status change reached the storefront
+        # one signed webhook per event of every order reached the storefront (H4): created,
+        # each status change, and "cancelled" beside an order's end unfulfilled
+        ended = [order.number for [order] in created if order.id in late]
         await wait_until(
             "the webhooks sent",
-            _async(lambda: len(storefront.events) >= ORDERS + ORDERS // 2),
+            _async(lambda: len(storefront.events) >= 2 * ORDERS + 2 * len(ended)),
         )
-        assert Counter((e["number"], e["status"]) for e in storefront.events) == Counter(
-            [(number, "awaiting_payment") for number in numbers]
-            + [(order.number, "not_paid") for [order] in created if order.id in late]
+        assert Counter((e["number"], e["event"], e["status"]) for e in storefront.events) == (
+            Counter(
+                [(number, "order.created", "awaiting_confirmation") for number in numbers]
+                + [(number, "order.status_changed", "awaiting_payment") for number in numbers]
+                + [(number, "order.status_changed", "not_paid") for number in ended]
+                + [(number, "order.cancelled", "not_paid") for number in ended]
+            )
         )
         assert len({e["id"] for e in storefront.events}) == len(storefront.events)
         # one new-order ping per order in the manager's chat, no doubles

@@ -74,3 +74,21 @@ def order_state(state: OrderState) -> dict[str, Any]:
             for event in state.history
         ],
     }
+
+
+def order_summary(order: Order, workflow: Workflow, language: str) -> dict[str, Any]:
+    """An order in a list: what it is and where it stands, no goods or history."""
+    return {
+        "number": order.number,
+        "external_id": order.external_id,
+        "source": order.source,
+        "status": status_of(workflow, order.status, language),
+        "availability": order.availability,
+        "total": decimal_string(order.total, order.currency),
+        "total_minor": order.total,
+        "currency": order.currency,
+        "carrier": order.carrier,
+        "track_code": order.track_code,
+        "created_at": order.created_at.isoformat(),
+        "updated_at": order.updated_at.isoformat(),
+    }

@@ -20,6 +20,7 @@ METHOD_NOT_ALLOWED = "method_not_allowed"  # 405
 BODY_TOO_LARGE = "body_too_large"  # 413
 IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"  # 422: same key, another body
 IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"  # 409: same key, first still running
+RATE_LIMITED = "rate_limited"  # 429: too many requests with this token (Retry-After)
 INTERNAL = "internal"  # 500
 
 # The order service's problems are API codes of their own name.
@@ -58,6 +59,7 @@ ALL: dict[str, int] = {
     BODY_TOO_LARGE: 413,
     UNSUPPORTED_MEDIA_TYPE: 415,
     IDEMPOTENCY_KEY_REUSED: 422,
+    RATE_LIMITED: 429,
     INTERNAL: 500,
     **{str(problem): status for problem, status in PROBLEM_STATUS.items()},
 }

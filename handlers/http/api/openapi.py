@@ -11,7 +11,9 @@ from functools import cache
 from typing import Any
 
 from handlers.http.api import codes
+from handlers.http.api import openapi_more as more
 from handlers.http.api.schema import OrderRequest
+from services.messaging.webhooks.events import WebhookEvent
 
 REF = "#/components/schemas/{model}"
 TOTAL_PATTERN = r"^(0|[1-9][0-9]{0,15})(\.[0-9]{1,3})?$"
@@ -52,6 +54,15 @@ def _money() -> dict[str, Any]:
 
 @cache
 def openapi_document() -> dict[str, Any]:
+    document = _document()
+    # The other resources' paths (H4); "<path>#<method>" adds a method to a path above.
+    for path, item in more.paths().items():
+        document["paths"].setdefault(path.partition("#")[0], {}).update(item)
+    document["components"]["schemas"].update(more.schemas())
+    return document
+
+
+def _document() -> dict[str, Any]:
     request_schema = OrderRequest.model_json_schema(ref_template=REF)
     models = request_schema.pop("$defs", {})
     schemas: dict[str, Any] = {**models, "OrderRequest": request_schema}
@@ -141,15 +152,23 @@ def openapi_document() -> dict[str, Any]:
     }
     schemas["WebhookEvent"] = {
         "type": "object",
-        "description": "POSTed to the shop's webhook URL on each status change. Headers: "
-        "X-ShopBot-Event-Id (the same on every retry of one event) and X-ShopBot-Signature: "
-        "t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<raw body>' with the webhook secret>. "
+        "description": "POSTed to the shop's webhook URL for every order of the shop. Headers: "
+        "X-ShopBot-Event-Id (the same on every retry of one event), X-ShopBot-Signature: "
+        "t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<raw body>' with the webhook secret>, and "
+        "the Standard Webhooks headers webhook-id, webhook-timestamp and webhook-signature "
+        "(v1,<base64 HMAC-SHA256 of '<id>.<timestamp>.<raw body>' keyed with the base64 "
+        "after the secret's whsec_ prefix>): verify with any Standard Webhooks library. "
         "Answer 2xx. No answer in 10 s, 5xx and 429 are retried with backoff (30 s, "
         "doubling, up to 8 attempts); any other answer (3xx, 4xx) fails the event for good.",
-        "required": ["id", "event", "number", "status", "at"],
+        "required": ["id", "event", "number", "at"],
         "properties": {
             "id": {"type": "string"},
-            "event": {"type": "string", "const": "order.status_changed"},
+            "source": {"type": "string", "description": "order.created: where it came from."},
+            "total": {"type": "integer", "description": "Minor units (created, updated)."},
+            "currency": {"type": "string"},
+            "change": {"type": "string", "description": "order.updated: what was edited."},
+            "reason": {"type": ["string", "null"], "description": "order.cancelled: why."},
+            "event": {"type": "string", "enum": [str(event) for event in WebhookEvent]},
             "number": {"type": "integer"},
             "external_id": {"type": ["string", "null"]},
             "status": {"type": "string"},
@@ -252,20 +271,7 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
         },
-        "webhooks": {
-            "orderStatusChanged": {
-                "post": {
-                    "requestBody": {
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/WebhookEvent"}
-                            }
-                        }
-                    },
-                    "responses": {"2XX": {"description": "Received."}},
-                }
-            }
-        },
+        "webhooks": more.webhooks(),
         "components": {
             "schemas": schemas,
             "securitySchemes": {

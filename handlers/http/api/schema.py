@@ -8,7 +8,7 @@ so no float ever touches it; it becomes integer minor units here.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -46,6 +46,9 @@ Money = Annotated[
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class BuyerIn(_Strict):
@@ -122,21 +125,28 @@ def _message(error: dict[str, Any]) -> str:
         return "this field is required"
     if kind == "extra_forbidden":
         return "unknown field"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
     if kind == "string_pattern_mismatch":
         return MONEY_HINT if error["ctx"]["pattern"] == MONEY_PATTERN else "NUL is not allowed"
     return str(error["msg"]).replace("Input should", "should")
 
 
-def parse_request(data: Any) -> OrderRequest:
-    """The request, or RequestInvalid naming the first field at fault."""
+def parse_model(model: type[M], data: Any) -> M:
+    """`data` as `model`, or RequestInvalid naming the first field at fault."""
     try:
-        return OrderRequest.model_validate(data, strict=True)
+        return model.model_validate(data, strict=True)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         raise RequestInvalid(_message(first), field_path(first["loc"]) or None) from error
 
 
-def _money(amount: str, currency: str, field: str) -> int:
+def parse_request(data: Any) -> OrderRequest:
+    """The request, or RequestInvalid naming the first field at fault."""
+    return parse_model(OrderRequest, data)
+
+
+def to_minor_field(amount: str, currency: str, field: str) -> int:
     try:
         return to_minor(amount, currency)
     except ValueError as error:
@@ -150,7 +160,7 @@ def to_draft(request: OrderRequest, currency: str) -> OrderDraft:
             sku=item.sku,
             name=item.name,
             quantity=item.quantity,
-            unit_price=_money(item.unit_price, currency, f"items[{index}].unit_price"),
+            unit_price=to_minor_field(item.unit_price, currency, f"items[{index}].unit_price"),
             availability=item.availability,
             returnable=item.returnable,
             return_days=item.return_days,
@@ -158,7 +168,7 @@ def to_draft(request: OrderRequest, currency: str) -> OrderDraft:
         for index, item in enumerate(request.items)
     ]
     cost = request.delivery.cost
-    delivery_cost = None if cost is None else _money(cost, currency, "delivery.cost")
+    delivery_cost = None if cost is None else to_minor_field(cost, currency, "delivery.cost")
     if sum(i.unit_price * i.quantity for i in items) + (delivery_cost or 0) > MAX_ORDER_TOTAL:
         raise RequestInvalid("the order's total is too large", "items")
     return OrderDraft(

@@ -43,6 +43,9 @@ BUYER_TOPICS = frozenset(
 # Returns and reviews for the shop: its group and its managers (the owner when none).
 SHOP_FEEDBACK_TOPICS = frozenset({"return_to_shop", "review_to_shop"})
 DIALOG_TOPICS = frozenset({"dialog_to_shop", "dialog_to_buyer"})
+# About the shop, not one order (H4): a one-click-buy callback request, and a platform's
+# order that could not be taken.
+SHOP_TOPICS = frozenset({"callback_request", "connector_refused"})
 
 
 class UnknownTopic(LookupError):
@@ -65,6 +68,14 @@ async def recipients(
     topic = row.topic
     if topic == "refresh_cards":
         return await _cards(session, row.order_id)
+    if topic in SHOP_TOPICS:
+        shop = await session.get(Shop, row.shop_id) if row.shop_id is not None else None
+        if shop is None:
+            return []
+        if topic == "callback_request":
+            # Whoever takes phone orders: the staff group and the managers (else the owner).
+            return _once([*_group(shop), *await _staff(session, shop.id, "manager", fallback=True)])
+        return _once(await _supervisors(session, shop.id))
     order = await session.get(Order, row.order_id) if row.order_id is not None else None
     if order is None:
         return []  # the order is gone (deleted with its shop): nothing to tell

@@ -1,39 +1,110 @@
-"""The webhook outbox row of a status change, and how its body is signed.
+"""The storefront's webhook events: which there are, the outbox rows that carry them, and how
+a body is signed.
 
-Written with the order's other notifications, in the transaction of the change (see
-services.orders.notices), for orders the storefront sent (they have its external id).
-Whether the shop wants webhooks at all is the pump's question, when it sends.
+Every order of the shop is covered, whichever way it came (the storefront, a phone order, a
+platform connector, a split). The rows are written with the order's other notifications, in
+the transaction of the change (services.orders.notices and .editing); whether the shop wants
+webhooks at all is the pump's question, when it sends.
+
+Two signatures on every POST, over the same bytes:
+- `X-ShopBot-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, ShopBot's own;
+- Standard Webhooks (standardwebhooks.com): `webhook-id`, `webhook-timestamp` and
+  `webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>`, the key
+  being the secret's base64 after its `whsec_` prefix, so the storefront can verify with
+  an off-the-shelf library.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
+from enum import StrEnum
 from typing import Any
 
 from services.messaging.notifications.outbox import Outbox
 from storage.models import Order, OrderEvent
 
 CHANNEL = "webhook"
-STATUS_CHANGED = "order.status_changed"
+SECRET_PREFIX = "whsec_"
 
 
-def status_changed(outbox: Outbox, order: Order, event: OrderEvent) -> None:
+class WebhookEvent(StrEnum):
+    """Every event a storefront may receive: the one list (the OpenAPI document, the docs
+    and the pump read it). `product.updated` joins it once products exist."""
+
+    ORDER_CREATED = "order.created"  # a new order, from any channel
+    ORDER_STATUS_CHANGED = "order.status_changed"  # every status change
+    ORDER_UPDATED = "order.updated"  # goods, delivery, payment, discount, contact edited
+    ORDER_CANCELLED = "order.cancelled"  # the order ended unfulfilled (with the status change)
+
+
+# Kept for readers of the old name.
+STATUS_CHANGED = WebhookEvent.ORDER_STATUS_CHANGED
+
+
+def _row(outbox: Outbox, order: Order, key: str, event: WebhookEvent, **payload: Any) -> None:
     outbox.add(
-        key=f"order:{order.id}:event:{event.id}:webhook",
+        key=f"order:{order.id}:{key}:webhook",
         channel=CHANNEL,
         audience="shop",
-        topic=STATUS_CHANGED,
+        topic=str(event),
         shop_id=order.shop_id,
         order_id=order.id,
-        payload={
-            "number": order.number,
-            "external_id": order.external_id,
-            "status": event.to_status,
-            "previous_status": event.from_status,
-            "at": event.created_at.isoformat(),
-        },
+        payload={"number": order.number, "external_id": order.external_id, **payload},
+    )
+
+
+def order_created(outbox: Outbox, order: Order, at: str) -> None:
+    _row(
+        outbox,
+        order,
+        "created",
+        WebhookEvent.ORDER_CREATED,
+        status=order.status,
+        source=order.source,
+        total=order.total,
+        currency=order.currency,
+        at=at,
+    )
+
+
+def status_changed(outbox: Outbox, order: Order, event: OrderEvent, *, cancelled: bool) -> None:
+    """The change itself; an order that ends unfulfilled also gets `order.cancelled`."""
+    common = {"status": event.to_status, "at": event.created_at.isoformat()}
+    _row(
+        outbox,
+        order,
+        f"event:{event.id}",
+        WebhookEvent.ORDER_STATUS_CHANGED,
+        previous_status=event.from_status,
+        **common,
+    )
+    if cancelled:
+        inputs = (event.payload or {}).get("inputs") or {}
+        _row(
+            outbox,
+            order,
+            f"event:{event.id}:cancelled",
+            WebhookEvent.ORDER_CANCELLED,
+            reason=inputs.get("reason"),
+            **common,
+        )
+
+
+def order_updated(outbox: Outbox, order: Order, event: OrderEvent) -> None:
+    _row(
+        outbox,
+        order,
+        f"event:{event.id}",
+        WebhookEvent.ORDER_UPDATED,
+        change=event.action,
+        status=order.status,
+        total=order.total,
+        currency=order.currency,
+        at=event.created_at.isoformat(),
     )
 
 
@@ -51,6 +122,38 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     signed = f"{timestamp}.".encode() + body
     digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
+
+
+def standard_key(secret: str) -> bytes:
+    """The HMAC key of a `whsec_<base64>` secret, decoded as the Standard Webhooks
+    libraries decode it (padding added, characters outside base64 skipped), so a secret
+    made before the secrets were plain base64 still verifies with them."""
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    try:
+        return base64.b64decode(encoded + "==")
+    except (binascii.Error, ValueError):
+        return encoded.encode()
+
+
+def standard_signature(secret: str, event_id: str, timestamp: int, body: bytes) -> str:
+    """`webhook-signature`: v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>."""
+    signed = f"{event_id}.{timestamp}.".encode() + body
+    digest = hmac.new(standard_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def signed_headers(secret: str, event_id: str, topic: str, timestamp: int, body: bytes) -> dict:
+    """Every header a webhook POST carries, both signatures included."""
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "ShopBot-Webhooks/1",
+        "X-ShopBot-Event": topic,
+        "X-ShopBot-Event-Id": event_id,
+        "X-ShopBot-Signature": signature(secret, timestamp, body),
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_signature(secret, event_id, timestamp, body),
+    }
 
 
 def verify(secret: str, header: str, body: bytes) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.messaging.webhooks.events import CHANNEL, event_body, signature
+from services.messaging.webhooks.events import CHANNEL, event_body, signed_headers
 from services.outside.http import HttpFailure, Transport
 from services.storefront.webhook_settings import webhook_of
 from services.time.clock import Clock
@@ -55,8 +55,8 @@ class Claimed:
     attempts: int
     topic: str
     payload: dict[str, Any]
-    url: str | None
-    secret: str | None
+    url: str
+    secret: str
 
 
 class WebhookPump:
@@ -104,12 +104,17 @@ class WebhookPump:
     async def run_once(self) -> int:
         """Send every row due now; returns how many were handled (0: nothing was due)."""
         handled = 0
-        while claimed := await self._claim():
+        while True:
+            claimed, skipped = await self._claim()
+            if not claimed and not skipped:
+                return handled
             await asyncio.gather(*(self._send(row) for row in claimed))
-            handled += len(claimed)
-        return handled
+            handled += len(claimed) + skipped
 
-    async def _claim(self) -> list[Claimed]:
+    async def _claim(self) -> tuple[list[Claimed], int]:
+        """The due rows to send, leased; rows of shops without a webhook URL are marked done
+        in the same transaction (every order writes its events; most shops want none), and
+        counted."""
         now = self._clock.now()
         query = (
             select(OutboxMessage, Shop.settings)
@@ -123,33 +128,36 @@ class WebhookPump:
             .limit(self._batch)
             .with_for_update(of=OutboxMessage, skip_locked=True)
         )
+        claimed: list[Claimed] = []
+        unwanted: list[int] = []
         async with self._sessions() as session, session.begin():
             rows = (await session.execute(query)).all()
-            if rows:
+            for row, settings in rows:
+                url, secret = webhook_of(settings)
+                if url is None or secret is None:
+                    unwanted.append(row.id)
+                else:
+                    claimed.append(
+                        Claimed(row.id, row.attempts, row.topic, row.payload, url, secret)
+                    )
+            if unwanted:
                 await session.execute(
                     update(OutboxMessage)
-                    .where(OutboxMessage.id.in_([row.id for row, _ in rows]))
+                    .where(OutboxMessage.id.in_(unwanted))
+                    .values(state=DONE, last_error="the shop has no webhook URL")
+                )
+            if claimed:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_([row.id for row in claimed]))
                     .values(next_attempt_at=now + self._lease)
                 )
-        claimed = []
-        for row, settings in rows:
-            url, secret = webhook_of(settings)
-            claimed.append(Claimed(row.id, row.attempts, row.topic, row.payload, url, secret))
-        return claimed
+        return claimed, len(unwanted)
 
     async def _send(self, row: Claimed) -> None:
-        if row.url is None or row.secret is None:
-            await self._finish(row, DONE, "the shop has no webhook URL", attempts=row.attempts)
-            return
         body = event_body(f"evt_{row.id}", row.topic, row.payload)
         timestamp = int(self._clock.now().timestamp())
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "ShopBot-Webhooks/1",
-            "X-ShopBot-Event": row.topic,
-            "X-ShopBot-Event-Id": f"evt_{row.id}",
-            "X-ShopBot-Signature": signature(row.secret, timestamp, body),
-        }
+        headers = signed_headers(row.secret, f"evt_{row.id}", row.topic, timestamp, body)
         try:
             reply = await self._transport.request("POST", row.url, headers=headers, body=body)
         except HttpFailure as failure:

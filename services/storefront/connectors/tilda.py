@@ -120,6 +120,25 @@ class TildaConnector:
             payment = load_json(payment.encode("utf-8", "surrogatepass"))
         return self._order(Node(fields), Node(payment, "payment"))
 
+    def lead(self, body: bytes) -> dict[str, str] | None:
+        """A form without a cart (a call-back request, seed 002's one-click buy): the
+        buyer's name, phone and comment, or None when it is a cart or has no phone."""
+        try:
+            fields = _fields(body)
+        except ConnectorRefused:
+            return None
+        if fields.get("payment") not in (None, ""):
+            return None
+        node = Node(fields)
+        phone = _text(node, "phone", 64)
+        if not phone:
+            return None
+        return {
+            "name": _text(node, "name", 128),
+            "phone": phone,
+            "comment": _text(node, "comment", 2000),
+        }
+
     async def send_status(
         self,
         transport: Transport,
