@@ -15,6 +15,8 @@ from services.messaging.cards import CardRegistry
 from services.messaging.dialog import DialogService
 from services.money.ledger.balance import BalanceService
 from services.money.returns import ReturnService
+from services.operations.personal_data import PersonalData
+from services.operations.shops import ShopOperations
 from services.orders.queries import OrderQueries
 from services.orders.service import OrderService
 from services.orders.work import OrderWork
@@ -64,6 +66,9 @@ class Container:
     storefront_queries: StorefrontQueries
     storefront_orders: StorefrontOrders
     reviews: ReviewService
+    # The operator's: shops suspended and resumed, buyers forgotten and retention.
+    shop_operations: ShopOperations
+    personal_data: PersonalData
 
     async def close(self) -> None:
         await self.outside.close()
@@ -85,7 +90,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         sessions=sessions,
         clock=clock,
         outside=AiohttpTransport(),
-        vault=Vault([settings.secret_key.get_secret_value()]),
+        vault=Vault(settings.secret_keys),  # the first seals, every one opens
         workflows=workflows,
         work=work,
         orders=orders,
@@ -108,4 +113,6 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         idempotency=idempotency,
         storefront_queries=storefront_queries,
         storefront_orders=StorefrontOrders(orders, idempotency, storefront_queries),
+        shop_operations=ShopOperations(sessions, clock),
+        personal_data=PersonalData(sessions, clock, workflows),
     )

@@ -30,7 +30,8 @@ DEFAULT_SECRET = "change-me"
 
 
 def signer_of(settings: Settings) -> LinkSigner:
-    return LinkSigner(settings.secret_key.get_secret_value())
+    """Signs with SECRET_KEY; accepts SECRET_KEY_PREVIOUS too (rotation)."""
+    return LinkSigner(settings.secret_keys, reply_mailbox=settings.mail_reply_local_part)
 
 
 def smtp_config(settings: Settings) -> SmtpConfig:

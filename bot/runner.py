@@ -20,7 +20,7 @@ from aiogram import Bot, Dispatcher
 from bot import mail
 from bot.container import Container, build_container
 from bot.pumps import build_webhook_pump
-from bot.scheduler import build_scheduler, build_sweep
+from bot.scheduler import add_retention_job, build_scheduler, build_sweep
 from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher, set_commands
 from bot.web import build_api_app, build_web_app, start_web
@@ -58,6 +58,7 @@ async def run(settings: Settings) -> None:
         await container.idempotency.prune(container.clock.now() - IDEMPOTENCY_KEYS_KEPT)
 
     scheduler.add_job(prune_idempotency_keys, "interval", hours=PURGE_HOURS, id="prune_keys")
+    add_retention_job(scheduler, container)
     scheduler.start()
     web = receiver = None
     try:

@@ -146,6 +146,10 @@ def test_webhook_mode_needs_a_well_formed_secret(monkeypatch, tmp_path):
     with pytest.raises(SettingsError, match=r"WEBHOOK_SECRET: .*letters, digits"):
         load_settings(env_file=None)
     monkeypatch.setenv("WEBHOOK_SECRET", "Good_secret-1")
+    # links in e-mails must not point at the loopback default behind a public webhook
+    with pytest.raises(SettingsError, match="PUBLIC_URL: set it with WEBHOOK_URL"):
+        load_settings(env_file=None)
+    monkeypatch.setenv("PUBLIC_URL", "https://bot.example.com")
     assert load_settings(env_file=None).webhook_secret.get_secret_value() == "Good_secret-1"
 
 

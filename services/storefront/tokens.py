@@ -45,6 +45,7 @@ class Storefront:
     shop_id: int
     currency: str
     language: str  # status titles in answers are in the shop's language
+    suspended: bool = False  # by the operator: every request is refused (403 shop_suspended)
 
 
 @dataclass(frozen=True)
@@ -75,15 +76,23 @@ class ApiTokenService:
         async with reading(self._sessions) as session:
             row = (
                 await session.execute(
-                    select(ApiToken.shop_id, ApiToken.revoked_at, Shop.currency, Shop.language)
+                    select(
+                        ApiToken.shop_id,
+                        ApiToken.revoked_at,
+                        Shop.currency,
+                        Shop.language,
+                        Shop.suspended_at,
+                    )
                     .join(Shop, Shop.id == ApiToken.shop_id)
                     .where(ApiToken.token_hash == digest)
                 )
             ).first()
         if not presented or len(presented) > MAX_TOKEN_LENGTH or row is None:
             return None
-        return (
-            Storefront(row.shop_id, row.currency, row.language) if row.revoked_at is None else None
+        if row.revoked_at is not None:
+            return None
+        return Storefront(
+            row.shop_id, row.currency, row.language, suspended=row.suspended_at is not None
         )
 
     async def create(self, shop_id: int, name: str, *, user_id: int | None = None) -> NewToken:

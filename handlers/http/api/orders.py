@@ -33,6 +33,7 @@ from services.storefront.tokens import ApiTokenService, Storefront
 log = logging.getLogger(__name__)
 
 NOT_AUTHORIZED = "a valid API token is needed: Authorization: Bearer <token>"
+SUSPENDED = "the shop is suspended by the operator of this service; nothing was changed"
 
 
 class BodyTooLarge(Exception):
@@ -67,6 +68,8 @@ class StorefrontApi:
         storefront = await self._storefront(request)
         if storefront is None:
             return error_response(401, codes.UNAUTHORIZED, NOT_AUTHORIZED, headers=_BEARER)
+        if storefront.suspended:
+            return error_response(403, codes.SHOP_SUSPENDED, SUSPENDED)
         if request.content_type != "application/json":
             return error_response(
                 415, codes.UNSUPPORTED_MEDIA_TYPE, "send the order as application/json"
@@ -135,6 +138,8 @@ class StorefrontApi:
         storefront = await self._storefront(request)
         if storefront is None:
             return error_response(401, codes.UNAUTHORIZED, NOT_AUTHORIZED, headers=_BEARER)
+        if storefront.suspended:
+            return error_response(403, codes.SHOP_SUSPENDED, SUSPENDED)
         text = request.match_info["number"]
         number = int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else 0
         state = await self._queries.order(storefront.shop_id, number)
