@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.operations.erasure import ERASERS, ErasureScope
 from services.orders.drafts import normalize_phone
 from services.orders.events import OrderEvents, record
-from services.refusals import Reason, Refused, invalid
+from services.refusals import OrderRefused, Reason, Refused, invalid
 from services.time.clock import Clock
 from services.workflow.store import WorkflowStore
 from storage.models import Buyer, Order, Shop
@@ -92,7 +92,7 @@ class PersonalData:
                     select(Order)
                     .where(Order.buyer_id.in_([b.id for b in buyers]))
                     .order_by(Order.number)
-                    .with_for_update()
+                    .with_for_update(of=Order)
                 )
             )
             open_orders = [o for o in orders if not await self._closed(session, o)]
@@ -119,7 +119,11 @@ class PersonalData:
             raise invalid("buyer", "name the buyer by one of: phone, e-mail, buyer id")
         query = select(Buyer).where(Buyer.shop_id == shop.id)
         if phone is not None:
-            query = query.where(Buyer.phone == normalize_phone(phone, shop.country))
+            try:
+                e164 = normalize_phone(phone, shop.country)
+            except OrderRefused as refused:
+                raise invalid("phone", refused.message) from None
+            query = query.where(Buyer.phone == e164)
         elif email is not None:
             query = query.where(func.lower(Buyer.email) == email.strip().lower())
         else:
@@ -157,7 +161,7 @@ class PersonalData:
                         )
                         .order_by(Order.id)
                         .limit(batch)
-                        .with_for_update(skip_locked=True)
+                        .with_for_update(skip_locked=True, of=Order)
                     )
                 )
                 closed = [o for o in candidates if await self._closed(session, o)]
