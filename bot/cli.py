@@ -134,13 +134,23 @@ def dispatch(args: argparse.Namespace) -> int:
         if not settings.bot_token.get_secret_value():
             print("BOT_TOKEN: set the bot's token (any 123:abc for the emulator)", file=sys.stderr)
             return 2
-        from bot.logs import setup_logging
+        from bot.logs import setup_logging, setup_sentry
         from bot.runner import run
 
         setup_logging(settings.log_level, settings.log_format)
+        if settings.sentry_dsn is not None:
+            setup_sentry(settings.sentry_dsn.get_secret_value(), secrets=secret_values(settings))
         asyncio.run(run(settings))
         return 0
     return 2
+
+
+def secret_values(settings) -> tuple[str, ...]:
+    """Every secret of the settings, for the Sentry scrubber to remove wherever it appears."""
+    values = [settings.bot_token, settings.smtp_password, settings.imap_password]
+    values += [settings.webhook_secret, settings.secret_key, settings.secret_key_previous]
+    found = [v.get_secret_value() for v in values if v is not None]
+    return tuple(s for value in found for s in value.split(",") if s.strip())
 
 
 def safe_url(url: str) -> str:
