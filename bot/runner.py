@@ -79,6 +79,10 @@ async def run(settings: Settings) -> None:
             mailing = mail.build_mail_pump(container, settings, bot_username=me.username)
             background.append(asyncio.create_task(mailing.run(stop), name="mail"))
             receiver = await mail.start_reply_receiver(container, settings)
+            if settings.imap_host:
+                poller = mail.mailbox_poller(container, settings)
+                polling = poller.run(stop, settings.imap_poll_seconds)
+                background.append(asyncio.create_task(polling, name="mailbox"))
         await set_commands(bot)
         if settings.webhook_url:
             await _serve_webhook(bot, dispatcher, settings, me.username)
