@@ -48,10 +48,10 @@ DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 FORGET = 20
 
 
-def draft(index: int) -> OrderDraft:
+def draft(index: int, buyer: int) -> OrderDraft:
     return OrderDraft(
         buyer=BuyerDraft(
-            name=f"Buyer {index}", phone=f"+7916{index:07d}", email=f"b{index}@example.com"
+            name=f"Buyer {buyer}", phone=f"+7916{buyer:07d}", email=f"b{buyer}@example.com"
         ),
         items=[ItemDraft(sku="A", name="A", quantity=1, unit_price=1999)],
         payment_method="card",
@@ -80,9 +80,9 @@ async def measure(backend: str, url: str, n_orders: int) -> list[str]:
         ids = []
         for index in range(n_orders + FORGET):
             # the last FORGET orders share one buyer (same phone): the request to forget
-            number = index if index < n_orders else n_orders
+            buyer = min(index, n_orders)
             [order] = await orders.create_orders(
-                shop_id, draft(number), ActorRef.system(Channel.API), source="api"
+                shop_id, draft(index, buyer), ActorRef.system(Channel.API), source="api"
             )
             await dialog.from_email_to_orders([order.id], sender="x@example.com", text="Hello")
             ids.append(order.id)
