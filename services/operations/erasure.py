@@ -19,9 +19,10 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -92,28 +93,46 @@ _MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)?$")
 
 
 def scrub(value: Any, known: Iterable[str] = (), key: str | None = None) -> Any:
-    """The same JSON without free text: strings that are not codes or moments become None."""
+    """The same JSON without free text: strings that are not codes or moments become None,
+    and so does any string containing one of the `known` values (any case)."""
+    return _scrub(value, _pattern(tuple(known)), key)
+
+
+@lru_cache(maxsize=64)
+def _pattern(known: tuple[str, ...]) -> re.Pattern[str] | None:
+    values = sorted({k for k in known if k}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, values)), re.IGNORECASE) if values else None
+
+
+def _scrub(value: Any, known: re.Pattern[str] | None, key: str | None) -> Any:
     if isinstance(value, dict):
-        return {k: scrub(v, known, k) for k, v in value.items()}
+        return {k: _scrub(v, known, k) for k, v in value.items()}
     if isinstance(value, list):
-        return [scrub(v, known, key) for v in value]
+        return [_scrub(v, known, key) for v in value]
     if isinstance(value, str):
         if key in PERSONAL_KEYS or not (_CODE.match(value) or _MOMENT.match(value)):
             return None
-        lowered = value.lower()
-        return None if any(k and k.lower() in lowered for k in known) else value
+        return None if known is not None and known.search(value) else value
     return value
 
 
-async def _scrub_rows(session: AsyncSession, model, column, where, known, **values) -> None:
-    """Rewrite a JSON column row by row (SQL cannot tell free text from codes)."""
-    key = model.__table__.primary_key.columns[0]
+async def _scrub_rows(session: AsyncSession, model, column, where, known) -> None:
+    """Rewrite a JSON column (SQL cannot tell free text from codes): read the rows, scrub
+    them here, write back the changed ones in one executemany."""
+    table = model.__table__
+    key = table.primary_key.columns[0]
+    changed = []
     for row_key, data in await session.execute(select(key, column).where(where)):
         cleaned = scrub(data or {}, known)
-        if cleaned != data or values:
-            await session.execute(
-                update(model).where(key == row_key).values({column: cleaned, **values})
-            )
+        if cleaned != data:
+            changed.append({"row_key": row_key, "cleaned": cleaned})
+    if changed:
+        await session.execute(
+            update(table)
+            .where(key == bindparam("row_key"))
+            .values({column.key: bindparam("cleaned")}),
+            changed,
+        )
 
 
 # -- the erasers -------------------------------------------------------------------------------
@@ -123,21 +142,26 @@ async def _scrub_rows(session: AsyncSession, model, column, where, known, **valu
 async def erase_orders(session: AsyncSession, scope: ErasureScope) -> None:
     if not scope.order_ids:
         return
-    for order_id in scope.order_ids:
-        # A new token: links the buyer was given open nothing now.
-        await session.execute(
-            update(Order)
-            .where(Order.id == order_id)
-            .values(
-                delivery_address="",
-                buyer_comment="",
-                track_code=None,
-                buyer_token=secrets.token_urlsafe(16)[:32],
-                personal_data_erased_at=scope.now,
-                version=Order.version + 1,  # a card drawn before shows as changed
-            )
-            .execution_options(synchronize_session=False)
+    await session.execute(
+        update(Order)
+        .where(Order.id.in_(scope.order_ids))
+        .values(
+            delivery_address="",
+            buyer_comment="",
+            track_code=None,
+            personal_data_erased_at=scope.now,
+            version=Order.version + 1,  # a card drawn before shows as changed
         )
+        .execution_options(synchronize_session=False)
+    )
+    # A new token each: links the buyer was given open nothing now.
+    orders = Order.__table__
+    await session.execute(
+        update(orders)
+        .where(orders.c.id == bindparam("order_id"))
+        .values(buyer_token=bindparam("token")),
+        [{"order_id": i, "token": secrets.token_urlsafe(16)[:32]} for i in scope.order_ids],
+    )
 
 
 @register_eraser

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 RETENTION_SETTING = "personal_data_retention_days"
 DEFAULT_RETENTION_DAYS = 3 * 365  # the general limitation period for claims (3 years)
 RETENTION_CHOICES = (90, 180, 365, 3 * 365, 0)  # 0: kept until a request to forget
-BATCH = 200
+BATCH = 100  # orders per transaction: on SQLite, writers wait while one batch is erased
 
 
 def retention_days(shop: Shop) -> int:
@@ -175,21 +175,26 @@ class PersonalData:
 
     async def _buyers_without_data(self, session: AsyncSession, erased: list[Order]) -> list[Buyer]:
         """The buyers of these orders none of whose other orders still keeps data."""
-        ids = {o.id for o in erased}
-        buyers = []
-        for buyer_id in sorted({o.buyer_id for o in erased}):
-            others = await session.scalar(
-                select(func.count())
-                .select_from(Order)
+        ids = [o.id for o in erased]
+        buyer_ids = sorted({o.buyer_id for o in erased})
+        keeping = set(
+            await session.scalars(
+                select(Order.buyer_id)
                 .where(
-                    Order.buyer_id == buyer_id,
+                    Order.buyer_id.in_(buyer_ids),
                     Order.personal_data_erased_at.is_(None),
                     Order.id.not_in(ids),
                 )
+                .distinct()
             )
-            if not others:
-                buyers.append(await session.get(Buyer, buyer_id))
-        return [b for b in buyers if b is not None and b.erased_at is None]
+        )
+        gone = [b for b in buyer_ids if b not in keeping]
+        if not gone:
+            return []
+        buyers = await session.scalars(
+            select(Buyer).where(Buyer.id.in_(gone), Buyer.erased_at.is_(None))
+        )
+        return list(buyers)
 
     # -- both --------------------------------------------------------------------------------
 

@@ -304,3 +304,26 @@ async def test_a_shop_that_keeps_data_until_asked_is_never_swept(services, perso
     assert await personal.erase_expired() == 0
     async with services.sessions() as session:
         assert (await session.get(Shop, shop.id)).settings["personal_data_retention_days"] == 0
+
+
+def test_scrubbing_keeps_codes_and_moments_and_drops_free_text():
+    from services.operations.erasure import scrub
+
+    data = {
+        "effects": ["reserve_income"],
+        "inputs": {"reason": "other", "comment": "ivan asked", "carrier": "cdek"},
+        "after": {"method": "courier", "address": "Tverskaya 7", "cost": 35000},
+        "excellent_at": "2026-11-24T10:00:00+00:00",
+        "note": "petrov_delivery",  # looks like a code, but holds a known value
+        "phone": "79161234567",
+        "automatic": True,
+    }
+    assert scrub(data, ("Petrov",)) == {
+        "effects": ["reserve_income"],
+        "inputs": {"reason": "other", "comment": None, "carrier": "cdek"},
+        "after": {"method": "courier", "address": None, "cost": 35000},
+        "excellent_at": "2026-11-24T10:00:00+00:00",
+        "note": None,
+        "phone": None,
+        "automatic": True,
+    }
