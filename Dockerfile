@@ -9,6 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# Every dependency, transitive ones too, at the version and with the hashes of the lock
+# file (`make lock`): the image runs what CI tested, and a tampered download is refused.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
+
 # Only what the bot needs: no virtualenv, no .env, no local database from the build context.
 # The bot runs from /app (its working directory), where it finds locales/ and the migrations.
 COPY pyproject.toml README.md alembic.ini ./
@@ -18,12 +23,12 @@ COPY handlers ./handlers
 COPY services ./services
 COPY storage ./storage
 
-RUN pip install . \
+RUN pip install --no-deps . \
     && python -c "from bot.i18n import compile_catalogs; compile_catalogs()" \
     && useradd --create-home --uid 10001 shopbot \
     && mkdir -p /app/data \
     && chown shopbot /app/data
 
 USER shopbot
-EXPOSE 8080
+EXPOSE 8080 8025
 CMD ["python", "-m", "bot", "run"]

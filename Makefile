@@ -10,7 +10,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format demo migrate bench clean locales
+UV_VERSION ?= 0.13.9
+.PHONY: help install test lint format demo migrate bench clean locales lock
 
 help: ## list the targets
 	@echo "ShopBot: make TARGET"
@@ -19,10 +20,23 @@ help: ## list the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstalls only when pyproject.toml changes (or the venv is new).
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+# Reinstalls only when the lock changes (or the venv is new): every dependency, transitive
+# ones too, at the version and with the hashes in requirements-dev.lock; then ShopBot itself.
+$(STAMP): pyproject.toml requirements-dev.lock | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
+
+# The lock files from pyproject.toml's pins: requirements.lock (what the bot runs on, for the
+# Dockerfile) and requirements-dev.lock (with the dev tools, for make install and CI). Run
+# after changing a dependency in pyproject.toml; commit both.
+LOCK_ARGS = pyproject.toml --universal --python-version 3.11 --generate-hashes --no-header --quiet
+lock: | $(BIN)/python ## regenerate requirements.lock and requirements-dev.lock (with hashes)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	echo "# make lock: every dependency of ShopBot (pyproject.toml), pinned and hashed. Do not edit." > requirements.lock
+	$(BIN)/uv pip compile $(LOCK_ARGS) >> requirements.lock
+	echo "# make lock: ShopBot and its dev tools (pyproject.toml [dev]), pinned and hashed. Do not edit." > requirements-dev.lock
+	$(BIN)/uv pip compile $(LOCK_ARGS) --extra dev >> requirements-dev.lock
 
 install: $(STAMP) ## create the venv and install ShopBot with its dev tools
 	@$(BIN)/python -c "from bot.i18n import compile_catalogs; compile_catalogs()"
@@ -57,7 +71,7 @@ demo: install ## the whole order flow through the bot and the emulator (PRESET=p
 migrate: install ## bring DATABASE_URL to the newest schema
 	$(BIN)/python -m bot migrate
 
-bench: install ## apply, tap, pumps, sweep, API, documents, ledger, returns (bench/RESULTS.md)
+bench: install ## apply, tap, pumps, sweep, API, documents, ledger, returns, operations (bench/RESULTS.md)
 	$(BIN)/python bench/bench_apply.py
 	$(BIN)/python bench/bench_tap.py
 	$(BIN)/python bench/bench_pump.py
@@ -68,6 +82,7 @@ bench: install ## apply, tap, pumps, sweep, API, documents, ledger, returns (ben
 	$(BIN)/python bench/bench_documents.py
 	$(BIN)/python bench/bench_ledger.py
 	$(BIN)/python bench/bench_returns.py
+	$(BIN)/python bench/bench_operations.py
 
 clean: ## remove the venv, caches, build output and data/
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info data

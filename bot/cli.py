@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from bot import timers_cli, token_cli
+from bot import operations_cli, timers_cli, token_cli
 from bot.settings import SettingsError, load_settings
 from services.workflow.definition import WorkflowError
 from services.workflow.presets import PRESETS, load_preset, preset_data
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--currency", default="RUB")
     create.add_argument("--language", default="ru", choices=("ru", "uk", "en"))
     token_cli.add_commands(shop)
+    operations_cli.add_shop_commands(shop)
 
     workflow = commands.add_parser("workflow", help="inspect and check workflows").add_subparsers(
         dest="workflow_command", required=True, metavar="WORKFLOW_COMMAND"
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--preset", default="marketplace", choices=("marketplace", "platform"))
 
     timers_cli.add_commands(commands)
+    operations_cli.add_commands(commands)
     for name, reason in NOT_YET.items():
         commands.add_parser(name, help=f"not yet: {reason}")
     return parser
@@ -107,13 +109,23 @@ def dispatch(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     if args.command == "migrate":
-        from storage.migrate import upgrade
+        from storage.migrate import head_revision, upgrade
 
-        upgrade(settings.database_url)
-        print(f"migrated {safe_url(settings.database_url)} to the newest schema")
+        before = upgrade(settings.database_url)
+        head = head_revision()
+        url = safe_url(settings.database_url)
+        if before == (head,):
+            print(f"{url} is at the newest schema already ({head})")
+        else:
+            was = ", ".join(before) or "empty"
+            print(f"migrated {url} to the newest schema ({head}; was {was})")
         return 0
     if args.command == "shop" and args.shop_command == "token":
         return asyncio.run(token_cli.run(settings, args))
+    if args.command == "shop" and args.shop_command in operations_cli.SHOP_COMMANDS:
+        return asyncio.run(operations_cli.run_shop(settings, args))
+    if args.command in ("secrets", "backup", "buyers"):
+        return asyncio.run(operations_cli.run(settings, args))
     if args.command == "shop":
         return asyncio.run(create_shop(settings, args))
     if args.command == "timers":
@@ -122,13 +134,23 @@ def dispatch(args: argparse.Namespace) -> int:
         if not settings.bot_token.get_secret_value():
             print("BOT_TOKEN: set the bot's token (any 123:abc for the emulator)", file=sys.stderr)
             return 2
-        from bot.logs import setup_logging
+        from bot.logs import setup_logging, setup_sentry
         from bot.runner import run
 
         setup_logging(settings.log_level, settings.log_format)
+        if settings.sentry_dsn is not None:
+            setup_sentry(settings.sentry_dsn.get_secret_value(), secrets=secret_values(settings))
         asyncio.run(run(settings))
         return 0
     return 2
+
+
+def secret_values(settings) -> tuple[str, ...]:
+    """Every secret of the settings, for the Sentry scrubber to remove wherever it appears."""
+    values = [settings.bot_token, settings.smtp_password, settings.imap_password]
+    values += [settings.webhook_secret, settings.secret_key, settings.secret_key_previous]
+    found = [v.get_secret_value() for v in values if v is not None]
+    return tuple(s for value in found for s in value.split(",") if s.strip())
 
 
 def safe_url(url: str) -> str:

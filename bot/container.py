@@ -16,6 +16,8 @@ from services.messaging.dialog import DialogService
 from services.messaging.webhooks.log import WebhookLog
 from services.money.ledger.balance import BalanceService
 from services.money.returns import ReturnService
+from services.operations.personal_data import PersonalData
+from services.operations.shops import ShopOperations
 from services.orders.queries import OrderQueries
 from services.orders.service import OrderService
 from services.orders.work import OrderWork
@@ -89,6 +91,9 @@ class Container:
     connectors: ConnectorRegistry
     connections: ConnectionService
     connector_inbound: ConnectorInbound
+    # The operator's: shops suspended and resumed, buyers forgotten and retention.
+    shop_operations: ShopOperations
+    personal_data: PersonalData
 
     async def close(self) -> None:
         await self.outside.close()
@@ -105,7 +110,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     orders = OrderService(work)
     idempotency = IdempotencyStore(sessions, clock)
     storefront_queries = StorefrontQueries(sessions, workflows)
-    vault = Vault([settings.secret_key.get_secret_value()])
+    vault = Vault(settings.secret_keys)  # the first seals, every one opens
     callbacks = CallbackRequests(sessions, clock)
     connectors = ConnectorRegistry(
         shopify_api_url=settings.shopify_api_url,
@@ -150,6 +155,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         connectors=connectors,
         connections=ConnectionService(sessions, clock, vault, connectors),
         connector_inbound=ConnectorInbound(sessions, clock, vault, connectors, orders, callbacks),
+        shop_operations=ShopOperations(sessions, clock),
+        personal_data=PersonalData(sessions, clock, workflows),
     )
 
 

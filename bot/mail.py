@@ -1,7 +1,9 @@
 """The e-mail side of a running bot, built from settings: the pump that sends the outbox's
 e-mail rows through SMTP, and the receiver of buyers' replies (SPEC D1-D3).
 
-Both are off while SMTP_HOST is unset: a shop that does not send e-mail gets no replies.
+Replies come in by SMTP (the receiver, for a reply domain whose MX points here), and, with
+IMAP_HOST set, from a mailbox polled by IMAP as well. All are off while SMTP_HOST is unset:
+a shop that does not send e-mail gets no replies.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from email.message import EmailMessage
 from aiosmtpd.smtp import SMTP
 
 from bot.container import Container
-from bot.settings import Settings, SmtpTls
+from bot.settings import ImapTls, Settings, SmtpTls
+from handlers.email.mailbox import ImapConfig, MailboxPoller
 from handlers.email.replies import ReplyReceiver
 from services.messaging.email.compose import compose
 from services.messaging.email.content import MailContentReader
@@ -30,7 +33,8 @@ DEFAULT_SECRET = "change-me"
 
 
 def signer_of(settings: Settings) -> LinkSigner:
-    return LinkSigner(settings.secret_key.get_secret_value())
+    """Signs with SECRET_KEY; accepts SECRET_KEY_PREVIOUS too (rotation)."""
+    return LinkSigner(settings.secret_keys, reply_mailbox=settings.mail_reply_local_part)
 
 
 def smtp_config(settings: Settings) -> SmtpConfig:
@@ -73,16 +77,43 @@ def build_mail_pump(
 
 async def start_reply_receiver(container: Container, settings: Settings):
     """The SMTP server the reply domain's mail server forwards `reply+...@` mail to."""
-    inbox = ReplyInbox(
-        container.sessions, container.dialog, signer_of(settings), domain=settings.reply_domain
-    )
-    handler = ReplyReceiver(inbox, max_bytes=settings.inbound_max_bytes)
+    handler = ReplyReceiver(reply_inbox(container, settings), max_bytes=settings.inbound_max_bytes)
     return await start_receiver(
         handler,
         settings.inbound_smtp_host,
         settings.inbound_smtp_port,
         max_bytes=settings.inbound_max_bytes,
     )
+
+
+def reply_inbox(container: Container, settings: Settings) -> ReplyInbox:
+    return ReplyInbox(
+        container.sessions,
+        container.dialog,
+        signer_of(settings),
+        domain=settings.reply_domain,
+        clock=container.clock,
+    )
+
+
+def mailbox_poller(container: Container, settings: Settings, **options) -> MailboxPoller:
+    """The IMAP door for replies (IMAP_HOST set): `await poller.run(stop, every_seconds)`."""
+    if settings.imap_tls is ImapTls.NONE and settings.imap_host not in LOOPBACK:
+        log.warning("IMAP_TLS=none: the mailbox password crosses the network in clear text")
+    config = ImapConfig(
+        host=settings.imap_host or "",
+        port=settings.imap_port,
+        user=settings.imap_user or "",
+        password=settings.imap_password.get_secret_value() if settings.imap_password else "",
+        folder=settings.imap_folder,
+        tls=settings.imap_tls is ImapTls.TLS,
+        max_bytes=settings.inbound_max_bytes,
+        **options,
+    )
+    return MailboxPoller(reply_inbox(container, settings), config)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def check_secret(settings: Settings) -> None:

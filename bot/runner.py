@@ -20,7 +20,7 @@ from aiogram import Bot, Dispatcher
 from bot import mail
 from bot.container import Container, build_container
 from bot.pumps import build_connector_pump, build_pump, build_webhook_pump
-from bot.scheduler import build_scheduler, build_sweep
+from bot.scheduler import add_retention_job, build_scheduler, build_sweep
 from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher, set_commands
 from bot.web import build_api_app, build_connectors_app, build_web_app, start_web
@@ -57,6 +57,7 @@ async def run(settings: Settings) -> None:
         await container.idempotency.prune(container.clock.now() - IDEMPOTENCY_KEYS_KEPT)
 
     scheduler.add_job(prune_idempotency_keys, "interval", hours=PURGE_HOURS, id="prune_keys")
+    add_retention_job(scheduler, container)
     scheduler.start()
     web = receiver = None
     try:
@@ -77,6 +78,10 @@ async def run(settings: Settings) -> None:
             mailing = mail.build_mail_pump(container, settings, bot_username=me.username)
             background.append(asyncio.create_task(mailing.run(stop), name="mail"))
             receiver = await mail.start_reply_receiver(container, settings)
+            if settings.imap_host:
+                poller = mail.mailbox_poller(container, settings)
+                polling = poller.run(stop, settings.imap_poll_seconds)
+                background.append(asyncio.create_task(polling, name="mailbox"))
         await set_commands(bot)
         if settings.webhook_url:
             await _serve_webhook(bot, dispatcher, settings, me.username)

@@ -9,7 +9,7 @@ sweep at once because the sweep claims its rows (services/time/sweep.py).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -19,6 +19,8 @@ from services.time.sweep import TimerSweep
 log = logging.getLogger(__name__)
 
 JOB_ID = "timer_sweep"
+RETENTION_JOB_ID = "personal_data_retention"
+RETENTION_EVERY_HOURS = 24
 
 
 def build_sweep(container: Container) -> TimerSweep:
@@ -46,3 +48,27 @@ def build_scheduler(sweep: TimerSweep, every_seconds: float) -> AsyncIOScheduler
         misfire_grace_time=None,
     )
     return scheduler
+
+
+def add_retention_job(scheduler: AsyncIOScheduler, container: Container) -> None:
+    """Once a day (and an hour after start): closed orders past their shop's retention
+    period lose their buyer's personal data (services/operations/personal_data.py)."""
+
+    async def erase_expired() -> None:
+        try:
+            erased = await container.personal_data.erase_expired()
+        except Exception:  # the next day tries again; nothing is half done (one transaction)
+            log.exception("erasing expired personal data failed")
+            return
+        if erased:
+            log.info("personal data of %d closed order(s) erased (retention period)", erased)
+
+    scheduler.add_job(
+        erase_expired,
+        "interval",
+        hours=RETENTION_EVERY_HOURS,
+        id=RETENTION_JOB_ID,
+        next_run_time=datetime.now(UTC) + timedelta(hours=1),  # not in the start-up rush
+        coalesce=True,
+        max_instances=1,
+    )

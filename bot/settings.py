@@ -22,6 +22,11 @@ class SmtpTls(StrEnum):
     NONE = "none"
 
 
+class ImapTls(StrEnum):
+    TLS = "tls"  # implicit TLS (port 993), what RFC 8314 asks of mail clients
+    NONE = "none"  # plain text: a mail server on this host or a private network only
+
+
 class LogFormat(StrEnum):
     TEXT = "text"
     JSON = "json"  # one JSON object per line, for a log collector
@@ -53,7 +58,25 @@ class Settings(BaseSettings):
     # of that domain forwards them to the receiver above.
     mail_reply_domain: str | None = None
     inbound_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)  # a bigger e-mail is refused
-    secret_key: SecretStr = SecretStr("change-me")  # signs links given to buyers
+    # Reply addresses are `<local part>+TOKEN@domain`: with plus addressing, one ordinary
+    # mailbox (`reply@domain`, or `myshop@gmail.com`) receives every order's replies.
+    mail_reply_local_part: str = "reply"
+    # Without an MX record for the reply domain: read the replies from that mailbox by IMAP
+    # (unset IMAP_HOST: the SMTP receiver above is the way in).
+    imap_host: str | None = None
+    imap_port: int = Field(993, ge=1, le=65535)
+    imap_user: str | None = None
+    imap_password: SecretStr | None = None
+    imap_tls: ImapTls = ImapTls.TLS
+    imap_folder: str = "INBOX"
+    imap_poll_seconds: float = Field(60.0, ge=1, le=3600)
+    # The newest key signs links and reply addresses and seals credentials; the previous
+    # ones (comma-separated, newest first) are still accepted, so what was sent or sealed
+    # before a rotation keeps working (docs/operations.md "Rotating SECRET_KEY").
+    secret_key: SecretStr = SecretStr("change-me")
+    secret_key_previous: SecretStr | None = None
+    # Errors to Sentry (unset: nowhere but the log); never with personal data.
+    sentry_dsn: SecretStr | None = None
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT
     # Storefront webhooks to loopback or private addresses (a storefront on this host or
@@ -73,6 +96,14 @@ class Settings(BaseSettings):
     @property
     def reply_domain(self) -> str:
         return self.mail_reply_domain or self.mail_from.rpartition("@")[2] or "localhost"
+
+    @property
+    def secret_keys(self) -> list[str]:
+        """Every accepted key, the signing one first."""
+        previous = self.secret_key_previous.get_secret_value() if self.secret_key_previous else ""
+        keys = [self.secret_key.get_secret_value()]
+        keys += [key.strip() for key in previous.split(",") if key.strip()]
+        return list(dict.fromkeys(keys))
 
     @field_validator("database_url")
     @classmethod
@@ -102,12 +133,34 @@ class Settings(BaseSettings):
             raise ValueError("use 1-256 characters: letters, digits, _ and -")
         return value
 
+    @field_validator("mail_reply_local_part")
+    @classmethod
+    def _local_part(cls, value: str) -> str:
+        # Mail servers may lower-case local parts; "+" separates the token.
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,39}", value):
+            raise ValueError("use 1-40 lower-case letters, digits, '.', '_' or '-' (no '+')")
+        return value
+
+    @field_validator("imap_folder")
+    @classmethod
+    def _imap_folder(cls, value: str) -> str:
+        if not value or not value.isprintable() or '"' in value or "\\" in value:
+            raise ValueError("a mailbox name without quotes or backslashes")
+        return value
+
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
         if self.webhook_url and self.webhook_secret is None:
             raise ValueError(
                 "WEBHOOK_SECRET: set it with WEBHOOK_URL (anyone could post updates otherwise)"
             )
+        if self.webhook_url and "public_url" not in self.model_fields_set:
+            raise ValueError(
+                "PUBLIC_URL: set it with WEBHOOK_URL (the links in e-mails point at it; "
+                "the default is this machine's loopback)"
+            )
+        if self.imap_host and not (self.imap_user and self.imap_password):
+            raise ValueError("IMAP_USER, IMAP_PASSWORD: set both with IMAP_HOST")
         return self
 
     @field_validator("log_level")

@@ -53,6 +53,15 @@ OUTBOX_OLDEST_AGE = Gauge(
     ["channel"],
     registry=REGISTRY,
 )
+# Per shop, so an operator sees whose customers do not hear from the bot. The label is the
+# shop's id, and a series exists only for a shop that had a failure since the process
+# started: at most 3 series per such shop (docs/operations.md "Metrics" on cardinality).
+DELIVERIES_FAILED = Counter(
+    "shopbot_deliveries_failed",
+    "Notifications given up on (blocked, refused, out of retries), by channel and shop",
+    ["channel", "shop"],
+    registry=REGISTRY,
+)
 TIMERS_DUE = Gauge(
     "shopbot_timers_due",
     "Timers due now and not yet fired",
@@ -65,6 +74,10 @@ ORDERS_PAST_LIMIT = Gauge(
 )
 
 CHANNELS = ("telegram", "email", "webhook")
+
+
+def count_failed_delivery(channel: str, shop_id: int | None) -> None:
+    DELIVERIES_FAILED.labels(channel, str(shop_id) if shop_id else "none").inc()
 
 
 def count_transitions(actions: list[str], channel: str) -> None:

@@ -37,6 +37,7 @@ class Problem(StrEnum):
     DUPLICATE = "duplicate"  # the storefront already created this order
     BUSY = "busy"  # lost a race too many times; try again
     LINK_USED = "link_used"  # a one-click e-mail link works once
+    SHOP_SUSPENDED = "shop_suspended"  # the operator suspended the shop: no changes by staff
 
 
 # What the pure engine may answer; everything after these is the service's.

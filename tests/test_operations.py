@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import shutil
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -146,6 +149,10 @@ def test_webhook_mode_needs_a_well_formed_secret(monkeypatch, tmp_path):
     with pytest.raises(SettingsError, match=r"WEBHOOK_SECRET: .*letters, digits"):
         load_settings(env_file=None)
     monkeypatch.setenv("WEBHOOK_SECRET", "Good_secret-1")
+    # links in e-mails must not point at the loopback default behind a public webhook
+    with pytest.raises(SettingsError, match="PUBLIC_URL: set it with WEBHOOK_URL"):
+        load_settings(env_file=None)
+    monkeypatch.setenv("PUBLIC_URL", "https://bot.example.com")
     assert load_settings(env_file=None).webhook_secret.get_secret_value() == "Good_secret-1"
 
 
@@ -159,8 +166,52 @@ def test_the_compose_file_runs_two_replicas_with_settings_the_bot_knows():
     for name in ("bot", "migrate"):
         environment = services[name]["environment"]
         assert set(environment) <= known, set(environment) - known
+        # .env reaches the containers whole: SMTP_*, MAIL_FROM, IMAP_* ... can be set
+        assert services[name]["env_file"] == ".env"
     bot_environment = services["bot"]["environment"]
     assert bot_environment["DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert {"REDIS_URL", "WEBHOOK_URL", "WEBHOOK_SECRET"} <= set(bot_environment)
-    assert "./deploy/nginx.conf" in services["proxy"]["volumes"][0]
-    assert "server bot:8080" in (ROOT / "deploy" / "nginx.conf").read_text()
+    # PUBLIC_URL is required (interpolation fails without it), never a loopback default
+    assert bot_environment["PUBLIC_URL"].startswith("${PUBLIC_URL:?")
+    # the image is built once and the replicas run that image
+    built = [name for name, service in services.items() if "build" in service]
+    assert built == ["migrate"]
+    assert services["bot"]["image"] == services["migrate"]["image"]
+    assert services["bot"]["pull_policy"] == "never"
+    # one address for HTTP and for the reply mail, passed on to the replicas' ports
+    assert services["proxy"]["ports"][:2] == ["8080:80", "25:25"]
+    assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in services["proxy"]["volumes"]
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert f"set $bot http://bot:{bot_environment['HTTP_PORT']};" in nginx
+    assert bot_environment["INBOUND_SMTP_HOST"] == "0.0.0.0"
+    assert f"set $bot_smtp bot:{bot_environment['INBOUND_SMTP_PORT']};" in nginx
+
+
+def test_nginx_finds_a_restarted_replica():
+    # given the proxy's configuration (comments aside)
+    nginx = "\n".join(
+        line.split("#", 1)[0] for line in (ROOT / "deploy" / "nginx.conf").read_text().splitlines()
+    )
+    # then it asks Docker's DNS again every 10 s, and names the replicas through variables
+    # (an `upstream` block or a literal host would be resolved once, at start)
+    assert nginx.count("resolver 127.0.0.11 valid=10s") == 2  # http and stream
+    assert re.search(r"\bupstream\s+\w+\s*\{", nginx) is None
+    assert "proxy_pass $bot;" in nginx and "proxy_pass $bot_smtp;" in nginx
+    assert "proxy_pass http://" not in nginx
+
+
+@pytest.mark.skipif(not shutil.which("nginx"), reason="nginx is not installed here")
+def test_nginx_accepts_the_configuration(tmp_path):
+    # nginx -t outside Docker; Debian's nginx has the stream module as a loadable one
+    config = (ROOT / "deploy" / "nginx.conf").read_text()
+    module = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
+    if module.exists():
+        config = f"load_module {module};\n{config}"
+    (tmp_path / "nginx.conf").write_text(config)
+    checked = subprocess.run(
+        ["nginx", "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert checked.returncode == 0, checked.stderr

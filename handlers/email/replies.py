@@ -20,16 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.utils import getaddresses
-from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from services.messaging.email.replies import InboundReply, ReplyInbox
-from services.messaging.email.reply_text import Reply, read_reply
+from handlers.email.reading import inbound_reply, read_mail
+from services.messaging.email.replies import ReplyInbox
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +34,11 @@ TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 TRY_AGAIN = "451 4.3.0 Try again later"
 UNREADABLE = "554 5.6.0 The message could not be read"
 MAX_RECIPIENTS = 20  # orders one mail may reply to; more are asked to come in another mail
-BULK = frozenset({"bulk", "junk", "list"})
-AUTOREPLY_HEADERS = ("x-autoreply", "x-autorespond", "x-mailru-autoreply")
 
 
 class ReplyReceiver:
     """The aiosmtpd handler: `handle_RCPT` checks reply addresses, `handle_DATA` reads the
-    mail and hands the inbox its plain values."""
+    mail (handlers/email/reading.py) and hands the inbox its plain values."""
 
     def __init__(self, inbox: ReplyInbox, *, max_bytes: int):
         self._inbox = inbox
@@ -91,20 +84,18 @@ class ReplyReceiver:
             content = content.encode("utf-8", errors="surrogateescape")
         try:
             # Parsing up to max_bytes of MIME is CPU work: off the loop the bot also runs on.
-            automatic, sender, reply = await asyncio.to_thread(self._read, content)
+            mail = await asyncio.to_thread(read_mail, content)
         except Exception:
             # Our reading failed, not the server's delivery: a retry would fail the same way,
             # and a bounce at least tells the buyer their mail did not arrive.
             log.exception("an inbound mail to orders %s could not be read", order_ids)
             return UNREADABLE
-        if automatic:
-            log.info("an automatic mail (%s) to orders %s dropped", automatic, order_ids)
+        if mail.automatic:
+            log.info("an automatic mail (%s) to orders %s dropped", mail.automatic, order_ids)
             return OK
-        sender = sender or envelope.mail_from
+        reply = inbound_reply(mail, order_ids, envelope_sender=envelope.mail_from)
         try:
-            stored = await self._inbox.store(
-                InboundReply(order_ids, sender, reply.text, reply.attachments)
-            )
+            stored = await self._inbox.store(reply)
         except Exception:
             log.exception("an inbound mail to orders %s could not be stored", order_ids)
             return TRY_AGAIN
@@ -113,46 +104,11 @@ class ReplyReceiver:
             return NO_SUCH_RECIPIENT
         if stored:
             log.info(
-                "an e-mail reply from %s stored on orders %s (%d files)",
-                sender,
+                "an e-mail reply stored on orders %s (%d files)",
                 [m.order_id for m in stored],
-                len(reply.attachments),
+                len(reply.files),
             )
         return OK
 
-    def _read(self, content: bytes) -> tuple[str | None, str, Reply]:
-        """Whether a program sent it (why), the From address, and the reply's text and files."""
-        message: Any = BytesParser(policy=policy.default).parsebytes(content)
-        automatic = _automatic(message)
-        if automatic:
-            return automatic, "", Reply("", [])
-        return None, _sender(message), read_reply(message)
-
     def _order(self, address: str) -> int | None:
         return self._inbox.order_of(address)
-
-
-def _sender(message: EmailMessage) -> str:
-    """The address in From (the envelope's may be a forwarder's rewritten one)."""
-    try:
-        values = message.get_all("from") or []
-        addresses = [address for _name, address in getaddresses([str(v) for v in values])]
-    except (IndexError, TypeError, ValueError):
-        return ""
-    return next((a.strip() for a in addresses if "@" in a), "")
-
-
-def _automatic(message: EmailMessage) -> str | None:
-    """Why a mail was sent by a program (an auto-reply, a list), or None if a person wrote it."""
-    submitted = str(message.get("auto-submitted", "") or "").strip().lower()
-    if submitted and submitted.split(";")[0].strip() != "no":
-        return f"Auto-Submitted: {submitted}"
-    precedence = str(message.get("precedence", "") or "").strip().lower()
-    if precedence in BULK:
-        return f"Precedence: {precedence}"
-    for header in AUTOREPLY_HEADERS:
-        if message.get(header) is not None:
-            return header
-    if message.get_content_type() == "multipart/report":
-        return "a delivery report"
-    return None

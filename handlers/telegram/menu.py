@@ -37,9 +37,21 @@ def menu_text(membership: Membership | None) -> str:
             "shop's owner sent you."
         )
     roles = ", ".join(role_name(role) for role in sorted(membership.roles))
-    return _("<b>{shop}</b>\nYour role: {roles}").format(
+    text = _("<b>{shop}</b>\nYour role: {roles}").format(
         shop=esc(membership.shop.name), roles=roles
     )
+    if getattr(membership.shop, "suspended_at", None) is not None:
+        text += "\n\n" + suspension_notice(membership.shop.suspension_reason)
+    return text
+
+
+def suspension_notice(reason: str | None) -> str:
+    """What a suspended shop's staff read (services/shops/suspension.py: what it stops)."""
+    return _(
+        "⛔ <b>The shop is suspended</b> by the operator of this bot: {reason}\n"
+        "Orders cannot be created or changed and the storefront API is closed until it is "
+        "resumed. Buyers can still write to you, and nothing is lost."
+    ).format(reason=esc(reason or "—"))
 
 
 def menu_keyboard(membership: Membership | None, shop_count: int) -> InlineKeyboardMarkup:

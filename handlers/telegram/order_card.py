@@ -482,6 +482,7 @@ def event_names() -> dict[OrderEvents, str]:
         OrderEvents.REVIEW_LEFT: _("rating left"),
         OrderEvents.REVIEW_TEXT: _("review written"),
         OrderEvents.REVIEW_ANSWERED: _("the shop answered the review"),
+        OrderEvents.PERSONAL_DATA_ERASED: _("the buyer's personal data was erased"),
     }
 
 

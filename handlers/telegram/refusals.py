@@ -28,6 +28,9 @@ def problem_texts() -> dict[Problem, str]:
         Problem.DUPLICATE: _("This order exists already."),
         Problem.BUSY: _("The order is being changed by someone else; try again."),
         Problem.LINK_USED: _("This link has been used already."),
+        Problem.SHOP_SUSPENDED: _(
+            "The shop is suspended by the operator: orders cannot be changed until it is resumed."
+        ),
     }
 
 

@@ -37,6 +37,7 @@ from handlers.telegram.onboarding import (
 from handlers.telegram.reviews import settings_button as reviews_button
 from handlers.telegram.staff import role_name
 from handlers.telegram.start import send_menu
+from services.operations.personal_data import RETENTION_CHOICES, retention_days
 from services.refusals import Reason, Refused
 from services.shops.settings import FIELDS, ShopSettingsService, ShopView
 from services.shops.users import Person, UserService
@@ -91,6 +92,7 @@ def field_name(field: str) -> str:
         "commission_kind": _("What the platform keeps"),
         "commission_percent": _("Commission, %"),
         "late_cancel_fee": _("Fee on a late cancellation"),
+        "personal_data_retention": _("Buyers' data kept"),
     }
     return names.get(field, field)
 
@@ -134,6 +136,11 @@ def field_hint(field: str) -> str:
         "late_cancel_fee": _(
             "When the shop cancels an order past its time limit, charge the platform fee as "
             "if the order had been fulfilled?"
+        ),
+        "personal_data_retention": _(
+            "How long after an order is closed to keep its buyer's personal data (name, "
+            "phone, e-mail, address, the dialog). Then it is erased; the order's amounts and "
+            "statuses stay. Keep it at least as long as returns and claims may come."
         ),
     }
     return hints.get(field, "")
@@ -180,7 +187,20 @@ def value_text(view: ShopView, field: str, language: str) -> str:
         return esc(str((shop.settings or {}).get("commission_percent", "0"))) + " %"
     if field == "late_cancel_fee":
         return _("on") if (shop.settings or {}).get("late_cancel_fee") else _("off")
+    if field == "personal_data_retention":
+        return retention_name(retention_days(shop))
     return ""
+
+
+def retention_name(days: int) -> str:
+    names = {
+        90: _("3 months after closing"),
+        180: _("6 months after closing"),
+        365: _("1 year after closing"),
+        3 * 365: _("3 years after closing"),
+        0: _("until the buyer asks to be forgotten"),
+    }
+    return names.get(days, str(days))
 
 
 async def editable_view(shop_settings: ShopSettingsService, shop_id: int, user: Person) -> ShopView:
@@ -315,6 +335,8 @@ def choices(view: ShopView, field: str, language: str, today: date) -> list[tupl
         ]
     if field == "late_cancel_fee":
         return [(_("Charge the fee"), "on"), (_("Do not charge"), "off")]
+    if field == "personal_data_retention":
+        return [(retention_name(days), str(days)) for days in RETENTION_CHOICES]
     if field == "timezone":
         return [(zone, zone) for zone in zones_for(view.shop.country)]
     if field == "currency":
@@ -328,6 +350,7 @@ TYPED_FIELDS = frozenset(FIELDS) - {
     "sla_auto_cancel",
     "commission_kind",
     "late_cancel_fee",
+    "personal_data_retention",
 }
 
 

@@ -25,12 +25,13 @@ from services.orders.drafts import invalid
 from services.orders.unit import MAX_ID
 from services.refusals import OrderRefused, Problem
 from services.time.clock import Clock
-from storage.database import reading
+from storage.database import insert_for, reading
 from storage.models import (
     Buyer,
     DialogFile,
     DialogMessage,
     DialogRelay,
+    InboundEmail,
     Order,
     OrderCard,
     Shop,
@@ -189,11 +190,13 @@ class DialogService:
         text: str = "",
         files: Sequence[tuple[str, str, bytes]] = (),
         max_files: int = MAX_ATTACHMENTS,
+        receipt: str | None = None,
     ) -> list[DialogMessage] | None:
         """One e-mail addressed to several orders' reply addresses: a message on each order,
         once, all in one transaction (one commit: the mail is accepted whole, or retried whole).
         Orders that are gone are passed over; None when every one of them is. An empty list:
-        nothing to store (no text, no files)."""
+        nothing to store (no text, no files), or `receipt` was stored before (the same
+        mailbox message read again)."""
         ids = list(dict.fromkeys(order_ids))
         max_files = max(0, min(max_files, MAX_ATTACHMENTS))
         nonempty = [f for f in files if f[2]]  # an empty file says nothing (Telegram refuses it)
@@ -204,6 +207,9 @@ class DialogService:
             return []
         sender = (sender or "").strip()
         async with self._sessions() as session, session.begin():
+            if receipt is not None and not await _first_receipt(session, receipt, self._clock):
+                log.info("an e-mail already stored (receipt %s…) was read again", receipt[:8])
+                return []
             messages: list[DialogMessage] = []
             for order_id in ids:
                 if not 0 < order_id <= MAX_ID:
@@ -387,6 +393,16 @@ class DialogService:
             authors = await _names(session, {m.author_user_id for m in messages})
             timezone = await session.scalar(select(Shop.timezone).where(Shop.id == order.shop_id))
             return Thread(order.id, order.number, timezone or "UTC", messages, authors)
+
+
+async def _first_receipt(session: AsyncSession, receipt: str, clock: Clock) -> bool:
+    """Record the receipt; False when it was there already."""
+    written = await session.execute(
+        insert_for(session, InboundEmail.__table__)
+        .values(receipt=receipt, received_at=clock.now())
+        .on_conflict_do_nothing(index_elements=["receipt"])
+    )
+    return bool(written.rowcount)
 
 
 def _channels(order: Order, direction: Direction) -> list[str]:

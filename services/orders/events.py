@@ -41,6 +41,7 @@ class OrderEvents(StrEnum):
     REVIEW_LEFT = "review_left"  # the buyer's stars (F3)
     REVIEW_TEXT = "review_text"  # the buyer's words after the stars
     REVIEW_ANSWERED = "review_answered"  # the shop's one answer to the review
+    PERSONAL_DATA_ERASED = "personal_data_erased"  # the buyer forgotten, or retention ran out
 
 
 def record(

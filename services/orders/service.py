@@ -30,6 +30,7 @@ from services.orders.unit import Unit
 from services.orders.work import OrderWork
 from services.refusals import OrderRefused, Problem
 from services.shops.auth import new_buyer_token
+from services.shops.suspension import refuse_if_suspended
 from services.time import sla, timers
 from services.vocabulary import IN_STOCK, MADE_TO_ORDER
 from services.workflow.definition import EDIT_KINDS, Workflow
@@ -179,6 +180,8 @@ class OrderService:
             shop = await unit.session.get(Shop, shop_id)
             if shop is None:
                 raise OrderRefused(Problem.NOT_FOUND, "no such shop")
+            if shop.suspended_at is not None:  # no new orders from anywhere
+                await refuse_if_suspended(unit.session, shop_id)
             who = await access.creator(unit.session, shop_id, actor)
             checked = drafts.check_draft(draft, shop.country)
             definition = await self._workflows.current(unit.session, shop_id)
@@ -320,6 +323,7 @@ class OrderService:
             if expected_version is not None and order.version != expected_version:
                 raise OrderRefused(Problem.STALE, "the order has changed since this card was shown")
             who = await unit.who(order, actor)
+            await _staff_may_change(unit, order, who)
             workflow = await unit.workflow(order)
             if link_nonce is not None and not await links_used.record(
                 unit.session, link_nonce, order.id, action, unit.now
@@ -347,6 +351,7 @@ class OrderService:
             if order.version != expected_version:
                 raise OrderRefused(Problem.STALE, "the order has changed since this card was shown")
             who = await unit.who(order, actor)
+            await _staff_may_change(unit, order, who)
             workflow = await unit.workflow(order)
             offered = available_actions(workflow, facts(order), who.actor)
             option = next((o for o in offered if o.code == action), None)
@@ -368,8 +373,8 @@ class OrderService:
         async def work(unit: Unit) -> Order:
             order = await unit.load(order_id, lock=True, asking=actor)
             who = await unit.who(order, actor)
-            if not who.is_staff:
-                return order
+            if not who.is_staff or await _suspended(unit, order):
+                return order  # a suspended shop's staff may look, not move it on
             if order.opened_at is None:
                 order.opened_at = unit.now
             workflow = await unit.workflow(order)
@@ -531,6 +536,7 @@ class OrderService:
             order = await unit.load(order_id, lock=True, asking=actor)
             who = await unit.who(order, actor)
             access.require_editor(who, kind)
+            await _staff_may_change(unit, order, who)
             if expected_version is not None and order.version != expected_version:
                 raise OrderRefused(Problem.STALE, "the order has changed since this was shown")
             workflow = await unit.workflow(order)
@@ -552,3 +558,15 @@ class OrderService:
     async def _transaction(self, work: Callable[[Unit], Awaitable[T]]) -> T:
         """Run `work` in one transaction, again from scratch if it lost a race."""
         return await self._work.run(work)
+
+
+async def _suspended(unit: Unit, order: Order) -> bool:
+    shop = await unit.session.get(Shop, order.shop_id)
+    return shop is not None and shop.suspended_at is not None
+
+
+async def _staff_may_change(unit: Unit, order: Order, who: Who) -> None:
+    """A suspended shop's staff cannot change its orders; its buyers and the system can
+    (services/shops/suspension.py says why)."""
+    if who.is_staff and await _suspended(unit, order):
+        await refuse_if_suspended(unit.session, order.shop_id)

@@ -33,7 +33,9 @@ class Vault:
         keys = [s for s in secrets if s]
         if not keys:
             raise ValueError("the vault needs at least one secret key")
-        self._fernet = MultiFernet([_fernet(s) for s in keys])
+        fernets = [_fernet(s) for s in keys]
+        self._newest = fernets[0]
+        self._fernet = MultiFernet(fernets)
 
     def seal(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
@@ -50,6 +52,14 @@ class Vault:
             return self._fernet.rotate(sealed.encode()).decode()
         except (InvalidToken, ValueError) as error:
             raise VaultError("a stored credential could not be decrypted") from error
+
+    def is_newest(self, sealed: str) -> bool:
+        """Whether the first (newest) key opens it: nothing for `reseal` to move."""
+        try:
+            self._newest.decrypt(sealed.encode())
+        except (InvalidToken, ValueError):
+            return False
+        return True
 
     def __repr__(self) -> str:  # never shows a key
         return "Vault(…)"

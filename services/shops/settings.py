@@ -20,6 +20,7 @@ from babel.numbers import get_territory_currencies
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.money.ledger import terms
+from services.operations.personal_data import RETENTION_SETTING, parse_retention
 from services.orders.drafts import MAX_PRICE
 from services.orders.money import to_minor
 from services.refusals import Reason, Refused, invalid
@@ -48,6 +49,7 @@ FIELDS = (
     "commission_kind",
     "commission_percent",
     "late_cancel_fee",
+    "personal_data_retention",
 )
 
 # -- working hours -------------------------------------------------------------------------
@@ -392,6 +394,10 @@ class ShopSettingsService:
             raise ValueError("use on or off")
         shop.settings = {**(shop.settings or {}), terms.LATE_FEE_SETTING: switch}
 
+    def _set_personal_data_retention(self, shop: Shop, value: str) -> None:
+        # Closed orders' buyer data is erased this many days after (services/operations).
+        shop.settings = {**(shop.settings or {}), RETENTION_SETTING: parse_retention(value)}
+
 
 _SETTERS = {
     "name": ShopSettingsService._set_name,
@@ -407,4 +413,5 @@ _SETTERS = {
     "commission_kind": ShopSettingsService._set_commission_kind,
     "commission_percent": ShopSettingsService._set_commission_percent,
     "late_cancel_fee": ShopSettingsService._set_late_cancel_fee,
+    "personal_data_retention": ShopSettingsService._set_personal_data_retention,
 }

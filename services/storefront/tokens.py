@@ -47,6 +47,7 @@ class Storefront:
     language: str  # status titles in answers are in the shop's language
     # What rate limits count this token by: a prefix of its hash, never the token.
     token_key: str = ""
+    suspended: bool = False  # by the operator: every request is refused (403 shop_suspended)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,13 @@ class ApiTokenService:
         async with reading(self._sessions) as session:
             row = (
                 await session.execute(
-                    select(ApiToken.shop_id, ApiToken.revoked_at, Shop.currency, Shop.language)
+                    select(
+                        ApiToken.shop_id,
+                        ApiToken.revoked_at,
+                        Shop.currency,
+                        Shop.language,
+                        Shop.suspended_at,
+                    )
                     .join(Shop, Shop.id == ApiToken.shop_id)
                     .where(ApiToken.token_hash == digest)
                 )
@@ -86,7 +93,13 @@ class ApiTokenService:
             return None
         if row.revoked_at is not None:
             return None
-        return Storefront(row.shop_id, row.currency, row.language, digest[:32])
+        return Storefront(
+            row.shop_id,
+            row.currency,
+            row.language,
+            digest[:32],
+            suspended=row.suspended_at is not None,
+        )
 
     async def create(self, shop_id: int, name: str, *, user_id: int | None = None) -> NewToken:
         name = name.strip()

@@ -9,6 +9,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from storage.database import create_engine
+from storage.migration_lock import migration_lock
 from storage.models import Base
 
 config = context.config
@@ -29,14 +30,17 @@ def run_migrations(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters by copying tables
         compare_type=True,
     )
+    # Read under the migration lock: what this run found, for `migrate` to report.
+    config.attributes["heads_before"] = context.get_context().get_current_heads()
     with context.begin_transaction():
         context.run_migrations()
 
 
 async def run_async() -> None:
-    engine = create_engine(database_url(), pool_size=1)
+    url = database_url()
+    engine = create_engine(url, pool_size=1)
     try:
-        async with engine.connect() as connection:
+        async with engine.connect() as connection, migration_lock(connection, url):
             await connection.run_sync(run_migrations)
             await connection.commit()
     finally:

@@ -20,6 +20,7 @@ from storage.models.messaging import (
     UsedLink,
 )
 from storage.models.money import LedgerEntry, ReturnLine, ReturnRequest, Review
+from storage.models.operations import InboundEmail
 from storage.models.orders import Buyer, Order, OrderEvent, OrderItem, Timer
 from storage.models.shops import ApiToken, Shop, StaffInvite, StaffMember, User, WorkflowDefinition
 from storage.models.storefront import CallbackRequest, IdempotencyKey
@@ -37,6 +38,7 @@ __all__ = [
     "DialogRelay",
     "DocumentTemplate",
     "IdempotencyKey",
+    "InboundEmail",
     "LedgerEntry",
     "Order",
     "OrderCard",

@@ -34,6 +34,7 @@ class Buyer(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     language: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[datetime]
+    erased_at: Mapped[datetime | None]  # personal data erased (docs/personal-data.md)
 
 
 class Order(Base):
@@ -79,6 +80,9 @@ class Order(Base):
     split_from_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     buyer_token: Mapped[str] = mapped_column(String(32), unique=True)  # deep links, never ids
     buyer_comment: Mapped[str] = mapped_column(Text, default="")
+    # The buyer's personal data in and around the order was erased (forgotten on request, or
+    # the shop's retention period after it closed); money and statuses stay.
+    personal_data_erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     # Optimistic concurrency: every change bumps it; an UPDATE that finds another

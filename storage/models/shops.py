@@ -32,6 +32,10 @@ class Shop(Base):
     staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)  # the group for pings
     last_order_number: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
+    # Suspended by the operator (`python -m bot shop suspend`): the storefront API answers
+    # 403, staff cannot change orders, buyers keep their rights (docs/operations.md).
+    suspended_at: Mapped[datetime | None]
+    suspension_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class User(Base):

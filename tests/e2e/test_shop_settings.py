@@ -221,3 +221,32 @@ async def test_shops_command_switches_the_current_shop(tg):
     await tg.tap(manager, screen, text="Another (owner)")
     assert (await tg.container.users.current_shop(manager_user.id)).shop.id == other.shop.id
     assert "⚙️ Settings" in buttons(tg, screen)  # the owner's menu of the other shop
+
+
+async def test_the_owner_chooses_how_long_buyers_data_is_kept(tg):
+    # given the default: three years after an order closes
+    shop_id, owner, _manager = await open_shop(tg, SHOP)
+    menu = await open_settings(tg, owner)
+    assert "Buyers' data kept: 3 years after closing" in menu.text
+    # when the owner picks one year from the list
+    await tg.tap(owner, menu, text="Buyers' data kept")
+    question = tg.last(owner)
+    assert "How long after an order is closed" in question.text
+    assert buttons(tg, question)[:5] == [
+        "3 months after closing",
+        "6 months after closing",
+        "1 year after closing",
+        "3 years after closing",
+        "until the buyer asks to be forgotten",
+    ]
+    await tg.tap(owner, question, text="1 year after closing")
+    # then it is saved, and the daily job will use it
+    assert "Buyers' data kept: 1 year after closing" in tg.last(owner).text
+    shop = (await view(tg, shop_id, owner)).shop
+    assert shop.settings["personal_data_retention_days"] == 365
+    # and a forged value changes nothing
+    forged = SettingsCB(
+        act=SettingsAct.SET, shop=shop_id, arg="personal_data_retention", x="7"
+    ).pack()
+    await tg.forged_tap(owner, tg.last(owner), forged)
+    assert (await view(tg, shop_id, owner)).shop.settings["personal_data_retention_days"] == 365

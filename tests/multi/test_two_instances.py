@@ -127,6 +127,7 @@ async def start_instance(
         "DATABASE_URL": database_url,
         "REDIS_URL": REDIS_URL,
         "WEBHOOK_URL": webhook_url,
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "WEBHOOK_SECRET": SECRET,
         "HTTP_HOST": "127.0.0.1",
         "HTTP_PORT": str(port),

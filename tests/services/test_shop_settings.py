@@ -21,7 +21,8 @@ EXAMPLE = "write e.g. 'mon-fri 09:00-20:00, sat 10:00-16:00, sun off'"
 COUNTRIES = "use a two-letter ISO code with a holiday calendar, like RU or UA"
 SETTINGS = (
     "name, email, timezone, country, currency, language, working_hours, days_off, preset, "
-    "sla_auto_cancel, delivery_price, commission_kind, commission_percent, late_cancel_fee"
+    "sla_auto_cancel, delivery_price, commission_kind, commission_percent, late_cancel_fee, "
+    "personal_data_retention"
 )
 
 

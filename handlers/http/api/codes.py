@@ -28,6 +28,7 @@ NOT_FOUND = str(Problem.NOT_FOUND)  # 404
 INVALID = str(Problem.INVALID)  # 422: a field is wrong; "field" names it
 DUPLICATE = str(Problem.DUPLICATE)  # 409: an order with this external_id exists already
 BUSY = str(Problem.BUSY)  # 503: the database stayed busy; retry (with the same Idempotency-Key)
+SHOP_SUSPENDED = str(Problem.SHOP_SUSPENDED)  # 403: the operator suspended the shop
 
 # Every problem the order service may answer, with its HTTP status. Exhaustive: a new
 # problem fails tests/unit/test_refusal_vocabulary.py until it has its status here.
@@ -47,6 +48,7 @@ PROBLEM_STATUS: dict[Problem, int] = {
     Problem.DUPLICATE: 409,
     Problem.BUSY: 503,
     Problem.LINK_USED: 409,
+    Problem.SHOP_SUSPENDED: 403,
 }
 
 ALL: dict[str, int] = {

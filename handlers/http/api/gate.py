@@ -1,5 +1,6 @@
-"""What every storefront API request passes first: the token (401), then the token's rate
-limit (429 with Retry-After). Shared by every resource module."""
+"""What every storefront API request passes first: the token (401), the shop not suspended
+by the operator (403), then the token's rate limit (429 with Retry-After). Shared by every
+resource module."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from services.storefront.rate_limits import NoLimit, RateLimiter
 from services.storefront.tokens import ApiTokenService, Storefront
 
 NOT_AUTHORIZED = "a valid API token is needed: Authorization: Bearer <token>"
+SUSPENDED = "the shop is suspended by the operator of this service; nothing was changed"
 _BEARER = {"WWW-Authenticate": "Bearer"}
 
 
@@ -27,6 +29,8 @@ class Gate:
         storefront = await self._tokens.authenticate(token.strip())
         if storefront is None:
             return error_response(401, codes.UNAUTHORIZED, NOT_AUTHORIZED, headers=_BEARER)
+        if storefront.suspended:
+            return error_response(403, codes.SHOP_SUSPENDED, SUSPENDED)
         verdict = await self._limiter.hit(storefront.token_key)
         if not verdict.allowed:
             return error_response(

@@ -177,6 +177,10 @@ def _document() -> dict[str, Any]:
         },
     }
     unauthorized = _error("Token missing, unknown or revoked.", codes.UNAUTHORIZED)
+    suspended = _error(
+        "The operator of this service suspended the shop: nothing is read or changed.",
+        codes.SHOP_SUSPENDED,
+    )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -227,6 +231,7 @@ def _document() -> dict[str, Any]:
                             codes.INVALID_IDEMPOTENCY_KEY,
                         ),
                         "401": unauthorized,
+                        "403": suspended,
                         "409": _error(
                             "The external_id exists, or the same key is still being handled.",
                             codes.DUPLICATE,
@@ -266,6 +271,7 @@ def _document() -> dict[str, Any]:
                             },
                         },
                         "401": unauthorized,
+                        "403": suspended,
                         "404": _error("No such order in this shop.", codes.NOT_FOUND),
                     },
                 }

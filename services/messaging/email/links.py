@@ -7,7 +7,11 @@ recorded when the link is used (`used_links`, in the transaction of the change),
 works once.
 
 Reply tokens live in an e-mail address's local part (`reply+TOKEN@domain`), which mail
-servers may lower-case: they are lower-case hex only.
+servers may lower-case: they are lower-case hex only. The part before "+" is the mailbox
+that receives them (plus addressing), `reply` unless the operator names another.
+
+Several keys may be given (SECRET_KEY rotation): the first signs, every one verifies, so
+the links and reply addresses in e-mails sent before a rotation keep working.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -56,10 +61,16 @@ OPEN_IN_TELEGRAM = "open"  # not a workflow action: the page leads to the bot's 
 
 
 class LinkSigner:
-    def __init__(self, secret: str):
-        if not secret:
+    """`secret_keys`: the signing key first, then older keys still accepted (or one key)."""
+
+    def __init__(self, secret_keys: str | Sequence[str], *, reply_mailbox: str = "reply"):
+        given = [secret_keys] if isinstance(secret_keys, str) else list(secret_keys)
+        given = [secret for secret in given if secret]
+        if not given:
             raise ValueError("a secret key is needed to sign links")
-        self._key = hashlib.sha256(f"shopbot-links:{secret}".encode()).digest()
+        self._keys = [hashlib.sha256(f"shopbot-links:{s}".encode()).digest() for s in given]
+        self._key = self._keys[0]
+        self._prefix = f"{reply_mailbox.lower()}+" if reply_mailbox else REPLY_PREFIX
 
     # -- reply addresses ---------------------------------------------------------------------
 
@@ -67,19 +78,22 @@ class LinkSigner:
         return f"{order_id}.{self._mac('reply', str(order_id)).hex()[:REPLY_MAC_CHARS]}"
 
     def reply_address(self, order_id: int, domain: str) -> str:
-        return f"{REPLY_PREFIX}{self.reply_token(order_id)}@{domain}"
+        return f"{self._prefix}{self.reply_token(order_id)}@{domain}"
 
     def order_of_reply(self, address: str, domain: str) -> int | None:
         """The order a reply address stands for; None if it is not one of ours, or forged."""
         local, at, host = address.strip().strip("<>").rpartition("@")
-        if not at or host.lower() != domain.lower() or not local.lower().startswith(REPLY_PREFIX):
+        if not at or host.lower() != domain.lower() or not local.lower().startswith(self._prefix):
             return None
-        match = _REPLY.match(local[len(REPLY_PREFIX) :].lower())
+        match = _REPLY.match(local[len(self._prefix) :].lower())
         if match is None:
             return None
         order_id = int(match.group(1))
-        expected = self._mac("reply", str(order_id)).hex()[:REPLY_MAC_CHARS]
-        return order_id if hmac.compare_digest(expected, match.group(2)) else None
+        given = match.group(2)
+        # Every key is tried (no early exit), so the time taken says nothing of which matched.
+        macs = [self._mac("reply", str(order_id), k).hex()[:REPLY_MAC_CHARS] for k in self._keys]
+        matches = [hmac.compare_digest(mac, given) for mac in macs]
+        return order_id if any(matches) else None
 
     # -- one-click links ---------------------------------------------------------------------
 
@@ -110,7 +124,10 @@ class LinkSigner:
             given = base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))
         except (ValueError, UnicodeDecodeError):
             raise LinkRefused(LinkProblem.TAMPERED) from None
-        if not dot or not hmac.compare_digest(self._mac("action", claim)[:18], given):
+        matches = [
+            hmac.compare_digest(self._mac("action", claim, key)[:18], given) for key in self._keys
+        ]
+        if not dot or not any(matches):
             raise LinkRefused(LinkProblem.TAMPERED)
         try:
             order_id, buyer_id, action, expires, nonce = claim.split(".")
@@ -127,5 +144,5 @@ class LinkSigner:
             raise LinkRefused(LinkProblem.EXPIRED)
         return link
 
-    def _mac(self, purpose: str, message: str) -> bytes:
-        return hmac.new(self._key, f"{purpose}:{message}".encode(), hashlib.sha256).digest()
+    def _mac(self, purpose: str, message: str, key: bytes | None = None) -> bytes:
+        return hmac.new(key or self._key, f"{purpose}:{message}".encode(), hashlib.sha256).digest()

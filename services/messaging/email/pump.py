@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services import metrics
 from services.messaging.email.smtp import Accepted, Deferred, Rejected, SendOutcome, ServerDown
 from services.messaging.notifications.outbox import Outbox
 from services.time.clock import Clock
@@ -215,6 +216,9 @@ class MailPump:
                 outbox = Outbox(now)
                 _tell_shop(outbox, row, error or "")
                 await outbox.write(session)
+            shop_id = row.shop_id
+        if state == FAILED:
+            metrics.count_failed_delivery(CHANNEL, shop_id)
 
     async def _defer(self, claimed: Claimed, error: str) -> None:
         attempts = claimed.attempts + 1

@@ -42,6 +42,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services import metrics
 from services.messaging.notifications.recipients import (
     DIALOG_TOPICS,
     EDIT_CARD,
@@ -368,7 +369,7 @@ class OutboxPump:
                     .with_for_update(skip_locked=True)
                 )
             )
-            deliveries = []
+            deliveries, unexpanded = [], []
             for row in rows:
                 try:
                     people = await recipients(session, row, self._workflows)
@@ -376,6 +377,7 @@ class OutboxPump:
                     # One row that cannot be expanded must not hold up the others.
                     log.error("outbox row %s (%s) not expanded: %r", row.id, row.topic, error)
                     row.state, row.last_error = FAILED, f"{type(error).__name__}: {error}"
+                    unexpanded.append(row.shop_id)
                     continue
                 deliveries += [_delivery_row(row, person, now) for person in people]
                 row.state = EXPANDED if people else DONE
@@ -386,7 +388,9 @@ class OutboxPump:
                     ),
                     deliveries,
                 )
-            return len(rows)
+        for shop_id in unexpanded:  # counted once committed
+            metrics.count_failed_delivery(CHANNEL, shop_id)
+        return len(rows)
 
     # -- claiming ----------------------------------------------------------------------------
 
@@ -519,7 +523,7 @@ class OutboxPump:
             else:
                 values["next_attempt_at"] = now + timedelta(seconds=backoff(attempts))
         async with self._sessions() as session, session.begin():
-            await session.execute(
+            recorded = await session.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery.id, Delivery.state == PENDING)
                 .values(**values)
@@ -545,6 +549,8 @@ class OutboxPump:
                     )
                     .on_conflict_do_nothing(index_elements=["chat_id", "message_id"])
                 )
+        if values.get("state") == FAILED and recorded.rowcount:
+            metrics.count_failed_delivery(CHANNEL, delivery.shop_id)
 
 
 def _delivery_row(row: OutboxMessage, person: Recipient, now: datetime) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services import metrics
 from services.messaging.webhooks.events import CHANNEL, event_body, signed_headers
 from services.outside.http import HttpFailure, Transport
 from services.storefront.webhook_settings import webhook_of
@@ -57,6 +58,7 @@ class Claimed:
     payload: dict[str, Any]
     url: str
     secret: str
+    shop_id: int | None = None
 
 
 class WebhookPump:
@@ -138,7 +140,9 @@ class WebhookPump:
                     unwanted.append(row.id)
                 else:
                     claimed.append(
-                        Claimed(row.id, row.attempts, row.topic, row.payload, url, secret)
+                        Claimed(
+                            row.id, row.attempts, row.topic, row.payload, url, secret, row.shop_id
+                        )
                     )
             if unwanted:
                 await session.execute(
@@ -188,6 +192,8 @@ class WebhookPump:
             last_error=error,
             sent_at=now if state == SENT else None,
         )
+        if state == FAILED:
+            metrics.count_failed_delivery(CHANNEL, row.shop_id)
 
     async def _update(self, row: Claimed, **values: Any) -> None:
         async with self._sessions() as session, session.begin():
