@@ -22,8 +22,8 @@ from bot.container import Container, build_container
 from bot.pumps import build_webhook_pump
 from bot.scheduler import build_scheduler, build_sweep
 from bot.settings import Settings
-from bot.telegram import build_bot, build_dispatcher, set_commands
-from bot.web import build_api_app, build_web_app, start_web
+from bot.telegram import build_bot, build_dispatcher, set_app_button, set_commands
+from bot.web import build_api_app, build_mini_app, build_web_app, start_web
 from handlers.http.telegram_webhook import TelegramWebhook, webhook_path
 from handlers.telegram.notifier import build_pump
 from services.messaging.telegram_updates import UpdateLog
@@ -79,6 +79,7 @@ async def run(settings: Settings) -> None:
             background.append(asyncio.create_task(mailing.run(stop), name="mail"))
             receiver = await mail.start_reply_receiver(container, settings)
         await set_commands(bot)
+        await set_app_button(bot, settings.public_url)
         if settings.webhook_url:
             await _serve_webhook(bot, dispatcher, settings, me.username)
         else:
@@ -129,13 +130,14 @@ async def _serve_webhook(
 
 
 def _storefront_apps(container: Container, bot_username: str | None) -> dict:
-    """The storefront API under /api."""
+    """The storefront API under /api, the Mini App under /app."""
     return {
         "/api": build_api_app(
             container,
             bot_username=bot_username,
             max_body_bytes=container.settings.api_max_body_bytes,
-        )
+        ),
+        "/app": build_mini_app(container),
     }
 
 

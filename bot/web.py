@@ -21,6 +21,9 @@ from bot.i18n import build_i18n
 from handlers.http.api import MAX_BODY_BYTES as API_MAX_BODY_BYTES
 from handlers.http.api import api_app
 from handlers.http.api.orders import StorefrontApi
+from handlers.http.app import Desk, mini_app
+from handlers.http.app.identity import Identify
+from handlers.http.app.render import Renderer
 from handlers.http.links.pages import LinkPages
 from handlers.http.ops import OperationsRoutes
 from services import metrics
@@ -36,15 +39,16 @@ CONTAINER = web.AppKey("container", Container)
 SIGNER = web.AppKey("signer", LinkSigner)
 I18N = web.AppKey("i18n", I18n)
 
-# A link's token is the buyer's key to their order: never written to the access log.
-_TOKEN_IN_PATH = re.compile(r"^/l/[^/?]+")
+# A link's token is the buyer's key to their order, a login link's the person's: never written
+# to the access log.
+_TOKEN_IN_PATH = re.compile(r"^/(l|app/login)/[^/?]+")
 
 
 class AccessLogger(AbstractAccessLogger):
     """The access log without the secrets that travel in paths and queries."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        path = _TOKEN_IN_PATH.sub("/l/…", request.path)
+        path = _TOKEN_IN_PATH.sub(r"/\1/…", request.path)
         self.logger.info(
             '%s "%s %s" %s %.3fs',
             request.remote,
@@ -110,6 +114,37 @@ def build_api_app(
             max_body_bytes=max_body_bytes,
         )
     )
+
+
+def build_mini_app(container: Container, i18n: I18n | None = None) -> web.Application:
+    """The Telegram Mini App to mount at /app: `build_web_app(..., subapps={"/app": ...})`.
+
+    Inside Telegram it trusts initData signed with BOT_TOKEN; a desktop browser signs in with
+    the single-use link `/web` gives. The cookie is Secure when PUBLIC_URL is https.
+    """
+    settings = container.settings
+    desk = Desk(
+        identify=Identify(
+            bot_token=settings.bot_token.get_secret_value(),
+            users=container.users,
+            login=container.desk_login,
+            clock=container.clock,
+            public_url=settings.public_url,
+        ),
+        renderer=Renderer(i18n or build_i18n()),
+        orders=container.orders,
+        table=container.desk_table,
+        board=container.desk_board,
+        numbers=container.desk_numbers,
+        scope=container.desk_scope,
+        buyers=container.buyers,
+        users=container.users,
+        dialog=container.dialog,
+        documents=container.documents,
+        login=container.desk_login,
+        secure_cookies=settings.public_url.startswith("https://"),
+    )
+    return mini_app(desk)
 
 
 async def start_web(app: web.Application, host: str, port: int) -> web.AppRunner:

@@ -19,6 +19,7 @@ def get_routers() -> list[Router]:
         fallback,
         language,
         manual_order,
+        mini_app,
         onboarding,
         order_card,
         order_edit,
@@ -36,6 +37,7 @@ def get_routers() -> list[Router]:
         buyer.router(),  # the buyer: /my, opening their cards, "How to pay"
         order_card.router(),  # the order card: status buttons, reasons, track code, history
         order_list.router(),  # /orders with filters, search and pages; /queue
+        mini_app.router(),  # /table: "📊 Open the table" (the Mini App); /web: a browser sign-in
         order_edit.router(),  # the card's "✏️ Edit": goods, delivery, payment, discounts, split
         manual_order.router(),  # /new: an order taken by phone
         staff.router(),  # staff list, invite links, removal; /bind and /unbind in groups

@@ -7,6 +7,7 @@ One module per domain; every model is importable from `storage.models`.
 """
 
 from storage.models.base import NAMING_CONVENTION, Base
+from storage.models.desk import DeskLoginLink, DeskSession
 from storage.models.documents import DocumentTemplate
 from storage.models.messaging import (
     Delivery,
@@ -29,6 +30,8 @@ __all__ = [
     "Base",
     "Buyer",
     "Delivery",
+    "DeskLoginLink",
+    "DeskSession",
     "DialogFile",
     "DialogMessage",
     "DialogRelay",

@@ -43,6 +43,8 @@ class Order(Base):
         # One storefront order may become two (in stock / made to order), never more.
         UniqueConstraint("shop_id", "external_id", "availability"),
         Index("ix_orders_shop_status", "shop_id", "status"),
+        # The Mini App's table and board (K1): a shop's newest orders first, page by page.
+        Index("ix_orders_shop_created", "shop_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
