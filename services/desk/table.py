@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, exists, false, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, false, func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.desk.scope import DeskShop, desk_shops, in_statuses, mine, open_statuses
@@ -253,9 +253,10 @@ def _search(text: str, country: str) -> ColumnElement:
     """Number ("12", "#12"), the buyer's name or phone, or an item's SKU."""
     matches: list[ColumnElement] = [
         Buyer.name.icontains(text, autoescape=True),
-        exists().where(
-            OrderItem.order_id == Order.id, OrderItem.sku.icontains(text, autoescape=True)
-        ),
+        select(OrderItem.id)
+        .where(OrderItem.order_id == Order.id, OrderItem.sku.icontains(text, autoescape=True))
+        .correlate(Order)
+        .exists(),
     ]
     digits = text.lstrip("#").strip()
     if digits.isdigit() and len(digits) <= 9:

@@ -25,7 +25,9 @@ SECURITY_HEADERS = {
         "form-action 'self'; frame-ancestors 'self' https://web.telegram.org "
         "https://*.telegram.org"
     ),
-    "Referrer-Policy": "no-referrer",
+    # "same-origin", not "no-referrer": with no-referrer browsers send `Origin: null` on a
+    # POST, and a browser session's changes are checked against our own origin.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "X-Robots-Tag": "noindex, nofollow",
