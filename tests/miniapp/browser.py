@@ -85,11 +85,11 @@ class Browser:
     async def do(self, step: Callable[[webdriver.Chrome], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(None, step, self.driver)
 
-    async def until(self, condition: Callable[[webdriver.Chrome], Any], timeout: float = 10) -> Any:
+    async def until(self, condition: Callable[[webdriver.Chrome], Any], within: float = 10) -> Any:
         # A view being swapped in leaves stale elements behind: look again.
         return await self.do(
             lambda d: WebDriverWait(
-                d, timeout, ignored_exceptions=(StaleElementReferenceException,)
+                d, within, ignored_exceptions=(StaleElementReferenceException,)
             ).until(condition)
         )
 

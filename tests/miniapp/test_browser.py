@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from sqlalchemy import select
 
 from bot.web import build_mini_app, build_web_app, start_web
 from services.messaging.email.links import LinkSigner
