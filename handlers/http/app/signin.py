@@ -52,7 +52,7 @@ class SignIn:
         if signed is None:
             return self.desk.renderer.page("login_gone.html", self._language(request), status=410)
         log.info("user %s signed in to the desk from a browser", signed.user_id)
-        response = web.HTTPSeeOther("/app/")
+        response = web.Response(status=303, headers={"Location": "/app/"})
         response.set_cookie(
             COOKIE,
             signed.token,
