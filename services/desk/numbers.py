@@ -127,11 +127,10 @@ class DeskNumbers:
                 .where(ReturnRequest.shop_id == shop.id, ReturnRequest.created_at >= start)
             )
             people = {e.actor_user_id for e in events if e.actor_user_id is not None}
-            names = dict(
-                (await session.execute(select(User.id, User.name).where(User.id.in_(people))))
-                if people
-                else []
-            )
+            names = {}
+            if people:
+                found = await session.execute(select(User.id, User.name).where(User.id.in_(people)))
+                names = {row.id: row.name for row in found}
         return _count(shop, period, first, zone, placed, events, returns or 0, names)
 
 
