@@ -11,12 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.refusals import Reason, Refused
 from services.vocabulary import SUPERVISOR_ROLES
 from services.workflow.definition import Status, Workflow
 from services.workflow.store import WorkflowStore
+from storage.database import reading
 from storage.models import Order, Shop, StaffMember, WorkflowDefinition
 
 
@@ -77,7 +78,11 @@ async def desk_shops(
 
 
 def in_statuses(shop: DeskShop, keep: Callable[[Status], bool]) -> ColumnElement:
-    """This shop's orders whose status, in their own workflow version, `keep` accepts."""
+    """This shop's orders whose status, in their own workflow version, `keep` accepts.
+
+    `status IN (...)` stands on its own beside `shop_id`, so the (shop_id, status) index
+    finds them; where versions disagree on a code, the version decides.
+    """
     by_codes: dict[frozenset[str], list[int]] = defaultdict(list)
     for definition_id, workflow in shop.versions.items():
         codes = frozenset(s.code for s in workflow.statuses if keep(s))
@@ -85,15 +90,18 @@ def in_statuses(shop: DeskShop, keep: Callable[[Status], bool]) -> ColumnElement
             by_codes[codes].append(definition_id)
     if not by_codes:
         return false()
-    return and_(
-        Order.shop_id == shop.id,
-        or_(
-            *(
-                and_(Order.workflow_id.in_(ids), Order.status.in_(sorted(codes)))
-                for codes, ids in by_codes.items()
+    every = sorted(set().union(*by_codes))
+    where = [Order.shop_id == shop.id, Order.status.in_(every)]
+    if len(by_codes) > 1 or len(shop.versions) > len(next(iter(by_codes.values()))):
+        where.append(
+            or_(
+                *(
+                    and_(Order.workflow_id.in_(ids), Order.status.in_(sorted(codes)))
+                    for codes, ids in by_codes.items()
+                )
             )
-        ),
-    )
+        )
+    return and_(*where)
 
 
 def open_statuses(shop: DeskShop) -> ColumnElement:
@@ -110,12 +118,10 @@ def mine(shop: DeskShop) -> ColumnElement:
 class DeskScope:
     """The shops on a person's desk, for pages that show one shop (board, workflow, ...)."""
 
-    def __init__(self, sessions, workflows: WorkflowStore):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], workflows: WorkflowStore):
         self._sessions = sessions
         self._workflows = workflows
 
     async def shops(self, user_id: int, shop_id: int | None = None) -> list[DeskShop]:
-        from storage.database import reading
-
         async with reading(self._sessions) as session:
             return await desk_shops(session, self._workflows, user_id, shop_id)

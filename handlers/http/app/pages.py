@@ -7,8 +7,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers.http.app import Desk, person
+from handlers.http.app.answers import board_json
 from handlers.http.app.api import order_id
 from handlers.http.app.identity import COOKIE
+from handlers.http.links.pages import page_language
 from handlers.telegram.format import money
 from handlers.telegram.order_card import carriers_for, event_name
 from services.desk import graph
@@ -111,8 +113,6 @@ class DeskPages:
     async def board(self, request: web.Request) -> web.Response:
         who = person(request)
         board = await self.desk.board.board(who.user.id, _shop(request))
-        from handlers.http.app.answers import board_json
-
         return await self._frame(
             request,
             "board.html",
@@ -223,6 +223,4 @@ def _zones(page) -> dict[int, str]:
 
 
 def _browser_language(header: str | None) -> str:
-    from handlers.http.links.pages import page_language
-
     return page_language(None, header)
