@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -55,7 +54,6 @@ class Card:
     total: int
     currency: str
     problem: bool
-    created_at: datetime
     version: int
     moves: str  # the key of its moves in Board.moves
 
@@ -103,17 +101,17 @@ class DeskBoard:
                     Order.total,
                     Order.currency,
                     Order.problem,
-                    Order.created_at,
                     Order.version,
                     Buyer.name,
                 )
                 .join(Buyer, Buyer.id == Order.buyer_id)
                 # The open orders' ids from the (shop_id, status) index, a few thousand at
-                # most, sorted here: SQLite's statistics do not see that the open statuses
+                # most, sorted below: SQLite's statistics do not see that the open statuses
                 # are a sliver of a shop's history and would otherwise read every order.
                 .where(Order.id.in_(select(Order.id).where(open_statuses(shop)).scalar_subquery()))
             )
-            rows = sorted(result, key=lambda row: (row.created_at, row.id), reverse=True)
+            # Newest first; ids follow creation (and reading no dates keeps 2,000 rows cheap).
+            rows = sorted(result, key=lambda row: row.id, reverse=True)
         actor = Actor(roles=shop.roles)
         moves: dict[str, dict[str, list[Move]]] = {}
         cards: dict[str, list[Card]] = defaultdict(list)
@@ -140,7 +138,6 @@ class DeskBoard:
                         total=row.total,
                         currency=row.currency,
                         problem=row.problem,
-                        created_at=row.created_at,
                         version=row.version,
                         moves=key,
                     )

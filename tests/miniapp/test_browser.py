@@ -152,6 +152,28 @@ async def test_board_drag_applies_a_transition_and_a_refused_drop_changes_nothin
         )
     )
 
+    # when: dropped on "cancelled": the step needs a reason, so a small form asks for it
+    await browser.do(lambda d: drag(d, other.id, "cancelled"))
+    await browser.until(lambda d: d.find_element(By.ID, "move-form").is_displayed())
+    assert await status_of(container, other.id) == before  # nothing yet
+
+    def choose(d):
+        d.find_element(By.CSS_SELECTOR, "#move-reason option[value='out_of_stock']").click()
+        d.find_element(By.ID, "move-comment").send_keys("sold out")
+        d.find_element(By.ID, "move-ok").click()
+
+    await browser.do(choose)
+    # then: cancelled with that reason and comment
+    await browser.until(
+        lambda d: (
+            d.find_elements(By.CSS_SELECTOR, f"[data-column='cancelled'] [data-card='{other.id}']")
+            or not d.find_elements(By.CSS_SELECTOR, f"[data-card='{other.id}']")
+        )
+    )
+    assert (await status_of(container, other.id))[0] == "cancelled"
+    history = await container.orders.history(other.id, ActorRef.system())
+    assert history[-1].payload["inputs"] == {"reason": "out_of_stock", "comment": "sold out"}
+
 
 async def test_login_link_works_once(site):
     base, container, browser = site

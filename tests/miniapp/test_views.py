@@ -99,3 +99,38 @@ async def test_the_template_editor_previews_and_saves(desk):
         "/app/api/templates/save", {**template, "body": "<p>Ours</p>"}, shop.owner
     )
     assert saved.status == 200 and (await saved.json())["version"] == 1
+
+
+async def test_time_limits_kept_per_status_and_per_person(desk):
+    # given: the platform's "new" status: 60 min excellent, 3 h acceptable (seed 003)
+    from sqlalchemy import select
+
+    from storage.models import Timer
+    from tests.factories import make_shop
+
+    c = desk.container
+    shop = await make_shop(c, preset="platform")
+    manager = ActorRef.user(shop.manager.id)
+    quick = await make_order(c, shop)
+    slow = await make_order(c, shop, phone="+79035550123", email=None)
+    await c.orders.open(quick.id, manager)  # opened at once: "requires agreement", on time
+    c.clock.advance(timedelta(hours=4))  # Tuesday 10:00 -> 14:00 in Moscow: past 3 h
+    async with c.sessions() as session:
+        due = await session.scalars(
+            select(Timer.id).where(
+                Timer.order_id == slow.id, Timer.kind == "sla", Timer.due_at <= c.clock.now()
+            )
+        )
+        due = list(due)
+    assert due
+    for timer_id in due:
+        await c.orders.fire_timer(timer_id)
+    await c.orders.open(slow.id, manager)  # opened late
+    # when
+    numbers = await c.desk_numbers.numbers(shop.owner.id, shop.id, 7)
+    # then
+    by_status = {s.key: (s.on_time, s.late) for s in numbers.by_status}
+    assert by_status == {"new": (1, 1)}
+    (person,) = numbers.by_person
+    assert (person.key, person.on_time, person.late) == (str(shop.manager.id), 1, 1)
+    assert person.compliance == 0.5

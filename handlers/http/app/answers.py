@@ -78,7 +78,6 @@ def board_json(board: Board, language: str) -> dict[str, Any]:
                         "buyer": card.buyer_name,
                         "total": money_json(card.total, card.currency),
                         "problem": card.problem,
-                        "created_at": card.created_at.isoformat(),
                         "version": card.version,
                         "moves": card.moves,
                     }
