@@ -79,7 +79,7 @@ async def main() -> None:
             )
         if n % 3 != 0:
             await container.orders.apply(order.id, owner, "confirm")
-        if n % 4 == 1:
+        if n % 4 == 1 and n % 3 != 0:
             await container.orders.apply(order.id, owner, "mark_paid")
         if n == 4:
             await container.orders.apply(order.id, owner, "cancel", {"reason": "out_of_stock"})
