@@ -3,7 +3,8 @@ time-limit compliance per status and per person, and the return rate, for 7, 30 
 
 Read from what the order service already records: the orders, their audit events (a
 status left is an event with `from_status`; a limit passed is an `sla_expired` event naming
-the status) and the return requests. Days are the shop's days, in its time zone.
+the status) and the return requests. Days are the shop's days, in its time zone. Revenue is
+for those who see the shop's balance (owner, admins, accountants), as /balance is.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.desk.scope import DeskShop, desk_shops
+from services.money.ledger.balance import BALANCE_ROLES
 from services.orders.events import OrderEvents
-from services.refusals import invalid
+from services.refusals import Reason, Refused, invalid
 from services.time.clock import Clock
 from services.workflow.definition import StatusKind
 from services.workflow.store import WorkflowStore
@@ -93,6 +95,10 @@ class DeskNumbers:
             raise invalid("days", "7, 30 or 90 days")
         async with reading(self._sessions) as session:
             shop = (await desk_shops(session, self._workflows, user_id, shop_id))[0]
+            if not shop.roles & BALANCE_ROLES:  # revenue is the money's people's, as /balance
+                raise Refused(
+                    Reason.FORBIDDEN, "the numbers are for the owner, admins, accountants"
+                )
             zone = ZoneInfo(shop.shop.timezone)
             today = self._clock.now().astimezone(zone).date()
             first = today - timedelta(days=period - 1)

@@ -73,6 +73,7 @@ async def test_numbers(desk):
     page = await desk.get("/app/ui/numbers", shop.owner, params={"days": "90"})
     assert page.status == 200
     assert (await desk.get("/app/ui/numbers", shop.owner, params={"days": "8"})).status == 422
+    assert (await desk.get("/app/api/numbers", shop.packer)).status == 403  # as /balance
     body = await (await desk.get("/app/api/numbers", shop.owner, params={"days": "7"})).json()
     assert body["orders"] == 3 and body["cancellations"] == [{"reason": "out_of_stock", "count": 1}]
 
