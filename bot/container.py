@@ -10,6 +10,11 @@ from bot.outbound import AiohttpTransport
 from bot.settings import Settings
 from services.buyers.reviews import ReviewService
 from services.buyers.service import BuyerService
+from services.desk.board import DeskBoard
+from services.desk.login import DeskLogin
+from services.desk.numbers import DeskNumbers
+from services.desk.scope import DeskScope
+from services.desk.table import DeskTable
 from services.documents.service import DocumentService
 from services.messaging.cards import CardRegistry
 from services.messaging.dialog import DialogService
@@ -94,6 +99,12 @@ class Container:
     # The operator's: shops suspended and resumed, buyers forgotten and retention.
     shop_operations: ShopOperations
     personal_data: PersonalData
+    # The Mini App (K1): the table, the board, the numbers, the desktop sign-in.
+    desk_login: DeskLogin
+    desk_scope: DeskScope
+    desk_table: DeskTable
+    desk_board: DeskBoard
+    desk_numbers: DeskNumbers
 
     async def close(self) -> None:
         await self.outside.close()
@@ -157,6 +168,11 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         connector_inbound=ConnectorInbound(sessions, clock, vault, connectors, orders, callbacks),
         shop_operations=ShopOperations(sessions, clock),
         personal_data=PersonalData(sessions, clock, workflows),
+        desk_login=DeskLogin(sessions, clock),
+        desk_scope=DeskScope(sessions, workflows),
+        desk_table=DeskTable(sessions, clock, workflows),
+        desk_board=DeskBoard(sessions, clock, workflows),
+        desk_numbers=DeskNumbers(sessions, clock, workflows),
     )
 
 

@@ -22,8 +22,14 @@ from bot.container import Container, build_container
 from bot.pumps import build_connector_pump, build_pump, build_webhook_pump
 from bot.scheduler import add_retention_job, build_scheduler, build_sweep
 from bot.settings import Settings
-from bot.telegram import build_bot, build_dispatcher, set_commands
-from bot.web import build_api_app, build_connectors_app, build_web_app, start_web
+from bot.telegram import build_bot, build_dispatcher, set_app_button, set_commands
+from bot.web import (
+    build_api_app,
+    build_connectors_app,
+    build_mini_app,
+    build_web_app,
+    start_web,
+)
 from handlers.http.telegram_webhook import TelegramWebhook, webhook_path
 from services.messaging.telegram_updates import UpdateLog
 from storage.migrate import upgrade_async
@@ -83,6 +89,7 @@ async def run(settings: Settings) -> None:
                 polling = poller.run(stop, settings.imap_poll_seconds)
                 background.append(asyncio.create_task(polling, name="mailbox"))
         await set_commands(bot)
+        await set_app_button(bot, settings.public_url)
         if settings.webhook_url:
             await _serve_webhook(bot, dispatcher, settings, me.username)
         else:
@@ -133,7 +140,8 @@ async def _serve_webhook(
 
 
 def _storefront_apps(container: Container, bot_username: str | None) -> dict:
-    """The storefront API under /api, the platforms' webhooks under /connectors."""
+    """The storefront API under /api, the platforms' webhooks under /connectors, the Mini App
+    under /app."""
     return {
         "/api": build_api_app(
             container,
@@ -141,6 +149,7 @@ def _storefront_apps(container: Container, bot_username: str | None) -> dict:
             max_body_bytes=container.settings.api_max_body_bytes,
         ),
         "/connectors": build_connectors_app(container),
+        "/app": build_mini_app(container),
     }
 
 

@@ -11,7 +11,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import DisabledEventIsolation, MemoryStorage
 from aiogram.types import BotCommand
@@ -22,6 +22,7 @@ from bot.i18n import build_i18n
 from handlers.telegram import get_routers
 from handlers.telegram.middlewares import IdentityMiddleware, LanguageMiddleware, RefusalMiddleware
 from handlers.telegram.update_metrics import UpdateTracking
+from services.vocabulary import DEFAULT_LANGUAGE
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,8 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
         callbacks=container.callbacks,
         webhook_log=container.webhook_log,
         connections=container.connections,
+        # The Mini App's desktop sign-in (/web).
+        desk_login=container.desk_login,
     )
     dispatcher.update.outer_middleware(UpdateTracking())
     dispatcher.update.outer_middleware(IdentityMiddleware())
@@ -125,6 +128,8 @@ COMMANDS = {
     "settings": "shop settings",
     "staff": "staff",
     "my": "my orders as a buyer",
+    "table": "the orders table and board (the app)",
+    "web": "a sign-in link for a browser",
     "language": "language",
     "help": "help",
 }
@@ -132,3 +137,15 @@ COMMANDS = {
 
 async def set_commands(bot: Bot) -> None:
     await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in COMMANDS.items()])
+
+
+async def set_app_button(bot: Bot, public_url: str) -> bool:
+    """The menu button opens the Mini App (K1), labelled in the default language."""
+    from handlers.telegram.mini_app import set_menu_button
+
+    text = build_i18n().gettext("Orders", locale=DEFAULT_LANGUAGE)
+    try:
+        return await set_menu_button(bot, public_url, text)
+    except TelegramBadRequest as error:  # the bot still works without it
+        log.warning("the Mini App menu button was not set: %s", error.message)
+        return False

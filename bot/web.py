@@ -25,6 +25,9 @@ from handlers.http.api.gate import Gate
 from handlers.http.api.order_changes import OrderChangesApi
 from handlers.http.api.order_list import OrderListApi
 from handlers.http.api.orders import StorefrontApi
+from handlers.http.app import Desk, mini_app
+from handlers.http.app.identity import Identify
+from handlers.http.app.render import Renderer
 from handlers.http.connectors import connectors_app
 from handlers.http.links.pages import LinkPages
 from handlers.http.ops import OperationsRoutes
@@ -41,9 +44,9 @@ CONTAINER = web.AppKey("container", Container)
 SIGNER = web.AppKey("signer", LinkSigner)
 I18N = web.AppKey("i18n", I18n)
 
-# A link's token is the buyer's key to their order, a connection's the way in for a
-# platform's posts: neither is written to the access log.
-_TOKEN_IN_PATH = re.compile(r"^(/l|/connectors/[^/?]+)/[^/?]+")
+# A link's token is the buyer's key to their order, a login link's the person's, a
+# connection's the way in for a platform's posts: none is written to the access log.
+_TOKEN_IN_PATH = re.compile(r"^(/l|/app/login|/connectors/[^/?]+)/[^/?]+")
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -137,6 +140,37 @@ def build_api_app(
 def build_connectors_app(container: Container) -> web.Application:
     """The platforms' inbound webhooks, to mount at /connectors."""
     return connectors_app(container.connector_inbound)
+
+
+def build_mini_app(container: Container, i18n: I18n | None = None) -> web.Application:
+    """The Telegram Mini App to mount at /app: `build_web_app(..., subapps={"/app": ...})`.
+
+    Inside Telegram it trusts initData signed with BOT_TOKEN; a desktop browser signs in with
+    the single-use link `/web` gives. The cookie is Secure when PUBLIC_URL is https.
+    """
+    settings = container.settings
+    desk = Desk(
+        identify=Identify(
+            bot_token=settings.bot_token.get_secret_value(),
+            users=container.users,
+            login=container.desk_login,
+            clock=container.clock,
+            public_url=settings.public_url,
+        ),
+        renderer=Renderer(i18n or build_i18n()),
+        orders=container.orders,
+        table=container.desk_table,
+        board=container.desk_board,
+        numbers=container.desk_numbers,
+        scope=container.desk_scope,
+        buyers=container.buyers,
+        users=container.users,
+        dialog=container.dialog,
+        documents=container.documents,
+        login=container.desk_login,
+        secure_cookies=settings.public_url.startswith("https://"),
+    )
+    return mini_app(desk)
 
 
 async def start_web(app: web.Application, host: str, port: int) -> web.AppRunner:

@@ -78,6 +78,7 @@ class BotApi:
         bot_id = int(match.group(1))
         if not self.world.bot_bound:
             self._bind(bot_id)
+            self.world.bot_token = token
         elif bot_id != self.world.bot.id:
             # One emulator is one bot: another bot's token is unknown here.
             raise UNAUTHORIZED

@@ -102,6 +102,13 @@ def _check_button(button: Any) -> None:
         not isinstance(data, str) or not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA
     ):
         raise bad_request(errors.BUTTON_DATA_INVALID)
+    web_app = button.get("web_app")
+    if web_app is not None:
+        from bot.sandbox.webapp import check_web_app_url
+
+        if not isinstance(web_app, dict):
+            raise bad_request("can't parse inline keyboard button: WebAppInfo must be an Object")
+        check_web_app_url(web_app.get("url"), "inline keyboard button")
     url = button.get("url")
     if url is not None and (not isinstance(url, str) or not url.startswith(URL_SCHEMES)):
         raise bad_request(f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL")

@@ -73,6 +73,7 @@ class ControlApi:
             web.post("/sandbox/tap", _guarded(self.tap)),
             web.post("/sandbox/block", _guarded(self.block)),
             web.post("/sandbox/pay", _guarded(self.pay)),
+            web.post("/sandbox/webapp", _guarded(self.web_app)),
             web.get("/sandbox/chats/{chat_id}", _guarded(self.chat)),
             web.get("/sandbox/chats/{chat_id}/transcript", _guarded(self.transcript)),
         ]
@@ -160,6 +161,21 @@ class ControlApi:
         if result.error_message is not None:
             answer["error_message"] = result.error_message
         return web.json_response(answer)
+
+    async def web_app(self, request: web.Request) -> web.Response:
+        """The user opens a Mini App: a web_app button of a message, or their menu button."""
+        from bot.sandbox.webapp import open_web_app
+
+        body = await request.json()
+        user = self._user(body)
+        message = None
+        if body.get("message_id"):
+            chat = self.emulator.chat(int(body.get("chat_id") or user.id))
+            message = chat.find(int(body["message_id"]))
+            if message is None:
+                raise SandboxError(f"no message {body['message_id']} in {chat.name}")
+        opened = open_web_app(self.emulator.world, user, message, text=body.get("text"))
+        return web.json_response({"url": opened.url, "init_data": opened.init_data})
 
     async def chat(self, request: web.Request) -> web.Response:
         chat = self.emulator.chat(int(request.match_info["chat_id"]))

@@ -309,6 +309,11 @@ class World:
         # accepted); updates render lazily, so they carry it even if injected before.
         self.bot = SandboxUser(id=0, first_name=bot_name, username=bot_username, is_bot=True)
         self.bot_bound = False
+        self.bot_token: str | None = (
+            None  # the first request's: Mini App launches are signed with it
+        )
+        # setChatMenuButton: per private chat id, and the default under None (bot/sandbox/webapp.py)
+        self.menu_buttons: dict[int | None, JsonDict] = {}
         self.users: dict[int, SandboxUser] = {}
         self.chats: dict[int, SandboxChat] = {}
         self.files: dict[str, StoredFile] = {}

@@ -21,6 +21,7 @@ def get_routers() -> list[Router]:
         fallback,
         language,
         manual_order,
+        mini_app,
         onboarding,
         order_card,
         order_edit,
@@ -39,6 +40,7 @@ def get_routers() -> list[Router]:
         buyer.router(),  # the buyer: /my, opening their cards, "How to pay"
         order_card.router(),  # the order card: status buttons, reasons, track code, history
         order_list.router(),  # /orders with filters, search and pages; /queue
+        mini_app.router(),  # /table: "📊 Open the table" (the Mini App); /web: a browser sign-in
         order_edit.router(),  # the card's "✏️ Edit": goods, delivery, payment, discounts, split
         callback_requests.router(),  # a one-click buy's ping: the /new form, prefilled (002)
         manual_order.router(),  # /new: an order taken by phone

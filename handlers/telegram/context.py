@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from bot.settings import Settings
     from services.buyers.reviews import ReviewService
     from services.buyers.service import BuyerOrder, BuyerService
+    from services.desk.login import DeskLogin
     from services.documents.service import DocumentService
     from services.messaging.cards import CardRegistry
     from services.messaging.dialog import DialogService, ReplyTarget
@@ -71,6 +72,7 @@ class HandlerData(MiddlewareData, I18nData, total=False):
     callbacks: CallbackRequests
     webhook_log: WebhookLog
     connections: ConnectionService
+    desk_login: DeskLogin
 
     # IdentityMiddleware: who is asking (absent for a bot's own updates).
     user: Person

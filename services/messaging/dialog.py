@@ -136,6 +136,16 @@ class DialogService:
                 session, order, who, Direction.TO_BUYER, text, files, chat_id, message_id
             )
 
+    async def from_desk(self, order_id: int, actor: ActorRef, *, text: str) -> DialogMessage:
+        """A message written on the order's page in the Mini App (K1): the shop's staff write
+        to the buyer, the buyer to the shop; anyone else is refused."""
+        text, files = _checked(text, ())
+        async with self._sessions() as session, session.begin():
+            order = await _order(session, order_id)
+            who = await who_is(session, order, actor)
+            direction = Direction.TO_BUYER if who.is_staff else Direction.TO_SHOP
+            return await self._store(session, order, who, direction, text, files, None, None)
+
     async def from_buyer_reply(
         self,
         chat_id: int,

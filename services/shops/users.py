@@ -130,6 +130,11 @@ class UserService:
                 user.telegram_language = telegram_language
             return user
 
+    async def get(self, user_id: int) -> User:
+        """The person with this id (the Mini App's desktop session knows only the id)."""
+        async with reading(self._sessions) as session:
+            return await _user(session, user_id)
+
     async def set_language(self, user_id: int, language: str) -> User:
         if language not in LANGUAGES:
             raise invalid("language", f"use one of {', '.join(LANGUAGES)}")

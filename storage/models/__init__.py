@@ -8,6 +8,7 @@ One module per domain; every model is importable from `storage.models`.
 
 from storage.models.base import NAMING_CONVENTION, Base
 from storage.models.connectors import ConnectorDelivery, ShopConnection
+from storage.models.desk import DeskLoginLink, DeskSession
 from storage.models.documents import DocumentTemplate
 from storage.models.messaging import (
     Delivery,
@@ -33,6 +34,8 @@ __all__ = [
     "CallbackRequest",
     "ConnectorDelivery",
     "Delivery",
+    "DeskLoginLink",
+    "DeskSession",
     "DialogFile",
     "DialogMessage",
     "DialogRelay",

@@ -44,9 +44,10 @@ class Order(Base):
         # One storefront order may become two (in stock / made to order), never more.
         UniqueConstraint("shop_id", "external_id", "availability"),
         Index("ix_orders_shop_status", "shop_id", "status"),
-        # The storefront's list filters (H4): changed since, created between.
+        # Newest orders of a shop first, page by page: the Mini App's table and board (K1),
+        # the storefront's "created between" (H4); and the storefront's "changed since".
+        Index("ix_orders_shop_created", "shop_id", "created_at", "id"),
         Index("ix_orders_shop_updated", "shop_id", "updated_at"),
-        Index("ix_orders_shop_created", "shop_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from bot.sandbox import webapp
 from bot.sandbox.errors import bad_request
 from bot.sandbox.methods.context import Context, Handler, find_chat
 from bot.sandbox.params import Params
@@ -161,7 +162,12 @@ async def accept(ctx: Context, params: Params) -> bool:
 
 
 async def get_chat_menu_button(ctx: Context, params: Params) -> JsonDict:
-    return {"type": "default"}
+    return webapp.menu_button_of(ctx.world, params)
+
+
+async def set_chat_menu_button(ctx: Context, params: Params) -> bool:
+    webapp.set_menu_button(ctx.world, params)
+    return True
 
 
 METHODS: dict[str, Handler] = {
@@ -181,7 +187,7 @@ METHODS: dict[str, Handler] = {
     "setMyShortDescription": _profile_setter("short_description"),
     "getMyShortDescription": _profile_getter("short_description"),
     "getChatMenuButton": get_chat_menu_button,
-    "setChatMenuButton": accept,
+    "setChatMenuButton": set_chat_menu_button,
     "setMyDefaultAdministratorRights": accept,
     "sendChatAction": accept,
     "pinChatMessage": accept,

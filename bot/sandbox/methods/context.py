@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.sandbox import errors
+from bot.sandbox import errors, webapp
 from bot.sandbox.errors import bad_request, forbidden, too_many_requests
 from bot.sandbox.formatting import parse
 from bot.sandbox.limits import FloodControl, FloodWait
@@ -136,6 +136,7 @@ def post(ctx: Context, chat: SandboxChat, params: Params, **fields: Any) -> Sand
     markup = check_reply_markup(
         params.json_value("reply_markup", "can't parse reply keyboard markup JSON object")
     )
+    webapp.check_web_app_buttons(markup, chat)
     reply_to = reply_target(chat, params)
     take_flood_token(ctx, chat)
     if markup is not None and "inline_keyboard" not in markup:

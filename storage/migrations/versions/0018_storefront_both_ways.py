@@ -110,7 +110,7 @@ def upgrade() -> None:
         ["connection_id", "delivery_id"],
     )
     op.create_index("ix_connector_deliveries_shop", "connector_deliveries", ["shop_id", "id"])
-    op.create_index("ix_orders_shop_created", "orders", ["shop_id", "created_at"])
+    # (shop_id, created_at) is served by 0017's ix_orders_shop_created (shop_id, created_at, id).
     op.create_index("ix_orders_shop_updated", "orders", ["shop_id", "updated_at"])
     op.create_index("ix_outbox_shop_channel", "outbox", ["shop_id", "channel", "id"])
 
@@ -118,7 +118,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_outbox_shop_channel", table_name="outbox")
     op.drop_index("ix_orders_shop_updated", table_name="orders")
-    op.drop_index("ix_orders_shop_created", table_name="orders")
     op.drop_table("connector_deliveries")
     op.drop_table("callback_requests")
     op.drop_table("shop_connections")
