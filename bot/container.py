@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.outbound import AiohttpTransport
 from bot.settings import Settings
+from services.buyers.customers import CustomerService
 from services.buyers.reviews import ReviewService
 from services.buyers.service import BuyerService
 from services.desk.board import DeskBoard
@@ -75,6 +76,7 @@ class Container:
     order_queries: OrderQueries
     cards: CardRegistry
     buyers: BuyerService
+    customers: CustomerService  # the shop's view of a customer, by proven identity
     dialog: DialogService
     returns: ReturnService
     documents: DocumentService
@@ -145,6 +147,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         order_queries=OrderQueries(sessions, clock, workflows),
         cards=CardRegistry(sessions, clock),
         buyers=BuyerService(sessions, clock, workflows),
+        customers=CustomerService(sessions, workflows),
         dialog=DialogService(sessions, clock),
         returns=ReturnService(work),
         reviews=ReviewService(work),

@@ -20,6 +20,7 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from bot.container import Container
 from bot.i18n import build_i18n
 from handlers.telegram import get_routers
+from handlers.telegram.card_memory import CardMemoryMiddleware
 from handlers.telegram.middlewares import IdentityMiddleware, LanguageMiddleware, RefusalMiddleware
 from handlers.telegram.update_metrics import UpdateTracking
 from services.vocabulary import DEFAULT_LANGUAGE
@@ -94,6 +95,7 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
         order_queries=container.order_queries,
         cards=container.cards,
         buyers=container.buyers,
+        customers=container.customers,
         dialog=container.dialog,
         returns=container.returns,
         reviews=container.reviews,
@@ -110,6 +112,7 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
     )
     dispatcher.update.outer_middleware(UpdateTracking())
     dispatcher.update.outer_middleware(IdentityMiddleware())
+    dispatcher.update.outer_middleware(CardMemoryMiddleware())
     LanguageMiddleware(build_i18n()).setup(dispatcher)
     for observer in (dispatcher.message, dispatcher.callback_query):
         observer.middleware(CallbackAnswerMiddleware())

@@ -38,10 +38,14 @@ class BotApi:
 
     async def call(self, method: str, params: Params) -> Any:
         """Run one Bot API method; raises ApiError as Telegram would answer."""
-        handler = REGISTRY.get(method.lower())
-        if handler is None:
-            raise NOT_FOUND
-        return await handler(self.context, params)
+        try:
+            handler = REGISTRY.get(method.lower())
+            if handler is None:
+                raise NOT_FOUND
+            return await handler(self.context, params)
+        except ApiError as error:
+            self.world.api_errors.append((method, error.description))
+            raise
 
     async def handle(self, request: web.Request) -> web.Response:
         try:

@@ -28,6 +28,7 @@ from aiohttp import web
 
 from bot.sandbox.api import BotApi
 from bot.sandbox.checkout import PRE_CHECKOUT_TIMEOUT, Checkout, CheckoutResult, Sleep
+from bot.sandbox.contacts import ContactActions
 from bot.sandbox.formatting import command_entities, utf16_len
 from bot.sandbox.limits import FloodControl, FloodLimits
 from bot.sandbox.methods import Context
@@ -48,6 +49,7 @@ from bot.sandbox.state import (
     World,
 )
 from bot.sandbox.transcript import button_rows, render_chat
+from bot.sandbox.waiting import no_message, not_processed
 from bot.sandbox.webhook import RETRY_DELAYS, WebhookDelivery
 
 if TYPE_CHECKING:
@@ -62,7 +64,7 @@ class EmulatorTimeout(TimeoutError):
     """What a test waited for did not happen in time; the message says what is missing."""
 
 
-class TelegramEmulator:
+class TelegramEmulator(ContactActions):
     def __init__(
         self,
         *,
@@ -183,9 +185,14 @@ class TelegramEmulator:
         username: str | None = None,
         language_code: str | None = "ru",
         last_name: str | None = None,
+        phone_number: str | None = None,
     ) -> SandboxUser:
         return self.world.add_user(
-            first_name, username=username, language_code=language_code, last_name=last_name
+            first_name,
+            username=username,
+            language_code=language_code,
+            last_name=last_name,
+            phone_number=phone_number,
         )
 
     def group(self, title: str, *members: SandboxUser, supergroup: bool = False) -> SandboxChat:
@@ -433,7 +440,7 @@ class TelegramEmulator:
         while self.world.processed_upto() < target:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise EmulatorTimeout(self._not_processed(target, timeout))
+                raise EmulatorTimeout(not_processed(self.world, target, timeout))
             await self.world.wait_change(remaining)
 
     async def wait_polling(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
@@ -470,7 +477,7 @@ class TelegramEmulator:
                         return message
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise EmulatorTimeout(self._no_message(chat, start, timeout, predicate))
+                raise EmulatorTimeout(no_message(chat, start, timeout, predicate))
             await self.world.wait_change(remaining)
 
     # --- helpers --------------------------------------------------------------------------------
@@ -568,28 +575,3 @@ class TelegramEmulator:
             if not message.outgoing:
                 return message.message_id
         return 0
-
-    def _not_processed(self, target: int, timeout: float) -> str:
-        pending = [update.update_id for update in self.world.pending if update.update_id <= target]
-        how = (
-            f"the webhook {self.world.webhook.url} did not answer 2xx"
-            f" (last error: {self.world.webhook.last_error_message})"
-            if self.world.webhook.url
-            else "nobody confirmed them through getUpdates: is the bot polling this emulator"
-            " (with handle_as_tasks=False)?"
-        )
-        return f"updates {pending} were not processed within {timeout} s: {how}"
-
-    def _no_message(
-        self,
-        chat: SandboxChat,
-        start: int,
-        timeout: float,
-        predicate: Callable[[SandboxMessage], bool] | None,
-    ) -> str:
-        sent = [m.content for m in chat.messages[start:] if m.outgoing and not m.deleted]
-        what = "matching the predicate " if predicate is not None else ""
-        return (
-            f"no message from the bot {what}in {chat.name} within {timeout} s "
-            f"(after message #{start}); the bot sent since: {sent or 'nothing'}"
-        )

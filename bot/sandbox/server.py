@@ -72,6 +72,7 @@ class ControlApi:
             web.post("/sandbox/send", _guarded(self.send)),
             web.post("/sandbox/tap", _guarded(self.tap)),
             web.post("/sandbox/block", _guarded(self.block)),
+            web.post("/sandbox/contact", _guarded(self.contact)),
             web.post("/sandbox/pay", _guarded(self.pay)),
             web.post("/sandbox/webapp", _guarded(self.web_app)),
             web.get("/sandbox/chats/{chat_id}", _guarded(self.chat)),
@@ -99,6 +100,7 @@ class ControlApi:
             body["first_name"],
             username=body.get("username"),
             language_code=body.get("language_code", "ru"),
+            phone_number=body.get("phone_number"),
         )
         return web.json_response(user.to_api(), status=201)
 
@@ -123,6 +125,22 @@ class ControlApi:
             else None
         )
         message = self.emulator.send(user, body["text"], chat=chat, reply_to=reply_to)
+        return web.json_response(message_view(message), status=201)
+
+    async def contact(self, request: web.Request) -> web.Response:
+        """The user's own contact through the "share contact" button (no `phone_number`
+        given), or any contact from the attachment menu."""
+        body = await request.json()
+        user = self._user(body)
+        if body.get("phone_number"):
+            message = self.emulator.send_contact(
+                user,
+                str(body["phone_number"]),
+                str(body.get("first_name") or user.first_name),
+                user_id=int(body["contact_user_id"]) if body.get("contact_user_id") else None,
+            )
+        else:
+            message = self.emulator.share_contact(user)
         return web.json_response(message_view(message), status=201)
 
     async def tap(self, request: web.Request) -> web.Response:

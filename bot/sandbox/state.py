@@ -53,6 +53,9 @@ class SandboxUser:
     # message); `started` records that, `blocked` that the user blocked the bot since.
     started: bool = False
     blocked: bool = False
+    # The phone number of their account: what "share contact" sends (never in `to_api`:
+    # Telegram shows a user's phone to a bot only in a contact they share).
+    phone_number: str | None = None
 
     def to_api(self) -> JsonDict:
         data: JsonDict = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
@@ -126,6 +129,7 @@ class SandboxChat:
     bot_status: str = "left"
     messages: list[SandboxMessage] = field(default_factory=list)
     reply_keyboard: JsonDict | None = None  # the custom keyboard the bot last showed here
+    keyboard_message: SandboxMessage | None = None  # the bot's message that attached it
     next_message_id: int = 1  # message ids count per chat, from 1, as in private chats
 
     @property
@@ -184,6 +188,7 @@ class SandboxMessage:
     forward_date: int | None = None
     invoice: SandboxInvoice | None = None
     successful_payment: SuccessfulPayment | None = None
+    contact: JsonDict | None = None  # Telegram's Contact: phone_number, first_name, user_id...
 
     @property
     def content(self) -> str:
@@ -228,6 +233,8 @@ class SandboxMessage:
             data["invoice"] = self.invoice.to_api()
         if self.successful_payment is not None:
             data["successful_payment"] = self.successful_payment.to_api()
+        if self.contact is not None:
+            data["contact"] = dict(self.contact)
         return data
 
 
@@ -326,6 +333,9 @@ class World:
         self.allowed_updates: list[str] = []
         self.webhook = WebhookConfig()
         self.closing = False
+        # Every error the Bot API answered, as (method, description): tests and benchmarks
+        # count what a bot asked in vain ("message is not modified", 429s...).
+        self.api_errors: list[tuple[str, str]] = []
         self._counters: dict[str, int] = {}
         self._changed = asyncio.Event()
 
@@ -360,9 +370,17 @@ class World:
         username: str | None = None,
         language_code: str | None = "ru",
         last_name: str | None = None,
+        phone_number: str | None = None,
     ) -> SandboxUser:
         user_id = FIRST_USER_ID + self.next_id("user") - 1
-        user = SandboxUser(user_id, first_name, username, language_code, last_name=last_name)
+        user = SandboxUser(
+            user_id,
+            first_name,
+            username,
+            language_code,
+            last_name=last_name,
+            phone_number=phone_number,
+        )
         self.users[user.id] = user
         return user
 

@@ -95,6 +95,9 @@ def _body(message: SandboxMessage) -> str:
         invoice = message.invoice
         total = money(invoice.total_amount, invoice.currency)
         parts.append(f"[invoice {invoice.title}: {total}] {invoice.description}")
+    if message.contact is not None:
+        contact = message.contact
+        parts.append(f"[contact {contact.get('first_name', '')} {contact.get('phone_number', '')}]")
     if message.content:
         parts.append(message.content)
     return " ".join(parts)

@@ -16,6 +16,8 @@ def get_routers() -> list[Router]:
         buyer,
         callback_requests,
         connectors,
+        conversation,
+        customers,
         dialog,
         documents,
         fallback,
@@ -26,6 +28,7 @@ def get_routers() -> list[Router]:
         order_card,
         order_edit,
         order_list,
+        order_money,
         returns,
         reviews,
         shop_settings,
@@ -35,6 +38,8 @@ def get_routers() -> list[Router]:
     )
 
     return [
+        # /cancel ends any conversation, before any conversation can take it as its input.
+        conversation.router(),
         start.router(),  # /start, deep links (staff invites, buyers' order links), /help, the menu
         language.router(),  # /language: each person's own
         buyer.router(),  # the buyer: /my, opening their cards, "How to pay"
@@ -43,6 +48,8 @@ def get_routers() -> list[Router]:
         mini_app.router(),  # /table: "📊 Open the table" (the Mini App); /web: a browser sign-in
         order_edit.router(),  # the card's "✏️ Edit": goods, delivery, payment, discounts, split
         callback_requests.router(),  # a one-click buy's ping: the /new form, prefilled (002)
+        order_money.router(),  # the card's money: a due paid, a refund made (issue 14)
+        customers.router(),  # the card's "👤 Customer": orders by proven identity (staff)
         manual_order.router(),  # /new: an order taken by phone
         staff.router(),  # staff list, invite links, removal; /bind and /unbind in groups
         shop_settings.router(),  # /settings, responsible role per status, /shops

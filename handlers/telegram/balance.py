@@ -28,12 +28,21 @@ def kind_name(kind: str) -> str:
         "compensate_delivery": _("delivery compensated"),
         "penalty": _("fee for a late cancellation"),
         "return_income": _("returned goods"),
+        "reallocate": _("paid money held anew after an edit"),
+        "amount_due": _("the buyer owes more after an edit"),
+        "due_cancelled": _("no longer owed by the buyer"),
+        "refund_due": _("owed back to the buyer"),
+        "refund_paid": _("given back to the buyer"),
+        "split_out": _("paid money moved to the split-off order"),
+        "split_in": _("paid money brought from the order it was split from"),
+        "paid_late": _("paid by the buyer after credit"),
     }
     return names.get(kind, kind)
 
 
 def signed(amount: int, currency: str, language: str) -> str:
-    return ("+" if amount > 0 else "−") + money(abs(amount), currency, language)
+    sign = "+" if amount > 0 else "−" if amount < 0 else ""
+    return sign + money(abs(amount), currency, language)
 
 
 def balance_text(balance: Balance, timezone: str, language: str) -> str:
@@ -52,6 +61,20 @@ def balance_text(balance: Balance, timezone: str, language: str) -> str:
         ),
         "",
     ]
+    if balance.owed_by_buyers:
+        lines.insert(
+            -2,
+            _("<b>Still to be paid by buyers:</b> {amount}").format(
+                amount=money(balance.owed_by_buyers, balance.currency, language)
+            ),
+        )
+    if balance.owed_to_buyers:
+        lines.insert(
+            -2,
+            _("<b>To be refunded to buyers:</b> {amount}").format(
+                amount=money(balance.owed_to_buyers, balance.currency, language)
+            ),
+        )
     if not balance.latest:
         lines.append(_("No entries yet."))
         return "\n".join(lines)

@@ -1,5 +1,6 @@
 """The buyer in Telegram (C5): the order link that binds their account, their order card,
-"How to pay", and /my with their orders in every shop.
+"How to pay", /my with their orders in every shop, and "share my phone" (Telegram's own
+contact button) that finds the orders placed with their phone.
 
 The buyer's card is the same card staff get (handlers.telegram.order_card): its status
 buttons are the workflow actions the service offers the buyer (cancel with a reason, confirm
@@ -10,7 +11,15 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -77,7 +86,21 @@ async def open_by_link(
 
 
 async def my_orders(message: Message, buyers: BuyerService, user: Person, i18n: I18n) -> None:
-    language = i18n.current_locale
+    # Orders placed since with the phone they confirmed become theirs first.
+    await buyers.claim_verified(user.id)
+    if await buyers.verified_phone(user.id) is None:
+        await message.answer(
+            _(
+                "Ordered by phone or on a website, and the order is not here? Share your "
+                "phone number with the button below: Telegram confirms the number is yours, "
+                "and the orders placed with it come to /my."
+            ),
+            reply_markup=share_phone_keyboard(),
+        )
+    await list_orders(message, buyers, user, i18n.current_locale)
+
+
+async def list_orders(message: Message, buyers: BuyerService, user: Person, language: str) -> None:
     mine = await buyers.my_orders(user.id, limit=MAX_LISTED)
     if not mine:
         await message.answer(
@@ -90,6 +113,50 @@ async def my_orders(message: Message, buyers: BuyerService, user: Person, i18n: 
     lines = [_("<b>Your orders</b>")]
     lines += [order_line(order, language) for order in mine]
     await message.answer("\n".join(lines), reply_markup=orders_keyboard(mine))
+
+
+def share_phone_keyboard() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=_("📱 Share my phone number"), request_contact=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+async def contact_shared(message: Message, buyers: BuyerService, user: Person, i18n: I18n) -> None:
+    """A contact in the private chat: only the person's own, as Telegram vouches for it
+    (the button sends it with their user id), confirms their phone."""
+    contact = message.contact
+    try:
+        verified = await buyers.share_contact(
+            user.id,
+            phone=contact.phone_number,
+            contact_user_id=contact.user_id,
+            sender_telegram_id=message.from_user.id,
+        )
+    except Refused as refusal:
+        if refusal.code is not Reason.INVALID:
+            raise
+        await message.answer(
+            _(
+                "That is not your own number as Telegram knows it, so it proves nothing. "
+                "Tap «📱 Share my phone number» below: Telegram then sends your own."
+            ),
+            reply_markup=share_phone_keyboard(),
+        )
+        return
+    found = (
+        _("Orders placed with it that are now in your list: {count}.").format(
+            count=verified.claimed
+        )
+        if verified.claimed
+        else _("No other orders were placed with it.")
+    )
+    await message.answer(
+        _("✅ Your phone number {phone} is confirmed.").format(phone=verified.phone) + "\n" + found,
+        reply_markup=ReplyKeyboardRemove(),
+    )
+    await list_orders(message, buyers, user, i18n.current_locale)
 
 
 def order_line(order: BuyerOrder, language: str) -> str:
@@ -178,6 +245,7 @@ def write_keyboard(order_id: int) -> InlineKeyboardMarkup:
 def router() -> Router:
     router = Router(name=__name__)
     router.message.register(my_orders, Command("my"))
+    router.message.register(contact_shared, F.contact, F.chat.type == "private")
     router.callback_query.register(open_order, BuyerCB.filter(F.act == BuyerAct.OPEN))
     router.callback_query.register(how_to_pay, BuyerCB.filter(F.act == BuyerAct.PAY))
     return router

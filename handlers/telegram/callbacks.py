@@ -2,7 +2,8 @@
 
 Other features keep their callback data in their own modules; prefixes in use:
 "o" order card, "l" order list, "st" settings, "sf" staff, "sh" shops, "mo" manual order,
-"ed" order editing, "m" main menu, "b" buyer card, "dg" dialog, "lg" language.
+"ed" order editing, "m" main menu, "b" buyer card, "dg" dialog, "dr" dialog reply, "lg"
+language.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class OrderAct(StrEnum):
     SCRIPT = "p"  # the call script (A10)
     EDIT = "e"  # the edit menu (handlers.telegram.order_edit)
     ABORT = "x"  # leave a conversation, back to the card
+    MONEY = "m"  # record the payment of what is due (`arg` "pay") or the refund owed ("refund")
+    CUSTOMER = "u"  # the customer's orders, by proven identity (staff)
 
 
 class OrderCB(CallbackData, prefix="o"):

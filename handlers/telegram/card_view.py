@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -12,6 +14,7 @@ from handlers.telegram.document_callbacks import DocAct, DocCB
 from handlers.telegram.format import duration, esc, money, title, when
 from handlers.telegram.returns import card_buttons as return_buttons
 from handlers.telegram.reviews import card_buttons as review_buttons
+from services.orders.payments import MONEY_ROLES
 from services.orders.service import OrderView
 from services.time import sla
 from services.workflow.definition import Input
@@ -21,6 +24,13 @@ MAX_ITEMS_SHOWN = 30
 ITEMS_BUDGET = 2500  # characters for the goods; the rest of the card needs far less
 # Statuses in which the buyer is to pay: their card offers "How to pay" (000: awaiting payment).
 PAYMENT_STATUSES = frozenset({"awaiting_payment"})
+
+
+def card_digest(text: str, markup: InlineKeyboardMarkup | None) -> str:
+    """What a card shows, digested: two drawings with the same digest look the same (the
+    card registry keeps it, so an unchanged card is not drawn again)."""
+    buttons = markup.model_dump_json(exclude_none=True) if markup is not None else ""
+    return hashlib.sha256(f"{text}\x00{buttons}".encode()).hexdigest()
 
 
 def method_name(method: str) -> str:
@@ -87,6 +97,7 @@ def card_text(view: OrderView, language: str) -> str:
     lines.append(
         _("<b>Total: {total}</b>").format(total=money(order.total, order.currency, language))
     )
+    lines += money_lines(order, language, final=status.is_final, for_buyer=not view.who.is_staff)
     if order.track_code:
         lines.append(
             _("Shipped with {carrier}, track code <code>{code}</code>").format(
@@ -95,7 +106,50 @@ def card_text(view: OrderView, language: str) -> str:
         )
     if order.buyer_comment:
         lines.append(_("Buyer's comment: {comment}").format(comment=esc(order.buyer_comment)))
+    if view.closing is not None:
+        lines += closing_lines(view, language)
     return "\n".join(lines)
+
+
+def money_lines(order, language: str, *, final: bool = False, for_buyer: bool = True) -> list[str]:
+    """What is paid and what is open once the order was paid (issue 14); for cash on delivery
+    not yet collected, that it is paid at the door."""
+    currency = order.currency
+    if not order.amount_paid and not order.balance_due:
+        if order.payment_method == "cash_on_delivery" and not final:
+            return [
+                _("To pay on delivery: {amount}").format(
+                    amount=money(order.total, currency, language)
+                )
+            ]
+        return []
+    lines = [_("Paid: {amount}").format(amount=money(order.amount_paid, currency, language))]
+    if order.balance_due > 0:
+        lines.append(
+            _("⚠️ Still to pay: {amount}").format(
+                amount=money(order.balance_due, currency, language)
+            )
+        )
+    elif order.balance_due < 0:
+        text = (
+            _("↩️ To be refunded to you: {amount}")
+            if for_buyer
+            else _("↩️ To be refunded to the buyer: {amount}")
+        )
+        lines.append(text.format(amount=money(-order.balance_due, currency, language)))
+    return lines
+
+
+def closing_lines(view: OrderView, language: str) -> list[str]:
+    """Why the order was cancelled, for the shop and the buyer alike (003)."""
+    closing, lines = view.closing, []
+    if closing.reason:
+        reason = view.workflow.reason(closing.reason)
+        text = title(reason.title, language) if reason is not None else closing.reason
+        lines.append(_("Reason: {reason}").format(reason=esc(text)))
+    if closing.comment:
+        lines.append(_("Comment: {comment}").format(comment=esc(closing.comment[:1000])))
+    return lines
 
 
 def problem_line(reason: str | None) -> str:
@@ -161,8 +215,15 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
             InlineKeyboardButton(
                 text=_("📄 Documents"),
                 callback_data=DocCB(act=DocAct.ORDER, id=order.id, v=order.version).pack(),
-            )
+            ),
+            InlineKeyboardButton(
+                text=_("👤 Customer"),
+                callback_data=OrderCB(act=OrderAct.CUSTOMER, id=order.id, v=order.version).pack(),
+            ),
         )
+        money_button = settle_button(view, language)
+        if money_button is not None:
+            builder.row(money_button)
     elif view.who.actor.is_buyer:
         # The buyer's own tools (C5): the order's dialog, and how to pay while they are to.
         builder.row(
@@ -197,6 +258,23 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
         )
     )
     return builder.as_markup()
+
+
+def settle_button(view: OrderView, language: str) -> InlineKeyboardButton | None:
+    """What an edit left open, settled by staff who handle money (handlers.telegram.order_money):
+    the buyer's payment of the difference, or the refund made to them."""
+    order = view.order
+    if not view.who.actor.roles & MONEY_ROLES or not order.balance_due:
+        return None
+    amount = money(abs(order.balance_due), order.currency, language)
+    if order.balance_due > 0:
+        text, arg = _("💰 Payment of {amount} received").format(amount=amount), "pay"
+    else:
+        text, arg = _("💸 Refund of {amount} made").format(amount=amount), "refund"
+    return InlineKeyboardButton(
+        text=text,
+        callback_data=OrderCB(act=OrderAct.MONEY, id=order.id, arg=arg, v=order.version).pack(),
+    )
 
 
 def confirm_keyboard(order_id: int, action: str, version: int) -> InlineKeyboardMarkup:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from aiogram.utils.callback_answer import CallbackAnswer
 
     from bot.settings import Settings
+    from services.buyers.customers import CustomerService
     from services.buyers.reviews import ReviewService
     from services.buyers.service import BuyerOrder, BuyerService
     from services.desk.login import DeskLogin
@@ -73,6 +74,7 @@ class HandlerData(MiddlewareData, I18nData, total=False):
     webhook_log: WebhookLog
     connections: ConnectionService
     desk_login: DeskLogin
+    customers: CustomerService
 
     # IdentityMiddleware: who is asking (absent for a bot's own updates).
     user: Person

@@ -70,6 +70,16 @@ class Writing(StatesGroup):
     choosing = State()  # messages without context wait for the buyer to choose the order
 
 
+class ReplyCB(CallbackData, prefix="dr"):
+    """Staff answer the buyer from the order's dialog shown from the card."""
+
+    id: int
+
+
+class StaffReply(StatesGroup):
+    text = State()  # the staff member's answer to the order's buyer, in the state's data
+
+
 # Content the dialog carries: text (not commands), photos with captions, documents.
 CONTENT = (F.text & ~F.text.startswith("/")) | F.photo | F.document
 
@@ -349,9 +359,11 @@ async def show_dialog(
     language = i18n.current_locale
     thread = await dialog.thread(callback_data.id, actor)
     heading = _("<b>Dialog of order #{number}</b>").format(number=thread.number)
+    markup = reply_keyboard(thread.order_id) if thread.for_staff else None
     if not thread.messages:
         await query.message.answer(
-            heading + "\n" + _("No messages yet. The buyer writes from their order's card.")
+            heading + "\n" + _("No messages yet. The buyer writes from their order's card."),
+            reply_markup=markup,
         )
         return
     lines: list[str] = []
@@ -363,7 +375,66 @@ async def show_dialog(
             lines.append("…")
             break
         lines.append(line)
-    await query.message.answer("\n".join([heading, *reversed(lines)]))
+    await query.message.answer("\n".join([heading, *reversed(lines)]), reply_markup=markup)
+
+
+def reply_keyboard(order_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("↩️ Reply to the buyer"), callback_data=ReplyCB(id=order_id).pack()
+                )
+            ]
+        ]
+    )
+
+
+# -- staff answer from the dialog ------------------------------------------------------------
+
+
+async def start_staff_reply(
+    query: CallbackQuery,
+    callback_data: ReplyCB,
+    dialog: DialogService,
+    actor: ActorRef,
+    state: FSMContext,
+) -> None:
+    thread = await dialog.thread(callback_data.id, actor)  # strangers: "not found"
+    if not thread.for_staff:
+        raise OrderRefused(Problem.FORBIDDEN, "only the shop's staff answer the buyer")
+    await state.set_state(StaffReply.text)
+    await state.set_data({"order_id": thread.order_id, "number": thread.number})
+    await query.message.answer(
+        _(
+            "Write your answer to the buyer of order #{number}: text, a photo or a file. "
+            "/cancel to leave it."
+        ).format(number=thread.number)
+    )
+
+
+async def staff_reply(
+    message: Message, dialog: DialogService, actor: ActorRef, state: FSMContext
+) -> None:
+    data = await state.get_data()
+    text, files = content(message)
+    try:
+        await dialog.from_staff(
+            data["order_id"],
+            actor,
+            text=text,
+            attachments=files,
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+        )
+    except OrderRefused as refusal:
+        if refusal.code is Problem.INVALID:
+            await message.answer(too_long_text())
+            return
+        await state.clear()
+        raise
+    await state.clear()
+    await message.answer(_("Sent to the buyer of order #{number}.").format(number=data["number"]))
 
 
 def dialog_line(
@@ -392,6 +463,8 @@ def router() -> Router:
     router.message.register(cancel_writing, StateFilter(Writing), Command("cancel"))
     router.message.register(reply_in_dialog, CONTENT, reply_target)
     router.message.register(write_to_order, Writing.order, CONTENT)
+    router.callback_query.register(start_staff_reply, ReplyCB.filter())
+    router.message.register(staff_reply, StaffReply.text, CONTENT)
     router.message.register(
         unsupported_content, Writing.order, F.chat.type == "private", ~F.text.startswith("/")
     )

@@ -34,7 +34,7 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.telegram import return_notices, storefront_notices
 from handlers.telegram import reviews as review_notices
-from handlers.telegram.card_view import card_keyboard, card_text
+from handlers.telegram.card_view import card_digest, card_keyboard, card_text, money_lines
 from handlers.telegram.format import esc, money, role_name
 from handlers.telegram.order_list_view import ListAct, ListCB
 from services.documents.service import INVOICE_STATUSES, Document, DocumentService
@@ -301,18 +301,23 @@ class TelegramSender:
             return Permanent(f"the card's reader may not see the order: {refusal}")
         with self._i18n.context(), self._i18n.use_locale(notice.language):
             text, markup = card_text(view, notice.language), card_keyboard(view, notice.language)
+        chat_id, message_id = delivery.chat_id, delivery.target_message_id
+        digest = card_digest(text, markup)
+        if await self._cards.digest(chat_id, message_id) == digest:
+            # Drawn so already (the tap that made the change redrew its own card): a second
+            # drawing would only earn "message is not modified".
+            return Sent(message_id)
         try:
             await self._bot.edit_message_text(
-                text=text,
-                chat_id=delivery.chat_id,
-                message_id=delivery.target_message_id,
-                reply_markup=markup,
+                text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup
             )
         except TelegramBadRequest as error:
             if any(gone in error.message for gone in CARD_GONE):
-                await self._cards.forget(delivery.chat_id, delivery.target_message_id)
-            raise
-        return Sent(delivery.target_message_id)
+                await self._cards.forget(chat_id, message_id)
+            if "message is not modified" not in error.message:
+                raise
+        await self._cards.drawn(chat_id, message_id, digest)
+        return Sent(message_id)
 
 
 def _copies(delivery: Outgoing, notice: Notice) -> bool:
@@ -350,11 +355,22 @@ def render(
             number=number, status=status, role=esc(role_name(data.get("role") or ""))
         )
         return text, _open(order.id)
+    if topic == "buyer_acted":
+        lines = [
+            _("👤 The buyer of order #{number}: «{action}». Now: {status}").format(
+                number=number,
+                action=esc(notice.action_title(data.get("action"), data.get("from_status"))),
+                status=status,
+            ),
+            *reason_lines(notice, data),
+        ]
+        return "\n".join(lines), _open(order.id)
     if topic == "status_changed":
         lines = [
             _("Order #{number} at {shop}: {status}").format(
                 number=number, shop=shop_name, status=status
-            )
+            ),
+            *reason_lines(notice, data),
         ]
         code = data.get("status") or order.status
         if order.track_code and not notice.is_final(code):
@@ -372,10 +388,16 @@ def render(
         status_line = _("Status: <b>{status}</b>").format(status=status)
         return f"{text}\n{status_line}", None
     if topic == "order_changed":
-        text = _("Your order #{number} at {shop} was changed. Total: {total}").format(
-            number=number, shop=shop_name, total=total
-        )
-        return text, None
+        if data.get("action") == "payment_recorded":
+            text = _("{shop} has received your payment of {amount} for order #{number}.")
+        elif data.get("action") == "refund_recorded":
+            text = _("{shop} has sent you back {amount} for order #{number}.")
+        else:
+            text = _("Your order #{number} at {shop} was changed. Total: {total}")
+        amount = money(int(data.get("amount") or 0), order.currency, notice.language)
+        lines = [text.format(number=number, shop=shop_name, total=total, amount=amount)]
+        lines += money_lines(order, notice.language)
+        return "\n".join(lines), None
     if topic == "order_split":
         text = _("Part of your order #{from_number} at {shop} is now order #{number}: {total}")
         return text.format(
@@ -438,6 +460,16 @@ def render(
     if topic in review_notices.TOPICS:
         return review_notices.render_notice(topic, data, notice)
     raise ValueError(f"no text for the topic {topic!r}")
+
+
+def reason_lines(notice: Notice, data: dict) -> list[str]:
+    """A cancellation's reason and comment, as the person who cancelled gave them (003)."""
+    lines = []
+    if data.get("reason"):
+        lines.append(_("Reason: {reason}").format(reason=esc(notice.reason_title(data["reason"]))))
+    if data.get("comment"):
+        lines.append(_("Comment: {comment}").format(comment=esc(_cut(data["comment"], 1000))))
+    return lines
 
 
 def _dialog_text(

@@ -16,7 +16,14 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.callbacks import OrderAct, OrderCB
-from handlers.telegram.card_view import card_keyboard, card_text, confirm_keyboard, method_name
+from handlers.telegram.card_memory import current_cards
+from handlers.telegram.card_view import (
+    card_digest,
+    card_keyboard,
+    card_text,
+    confirm_keyboard,
+    method_name,
+)
 from handlers.telegram.format import esc, money, role_name, title, when
 from handlers.telegram.refusals import describe
 from services.messaging.cards import CardRegistry
@@ -59,15 +66,36 @@ async def show_card(
     cards: CardRegistry | None = None,
 ) -> Message:
     """Draw the card (edit it in place, or send it); a sent card is remembered in `cards`
-    so that later changes of the order redraw it too."""
+    so that later changes of the order redraw it too, and what it shows is remembered, so
+    a redraw that would change nothing is not sent (the update's registry when not given:
+    handlers.telegram.card_memory)."""
     text, markup = card_text(view, language), card_keyboard(view, language)
+    digest = card_digest(text, markup)
+    cards = cards or current_cards()
     if edit:
-        await message.edit_text(text, reply_markup=markup)
+        if not shows_already(message, text, markup):
+            await message.edit_text(text, reply_markup=markup)
+        if cards is not None:
+            await cards.drawn(message.chat.id, message.message_id, digest)
         return message
     sent = await message.answer(text, reply_markup=markup)
     if cards is not None and view.who.ref.user_id is not None:
-        await cards.remember(view.order.id, view.who.ref.user_id, sent.chat.id, sent.message_id)
+        await cards.remember(
+            view.order.id, view.who.ref.user_id, sent.chat.id, sent.message_id, digest
+        )
     return sent
+
+
+def shows_already(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> bool:
+    """The message shows exactly this card already (a refresh, a second tap, a stale card
+    redrawn by an earlier tap): editing it would change nothing, and Telegram would answer
+    "message is not modified". Telegram sends the message with the tap, so nothing is read."""
+    if message.text is None:
+        return False
+    mine = markup.model_dump(exclude_none=True) if markup is not None else None
+    shown = message.reply_markup
+    theirs = shown.model_dump(exclude_none=True) if shown is not None else None
+    return mine == theirs and message.html_text == text
 
 
 async def open_card(
@@ -483,6 +511,8 @@ def event_names() -> dict[OrderEvents, str]:
         OrderEvents.REVIEW_TEXT: _("review written"),
         OrderEvents.REVIEW_ANSWERED: _("the shop answered the review"),
         OrderEvents.PERSONAL_DATA_ERASED: _("the buyer's personal data was erased"),
+        OrderEvents.PAYMENT_RECORDED: _("payment received"),
+        OrderEvents.REFUND_RECORDED: _("money given back to the buyer"),
     }
 
 

@@ -1,9 +1,13 @@
-"""Buyers in Telegram (C5): the deep link that binds a Telegram account to an order's buyer,
-and the orders a person has bought, across every shop.
+"""Buyers in Telegram (C5): how a Telegram account proves an order is its own, and the orders
+a person has bought, across every shop.
 
-An order's link carries its `buyer_token`, 128 random bits: whoever opens it first becomes the
-order's buyer in Telegram, and nobody after them can. A Buyer row is per shop, so binding it
-binds all of that buyer's orders in the shop.
+Two proofs, and only these (a phone or e-mail typed into an order proves nothing: anyone can
+type anyone's): the order's own link, which carries its `buyer_token`, 128 random bits
+(whoever opens it first becomes the order's buyer in Telegram, and nobody after them can);
+and the person's own phone as Telegram vouches for it ("share contact": a contact whose
+user_id is the sender's), which claims the orders placed with that phone that nobody has
+claimed yet, in every shop. A Buyer row is per order placed (services.orders.service), so a
+link binds that order (and its halves) only.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+import phonenumbers
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.orders.events import OrderEvents
-from services.refusals import Reason, Refused
+from services.refusals import Reason, Refused, invalid
 from services.time.clock import Clock
 from services.vocabulary import LANGUAGES
 from services.workflow.definition import Workflow
@@ -85,7 +90,7 @@ class BuyerService:
                 raise Refused(Reason.NOT_FOUND, "no such user")
             buyer = order.buyer
             if buyer.user_id != user.id and await self._claim(session, buyer, user, language):
-                session.add(_linked_event(order, user, now))
+                session.add(_linked_event(order, user, now, "link"))
             await session.flush()
             await session.refresh(buyer)
             order.buyer = buyer
@@ -118,6 +123,70 @@ class BuyerService:
         if owner == user.id:
             return False
         raise Refused(Reason.USED, "the order belongs to another Telegram account")
+
+    async def share_contact(
+        self, user_id: int, *, phone: str, contact_user_id: int | None, sender_telegram_id: int
+    ) -> VerifiedPhone:
+        """A contact the person sent: if Telegram vouches it is their own (its user_id is the
+        sender's, which Telegram fills in only for the "share contact" button or a contact of
+        that very account), the phone is theirs from now on and claims their orders.
+
+        Any other contact (someone else's, or typed in by hand: no user_id) is refused with
+        INVALID and changes nothing.
+        """
+        if contact_user_id is None or contact_user_id != sender_telegram_id:
+            raise invalid("contact", "only one's own contact, shared with the button, counts")
+        number = _e164(phone)
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            user = await session.get(User, user_id)
+            if user is None or user.telegram_id != sender_telegram_id:
+                raise Refused(Reason.NOT_FOUND, "no such user")
+            user.phone, user.phone_verified_at = number, now
+            claimed = await self._claim_by_phone(session, user, now)
+        return VerifiedPhone(number, claimed)
+
+    async def claim_verified(self, user_id: int) -> int:
+        """Orders placed since with the person's verified phone become theirs too; how many."""
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            user = await session.get(User, user_id)
+            if user is None or user.phone is None or user.phone_verified_at is None:
+                return 0
+            return await self._claim_by_phone(session, user, now)
+
+    async def verified_phone(self, user_id: int) -> str | None:
+        async with reading(self._sessions) as session:
+            user = await session.get(User, user_id)
+            return user.phone if user is not None and user.phone_verified_at else None
+
+    async def _claim_by_phone(self, session: AsyncSession, user: User, now: datetime) -> int:
+        """The buyers of orders placed with this verified phone that no account has claimed:
+        each taken with a conditional UPDATE (two claims at once: one wins), each order's
+        audit log saying it was claimed by phone. A buyer the shop knows by another Telegram
+        account stays that account's."""
+        candidates = await session.scalars(
+            select(Buyer.id).where(
+                Buyer.phone == user.phone,
+                Buyer.user_id.is_(None),
+                or_(Buyer.telegram_id.is_(None), Buyer.telegram_id == user.telegram_id),
+            )
+        )
+        claimed = 0
+        for buyer_id in list(candidates):
+            done = await session.execute(
+                update(Buyer)
+                .where(Buyer.id == buyer_id, Buyer.user_id.is_(None))
+                .values(user_id=user.id, telegram_id=user.telegram_id)
+                .execution_options(synchronize_session=False)
+            )
+            if done.rowcount != 1:
+                continue
+            orders = await session.scalars(select(Order).where(Order.buyer_id == buyer_id))
+            for order in orders:
+                session.add(_linked_event(order, user, now, "phone"))
+                claimed += 1
+        return claimed
 
     async def my_orders(self, user_id: int, *, limit: int = MAX_ORDERS_LISTED) -> list[BuyerOrder]:
         """The orders this person bought, in every shop, newest first."""
@@ -175,8 +244,29 @@ class BuyerService:
         return [order for order in await self.my_orders(user_id) if order.is_open]
 
 
-def _linked_event(order: Order, user: User, now: datetime) -> OrderEvent:
-    """The audit log (A9) keeps who took the order's link, and when."""
+@dataclass(frozen=True)
+class VerifiedPhone:
+    phone: str  # E.164
+    claimed: int  # orders that became the person's by it now
+
+
+def _e164(raw: str) -> str:
+    """Telegram gives a contact's phone in international form, with or without its "+"."""
+    text = (raw or "").strip()
+    if not text or len(text) > 32:
+        raise invalid("contact", "not a phone number")
+    try:
+        number = phonenumbers.parse(text if text.startswith("+") else f"+{text}", None)
+    except phonenumbers.NumberParseException as error:
+        raise invalid("contact", "not a phone number") from error
+    if not phonenumbers.is_valid_number(number):
+        raise invalid("contact", "not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _linked_event(order: Order, user: User, now: datetime, proof: str) -> OrderEvent:
+    """The audit log (A9) keeps who took the order, when, and by which proof (its link, or
+    their phone as Telegram vouched for it)."""
     return OrderEvent(
         order_id=order.id,
         created_at=now,
@@ -185,6 +275,6 @@ def _linked_event(order: Order, user: User, now: datetime) -> OrderEvent:
         actor_role=None,
         channel="telegram",
         action=OrderEvents.BUYER_LINKED,
-        payload={},
+        payload={"proof": proof},
         visible_to_buyer=True,
     )

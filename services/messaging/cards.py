@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.time.clock import Clock
@@ -28,8 +28,16 @@ class CardRegistry:
         self._sessions = sessions
         self._clock = clock
 
-    async def remember(self, order_id: int, user_id: int, chat_id: int, message_id: int) -> None:
-        """A card of this order now shows in this chat, drawn for this person."""
+    async def remember(
+        self,
+        order_id: int,
+        user_id: int,
+        chat_id: int,
+        message_id: int,
+        digest: str | None = None,
+    ) -> None:
+        """A card of this order now shows in this chat, drawn for this person (`digest`:
+        of what it shows, see `drawn`)."""
         async with self._sessions() as session, session.begin():
             await session.execute(
                 insert_for(session, OrderCard.__table__)
@@ -38,6 +46,7 @@ class CardRegistry:
                     user_id=user_id,
                     chat_id=chat_id,
                     message_id=message_id,
+                    digest=digest,
                     created_at=self._clock.now(),
                 )
                 .on_conflict_do_nothing(index_elements=["chat_id", "message_id"])
@@ -57,6 +66,37 @@ class CardRegistry:
         async with reading(self._sessions) as session:
             rows = await session.scalars(select(OrderCard).where(OrderCard.order_id == order_id))
             return [ShownCard(r.order_id, r.user_id, r.chat_id, r.message_id) for r in rows]
+
+    async def drawn(self, chat_id: int, message_id: int, digest: str) -> None:
+        """The card in this message was (re)drawn showing what `digest` digests: a redraw
+        that would show the same is then not sent. A message that is no card: nothing.
+        Read first: most draws are of a message that is no registered card, or that shows
+        this already, and a read does not take SQLite's write lock."""
+        async with reading(self._sessions) as session:
+            known = (
+                await session.execute(
+                    select(OrderCard.digest).where(
+                        OrderCard.chat_id == chat_id, OrderCard.message_id == message_id
+                    )
+                )
+            ).first()
+        if known is None or known.digest == digest:
+            return
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OrderCard)
+                .where(OrderCard.chat_id == chat_id, OrderCard.message_id == message_id)
+                .values(digest=digest)
+            )
+
+    async def digest(self, chat_id: int, message_id: int) -> str | None:
+        """The digest of what the card in this message shows, when known."""
+        async with reading(self._sessions) as session:
+            return await session.scalar(
+                select(OrderCard.digest).where(
+                    OrderCard.chat_id == chat_id, OrderCard.message_id == message_id
+                )
+            )
 
     async def forget(self, chat_id: int, message_id: int) -> None:
         """The card is gone (deleted, or Telegram no longer lets us edit it)."""

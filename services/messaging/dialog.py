@@ -82,6 +82,7 @@ class Thread:
     timezone: str
     messages: list[DialogMessage]
     authors: Mapping[int, str]  # user id -> name
+    for_staff: bool = False  # read by the shop's staff (who may answer from it)
 
 
 class DialogService:
@@ -145,6 +146,27 @@ class DialogService:
             who = await who_is(session, order, actor)
             direction = Direction.TO_BUYER if who.is_staff else Direction.TO_SHOP
             return await self._store(session, order, who, direction, text, files, None, None)
+
+    async def from_staff(
+        self,
+        order_id: int,
+        actor: ActorRef,
+        *,
+        text: str = "",
+        attachments: Sequence[Mapping[str, Any]] = (),
+        chat_id: int | None = None,
+        message_id: int | None = None,
+    ) -> DialogMessage:
+        """Staff answer the buyer from the order's dialog (its "Reply" button); staff only."""
+        text, files = _checked(text, attachments)
+        async with self._sessions() as session, session.begin():
+            order = await _order(session, order_id)
+            who = await who_is(session, order, actor)
+            if not who.is_staff:
+                raise OrderRefused(Problem.NOT_FOUND, "only the shop's staff answer the buyer")
+            return await self._store(
+                session, order, who, Direction.TO_BUYER, text, files, chat_id, message_id
+            )
 
     async def from_buyer_reply(
         self,
@@ -392,7 +414,7 @@ class DialogService:
     async def thread(self, order_id: int, actor: ActorRef) -> Thread:
         async with reading(self._sessions) as session:
             order = await _order(session, order_id)
-            await who_is(session, order, actor)  # strangers: "not found"
+            who = await who_is(session, order, actor)  # strangers: "not found"
             messages = list(
                 await session.scalars(
                     select(DialogMessage)
@@ -402,7 +424,9 @@ class DialogService:
             )
             authors = await _names(session, {m.author_user_id for m in messages})
             timezone = await session.scalar(select(Shop.timezone).where(Shop.id == order.shop_id))
-            return Thread(order.id, order.number, timezone or "UTC", messages, authors)
+            return Thread(
+                order.id, order.number, timezone or "UTC", messages, authors, who.is_staff
+            )
 
 
 async def _first_receipt(session: AsyncSession, receipt: str, clock: Clock) -> bool:

@@ -254,7 +254,13 @@ async def erase_buyers(session: AsyncSession, scope: ErasureScope) -> None:
         update(Buyer)
         .where(Buyer.id.in_(scope.buyer_ids))
         .values(
-            name="", phone=None, email=None, telegram_id=None, user_id=None, erased_at=scope.now
+            name="",
+            phone=None,
+            email=None,
+            email_verified_at=None,
+            telegram_id=None,
+            user_id=None,
+            erased_at=scope.now,
         )
     )
     # Their Telegram profile is forgotten too, unless they are staff somewhere or still a
@@ -266,5 +272,7 @@ async def erase_buyers(session: AsyncSession, scope: ErasureScope) -> None:
         )
         if staff is None and elsewhere is None:
             await session.execute(
-                update(User).where(User.id == user_id).values(name="", username=None)
+                update(User)
+                .where(User.id == user_id)
+                .values(name="", username=None, phone=None, phone_verified_at=None)
             )

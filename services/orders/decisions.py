@@ -89,7 +89,7 @@ async def write_decision(
         was_late=was_late,
         now=unit.now,
     )
-    notices.status_changed(unit.outbox, order, workflow, events[-1])
+    notices.status_changed(unit.outbox, order, workflow, events[-1], events[0])
     # An order from a connected platform is told back to it (H4), from all the steps.
     platform_status.status_changed(unit.outbox, order, workflow, events)
     actions = [step.transition.code for step in decision.steps]

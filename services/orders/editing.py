@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.messaging.webhooks import events as webhooks
+from services.money.ledger import postings as ledger
 from services.orders import drafts, notices
 from services.orders.access import Who
 from services.orders.drafts import ItemDraft
@@ -21,7 +22,7 @@ from services.refusals import OrderRefused, Problem
 from services.shops.auth import new_buyer_token
 from services.time import timers
 from services.workflow.definition import Workflow
-from storage.models import Buyer, Order, OrderItem, Shop
+from storage.models import Buyer, Order, OrderEvent, OrderItem, Shop
 
 
 async def edit_items(
@@ -241,20 +242,25 @@ async def split(
     await unit.session.flush()
     new.buyer = order.buyer
     details = {"reason": reason, "comment": comment or None}
-    await changed(
+    split_event = await changed(
         unit,
         order,
         who,
         OrderEvents.SPLIT,
         {**details, "new_order_id": new.id, "new_order_number": new.number},
+        reprice=False,
     )
-    unit.add_event(
+    from_event = unit.add_event(
         new,
         who,
         action=OrderEvents.SPLIT_FROM,
         to_status=new.status,
         payload={**details, "from_order_id": order.id, "from_order_number": order.number},
     )
+    await unit.session.flush()
+    # A paid order's money goes with its goods (A7): the new order is paid as far as the
+    # old one's money reaches, never paid twice (issue 14).
+    await ledger.after_split(unit.session, order, new, (split_event, from_event), unit.now)
     await timers.copy_pending(unit.session, order.id, new.id, unit.now)
     webhooks.order_created(unit.outbox, new, unit.now.isoformat())  # every order is told (H4)
     notices.to_buyer(unit.outbox, new, "order_split", {"from_number": order.number})
@@ -294,15 +300,22 @@ def take_out(order: Order, move: Mapping[int, int]) -> list[ItemDraft]:
     return moved
 
 
-async def changed(unit: Unit, order: Order, who: Who, action: OrderEvents, payload: dict) -> None:
-    """Record an edit: bump the version (a concurrent edit then fails), log it, tell the buyer."""
+async def changed(
+    unit: Unit, order: Order, who: Who, action: OrderEvents, payload: dict, *, reprice: bool = True
+) -> OrderEvent:
+    """Record an edit: bump the version (a concurrent edit then fails), log it, hold a paid
+    order's money for its new total (what the buyer owes or is owed is posted), tell the
+    buyer. `reprice` False: the caller settles the money itself (a split)."""
     order.updated_at = unit.now
     await unit.session.flush()
     event = unit.add_event(order, who, action=action, payload=payload)
     await unit.session.flush()  # the event's id names its webhook
     webhooks.order_updated(unit.outbox, order, event)
+    if reprice:
+        await ledger.after_edit(unit.session, order, event, unit.now)
     notices.cards_changed(unit.outbox, order)
     notices.to_buyer(unit.outbox, order, "order_changed", {"action": str(action)})
+    return event
 
 
 def summary(items: list[OrderItem]) -> list[dict[str, Any]]:

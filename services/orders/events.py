@@ -42,6 +42,8 @@ class OrderEvents(StrEnum):
     REVIEW_TEXT = "review_text"  # the buyer's words after the stars
     REVIEW_ANSWERED = "review_answered"  # the shop's one answer to the review
     PERSONAL_DATA_ERASED = "personal_data_erased"  # the buyer forgotten, or retention ran out
+    PAYMENT_RECORDED = "payment_recorded"  # money from the buyer, with its amount
+    REFUND_RECORDED = "refund_recorded"  # money the shop owed back, given back
 
 
 def record(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from services.messaging.notifications.outbox import Outbox
 from services.messaging.webhooks import events as webhooks
-from services.workflow.definition import StatusKind, Workflow
+from services.workflow.definition import ActorKind, StatusKind, Workflow
 from storage.models import Order, OrderEvent, Shop
 
 
@@ -51,12 +51,47 @@ def cards_changed(outbox: Outbox, order: Order) -> None:
     )
 
 
-def status_changed(outbox: Outbox, order: Order, workflow: Workflow, event: OrderEvent) -> None:
-    """The staff responsible for the new status get a ping; the buyer, if it is news to them."""
+def status_changed(
+    outbox: Outbox,
+    order: Order,
+    workflow: Workflow,
+    event: OrderEvent,
+    first: OrderEvent | None = None,
+) -> None:
+    """The staff responsible for the new status get a ping; the buyer, if it is news to them.
+
+    `first`: the decision's first step (the one a person took; `event` is its last step).
+    When the buyer took it, the shop always hears of it, whoever the new status is for.
+    A cancellation's reason and comment travel with the news (seed 003).
+    """
     cards_changed(outbox, order)
+    first = first or event
     status = workflow.status(order.status)
-    payload = {"event_id": event.id, "status": order.status, "number": order.number}
-    if status.responsible:
+    payload: dict = {"event_id": event.id, "status": order.status, "number": order.number}
+    inputs = (first.payload or {}).get("inputs") or {}
+    if inputs.get("reason"):
+        payload["reason"] = inputs["reason"]
+    if first.comment and inputs.get("reason"):
+        payload["comment"] = first.comment
+    by_buyer = first.actor_kind == ActorKind.BUYER
+    if by_buyer:
+        # The buyer cancelled, confirmed receipt...: the group and the status's people, or
+        # the owner; never nobody (a status without a responsible role is no excuse).
+        outbox.add(
+            key=f"order:{order.id}:event:{event.id}:buyer_acted",
+            channel="telegram",
+            audience="staff",
+            topic="buyer_acted",
+            shop_id=order.shop_id,
+            order_id=order.id,
+            payload={
+                **payload,
+                "action": first.action,
+                "from_status": first.from_status,
+                "role": status.responsible,
+            },
+        )
+    elif status.responsible:
         outbox.add(
             key=f"order:{order.id}:event:{event.id}:staff",
             channel="telegram",

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import metrics
-from services.orders import access, drafts, editing, links_used, notices, timed
+from services.orders import access, drafts, editing, links_used, notices, payments, timed
 from services.orders.access import Who
 from services.orders.actors import ActorRef
 from services.orders.decisions import facts, write_decision
@@ -33,7 +33,7 @@ from services.shops.auth import new_buyer_token
 from services.shops.suspension import refuse_if_suspended
 from services.time import sla, timers
 from services.vocabulary import IN_STOCK, MADE_TO_ORDER
-from services.workflow.definition import EDIT_KINDS, Workflow
+from services.workflow.definition import EDIT_KINDS, StatusKind, Workflow
 from services.workflow.engine import (
     ActionOption,
     Applied,
@@ -61,6 +61,15 @@ class OrderView:
     actions: list[ActionOption]
     edits: frozenset[str]  # the edits this person may make now (A6)
     now: datetime  # when it was read: the time left before the status's limit counts from it
+    closing: Closing | None = None  # a cancelled order: why, as the canceller said (003)
+
+
+@dataclass(frozen=True)
+class Closing:
+    """Why an order ended cancelled: the reason's code and the comment given with it."""
+
+    reason: str | None
+    comment: str | None
 
 
 @dataclass(frozen=True)
@@ -126,7 +135,27 @@ class OrderService:
             if who.actor.roles & access.EDITOR_ROLES and workflow.may_edit(kind, order.status)
         )
         actions = available_actions(workflow, facts(order), who.actor)
-        return OrderView(order, shop, workflow, who, actions, edits, unit.now)
+        closing = await self._closing(unit, order, workflow)
+        return OrderView(order, shop, workflow, who, actions, edits, unit.now, closing)
+
+    async def _closing(self, unit: Unit, order: Order, workflow: Workflow) -> Closing | None:
+        """The step that cancelled the order, read only for a cancelled one."""
+        try:
+            failed = workflow.status(order.status).kind is StatusKind.FINAL_FAILURE
+        except KeyError:
+            return None
+        if not failed:
+            return None
+        event = await unit.session.scalar(
+            select(OrderEvent)
+            .where(OrderEvent.order_id == order.id, OrderEvent.from_status.is_not(None))
+            .order_by(OrderEvent.id.desc())
+            .limit(1)
+        )
+        inputs = ((event.payload or {}).get("inputs") or {}) if event is not None else {}
+        if not inputs.get("reason") and not (event is not None and event.comment):
+            return None
+        return Closing(inputs.get("reason"), event.comment if inputs.get("reason") else None)
 
     async def find(self, shop_id: int, number: int, actor: ActorRef) -> int:
         """The id of the shop's order with this public number, if this person may see it."""
@@ -270,31 +299,25 @@ class OrderService:
             raise
 
     async def _buyer_for(self, unit: Unit, shop_id: int, draft: BuyerDraft) -> Buyer:
-        """The shop's existing buyer with this phone (else e-mail), or a new one."""
-        buyer = None
-        for column, value in ((Buyer.phone, draft.phone), (Buyer.email, draft.email)):
-            if value and buyer is None:
-                buyer = await unit.session.scalar(
-                    select(Buyer).where(Buyer.shop_id == shop_id, column == value).limit(1)
-                )
-        if buyer is None:
-            buyer = Buyer(
-                shop_id=shop_id,
-                name=draft.name,
-                phone=draft.phone,
-                email=draft.email,
-                language=draft.language,
-                telegram_id=draft.telegram_id,
-                created_at=unit.now,
-            )
-            unit.session.add(buyer)
-            await unit.session.flush()
-        else:
-            # Only fill what the shop did not know; what the buyer gave before stays (A6).
-            buyer.email = buyer.email or draft.email
-            buyer.phone = buyer.phone or draft.phone
-            buyer.name = buyer.name or draft.name
-            buyer.language = buyer.language or draft.language
+        """A new buyer for every order placed, never one found by its phone or e-mail.
+
+        What arrives with an order is a claim nobody checked: matching it to an earlier
+        buyer would show that buyer's orders (address, door code) to whoever typed their
+        phone, and send them their news. The same person's orders come together only
+        through a proof (services.buyers.service), and the shop's customer view groups them
+        by it (services.buyers.customers).
+        """
+        buyer = Buyer(
+            shop_id=shop_id,
+            name=draft.name,
+            phone=draft.phone,
+            email=draft.email,
+            language=draft.language,
+            telegram_id=draft.telegram_id,
+            created_at=unit.now,
+        )
+        unit.session.add(buyer)
+        await unit.session.flush()
         return buyer
 
     # -- changing the status -------------------------------------------------------
@@ -329,6 +352,9 @@ class OrderService:
                 unit.session, link_nonce, order.id, action, unit.now
             ):
                 raise OrderRefused(Problem.LINK_USED, "this link has been used already")
+            if link_nonce is not None and order.buyer.email_verified_at is None:
+                # The link went to the order's e-mail only: using it proves the address.
+                order.buyer.email_verified_at = unit.now
             decision = decide(workflow, facts(order), who.actor, action, inputs, unit.now)
             if not decision.applied:
                 raise OrderRefused(decision.code, decision.message, decision.params)
@@ -404,6 +430,51 @@ class OrderService:
             )
             await unit.session.flush()
             return event
+
+        return await self._transaction(work)
+
+    # -- money recorded against the order (services.orders.payments) --------------------
+
+    async def record_payment(
+        self,
+        order_id: int,
+        actor: ActorRef,
+        amount: int | None = None,
+        *,
+        reference: str | None = None,
+        expected_version: int | None = None,
+    ) -> int:
+        """The buyer paid `amount` (minor units; None: what they owe now). Staff with a money
+        role, or the system for a payment provider (`reference`: the provider's payment id,
+        recorded once). Returns the amount recorded; 0 when `reference` was recorded before."""
+
+        async def work(unit: Unit) -> int:
+            order = await unit.load(order_id, lock=True, items=False, asking=actor)
+            if expected_version is not None and order.version != expected_version:
+                raise OrderRefused(Problem.STALE, "the order has changed since this was shown")
+            who = await unit.who(order, actor)
+            workflow = await unit.workflow(order)
+            return await payments.record_payment(unit, order, workflow, who, amount, reference)
+
+        return await self._transaction(work)
+
+    async def record_refund(
+        self,
+        order_id: int,
+        actor: ActorRef,
+        amount: int | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> int:
+        """The shop gave back `amount` (None: all) of what it owes the buyer after an edit."""
+
+        async def work(unit: Unit) -> int:
+            order = await unit.load(order_id, lock=True, items=False, asking=actor)
+            if expected_version is not None and order.version != expected_version:
+                raise OrderRefused(Problem.STALE, "the order has changed since this was shown")
+            who = await unit.who(order, actor)
+            workflow = await unit.workflow(order)
+            return await payments.record_refund(unit, order, workflow, who, amount)
 
         return await self._transaction(work)
 

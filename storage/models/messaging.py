@@ -134,6 +134,9 @@ class OrderCard(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
+    # A digest of the text and buttons last drawn there: a redraw that would show the same
+    # is not sent (Telegram answers "message is not modified" to it anyway).
+    digest: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
 
 

@@ -21,7 +21,15 @@ from storage.models.base import Base
 
 
 class Buyer(Base):
-    """The person an order is for, as the shop knows them. Never edited by the shop (A6)."""
+    """The person an order is for, as the order names them. Never edited by the shop (A6).
+
+    One row per order placed (the two halves of an order split by availability share it):
+    the name, phone and e-mail an order arrives with are claims nobody has checked, so they
+    never merge two orders into one person nor change another order's buyer. A person is
+    known across orders only through a proof: `user_id` (their Telegram account opened the
+    order's own link, or shared this phone with Telegram's "share contact"), and
+    `email_verified_at` (a link sent to `email` was used).
+    """
 
     __tablename__ = "buyers"
 
@@ -33,6 +41,7 @@ class Buyer(Base):
     phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
     email: Mapped[str | None] = mapped_column(String(254))
     language: Mapped[str | None] = mapped_column(String(2))
+    email_verified_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     erased_at: Mapped[datetime | None]  # personal data erased (docs/personal-data.md)
 
@@ -68,6 +77,12 @@ class Order(Base):
     discount: Mapped[int] = mapped_column(BigInteger, default=0)  # on the whole order
     delivery_cost: Mapped[int] = mapped_column(BigInteger, default=0)
     total: Mapped[int] = mapped_column(BigInteger)  # items_total - discount + delivery_cost
+    # What the buyer has paid towards this order (payments in, moved along by a split), and
+    # what stays open between them once it was paid: > 0 the buyer owes it (an edit raised
+    # the total), < 0 the shop owes it back (an edit lowered it). Both follow the ledger's
+    # postings (services.money.ledger.postings), in the same transaction.
+    amount_paid: Mapped[int] = mapped_column(BigInteger, default=0)
+    balance_due: Mapped[int] = mapped_column(BigInteger, default=0)
     problem: Mapped[bool] = mapped_column(Boolean, default=False)
     problem_reason: Mapped[str | None] = mapped_column(String(64))
     # The time limits of the current status in the shop's business hours (B2), when it has

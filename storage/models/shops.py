@@ -52,6 +52,10 @@ class User(Base):
     telegram_language: Mapped[str | None] = mapped_column(String(16))
     # The shop this person works in right now, when they are staff in several.
     current_shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id", ondelete="SET NULL"))
+    # Their own phone as Telegram vouched for it ("share contact": a contact whose user_id is
+    # the sender's), E.164. A phone typed into an order proves nothing; this one does.
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    phone_verified_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 

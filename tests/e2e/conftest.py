@@ -27,6 +27,10 @@ from bot.telegram import build_bot, build_dispatcher
 from services.messaging.notifications.pump import OutboxPump, RateLimits
 
 BOT_TOKEN = "123456:TEST-TOKEN"
+NOT_MODIFIED = "message is not modified"
+# Edits Telegram refused as changing nothing, over the e2e tests run in this process: a card
+# redrawn with nothing new on it is a wasted call (issue 14). Printed at the end of the run.
+wasted_edits: dict[str, int] = {}
 
 
 def moving_sleep(clock):
@@ -43,6 +47,7 @@ def moving_sleep(clock):
 class Harness:
     emulator: TelegramEmulator
     container: Container
+    dispatcher: Any = None  # the bot's aiogram Dispatcher (its FSM storage, for state tests)
     _pump: OutboxPump | None = field(default=None, repr=False)
     _pump_bot: Any = field(default=None, repr=False)
 
@@ -167,7 +172,7 @@ async def telegram_world(
 
 
 @pytest.fixture
-async def tg(database_url, engine, clock):
+async def tg(request, database_url, engine, clock):
     # `engine` empties the PostgreSQL database first (a fresh SQLite file needs nothing).
     # Feature tests send faster than a person could; flood control has its own tests.
     async with telegram_world(database_url, clock) as (emulator, container):
@@ -178,7 +183,7 @@ async def tg(database_url, engine, clock):
                 bot, handle_as_tasks=False, polling_timeout=1, handle_signals=False
             )
         )
-        harness = Harness(emulator, container)
+        harness = Harness(emulator, container, dispatcher)
         try:
             yield harness
         finally:
@@ -190,3 +195,16 @@ async def tg(database_url, engine, clock):
             with contextlib.suppress(asyncio.CancelledError):
                 await polling
             await bot.session.close()
+            wasted = sum(NOT_MODIFIED in text for _, text in emulator.world.api_errors)
+            if wasted:
+                wasted_edits[request.node.nodeid] = wasted
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if wasted_edits:
+        terminalreporter.write_line(
+            f"e2e: {sum(wasted_edits.values())} '{NOT_MODIFIED}' answers in "
+            f"{len(wasted_edits)} tests"
+        )
+        for test, count in sorted(wasted_edits.items()):
+            terminalreporter.write_line(f"  {count:3} {test}")

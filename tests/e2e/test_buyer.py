@@ -144,6 +144,7 @@ async def test_platform_buyer_cancels_with_a_reason_until_received(tg):
             {"carrier": "Nova Poshta", "track_code": "20450000000002"} if action == "ship" else {}
         )
         await tg.container.orders.apply(second.id, manager, action, inputs)
+    await tg.say(ivan, f"/start {second.buyer_token}")  # each order by its own link
     await tg.say(ivan, "/my")
     await tg.tap_offered(ivan, f"#{second.number} · Cats & Dogs")
     received = card_of(tg, ivan, second.number)

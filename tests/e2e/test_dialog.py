@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from storage.models import DialogRelay
 from tests.e2e.chats import bot_messages, open_card, open_from_my
-from tests.e2e.shops import ShopRecipe, buyer_via_link, dialog_of, open_shop, place_order
+from tests.e2e.shops import ShopRecipe, dialog_of, open_shop, place_order
 from tests.factories import item
 from tests.images import png
 
@@ -16,9 +16,11 @@ SHOP = ShopRecipe(group=True)
 
 
 async def buyer_with_orders(tg, shop_id, count=2):
-    """Ivan with `count` open orders in the shop (one buyer: opening one link binds them all)."""
+    """Ivan with `count` open orders in the shop, each opened by its own link."""
     orders = [await place_order(tg, shop_id, item(f"SKU-{n}", 1, 150_000)) for n in range(count)]
-    ivan = await buyer_via_link(tg, orders[0])
+    ivan = tg.emulator.user("Ivan", language_code="en")
+    for order in orders:
+        await tg.say(ivan, f"/start {order.buyer_token}")
     await tg.deliver()  # the new-order pings, so what follows is the dialog's
     return ivan, orders
 

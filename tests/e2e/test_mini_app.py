@@ -9,11 +9,13 @@ from bot.sandbox.webapp import open_web_app
 from bot.telegram import build_bot, set_app_button
 from services.desk.launch import verify
 from tests.e2e.conftest import BOT_TOKEN
-from tests.e2e.test_order_list import setup_shop
+from tests.e2e.shops import ShopRecipe, open_shop
+
+SHOP = ShopRecipe(staff=("manager", "packer"), preset="marketplace")
 
 
 async def test_staff_open_the_table_and_buyers_their_orders(tg):
-    people = await setup_shop(tg, preset="marketplace")
+    people = await open_shop(tg, SHOP)
     buyer = tg.emulator.user("Ivan", language_code="en")
     await tg.say(buyer, "/start")
     for person, button in ((people.owner, "📊 Open the table"), (buyer, "📦 My orders")):
@@ -29,7 +31,7 @@ async def test_staff_open_the_table_and_buyers_their_orders(tg):
 
 
 async def test_web_gives_a_link_that_signs_in_once(tg):
-    people = await setup_shop(tg, preset="marketplace")
+    people = await open_shop(tg, SHOP)
     await tg.say(people.owner, "/web")
     text = tg.last(people.owner).text
     link = re.search(r"http://127\.0\.0\.1:8080/app/login/(\S+)", text)
@@ -42,7 +44,7 @@ async def test_web_gives_a_link_that_signs_in_once(tg):
 
 
 async def test_the_menu_button_opens_the_mini_app(tg):
-    people = await setup_shop(tg, preset="marketplace")
+    people = await open_shop(tg, SHOP)
     bot = build_bot(BOT_TOKEN, tg.emulator.url)
     try:
         assert not await set_app_button(bot, "http://shop.example")  # Telegram needs HTTPS

@@ -41,12 +41,12 @@ async def link_events(services, order_id: int) -> list[OrderEvent]:
         return list(rows)
 
 
-async def test_the_link_binds_the_buyer_and_all_their_orders_in_the_shop(services, buyers):
-    # given a buyer with two orders in a shop (the same phone: the same buyer)
+async def test_the_link_binds_its_own_order_only(services, buyers):
+    # given two orders in a shop with the same phone: two claims, not one person (issue 14)
     shop = await make_shop(services)
     first = await make_order(services, shop)
     second = await make_order(services, shop)
-    assert first.buyer_id == second.buyer_id
+    assert first.buyer_id != second.buyer_id
 
     # when they open the first order's link
     order = await buyers.bind(first.buyer_token, shop.buyer_user.id, language="uk")
@@ -56,17 +56,19 @@ async def test_the_link_binds_the_buyer_and_all_their_orders_in_the_shop(service
     buyer = await buyer_row(services, first.buyer_id)
     assert (buyer.user_id, buyer.telegram_id) == (shop.buyer_user.id, shop.buyer_user.telegram_id)
     assert buyer.language == "uk"
-    # and they act as the buyer of both orders
+    # and they act as the buyer of that order, not of the other one
     me = ActorRef.user(shop.buyer_user.id)
-    for each in (first, second):
-        view = await services.orders.view(each.id, me)
-        assert view.who.actor.is_buyer and not view.who.is_staff
-    # and the audit log says who took the link, once
+    view = await services.orders.view(first.id, me)
+    assert view.who.actor.is_buyer and not view.who.is_staff
+    with pytest.raises(Exception, match="not_found"):
+        await services.orders.view(second.id, me)
+    # and the audit log says who took the link, once, and by which proof
     [event] = await link_events(services, first.id)
-    assert (event.actor_kind, event.actor_user_id, event.channel) == (
+    assert (event.actor_kind, event.actor_user_id, event.channel, event.payload) == (
         "buyer",
         shop.buyer_user.id,
         "telegram",
+        {"proof": "link"},
     )
 
 

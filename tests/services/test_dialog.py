@@ -259,9 +259,11 @@ async def test_an_answer_to_a_buyer_with_no_channel_is_kept_for_the_history(serv
 
 
 async def test_the_buyer_replies_to_the_relayed_answer_of_the_right_order(services, dialog, buyers):
-    # given one buyer with two open orders, and the shop's answers relayed to their chat
+    # given one buyer with two open orders (each opened by its link), and the shop's answers
+    # relayed to their chat
     shop, first, me = await shop_with_buyer(services, buyers)
     second = await make_order(services, shop)
+    await buyers.bind(second.buyer_token, shop.buyer_user.id)
     chat = shop.buyer_user.telegram_id
     staff = ActorRef.user(shop.manager.id)
     for number, order in enumerate((first, second)):

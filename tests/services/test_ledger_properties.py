@@ -1,9 +1,13 @@
 """The ledger over random lifecycles of every preset (hypothesis, real service and database).
 
-Random people take random actions, time passes and the sweep fires timers, received orders
-get random returns. After every step no reserve of the order is negative and the shop's
-accounts sum to zero; at the end the order's balances are exactly what a small model of
-seed 004's rules, fed the effects recorded in the audit log, says they should be.
+Random people take random actions, time passes and the sweep fires timers; the shop edits the
+delivery cost and discounts and splits the order (the split-off order then lives its own
+random life), records payments with an amount (as a payment provider does) and what an edit
+left due, gives back what it owes; received orders get random returns; some orders are paid
+cash on delivery. After every step no account an order holds is negative, the shop's
+accounts sum to zero and each order's `amount_paid` / `balance_due` are what its entries
+say; at the end each order's balances are exactly what a small model of the rules, fed the
+changes the audit log records, says they should be.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from sqlalchemy import select
 
 from services.money.ledger.income import line_shares, order_income
 from services.money.ledger.postings import post_return_refund
-from services.orders.actors import ActorRef
+from services.orders.actors import ActorRef, Channel
 from services.refusals import OrderRefused
 from services.time.sweep import TimerSweep
 from services.workflow.definition import ActorKind, Input, StatusKind
@@ -36,8 +40,15 @@ WAITS = (
     timedelta(days=16),
     timedelta(days=40),
 )
-HELD = ("reserved", "delivery_reserved", "fee_reserved")
+HELD = ("reserved", "delivery_reserved", "fee_reserved", "refund_due")
+OPEN = (*HELD, "amount_due")
 INPUTS = {"carrier": "CDEK", "track_code": "RA123456789RU", "comment": "fine"}
+EDITS = ("change_delivery", "set_discount")
+MONEY_EFFECTS = frozenset(
+    {"reserve_income", "credit_income", "refund_goods", "refund_delivery", "compensate_delivery"}
+)
+# Mostly the workflow's own steps, so that orders get far (received, returned, cancelled).
+KINDS_OF_STEP = ("act",) * 6 + ("wait", "edit", "split", "pay", "settle")
 
 lines = st.lists(
     st.tuples(
@@ -50,46 +61,127 @@ lines = st.lists(
 )
 
 
-class Model:
-    """Seed 004's rules, restated: what each money effect does to one order's accounts."""
+def rule(goods: int, fee: int, delivery: int, in_hand: int) -> dict[str, int]:
+    """The holding rule, restated: the buyer's money for an order pays the commission, then
+    the delivery, then the shop's income; beyond the total it is owed back, short of it the
+    buyer owes the rest."""
+    total = goods + delivery
+    keep = min(in_hand, total)
+    to_fee = min(keep, fee)
+    to_delivery = min(keep - to_fee, delivery)
+    return {
+        "reserved": keep - to_fee - to_delivery,
+        "delivery_reserved": to_delivery,
+        "fee_reserved": to_fee,
+        "refund_due": in_hand - keep,
+        "amount_due": total - keep,
+    }
 
-    def __init__(self, goods: int, fee: int, delivery: int):
-        self.goods, self.fee, self.delivery = goods, fee, delivery
-        self.accounts: dict[str, int] = defaultdict(int)
-        self.paid = self.credited = self.penalised = False
+
+class Model:
+    """Seed 004's rules and issue 14's, restated: what each change does to one order's
+    accounts. `money` is (goods, fee, delivery) as the order is priced now."""
+
+    def __init__(self, money: tuple[int, int, int], cash_at_door: bool):
+        self.money = money
+        self.cash_at_door = cash_at_door
+        self.a: dict[str, int] = defaultdict(int)
+        self.paid = self.credited = self.refunded = self.penalised = False
+        self.fee_earned = 0
+
+    @property
+    def total(self) -> int:
+        return self.money[0] + self.money[2]
+
+    @property
+    def in_hand(self) -> int:
+        return sum(self.a[k] for k in HELD)
 
     def move(self, source: str, to: str, amount: int) -> None:
-        self.accounts[source] -= amount
-        self.accounts[to] += amount
+        self.a[source] -= amount
+        self.a[to] += amount
+
+    def hold(self, in_hand: int) -> None:
+        """Held by the rule for `in_hand`; what the buyer owes follows, against payments."""
+        target = rule(*self.money, in_hand)
+        for account in HELD:
+            self.a[account] = target[account]
+        owed = target["amount_due"] - self.a["amount_due"]
+        self.move("buyer_payments", "amount_due", owed)
+
+    def pay(self, amount: int) -> None:
+        if self.refunded:
+            self.move("buyer_payments", "refund_due", amount)
+            return
+        settled = min(amount, self.a["amount_due"])
+        if self.credited:
+            to_fee = min(settled, max(self.money[1] - self.fee_earned, 0))
+            self.move("amount_due", "platform_fee", to_fee)
+            self.move("amount_due", "available", settled - to_fee)
+            self.move("buyer_payments", "refund_due", amount - settled)
+            return
+        self.paid = True
+        self.a["amount_due"] -= settled
+        self.a["buyer_payments"] -= amount - settled
+        self.hold(self.in_hand + amount)
+
+    def reprice(self, money: tuple[int, int, int]) -> None:
+        self.money = money
+        if self.paid and not self.credited and not self.refunded:
+            self.hold(self.in_hand)
+
+    def split_to(self, new: Model, money: tuple[int, int, int]) -> None:
+        self.money = money
+        if not (self.paid and not self.credited and not self.refunded):
+            return
+        moved = min(self.in_hand, new.total)
+        left = self.in_hand - moved
+        self.a["buyer_payments"] += moved
+        for account in HELD:
+            self.a[account] = 0
+        self.hold(left)
+        if moved:
+            new.pay(moved)
+        else:
+            new.move("buyer_payments", "amount_due", new.total)
 
     def effect(self, name: str) -> None:
-        a = self.accounts
-        if name in ("reserve_income", "credit_income") and not self.paid:
-            self.paid = True
-            self.move("buyer_payments", "reserved", self.goods - self.fee)
-            self.move("buyer_payments", "fee_reserved", self.fee)
-            self.move("buyer_payments", "delivery_reserved", self.delivery)
+        a = self.a
+        if name == "reserve_income" and not self.paid and not self.cash_at_door:
+            self.pay(self.total)
+        if name == "credit_income" and not self.paid:
+            self.pay(self.total)  # collected when the deal is done (cash at the door)
         if name == "credit_income" and not self.credited:
             self.credited = True
+            self.fee_earned = a["fee_reserved"]
             self.move("reserved", "available", a["reserved"])
             self.move("delivery_reserved", "available", a["delivery_reserved"])
             self.move("fee_reserved", "platform_fee", a["fee_reserved"])
-        if name == "refund_goods":
+        if name == "refund_goods" and not self.refunded:
+            self.refunded = True
             self.move("reserved", "refunds", a["reserved"])
             self.move("fee_reserved", "refunds", a["fee_reserved"])
+            self.move("refund_due", "refunds", a["refund_due"])
+            self.move("amount_due", "buyer_payments", a["amount_due"])
         if name == "refund_delivery":
             self.move("delivery_reserved", "refunds", a["delivery_reserved"])
         if name == "compensate_delivery":
             self.move("delivery_reserved", "available", a["delivery_reserved"])
 
+    def refund_made(self, amount: int) -> None:
+        self.move("refund_due", "refunds", min(amount, self.a["refund_due"]))
+
     def penalty(self) -> None:
         if not self.penalised:
             self.penalised = True
-            self.move("available", "platform_fee", self.fee)
+            self.move("available", "platform_fee", self.money[1])
 
     def returned(self, income: int, fee: int) -> None:
         self.move("available" if self.credited else "reserved", "refunds", income)
         self.move("platform_fee" if self.credited else "fee_reserved", "refunds", fee)
+
+    def expected(self) -> dict[str, int]:
+        return {account: amount for account, amount in self.a.items() if amount}
 
 
 def allowed(transition) -> list[str]:
@@ -112,14 +204,24 @@ async def fresh(services, order_id) -> Order:
         return await session.get(Order, order_id)
 
 
-async def check_invariants(services, shop_id, order_id) -> None:
-    order_balances = balances(await entries(services, order_id))
-    assert all(order_balances.get(account, 0) >= 0 for account in HELD), order_balances
+async def priced(services, order_id, percent: Decimal) -> tuple[int, int, int]:
+    money = order_income(await fresh(services, order_id), percent)
+    return money.goods, money.fee, money.delivery
+
+
+async def check_invariants(services, shop_id, order_ids) -> None:
+    for order_id in order_ids:
+        held = balances(await entries(services, order_id))
+        assert all(held.get(account, 0) >= 0 for account in OPEN), held
+        order = await fresh(services, order_id)
+        paid = -(held.get("buyer_payments", 0) + held.get("amount_due", 0) + held.get("refunds", 0))
+        due = held.get("amount_due", 0) - held.get("refund_due", 0)
+        assert (order.amount_paid, order.balance_due) == (paid, due)
     assert sum(balances(await entries(services, shop_id=shop_id)).values()) == 0
 
 
 @settings(
-    max_examples=30,
+    max_examples=400,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -174,8 +276,9 @@ async def test_random_lifecycles_keep_the_ledger_exact(
         email=None,
     )
     await bind_buyer(services, order, shop.buyer_user)
-    money = order_income(order, Decimal(str(percent)))
-    model = Model(money.goods, money.fee, money.delivery)
+    percent = Decimal(str(percent))
+    cash_at_door = payment == "cash_on_delivery"
+    models = {order.id: Model(await priced(services, order.id, percent), cash_at_door)}
     workflow = load_preset(preset)
     people = {
         "owner": ActorRef.user(shop.owner.id),
@@ -189,71 +292,167 @@ async def test_random_lifecycles_keep_the_ledger_exact(
     sweep = TimerSweep(services.sessions, services.clock, services.orders)
     if data.draw(st.booleans()):
         await services.orders.open(order.id, people["manager"])
+    seen = 0  # the audit log is fed to the models as it grows
     returns = 0
 
-    # when random things happen to it
-    for _ in range(data.draw(st.integers(min_value=1, max_value=14))):
-        current = await fresh(services, order.id)
+    # when random things happen to the orders
+    for _ in range(data.draw(st.integers(min_value=2, max_value=24))):
+        order_id = data.draw(st.sampled_from(sorted(models)))
+        current = await fresh(services, order_id)
         status = workflow.status(current.status)
-        if status.kind is StatusKind.FINAL_SUCCESS:
+        step = data.draw(st.sampled_from(KINDS_OF_STEP))
+        penalty_due = False
+        if status.kind is StatusKind.FINAL_SUCCESS and step in ("act", "split"):
             returns += 1
             await random_return(services, data, current, returns)
             label("returned")
-        elif status.is_final:
-            break
-        elif data.draw(st.integers(min_value=0, max_value=5)) == 0:
+        elif step == "wait":
             services.clock.advance(data.draw(st.sampled_from(WAITS)))
             await sweep.run_once()
-        else:
-            # Mostly onwards, sometimes a cancellation: deep paths get walked too.
-            transitions = workflow.transitions_from(current.status)
-            onwards = [t for t in transitions if Input.REASON not in t.inputs] or transitions
-            transition = data.draw(
-                st.one_of(
-                    st.sampled_from(onwards), st.sampled_from(onwards), st.sampled_from(transitions)
-                )
+        elif step == "edit":
+            await random_edit(services, data, current, people["manager"])
+        elif step == "split":
+            await random_split(services, data, current, workflow, people["manager"])
+        elif step in ("pay", "settle"):
+            await random_money(services, data, current, people, step)
+        elif not status.is_final:
+            penalty_due = await random_action(
+                services, data, workflow, current, people, late_cancel_fee
             )
-            # Mostly someone the transition names, so that deep paths are walked.
-            person = data.draw(
-                st.one_of(st.sampled_from(allowed(transition)), st.sampled_from(PEOPLE))
-            )
-            inputs = dict(INPUTS)
-            if Input.REASON in transition.inputs:
-                inputs["reason"] = data.draw(st.sampled_from(workflow.cancel_reasons)).code
-            late = is_late(current, services.clock.now())
-            try:
-                result = await services.orders.apply(
-                    order.id, people[person], transition.code, inputs
-                )
-            except OrderRefused:
-                pass
-            else:
-                step = result.decision.steps[0]
-                cancels = Input.REASON in step.transition.inputs and (
-                    workflow.status(step.to_status).kind is StatusKind.FINAL_FAILURE
-                )
-                by_shop = step.capacity is ActorKind.STAFF or (
-                    step.capacity is ActorKind.SYSTEM
-                    and inputs.get("reason") == "processing_time_expired"
-                )
-                if late and late_cancel_fee and cancels and by_shop:
-                    model.penalty()
-        await check_invariants(services, shop.id, order.id)
+        seen = await feed(services, models, workflow, seen, percent, cash_at_door)
+        if penalty_due:
+            models[order_id].penalty()
+        await check_invariants(services, shop.id, list(models))
 
-    # then the order's accounts are what the rules say, given the effects the log records
+    # then each order's accounts are what the rules say, given what the log records
+    for order_id, model in models.items():
+        await apply_returns_to_model(services, order_id, model)
+        ended = workflow.status((await fresh(services, order_id)).status).kind
+        label(f"ended {ended}")
+        assert balances(await entries(services, order_id)) == model.expected(), order_id
+    label(f"{len(models)} orders")
+
+
+async def random_action(services, data, workflow, current, people, late_cancel_fee) -> bool:
+    """A workflow action, mostly onwards; True if it was a late cancellation by the shop."""
+    transitions = workflow.transitions_from(current.status)
+    onwards = [t for t in transitions if Input.REASON not in t.inputs] or transitions
+    transition = data.draw(
+        st.one_of(st.sampled_from(onwards), st.sampled_from(onwards), st.sampled_from(transitions))
+    )
+    # Mostly someone the transition names, so that deep paths are walked.
+    person = data.draw(st.one_of(st.sampled_from(allowed(transition)), st.sampled_from(PEOPLE)))
+    inputs = dict(INPUTS)
+    if Input.REASON in transition.inputs:
+        inputs["reason"] = data.draw(st.sampled_from(workflow.cancel_reasons)).code
+    late = is_late(current, services.clock.now())
+    try:
+        result = await services.orders.apply(current.id, people[person], transition.code, inputs)
+    except OrderRefused:
+        return False
+    step = result.decision.steps[0]
+    cancels = Input.REASON in step.transition.inputs and (
+        workflow.status(step.to_status).kind is StatusKind.FINAL_FAILURE
+    )
+    by_shop = step.capacity is ActorKind.STAFF or (
+        step.capacity is ActorKind.SYSTEM and inputs.get("reason") == "processing_time_expired"
+    )
+    return late and late_cancel_fee and cancels and by_shop
+
+
+async def random_edit(services, data, current, manager) -> None:
+    edit = data.draw(st.sampled_from(EDITS))
+    try:
+        if edit == "change_delivery":
+            cost = data.draw(st.integers(min_value=0, max_value=200_000))
+            await services.orders.change_delivery(
+                current.id, manager, method=current.delivery_method, cost=cost
+            )
+        else:
+            share = data.draw(st.integers(min_value=0, max_value=100))
+            await services.orders.set_discount(
+                current.id, manager, order_discount=current.items_total * share // 100
+            )
+        label(f"edited: {edit}")
+    except OrderRefused:
+        pass
+
+
+async def random_split(services, data, current, workflow, manager) -> None:
     async with services.sessions() as session:
-        events = await session.scalars(
-            select(OrderEvent)
-            .where(OrderEvent.order_id == order.id, OrderEvent.to_status.is_not(None))
-            .order_by(OrderEvent.id)
+        items = list(
+            await session.scalars(
+                select(OrderItem)
+                .where(OrderItem.order_id == current.id)
+                .order_by(OrderItem.position)
+            )
         )
-        for event in events:
-            for name in event.payload.get("effects", []):
+    units = sum(line.quantity for line in items)
+    if units < 2 or not workflow.split_reasons:
+        return
+    chosen = data.draw(st.sampled_from(items))
+    most = chosen.quantity - 1 if len(items) == 1 else chosen.quantity
+    quantity = data.draw(st.integers(min_value=1, max_value=most))
+    reason = workflow.split_reasons[0]
+    try:
+        await services.orders.split(
+            current.id, manager, move={chosen.id: quantity}, reason=reason.code, comment="x"
+        )
+        label("split")
+    except OrderRefused:
+        pass
+
+
+async def random_money(services, data, current, people, step) -> None:
+    """A provider's payment with an amount, or staff settling what an edit left open."""
+    try:
+        if step == "pay":
+            amount = data.draw(st.integers(min_value=1, max_value=max(current.total, 1) * 2))
+            reference = f"pay-{data.draw(st.integers(min_value=1, max_value=3))}"
+            await services.orders.record_payment(
+                current.id, ActorRef.system(Channel.PAYMENT), amount, reference=reference
+            )
+            label("paid with an amount")
+        elif current.balance_due > 0:
+            await services.orders.record_payment(current.id, people["accountant"])
+            label("due paid")
+        elif current.balance_due < 0:
+            await services.orders.record_refund(current.id, people["owner"])
+            label("refund made")
+    except OrderRefused:
+        pass
+
+
+async def feed(services, models, workflow, seen: int, percent: Decimal, cash_at_door: bool) -> int:
+    """The audit log's new events, in order, told to the models; returns the last event id."""
+    async with services.sessions() as session:
+        events = list(
+            await session.scalars(
+                select(OrderEvent)
+                .where(OrderEvent.order_id.in_(list(models)), OrderEvent.id > seen)
+                .order_by(OrderEvent.id)
+            )
+        )
+    for event in events:
+        model = models[event.order_id]
+        payload = event.payload or {}
+        if event.to_status is not None and event.action not in ("create", "split_from"):
+            effects = [name for name in payload.get("effects", []) if name in MONEY_EFFECTS]
+            if not effects and workflow.status(event.to_status).kind is StatusKind.FINAL_FAILURE:
+                effects = ["refund_goods", "refund_delivery"]  # a dead order holds nothing
+            for name in effects:
                 model.effect(name)
-    await apply_returns_to_model(services, order.id, model)
-    label(f"ended {workflow.status((await fresh(services, order.id)).status).kind}")
-    expected = {account: amount for account, amount in model.accounts.items() if amount}
-    assert balances(await entries(services, order.id)) == expected
+        elif event.action in ("change_delivery", "set_discount", "edit_items"):
+            model.reprice(await priced(services, event.order_id, percent))
+        elif event.action == "split":
+            new_id = payload["new_order_id"]
+            models[new_id] = Model(await priced(services, new_id, percent), cash_at_door)
+            model.split_to(models[new_id], await priced(services, event.order_id, percent))
+        elif event.action == "payment_recorded":
+            model.pay(payload.get("amount", 0))
+        elif event.action == "refund_recorded":
+            model.refund_made(payload.get("amount", 0))
+    return events[-1].id if events else seen
 
 
 async def random_return(services, data, order, return_id) -> None:

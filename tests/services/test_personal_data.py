@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import JSON, LargeBinary, String, Text, insert, select, update
 
+from services.buyers.service import BuyerService
 from services.messaging.dialog import DialogService
 from services.operations.personal_data import PersonalData
 from services.orders.actors import ActorRef, Channel
@@ -29,7 +30,7 @@ from storage.models import (
     Shop,
     User,
 )
-from tests.factories import bind_buyer, draft, make_shop
+from tests.factories import bind_buyer, draft, item, make_shop
 
 CANCEL = {"reason": "other", "comment": "out of stock"}
 IVAN = ("Ivan Petrov", "+79161234567", "ivan.petrov@example.com", "Tverskaya 7, flat 12")
@@ -67,16 +68,19 @@ async def scan(sessions, person) -> list[str]:
     return found
 
 
-async def place(services, shop, person, *, external_id: str):
+async def place(services, shop, person, *, external_id: str, items=None):
+    """The person's order from the storefront; two orders when `items` mix availabilities."""
     name, phone, email, address = person
-    order = draft(phone=phone, email=email, external_id=external_id, comment=f"for {name}")
+    order = draft(
+        *(items or ()), phone=phone, email=email, external_id=external_id, comment=f"for {name}"
+    )
     order = replace(
         order, buyer=replace(order.buyer, name=name), delivery_address=f"Moscow, {address}"
     )
-    [created] = await services.orders.create_orders(
+    created = await services.orders.create_orders(
         shop.id, order, ActorRef.system(Channel.API), source="api"
     )
-    return created
+    return created if items else created[0]
 
 
 @pytest.fixture
@@ -98,6 +102,13 @@ async def a_buyer_everywhere(services, shop):
             .where(User.id == shop.buyer_user.id)
             .values(name=IVAN[0], username="ivan_petrov")
         )
+    # he proved his phone in Telegram (share contact): it is kept on his profile
+    await BuyerService(services.sessions, services.clock, services.workflows).share_contact(
+        shop.buyer_user.id,
+        phone=IVAN[1],
+        contact_user_id=shop.buyer_user.telegram_id,
+        sender_telegram_id=shop.buyer_user.telegram_id,
+    )
     buyer = shop.as_user(shop.buyer_user)
     dialog = DialogService(services.sessions, services.clock)
     await dialog.from_buyer(order.id, buyer, text=f"It's {IVAN[0]}, call {IVAN[1]} please")
@@ -281,11 +292,17 @@ async def test_closed_orders_past_retention_are_erased_open_and_recent_ones_kept
 async def test_a_buyer_with_an_order_still_kept_keeps_their_record(services, personal):
     shop = await make_shop(services, personal_data_retention_days=90)
     manager = shop.as_user(shop.manager)
-    first = await place(services, shop, IVAN, external_id="first")
+    # (contacts never merge buyers across orders; the two halves of one split order share one)
+    first, second = await place(
+        services,
+        shop,
+        IVAN,
+        external_id="split",
+        items=(item("IN-1"), item("MADE-1", availability="made_to_order")),
+    )
+    assert second.buyer_id == first.buyer_id
     await services.orders.apply(first.id, manager, "cancel", CANCEL)
     services.clock.advance(timedelta(days=100))
-    second = await place(services, shop, IVAN, external_id="second")  # the same buyer again
-    assert second.buyer_id == first.buyer_id
 
     assert await personal.erase_expired() == 1
 

@@ -70,6 +70,9 @@ def context(**changes) -> dict:
             "payment_method": "card",
             "total": "£34.00",
             "comment": "Ring twice",
+            "paid": "",
+            "due": "",
+            "refund_due": "",
         },
         "status": "Shipped",
         "event_status": "Shipped",
@@ -91,6 +94,7 @@ def context(**changes) -> dict:
         "change": None,
         "from_number": None,
         "reminder": None,
+        "reason": None,
         "reply_note": "shop",
     }
     values.update(changes)

@@ -139,14 +139,11 @@ def post(ctx: Context, chat: SandboxChat, params: Params, **fields: Any) -> Sand
     webapp.check_web_app_buttons(markup, chat)
     reply_to = reply_target(chat, params)
     take_flood_token(ctx, chat)
+    custom = None
     if markup is not None and "inline_keyboard" not in markup:
         # A custom keyboard belongs to the chat, not to the message.
-        if "keyboard" in markup:
-            chat.reply_keyboard = markup
-        elif markup.get("remove_keyboard"):
-            chat.reply_keyboard = None
-        markup = None
-    return ctx.world.add_message(
+        custom, markup = markup, None
+    message = ctx.world.add_message(
         chat,
         ctx.world.bot,
         outgoing=True,
@@ -155,6 +152,11 @@ def post(ctx: Context, chat: SandboxChat, params: Params, **fields: Any) -> Sand
         silent=params.flag("disable_notification"),
         **fields,
     )
+    if custom is not None and "keyboard" in custom:
+        chat.reply_keyboard, chat.keyboard_message = custom, message
+    elif custom is not None and custom.get("remove_keyboard"):
+        chat.reply_keyboard, chat.keyboard_message = None, None
+    return message
 
 
 def existing_message(chat: SandboxChat, params: Params, not_found: str) -> SandboxMessage:

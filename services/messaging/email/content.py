@@ -23,8 +23,9 @@ The template context (every key is always there; see services/messaging/email/te
   order         number, created (date and time in the shop's zone), lines (name, sku,
                 quantity, unit_price, discount ("" when none), amount), more (lines not shown),
                 items_total, discount ("" when none), delivery_method, delivery_cost,
-                delivery_address, payment_method (method codes), total, comment; amounts are
-                formatted for the language
+                delivery_address, payment_method (method codes), total, comment, paid ("" when
+                nothing), due (what the buyer still owes, "" when nothing), refund_due (what
+                the shop owes back, "" when nothing); amounts are formatted for the language
   status        the title of the order's status now
   event_status  status_changed: the title of the status the row announces (else `status`)
   next_step     buyer: "pay" | "act" | "done" | "closed" | "wait"; shop: "open"
@@ -38,6 +39,7 @@ The template context (every key is always there; see services/messaging/email/te
   change        order_changed: the edit ("edit_items", "change_delivery", ...), else None
   from_number   order_split: the number of the order it was split from, else None
   reminder      reminder: the timer's message ("payment_reminder", ...), else None
+  reason        status_changed to a cancellation: {title, comment ("" when none)}, else None
   feedback      return_to_buyer: {step, return_id, lines: [{name, quantity}], amount,
                 reject_reason}; review_answer: {answer}; else None
   reply_note    "shop": replies reach the shop; "buyer": replies reach the buyer; "none"
@@ -284,6 +286,7 @@ class MailContentReader:
             "change": payload.get("action") if row.topic == "order_changed" else None,
             "from_number": payload.get("from_number") if row.topic == "order_split" else None,
             "reminder": payload.get("message") if row.topic == "reminder" else None,
+            "reason": _reason(row, workflow, language),
             "reply_note": "buyer" if buyer.email else "none",
             # A return's step or a review's answer.
             "feedback": _feedback(row.topic, payload, order.currency, language),
@@ -368,7 +371,23 @@ def _order(order: Order, shop: Shop, language: str) -> dict[str, Any]:
         "payment_method": order.payment_method,
         "total": amount(order.total),
         "comment": order.buyer_comment or "",
+        # Once paid (issue 14): what was paid, and what an edit left open either way.
+        "paid": amount(order.amount_paid) if order.amount_paid else "",
+        "due": amount(order.balance_due) if order.balance_due > 0 else "",
+        "refund_due": amount(-order.balance_due) if order.balance_due < 0 else "",
     }
+
+
+def _reason(row: OutboxMessage, workflow: Workflow, language: str) -> dict[str, str] | None:
+    """Why the order was cancelled, when the status change says (seed 003: the shop gives a
+    reason from the list, "other" with a comment, and tells the buyer)."""
+    payload = row.payload or {}
+    code, comment = payload.get("reason"), payload.get("comment")
+    if row.topic != "status_changed" or not (code or comment):
+        return None
+    reason = workflow.reason(code) if code else None
+    title = _pick(reason.title, language) if reason is not None else ""
+    return {"title": _line(title or code or ""), "comment": _line(comment or "")}
 
 
 def _message(dialog: DialogMessage | None, files: list[DialogFile]) -> dict[str, Any] | None:

@@ -36,6 +36,28 @@ class Notice:
             return code
         return titles.get(self.language) or titles.get(DEFAULT_LANGUAGE) or code
 
+    def reason_title(self, code: str) -> str:
+        """A cancellation reason's title in the reader's language (its code if unknown)."""
+        reason = self.workflow.reason(code) if self.workflow is not None else None
+        if reason is None:
+            return code
+        return reason.title.get(self.language) or reason.title.get(DEFAULT_LANGUAGE) or code
+
+    def action_title(self, code: str | None, from_status: str | None) -> str:
+        """A workflow action's title, as its button said, in the reader's language."""
+        code = code or ""
+        if self.workflow is None or from_status is None:
+            return code
+        try:
+            transitions = self.workflow.transitions_from(from_status)
+        except KeyError:
+            return code
+        for transition in transitions:
+            if transition.code == code:
+                titles = transition.title
+                return titles.get(self.language) or titles.get(DEFAULT_LANGUAGE) or code
+        return code
+
     def is_final(self, code: str) -> bool:
         try:
             return self.workflow.status(code).is_final

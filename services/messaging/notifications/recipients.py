@@ -2,7 +2,9 @@
 
 Decided when the pump expands the row, from the database as it is then: the shop's staff
 group, the staff responsible for the order, the buyer's chat, every card of the order shown
-in a chat. A row nobody can receive (a buyer without Telegram) expands to nothing.
+in a chat. A row nobody can receive (a buyer without Telegram) expands to nothing. Whatever
+the buyer does (a status step, a return request, a review, a message) always reaches the
+staff group, or the owner when the shop has none.
 """
 
 from __future__ import annotations
@@ -88,6 +90,15 @@ async def recipients(
     if topic == "order_assigned":
         role = row.payload.get("role")
         return _once(await _staff(session, shop.id, role, fallback=True))
+    if topic == "buyer_acted":
+        # The buyer did something to the order: the staff group (the owner when the shop has
+        # none), and the people of the status it left and of the one it reached (issue 14).
+        workflow = await workflows.get(session, order.workflow_id)
+        roles = {row.payload.get("role"), _responsible(workflow, row.payload.get("from_status"))}
+        people = await _group_or_owner(session, shop)
+        for role in sorted(filter(None, roles)):
+            people += await _staff(session, shop.id, role, fallback=False)
+        return _once(people)
     if topic == "shop_reminder":
         role = row.payload.get("role")
         return _once([*_group(shop), *await _staff(session, shop.id, role, fallback=True)])
@@ -98,7 +109,8 @@ async def recipients(
         return _once([*await _supervisors(session, shop.id), *responsible])
     if topic in SHOP_FEEDBACK_TOPICS:
         role = row.payload.get("role")
-        return _once([*_group(shop), *await _staff(session, shop.id, role, fallback=True)])
+        told = await _group_or_owner(session, shop)
+        return _once([*told, *await _staff(session, shop.id, role, fallback=False)])
     if topic == "return_overdue":
         # A return request the shop has not answered in time: the admin and the managers.
         role = row.payload.get("role")
@@ -117,14 +129,28 @@ async def recipients(
         kind = COPY if message.attachments else MESSAGE
         if topic == "dialog_to_buyer":
             return [_as(r, kind) for r in await _buyer(session, order)]
-        # The buyer wrote: the staff group sees it, else whoever works the order now.
+        # The buyer wrote: the staff group sees it; without one, the owner and whoever
+        # works the order now.
         people = _group(shop)
         if not people:
             workflow = await workflows.get(session, order.workflow_id)
-            role = workflow.status(order.status).responsible
-            people = await _staff(session, shop.id, role, fallback=True)
+            role = _responsible(workflow, order.status)
+            people = await _holders(session, shop.id, OWNER)
+            people += await _staff(session, shop.id, role, fallback=False) if role else []
         return [_as(r, kind) for r in _once(people)]
     raise UnknownTopic(topic)
+
+
+def _responsible(workflow, status: str | None) -> str | None:
+    try:
+        return workflow.status(status).responsible if status else None
+    except KeyError:
+        return None  # a status an older workflow version had
+
+
+async def _group_or_owner(session: AsyncSession, shop: Shop) -> list[Recipient]:
+    """Whom a buyer's action always reaches (issue 14): the staff group, else the owner."""
+    return _group(shop) or await _holders(session, shop.id, OWNER)
 
 
 def _group(shop: Shop) -> list[Recipient]:

@@ -15,10 +15,18 @@ class Account(StrEnum):
     AVAILABLE = "available"  # the shop's balance: credited income, compensations, penalties
     PLATFORM_FEE = "platform_fee"  # commission the platform has earned, penalties included
     REFUNDS = "refunds"  # paid back to buyers
+    # Open between a buyer and the shop once an order was paid (issue 14): an edit raised
+    # the total (the buyer owes: a debit balance, charged against buyer_payments), or lowered
+    # it (the buyer's money held to be given back, until the refund is made).
+    AMOUNT_DUE = "amount_due"
+    REFUND_DUE = "refund_due"
 
 
 # What the shop sees as "reserved": its expected income and the delivery held for it.
 SHOP_RESERVED = (Account.RESERVED, Account.DELIVERY_RESERVED)
+# A paid order's money held for it (services.money.ledger.settlement says how much in each),
+# in the order its postings are written.
+HELD = (Account.RESERVED, Account.DELIVERY_RESERVED, Account.FEE_RESERVED, Account.REFUND_DUE)
 
 
 class Kind(StrEnum):
@@ -37,6 +45,15 @@ class Kind(StrEnum):
     PENALTY = "penalty"  # available -> platform_fee: a late cancellation's fee (F4)
     RETURN_INCOME = "return_income"  # reserved or available -> refunds: a returned line
     RETURN_FEE = "return_fee"  # fee_reserved or platform_fee -> refunds: its commission
+    # Payments with an amount, edits and splits of paid orders (issue 14).
+    REALLOCATE = "reallocate"  # between an order's held accounts: the same money, a new split
+    AMOUNT_DUE = "amount_due"  # buyer_payments -> amount_due: the buyer owes more
+    DUE_CANCELLED = "due_cancelled"  # amount_due -> buyer_payments: owed no longer
+    REFUND_DUE = "refund_due"  # held (or an overpayment) -> refund_due: owed back to the buyer
+    REFUND_PAID = "refund_paid"  # refund_due -> refunds: the difference was given back
+    SPLIT_OUT = "split_out"  # held -> buyer_payments: moved with the goods to the new order
+    SPLIT_IN = "split_in"  # buyer_payments -> held: what the new order brought along
+    PAID_LATE = "paid_late"  # amount_due -> available / platform_fee: a due paid after credit
 
 
 RESERVE_KINDS = frozenset({Kind.RESERVE_INCOME, Kind.RESERVE_DELIVERY, Kind.RESERVE_FEE})

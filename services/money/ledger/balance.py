@@ -18,7 +18,9 @@ from storage.models import LedgerEntry, Order, Shop
 # Who sees the shop's money: not packers, couriers or managers.
 BALANCE_ROLES = frozenset({"owner", "admin", "accountant"})
 LATEST = 10
-SHOP_ACCOUNTS = tuple(str(a) for a in (*SHOP_RESERVED, Account.AVAILABLE))
+SHOP_ACCOUNTS = tuple(
+    str(a) for a in (*SHOP_RESERVED, Account.AVAILABLE, Account.AMOUNT_DUE, Account.REFUND_DUE)
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Balance:
     reserved: int  # income and delivery held on paid orders
     available: int  # credited; negative when penalties exceed it
     latest: list[EntryLine]
+    owed_by_buyers: int = 0  # what edits of paid orders left the buyers to pay
+    owed_to_buyers: int = 0  # what the shop is to give back after edits lowered paid totals
 
 
 async def account_balances(session: AsyncSession, shop_id: int) -> dict[str, int]:
@@ -54,14 +58,19 @@ async def account_balances(session: AsyncSession, shop_id: int) -> dict[str, int
 
 def shop_side(entry: LedgerEntry) -> int:
     """How an entry changes what the shop has: its available balance when it touches it
-    (a credit is +, a penalty -), else its reserves (a payment +, a refund -)."""
+    (a credit is +, a penalty -), else its reserves (a payment +, a refund -), else what is
+    open with buyers (a due charged +, a refund owed given back -)."""
 
     def change(accounts: tuple[str, ...]) -> int:
         return (entry.amount if entry.debit_account in accounts else 0) - (
             entry.amount if entry.credit_account in accounts else 0
         )
 
-    return change((str(Account.AVAILABLE),)) or change(tuple(str(a) for a in SHOP_RESERVED))
+    return (
+        change((str(Account.AVAILABLE),))
+        or change(tuple(str(a) for a in SHOP_RESERVED))
+        or change((str(Account.AMOUNT_DUE), str(Account.REFUND_DUE)))
+    )
 
 
 class BalanceService:
@@ -102,4 +111,6 @@ class BalanceService:
                 reserved=sum(balances[str(a)] for a in SHOP_RESERVED),
                 available=balances[str(Account.AVAILABLE)],
                 latest=lines,
+                owed_by_buyers=balances[str(Account.AMOUNT_DUE)],
+                owed_to_buyers=balances[str(Account.REFUND_DUE)],
             )

@@ -1,30 +1,38 @@
 """Postings: the money effects of a status change, and of a return, as ledger entries.
 
-Called inside the transaction of the change (write_decision, and the returns service), so the
-entries commit or roll back with it. What each effect moves is read from the order's own
-entries, not assumed: a refund gives back what is still reserved for the order, a credit moves
-what is reserved, so returns taken earlier and presets without a payment step come out right.
-Each posting has a dedupe key naming what it is for; an effect met twice posts once.
+Called inside the transaction of the change (write_decision, the edits and splits, the
+returns service), so the entries commit or roll back with it. What each effect moves is read
+from the order's own entries, not assumed: a refund gives back what is still reserved for the
+order, a credit moves what is reserved, so returns taken earlier and presets without a payment
+step come out right. Each posting has a dedupe key naming what it is for; an effect met twice
+posts once. How paid money is held, and what an edit or a split does to it, is
+services.money.ledger.settlement's.
+
+Cash on delivery (seed 000): the shop marks such an order "paid" when it accepts it, but no
+money has come; nothing is reserved then. The cash is collected when the goods are handed
+over, which is when the workflow credits the income: the payment is booked there.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.money.ledger.accounts import RESERVE_KINDS, Account, Kind
-from services.money.ledger.income import LineShare, line_shares, order_income
+from services.money.ledger import settlement
+from services.money.ledger.accounts import Account, Kind
+from services.money.ledger.book import OrderBook
+from services.money.ledger.income import Income, LineShare, line_shares, order_income
 from services.money.ledger.terms import Terms
 from services.time.sla import EXPIRED_REASON
 from services.time.sla import PROBLEM as SLA_PROBLEM
 from services.workflow.definition import ActorKind, Effect, Input, StatusKind, Workflow
 from services.workflow.engine import Step
-from storage.models import LedgerEntry, Order, OrderEvent, OrderItem, Shop
+from storage.models import Order, OrderEvent, OrderItem, Shop
+
+CASH_ON_DELIVERY = "cash_on_delivery"  # paid at the door: nothing is paid before (000)
 
 MONEY_EFFECTS = frozenset(
     {
@@ -35,91 +43,6 @@ MONEY_EFFECTS = frozenset(
         Effect.COMPENSATE_DELIVERY,
     }
 )
-
-
-@dataclass
-class OrderBook:
-    """An order's entries as read at the start of the change, plus those added since."""
-
-    session: AsyncSession
-    order: Order
-    now: datetime
-    keys: set[str] = field(default_factory=set)
-    balances: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    kinds: set[str] = field(default_factory=set)
-    returned: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # units
-    returned_fee: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-
-    @classmethod
-    async def read(cls, session: AsyncSession, order: Order, now: datetime) -> OrderBook:
-        book = cls(session, order, now)
-        entries = await session.scalars(
-            select(LedgerEntry).where(LedgerEntry.order_id == order.id).order_by(LedgerEntry.id)
-        )
-        for entry in entries:
-            book._count(entry)
-        return book
-
-    def _count(self, entry: LedgerEntry) -> None:
-        self.keys.add(entry.dedupe_key)
-        self.kinds.add(entry.kind)
-        self.balances[entry.debit_account] += entry.amount
-        self.balances[entry.credit_account] -= entry.amount
-        if entry.kind == Kind.RETURN_INCOME and entry.order_item_id is not None:
-            self.returned[entry.order_item_id] += entry.quantity or 0
-        if entry.kind == Kind.RETURN_FEE and entry.order_item_id is not None:
-            self.returned_fee[entry.order_item_id] += entry.amount
-
-    @property
-    def paid(self) -> bool:
-        return bool(self.kinds & RESERVE_KINDS)
-
-    @property
-    def credited(self) -> bool:
-        return Kind.CREDIT_INCOME in self.kinds or Kind.EARN_FEE in self.kinds
-
-    def post(
-        self,
-        kind: Kind,
-        to: Account,
-        source: Account,
-        amount: int,
-        key: str,
-        *,
-        event: OrderEvent | None = None,
-        item_id: int | None = None,
-        quantity: int | None = None,
-        memo: bool = False,
-    ) -> None:
-        """Move `amount` from `source` to `to`. Zero amounts are skipped, except a return's
-        memo, which records the units returned so later returns of the line count them."""
-        if key in self.keys or (amount == 0 and not memo):
-            return
-        if amount < 0:
-            raise ValueError(f"a posting moves a positive amount, not {amount}")
-        entry = LedgerEntry(
-            shop_id=self.order.shop_id,
-            order_id=self.order.id,
-            event_id=event.id if event is not None else None,
-            kind=str(kind),
-            debit_account=str(to),
-            credit_account=str(source),
-            amount=amount,
-            currency=self.order.currency,
-            order_item_id=item_id,
-            quantity=quantity,
-            dedupe_key=key,
-            created_at=self.now,
-        )
-        self.session.add(entry)
-        self._count(entry)
-
-    def move_all(self, kind: Kind, source: Account, to: Account, event: OrderEvent | None):
-        """Whatever the order still holds in `source`."""
-        self.post(kind, to, source, max(self.balances[source], 0), self.key(kind), event=event)
-
-    def key(self, kind: Kind) -> str:
-        return f"order:{self.order.id}:{kind}"
 
 
 def sla_expired(order: Order, now: datetime) -> bool:
@@ -143,21 +66,32 @@ async def apply_effects(
     was_late: bool,
     now: datetime,
 ) -> None:
-    """The money effects of every step of one decision, and the late-cancellation penalty."""
+    """The money effects of every step of one decision, and the late-cancellation penalty.
+
+    An order that ends cancelled (a final failure) by a step with no money effects of its
+    own holds nothing afterwards: whatever the buyer had paid for it goes back, and nothing
+    is owed (a payment recorded before the workflow's "paid", then a cancellation).
+    """
     wanted = [set(s.transition.effects) & MONEY_EFFECTS for s in steps]
     first = steps[0]
     penalty = was_late and _shop_cancels(workflow, first, inputs)
-    if not any(wanted) and not penalty:
+    closing = not wanted[-1] and (
+        workflow.status(steps[-1].to_status).kind is StatusKind.FINAL_FAILURE
+    )
+    if not any(wanted) and not penalty and not closing:
         return
     shop = await session.get(Shop, order.shop_id)
     terms = Terms.of(shop.settings)
     if penalty and not terms.late_cancel_fee:
         penalty = False
+    book = await OrderBook.read(session, order, now)
+    if closing and (book.in_hand or book.held(Account.AMOUNT_DUE)):
+        wanted[-1] = {Effect.REFUND_GOODS, Effect.REFUND_DELIVERY}
     if not any(wanted) and not penalty:
         return
-    book = await OrderBook.read(session, order, now)
     for effects, event in zip(wanted, events, strict=True):
         _apply(book, effects, terms, event)
+    await book.store_totals()
     if penalty:
         # "As if fulfilled" (003): the commission the finished order would have paid.
         fee = order_income(order, terms.percent).fee
@@ -185,15 +119,24 @@ def _shop_cancels(workflow: Workflow, step: Step, inputs: dict[str, str]) -> boo
 
 def _apply(book: OrderBook, effects: set[Effect], terms: Terms, event: OrderEvent) -> None:
     # Fixed order: a transition that both reserves and credits (paid on completion) works.
-    if Effect.RESERVE_INCOME in effects or (Effect.CREDIT_INCOME in effects and not book.paid):
+    cash_at_door = book.order.payment_method == CASH_ON_DELIVERY
+    if (Effect.RESERVE_INCOME in effects and not cash_at_door) or (
+        Effect.CREDIT_INCOME in effects and not book.paid
+    ):
         _reserve(book, terms, event)
     if Effect.CREDIT_INCOME in effects:
         book.move_all(Kind.CREDIT_INCOME, Account.RESERVED, Account.AVAILABLE, event)
         book.move_all(Kind.CREDIT_DELIVERY, Account.DELIVERY_RESERVED, Account.AVAILABLE, event)
         book.move_all(Kind.EARN_FEE, Account.FEE_RESERVED, Account.PLATFORM_FEE, event)
+        if not book.credited:
+            # Nothing was held to move (a free order): a zero memo still marks it credited,
+            # so money arriving later is the shop's at once.
+            key = book.key(Kind.CREDIT_INCOME)
+            book.post(Kind.CREDIT_INCOME, Account.AVAILABLE, Account.RESERVED, 0, key, memo=True)
     if Effect.REFUND_GOODS in effects:
         book.move_all(Kind.REFUND_GOODS, Account.RESERVED, Account.REFUNDS, event)
         book.move_all(Kind.REFUND_FEE, Account.FEE_RESERVED, Account.REFUNDS, event)
+        settlement.close(book, event)
     if Effect.REFUND_DELIVERY in effects:
         book.move_all(Kind.REFUND_DELIVERY, Account.DELIVERY_RESERVED, Account.REFUNDS, event)
     if Effect.COMPENSATE_DELIVERY in effects:
@@ -201,16 +144,16 @@ def _apply(book: OrderBook, effects: set[Effect], terms: Terms, event: OrderEven
 
 
 def _reserve(book: OrderBook, terms: Terms, event: OrderEvent | None) -> None:
-    """The payment is in: the shop's income, the delivery and the commission are held."""
+    """The payment is in: the order's whole total, as the workflow says "paid" without an
+    amount (a payment recorded with its amount before, by a provider or by staff, stands)."""
     if book.paid:
         return
     money = order_income(book.order, terms.percent)
-    for kind, account, amount in (
-        (Kind.RESERVE_INCOME, Account.RESERVED, money.income),
-        (Kind.RESERVE_DELIVERY, Account.DELIVERY_RESERVED, money.delivery),
-        (Kind.RESERVE_FEE, Account.FEE_RESERVED, money.fee),
-    ):
-        book.post(kind, account, Account.BUYER_PAYMENTS, amount, book.key(kind), event=event)
+    settlement.pay(book, money, money.goods + money.delivery, book.key(Kind.RESERVE_INCOME), event)
+
+
+def money_of(order: Order, terms: Terms) -> Income:
+    return order_income(order, terms.percent)
 
 
 async def post_return_refund(
@@ -275,6 +218,7 @@ async def post_return_refund(
                 f"{key}:{Kind.RETURN_FEE}:{fee_source}",
                 item_id=item.id,
             )
+    await book.store_totals()
 
 
 def _return_amounts(share: LineShare, before: int, quantity: int, fee_back: int) -> tuple[int, int]:
@@ -299,3 +243,77 @@ def _sources(
     parts = [(held, from_held), (Account.AVAILABLE, amount - from_held)]
     nonzero = [(account, part) for account, part in parts if part > 0]
     return nonzero or [(held if not credited else Account.AVAILABLE, 0)]
+
+
+# -- payments with an amount, edits and splits (services.money.ledger.settlement) -------------
+
+
+async def _book_and_money(
+    session: AsyncSession, order: Order, now: datetime
+) -> tuple[OrderBook, Income]:
+    shop = await session.get(Shop, order.shop_id)
+    return await OrderBook.read(session, order, now), money_of(order, Terms.of(shop.settings))
+
+
+async def after_edit(session: AsyncSession, order: Order, event: OrderEvent, now: datetime) -> None:
+    """An edit changed a paid order's total: its money is held for the new total, and what
+    the buyer owes, or is owed back, is posted (amount_due / refund_due)."""
+    book, money = await _book_and_money(session, order, now)
+    settlement.reprice(book, money, f"event:{event.id}", event)
+    await book.store_totals()
+
+
+async def after_split(
+    session: AsyncSession,
+    old: Order,
+    new: Order,
+    events: tuple[OrderEvent, OrderEvent],
+    now: datetime,
+) -> int:
+    """A paid order split: the new order's goods take their money along. Returns how much."""
+    old_book, old_money = await _book_and_money(session, old, now)
+    new_book, new_money = await _book_and_money(session, new, now)
+    moved = settlement.split(
+        old_book, new_book, old_money, new_money, f"event:{events[0].id}", events
+    )
+    await old_book.store_totals()
+    await new_book.store_totals()
+    return moved
+
+
+async def record_payment(
+    session: AsyncSession,
+    order: Order,
+    amount: int | None,
+    key: str,
+    event: OrderEvent,
+    now: datetime,
+) -> int:
+    """The buyer paid `amount` (None: what they owe now) for the order; returns the amount."""
+    book, money = await _book_and_money(session, order, now)
+    if amount is None:
+        amount = book.balance_due if book.paid else money.goods + money.delivery
+    if amount <= 0:
+        return 0
+    settlement.pay(book, money, amount, key, event)
+    await book.store_totals()
+    return amount
+
+
+async def record_refund(
+    session: AsyncSession,
+    order: Order,
+    amount: int | None,
+    key: str,
+    event: OrderEvent,
+    now: datetime,
+) -> int:
+    """The shop gave back `amount` (None: all) of what it owes the buyer; returns it."""
+    book = await OrderBook.read(session, order, now)
+    owed = max(book.held(Account.REFUND_DUE), 0)
+    amount = owed if amount is None else min(amount, owed)
+    if amount <= 0:
+        return 0
+    settlement.refund_made(book, amount, key, event)
+    await book.store_totals()
+    return amount

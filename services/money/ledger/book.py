@@ -1,0 +1,157 @@
+"""One order's ledger entries, read at the start of a change and kept up to date as it posts.
+
+Every posting for an order goes through `OrderBook.post`, so the book always knows the
+order's balances; `store_totals` then writes what the order shows about its money
+(`amount_paid`, `balance_due`) in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from services.money.ledger.accounts import HELD, Account, Kind
+from storage.models import LedgerEntry, Order, OrderEvent
+
+_HELD = frozenset(str(account) for account in HELD)
+_CREDIT_KINDS = frozenset({Kind.CREDIT_INCOME, Kind.CREDIT_DELIVERY, Kind.EARN_FEE})
+
+
+@dataclass
+class OrderBook:
+    """An order's entries as read at the start of the change, plus those added since."""
+
+    session: AsyncSession
+    order: Order
+    now: datetime
+    keys: set[str] = field(default_factory=set)
+    balances: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    kinds: set[str] = field(default_factory=set)
+    by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    returned: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # units
+    returned_fee: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    # The buyer's money has come in for the order (a payment, or what a split brought).
+    received: bool = False
+
+    @classmethod
+    async def read(cls, session: AsyncSession, order: Order, now: datetime) -> OrderBook:
+        book = cls(session, order, now)
+        entries = await session.scalars(
+            select(LedgerEntry).where(LedgerEntry.order_id == order.id).order_by(LedgerEntry.id)
+        )
+        for entry in entries:
+            book._count(entry)
+        return book
+
+    def _count(self, entry: LedgerEntry) -> None:
+        self.keys.add(entry.dedupe_key)
+        self.kinds.add(entry.kind)
+        self.by_kind[entry.kind] += entry.amount
+        self.balances[entry.debit_account] += entry.amount
+        self.balances[entry.credit_account] -= entry.amount
+        if entry.credit_account == Account.BUYER_PAYMENTS and entry.debit_account in _HELD:
+            self.received = True
+        if entry.kind == Kind.RETURN_INCOME and entry.order_item_id is not None:
+            self.returned[entry.order_item_id] += entry.quantity or 0
+        if entry.kind == Kind.RETURN_FEE and entry.order_item_id is not None:
+            self.returned_fee[entry.order_item_id] += entry.amount
+
+    @property
+    def paid(self) -> bool:
+        return self.received
+
+    @property
+    def credited(self) -> bool:
+        return bool(self.kinds & _CREDIT_KINDS)
+
+    @property
+    def refunded(self) -> bool:
+        """Cancelled with its money given back: nothing is held for it any more."""
+        return Kind.REFUND_GOODS in self.kinds
+
+    @property
+    def in_hand(self) -> int:
+        """The buyer's money held for the order: its reserves and what is owed back."""
+        return sum(max(self.balances[account], 0) for account in HELD)
+
+    def held(self, account: Account) -> int:
+        return self.balances[account]
+
+    def post(
+        self,
+        kind: Kind,
+        to: Account,
+        source: Account,
+        amount: int,
+        key: str,
+        *,
+        event: OrderEvent | None = None,
+        item_id: int | None = None,
+        quantity: int | None = None,
+        memo: bool = False,
+    ) -> None:
+        """Move `amount` from `source` to `to`. Zero amounts are skipped, except a return's
+        memo, which records the units returned so later returns of the line count them."""
+        if key in self.keys or (amount == 0 and not memo):
+            return
+        if amount < 0:
+            raise ValueError(f"a posting moves a positive amount, not {amount}")
+        entry = LedgerEntry(
+            shop_id=self.order.shop_id,
+            order_id=self.order.id,
+            event_id=event.id if event is not None else None,
+            kind=str(kind),
+            debit_account=str(to),
+            credit_account=str(source),
+            amount=amount,
+            currency=self.order.currency,
+            order_item_id=item_id,
+            quantity=quantity,
+            dedupe_key=key,
+            created_at=self.now,
+        )
+        self.session.add(entry)
+        self._count(entry)
+
+    def move_all(self, kind: Kind, source: Account, to: Account, event: OrderEvent | None):
+        """Whatever the order still holds in `source`."""
+        self.post(kind, to, source, max(self.balances[source], 0), self.key(kind), event=event)
+
+    def key(self, kind: Kind) -> str:
+        return f"order:{self.order.id}:{kind}"
+
+    @property
+    def amount_paid(self) -> int:
+        """What the buyer paid for the order and has not been given back (refunds out)."""
+        b = self.balances
+        return -(b[Account.BUYER_PAYMENTS] + b[Account.AMOUNT_DUE] + b[Account.REFUNDS])
+
+    @property
+    def balance_due(self) -> int:
+        """> 0 the buyer owes it; < 0 it is owed back to them."""
+        return self.balances[Account.AMOUNT_DUE] - self.balances[Account.REFUND_DUE]
+
+    async def store_totals(self) -> None:
+        """The order's `amount_paid` and `balance_due` as the ledger has them now.
+
+        Written with a plain UPDATE, not through the mapped object: they follow the money,
+        they are not a change of the order, so the order's version (the one cards and
+        concurrent edits check) stays as the change that caused them left it.
+        """
+        paid, due = self.amount_paid, self.balance_due
+        order = self.order
+        if (order.amount_paid, order.balance_due) == (paid, due):
+            return
+        await self.session.execute(
+            update(Order)
+            .where(Order.id == order.id)
+            .values(amount_paid=paid, balance_due=due)
+            .execution_options(synchronize_session=False)
+        )
+        set_committed_value(order, "amount_paid", paid)
+        set_committed_value(order, "balance_due", due)
