@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from bot.sandbox.rules import callback_buttons
 from bot.sandbox.state import SandboxChat, SandboxMessage, SandboxUser
 from handlers.telegram.dialog import BuyerAct, BuyerCB
 
@@ -65,8 +66,14 @@ async def open_card(tg, person: SandboxUser, number: int) -> SandboxMessage:
 async def open_from_my(tg, buyer: SandboxUser, order) -> SandboxMessage:
     """The buyer sends /my and taps the order there; returns the card the bot answers with."""
     await tg.say(buyer, "/my")
-    listing = await tg.emulator.wait_for_message(buyer)
-    await tg.tap(buyer, listing, data=BuyerCB(act=BuyerAct.OPEN, id=order.id).pack())
+    data = BuyerCB(act=BuyerAct.OPEN, id=order.id).pack()
+
+    # the listing is the message with the order's button (a hint may come before it)
+    def offers_the_order(message: SandboxMessage) -> bool:
+        return any(b.get("callback_data") == data for b in callback_buttons(message.reply_markup))
+
+    listing = await tg.emulator.wait_for_message(buyer, offers_the_order)
+    await tg.tap(buyer, listing, data=data)
     return await tg.emulator.wait_for_message(
         buyer, lambda m: is_card_of(m, order.number), after=listing
     )
