@@ -128,14 +128,8 @@ class DialogService:
         text, files = _checked(text, attachments)
         async with self._sessions() as session, session.begin():
             order_id = await _relayed_order(session, chat_id, replied_message_id)
-            order = await _order(session, order_id)
-            who = await who_is(session, order, actor)
-            if not who.is_staff:
-                # The buyer themselves (in a chat they share with the shop), or a stranger.
-                raise OrderRefused(Problem.NOT_FOUND, "only the shop's staff answer the buyer")
-            return await self._store(
-                session, order, who, Direction.TO_BUYER, text, files, chat_id, message_id
-            )
+            # Not staff: the buyer themselves (in a chat they share with the shop), or a stranger.
+            return await self._to_buyer(session, order_id, actor, text, files, chat_id, message_id)
 
     async def from_desk(self, order_id: int, actor: ActorRef, *, text: str) -> DialogMessage:
         """A message written on the order's page in the Mini App (K1): the shop's staff write
@@ -160,13 +154,26 @@ class DialogService:
         """Staff answer the buyer from the order's dialog (its "Reply" button); staff only."""
         text, files = _checked(text, attachments)
         async with self._sessions() as session, session.begin():
-            order = await _order(session, order_id)
-            who = await who_is(session, order, actor)
-            if not who.is_staff:
-                raise OrderRefused(Problem.NOT_FOUND, "only the shop's staff answer the buyer")
-            return await self._store(
-                session, order, who, Direction.TO_BUYER, text, files, chat_id, message_id
-            )
+            return await self._to_buyer(session, order_id, actor, text, files, chat_id, message_id)
+
+    async def _to_buyer(
+        self,
+        session: AsyncSession,
+        order_id: int,
+        actor: ActorRef,
+        text: str,
+        files: list[dict[str, Any]],
+        chat_id: int | None,
+        message_id: int | None,
+    ) -> DialogMessage:
+        """Stores a staff member's answer to the order's buyer; anyone else is refused."""
+        order = await _order(session, order_id)
+        who = await who_is(session, order, actor)
+        if not who.is_staff:
+            raise OrderRefused(Problem.NOT_FOUND, "only the shop's staff answer the buyer")
+        return await self._store(
+            session, order, who, Direction.TO_BUYER, text, files, chat_id, message_id
+        )
 
     async def from_buyer_reply(
         self,
