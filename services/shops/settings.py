@@ -242,6 +242,17 @@ class ShopSettingsService:
                 raise invalid(field, f"unknown setting '{field}': use one of {', '.join(FIELDS)}")
             return shop
 
+    async def switch_preset(
+        self, shop_id: int, user_id: int, code: str, *, discard_edits: bool = False
+    ) -> Shop:
+        """Start new orders on a preset. When the shop's workflow has its own edits (it is
+        not exactly the preset it came from), only with `discard_edits`: refused otherwise,
+        with params["edits"], so the person is asked first (issue 16)."""
+        async with self._sessions() as session, session.begin():
+            shop = await self._editable(session, shop_id, user_id)
+            await self._switch_preset(session, shop, code.strip(), discard_edits=discard_edits)
+            return shop
+
     async def set_responsible(
         self, shop_id: int, user_id: int, status: str, role: str | None
     ) -> Workflow:
@@ -299,7 +310,9 @@ class ShopSettingsService:
         except WorkflowError as error:
             raise invalid("workflow", str(error)) from None
 
-    async def _switch_preset(self, session: AsyncSession, shop: Shop, code: str) -> None:
+    async def _switch_preset(
+        self, session: AsyncSession, shop: Shop, code: str, *, discard_edits: bool = False
+    ) -> None:
         """A new workflow version from the preset; existing orders keep their versions."""
         if code not in PRESETS:
             raise invalid("preset", f"unknown preset '{code}': use one of {', '.join(PRESETS)}")
@@ -307,6 +320,13 @@ class ShopSettingsService:
         current = await self._workflows.current(session, shop.id)
         if current.body == body:
             return  # already exactly this preset: a new version would change nothing
+        own = shop.workflow_code not in PRESETS or current.body != preset_data(shop.workflow_code)
+        if own and not discard_edits:
+            raise Refused(
+                Reason.INVALID,
+                "the shop's workflow has its own edits: switching to a preset discards them",
+                {"field": "preset", "edits": True},
+            )
         await self._save_workflow(session, shop.id, body)
         shop.workflow_code = code
 
