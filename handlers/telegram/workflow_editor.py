@@ -701,7 +701,9 @@ def saved_screen(shop_id: int, version: int, moves) -> tuple[str, InlineKeyboard
     builder = InlineKeyboardBuilder()
     if moves.total:
         lines.append(
-            _("{count} open orders keep the version they started with.").format(count=moves.total)
+            _("Open orders keeping the version they started with: {count}.").format(
+                count=moves.total
+            )
         )
         if moves.vanished:
             lines.append(
@@ -737,7 +739,7 @@ async def move_orders(
         callback_answer.show_alert = True
         return
     await query.message.edit_text(
-        _("➡️ {count} open orders now follow the new version.").format(count=moved),
+        _("➡️ Open orders moved to the new version: {count}.").format(count=moved),
         reply_markup=InlineKeyboardMarkup(inline_keyboard=[[back_to(shop_id)]]),
     )
 

@@ -68,10 +68,10 @@ async def test_a_new_stage_for_card_payments_is_added_and_orders_pass_through_it
     # saved: a new version; the order under way keeps its own until moved
     await tg.tap(owner, screen, text="💾 Save")
     assert screen.text.startswith("✅ Saved as version 2: new orders follow it.")
-    assert "1 open orders keep the version they started with." in screen.text
+    assert "Open orders keeping the version they started with: 1." in screen.text
     assert (await fresh(tg, older.id)).workflow_id == first_version
     await tg.tap(owner, screen, text="➡️ Move open orders to version 2")
-    assert screen.text.startswith("➡️ 1 open orders now follow the new version.")
+    assert screen.text.startswith("➡️ Open orders moved to the new version: 1.")
     assert (await fresh(tg, older.id)).workflow_id != first_version
 
     # the moved order passes through the new stage by the packer's buttons
