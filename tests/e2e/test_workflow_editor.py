@@ -170,3 +170,27 @@ async def test_a_good_file_is_previewed_then_installed(tg):
     workflow = await tg.container.orders.workflow_of(order.id)
     assert workflow.status("paid").title["en"] == "Money in"
     assert ActorRef  # the order service saw the same version
+
+
+async def test_a_preset_switch_asks_before_discarding_the_shops_own_edits(tg):
+    shop = await open_shop(tg, SHOP)
+    owner = shop.owner
+    owner_id = (await ref(tg, owner)).user_id
+    editor = tg.container.workflow_editor
+    await editor.change(shop.id, owner_id, "rename_status", "paid", "en", "Money in")
+    await editor.save(shop.id, owner_id)
+    menu = await open_settings(tg, owner)
+    await tg.tap(owner, menu, text="Workflow")
+    await tg.tap(owner, menu, text="Platform")
+    # asked, nothing changed yet
+    assert menu.text.startswith("Your workflow has your own changes")
+    assert (await tg.container.shop_settings.get(shop.id, owner_id)).workflow_version == 2
+    # keeping it keeps it
+    await tg.tap(owner, menu, text="Keep my workflow")
+    assert (await tg.container.shop_settings.get(shop.id, owner_id)).workflow.code == "marketplace"
+    # discarding switches
+    await tg.tap(owner, menu, text="Workflow")
+    await tg.tap(owner, menu, text="Platform")
+    await tg.tap(owner, menu, text="Discard my changes and switch")
+    view = await tg.container.shop_settings.get(shop.id, owner_id)
+    assert (view.workflow.code, view.workflow_version) == ("platform", 3)
