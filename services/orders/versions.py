@@ -41,7 +41,7 @@ class MovePlan:
 async def _open_orders(unit: Unit, shop_id: int, target_id: int, *, lock: bool) -> list[Order]:
     query = select(Order).where(Order.shop_id == shop_id, Order.workflow_id != target_id)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(of=Order)
     orders = list(await unit.session.scalars(query.order_by(Order.id)))
     still_open = []
     for order in orders:
