@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.orders.actors import ActorRef, ActorType
 from services.orders.events import OrderEvents
@@ -57,10 +57,21 @@ def _destination(status: str, mapping: Mapping[str, str]) -> str:
 
 
 async def plan(unit: Unit, shop_id: int, target_id: int, mapping: Mapping[str, str]) -> MovePlan:
+    """Counted per version and status in one grouped query: a save shows it at once, however
+    many orders the shop has."""
     target = await unit.workflows.get(unit.session, target_id)
     known = {s.code for s in target.statuses}
-    orders = await _open_orders(unit, shop_id, target_id, lock=False)
-    by_status = Counter(o.status for o in orders)
+    rows = await unit.session.execute(
+        select(Order.workflow_id, Order.status, func.count())
+        .where(Order.shop_id == shop_id, Order.workflow_id != target_id)
+        .group_by(Order.workflow_id, Order.status)
+    )
+    by_status: Counter[str] = Counter()
+    for workflow_id, status, count in rows:
+        workflow = await unit.workflows.get(unit.session, workflow_id)
+        found = next((s for s in workflow.statuses if s.code == status), None)
+        if found is not None and not found.is_final:
+            by_status[status] += count
     vanished = {s: n for s, n in by_status.items() if _destination(s, mapping) not in known}
     return MovePlan(dict(by_status), vanished)
 
