@@ -32,7 +32,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.format import esc, role_name, title
 from handlers.telegram.onboarding import TYPED
-from services.refusals import OrderRefused, Reason, Refused
+from services.refusals import Reason, Refused
 from services.shops.users import Person
 from services.vocabulary import LANGUAGES, PAYMENT_METHODS, STAFF_ROLES
 from services.workflow.changes import code_from, parse_limit
@@ -69,6 +69,7 @@ class WfAct(StrEnum):
     PREVIEW = "w"
     SAVE = "v"
     MOVE = "m"  # move the open orders to the saved version
+    MAP = "k"  # orders in the vanished status s go to the status number x
     DISCARD = "z"
     FILE = "f"  # download the workflow file
     UPLOAD = "g"  # send a file
@@ -708,16 +709,16 @@ def saved_screen(shop_id: int, version: int, moves) -> tuple[str, InlineKeyboard
         if moves.vanished:
             lines.append(
                 _(
-                    "Some are in statuses this version no longer has ({statuses}): they stay."
+                    "Some are in statuses this version no longer has ({statuses}): say where "
+                    "they go when you move them."
                 ).format(statuses=esc(", ".join(sorted(moves.vanished))))
             )
-        else:
-            builder.row(
-                InlineKeyboardButton(
-                    text=_("➡️ Move open orders to version {version}").format(version=version),
-                    callback_data=cb(WfAct.MOVE, shop_id, x=str(version)),
-                )
+        builder.row(
+            InlineKeyboardButton(
+                text=_("➡️ Move open orders to version {version}").format(version=version),
+                callback_data=cb(WfAct.MOVE, shop_id, x=str(version)),
             )
+        )
     builder.row(back_to(shop_id))
     return "\n".join(lines), builder.as_markup()
 
@@ -727,21 +728,72 @@ async def move_orders(
     callback_data: WfCB,
     user: Person,
     workflow_editor: WorkflowEditor,
-    callback_answer: CallbackAnswer,
+    state: FSMContext,
+    i18n: I18n,
 ) -> None:
+    """Move the open orders; first ask where each status the new version lacks goes."""
     shop_id = callback_data.shop
-    try:
-        moved = await workflow_editor.move_open_orders(shop_id, user.id)
-    except OrderRefused as refusal:
-        if refusal.params.get("field") != "mapping":
-            raise
-        callback_answer.text = _("Not moved: some orders are in statuses this version lacks.")
-        callback_answer.show_alert = True
+    data = await state.get_data()
+    mapping = data.get("mapping", {}) if data.get("moving") == shop_id else {}
+    plan = await workflow_editor.move_plan(shop_id, user.id, mapping)
+    if plan.vanished:
+        await state.update_data(moving=shop_id, mapping=mapping)
+        await ask_mapping(query, workflow_editor, shop_id, user, sorted(plan.vanished)[0], i18n)
         return
+    await state.update_data(moving=None, mapping={})
+    moved = await workflow_editor.move_open_orders(shop_id, user.id, mapping)
     await query.message.edit_text(
         _("➡️ Open orders moved to the new version: {count}.").format(count=moved),
         reply_markup=InlineKeyboardMarkup(inline_keyboard=[[back_to(shop_id)]]),
     )
+
+
+async def ask_mapping(
+    query: CallbackQuery,
+    workflow_editor: WorkflowEditor,
+    shop_id: int,
+    user: Person,
+    status: str,
+    i18n: I18n,
+) -> None:
+    _version, body = await workflow_editor.export(shop_id, user.id)
+    builder = InlineKeyboardBuilder()
+    for index, raw in enumerate(body.get("statuses", [])):
+        if str(raw.get("kind", "active")).startswith("final"):
+            continue  # open orders go to open statuses
+        builder.row(
+            InlineKeyboardButton(
+                text=title(raw.get("title") or {}, i18n.current_locale),
+                callback_data=cb(WfAct.MAP, shop_id, status, str(index)),
+            )
+        )
+    builder.row(back_to(shop_id))
+    await query.message.edit_text(
+        _("Where do the open orders in «{status}» go? This version has no such status.").format(
+            status=esc(status)
+        ),
+        reply_markup=builder.as_markup(),
+    )
+
+
+async def mapping_chosen(
+    query: CallbackQuery,
+    callback_data: WfCB,
+    user: Person,
+    workflow_editor: WorkflowEditor,
+    state: FSMContext,
+    i18n: I18n,
+) -> None:
+    shop_id = callback_data.shop
+    _version, body = await workflow_editor.export(shop_id, user.id)
+    listed = body.get("statuses", [])
+    if not (callback_data.x.isdigit() and int(callback_data.x) < len(listed)):
+        raise Refused(Reason.INVALID, "no such status", {"field": "mapping"})
+    data = await state.get_data()
+    mapping = dict(data.get("mapping", {})) if data.get("moving") == shop_id else {}
+    mapping[callback_data.s] = listed[int(callback_data.x)].get("code", "")
+    await state.update_data(moving=shop_id, mapping=mapping)
+    await move_orders(query, callback_data, user, workflow_editor, state, i18n)
 
 
 async def discard(
@@ -862,6 +914,7 @@ def router() -> Router:
     on(preview, WfCB.filter(F.act == WfAct.PREVIEW))
     on(save, WfCB.filter(F.act == WfAct.SAVE))
     on(move_orders, WfCB.filter(F.act == WfAct.MOVE))
+    on(mapping_chosen, WfCB.filter(F.act == WfAct.MAP))
     on(discard, WfCB.filter(F.act == WfAct.DISCARD))
     on(download, WfCB.filter(F.act == WfAct.FILE))
     on(ask_file, WfCB.filter(F.act == WfAct.UPLOAD))

@@ -9,6 +9,7 @@ import yaml
 from bot.scheduler import build_sweep
 from handlers.telegram.workflow_editor import WfAct, WfCB
 from services.orders.actors import ActorRef
+from services.workflow.presets import preset_data
 from tests.e2e.chats import bot_texts, labels, message_starting, open_card, open_settings
 from tests.e2e.shops import ShopRecipe, fresh, open_shop, place_order, ref, status_of
 from tests.factories import item
@@ -194,3 +195,38 @@ async def test_a_preset_switch_asks_before_discarding_the_shops_own_edits(tg):
     await tg.tap(owner, menu, text="Discard my changes and switch")
     view = await tg.container.shop_settings.get(shop.id, owner_id)
     assert (view.workflow.code, view.workflow_version) == ("platform", 3)
+
+
+async def test_orders_in_a_retired_status_are_moved_where_the_owner_says(tg):
+    shop = await open_shop(tg, SHOP)
+    owner = shop.owner
+    owner_id = (await ref(tg, owner)).user_id
+    editor = tg.container.workflow_editor
+    order = await paid(tg, shop, payment="card")
+    # given an order sitting in the shop's own stage
+    await editor.change(shop.id, owner_id, "add_status", "assembling", {"en": "Assembling"})
+    await editor.change(
+        shop.id, owner_id, "insert_between", "assembling", "preparing_shipment", "shipped"
+    )
+    await editor.save(shop.id, owner_id)
+    await editor.move_open_orders(shop.id, owner_id)
+    await tg.container.orders.apply(order.id, await ref(tg, shop.packer), "to_assembling")
+    # when the owner installs a workflow without that stage
+    body = preset_data("marketplace")
+    menu = await open_settings(tg, owner)
+    await tg.tap(owner, menu, text="🗂 Statuses")
+    await tg.tap(owner, menu, text="📤 Upload file")
+    tg.emulator.send_document(owner, "workflow.yaml", yaml.safe_dump(body).encode())
+    await tg.settle()
+    preview = message_starting(tg, owner, "👁 The pipeline")
+    await tg.tap(owner, preview, text="✅ Install")
+    assert "Some are in statuses this version no longer has (assembling)" in preview.text
+    # then moving asks where those orders go, and moves them there
+    await tg.tap(owner, preview, text="➡️ Move open orders to version 3")
+    assert preview.text.startswith("Where do the open orders in «assembling» go?")
+    assert "Received" not in labels(tg, preview)  # open statuses only
+    await tg.tap(owner, preview, text="Preparing for shipment")
+    assert preview.text.startswith("➡️ Open orders moved to the new version: 1.")
+    moved = await fresh(tg, order.id)
+    assert moved.status == "preparing_shipment"
+    assert (await tg.container.orders.workflow_of(order.id)).code == "marketplace"
