@@ -366,7 +366,29 @@ def insert_between(
         entry_actors,
         guards={"payment_method": list(payment_methods)} if payment_methods else None,
     )
+    _follow_timers(body, code, before, {t.get("code") for t in led}, entry, entry_actors)
     return entry
+
+
+def _follow_timers(
+    body: Body, code: str, before: str, moved: set[str], entry: str, entry_actors: list[str]
+) -> None:
+    """A timer in `before` that took a step now taken from `code` (auto-receive after 35
+    days) runs in `code` too; in `before` it takes the step into `code` where the system may,
+    else it moves to `code` altogether."""
+    leaving = {t.get("code") for t in transitions(body) if before in _sources(t)}
+    timers = body.get("timers") or []
+    for timer in list(timers):
+        if timer.get("status") != before or timer.get("action") not in moved:
+            continue
+        if timer["action"] in leaving:
+            continue  # the old way stays for other orders: the timer still has its step
+        onward = {**timer, "code": f"{timer['code']}_{code}"[:40], "status": code}
+        if "system" in entry_actors:
+            timer["action"] = entry
+            timers.append(onward)
+        else:
+            timer.update(status=code)
 
 
 # -- timers and cancellation reasons ----------------------------------------------------------
