@@ -73,6 +73,11 @@ class WfAct(StrEnum):
     DISCARD = "z"
     FILE = "f"  # download the workflow file
     UPLOAD = "g"  # send a file
+    TIMER_DROP = "e"  # remove timer number x (of status s's screen)
+    REASONS = "c"  # the cancellation reasons
+    REASON_ADD = "b"  # a new reason: its name typed
+    REASON_COMMENT = "h"  # reason s: a comment required, or not
+    REASON_DROP = "j"  # remove reason s
 
 
 class WfCB(CallbackData, prefix="wf"):
@@ -87,6 +92,7 @@ class WorkflowEdit(StatesGroup):
     rename = State()  # a status's name in one language
     limit = State()  # a status's time limit
     file = State()  # a workflow file to upload
+    reason = State()  # a new cancellation reason's name
 
 
 def cb(act: WfAct, shop: int, s: str = "", x: str = "") -> str:
@@ -159,6 +165,11 @@ def list_screen(draft: DraftView, language: str) -> tuple[str, InlineKeyboardMar
             ),
         )
     builder.row(
+        InlineKeyboardButton(
+            text=_("🚫 Cancellation reasons"), callback_data=cb(WfAct.REASONS, shop_id)
+        )
+    )
+    builder.row(
         InlineKeyboardButton(text=_("📥 Download file"), callback_data=cb(WfAct.FILE, shop_id)),
         InlineKeyboardButton(text=_("📤 Upload file"), callback_data=cb(WfAct.UPLOAD, shop_id)),
     )
@@ -228,6 +239,18 @@ def status_screen(draft: DraftView, code: str, language: str) -> tuple[str, Inli
         )
     if not outgoing:
         lines.append(_("none (a final status)") if raw.get("kind", "").startswith("final") else "—")
+    every_timer = enumerate(draft.body.get("timers") or [])
+    timers = [(i, t) for i, t in every_timer if t.get("status") == code]
+    if timers:
+        lines += ["", _("Timers:")]
+    for index, timer in timers:
+        lines.append(f"{index + 1}. {esc(timer_text(draft, timer, language))}")
+        builder.row(
+            InlineKeyboardButton(
+                text=_("🗑 Remove timer {number}").format(number=index + 1),
+                callback_data=cb(WfAct.TIMER_DROP, shop_id, code, str(index)),
+            )
+        )
     builder.row(
         InlineKeyboardButton(text=_("✏️ Rename"), callback_data=cb(WfAct.LANGS, shop_id, code)),
         InlineKeyboardButton(
@@ -246,6 +269,19 @@ def status_screen(draft: DraftView, code: str, language: str) -> tuple[str, Inli
         )
     builder.row(back_to(shop_id))
     return "\n".join(lines), builder.as_markup()
+
+
+def timer_text(draft: DraftView, timer: dict, language: str) -> str:
+    after = str(timer.get("after", ""))
+    if timer.get("kind") == "reminder":
+        whom = _("the buyer") if timer.get("to") == "buyer" else _("the shop")
+        return _("after {after}: remind {whom}").format(after=after, whom=whom)
+    step = next(
+        (t for t in draft.body.get("transitions", []) if t.get("code") == timer.get("action")),
+        {},
+    )
+    name = title(step.get("title") or {}, language) or str(timer.get("action"))
+    return _("after {after}: automatically «{step}»").format(after=after, step=name)
 
 
 def preview_text(draft: DraftView, language: str) -> str:
@@ -895,6 +931,130 @@ async def file_sent(
     )
 
 
+async def drop_timer(
+    query: CallbackQuery,
+    callback_data: WfCB,
+    user: Person,
+    workflow_editor: WorkflowEditor,
+    i18n: I18n,
+) -> None:
+    draft = await workflow_editor.draft(callback_data.shop, user.id)
+    timers = draft.body.get("timers") or []
+    if not (callback_data.x.isdigit() and int(callback_data.x) < len(timers)):
+        raise Refused(Reason.INVALID, "no such timer", {"field": "timer"})
+    draft = await workflow_editor.change(
+        callback_data.shop, user.id, "remove_timer", timers[int(callback_data.x)].get("code")
+    )
+    text, markup = status_screen(draft, callback_data.s, i18n.current_locale)
+    await query.message.edit_text(text, reply_markup=markup)
+
+
+def reasons_screen(draft: DraftView, language: str) -> tuple[str, InlineKeyboardMarkup]:
+    shop_id = draft.shop_id
+    lines = [_("🚫 <b>Cancellation reasons</b>. ✍️: a comment is required with it.")]
+    builder = InlineKeyboardBuilder()
+    for raw in draft.body.get("cancel_reasons") or []:
+        code = raw.get("code", "")
+        name = title(raw.get("title") or {}, language)
+        mark = " ✍️" if raw.get("comment_required") else ""
+        lines.append(f"• {esc(name)}{mark}")
+        builder.row(
+            InlineKeyboardButton(
+                text=f"✍️ {name}", callback_data=cb(WfAct.REASON_COMMENT, shop_id, code)
+            ),
+            InlineKeyboardButton(
+                text=f"🗑 {name}", callback_data=cb(WfAct.REASON_DROP, shop_id, code)
+            ),
+        )
+    builder.row(
+        InlineKeyboardButton(text=_("➕ Add a reason"), callback_data=cb(WfAct.REASON_ADD, shop_id))
+    )
+    builder.row(back_to(shop_id))
+    return "\n".join(lines), builder.as_markup()
+
+
+async def show_reasons(
+    query: CallbackQuery,
+    callback_data: WfCB,
+    user: Person,
+    workflow_editor: WorkflowEditor,
+    state: FSMContext,
+    i18n: I18n,
+) -> None:
+    await state.clear()
+    draft = await workflow_editor.draft(callback_data.shop, user.id)
+    text, markup = reasons_screen(draft, i18n.current_locale)
+    await query.message.edit_text(text, reply_markup=markup)
+
+
+async def reason_changed(
+    query: CallbackQuery,
+    callback_data: WfCB,
+    user: Person,
+    workflow_editor: WorkflowEditor,
+    i18n: I18n,
+) -> None:
+    shop_id, code = callback_data.shop, callback_data.s
+    if callback_data.act is WfAct.REASON_DROP:
+        draft = await workflow_editor.change(shop_id, user.id, "remove_reason", code)
+    else:
+        draft = await workflow_editor.draft(shop_id, user.id)
+        raw = next((r for r in draft.body.get("cancel_reasons") or [] if r.get("code") == code), {})
+        required = not raw.get("comment_required", False)
+        draft = await workflow_editor.change(shop_id, user.id, "set_reason_comment", code, required)
+    text, markup = reasons_screen(draft, i18n.current_locale)
+    await query.message.edit_text(text, reply_markup=markup)
+
+
+async def ask_reason(
+    query: CallbackQuery,
+    callback_data: WfCB,
+    user: Person,
+    workflow_editor: WorkflowEditor,
+    state: FSMContext,
+) -> None:
+    await workflow_editor.draft(callback_data.shop, user.id)
+    await state.set_state(WorkflowEdit.reason)
+    await state.update_data(shop_id=callback_data.shop)
+    await query.message.edit_text(
+        _("Send the new reason's name (up to 64 characters). Staff will offer it on cancelling."),
+        reply_markup=InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    InlineKeyboardButton(
+                        text=_("↩️ Back"), callback_data=cb(WfAct.REASONS, callback_data.shop)
+                    )
+                ]
+            ]
+        ),
+    )
+
+
+async def reason_typed(
+    message: Message,
+    user: Person,
+    workflow_editor: WorkflowEditor,
+    state: FSMContext,
+    i18n: I18n,
+) -> None:
+    shop_id = (await state.get_data())["shop_id"]
+    draft = await workflow_editor.draft(shop_id, user.id)
+    taken = {r.get("code") for r in draft.body.get("cancel_reasons") or []}
+    code = code_from(message.text, taken)
+    try:
+        draft = await workflow_editor.change(
+            shop_id, user.id, "add_reason", code, {i18n.current_locale: message.text}
+        )
+    except Refused as refusal:
+        if refusal.code is not Reason.INVALID:
+            raise
+        await message.answer(_("Not saved: a name of 1 to 64 characters is needed."))
+        return
+    await state.clear()
+    text, markup = reasons_screen(draft, i18n.current_locale)
+    await message.answer(text, reply_markup=markup)
+
+
 def router() -> Router:
     router = Router(name=__name__)
     on = router.callback_query.register
@@ -918,6 +1078,11 @@ def router() -> Router:
     on(discard, WfCB.filter(F.act == WfAct.DISCARD))
     on(download, WfCB.filter(F.act == WfAct.FILE))
     on(ask_file, WfCB.filter(F.act == WfAct.UPLOAD))
+    on(drop_timer, WfCB.filter(F.act == WfAct.TIMER_DROP))
+    on(show_reasons, WfCB.filter(F.act == WfAct.REASONS))
+    on(reason_changed, WfCB.filter(F.act.in_({WfAct.REASON_COMMENT, WfAct.REASON_DROP})))
+    on(ask_reason, WfCB.filter(F.act == WfAct.REASON_ADD))
+    router.message.register(reason_typed, WorkflowEdit.reason, TYPED)
     router.message.register(name_typed, WorkflowEdit.rename, TYPED)
     router.message.register(limit_typed, WorkflowEdit.limit, TYPED)
     router.message.register(new_status_typed, WorkflowEdit.name, TYPED)

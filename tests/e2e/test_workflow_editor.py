@@ -230,3 +230,32 @@ async def test_orders_in_a_retired_status_are_moved_where_the_owner_says(tg):
     moved = await fresh(tg, order.id)
     assert moved.status == "preparing_shipment"
     assert (await tg.container.orders.workflow_of(order.id)).code == "marketplace"
+
+
+async def test_timers_and_cancellation_reasons(tg):
+    shop = await open_shop(tg, SHOP)
+    owner = shop.owner
+    menu = await open_settings(tg, owner)
+    await tg.tap(owner, menu, text="🗂 Statuses")
+    # a status shows its timers; one is removed
+    await tg.tap(owner, menu, text="Awaiting payment")
+    assert "after 2d: remind the buyer" in menu.text
+    assert "after 3d: automatically «Not paid in time»" in menu.text
+    reminder = next(label for label in labels(tg, menu) if label.startswith("🗑 Remove timer"))
+    await tg.tap(owner, menu, text=reminder)
+    assert "after 2d: remind the buyer" not in menu.text
+    await tg.tap(owner, menu, text="↩️ Back")
+    # the reasons: one added, one needs a comment, one removed
+    await tg.tap(owner, menu, text="🚫 Cancellation reasons")
+    await tg.tap(owner, menu, text="➕ Add a reason")
+    await tg.say(owner, "Wrong size")
+    screen = message_starting(tg, owner, "🚫 Cancellation reasons")
+    assert "• Wrong size" in screen.text
+    await tg.tap(owner, screen, text="✍️ Wrong size")
+    assert "• Wrong size ✍️" in screen.text
+    await tg.tap(owner, screen, text="↩️ Back")
+    await tg.tap(owner, screen, text="💾 Save")
+    owner_id = (await ref(tg, owner)).user_id
+    view = await tg.container.shop_settings.get(shop.id, owner_id)
+    assert view.workflow.reason("wrong_size").comment_required
+    assert [t.code for t in view.workflow.timers_for("awaiting_payment")] == ["payment_deadline"]
