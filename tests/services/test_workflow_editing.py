@@ -278,3 +278,65 @@ async def _refused(awaitable):
     with pytest.raises((Refused, OrderRefused)) as caught:
         await awaitable
     return caught.value
+
+
+async def test_transitions_timers_and_reasons_are_edited(services, editor):
+    shop = await make_shop(services)
+    owner = shop.owner.id
+    # a courier-only shortcut to pickup, asking for a comment, confirmed, the system may take it
+    await editor.change(
+        shop.id,
+        owner,
+        "add_transition",
+        "hand_to_courier",
+        ["awaiting_payment"],
+        "awaiting_pickup",
+        ["manager", "system"],
+        title={"en": "Hand to the courier"},
+        confirm=True,
+        inputs=["comment"],
+        guards={"delivery_method": ["courier"]},
+    )
+    await editor.change(
+        shop.id, owner, "add_timer", "nudge_shop", "awaiting_confirmation", "2h", to="shop",
+        message="payment_reminder",
+    )  # fmt: skip
+    await editor.change(shop.id, owner, "add_reason", "wrong_size", {"en": "Wrong size"})
+    await editor.change(shop.id, owner, "set_reason_comment", "wrong_size", True)
+    await editor.change(shop.id, owner, "remove_timer", "auto_pickup")
+    saved = await editor.save(shop.id, owner)
+    workflow = saved.workflow
+    shortcut = next(t for t in workflow.transitions if t.code == "hand_to_courier")
+    assert (shortcut.confirm, shortcut.system, shortcut.staff_roles) == (
+        True,
+        True,
+        frozenset({"manager"}),
+    )
+    assert shortcut.title == {"ru": "Hand to the courier"} | {
+        "uk": "Hand to the courier",
+        "en": "Hand to the courier",
+    }
+    assert [g.field for g in shortcut.guards] == ["delivery_method"]
+    assert [t.code for t in workflow.timers_for("awaiting_confirmation")] == ["nudge_shop"]
+    assert workflow.timers_for("awaiting_pickup") == []
+    assert workflow.reason("wrong_size").comment_required
+    # the engine follows it: a courier order may take it, a post order may not
+    courier = await make_order(services, shop, payment="card", delivery="courier")
+    manager = shop.as_user(shop.manager)
+    await services.orders.apply(courier.id, manager, "confirm")
+    codes = [a.code for a in await services.orders.actions(courier.id, manager)]
+    assert "hand_to_courier" in codes
+    post = await make_order(services, shop, payment="card", delivery="post")
+    await services.orders.apply(post.id, manager, "confirm")
+    offered = await services.orders.actions(post.id, manager)
+    assert "hand_to_courier" not in [a.code for a in offered]
+    # and the transition is removed again
+    index = next(
+        i
+        for i, t in enumerate((await editor.draft(shop.id, owner)).body["transitions"])
+        if t["code"] == "hand_to_courier"
+    )
+    await editor.change(shop.id, owner, "remove_transition", index)
+    assert "hand_to_courier" not in [
+        t["code"] for t in (await editor.draft(shop.id, owner)).body["transitions"]
+    ]
