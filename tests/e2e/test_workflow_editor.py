@@ -90,9 +90,10 @@ async def test_a_new_stage_for_card_payments_is_added_and_orders_pass_through_it
     # a new card order goes there too: the packer gets the ping, and past 2 working hours
     # the problem flag and the alert
     newer = await paid(tg, shop, payment="card")
-    await tg.tap(packer, await open_card(tg, packer, newer.number), text="Assembling")
+    await tg.container.orders.apply(newer.id, await ref(tg, shop.manager), "to_assembling")
     await tg.deliver()
-    assert any(f"#{newer.number}" in text for text in bot_texts(tg, packer))
+    ping = f"📌 Order #{newer.number}: Assembling. Your turn as packer."
+    assert any(ping in text for text in bot_texts(tg, packer))
     tg.container.clock.advance(timedelta(hours=3))
     await build_sweep(tg.container).run_once()
     await tg.deliver()
