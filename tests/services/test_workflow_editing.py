@@ -264,6 +264,10 @@ async def test_a_preset_switch_asks_before_discarding_own_edits(services, editor
     assert await versions(services, shop.id) == [1, 2]
     await settings.switch_preset(shop.id, shop.owner.id, "platform", discard_edits=True)
     assert await versions(services, shop.id) == [1, 2, 3]
+    await settings.set_responsible(shop.id, shop.owner.id, "new", "packer")
+    async with services.sessions() as session:
+        log = list(await session.scalars(select(WorkflowChange.action).order_by(WorkflowChange.id)))
+    assert log == ["rename_status", "save", "preset", "set_responsible"]
 
 
 def test_limits_and_codes_as_typed():
