@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from bot import operations_cli, timers_cli, token_cli
+from bot import operations_cli, timers_cli, token_cli, workflow_cli
 from bot.settings import SettingsError, load_settings
 from services.workflow.definition import WorkflowError
 from services.workflow.presets import PRESETS, load_preset, preset_data
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("file", type=Path)
     show = workflow.add_parser("show", help="print a preset as YAML")
     show.add_argument("preset", choices=PRESETS)
+    workflow_cli.add_commands(workflow)
 
     commands.add_parser("run", help="run the bot (long polling) against TELEGRAM_API_URL")
     emulator = commands.add_parser(
@@ -91,7 +92,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command in NOT_YET:
         print(f"not yet: {NOT_YET[args.command]}", file=sys.stderr)
         return 2
-    if args.command == "workflow":
+    if args.command == "workflow" and args.workflow_command not in workflow_cli.SHOP_COMMANDS:
         return workflow_command(args)
     if args.command == "demo":
         from bot.demo import main as demo
@@ -130,6 +131,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(create_shop(settings, args))
     if args.command == "timers":
         return asyncio.run(timers_cli.run(settings, args))
+    if args.command == "workflow":
+        return asyncio.run(workflow_cli.run(settings, args))
     if args.command == "run":
         if not settings.bot_token.get_secret_value():
             print("BOT_TOKEN: set the bot's token (any 123:abc for the emulator)", file=sys.stderr)

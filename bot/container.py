@@ -52,6 +52,7 @@ from services.storefront.rate_limits import (
 from services.storefront.tokens import ApiTokenService
 from services.storefront.webhook_settings import WebhookSettings
 from services.time.clock import Clock, SystemClock
+from services.workflow.editing import WorkflowEditor
 from services.workflow.store import WorkflowStore
 from storage.database import create_engine, create_session_factory
 
@@ -67,6 +68,7 @@ class Container:
     outside: Transport
     vault: Vault
     workflows: WorkflowStore
+    workflow_editor: WorkflowEditor  # the shop's own statuses, transitions, limits (issue 16)
     work: OrderWork  # the one transaction runner of every order change
     orders: OrderService
     shops: ShopService
@@ -138,6 +140,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         outside=AiohttpTransport(),
         vault=vault,
         workflows=workflows,
+        workflow_editor=WorkflowEditor(sessions, clock, workflows, orders),
         work=work,
         orders=orders,
         shops=ShopService(sessions, clock, workflows),

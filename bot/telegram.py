@@ -92,6 +92,7 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
         users=container.users,
         staff=container.staff,
         shop_settings=container.shop_settings,
+        workflow_editor=container.workflow_editor,
         order_queries=container.order_queries,
         cards=container.cards,
         buyers=container.buyers,

@@ -35,6 +35,7 @@ def get_routers() -> list[Router]:
         staff,
         start,
         webhook_log,
+        workflow_editor,
     )
 
     return [
@@ -53,6 +54,7 @@ def get_routers() -> list[Router]:
         manual_order.router(),  # /new: an order taken by phone
         staff.router(),  # staff list, invite links, removal; /bind and /unbind in groups
         shop_settings.router(),  # /settings, responsible role per status, /shops
+        workflow_editor.router(),  # /settings -> 🗂 Statuses: the shop's own workflow (issue 16)
         onboarding.router(),  # /newshop: the create-a-shop conversation
         balance.router(),  # /balance: reserved, available, the latest ledger entries
         returns.router(),  # returns: the buyer's request, the shop's steps (F1)

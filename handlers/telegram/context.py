@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from services.storefront.tokens import ApiTokenService
     from services.storefront.webhook_settings import WebhookSettings
     from services.time.clock import Clock
+    from services.workflow.editing import WorkflowEditor
 
 
 class HandlerData(MiddlewareData, I18nData, total=False):
@@ -75,6 +76,7 @@ class HandlerData(MiddlewareData, I18nData, total=False):
     connections: ConnectionService
     desk_login: DeskLogin
     customers: CustomerService
+    workflow_editor: WorkflowEditor
 
     # IdentityMiddleware: who is asking (absent for a bot's own updates).
     user: Person

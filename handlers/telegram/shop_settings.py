@@ -37,6 +37,7 @@ from handlers.telegram.onboarding import (
 from handlers.telegram.reviews import settings_button as reviews_button
 from handlers.telegram.staff import role_name
 from handlers.telegram.start import send_menu
+from handlers.telegram.workflow_editor import entry_button as statuses_button
 from services.operations.personal_data import RETENTION_CHOICES, retention_days
 from services.refusals import Reason, Refused
 from services.shops.settings import FIELDS, ShopSettingsService, ShopView
@@ -59,6 +60,7 @@ class SettingsAct(StrEnum):
     STATUS = "t"  # choose the responsible role of status `arg`
     ROLE = "o"  # status `arg` is now worked by role `x` (NOBODY: nobody)
     UNBIND = "u"  # stop the pings to the bound group
+    DISCARD = "p"  # switch to preset `x`, discarding the shop's own workflow edits
 
 
 class SettingsCB(CallbackData, prefix="st"):
@@ -233,6 +235,7 @@ def settings_menu(view: ShopView, language: str) -> tuple[str, InlineKeyboardMar
             callback_data=SettingsCB(act=SettingsAct.STATUSES, shop=shop_id).pack(),
         )
     )
+    builder.row(statuses_button(shop_id))  # issue 16: the shop's own statuses and transitions
     builder.row(reviews_button(shop_id))  # F3: the shop's average rating
     builder.row(  # E1-E3: the document templates (handlers.telegram.documents)
         InlineKeyboardButton(
@@ -399,7 +402,55 @@ async def value_chosen(
     callback_answer: CallbackAnswer,
 ) -> None:
     await state.clear()
-    await shop_settings.update(callback_data.shop, user.id, callback_data.arg, callback_data.x)
+    try:
+        await shop_settings.update(callback_data.shop, user.id, callback_data.arg, callback_data.x)
+    except Refused as refusal:
+        if not refusal.params.get("edits"):
+            raise
+        # The shop shaped its own workflow: a preset would replace it, so ask first.
+        await query.message.edit_text(
+            _(
+                "Your workflow has your own changes (statuses, names, roles, limits). "
+                "Switching to a preset discards them for new orders. Switch anyway?"
+            ),
+            reply_markup=InlineKeyboardMarkup(
+                inline_keyboard=[
+                    [
+                        InlineKeyboardButton(
+                            text=_("Discard my changes and switch"),
+                            callback_data=SettingsCB(
+                                act=SettingsAct.DISCARD, shop=callback_data.shop, x=callback_data.x
+                            ).pack(),
+                        )
+                    ],
+                    [
+                        InlineKeyboardButton(
+                            text=_("Keep my workflow"),
+                            callback_data=SettingsCB(
+                                act=SettingsAct.MENU, shop=callback_data.shop
+                            ).pack(),
+                        )
+                    ],
+                ]
+            ),
+        )
+        return
+    callback_answer.text = _("Saved.")
+    view = await editable_view(shop_settings, callback_data.shop, user)
+    text, markup = settings_menu(view, i18n.current_locale)
+    await query.message.edit_text(text, reply_markup=markup)
+
+
+async def preset_over_edits(
+    query: CallbackQuery,
+    callback_data: SettingsCB,
+    user: Person,
+    shop_settings: ShopSettingsService,
+    i18n: I18n,
+    callback_answer: CallbackAnswer,
+) -> None:
+    shop_id, preset = callback_data.shop, callback_data.x
+    await shop_settings.switch_preset(shop_id, user.id, preset, discard_edits=True)
     callback_answer.text = _("Saved.")
     view = await editable_view(shop_settings, callback_data.shop, user)
     text, markup = settings_menu(view, i18n.current_locale)
@@ -608,6 +659,9 @@ def router() -> Router:
     router.callback_query.register(menu_again, SettingsCB.filter(F.act == SettingsAct.MENU))
     router.callback_query.register(ask_value, SettingsCB.filter(F.act == SettingsAct.FIELD))
     router.callback_query.register(value_chosen, SettingsCB.filter(F.act == SettingsAct.SET))
+    router.callback_query.register(
+        preset_over_edits, SettingsCB.filter(F.act == SettingsAct.DISCARD)
+    )
     router.message.register(value_typed, SettingsEdit.value, TYPED)
     router.callback_query.register(unbind_group, SettingsCB.filter(F.act == SettingsAct.UNBIND))
     router.callback_query.register(show_statuses, SettingsCB.filter(F.act == SettingsAct.STATUSES))

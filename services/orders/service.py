@@ -19,7 +19,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import metrics
-from services.orders import access, drafts, editing, links_used, notices, payments, timed
+from services.orders import (
+    access,
+    drafts,
+    editing,
+    links_used,
+    notices,
+    payments,
+    timed,
+    versions,
+)
 from services.orders.access import Who
 from services.orders.actors import ActorRef
 from services.orders.decisions import facts, write_decision
@@ -618,6 +627,32 @@ class OrderService:
                     {"edit": kind, "status": order.status},
                 )
             return await change(unit, order, workflow, who, *args)
+
+        return await self._transaction(work)
+
+    # -- workflow versions ----------------------------------------------------------
+
+    async def move_plan(
+        self, shop_id: int, target_id: int, mapping: Mapping[str, str] | None = None
+    ) -> versions.MovePlan:
+        """The shop's open orders on older versions, and those a move would strand."""
+        async with reading(self._sessions) as session:
+            return await versions.plan(self._unit(session), shop_id, target_id, mapping or {})
+
+    async def move_to_version(
+        self,
+        shop_id: int,
+        actor: ActorRef,
+        target_id: int,
+        mapping: Mapping[str, str] | None = None,
+    ) -> int:
+        """Move the shop's open orders to workflow version `target_id`, all or none: the one
+        change of many orders at once, so it runs here like every other order change."""
+
+        async def work(unit: Unit) -> int:
+            return await versions.move_open_orders(
+                unit, shop_id, actor, target_id, dict(mapping or {})
+            )
 
         return await self._transaction(work)
 

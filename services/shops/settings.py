@@ -31,7 +31,7 @@ from services.workflow.definition import Workflow, WorkflowError
 from services.workflow.presets import PRESETS, preset_data
 from services.workflow.store import WorkflowStore
 from storage.database import reading
-from storage.models import Shop
+from storage.models import Shop, WorkflowChange, WorkflowDefinition
 
 # What `update` accepts, in the order a settings screen lists them.
 FIELDS = (
@@ -232,7 +232,9 @@ class ShopSettingsService:
             shop = await self._editable(session, shop_id, user_id)
             value = (value or "").strip()
             if field == "preset":
-                await self._switch_preset(session, shop, value)
+                saved = await self._switch_preset(session, shop, value)
+                if saved is not None:
+                    self._log(session, shop_id, user_id, "preset", saved, preset=value)
             elif field in _SETTERS:
                 try:
                     _SETTERS[field](self, shop, value)
@@ -240,6 +242,21 @@ class ShopSettingsService:
                     raise invalid(field, str(error)) from None
             else:
                 raise invalid(field, f"unknown setting '{field}': use one of {', '.join(FIELDS)}")
+            return shop
+
+    async def switch_preset(
+        self, shop_id: int, user_id: int, code: str, *, discard_edits: bool = False
+    ) -> Shop:
+        """Start new orders on a preset. When the shop's workflow has its own edits (it is
+        not exactly the preset it came from), only with `discard_edits`: refused otherwise,
+        with params["edits"], so the person is asked first (issue 16)."""
+        async with self._sessions() as session, session.begin():
+            shop = await self._editable(session, shop_id, user_id)
+            saved = await self._switch_preset(
+                session, shop, code.strip(), discard_edits=discard_edits
+            )
+            if saved is not None:
+                self._log(session, shop_id, user_id, "preset", saved, preset=code.strip())
             return shop
 
     async def set_responsible(
@@ -265,6 +282,7 @@ class ShopSettingsService:
             else:
                 raw["responsible"] = role
             saved = await self._save_workflow(session, shop_id, body)
+            self._log(session, shop_id, user_id, "set_responsible", saved, status=status, role=role)
             return await self._workflows.get(session, saved.id)
 
     async def bind_staff_chat(self, shop_id: int, user_id: int, chat_id: int) -> Shop:
@@ -299,16 +317,47 @@ class ShopSettingsService:
         except WorkflowError as error:
             raise invalid("workflow", str(error)) from None
 
-    async def _switch_preset(self, session: AsyncSession, shop: Shop, code: str) -> None:
+    async def _switch_preset(
+        self, session: AsyncSession, shop: Shop, code: str, *, discard_edits: bool = False
+    ) -> WorkflowDefinition | None:
         """A new workflow version from the preset; existing orders keep their versions."""
         if code not in PRESETS:
             raise invalid("preset", f"unknown preset '{code}': use one of {', '.join(PRESETS)}")
         body = preset_data(code)
         current = await self._workflows.current(session, shop.id)
         if current.body == body:
-            return  # already exactly this preset: a new version would change nothing
-        await self._save_workflow(session, shop.id, body)
+            return None  # already exactly this preset: a new version would change nothing
+        own = shop.workflow_code not in PRESETS or current.body != preset_data(shop.workflow_code)
+        if own and not discard_edits:
+            raise Refused(
+                Reason.INVALID,
+                "the shop's workflow has its own edits: switching to a preset discards them",
+                {"field": "preset", "edits": True},
+            )
+        saved = await self._save_workflow(session, shop.id, body)
         shop.workflow_code = code
+        return saved
+
+    def _log(
+        self,
+        session: AsyncSession,
+        shop_id: int,
+        user_id: int,
+        action: str,
+        saved: WorkflowDefinition,
+        **details: Any,
+    ) -> None:
+        """The shop's workflow log (issue 16) records these versions too."""
+        session.add(
+            WorkflowChange(
+                shop_id=shop_id,
+                user_id=user_id,
+                created_at=self._clock.now(),
+                action=action,
+                details={**details, "version": saved.version},
+                definition_id=saved.id,
+            )
+        )
 
     def _set_name(self, shop: Shop, value: str) -> None:
         if not value or len(value) > 128:

@@ -47,6 +47,11 @@ def limits(workflow: Workflow, status: str, shop: Shop, since: datetime) -> Limi
     sla = workflow.status(status).sla
     if sla is None:
         return None
+    if sla.calendar:
+        return Limits(
+            excellent_at=since + sla.excellent if sla.excellent is not None else None,
+            deadline_at=since + sla.acceptable,
+        )
     hours = calendar(shop)
     return Limits(
         excellent_at=hours.add(since, sla.excellent) if sla.excellent is not None else None,

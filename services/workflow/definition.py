@@ -104,10 +104,12 @@ Title = Mapping[str, str]
 
 @dataclass(frozen=True)
 class Sla:
-    """Limits on time in a status, counted in the shop's business hours (B2)."""
+    """Limits on time in a status, counted in the shop's business hours (B2), or round the
+    clock when the status says `hours: calendar` (a parcel travels at night too)."""
 
     excellent: timedelta | None
     acceptable: timedelta
+    calendar: bool = False
 
 
 @dataclass(frozen=True)

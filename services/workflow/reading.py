@@ -37,6 +37,25 @@ from services.workflow.definition import (
     parse_duration,
 )
 
+# The top-level keys of a definition, in one place. This reader reads CORE_KEYS;
+# EXTENSION_KEYS belong to other features, which read them from `Workflow.source` (e.g.
+# `on_carrier`: carrier events -> actions). Both pass through editing untouched; any other
+# key is a problem (a typo must not be silently ignored).
+CORE_KEYS = frozenset(
+    {"code", "title", "statuses", "transitions", "timers", "cancel_reasons", "split_reasons"}
+    | {"editing"}
+)
+EXTENSION_KEYS = frozenset({"on_carrier"})
+
+# Sizes past any real shop's workflow: a bigger definition is a mistake, or an attack.
+MAX_ITEMS = {
+    "statuses": 100,
+    "transitions": 500,
+    "timers": 200,
+    "cancel_reasons": 50,
+    "split_reasons": 50,
+}
+
 
 def load_workflow(data: Mapping[str, Any]) -> Workflow:
     """Validate a definition and build the Workflow, or raise WorkflowError."""
@@ -54,6 +73,9 @@ class _Reader:
     def read(self) -> Workflow:
         if not isinstance(self.data, Mapping):
             raise WorkflowError(["the definition must be a mapping"])
+        for key in self.data:
+            if key not in CORE_KEYS | EXTENSION_KEYS:
+                self.problem("", f"unknown field '{key}'")
         code = self.code(self.data.get("code"), "code")
         title = self.title(self.data.get("title"), "title")
         statuses = [s for i, raw in enumerate(self.items("statuses")) if (s := self.status(raw, i))]
@@ -94,6 +116,10 @@ class _Reader:
             return []
         if not isinstance(value, list):
             self.problem(key, "must be a list")
+            return []
+        limit = MAX_ITEMS.get(key)
+        if limit is not None and len(value) > limit:
+            self.problem(key, f"too many ({len(value)}): at most {limit}")
             return []
         return value
 
@@ -150,7 +176,10 @@ class _Reader:
             if not isinstance(sla_raw, Mapping) or "acceptable" not in sla_raw:
                 self.problem(where, "sla needs at least 'acceptable'")
             else:
-                self.flags(sla_raw, f"{where} sla", {"excellent", "acceptable"})
+                self.flags(sla_raw, f"{where} sla", {"excellent", "acceptable", "hours"})
+                hours = sla_raw.get("hours", "business")
+                if hours not in ("business", "calendar"):
+                    self.problem(where, f"sla.hours {hours!r}: use business or calendar")
                 acceptable = self.duration(sla_raw["acceptable"], f"{where} sla.acceptable")
                 excellent = (
                     self.duration(sla_raw["excellent"], f"{where} sla.excellent")
@@ -160,7 +189,7 @@ class _Reader:
                 if acceptable and excellent and excellent > acceptable:
                     self.problem(where, "sla.excellent is longer than sla.acceptable")
                 if acceptable:
-                    sla = Sla(excellent=excellent, acceptable=acceptable)
+                    sla = Sla(excellent, acceptable, calendar=hours == "calendar")
             if kind.is_final:
                 self.problem(where, "a final status cannot have an sla")
         if code is None:

@@ -25,6 +25,7 @@ from storage.models.operations import InboundEmail
 from storage.models.orders import Buyer, Order, OrderEvent, OrderItem, Timer
 from storage.models.shops import ApiToken, Shop, StaffInvite, StaffMember, User, WorkflowDefinition
 from storage.models.storefront import CallbackRequest, IdempotencyKey
+from storage.models.workflow_editing import WorkflowChange, WorkflowDraft
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -59,5 +60,7 @@ __all__ = [
     "Timer",
     "UsedLink",
     "User",
+    "WorkflowChange",
     "WorkflowDefinition",
+    "WorkflowDraft",
 ]
