@@ -29,6 +29,7 @@ def get_routers() -> list[Router]:
         order_edit,
         order_list,
         order_money,
+        products,
         returns,
         reviews,
         shop_settings,
@@ -55,6 +56,7 @@ def get_routers() -> list[Router]:
         shop_settings.router(),  # /settings, responsible role per status, /shops
         onboarding.router(),  # /newshop: the create-a-shop conversation
         balance.router(),  # /balance: reserved, available, the latest ledger entries
+        products.router(),  # /products: search, stock, price (issue 19)
         returns.router(),  # returns: the buyer's request, the shop's steps (F1)
         reviews.router(),  # stars and words after receipt, the shop's answer (F3)
         documents.router(),  # document templates from /settings; an order's PDFs (E1-E3)
