@@ -1,0 +1,73 @@
+"""/products end to end through the Telegram emulator (issue 19): search, a product's stock
+and price set by the manager, refused to the packer, and the low-stock alert."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from tests.e2e.chats import message_starting
+from tests.e2e.shops import ShopRecipe, open_shop, place_order
+from tests.factories import item
+from tests.products_factories import counts, make_product
+
+SHOP = ShopRecipe(staff=("manager", "packer"))
+
+
+async def test_the_manager_searches_counts_and_prices_a_product(tg):
+    shop_id, _owner, manager, packer = await open_shop(tg, SHOP)
+    shop = SimpleNamespace(id=shop_id)
+    await make_product(tg.container, shop, "CAT-1", on_hand=5, title="Cat bed")
+    await make_product(tg.container, shop, "FOOD-1", on_hand=2, title="Кошачий корм")
+
+    # the manager searches and opens the product
+    await tg.say(manager, "/products bed")
+    listing = message_starting(tg, manager, "📦 Products matching «bed»")
+    assert "Cat bed · CAT-1 · 5 for sale" in listing.text
+    assert "Кошачий" not in listing.text
+    await tg.tap(manager, listing, text="Cat bed · 5")
+    card = message_starting(tg, manager, "📦 Cat bed")
+    assert "On hand: 5 · reserved: 0 · for sale: 5" in card.text
+
+    # a count without a reason is asked again and changes nothing
+    await tg.tap(manager, card, text="📦 Stock")
+    await tg.say(manager, "3")
+    assert tg.last(manager).text == "Send a count and a reason, e.g. «12 recount»."
+    assert await counts(tg.container, shop, "CAT-1") == (5, 0, 5)
+    await tg.say(manager, "3 recount")
+    card = message_starting(tg, manager, "📦 Cat bed")
+    assert "On hand: 3 · reserved: 0 · for sale: 3" in card.text
+    assert "-2 · corrected (recount)" in card.text
+
+    # the price: a bad one is asked again
+    await tg.tap(manager, card, text="💲 Price")
+    await tg.say(manager, "a lot")
+    assert tg.last(manager).text.startswith("Not a price")
+    await tg.say(manager, "1490.50")
+    card = message_starting(tg, manager, "📦 Cat bed")
+    assert "Price: RUB1,490.50" in card.text
+
+    # the packer sees the stock but may not change it
+    await tg.say(packer, "/products кошачий")
+    listing = message_starting(tg, packer, "📦 Products matching")
+    await tg.tap(packer, listing, text="Кошачий корм · 2")
+    card = message_starting(tg, packer, "📦 Кошачий корм")
+    await tg.tap(packer, card, text="📦 Stock")
+    await tg.say(packer, "0 lost")
+    assert tg.last(packer).text == "You may not do this."
+    assert await counts(tg.container, shop, "FOOD-1") == (2, 0, 2)
+
+
+async def test_staff_hear_when_a_product_runs_low(tg):
+    shop_id, owner, manager, packer = await open_shop(tg, SHOP)
+    shop = SimpleNamespace(id=shop_id)
+    await make_product(tg.container, shop, "CAT-1", on_hand=3, title="Cat bed", low_stock_at=1)
+
+    await place_order(tg, shop_id, item("CAT-1", 2, 150_000))
+    await tg.deliver()
+
+    for person in (owner, manager):
+        alert = message_starting(tg, person, "📦 Running out:")
+        assert (
+            alert.text == "📦 Running out: Cat bed (CAT-1), 1 left for sale. /products to correct."
+        )
+    assert not [m for m in tg.emulator.messages(packer) if "Running out" in (m.text or "")]
