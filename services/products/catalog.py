@@ -185,8 +185,10 @@ class ProductService:
         *,
         kind: stock.Movement = stock.Movement.CORRECTION,
         reason: str | None = None,
+        notify: bool = True,
     ) -> list[Product]:
-        """Checked drafts, created or changed in one transaction (an import: all or none)."""
+        """Checked drafts, created or changed in one transaction (an import: all or none).
+        `notify`: each product's `product.updated` webhook (an import sends none)."""
         now = self._clock.now()
         outbox = Outbox(now)
         async with self._sessions() as session, session.begin():
@@ -235,7 +237,8 @@ class ProductService:
                         user_id=user_id,
                     )
                     notices.low_stock_if_crossed(outbox, product, before, now)
-                notices.product_updated(outbox, product, "saved", now)
+                if notify:
+                    notices.product_updated(outbox, product, "saved", now)
             await session.flush()
             await outbox.write(session)
         return [product for product, _ in saved]
