@@ -8,14 +8,15 @@ The service decides who may see and change what; callback data carries ids only.
 
 from __future__ import annotations
 
+import io
 from enum import StrEnum
 
-from aiogram import F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -23,6 +24,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.format import esc, money
 from handlers.telegram.manual_order import parse_amount
+from services.products import transfer
 from services.products.catalog import ProductService
 from services.products.stock import ACCEPT_MADE_TO_ORDER, REFUSE
 from services.refusals import Reason, Refused
@@ -38,6 +40,9 @@ class ProductAct(StrEnum):
     PRICE = "p"  # ask for a new price
     STOCK = "c"  # ask for a new count and its reason
     BEYOND = "b"  # the shop's choice for orders beyond the stock: toggle
+    IMPORT = "i"  # ask for a CSV or XLSX file
+    GOOD_ROWS = "g"  # the file had bad rows: write the good ones
+    EXPORT = "e"  # send every product as an XLSX file
 
 
 class ProductCB(CallbackData, prefix="pr"):
@@ -48,6 +53,12 @@ class ProductCB(CallbackData, prefix="pr"):
 class ProductEdit(StatesGroup):
     price = State()
     stock = State()
+    file = State()  # waiting for the file to import
+    bad_rows = State()  # the file had bad rows: write the good ones?
+
+
+MAX_FILE = 5 * 1024 * 1024
+REPORT_LINES = 20
 
 
 def movement_name(kind: str) -> str:
@@ -98,6 +109,8 @@ def list_keyboard(products: list[Product]) -> InlineKeyboardMarkup:
             callback_data=ProductCB(act=ProductAct.SHOW, id=product.id).pack(),
         )
     builder.button(text=_("🔁 Beyond the stock"), callback_data=ProductCB(act=ProductAct.BEYOND))
+    builder.button(text=_("📥 Import a file"), callback_data=ProductCB(act=ProductAct.IMPORT))
+    builder.button(text=_("📤 Export"), callback_data=ProductCB(act=ProductAct.EXPORT))
     builder.adjust(1)
     return builder.as_markup()
 
@@ -266,6 +279,152 @@ async def stock_typed(
     await _send_card(message, products, product, user, i18n.current_locale)
 
 
+# -- files ---------------------------------------------------------------------------------
+
+
+async def ask_file(
+    query: CallbackQuery, users: UserService, user: Person, state: FSMContext
+) -> None:
+    await state.set_state(ProductEdit.file)
+    await state.update_data(shop_id=await _shop_id(users, user))
+    await query.message.answer(
+        _(
+            "Send a CSV (UTF-8) or XLSX file, one product per row, with the columns of the "
+            "export: sku, title, price, on_hand, returnable, return_days... "
+            "If any row is wrong, nothing is written and you get the list of what to fix."
+        )
+    )
+
+
+async def file_sent(
+    message: Message,
+    bot: Bot,
+    users: UserService,
+    user: Person,
+    products: ProductService,
+    state: FSMContext,
+) -> None:
+    document = message.document
+    if (document.file_size or 0) > MAX_FILE:
+        await message.answer(_("Not imported: the file is larger than 5 MB."))
+        return
+    shop_id = (await state.get_data())["shop_id"]
+    report = await _import(
+        bot,
+        users,
+        user,
+        products,
+        shop_id,
+        document.file_id,
+        document.file_name or "",
+        message,
+        good_rows_only=False,
+    )
+    if report is None:
+        return
+    if not report.errors:
+        await state.clear()
+        await message.answer(_("✅ Imported: {count} products.").format(count=report.saved))
+        return
+    await state.set_state(ProductEdit.bad_rows)
+    await state.update_data(file_id=document.file_id, file_name=document.file_name or "")
+    lines = [
+        _("Nothing imported: {bad} of {rows} rows are wrong.").format(
+            bad=report.bad_rows, rows=report.rows
+        )
+    ]
+    lines += [
+        _("Row {row}, {column}: {message}").format(
+            row=error.row, column=esc(error.column), message=esc(error.message)
+        )
+        for error in report.errors[:REPORT_LINES]
+    ]
+    if len(report.errors) > REPORT_LINES:
+        lines.append(_("…and {count} more.").format(count=len(report.errors) - REPORT_LINES))
+    lines.append(_("Fix the file and send it again, or write only the good rows."))
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("✅ Write the {count} good rows").format(count=report.rows - report.bad_rows),
+        callback_data=ProductCB(act=ProductAct.GOOD_ROWS),
+    )
+    await message.answer("\n".join(lines), reply_markup=builder.as_markup())
+
+
+async def write_good_rows(
+    query: CallbackQuery,
+    bot: Bot,
+    users: UserService,
+    user: Person,
+    products: ProductService,
+    state: FSMContext,
+    callback_answer: CallbackAnswer,
+) -> None:
+    data = await state.get_data()
+    if await state.get_state() != ProductEdit.bad_rows or "file_id" not in data:
+        callback_answer.text = _("This report is out of date: send the file again.")
+        return
+    await state.clear()
+    report = await _import(
+        bot,
+        users,
+        user,
+        products,
+        data["shop_id"],
+        data["file_id"],
+        data["file_name"],
+        query.message,
+        good_rows_only=True,
+    )
+    if report is not None:
+        await query.message.answer(_("✅ Imported: {count} products.").format(count=report.saved))
+
+
+async def _import(
+    bot: Bot,
+    users: UserService,
+    user: Person,
+    products: ProductService,
+    shop_id: int,
+    file_id: str,
+    file_name: str,
+    message: Message,
+    *,
+    good_rows_only: bool,
+) -> transfer.ImportReport | None:
+    membership = await users.current_shop(user.id)
+    if membership is None or membership.shop.id != shop_id:
+        raise Refused(Reason.NOT_FOUND, "not the current shop")
+    buffer = io.BytesIO()
+    await bot.download(file_id, destination=buffer)
+    try:
+        return await transfer.import_file(
+            products,
+            shop_id,
+            user.id,
+            buffer.getvalue(),
+            file_name,
+            membership.shop.currency,
+            good_rows_only=good_rows_only,
+        )
+    except transfer.FileRefused as refused:
+        await message.answer(_("Not imported: {problem}").format(problem=esc(str(refused))))
+        return None
+
+
+async def export_products(
+    query: CallbackQuery, users: UserService, user: Person, products: ProductService
+) -> None:
+    shop_id = await _shop_id(users, user)
+    found = await products.all(shop_id, user.id)
+    name = "products.xlsx"
+    await query.message.answer_document(
+        BufferedInputFile(transfer.export_file(found, name), filename=name),
+        caption=_(
+            "{count} products. Edit the file and send it back with «📥 Import a file»."
+        ).format(count=len(found)),
+    )
+
+
 def router() -> Router:
     router = Router(name=__name__)
     router.message.register(products_command, Command("products"), F.chat.type == "private")
@@ -275,4 +434,10 @@ def router() -> Router:
     router.callback_query.register(ask_stock, ProductCB.filter(F.act == ProductAct.STOCK))
     router.message.register(price_typed, ProductEdit.price, TYPED)
     router.message.register(stock_typed, ProductEdit.stock, TYPED)
+    router.callback_query.register(ask_file, ProductCB.filter(F.act == ProductAct.IMPORT))
+    router.message.register(
+        file_sent, StateFilter(ProductEdit.file, ProductEdit.bad_rows), F.document
+    )
+    router.callback_query.register(write_good_rows, ProductCB.filter(F.act == ProductAct.GOOD_ROWS))
+    router.callback_query.register(export_products, ProductCB.filter(F.act == ProductAct.EXPORT))
     return router

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from services.products import transfer
 from tests.e2e.chats import message_starting
 from tests.e2e.shops import ShopRecipe, open_shop, place_order
 from tests.factories import item
@@ -71,3 +72,34 @@ async def test_staff_hear_when_a_product_runs_low(tg):
             alert.text == "📦 Running out: Cat bed (CAT-1), 1 left for sale. /products to correct."
         )
     assert not [m for m in tg.emulator.messages(packer) if "Running out" in (m.text or "")]
+
+
+async def test_products_come_in_by_file_and_go_out_as_one(tg):
+    shop_id, _owner, manager, _packer = await open_shop(tg, SHOP)
+    shop = SimpleNamespace(id=shop_id)
+    await tg.say(manager, "/products")
+    listing = message_starting(tg, manager, "📦 Products")
+    await tg.tap(manager, listing, text="📥 Import a file")
+
+    # a file with a bad row: nothing is written, the row is named
+    rows = "sku,title,price,on_hand\nTEA-1,Green tea,349.90,12\nTEA-2,Black tea,cheap,3\n"
+    tg.emulator.send_document(manager, "goods.csv", rows.encode())
+    await tg.settle()
+    report = message_starting(tg, manager, "Nothing imported")
+    assert "Row 3, price: a price like 1490 or 1490.50" in report.text
+    assert await tg.container.products.search(shop_id, None) == []
+
+    # the manager writes the good row only
+    await tg.tap(manager, report, text="✅ Write the 1 good rows")
+    assert message_starting(tg, manager, "✅ Imported: 1 products.")
+    assert await counts(tg.container, shop, "TEA-1") == (12, 0, 12)
+
+    # and the export is an XLSX file of them
+    await tg.say(manager, "/products")
+    await tg.tap(manager, message_starting(tg, manager, "📦 Products"), text="📤 Export")
+    exported = next(
+        m.document for m in reversed(tg.emulator.messages(manager)) if m.outgoing and m.document
+    )
+    assert exported.name == "products.xlsx"
+    [row] = transfer.read_table(exported.content, exported.name)
+    assert (row["sku"], row["price"], row["available"]) == ("TEA-1", "349.90", "12")
