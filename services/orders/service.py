@@ -278,7 +278,9 @@ class OrderService:
                 await sla.schedule_deadline(unit.session, order, limits, unit.now)
                 notices.new_order(unit.outbox, order, shop, workflow)
                 if order.availability == IN_STOCK:
-                    stock.record_reservations(unit.session, unit.outbox, plan, order.id, unit.now)
+                    await stock.record_reservations(
+                        unit.session, unit.outbox, plan, order.id, unit.now
+                    )
                 orders.append(order)
             if len(orders) > 1:
                 for order in orders:

@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -81,29 +81,26 @@ async def reserve(session: AsyncSession, shop: Shop, items: Sequence[Any], now: 
         if product is not None and product.availability == IN_STOCK:
             wanted[product.id] += item.quantity
     plan = Plan([])
-    short: set[int] = set()
-    # In id order: two orders taking the same products never wait for each other in a circle.
-    for product_id in sorted(wanted):
-        product, quantity = by_id[product_id], wanted[product_id]
-        if product.archived:
-            short.add(product_id)
-            continue
-        row = (
-            await session.execute(
-                update(Product)
-                .where(Product.id == product_id, Product.on_hand - Product.reserved >= quantity)
-                .values(reserved=Product.reserved + quantity, updated_at=now)
-                .returning(Product.on_hand, Product.reserved)
-                .execution_options(synchronize_session=False)
-            )
-        ).first()
-        if row is None:
-            short.add(product_id)
-            continue
-        before = row.on_hand - row.reserved + quantity
-        set_committed_value(product, "on_hand", row.on_hand)
-        set_committed_value(product, "reserved", row.reserved)
-        plan.reserved.append((product, quantity, before))
+    short = {i for i in wanted if by_id[i].archived}
+    asked = {i: q for i, q in wanted.items() if i not in short}
+    if asked:
+        # One statement for every line: each row is reserved only while its own stock
+        # covers it; the rows it returns are those reserved, the others are short.
+        quantity = case(asked, value=Product.id)
+        rows = await session.execute(
+            update(Product)
+            .where(Product.id.in_(sorted(asked)), Product.on_hand - Product.reserved >= quantity)
+            .values(reserved=Product.reserved + quantity, updated_at=now)
+            .returning(Product.id, Product.on_hand, Product.reserved)
+            .execution_options(synchronize_session=False)
+        )
+        for row in rows:
+            product = by_id[row.id]
+            set_committed_value(product, "on_hand", row.on_hand)
+            set_committed_value(product, "reserved", row.reserved)
+            before = row.on_hand - row.reserved + asked[row.id]
+            plan.reserved.append((product, asked[row.id], before))
+        short |= set(asked) - {product.id for product, _, _ in plan.reserved}
     if short and beyond_stock(shop) == REFUSE:
         names = sorted(by_id[i].sku for i in short)
         raise OrderRefused(
@@ -128,12 +125,27 @@ async def reserve(session: AsyncSession, shop: Shop, items: Sequence[Any], now: 
     return plan
 
 
-def record_reservations(
+async def record_reservations(
     session: AsyncSession, outbox: Outbox, plan: Plan, order_id: int, now: datetime
 ) -> None:
-    """The movements of a new order's reservations, once the order has its id."""
-    for product, quantity, before in plan.reserved:
-        session.add(_movement(product, Movement.RESERVE, 0, quantity, now, order_id=order_id))
+    """The movements of a new order's reservations, once the order has its id: one
+    statement for all of them (the hot path of every order with products)."""
+    if not plan.reserved:
+        return
+    rows = [
+        {
+            "shop_id": product.shop_id,
+            "product_id": product.id,
+            "order_id": order_id,
+            "kind": str(Movement.RESERVE),
+            "on_hand_delta": 0,
+            "reserved_delta": quantity,
+            "created_at": now,
+        }
+        for product, quantity, _ in plan.reserved
+    ]
+    await session.execute(insert(StockMovement), rows)
+    for product, _, before in plan.reserved:
         notices.low_stock_if_crossed(outbox, product, before, now)
 
 
