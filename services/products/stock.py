@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services.messaging.notifications.outbox import Outbox
@@ -53,6 +54,22 @@ def beyond_stock(shop: Shop) -> str:
     return value if value in BEYOND_STOCK_CHOICES else REFUSE
 
 
+# What an order reads of its lines' products: their rules and counts, not their titles.
+_RULES = (
+    Product.id,
+    Product.shop_id,
+    Product.sku,
+    Product.title,
+    Product.availability,
+    Product.archived,
+    Product.returnable,
+    Product.return_days,
+    Product.low_stock_at,
+    Product.on_hand,
+    Product.reserved,
+)
+
+
 @dataclass
 class Plan:
     """An order's lines after the products' rules, and what they reserved."""
@@ -69,7 +86,9 @@ async def reserve(session: AsyncSession, shop: Shop, items: Sequence[Any], now: 
     """
     skus = {item.sku for item in items}
     found = await session.scalars(
-        select(Product).where(Product.shop_id == shop.id, Product.sku.in_(skus))
+        select(Product)
+        .where(Product.shop_id == shop.id, Product.sku.in_(skus))
+        .options(load_only(*_RULES, raiseload=True))
     )
     products = {product.sku: product for product in found}
     if not products:
