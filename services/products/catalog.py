@@ -275,6 +275,12 @@ class ProductService:
         async with self._sessions() as session, session.begin():
             await _editor(session, shop_id, user_id)
             product = await _product(session, shop_id, sku, lock=True)
+            if on_hand < product.reserved:
+                # Open orders hold these: the shop cancels them first, so none is left
+                # counting on goods that are not there.
+                raise invalid(
+                    "on_hand", f"at least {product.reserved}: that many are held for open orders"
+                )
             before = product.available
             stock.set_count(session, product, on_hand, now, reason=reason, user_id=user_id)
             notices.product_updated(outbox, product, "stock", now)
