@@ -16,7 +16,15 @@ from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    InlineQuery,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    Message,
+)
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -425,6 +433,46 @@ async def export_products(
     )
 
 
+# -- inline mode: the manual order's product search ------------------------------------------
+
+
+async def inline_search(
+    inline_query: InlineQuery,
+    users: UserService,
+    user: Person,
+    products: ProductService,
+    i18n: I18n,
+) -> None:
+    """`@bot words` in a chat: the current shop's products, for its staff only; the one
+    tapped sends «🛒 title (SKU)», which the manual order (/new) takes as that product."""
+    membership = await users.current_shop(user.id)
+    found: list[Product] = []
+    if membership is not None:
+        try:
+            found = await products.search(
+                membership.shop.id, user.id, inline_query.query[:100], limit=20
+            )
+        except Refused:
+            found = []
+    language = i18n.current_locale
+    results = [
+        InlineQueryResultArticle(
+            id=str(product.id),
+            title=product.title + (f" ({product.variant})" if product.variant else ""),
+            description=_("{sku} · {price} · {available} for sale").format(
+                sku=product.sku,
+                price=money(product.price, product.currency, language),
+                available=product.available,
+            ),
+            input_message_content=InputTextMessageContent(
+                message_text=f"🛒 {product.title} ({product.sku})", parse_mode=None
+            ),
+        )
+        for product in found
+    ]
+    await inline_query.answer(results, cache_time=0, is_personal=True)
+
+
 def router() -> Router:
     router = Router(name=__name__)
     router.message.register(products_command, Command("products"), F.chat.type == "private")
@@ -440,4 +488,5 @@ def router() -> Router:
     )
     router.callback_query.register(write_good_rows, ProductCB.filter(F.act == ProductAct.GOOD_ROWS))
     router.callback_query.register(export_products, ProductCB.filter(F.act == ProductAct.EXPORT))
+    router.inline_query.register(inline_search)
     return router

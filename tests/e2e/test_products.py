@@ -103,3 +103,85 @@ async def test_products_come_in_by_file_and_go_out_as_one(tg):
     assert exported.name == "products.xlsx"
     [row] = transfer.read_table(exported.content, exported.name)
     assert (row["sku"], row["price"], row["available"]) == ("TEA-1", "349.90", "12")
+
+
+async def test_a_phone_order_picks_products_by_inline_search_and_reserves_them(tg):
+    shop_id, _owner, manager, _packer = await open_shop(tg, SHOP)
+    shop = SimpleNamespace(id=shop_id)
+    await make_product(
+        tg.container,
+        shop,
+        "BED-1",
+        on_hand=2,
+        title="Cat bed",
+        price=149_000,
+        returnable=True,
+        return_days=14,
+    )
+    await make_product(tg.container, shop, "BOWL-1", on_hand=9, title="Cat bowl", price=30_000)
+
+    await tg.say(manager, "/new")
+    await tg.say(manager, "Anna Smirnova")
+    await tg.say(manager, "+7 916 123-45-67")
+    prompt = await tg.offering(manager, "🔎 Find a product")
+    [[search, *_], *_] = [
+        [b for b in row if b.get("text") == "🔎 Find a product"]
+        for row in prompt.reply_markup["inline_keyboard"]
+        if any(b.get("text") == "🔎 Find a product" for b in row)
+    ]
+    assert search["switch_inline_query_current_chat"] == ""
+
+    # the manager types "@bot bed": the shop's products come back, with their stock
+    inline = tg.emulator.inline_query(manager, "bed")
+    await tg.settle()
+    assert [r["title"] for r in inline.results] == ["Cat bed"]
+    assert inline.results[0]["description"] == "BED-1 · RUB1,490.00 · 2 for sale"
+    # a stranger's search finds nothing
+    stranger = tg.emulator.user("Eve")
+    await tg.say(stranger, "/start")
+    peek = tg.emulator.inline_query(stranger, "bed")
+    await tg.settle()
+    assert peek.results == []
+
+    # picking it twice makes two units; a typed line still works beside it
+    tg.emulator.choose_inline(manager, inline, title="Cat bed")
+    await tg.settle()
+    tg.emulator.choose_inline(manager, inline, title="Cat bed")
+    await tg.settle()
+    await tg.say(manager, "Gift wrap; 1; 100")
+    goods = message_starting(tg, manager, "Goods so far")
+    assert "Cat bed × 2" in goods.text and "Gift wrap × 1" in goods.text
+    await tg.tap(manager, goods, text="✅ Done")
+    await tg.tap_offered(manager, "pickup · free")
+    await tg.tap_offered(manager, "cash")
+    await tg.tap_offered(manager, "✅ Create")
+
+    # the order holds both beds, with the product's price and return rules
+    assert await counts(tg.container, shop, "BED-1") == (2, 2, 0)
+    async with tg.container.sessions() as session:
+        from sqlalchemy import select
+
+        from storage.models import OrderItem
+
+        lines = {
+            i.sku: (i.quantity, i.unit_price, i.returnable, i.return_days)
+            for i in await session.scalars(select(OrderItem))
+        }
+    assert lines["BED-1"] == (2, 149_000, True, 14)
+    assert lines["manual-2"] == (1, 10_000, False, 0)
+
+    # and a second phone order for a bed is refused: none left
+    await tg.say(manager, "/new")
+    await tg.say(manager, "Ivan")
+    await tg.say(manager, "+7 916 123-45-68")
+    again = tg.emulator.inline_query(manager, "cat bed")
+    await tg.settle()
+    assert again.results[0]["description"] == "BED-1 · RUB1,490.00 · 0 for sale"
+    tg.emulator.choose_inline(manager, again, title="Cat bed")
+    await tg.settle()
+    await tg.tap_offered(manager, "✅ Done")
+    await tg.tap_offered(manager, "pickup · free")
+    await tg.tap_offered(manager, "cash")
+    callback = await tg.tap_offered(manager, "✅ Create")
+    assert "Not enough stock" in tg.answer(callback) or "Not enough stock" in tg.last(manager).text
+    assert await counts(tg.container, shop, "BED-1") == (2, 2, 0)
