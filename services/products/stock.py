@@ -47,6 +47,7 @@ class Movement(StrEnum):
     CORRECTION = "correction"  # a person set the count, with a reason
     OUT_OF_STOCK = "out_of_stock"  # a cancellation for want of stock zeroed it (003)
     IMPORT = "import"  # a product file set the count
+    SPLIT = "split"  # a split moved held goods to the new order (the counts stay)
 
 
 def beyond_stock(shop: Shop) -> str:
@@ -78,7 +79,9 @@ class Plan:
     reserved: list[tuple[Product, int, int]] = field(default_factory=list)  # product, q, before
 
 
-async def reserve(session: AsyncSession, shop: Shop, items: Sequence[Any], now: datetime) -> Plan:
+async def reserve(
+    session: AsyncSession, shop: Shop, items: Sequence[Any], now: datetime, *, refuse: bool = False
+) -> Plan:
     """Apply the products' rules to a new order's lines and reserve the in-stock ones.
 
     A line whose SKU the shop has no product for stays as it came (a free line). Raises
@@ -120,7 +123,7 @@ async def reserve(session: AsyncSession, shop: Shop, items: Sequence[Any], now: 
             before = row.on_hand - row.reserved + asked[row.id]
             plan.reserved.append((product, asked[row.id], before))
         short |= set(asked) - {product.id for product, _, _ in plan.reserved}
-    if short and beyond_stock(shop) == REFUSE:
+    if short and (refuse or beyond_stock(shop) == REFUSE):
         names = sorted(by_id[i].sku for i in short)
         raise OrderRefused(
             Problem.OUT_OF_STOCK,
@@ -202,6 +205,62 @@ async def release(
         )
         changed.append(product)
     return changed
+
+
+async def edited(
+    session: AsyncSession,
+    outbox: Outbox,
+    shop: Shop,
+    order_id: int,
+    items: Sequence[Any],
+    now: datetime,
+) -> Plan:
+    """An in-stock order's goods replaced: what it held is released and the new lines are
+    reserved, in the edit's transaction; a line beyond the stock refuses the edit (an
+    order's goods never change availability by an edit)."""
+    await release(session, order_id, now)
+    plan = await reserve(session, shop, items, now, refuse=True)
+    await record_reservations(session, outbox, plan, order_id, now)
+    return plan
+
+
+async def split(
+    session: AsyncSession,
+    shop_id: int,
+    from_id: int,
+    to_id: int,
+    moved: Sequence[Any],
+    now: datetime,
+) -> None:
+    """Goods moved by a split take what the original order held of them along."""
+    holding = await held(session, from_id)
+    if not holding:
+        return
+    wanted: dict[str, int] = defaultdict(int)
+    for item in moved:
+        wanted[item.sku] += item.quantity
+    products = await session.scalars(
+        select(Product).where(Product.id.in_(list(holding)), Product.sku.in_(list(wanted)))
+    )
+    rows = []
+    for product in products:
+        quantity = min(holding[product.id], wanted[product.sku])
+        if quantity <= 0:
+            continue
+        for order_id, delta in ((from_id, -quantity), (to_id, quantity)):
+            rows.append(
+                {
+                    "shop_id": shop_id,
+                    "product_id": product.id,
+                    "order_id": order_id,
+                    "kind": str(Movement.SPLIT),
+                    "on_hand_delta": 0,
+                    "reserved_delta": delta,
+                    "created_at": now,
+                }
+            )
+    if rows:
+        await session.execute(insert(StockMovement), rows)
 
 
 async def out_of_stock(

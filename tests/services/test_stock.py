@@ -199,3 +199,36 @@ async def test_search_finds_cyrillic_titles_and_variants(services):
     variant = await products.get(shop.id, shop.packer.id, "TS-L")
     parent = await products.get(shop.id, shop.packer.id, "TS-M")
     assert variant.parent_id == parent.id
+
+
+async def test_edited_goods_move_the_reservation_and_a_split_takes_its_share(services):
+    shop = await make_shop(services, "platform")
+    await make_product(services, shop, "A", on_hand=5)
+    await make_product(services, shop, "B", on_hand=2)
+    order = await make_order(services, shop, item("A", 1, 1000))
+    manager = ActorRef.user(shop.manager.id)
+    await services.orders.open(order.id, manager)
+
+    # the goods edited during the call: A 1 -> 3, and B added
+    edited = await services.orders.edit_items(
+        order.id, manager, [item("A", 3, 1000), item("B", 2, 450)]
+    )
+    assert await counts(services, shop, "A") == (5, 3, 2)
+    assert await counts(services, shop, "B") == (2, 2, 0)
+    # an edit beyond the stock is refused and changes nothing
+    with pytest.raises(OrderRefused) as refused:
+        await services.orders.edit_items(order.id, manager, [item("B", 3, 450)])
+    assert (refused.value.code, refused.value.params["skus"]) == (Problem.OUT_OF_STOCK, ["B"])
+    assert await counts(services, shop, "B") == (2, 2, 0)
+
+    # a split moves 2 of A with what they hold; cancelling that part releases only it
+    await services.orders.apply(order.id, manager, "confirm")
+    a_line = next(i for i in edited.items if i.sku == "A")
+    _left, new = await services.orders.split(
+        order.id, manager, move={a_line.id: 2}, reason="different_warehouses"
+    )
+    assert await counts(services, shop, "A") == (5, 3, 2)
+    await services.orders.apply(new.id, manager, "cancel", {"reason": "other", "comment": "x"})
+    assert await counts(services, shop, "A") == (5, 1, 4)
+    kinds = [(m[0], m[2], m[3]) for m in await movements(services, shop, "A")]
+    assert kinds[-3:] == [("split", -2, order.id), ("split", 2, new.id), ("release", -2, new.id)]
