@@ -155,6 +155,70 @@ class ProductService:
             query = select(Product).where(Product.shop_id == shop_id).order_by(Product.sku)
             return list(await session.scalars(query))
 
+    async def page(
+        self, shop_id: int, user_id: int | None, *, after: str | None, limit: int
+    ) -> list[Product]:
+        """A page of the shop's products by SKU, after the SKU `after` (the storefront)."""
+        async with reading(self._sessions) as session:
+            await _reader(session, shop_id, user_id)
+            query = select(Product).where(Product.shop_id == shop_id)
+            if after is not None:
+                query = query.where(Product.sku > after)
+            return list(await session.scalars(query.order_by(Product.sku).limit(limit)))
+
+    async def change_stock(
+        self,
+        shop_id: int,
+        user_id: int | None,
+        changes: list[tuple[str, int | None, int | None]],
+        reason: str,
+    ) -> list[Product]:
+        """Counts set or adjusted, (sku, set, adjust) each, all in one transaction or none:
+        an unknown SKU, or a count below zero or below what open orders hold, refuses all."""
+        reason = reason.strip()
+        if not 1 <= len(reason) <= 500:
+            raise invalid("reason", "a reason of 1 to 500 characters is needed")
+        now = self._clock.now()
+        outbox = Outbox(now)
+        async with self._sessions() as session, session.begin():
+            await _editor(session, shop_id, user_id)
+            skus = sorted({sku for sku, _, _ in changes})
+            found = {
+                p.sku: p
+                for p in await session.scalars(
+                    select(Product)
+                    .where(Product.shop_id == shop_id, Product.sku.in_(skus))
+                    .order_by(Product.id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            }
+            changed = []
+            for index, (sku, to, by) in enumerate(changes):
+                product = found.get(sku)
+                if product is None:
+                    raise Refused(
+                        Reason.NOT_FOUND,
+                        f"no product with the SKU '{sku}'",
+                        {"field": f"items[{index}].sku"},
+                    )
+                count = to if to is not None else product.on_hand + (by or 0)
+                if not product.reserved <= count <= MAX_STOCK:
+                    raise invalid(
+                        f"items[{index}]",
+                        f"'{sku}' would have {count}: at least the {product.reserved} held "
+                        "for open orders is needed",
+                    )
+                before = product.available
+                stock.set_count(session, product, count, now, reason=reason, user_id=user_id)
+                notices.low_stock_if_crossed(outbox, product, before, now)
+                changed.append(product)
+            for product in {p.id: p for p in changed}.values():
+                notices.product_updated(outbox, product, "stock", now)
+            await session.flush()
+            await outbox.write(session)
+            return changed
+
     async def movements(
         self, shop_id: int, user_id: int | None, sku: str, limit: int = 10
     ) -> list[StockMovement]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from handlers.http.api import codes
 from handlers.http.api import openapi_more as more
+from handlers.http.api import openapi_products as products_api
 from handlers.http.api.schema import OrderRequest
 from services.messaging.webhooks.events import WebhookEvent
 
@@ -59,6 +60,8 @@ def openapi_document() -> dict[str, Any]:
     for path, item in more.paths().items():
         document["paths"].setdefault(path.partition("#")[0], {}).update(item)
     document["components"]["schemas"].update(more.schemas())
+    document["paths"].update(products_api.paths())  # issue 19
+    document["components"]["schemas"].update(products_api.schemas())
     return document
 
 
