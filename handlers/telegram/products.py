@@ -280,6 +280,13 @@ async def stock_typed(
     if not count.isdigit() or not reason.strip():
         await message.answer(_("Send a count and a reason, e.g. «12 recount»."))
         return
+    if int(count) < product.reserved:
+        await message.answer(
+            _(
+                "At least {reserved}: that many are held for open orders. Send the count again."
+            ).format(reserved=product.reserved)
+        )
+        return
     await state.clear()
     product = await products.set_stock(
         product.shop_id, user.id, product.sku, int(count), reason.strip()

@@ -302,6 +302,11 @@ class ProductService:
                         raise invalid("parent_sku", f"no product with the SKU '{draft.parent_sku}'")
                     product.parent_id = parent.id
                 if draft.on_hand is not None and draft.on_hand != product.on_hand:
+                    if draft.on_hand < product.reserved:
+                        raise invalid(
+                            "on_hand",
+                            f"at least {product.reserved}: that many are held for open orders",
+                        )
                     before = product.available
                     movements.append(
                         {

@@ -212,11 +212,21 @@ async def import_file(
             continue
         seen[parsed.sku] = index
         drafts.append(parsed)
-    known = {p.sku for p in await products.all(shop_id, user_id)} | set(seen)
+    held = {p.sku: p.reserved for p in await products.all(shop_id, user_id)}
+    known = set(held) | set(seen)
     for draft in list(drafts):
         if draft.parent_sku and draft.parent_sku not in known:
             report.errors.append(
                 RowError(seen[draft.sku], "parent_sku", f"no product '{draft.parent_sku}'")
+            )
+            drafts.remove(draft)
+        elif draft.on_hand is not None and draft.on_hand < held.get(draft.sku, 0):
+            report.errors.append(
+                RowError(
+                    seen[draft.sku],
+                    "on_hand",
+                    f"at least {held[draft.sku]}: that many are held for open orders",
+                )
             )
             drafts.remove(draft)
     if report.errors and not good_rows_only:

@@ -132,3 +132,18 @@ def test_the_command_line_imports_and_exports(tmp_path):
     done = run_cli("products", "export", "--shop", str(shop_id), str(out), cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     assert [r["sku"] for r in transfer.read_table(out.read_bytes(), out.name)] == ["TEA-1", "TEA-2"]
+
+
+async def test_an_import_never_counts_below_what_orders_hold(services):
+    from tests.factories import item, make_order
+
+    shop = await make_shop(services)
+    products = product_service(services)
+    await make_product(services, shop, "TEA-1", on_hand=5)
+    await make_order(services, shop, item("TEA-1", 3))
+    report = await transfer.import_file(
+        products, shop.id, shop.owner.id, b"sku,title,on_hand\nTEA-1,Tea,2\n", "t.csv", "RUB"
+    )
+    assert [(e.row, e.column) for e in report.errors] == [(2, "on_hand")]
+    assert "3: that many are held for open orders" in report.errors[0].message
+    assert await counts(services, shop, "TEA-1") == (5, 3, 2)
