@@ -219,6 +219,18 @@ class ProductService:
             await outbox.write(session)
             return changed
 
+    async def skus(self, shop_id: int, product_ids: set[int]) -> dict[int, str]:
+        """The SKUs of these products of the shop (variants name their parent by SKU)."""
+        if not product_ids:
+            return {}
+        async with reading(self._sessions) as session:
+            rows = await session.execute(
+                select(Product.id, Product.sku).where(
+                    Product.shop_id == shop_id, Product.id.in_(sorted(product_ids))
+                )
+            )
+            return {row.id: row.sku for row in rows}
+
     async def movements(
         self, shop_id: int, user_id: int | None, sku: str, limit: int = 10
     ) -> list[StockMovement]:

@@ -235,7 +235,4 @@ class ProductsApi:
         return keyed_answer(outcome)
 
     async def _parent_skus(self, shop_id: int, products: list[Product]) -> dict[int, str]:
-        wanted = {p.parent_id for p in products if p.parent_id}
-        if not wanted:
-            return {}
-        return {p.id: p.sku for p in await self._products.all(shop_id, None) if p.id in wanted}
+        return await self._products.skus(shop_id, {p.parent_id for p in products if p.parent_id})
