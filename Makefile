@@ -71,7 +71,7 @@ demo: install ## the whole order flow through the bot and the emulator (PRESET=p
 migrate: install ## bring DATABASE_URL to the newest schema
 	$(BIN)/python -m bot migrate
 
-bench: install ## apply, tap, pumps, sweep, API, documents, ledger, returns, operations, Mini App, redraws (bench/RESULTS.md)
+bench: install ## apply, tap, pumps, sweep, API, documents, ledger, returns, operations, Mini App, redraws, stock (bench/RESULTS.md)
 	$(BIN)/python bench/bench_apply.py
 	$(BIN)/python bench/bench_tap.py
 	$(BIN)/python bench/bench_pump.py
@@ -85,6 +85,7 @@ bench: install ## apply, tap, pumps, sweep, API, documents, ledger, returns, ope
 	$(BIN)/python bench/bench_operations.py
 	$(BIN)/python bench/bench_desk.py
 	$(BIN)/python bench/bench_redraws.py
+	$(BIN)/python bench/bench_stock.py
 
 clean: ## remove the venv, caches, build output and data/
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info data

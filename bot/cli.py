@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from bot import operations_cli, timers_cli, token_cli, workflow_cli
+from bot import operations_cli, products_cli, timers_cli, token_cli, workflow_cli
 from bot.settings import SettingsError, load_settings
 from services.workflow.definition import WorkflowError
 from services.workflow.presets import PRESETS, load_preset, preset_data
@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     timers_cli.add_commands(commands)
     operations_cli.add_commands(commands)
+    products_cli.add_commands(commands)
     for name, reason in NOT_YET.items():
         commands.add_parser(name, help=f"not yet: {reason}")
     return parser
@@ -133,6 +134,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(timers_cli.run(settings, args))
     if args.command == "workflow":
         return asyncio.run(workflow_cli.run(settings, args))
+    if args.command == "products":
+        return asyncio.run(products_cli.run(settings, args))
     if args.command == "run":
         if not settings.bot_token.get_secret_value():
             print("BOT_TOKEN: set the bot's token (any 123:abc for the emulator)", file=sys.stderr)

@@ -29,6 +29,7 @@ from services.orders.service import OrderService
 from services.orders.work import OrderWork
 from services.outside.http import Transport
 from services.outside.vault import Vault
+from services.products.catalog import ProductService
 from services.shops.service import ShopService
 from services.shops.settings import ShopSettingsService
 from services.shops.staff import StaffService
@@ -109,6 +110,7 @@ class Container:
     desk_table: DeskTable
     desk_board: DeskBoard
     desk_numbers: DeskNumbers
+    products: ProductService  # issue 19: products and stock
 
     async def close(self) -> None:
         await self.outside.close()
@@ -179,6 +181,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         desk_table=DeskTable(sessions, clock, workflows),
         desk_board=DeskBoard(sessions, clock, workflows),
         desk_numbers=DeskNumbers(sessions, clock, workflows),
+        products=ProductService(sessions, clock),
     )
 
 

@@ -110,6 +110,7 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
         connections=container.connections,
         # The Mini App's desktop sign-in (/web).
         desk_login=container.desk_login,
+        products=container.products,  # issue 19
     )
     dispatcher.update.outer_middleware(UpdateTracking())
     dispatcher.update.outer_middleware(IdentityMiddleware())
@@ -128,6 +129,7 @@ COMMANDS = {
     "queue": "my queue",
     "problems": "orders past their time limit",
     "balance": "the shop's balance",
+    "products": "products and stock",
     "new": "new order by phone",
     "settings": "shop settings",
     "staff": "staff",

@@ -25,6 +25,7 @@ from handlers.http.api.gate import Gate
 from handlers.http.api.order_changes import OrderChangesApi
 from handlers.http.api.order_list import OrderListApi
 from handlers.http.api.orders import StorefrontApi
+from handlers.http.api.products import ProductsApi
 from handlers.http.app import Desk, mini_app
 from handlers.http.app.identity import Identify
 from handlers.http.app.render import Renderer
@@ -122,6 +123,12 @@ def build_api_app(
             max_body_bytes=max_body_bytes,
         ),
         OrderListApi(gate=gate, listing=container.storefront_listing),
+        ProductsApi(  # issue 19: products and stock
+            gate=gate,
+            products=container.products,
+            keyed=container.keyed,
+            max_body_bytes=max_body_bytes,
+        ),
         OrderChangesApi(
             gate=gate,
             changes=container.storefront_changes,

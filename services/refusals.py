@@ -38,6 +38,7 @@ class Problem(StrEnum):
     BUSY = "busy"  # lost a race too many times; try again
     LINK_USED = "link_used"  # a one-click e-mail link works once
     SHOP_SUSPENDED = "shop_suspended"  # the operator suspended the shop: no changes by staff
+    OUT_OF_STOCK = "out_of_stock"  # lines beyond the available stock; params["skus"] names them
 
 
 # What the pure engine may answer; everything after these is the service's.

@@ -42,6 +42,7 @@ from bot.sandbox.state import (
     SandboxCallbackQuery,
     SandboxChat,
     SandboxError,
+    SandboxInlineQuery,
     SandboxMessage,
     SandboxUser,
     StoredFile,
@@ -330,6 +331,38 @@ class TelegramEmulator(ContactActions):
             f"no button with {wanted} on message #{message.message_id} in {message.chat.name}; "
             f"its buttons: {shown or 'none'}"
         )
+
+    def inline_query(
+        self, user: SandboxUser, query: str, *, chat: SandboxChat | None = None
+    ) -> SandboxInlineQuery:
+        """The user types `@bot query` in a chat (what a switch_inline_query_current_chat
+        button starts); the bot's answer lands in `.results` (await `wait_processed`)."""
+        target = self._chat_to_write(user, chat)
+        query_id = str(FIRST_CALLBACK_ID + self.world.next_id("inline"))
+        inline = SandboxInlineQuery(query_id, user, query, target)
+        self.world.inline_queries[query_id] = inline
+        self.world.push_update("inline_query", inline.to_api)
+        return inline
+
+    def choose_inline(
+        self, user: SandboxUser, inline: SandboxInlineQuery, *, title: str
+    ) -> SandboxMessage:
+        """The user taps the result titled `title`: its message is sent, `via_bot` the bot."""
+        for result in inline.results or []:
+            if result.get("title") != title:
+                continue
+            content = result.get("input_message_content") or {}
+            text = content.get("message_text")
+            if not text:
+                raise SandboxError(f"the result {title!r} sends no text message")
+            message = self.world.add_message(
+                inline.chat, user, outgoing=False, text=text, entities=None
+            )
+            message.via_bot = self.world.bot
+            self._deliver(message)
+            return message
+        shown = ", ".join(repr(r.get("title")) for r in inline.results or [])
+        raise SandboxError(f"no inline result titled {title!r}; the results: {shown or 'none'}")
 
     def forged_tap(
         self, user: SandboxUser, message: SandboxMessage, data: str

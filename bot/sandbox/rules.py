@@ -34,6 +34,7 @@ BUTTON_ACTIONS = (
     "callback_game",
     "pay",
 )
+EMPTY_ALLOWED = frozenset({"switch_inline_query", "switch_inline_query_current_chat"})
 URL_SCHEMES = ("http://", "https://", "tg://")
 BOT_COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 
@@ -86,7 +87,12 @@ def _check_button(button: Any) -> None:
         )
     if not button["text"].strip():
         raise bad_request("can't parse inline keyboard button: Text must be non-empty")
-    actions = [name for name in BUTTON_ACTIONS if button.get(name) not in (None, "")]
+    # An empty switch_inline_query(_current_chat) is Telegram's "just @bot": still an action.
+    actions = [
+        name
+        for name in BUTTON_ACTIONS
+        if button.get(name) is not None and (name in EMPTY_ALLOWED or button[name] != "")
+    ]
     if "callback_data" in button and "callback_data" not in actions:
         raise bad_request(errors.BUTTON_DATA_INVALID)  # an empty callback_data
     if not actions:

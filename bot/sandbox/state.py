@@ -189,6 +189,7 @@ class SandboxMessage:
     invoice: SandboxInvoice | None = None
     successful_payment: SuccessfulPayment | None = None
     contact: JsonDict | None = None  # Telegram's Contact: phone_number, first_name, user_id...
+    via_bot: SandboxUser | None = None  # sent by choosing a bot's inline result
 
     @property
     def content(self) -> str:
@@ -235,6 +236,8 @@ class SandboxMessage:
             data["successful_payment"] = self.successful_payment.to_api()
         if self.contact is not None:
             data["contact"] = dict(self.contact)
+        if self.via_bot is not None:
+            data["via_bot"] = self.via_bot.to_api()
         return data
 
 
@@ -265,6 +268,27 @@ class SandboxCallbackQuery:
             # Stable per chat, as Telegram's: lets bots group games by chat.
             "chat_instance": str(abs(self.message.chat.id) * 7919 % 10**18),
             "data": self.data,
+        }
+
+
+@dataclass(eq=False)
+class SandboxInlineQuery:
+    """A user typing `@bot query` in a chat (inline mode); `results` once the bot answered."""
+
+    id: str
+    user: SandboxUser
+    query: str
+    chat: SandboxChat
+    results: list[JsonDict] | None = None
+
+    def to_api(self) -> JsonDict:
+        kind = "sender" if self.chat.is_private else self.chat.type
+        return {
+            "id": self.id,
+            "from": self.user.to_api(),
+            "query": self.query,
+            "offset": "",
+            "chat_type": kind,
         }
 
 
@@ -325,6 +349,7 @@ class World:
         self.chats: dict[int, SandboxChat] = {}
         self.files: dict[str, StoredFile] = {}
         self.callbacks: dict[str, SandboxCallbackQuery] = {}
+        self.inline_queries: dict[str, SandboxInlineQuery] = {}
         self.pre_checkout_queries: dict[str, PreCheckoutQuery] = {}
         self.commands: dict[tuple[str, str], list[JsonDict]] = {}
         self.profile: dict[tuple[str, str], str] = {}  # (field, language) -> bot name/descr.

@@ -29,6 +29,7 @@ def get_routers() -> list[Router]:
         order_edit,
         order_list,
         order_money,
+        products,
         returns,
         reviews,
         shop_settings,
@@ -57,6 +58,7 @@ def get_routers() -> list[Router]:
         workflow_editor.router(),  # /settings -> 🗂 Statuses: the shop's own workflow (issue 16)
         onboarding.router(),  # /newshop: the create-a-shop conversation
         balance.router(),  # /balance: reserved, available, the latest ledger entries
+        products.router(),  # /products: search, stock, price (issue 19)
         returns.router(),  # returns: the buyer's request, the shop's steps (F1)
         reviews.router(),  # stars and words after receipt, the shop's answer (F3)
         documents.router(),  # document templates from /settings; an order's PDFs (E1-E3)

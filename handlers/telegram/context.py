@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from services.orders.actors import ActorRef
     from services.orders.queries import OrderQueries
     from services.orders.service import OrderService
+    from services.products.catalog import ProductService
     from services.shops.service import ShopService
     from services.shops.settings import ShopSettingsService
     from services.shops.staff import StaffService
@@ -77,6 +78,7 @@ class HandlerData(MiddlewareData, I18nData, total=False):
     desk_login: DeskLogin
     customers: CustomerService
     workflow_editor: WorkflowEditor
+    products: ProductService  # issue 19: /products, the manual order's goods
 
     # IdentityMiddleware: who is asking (absent for a bot's own updates).
     user: Person

@@ -8,6 +8,7 @@ whether this person may create orders for the shop at all.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any
@@ -47,6 +48,7 @@ from services.orders.drafts import (
 from services.orders.money import to_minor
 from services.orders.rows import delivery_price
 from services.orders.service import OrderService
+from services.products.catalog import ProductService
 from services.refusals import OrderRefused, Problem
 from services.shops.users import Person, UserService
 from services.vocabulary import DELIVERY_METHODS, IN_STOCK, MADE_TO_ORDER, PAYMENT_METHODS
@@ -57,6 +59,7 @@ MAX_ITEMS = 20
 MAX_NAME = 128
 MAX_ITEM_NAME = 100
 MAX_ADDRESS = 1000
+PICKED = re.compile(r"^🛒 .* \((?P<sku>[^()]+)\)$", re.DOTALL)  # inline_search's message
 
 
 class NewOrder(StatesGroup):
@@ -179,6 +182,17 @@ def items_text(data: dict[str, Any], language: str) -> str:
     return "\n".join(lines)
 
 
+def find_button() -> InlineKeyboardButton:
+    """Starts `@bot ` in the chat's input: the products found are answered in inline mode
+    (handlers.telegram.products.inline_search); the one tapped is sent as a message."""
+    return InlineKeyboardButton(text=_("🔎 Find a product"), switch_inline_query_current_chat="")
+
+
+def first_goods_keyboard(catalog: bool) -> InlineKeyboardMarkup:
+    rows = [[find_button()]] if catalog else []
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, [cancel_button()]])
+
+
 def items_keyboard(data: dict[str, Any]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for index, item in enumerate(data["items"]):
@@ -190,6 +204,8 @@ def items_keyboard(data: dict[str, Any]) -> InlineKeyboardMarkup:
                 callback_data=ManualCB(act=ManualAct.TOGGLE, n=index).pack(),
             )
         )
+    if data.get("catalog"):
+        builder.row(find_button())
     builder.row(
         InlineKeyboardButton(text=_("✅ Done"), callback_data=ManualCB(act=ManualAct.DONE).pack()),
         cancel_button(),
@@ -335,7 +351,9 @@ async def name_typed(message: Message, state: FSMContext) -> None:
     )
 
 
-async def phone_typed(message: Message, state: FSMContext) -> None:
+async def phone_typed(
+    message: Message, state: FSMContext, products: ProductService, user: Person
+) -> None:
     data = await state.get_data()
     try:
         phone = normalize_phone(message.text.strip()[:40], data["country"])
@@ -348,15 +366,17 @@ async def phone_typed(message: Message, state: FSMContext) -> None:
             reply_markup=cancel_keyboard(),
         )
         return
-    await state.update_data(phone=phone)
+    # A shop with products picks them by search (inline mode, issue 19); typing stays.
+    catalog = bool(await products.search(data["shop_id"], user.id, "", limit=1))
+    await state.update_data(phone=phone, catalog=catalog)
     await state.set_state(NewOrder.items)
-    await message.answer(
-        _(
-            "Phone: {phone}.\nNow the goods, one per line: <b>name; quantity; price</b>, "
-            "for example:\n<code>Oak chair; 2; 1500</code>\nSend «Done» when that is all."
-        ).format(phone=phone),
-        reply_markup=cancel_keyboard(),
-    )
+    text = _(
+        "Phone: {phone}.\nNow the goods, one per line: <b>name; quantity; price</b>, "
+        "for example:\n<code>Oak chair; 2; 1500</code>\nSend «Done» when that is all."
+    ).format(phone=phone)
+    if catalog:
+        text += "\n" + _("Or tap «🔎 Find a product» and pick it from the shop's products.")
+    await message.answer(text, reply_markup=first_goods_keyboard(catalog))
 
 
 async def items_typed(message: Message, state: FSMContext, i18n: I18n) -> None:
@@ -385,6 +405,47 @@ async def items_typed(message: Message, state: FSMContext, i18n: I18n) -> None:
         {"name": name, "quantity": quantity, "price": price, "availability": IN_STOCK}
         for name, quantity, price in parsed
     ]
+    await state.update_data(items=items)
+    data["items"] = items
+    await message.answer(items_text(data, i18n.current_locale), reply_markup=items_keyboard(data))
+
+
+async def product_picked(
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    products: ProductService,
+    user: Person,
+    i18n: I18n,
+) -> None:
+    """A product chosen from the inline search: one more unit of it (its price, its rules)."""
+    picked = PICKED.match(message.text or "")
+    if message.via_bot is None or message.via_bot.id != bot.id or picked is None:
+        await items_typed(message, state, i18n)
+        return
+    data = await state.get_data()
+    product = await products.get(data["shop_id"], user.id, picked.group("sku"))
+    items = data["items"]
+    same = next((i for i in items if i.get("sku") == product.sku), None)
+    if same is not None:
+        same["quantity"] = min(same["quantity"] + 1, MAX_QUANTITY)
+    elif len(items) >= MAX_ITEMS:
+        await message.answer(
+            _("A phone order holds at most {count} goods.").format(count=MAX_ITEMS),
+            reply_markup=items_keyboard(data),
+        )
+        return
+    else:
+        name = f"{product.title} ({product.variant})" if product.variant else product.title
+        items.append(
+            {
+                "name": name[:MAX_ITEM_NAME],
+                "quantity": 1,
+                "price": product.price,
+                "availability": product.availability,
+                "sku": product.sku,
+            }
+        )
     await state.update_data(items=items)
     data["items"] = items
     await message.answer(items_text(data, i18n.current_locale), reply_markup=items_keyboard(data))
@@ -506,7 +567,8 @@ async def create(
         buyer=BuyerDraft(name=data["name"], phone=data["phone"]),
         items=[
             ItemDraft(
-                sku=f"manual-{index}",
+                # A picked product's SKU: the order reserves it and takes its rules.
+                sku=item.get("sku") or f"manual-{index}",
                 name=item["name"],
                 quantity=item["quantity"],
                 unit_price=item["price"],
@@ -564,6 +626,7 @@ def router() -> Router:
     router.callback_query.register(cancel_button_tapped, ManualCB.filter(F.act == ManualAct.CANCEL))
     router.message.register(name_typed, NewOrder.name, *TYPED)
     router.message.register(phone_typed, NewOrder.phone, *TYPED)
+    router.message.register(product_picked, NewOrder.items, F.via_bot, F.text)
     router.message.register(items_typed, NewOrder.items, *TYPED)
     router.callback_query.register(
         toggle_availability, NewOrder.items, ManualCB.filter(F.act == ManualAct.TOGGLE)

@@ -31,6 +31,7 @@ def problem_texts() -> dict[Problem, str]:
         Problem.SHOP_SUSPENDED: _(
             "The shop is suspended by the operator: orders cannot be changed until it is resumed."
         ),
+        Problem.OUT_OF_STOCK: _("Not enough stock for some of the goods: see /products."),
     }
 
 

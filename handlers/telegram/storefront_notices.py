@@ -31,4 +31,13 @@ async def render(
         if data.get("platform_order_id"):
             text += "\n" + _("Its number there: {id}").format(id=esc(data["platform_order_id"]))
         return text, None
+    if delivery.topic == "low_stock":
+        text = _(
+            "📦 Running out: {title} ({sku}), {available} left for sale. /products to correct."
+        ).format(
+            title=esc(data.get("title") or ""),
+            sku=esc(data.get("sku") or ""),
+            available=int(data.get("available") or 0),
+        )
+        return text, None
     return None

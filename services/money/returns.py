@@ -36,6 +36,7 @@ from services.orders.actors import ActorRef, ActorType
 from services.orders.events import OrderEvents
 from services.orders.unit import Unit
 from services.orders.work import OrderWork
+from services.products import stock
 from services.refusals import OrderRefused, Problem
 from services.time import sla
 from services.workflow.definition import StatusKind, Workflow
@@ -303,6 +304,16 @@ class ReturnService:
                 request.reject_reason = reason
             elif step is Step.GOODS_RECEIVED:
                 request.goods_received_at = unit.now
+                # Back on the shelf: the products the lines name count them again (19).
+                skus = {item.id: item.sku for item in order.items}
+                await stock.returned(
+                    unit.session,
+                    order.shop_id,
+                    order.id,
+                    [(skus[line.order_item_id], line.quantity) for line in request.lines],
+                    unit.now,
+                    user_id,
+                )
             else:
                 request.refunded_at = unit.now
                 await _post_refund(unit, order, request)

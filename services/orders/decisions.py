@@ -15,6 +15,7 @@ from services.money.ledger import postings as ledger
 from services.orders import notices
 from services.orders.access import Who
 from services.orders.unit import Unit
+from services.products import stock
 from services.storefront.connections import platform_status
 from services.time import sla, timers
 from services.workflow.definition import Workflow
@@ -88,6 +89,10 @@ async def write_decision(
         inputs=dict(decision.inputs),
         was_late=was_late,
         now=unit.now,
+    )
+    # Stock: released on a cancellation, written off on shipping, zeroed by fix_stock (19).
+    await stock.after_decision(
+        unit.session, unit.outbox, order, workflow, decision.steps, decision.effects, unit.now
     )
     notices.status_changed(unit.outbox, order, workflow, events[-1], events[0])
     # An order from a connected platform is told back to it (H4), from all the steps.

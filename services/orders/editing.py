@@ -18,9 +18,11 @@ from services.orders.drafts import ItemDraft
 from services.orders.events import OrderEvents
 from services.orders.rows import delivery_price, item_row, recalculate
 from services.orders.unit import Unit
+from services.products import stock
 from services.refusals import OrderRefused, Problem
 from services.shops.auth import new_buyer_token
 from services.time import timers
+from services.vocabulary import IN_STOCK
 from services.workflow.definition import Workflow
 from storage.models import Buyer, Order, OrderEvent, OrderItem, Shop
 
@@ -29,6 +31,11 @@ async def edit_items(
     unit: Unit, order: Order, _workflow: Workflow, who: Who, items: list[ItemDraft]
 ) -> Order:
     drafts.check_items(items)
+    if order.availability == IN_STOCK:
+        # The stock follows the goods (issue 19): released, and the new lines reserved.
+        shop = await unit.session.get(Shop, order.shop_id)
+        plan = await stock.edited(unit.session, unit.outbox, shop, order.id, items, unit.now)
+        items = plan.items
     if any(item.availability != order.availability for item in items):
         raise drafts.invalid("items", "in-stock and made-to-order goods go in separate orders")
     before = summary(order.items)
@@ -262,6 +269,7 @@ async def split(
     # old one's money reaches, never paid twice (issue 14).
     await ledger.after_split(unit.session, order, new, (split_event, from_event), unit.now)
     await timers.copy_pending(unit.session, order.id, new.id, unit.now)
+    await stock.split(unit.session, order.shop_id, order.id, new.id, moved, unit.now)
     webhooks.order_created(unit.outbox, new, unit.now.isoformat())  # every order is told (H4)
     notices.to_buyer(unit.outbox, new, "order_split", {"from_number": order.number})
     return order, new

@@ -37,6 +37,7 @@ from services.orders.events import OrderEvents
 from services.orders.rows import delivery_price, item_row, recalculate
 from services.orders.unit import Unit
 from services.orders.work import OrderWork
+from services.products import stock
 from services.refusals import OrderRefused, Problem
 from services.shops.auth import new_buyer_token
 from services.shops.suspension import refuse_if_suspended
@@ -230,8 +231,10 @@ class OrderService:
                 if checked.delivery_cost is not None
                 else delivery_price(shop, checked.delivery_method)
             )
+            # The products' rules and the reservation, in this transaction (issue 19).
+            plan = await stock.reserve(unit.session, shop, checked.items, unit.now)
             groups = [
-                [item for item in checked.items if item.availability == availability]
+                [item for item in plan.items if item.availability == availability]
                 for availability in (IN_STOCK, MADE_TO_ORDER)
             ]
             orders = []
@@ -283,6 +286,10 @@ class OrderService:
                 )
                 await sla.schedule_deadline(unit.session, order, limits, unit.now)
                 notices.new_order(unit.outbox, order, shop, workflow)
+                if order.availability == IN_STOCK:
+                    await stock.record_reservations(
+                        unit.session, unit.outbox, plan, order.id, unit.now
+                    )
                 orders.append(order)
             if len(orders) > 1:
                 for order in orders:

@@ -23,6 +23,7 @@ from storage.models.messaging import (
 from storage.models.money import LedgerEntry, ReturnLine, ReturnRequest, Review
 from storage.models.operations import InboundEmail
 from storage.models.orders import Buyer, Order, OrderEvent, OrderItem, Timer
+from storage.models.products import Product, StockMovement
 from storage.models.shops import ApiToken, Shop, StaffInvite, StaffMember, User, WorkflowDefinition
 from storage.models.storefront import CallbackRequest, IdempotencyKey
 from storage.models.workflow_editing import WorkflowChange, WorkflowDraft
@@ -49,6 +50,7 @@ __all__ = [
     "OrderEvent",
     "OrderItem",
     "OutboxMessage",
+    "Product",
     "ReturnLine",
     "ReturnRequest",
     "Review",
@@ -56,6 +58,7 @@ __all__ = [
     "ShopConnection",
     "StaffInvite",
     "StaffMember",
+    "StockMovement",
     "TelegramUpdate",
     "Timer",
     "UsedLink",

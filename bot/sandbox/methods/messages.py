@@ -114,6 +114,22 @@ async def answer_callback_query(ctx: Context, params: Params) -> bool:
     return True
 
 
+async def answer_inline_query(ctx: Context, params: Params) -> bool:
+    """Inline mode: the results shown above the user's keyboard, kept for `choose_inline`."""
+    query = ctx.world.inline_queries.get(params.text("inline_query_id") or "")
+    if query is None or query.results is not None:
+        raise bad_request(errors.QUERY_TOO_OLD)
+    results = params.json_value("results", "can't parse inline query results JSON object")
+    if not isinstance(results, list) or len(results) > 50:
+        raise bad_request("RESULTS_TOO_MUCH")
+    for result in results:
+        if not isinstance(result, dict) or not result.get("id") or not result.get("type"):
+            raise bad_request("RESULT_ID_INVALID")
+    query.results = results
+    ctx.world.notify()
+    return True
+
+
 def _source(ctx: Context, params: Params, not_found: str) -> SandboxMessage:
     source_chat = find_chat(ctx.world, params, "from_chat_id")
     message = existing_message(source_chat, params, not_found)
@@ -171,6 +187,7 @@ METHODS: dict[str, Handler] = {
     "editMessageReplyMarkup": edit_message_reply_markup,
     "deleteMessage": delete_message,
     "answerCallbackQuery": answer_callback_query,
+    "answerInlineQuery": answer_inline_query,
     "copyMessage": copy_message,
     "forwardMessage": forward_message,
 }

@@ -29,6 +29,7 @@ INVALID = str(Problem.INVALID)  # 422: a field is wrong; "field" names it
 DUPLICATE = str(Problem.DUPLICATE)  # 409: an order with this external_id exists already
 BUSY = str(Problem.BUSY)  # 503: the database stayed busy; retry (with the same Idempotency-Key)
 SHOP_SUSPENDED = str(Problem.SHOP_SUSPENDED)  # 403: the operator suspended the shop
+OUT_OF_STOCK = str(Problem.OUT_OF_STOCK)  # 409: lines beyond the stock; "skus" names them
 
 # Every problem the order service may answer, with its HTTP status. Exhaustive: a new
 # problem fails tests/unit/test_refusal_vocabulary.py until it has its status here.
@@ -49,6 +50,7 @@ PROBLEM_STATUS: dict[Problem, int] = {
     Problem.BUSY: 503,
     Problem.LINK_USED: 409,
     Problem.SHOP_SUSPENDED: 403,
+    Problem.OUT_OF_STOCK: 409,
 }
 
 ALL: dict[str, int] = {

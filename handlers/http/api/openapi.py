@@ -12,6 +12,7 @@ from typing import Any
 
 from handlers.http.api import codes
 from handlers.http.api import openapi_more as more
+from handlers.http.api import openapi_products as products_api
 from handlers.http.api.schema import OrderRequest
 from services.messaging.webhooks.events import WebhookEvent
 
@@ -59,6 +60,8 @@ def openapi_document() -> dict[str, Any]:
     for path, item in more.paths().items():
         document["paths"].setdefault(path.partition("#")[0], {}).update(item)
     document["components"]["schemas"].update(more.schemas())
+    document["paths"].update(products_api.paths())  # issue 19
+    document["components"]["schemas"].update(products_api.schemas())
     return document
 
 
@@ -146,6 +149,11 @@ def _document() -> dict[str, Any]:
                         "type": "string",
                         "description": "The field at fault, e.g. items[1].unit_price.",
                     },
+                    "skus": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "out_of_stock: the SKUs beyond the available stock.",
+                    },
                 },
             }
         },
@@ -160,7 +168,7 @@ def _document() -> dict[str, Any]:
         "after the secret's whsec_ prefix>): verify with any Standard Webhooks library. "
         "Answer 2xx. No answer in 10 s, 5xx and 429 are retried with backoff (30 s, "
         "doubling, up to 8 attempts); any other answer (3xx, 4xx) fails the event for good.",
-        "required": ["id", "event", "number", "at"],
+        "required": ["id", "event", "at"],
         "properties": {
             "id": {"type": "string"},
             "source": {"type": "string", "description": "order.created: where it came from."},
@@ -169,11 +177,20 @@ def _document() -> dict[str, Any]:
             "change": {"type": "string", "description": "order.updated: what was edited."},
             "reason": {"type": ["string", "null"], "description": "order.cancelled: why."},
             "event": {"type": "string", "enum": [str(event) for event in WebhookEvent]},
-            "number": {"type": "integer"},
+            "number": {"type": "integer", "description": "The order's (not product.updated)."},
             "external_id": {"type": ["string", "null"]},
             "status": {"type": "string"},
             "previous_status": {"type": ["string", "null"]},
             "at": {"type": "string", "format": "date-time"},
+            # product.updated (issue 19): the product's stock and price now.
+            "sku": {"type": "string", "description": "product.updated: the product."},
+            "title": {"type": "string"},
+            "price": {"type": "integer", "description": "product.updated: minor units."},
+            "availability": {"type": "string", "enum": ["in_stock", "made_to_order"]},
+            "on_hand": {"type": "integer"},
+            "reserved": {"type": "integer", "description": "Held for open orders."},
+            "available": {"type": "integer", "description": "For sale: on_hand - reserved."},
+            "archived": {"type": "boolean"},
         },
     }
     unauthorized = _error("Token missing, unknown or revoked.", codes.UNAUTHORIZED)

@@ -116,7 +116,7 @@ def refusal(refused: OrderRefused, *, inputs_prefix: str = "") -> Answered:
         field = inputs_prefix + str(refused.params["input"])
     if refused.code is Problem.DUPLICATE:
         field = field or "external_id"
-    return Answered(
-        codes.PROBLEM_STATUS[refused.code],
-        error_body(str(refused.code), refused.message, field),
-    )
+    body = error_body(str(refused.code), refused.message, field)
+    if refused.code is Problem.OUT_OF_STOCK:
+        body["error"]["skus"] = list(refused.params.get("skus") or [])  # which lines to fix
+    return Answered(codes.PROBLEM_STATUS[refused.code], body)

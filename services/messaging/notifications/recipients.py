@@ -47,7 +47,8 @@ SHOP_FEEDBACK_TOPICS = frozenset({"return_to_shop", "review_to_shop"})
 DIALOG_TOPICS = frozenset({"dialog_to_shop", "dialog_to_buyer"})
 # About the shop, not one order (H4): a one-click-buy callback request, and a platform's
 # order that could not be taken.
-SHOP_TOPICS = frozenset({"callback_request", "connector_refused"})
+# A product running out (issue 19): the owner, admins and managers.
+SHOP_TOPICS = frozenset({"callback_request", "connector_refused", "low_stock"})
 
 
 class UnknownTopic(LookupError):
@@ -77,6 +78,9 @@ async def recipients(
         if topic == "callback_request":
             # Whoever takes phone orders: the staff group and the managers (else the owner).
             return _once([*_group(shop), *await _staff(session, shop.id, "manager", fallback=True)])
+        if topic == "low_stock":
+            managers = await _staff(session, shop.id, "manager", fallback=False)
+            return _once([*await _supervisors(session, shop.id), *managers])
         return _once(await _supervisors(session, shop.id))
     order = await session.get(Order, row.order_id) if row.order_id is not None else None
     if order is None:

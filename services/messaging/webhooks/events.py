@@ -33,12 +33,13 @@ SECRET_PREFIX = "whsec_"
 
 class WebhookEvent(StrEnum):
     """Every event a storefront may receive: the one list (the OpenAPI document, the docs
-    and the pump read it). `product.updated` joins it once products exist."""
+    and the pump read it)."""
 
     ORDER_CREATED = "order.created"  # a new order, from any channel
     ORDER_STATUS_CHANGED = "order.status_changed"  # every status change
     ORDER_UPDATED = "order.updated"  # goods, delivery, payment, discount, contact edited
     ORDER_CANCELLED = "order.cancelled"  # the order ended unfulfilled (with the status change)
+    PRODUCT_UPDATED = "product.updated"  # a product's stock was corrected (services.products)
 
 
 # Kept for readers of the old name.
