@@ -104,6 +104,8 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("outbox_id", "chat_id", "kind", "target_message_id"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
+        # Each chat's first pending delivery (the pump sends a chat's messages in order).
+        Index("ix_deliveries_chat_order", "state", "chat_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,6 +10,8 @@ Create Date: 2026-12-04 17:00:00
 
 from collections.abc import Sequence
 
+from alembic import op
+
 revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
@@ -17,8 +19,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # The outbox pump finds each chat's first pending delivery (messages in order).
+    op.create_index("ix_deliveries_chat_order", "deliveries", ["state", "chat_id", "id"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_deliveries_chat_order", table_name="deliveries")
