@@ -21,7 +21,7 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 UPDATES = Counter(
     "shopbot_updates",
     "Telegram updates taken by this instance, by kind and outcome",
-    ["kind", "outcome"],  # outcome: handled | not_handled | failed | duplicate
+    ["kind", "outcome"],  # outcome: handled | not_handled | failed | duplicate | poison
     registry=REGISTRY,
 )
 TRANSITIONS = Counter(
