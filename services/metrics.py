@@ -62,6 +62,15 @@ DELIVERIES_FAILED = Counter(
     ["channel", "shop"],
     registry=REGISTRY,
 )
+# Faults of the outgoing mail relay (the operator's to fix; never shown to shops): "down" (no
+# connection, login or MAIL FROM refused: every message waits), "deferred" (a message refused
+# other than for its recipient: retried with backoff).
+MAIL_RELAY_FAULTS = Counter(
+    "shopbot_mail_relay_faults",
+    "Faults of the outgoing mail relay, by kind (down, deferred)",
+    ["kind"],
+    registry=REGISTRY,
+)
 TIMERS_DUE = Gauge(
     "shopbot_timers_due",
     "Timers due now and not yet fired",
