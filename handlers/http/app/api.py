@@ -351,6 +351,7 @@ def _template_problem(problem: TemplateProblem) -> web.Response:
         {
             "error": "template",
             "kind": problem.kind,
+            "code": problem.code,  # a limit or a refused image, for the page to word
             "message": problem.message,
             "line": problem.line,
         },
