@@ -180,6 +180,8 @@ class RenderPool:
             kind, value = await asyncio.wait_for(
                 asyncio.to_thread(worker.ask, request), timeout=self.limits.seconds
             )
+            # A worker that ran out of memory leaves after answering: a fresh one next.
+            keep = not (kind == "problem" and value.code == TOO_BIG)
         except TimeoutError:
             keep = False
             log.warning("a document render passed %.0f s: its worker killed", self.limits.seconds)
