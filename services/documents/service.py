@@ -9,6 +9,7 @@ can be restored.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -125,7 +126,11 @@ class DocumentService:
         now: datetime | None = None,
     ) -> Document:
         now = now or self._clock.now()
-        variables = document_variables(order, shop, language, now, status_title)
+        # Drawing the barcode and QR images is CPU work: off the event loop (the objects are
+        # loaded already; nothing is read from the database there).
+        variables = await asyncio.to_thread(
+            document_variables, order, shop, language, now, status_title
+        )
         title = f"{TITLES[language][kind]} {order.number}"
         if body is not None:
             try:
@@ -164,7 +169,7 @@ class DocumentService:
         body = _text(body)
         now = self._clock.now()
         order = sample_order(shop, now)
-        variables = document_variables(order, shop, language, now, "—")
+        variables = await asyncio.to_thread(document_variables, order, shop, language, now, "—")
         # Checked without running it first, then rendered: both in a worker process.
         pdf = await self._renderer.pdf(body, variables, title=TITLES[language][kind], check=True)
         return Document(kind, language, f"preview-{file_name(kind, language, order.number)}", pdf)
