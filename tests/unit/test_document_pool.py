@@ -165,3 +165,17 @@ async def test_hostile_templates_are_stopped_in_their_worker(template, code):
         assert (await pool.pdf("<p>next</p>", {})).startswith(b"%PDF")  # the pool goes on
     finally:
         await pool.close()
+
+
+@pytest.mark.parametrize(
+    ("language", "start"),
+    [("ru", "шаблон формируется слишком долго"), ("uk", "шаблон формується надто довго")],
+)
+def test_a_stopped_render_is_told_in_the_shops_language(language, start):
+    from bot.i18n import build_i18n
+    from handlers.telegram.documents import problem_text
+
+    i18n = build_i18n()
+    problem = TemplateProblem("limit", "the template takes too long to render", code=TOO_SLOW)
+    with i18n.context(), i18n.use_locale(language):
+        assert problem_text(problem).startswith(start)
