@@ -16,6 +16,7 @@ from services.desk.login import DeskLogin
 from services.desk.numbers import DeskNumbers
 from services.desk.scope import DeskScope
 from services.desk.table import DeskTable
+from services.documents.pool import RenderLimits, RenderPool
 from services.documents.service import DocumentService
 from services.messaging.cards import CardRegistry
 from services.messaging.dialog import DialogService
@@ -113,6 +114,7 @@ class Container:
     products: ProductService  # issue 19: products and stock
 
     async def close(self) -> None:
+        await self.documents.close()
         await self.outside.close()
         await self.rate_limiter.close()
         await self.engine.dispose()
@@ -156,7 +158,18 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         dialog=DialogService(sessions, clock),
         returns=ReturnService(work),
         reviews=ReviewService(work),
-        documents=DocumentService(sessions, clock, orders),
+        documents=DocumentService(
+            sessions,
+            clock,
+            orders,
+            renderer=RenderPool(
+                settings.document_workers,
+                RenderLimits(
+                    seconds=settings.document_render_seconds,
+                    memory_mb=settings.document_worker_memory_mb,
+                ),
+            ),
+        ),
         balance=BalanceService(sessions, clock),
         api_tokens=ApiTokenService(sessions, clock),
         webhook_settings=WebhookSettings(

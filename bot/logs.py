@@ -14,6 +14,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from handlers.email import redaction
+from handlers.email.redaction import ReplyTokenFilter
 from services.log_context import ORDER, UPDATE_ID
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"
@@ -54,6 +56,8 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(level: str, fmt: str = "text") -> None:
     handler = logging.StreamHandler()
     handler.addFilter(ContextFilter())
+    handler.addFilter(ReplyTokenFilter())  # a reply address is a credential: never logged
+    redaction.install()  # and on aiosmtpd's logger itself, before any handler sees a record
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -25,6 +25,12 @@ from services.messaging.email.links import LinkSigner
 from services.messaging.email.pump import MailPump
 from services.messaging.email.replies import ReplyInbox
 from services.messaging.email.smtp import SmtpConfig, SmtpSender, Tls
+from services.storefront.rate_limits import (
+    LocalRateLimiter,
+    NoLimit,
+    RateLimiter,
+    RedisRateLimiter,
+)
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -77,13 +83,30 @@ def build_mail_pump(
 
 async def start_reply_receiver(container: Container, settings: Settings):
     """The SMTP server the reply domain's mail server forwards `reply+...@` mail to."""
-    handler = ReplyReceiver(reply_inbox(container, settings), max_bytes=settings.inbound_max_bytes)
+    handler = ReplyReceiver(
+        reply_inbox(container, settings),
+        max_bytes=settings.inbound_max_bytes,
+        limiter=reply_limiter(container, settings),
+    )
     return await start_receiver(
         handler,
         settings.inbound_smtp_host,
         settings.inbound_smtp_port,
         max_bytes=settings.inbound_max_bytes,
     )
+
+
+def reply_limiter(container: Container, settings: Settings) -> RateLimiter:
+    """INBOUND_REPLIES_PER_HOUR per reply address and sender; in Redis when REDIS_URL is set
+    (every instance counts in one place), else in this process."""
+    limit = settings.inbound_replies_per_hour
+    if limit == 0:
+        return NoLimit()
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        return RedisRateLimiter(Redis.from_url(settings.redis_url), container.clock, limit, 3600)
+    return LocalRateLimiter(container.clock, limit, 3600)
 
 
 def reply_inbox(container: Container, settings: Settings) -> ReplyInbox:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 import aiohttp
 
+from bot.guarded import RefusedAddress, public_only_connector
+from services.outside.addresses import REFUSED
 from services.outside.http import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, HttpFailure, HttpReply
 
 
@@ -17,12 +19,16 @@ class AiohttpTransport:
         max_bytes: int = DEFAULT_MAX_BYTES,
         user_agent: str = "ShopBot/1.0",
         connector_factory=None,
+        public_only: bool = False,
     ):
         self._session: aiohttp.ClientSession | None = None
         self._max_bytes = max_bytes
         self._user_agent = user_agent
         # A connector of one's own (a guarded resolver, for shop-given addresses).
-        self._connector_factory = connector_factory
+        # `public_only`: for addresses a shop gave us, nothing but public addresses (SSRF).
+        self._connector_factory = connector_factory or (
+            public_only_connector if public_only else None
+        )
 
     async def request(
         self,
@@ -52,6 +58,8 @@ class AiohttpTransport:
                 )
         except HttpFailure:
             raise
+        except RefusedAddress as error:
+            raise HttpFailure(REFUSED, refused_address=True) from error
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as error:
             raise HttpFailure(f"{type(error).__name__}: {error}"[:300]) from error
 

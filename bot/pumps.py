@@ -52,25 +52,34 @@ def build_pump(
 
 
 def build_webhook_pump(
-    container: Container, *, max_attempts: int = MAX_ATTEMPTS, idle: float = 2.0
+    container: Container,
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+    idle: float = 2.0,
+    allow_private: bool | None = None,
 ) -> WebhookPump:
     """The pump sending status changes to storefronts: `await pump.run(stop_event)` in the
-    background, or `await pump.run_once()`. Several (one per instance) may run at once."""
+    background, or `await pump.run_once()`. Several (one per instance) may run at once.
+    It connects to public addresses only, unless WEBHOOKS_TO_PRIVATE_ADDRESSES (or
+    `allow_private`) lets shops point it inward."""
+    if allow_private is None:
+        allow_private = container.settings.webhooks_to_private_addresses
     return WebhookPump(
         container.sessions,
         container.clock,
-        AiohttpTransport(),
+        AiohttpTransport(public_only=not allow_private),
         max_attempts=max_attempts,
         idle=idle,
     )
 
 
 def build_connector_pump(container: Container, *, idle: float = 2.0) -> ConnectorPump:
-    """The pump sending status changes back to the shops' platforms (WooCommerce, Shopify)."""
+    """The pump sending status changes back to the shops' platforms (WooCommerce, Shopify);
+    a store's address is the shop's, so public addresses only, as for webhooks."""
     return ConnectorPump(
         container.sessions,
         container.clock,
-        AiohttpTransport(),
+        AiohttpTransport(public_only=not container.settings.webhooks_to_private_addresses),
         container.vault,
         container.connectors,
         idle=idle,

@@ -19,6 +19,7 @@ from aiogram import Bot, Dispatcher
 
 from bot import mail
 from bot.container import Container, build_container
+from bot.i18n import build_i18n
 from bot.pumps import build_connector_pump, build_pump, build_webhook_pump
 from bot.scheduler import add_retention_job, build_scheduler, build_sweep
 from bot.settings import Settings
@@ -77,7 +78,7 @@ async def run(settings: Settings) -> None:
         )
         if settings.webhook_url:
             secret = settings.webhook_secret.get_secret_value()  # required with WEBHOOK_URL
-            webhook = TelegramWebhook(dispatcher, bot, updates, secret)
+            webhook = TelegramWebhook(dispatcher, bot, updates, secret, i18n=build_i18n())
             app.add_routes([webhook.route(webhook_path(settings.webhook_url))])
         web = await start_web(app, settings.http_host, settings.http_port)
         if settings.smtp_host:

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     # of that domain forwards them to the receiver above.
     mail_reply_domain: str | None = None
     inbound_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)  # a bigger e-mail is refused
+    # Replies taken per reply address and sender in an hour (0: no limit); more are refused
+    # for now (SMTP 450), so a stolen or looping reply address cannot flood a dialog.
+    inbound_replies_per_hour: int = Field(20, ge=0)
+    # Documents (PDF) are rendered in worker processes: how many at once, the wall time of one
+    # render (its worker is killed past it) and each worker's memory (address space) cap.
+    document_workers: int = Field(2, ge=1, le=32)
+    document_render_seconds: float = Field(10.0, gt=0, le=300)
+    document_worker_memory_mb: int = Field(512, ge=128, le=16384)
     # Reply addresses are `<local part>+TOKEN@domain`: with plus addressing, one ordinary
     # mailbox (`reply@domain`, or `myshop@gmail.com`) receives every order's replies.
     mail_reply_local_part: str = "reply"

@@ -21,7 +21,7 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 UPDATES = Counter(
     "shopbot_updates",
     "Telegram updates taken by this instance, by kind and outcome",
-    ["kind", "outcome"],  # outcome: handled | not_handled | failed | duplicate
+    ["kind", "outcome"],  # outcome: handled | not_handled | failed | duplicate | poison
     registry=REGISTRY,
 )
 TRANSITIONS = Counter(
@@ -60,6 +60,15 @@ DELIVERIES_FAILED = Counter(
     "shopbot_deliveries_failed",
     "Notifications given up on (blocked, refused, out of retries), by channel and shop",
     ["channel", "shop"],
+    registry=REGISTRY,
+)
+# Faults of the outgoing mail relay (the operator's to fix; never shown to shops): "down" (no
+# connection, login or MAIL FROM refused: every message waits), "deferred" (a message refused
+# other than for its recipient: retried with backoff).
+MAIL_RELAY_FAULTS = Counter(
+    "shopbot_mail_relay_faults",
+    "Faults of the outgoing mail relay, by kind (down, deferred)",
+    ["kind"],
     registry=REGISTRY,
 )
 TIMERS_DUE = Gauge(

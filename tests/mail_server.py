@@ -28,8 +28,19 @@ class _Handler:
     received: list[Received] = field(default_factory=list)
     reject: set[str] = field(default_factory=set)  # 550: never
     defer: set[str] = field(default_factory=set)  # 450: not now
+    answers: dict[str, str] = field(default_factory=dict)  # address -> its RCPT answer
+    mail_from_answer: str | None = None  # a relay that refuses our MAIL FROM
+
+    async def handle_MAIL(self, server, session, envelope: Envelope, address, options):
+        if self.mail_from_answer is not None:
+            return self.mail_from_answer
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope: Envelope, address, options):
+        if address.lower() in self.answers:
+            return self.answers[address.lower()]
         if address.lower() in self.reject:
             return "550 5.1.1 No such mailbox"
         if address.lower() in self.defer:

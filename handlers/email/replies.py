@@ -7,7 +7,9 @@ SMTP with aiosmtpd's protocol on the application's own event loop (`bot.mail.sta
 What the sending server hears, and why:
   - RCPT TO: 250 only for a reply address whose token we signed, of an order that exists;
     anything else is refused then (550 5.1.1), before any content is taken. One mail may name
-    several orders' addresses: it lands on each order once.
+    several orders' addresses: it lands on each order once. More than
+    INBOUND_REPLIES_PER_HOUR to one reply address from one sender are refused for now
+    (450 4.7.1): a stolen or looping address cannot flood an order's dialog.
   - Size: aiosmtpd refuses more than `max_bytes` (552) at MAIL FROM (SIZE=) or after DATA.
   - DATA: 250 only after the message is committed; a database that fails is 451 4.3.0, so
     the sending server tries again later (a whole mail is one transaction: never half
@@ -19,12 +21,15 @@ What the sending server hears, and why:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from handlers.email import redaction
 from handlers.email.reading import inbound_reply, read_mail
 from services.messaging.email.replies import ReplyInbox
+from services.storefront.rate_limits import NoLimit, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,7 @@ NO_SUCH_RECIPIENT = "550 5.1.1 No such recipient here"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 TRY_AGAIN = "451 4.3.0 Try again later"
 UNREADABLE = "554 5.6.0 The message could not be read"
+TOO_MANY_REPLIES = "450 4.7.1 Too many messages to this address; try again later"
 MAX_RECIPIENTS = 20  # orders one mail may reply to; more are asked to come in another mail
 
 
@@ -40,10 +46,13 @@ class ReplyReceiver:
     """The aiosmtpd handler: `handle_RCPT` checks reply addresses, `handle_DATA` reads the
     mail (handlers/email/reading.py) and hands the inbox its plain values."""
 
-    def __init__(self, inbox: ReplyInbox, *, max_bytes: int):
+    def __init__(self, inbox: ReplyInbox, *, max_bytes: int, limiter: RateLimiter | None = None):
         self._inbox = inbox
         self.domain = inbox.domain
         self.max_bytes = max_bytes
+        # Replies per reply address and sender (INBOUND_REPLIES_PER_HOUR).
+        self._limiter = limiter or NoLimit()
+        redaction.install()  # aiosmtpd logs every RCPT: never with the reply token
 
     async def handle_RCPT(
         self,
@@ -55,18 +64,22 @@ class ReplyReceiver:
     ) -> str:
         order_id = self._inbox.order_of(address)
         if order_id is None:
-            log.info("inbound mail to %r refused: not a reply address of ours", address)
+            log.info("inbound mail refused: not a reply address of ours")
             return NO_SUCH_RECIPIENT
         if len({self._order(a) for a in envelope.rcpt_tos} | {order_id}) > MAX_RECIPIENTS:
             return TOO_MANY_RECIPIENTS
         try:
             exists = await self._inbox.order_exists(order_id)
         except Exception:
-            log.exception("inbound mail to %r: the database could not be read", address)
+            log.exception("inbound mail to order %s: the database could not be read", order_id)
             return TRY_AGAIN
         if not exists:
             log.info("inbound mail to order %s refused: no such order", order_id)
             return NO_SUCH_RECIPIENT
+        verdict = await self._limiter.hit(_sender_at(address, envelope.mail_from))
+        if not verdict.allowed:
+            log.warning("inbound mail to order %s refused for now: too many replies", order_id)
+            return TOO_MANY_REPLIES
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return OK
@@ -112,3 +125,10 @@ class ReplyReceiver:
 
     def _order(self, address: str) -> int | None:
         return self._inbox.order_of(address)
+
+
+def _sender_at(address: str, sender: str | None) -> str:
+    """What replies are counted by: the reply address and the sender, hashed (the address
+    holds the token, and the counter may live in Redis)."""
+    pair = f"{address.strip().strip('<>').lower()}\n{(sender or '').strip().strip('<>').lower()}"
+    return "reply:" + hashlib.sha256(pair.encode()).hexdigest()[:32]

@@ -33,7 +33,16 @@ from handlers.telegram.document_callbacks import DocAct, DocCB
 from handlers.telegram.format import esc
 from handlers.telegram.shop_settings import LANGUAGE_NAMES, back_button
 from services.documents.defaults import KINDS
-from services.documents.sandbox import MAX_TEMPLATE, TemplateProblem
+from services.documents.pdf import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_PAGES, MAX_PDF_BYTES
+from services.documents.sandbox import (
+    IMAGE_REFUSED,
+    MAX_TEMPLATE,
+    PDF_TOO_LARGE,
+    TOO_BIG,
+    TOO_MANY_PAGES,
+    TOO_SLOW,
+    TemplateProblem,
+)
 from services.documents.service import BUYER_KINDS, DocumentService
 from services.documents.variables import BANK_KEYS
 from services.orders.actors import ActorRef
@@ -64,10 +73,31 @@ def kind_name(kind: str) -> str:
 
 
 def problem_text(problem: TemplateProblem) -> str:
-    """The exact reason, with its line: the shop fixes the file by it."""
+    """The exact reason, with its line: the shop fixes the file by it; a limit of the render
+    workers or a refused image in the shop's own language."""
+    reason = _limit_reasons().get(problem.code or "")
+    if reason is not None:
+        return reason
     if problem.line:
         return _("Line {line}: {message}").format(line=problem.line, message=esc(problem.message))
     return esc(problem.message)
+
+
+def _limit_reasons() -> dict[str, str]:
+    return {
+        TOO_SLOW: _("the template takes too long to render."),
+        TOO_BIG: _("the template needs too much memory to render."),
+        TOO_MANY_PAGES: _("the document would have more than {count} pages.").format(
+            count=MAX_PAGES
+        ),
+        PDF_TOO_LARGE: _("the PDF would be larger than {count} MB.").format(
+            count=MAX_PDF_BYTES // (1024 * 1024)
+        ),
+        IMAGE_REFUSED: _(
+            "images may only be embedded as data: URIs of a PNG, JPEG or GIF of up to "
+            "{size} KB and {pixels} megapixels; files and web addresses are not read."
+        ).format(size=MAX_IMAGE_BYTES // 1024, pixels=MAX_IMAGE_PIXELS // 1_000_000),
+    }
 
 
 # -- templates, from /settings ----------------------------------------------------------------

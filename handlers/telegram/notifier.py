@@ -433,17 +433,21 @@ def render(
             text += "\n" + _("It was cancelled automatically, as the shop's settings say.")
         return text, _open(order.id)
     if topic == "email_failed":
+        # Never the mail server's own text: it may carry a relay's internals (the outbox row
+        # keeps it for the operator); the only reason a shop is told is a refused address.
         if data.get("audience") == "shop":
             text = _(
                 "📧 The e-mail about order #{number} could not be delivered to the shop's "
-                "address: {error}. Check the e-mail in /settings."
+                "address: it does not exist or does not accept mail. Check the e-mail in "
+                "/settings."
             )
         else:
             text = _(
                 "📧 The e-mail about order #{number} could not be delivered to the buyer: "
-                "{error}. Please reach them another way."
+                "their address does not exist or does not accept mail. Please reach them "
+                "another way."
             )
-        return text.format(number=number, error=esc(data.get("error") or "")), _open(order.id)
+        return text.format(number=number), _open(order.id)
     if topic == "dialog_to_shop":
         buyer = esc(order.buyer.name) or _("buyer")
         text = _("💬 #{number} · {buyer}: {text}").format(

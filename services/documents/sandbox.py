@@ -47,13 +47,35 @@ FORBIDDEN_METHODS = frozenset({"format", "format_map"})  # widths in format spec
 class TemplateProblem(Exception):
     """Why a template is refused or its render was stopped, in words for the shop.
 
-    `kind`: syntax | unknown_variable | forbidden | limit | error; `line` where known."""
+    `kind`: syntax | unknown_variable | forbidden | limit | error; `line` where known;
+    `code` names a reason the edges say in the shop's language (`REASONS`), when it has one."""
 
-    def __init__(self, kind: str, message: str, line: int | None = None):
+    def __init__(
+        self, kind: str, message: str, line: int | None = None, *, code: str | None = None
+    ):
         self.kind = kind
         self.message = message
         self.line = line
+        self.code = code
         super().__init__(f"line {line}: {message}" if line else message)
+
+    def __reduce__(self):  # crosses from the render worker's process as it is
+        return (_problem, (self.kind, self.message, self.line, self.code))
+
+
+def _problem(kind: str, message: str, line: int | None, code: str | None) -> TemplateProblem:
+    return TemplateProblem(kind, message, line, code=code)
+
+
+# The reasons a render in the worker pool is stopped or an image refused (services/documents/
+# pool.py, pdf.py), which the edges put in the shop's own words.
+TOO_SLOW, TOO_BIG, TOO_MANY_PAGES, PDF_TOO_LARGE, IMAGE_REFUSED = (
+    "too_slow",
+    "too_big",
+    "too_many_pages",
+    "pdf_too_large",
+    "image_refused",
+)
 
 
 class _Budget:
@@ -65,7 +87,7 @@ class _Budget:
 
     def check(self) -> None:
         if time.monotonic() > self.deadline:
-            raise TemplateProblem("limit", "the template takes too long to render")
+            raise TemplateProblem("limit", "the template takes too long to render", code=TOO_SLOW)
 
 
 _current = threading.local()
@@ -286,7 +308,9 @@ def render(
                 limits.check()
                 chunks.append(chunk)
     except _Timeout as error:
-        raise TemplateProblem("limit", "the template takes too long to render") from error
+        raise TemplateProblem(
+            "limit", "the template takes too long to render", code=TOO_SLOW
+        ) from error
     except TemplateProblem:
         raise
     except UndefinedError as error:

@@ -9,6 +9,7 @@ can be restored.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from services.documents.defaults import KINDS, TITLES, default_template, file_name
-from services.documents.render import DocumentRenderer
+from services.documents.pool import RenderPool, shared_pool
 from services.documents.sandbox import TemplateProblem
 from services.documents.variables import (
     BANK_KEYS,
@@ -70,12 +71,19 @@ class DocumentService:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         orders: OrderService | None = None,  # needed for `for_order` (access through it)
-        renderer: DocumentRenderer | None = None,
+        renderer: RenderPool | None = None,
     ):
         self._sessions = sessions
         self._clock = clock
         self._orders = orders
-        self._renderer = renderer or DocumentRenderer()
+        # Renders run in worker processes with hard limits, never on the event loop.
+        self._owns_renderer = renderer is not None
+        self._renderer = renderer or shared_pool()
+
+    async def close(self) -> None:
+        """Stop the workers of the pool it was given (the shared one lives on)."""
+        if self._owns_renderer:
+            await self._renderer.close()
 
     # -- an order's documents ----------------------------------------------------------------
 
@@ -91,7 +99,7 @@ class DocumentService:
         title = status.title.get(language) or status.title.get(DEFAULT_LANGUAGE) or ""
         async with reading(self._sessions) as session:
             body = await _active_body(session, view.shop.id, kind, language)
-        return self._render(view.order, view.shop, kind, language, body, title)
+        return await self._render(view.order, view.shop, kind, language, body, title)
 
     async def invoice_for_buyer(
         self, order_id: int, language: str, now: datetime | None = None
@@ -105,9 +113,9 @@ class DocumentService:
                 return None
             shop = await session.get(Shop, order.shop_id)
             body = await _active_body(session, shop.id, "invoice", language)
-        return self._render(order, shop, "invoice", language, body, now=now)
+        return await self._render(order, shop, "invoice", language, body, now=now)
 
-    def _render(
+    async def _render(
         self,
         order: Order,
         shop: Shop,
@@ -118,11 +126,15 @@ class DocumentService:
         now: datetime | None = None,
     ) -> Document:
         now = now or self._clock.now()
-        variables = document_variables(order, shop, language, now, status_title)
+        # Drawing the barcode and QR images is CPU work: off the event loop (the objects are
+        # loaded already; nothing is read from the database there).
+        variables = await asyncio.to_thread(
+            document_variables, order, shop, language, now, status_title
+        )
         title = f"{TITLES[language][kind]} {order.number}"
         if body is not None:
             try:
-                pdf = self._renderer.pdf(body, variables, title=title)
+                pdf = await self._renderer.pdf(body, variables, title=title)
                 return Document(kind, language, file_name(kind, language, order.number), pdf)
             except TemplateProblem as problem:
                 # It rendered on the sample order, not on this one (a field empty here...):
@@ -134,7 +146,7 @@ class DocumentService:
                     order.id,
                     problem,
                 )
-        pdf = self._renderer.pdf(default_template(kind, language), variables, title=title)
+        pdf = await self._renderer.pdf(default_template(kind, language), variables, title=title)
         return Document(kind, language, file_name(kind, language, order.number), pdf)
 
     # -- the shop's templates ------------------------------------------------------------------
@@ -155,11 +167,11 @@ class DocumentService:
             await require_supervisor(session, shop_id, user_id)
             shop = await session.get(Shop, shop_id)
         body = _text(body)
-        self._renderer.check(body)
         now = self._clock.now()
         order = sample_order(shop, now)
-        variables = document_variables(order, shop, language, now, "—")
-        pdf = self._renderer.pdf(body, variables, title=TITLES[language][kind])
+        variables = await asyncio.to_thread(document_variables, order, shop, language, now, "—")
+        # Checked without running it first, then rendered: both in a worker process.
+        pdf = await self._renderer.pdf(body, variables, title=TITLES[language][kind], check=True)
         return Document(kind, language, f"preview-{file_name(kind, language, order.number)}", pdf)
 
     async def save(

@@ -38,6 +38,7 @@ from storage.models import (
     ReturnRequest,
     Review,
     StaffMember,
+    TelegramUpdate,
     User,
 )
 
@@ -220,6 +221,16 @@ async def erase_notifications(session: AsyncSession, scope: ErasureScope) -> Non
         .values(last_error=None)
     )
     await _scrub_rows(session, Delivery, Delivery.payload, deliveries, scope.known)
+
+
+@register_eraser
+async def erase_poison_updates(session: AsyncSession, scope: ErasureScope) -> None:
+    """Telegram updates kept for the operator after their handling kept failing: they hold
+    the person's own words and name."""
+    if scope.telegram_ids:
+        await session.execute(
+            delete(TelegramUpdate).where(TelegramUpdate.from_id.in_(scope.telegram_ids))
+        )
 
 
 @register_eraser

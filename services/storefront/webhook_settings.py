@@ -7,7 +7,6 @@ it is (the pump signs with it), so it is shown once when made and never displaye
 from __future__ import annotations
 
 import base64
-import ipaddress
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.outside.addresses import inward_host
 from services.refusals import Reason, Refused, invalid
 from services.shops.staff import require_supervisor
 from services.time.clock import Clock
@@ -56,16 +56,9 @@ def check_url(text: str, *, allow_private: bool = False) -> str:
 
 
 def _inward(host: str) -> bool:
-    """localhost, or an IP literal that is loopback, private, link-local or otherwise not
-    public. (A public name that resolves inward is not caught here.)"""
-    host = host.rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return not address.is_global
+    """localhost, or a number in any form that is not a public address. (A name resolving
+    inward is refused when the pump connects: bot/guarded.py.)"""
+    return inward_host(host)
 
 
 class WebhookSettings:

@@ -104,6 +104,8 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("outbox_id", "chat_id", "kind", "target_message_id"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
+        # Each chat's first pending delivery (the pump sends a chat's messages in order).
+        Index("ix_deliveries_chat_order", "state", "chat_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -160,14 +162,21 @@ class TelegramUpdate(Base):
     """A Telegram update taken in webhook mode, so a redelivered one is not handled twice (G2).
 
     `handling` with a lease while an instance works on it (a duplicate arriving meanwhile is
-    acknowledged and dropped); `done` afterwards. Rows older than Telegram's own retention
-    (a day) are purged by the scheduler.
+    acknowledged and dropped); `done` afterwards; `failing` after its handling raised (the
+    redelivery is handled afresh); `poison` once it failed `POISON_AFTER` times: acknowledged,
+    kept with its body for the operator. Rows older than Telegram's own retention (a day)
+    are purged by the scheduler, poison ones after two weeks (or when the person is forgotten).
     """
 
     __tablename__ = "telegram_updates"
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    state: Mapped[str] = mapped_column(String(10))  # handling | done
+    state: Mapped[str] = mapped_column(String(10))  # handling | done | failing | poison
     claimed_until: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(index=True)
     handled_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # A poison update as Telegram sent it, and whose it was (erased with the person).
+    body: Mapped[dict[str, Any] | None]
+    from_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -120,7 +120,7 @@ async def test_every_event_is_posted_signed_both_ways(api, storefront, poster):
     assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 32
     order = await order_moved(api)
     # when the pump the bot runs makes a pass
-    pump = build_webhook_pump(api.container)
+    pump = build_webhook_pump(api.container, allow_private=True)  # the storefront is on loopback
     try:
         assert await pump.run_once() == 2
     finally:
@@ -292,6 +292,10 @@ async def test_two_pumps_never_send_one_event_twice(api, storefront, poster, bac
         "http://169.254.169.254/latest/meta-data",
         "http://[::1]/hooks",
         "http://0.0.0.0/",
+        "http://2130706433/hooks",
+        "http://0x7f000001/hooks",
+        "http://127.1/hooks",
+        "http://metadata.google.internal/computeMetadata/v1/",
     ],
 )
 async def test_a_webhook_into_the_bots_own_network_is_refused(api, url):
@@ -302,3 +306,22 @@ async def test_a_webhook_into_the_bots_own_network_is_refused(api, url):
     # a public address is fine
     await settings.set_url(api.shop_id, "https://shop.example.com/hooks")
     assert (await settings.get(api.shop_id)).url == "https://shop.example.com/hooks"
+
+
+async def test_a_webhook_url_that_leads_inside_when_sent_fails_without_detail(api, storefront):
+    # given a shop whose webhook URL leads to the bot's own host (saved while the name was
+    # public, or while WEBHOOKS_TO_PRIVATE_ADDRESSES was on) and an order's event to send
+    await storefront_settings(api).set_url(api.shop_id, storefront.url)
+    await order_moved(api)
+    # when the bot's pump, allowed public addresses only, makes a pass
+    pump = build_webhook_pump(api.container)
+    try:
+        await pump.run_once()
+    finally:
+        await pump.close()
+    # then nothing reached the address, every event failed at once (no retry toward it),
+    # and the shop's log says why without saying where the address led
+    assert storefront.received == []
+    rows = await webhook_rows(api)
+    assert rows and {(row.state, row.attempts) for row in rows} == {("failed", 1)}
+    assert {row.last_error for row in rows} == {"the address is not a public one"}

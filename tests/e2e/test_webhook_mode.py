@@ -22,12 +22,19 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy import func, select
 
 from bot.container import Container
+from bot.i18n import build_i18n
 from bot.mail import signer_of
 from bot.telegram import build_bot, build_dispatcher
 from bot.web import build_web_app, start_web
 from handlers.http.telegram_webhook import TelegramWebhook
 from services import metrics
-from services.messaging.telegram_updates import KEEP, LEASE, UpdateLog
+from services.messaging.telegram_updates import (
+    KEEP,
+    KEEP_POISON,
+    LEASE,
+    POISON_AFTER,
+    UpdateLog,
+)
 from storage.models import Shop, TelegramUpdate
 from tests.e2e.conftest import BOT_TOKEN, telegram_world
 from tests.webhook_balancer import WebhookBalancer
@@ -51,7 +58,8 @@ async def instance(container: Container, storage: BaseStorage) -> AsyncIterator[
     dispatcher = build_dispatcher(container, storage)
     updates = UpdateLog(container.sessions, container.clock)
     app = build_web_app(container, signer_of(container.settings), bot_username="shopbot_test")
-    app.add_routes([TelegramWebhook(dispatcher, bot, updates, SECRET).route("/tg/hook")])
+    webhook = TelegramWebhook(dispatcher, bot, updates, SECRET, i18n=build_i18n())
+    app.add_routes([webhook.route("/tg/hook")])
     runner = await start_web(app, "127.0.0.1", 0)
     port = runner.addresses[0][1]
     try:
@@ -169,6 +177,66 @@ async def test_an_update_that_failed_is_handled_again_when_redelivered(world, mo
             assert list((await handled_updates(container)).values()) == ["done"]
         finally:
             await balancer.stop()
+
+
+async def test_a_poison_update_is_acknowledged_kept_and_the_person_gets_an_apology(
+    world, monkeypatch
+):
+    emulator, container = world
+    async with instance(container, MemoryStorage()) as one:
+        balancer = WebhookBalancer([one.url])
+        await point_webhook(one.bot, await balancer.start())
+        feed = one.dispatcher.feed_update
+
+        async def poisoned_feed(bot, update, **kwargs):
+            if update.message is not None and update.message.text == "/help":
+                raise RuntimeError("a bug in a handler")
+            return await feed(bot, update, **kwargs)
+
+        monkeypatch.setattr(one.dispatcher, "feed_update", poisoned_feed)
+        poisoned = metrics.UPDATES.labels("message", "poison")
+        before = poisoned._value.get()
+        try:
+            olga = emulator.user("Olga", language_code="en")
+            # when an update's handling raises every time Telegram delivers it
+            emulator.send(olga, "/help")
+            await emulator.wait_processed()
+            # then after POISON_AFTER tries it is acknowledged (no endless redelivery)
+            assert balancer.answers == [500] * (POISON_AFTER - 1) + [200]
+            # and Olga is told, in her language, instead of silence
+            (apology,) = [m for m in emulator.messages(olga) if m.outgoing]
+            assert apology.text.startswith("Sorry, something went wrong on our side")
+            # and the update is kept for the operator, with what failed, and counted
+            async with container.sessions() as session:
+                (kept,) = await session.scalars(select(TelegramUpdate))
+            assert (kept.state, kept.failures) == ("poison", POISON_AFTER)
+            assert kept.last_error == "RuntimeError: a bug in a handler"
+            assert kept.body["message"]["text"] == "/help" and kept.from_id == olga.id
+            assert poisoned._value.get() == before + 1
+            # and her next message is handled as usual
+            emulator.send(olga, "/start")
+            await emulator.wait_processed()
+            assert len([m for m in emulator.messages(olga) if m.outgoing]) > 1
+            assert balancer.answers[-1] == 200
+        finally:
+            await balancer.stop()
+
+
+async def test_a_poison_update_outlives_the_update_log_purge_for_a_while(services):
+    updates = UpdateLog(services.sessions, services.clock)
+    for update_id in (1, 2):
+        assert await updates.take(update_id)
+    await updates.done(1)
+    for attempt in range(POISON_AFTER):
+        assert await updates.failed(2, "boom", body={"update_id": 2}) is (
+            attempt == POISON_AFTER - 1
+        )
+        assert await updates.take(2) is (attempt < POISON_AFTER - 1)
+    services.clock.advance(KEEP + LEASE)
+    assert await updates.purge() == 1  # the handled one; the poison one stays
+    assert await updates.state_of(2) == "poison"
+    services.clock.advance(KEEP_POISON)
+    assert await updates.purge() == 1
 
 
 async def test_an_update_abandoned_by_a_dead_instance_is_taken_after_its_lease(services):

@@ -102,6 +102,20 @@ async def test_the_template_editor_previews_and_saves(desk):
     assert saved.status == 200 and (await saved.json())["version"] == 1
 
 
+async def test_a_template_reading_a_local_file_is_refused_in_the_persons_words(desk):
+    shop = desk.shop
+    template = {"shop": shop.id, "kind": "invoice", "language": "ru"}
+    for src in ("/etc/passwd", "/no/such/file.png"):
+        refused = await desk.post(
+            "/app/api/templates/preview", {**template, "body": f'<img src="{src}">'}, shop.owner
+        )
+        answer = await refused.json()
+        assert refused.status == 422 and answer["code"] == "image_refused"
+        # in the owner's words (their catalog's), the same whether the file exists or not
+        assert answer["message"].startswith("images may only be embedded as data: URIs")
+        assert src not in answer["message"]
+
+
 async def test_time_limits_kept_per_status_and_per_person(desk):
     # given: the platform's "new" status: 60 min excellent, 3 h acceptable (seed 003)
     from sqlalchemy import select

@@ -19,6 +19,7 @@ from services.messaging.cards import CardRegistry
 from services.messaging.notifications.outbox import Outbox
 from services.messaging.notifications.pump import (
     MAX_ATTEMPTS,
+    MAX_BACKOFF,
     OutboxPump,
     Outgoing,
     Permanent,
@@ -560,3 +561,78 @@ async def test_two_pumps_never_send_one_delivery_twice(services, backend):
     states = Counter(d.state for d in await deliveries(services))
     assert states == {"sent": len(sent)}
     assert len(sent) >= 61
+
+
+# -- one chat's messages in order ---------------------------------------------------------------
+
+
+async def two_news_for_the_buyer(services, pump) -> tuple[int, int]:
+    """An order whose first messages are sent, then two news for its buyer, in order;
+    returns the buyer's chat and the shop."""
+    shop = await make_shop(services)
+    (order,) = await orders_for_buyers(services, shop, 1)
+    await drain(pump)
+    for n in (1, 2):
+        await write_row(
+            services, topic="order_changed", order_id=order.id, shop_id=shop.id, payload={"n": n}
+        )
+    return order.buyer.telegram_id, shop.id
+
+
+def news(telegram, chat) -> list[int]:
+    return [
+        c.data.get("n") for c in telegram.calls if c.chat_id == chat and c.topic != "order_created"
+    ]
+
+
+async def test_a_chats_next_message_waits_while_the_first_is_sent_by_another_pump(services):
+    # given two pumps (two instances) and two news for one buyer
+    first_telegram, second_telegram = FakeTelegram(), FakeTelegram()
+    first, second = (
+        OutboxPump(services.sessions, services.clock, t, sleep=moving(services.clock))
+        for t in (first_telegram, second_telegram)
+    )
+    chat, _ = await two_news_for_the_buyer(services, first)
+    first_telegram.calls.clear()
+    # when the first pump is in the middle of sending the first news (slow network)
+    first_telegram.gates[chat] = asyncio.Event()
+    sending = asyncio.create_task(first.run_once(100))
+    await asyncio.wait_for(first_telegram.started.wait(), 5)
+    # then the other pump sends nothing to that chat, however often it looks
+    for _ in range(3):
+        await second.run_once(100)
+        services.clock.advance(timedelta(seconds=5))
+    assert news(second_telegram, chat) == []
+    # and once the first news is sent, the second follows it
+    first_telegram.gates[chat].set()
+    await sending
+    await drain(second)
+    assert news(first_telegram, chat) == [1] and news(second_telegram, chat) == [2]
+
+
+async def test_a_chats_next_message_waits_out_the_first_ones_retry(services, pump, telegram):
+    chat, _ = await two_news_for_the_buyer(services, pump)
+    telegram.calls.clear()
+    # given the first news meets a network error (tried again in a second)
+    telegram.answers[chat] = [Transient("network down")]
+    await pump.run_once(100)
+    await pump.run_once(100)  # the second news is due, but its chat waits for the first
+    assert news(telegram, chat) == [1]
+    # when the retry is due, they go in order
+    services.clock.advance(timedelta(seconds=1))
+    await drain(pump)
+    assert news(telegram, chat) == [1, 1, 2]
+
+
+async def test_a_message_that_failed_for_good_stops_blocking_its_chat(services, pump, telegram):
+    chat, _ = await two_news_for_the_buyer(services, pump)
+    telegram.calls.clear()
+    telegram.answers[chat] = [Transient("network down")] * MAX_ATTEMPTS
+    for _ in range(MAX_ATTEMPTS):
+        await pump.run_once(100)
+        services.clock.advance(timedelta(seconds=MAX_BACKOFF))
+    # the first failed after its last attempt; the second is sent after it, not before
+    await drain(pump)
+    assert news(telegram, chat) == [1] * MAX_ATTEMPTS + [2]
+    states = [d.state for d in await deliveries(services, chat_id=chat)]
+    assert states[-2:] == ["failed", "sent"]

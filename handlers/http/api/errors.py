@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import exc as db
 
 from handlers.http.api import codes
 
@@ -37,6 +38,12 @@ def error_response(
     )
 
 
+RETRY_AFTER_SECONDS = 5  # a lost database connection: most come back within seconds
+# What a database that cannot be reached raises (a refused or dropped connection, a pool
+# that could not give one in time): the storefront should retry, not report a bug.
+_DATABASE_AWAY = (db.OperationalError, db.InterfaceError, db.TimeoutError, ConnectionError)
+
+
 # aiohttp's own refusals (no such route, wrong method) in the API's format.
 _HTTP_CODES = {
     404: (codes.NOT_FOUND, "no such resource"),
@@ -54,6 +61,19 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
             raise
         code, message = _HTTP_CODES.get(error.status, (codes.BAD_REQUEST, error.reason))
         return error_response(error.status, code, message)
+    except _DATABASE_AWAY as error:
+        log.warning(
+            "storefront API %s %s: the database is unreachable (%s)",
+            request.method,
+            request.path,
+            type(error).__name__,
+        )
+        return error_response(
+            503,
+            codes.BUSY,
+            "the service is briefly unavailable; retry after the Retry-After seconds",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     except Exception:
         # The storefront gets no traceback, only a code to report; the log has the rest.
         log.exception("storefront API request failed: %s %s", request.method, request.path)

@@ -17,6 +17,7 @@ from aiohttp import web
 from handlers.http.app import Desk, person
 from handlers.http.app.answers import board_json, money_json, page_json
 from handlers.http.app.exports import csv_export, xlsx_export
+from handlers.telegram.documents import problem_text
 from handlers.telegram.format import title
 from services.desk.table_query import TableQuery
 from services.documents.defaults import KINDS
@@ -321,7 +322,7 @@ class DeskApi:
         try:
             document = await self.desk.documents.preview(shop_id, who.user.id, kind, language, body)
         except TemplateProblem as problem:
-            return _template_problem(problem)
+            return self._template_problem(problem, who.language)
         return _pdf(document.pdf, document.name)
 
     async def template_save(self, request: web.Request) -> web.Response:
@@ -330,8 +331,14 @@ class DeskApi:
         try:
             info = await self.desk.documents.save(shop_id, who.user.id, kind, language, body)
         except TemplateProblem as problem:
-            return _template_problem(problem)
+            return self._template_problem(problem, who.language)
         return web.json_response({"version": info.version})
+
+    def _template_problem(self, problem: TemplateProblem, language: str) -> web.Response:
+        """Why, in the person's language when it is a limit or a refused image (the same
+        words as in Telegram); otherwise the exact reason with its line."""
+        words = self.desk.renderer.words(language, problem_text, problem)
+        return _template_problem(problem, words if problem.code else problem.message)
 
 
 def _template_args(body: dict[str, Any]) -> tuple[int, str, str, str]:
@@ -346,12 +353,13 @@ def _template_args(body: dict[str, Any]) -> tuple[int, str, str, str]:
     return shop_id, kind, language, _text(body, "body", MAX_TEMPLATE)
 
 
-def _template_problem(problem: TemplateProblem) -> web.Response:
+def _template_problem(problem: TemplateProblem, message: str) -> web.Response:
     return web.json_response(
         {
             "error": "template",
             "kind": problem.kind,
-            "message": problem.message,
+            "code": problem.code,  # a limit or a refused image
+            "message": message,
             "line": problem.line,
         },
         status=422,

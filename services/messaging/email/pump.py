@@ -9,10 +9,14 @@ One pass (`run_once`):
    after "paid", never before. The claimed rows are leased (their `next_attempt_at` moves a
    lease ahead), so another pump leaves them, and their recipients, alone meanwhile.
 2. Send each through one SMTP connection and record the outcome in its own transaction:
-   sent; refused for good (5xx) -> failed, never retried, and the shop is told in Telegram;
-   refused for now (4xx) -> again after 1, 2, 4 ... minutes, failed after MAX_ATTEMPTS;
-   the server down -> nothing is counted against the message, the pump pauses (1 s doubling
-   to 5 minutes) and tries again from the same message.
+   sent; the recipient refused for good (no such mailbox) -> failed, never retried, and the
+   shop is told once in Telegram, in its words (never the server's text);
+   refused otherwise (4xx, or a 5xx about the relay or the content) -> again after 1, 2,
+   4 ... minutes (then hourly), never dropped and never the shop's: the operator is told
+   (a warning and shopbot_mail_relay_faults);
+   the server down (no connection, login or MAIL FROM refused) -> nothing is counted against
+   the message, the pump pauses (1 s doubling to 5 minutes) and tries again from the same
+   message; the operator is told the same way.
 
 A process killed between the server accepting a message and the commit may send that one
 message again after its lease; its Message-ID is the same, so mail clients show it once.
@@ -41,7 +45,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "email"
 PENDING, SENT, DONE, FAILED = "pending", "sent", "done", "failed"
-MAX_ATTEMPTS = 8  # 4xx answers for one message before it fails: about four hours of retries
+# The shop is told why in its own words: this code, not the server's text (which can carry
+# a relay's internals: paths, host names).
+RECIPIENT_REFUSED = "recipient_refused"
 LEASE = timedelta(minutes=5)
 WINDOW = 500  # pending rows looked at per claim: recipients beyond wait for the next pass
 MAX_PAUSE = 300.0
@@ -199,6 +205,8 @@ class MailPump:
             log.warning("e-mail %s refused for good: %s", claimed.id, outcome.error)
             await self._finish(claimed, FAILED, outcome.error, tell_shop=True)
         elif isinstance(outcome, Deferred):
+            log.warning("e-mail %s deferred by the mail relay: %s", claimed.id, outcome.error)
+            metrics.MAIL_RELAY_FAULTS.labels("deferred").inc()
             await self._defer(claimed, outcome.error)
         return outcome
 
@@ -221,10 +229,9 @@ class MailPump:
             metrics.count_failed_delivery(CHANNEL, shop_id)
 
     async def _defer(self, claimed: Claimed, error: str) -> None:
+        # Never failed for this: a relay's fault is fixed by the operator, and the message
+        # goes then (retried hourly at most meanwhile).
         attempts = claimed.attempts + 1
-        if attempts >= MAX_ATTEMPTS:
-            await self._finish(claimed, FAILED, error, tell_shop=True)
-            return
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(OutboxMessage)
@@ -250,11 +257,14 @@ class MailPump:
         self._down += 1
         seconds = min(MAX_PAUSE, 2.0 ** (self._down - 1))
         self.paused_until = self._clock.now() + timedelta(seconds=seconds)
+        metrics.MAIL_RELAY_FAULTS.labels("down").inc()
         log.warning("mail server unavailable (%s); pausing %.0f s", outcome.error, seconds)
 
 
 def _tell_shop(outbox: Outbox, row: OutboxMessage, error: str) -> None:
-    """A message that can never be delivered is the shop's business: it may call instead."""
+    """A message that can never be delivered is the shop's business: it may call instead.
+    Told once (the key), and only that the address does not take mail: `error` stays in the
+    outbox row for the operator."""
     outbox.add(
         key=f"outbox:{row.id}:email_failed",
         channel="telegram",
@@ -262,5 +272,5 @@ def _tell_shop(outbox: Outbox, row: OutboxMessage, error: str) -> None:
         topic="email_failed",
         shop_id=row.shop_id,
         order_id=row.order_id,
-        payload={"topic": row.topic, "audience": row.audience, "error": error[:300]},
+        payload={"topic": row.topic, "audience": row.audience, "error": RECIPIENT_REFUSED},
     )

@@ -3,15 +3,20 @@
 One connection is opened when the first message of a pump pass is sent and kept for the
 rest of the pass. The server's answer is sorted into what the pump does next:
   - accepted: sent;
-  - 5xx for the message (unknown mailbox, rejected content): permanent, never retried;
-  - 4xx for the message (mailbox busy, greylisting): this message later, with backoff;
-  - no connection, timeouts, a dropped connection, failed login: the server is down; the
-    whole pump waits and nothing is counted against the messages.
+  - refused for the recipient (550/551/553 without an enhanced code, or any 5.1.x: no such
+    mailbox, bad address): `Rejected`, never retried, the shop is told;
+  - any other refusal of the message, 4xx or 5xx (greylisting, a relay that will not relay,
+    rejected content): `Deferred`, this message later with backoff, never the shop's;
+  - no connection, timeouts, a dropped connection, failed login, MAIL FROM refused (the
+    relay's settings): the server is down; the whole pump waits and nothing is counted
+    against the messages.
+Only recipient errors are the shop's to act on; everything else is the operator's.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from enum import StrEnum
@@ -45,14 +50,15 @@ class Accepted:
 
 @dataclass(frozen=True)
 class Rejected:
-    """The server refused this message for good (5xx)."""
+    """The recipient's address is refused for good (no such mailbox): the shop's to know."""
 
     error: str
 
 
 @dataclass(frozen=True)
 class Deferred:
-    """The server refused this message for now (4xx): try it again later."""
+    """The server refused this message, but not for its recipient (4xx, or a 5xx about the
+    relay or the content): the operator's to fix; this message is tried again later."""
 
     error: str
 
@@ -82,7 +88,12 @@ class SmtpSender:
         except aiosmtplib.SMTPRecipientsRefused as refused:
             # Every recipient refused (a message here has one): the recipient's answer decides.
             worst = max(refused.recipients, key=lambda r: r.code)
-            return _by_code(worst.code, f"{worst.code} {worst.message}")
+            return _by_code(worst.code, worst.message)
+        except aiosmtplib.SMTPSenderRefused as error:
+            # MAIL FROM refused: MAIL_FROM or the login does not suit the relay; every message
+            # would meet the same answer, so all wait until the operator fixes it.
+            await self.close()
+            return ServerDown(f"{error.code} {error.message}")
         except (
             aiosmtplib.SMTPServerDisconnected,
             aiosmtplib.SMTPConnectError,
@@ -96,7 +107,7 @@ class SmtpSender:
         except aiosmtplib.SMTPResponseException as error:
             # The sender or the data refused (SMTPSenderRefused, SMTPDataError).
             await self._reset()
-            return _by_code(error.code, f"{error.code} {error.message}")
+            return _by_code(error.code, error.message)
         except aiosmtplib.SMTPException as error:
             await self.close()
             return ServerDown(f"{type(error).__name__}: {error}")
@@ -137,9 +148,23 @@ class SmtpSender:
             await self.close()
 
 
-def _by_code(code: int, error: str) -> SendOutcome:
+RECIPIENT_CODES = frozenset({550, 551, 553})  # mailbox unavailable, not local, bad name
+_ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+def _by_code(code: int, message: str) -> SendOutcome:
+    error = f"{code} {message}"
     if 500 <= code < 600:
-        return Rejected(error)
+        return Rejected(error) if recipient_error(code, message) else Deferred(error)
     if 400 <= code < 500:
         return Deferred(error)
     return ServerDown(error)  # not an answer SMTP allows here: treat the server as broken
+
+
+def recipient_error(code: int, message: str) -> bool:
+    """A permanent refusal about the recipient's address (RFC 3463 class 5, subject 1; or,
+    without an enhanced code, 550/551/553). "550 5.7.1 Relaying denied" is the relay's."""
+    enhanced = _ENHANCED.match(message or "")
+    if enhanced is not None:
+        return enhanced.group(1) == "5" and enhanced.group(2) == "1"
+    return code in RECIPIENT_CODES

@@ -5,7 +5,8 @@ One pass (`run_once`):
 1. Expand: pending Telegram outbox rows that are due become deliveries, one per chat
    (`recipients`), inserted with `ON CONFLICT DO NOTHING` on the delivery's unique key, and the
    row is marked expanded in the same transaction. Expanding twice is harmless.
-2. Claim: the oldest due delivery of each chat, at most one per chat, locked with
+2. Claim: each chat's first pending delivery when it is due (strictly in order: nothing of a
+   chat goes while an earlier one is leased or waiting to retry), at most one per chat, locked with
    `FOR UPDATE SKIP LOCKED` on PostgreSQL and leased (its `next_attempt_at` moved `lease`
    ahead) before the transaction ends, so no other pump takes it while it is being sent.
 3. Send, paced by token buckets on the injected clock (30/s in all, 1/s per private chat,
@@ -401,17 +402,26 @@ class OutboxPump:
             return []
         paused = self._pacer.paused_chats(seconds)
         due = and_(Delivery.state == PENDING, Delivery.next_attempt_at <= now)
-        # The oldest due delivery of each chat: one per chat in a batch keeps a chat's messages
-        # in order and lets no single busy chat (a staff group) crowd the others out.
-        first_of_each_chat = (
-            select(func.min(Delivery.id))
-            .where(due)
+        # Each chat's first pending delivery (its head), claimed only when it is due: while
+        # the head is leased (another pump is sending it) or waits out a retry or flood
+        # control, nothing after it goes, so a buyer never reads "Shipped" before
+        # "Received". A failed delivery is no longer pending and stops blocking. One per
+        # chat in a batch also lets no busy chat (a staff group) crowd the others out.
+        heads = (
+            select(func.min(Delivery.id).label("head"))
+            .where(Delivery.state == PENDING)
             .group_by(Delivery.chat_id)
-            .order_by(func.min(Delivery.next_attempt_at), func.min(Delivery.id))
-            .limit(max_items)
         )
         if paused:
-            first_of_each_chat = first_of_each_chat.where(Delivery.chat_id.not_in(paused))
+            heads = heads.where(Delivery.chat_id.not_in(paused))
+        heads_due = heads.subquery()
+        first_of_each_chat = (
+            select(Delivery.id)
+            .join(heads_due, Delivery.id == heads_due.c.head)
+            .where(due)
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(max_items)
+        )
         async with self._sessions() as session, session.begin():
             ids = list(await session.scalars(first_of_each_chat))
             if not ids:

@@ -10,6 +10,8 @@ transaction. The answer decides what comes next:
   an hour; a 429's Retry-After is respected when longer); failed after `max_attempts`.
 - any other answer (a 4xx, a redirect): the storefront refuses it for good: failed at once.
 - the shop has no webhook URL (any more): done, nothing sent.
+- the URL's host resolves to no public address (bot/guarded.py): failed at once, with a
+  text that does not say where it resolved to.
 
 Failed rows stay in the outbox with their last error for an operator; they are logged.
 A process killed between the storefront's answer and the commit sends that event again
@@ -165,6 +167,11 @@ class WebhookPump:
         try:
             reply = await self._transport.request("POST", row.url, headers=headers, body=body)
         except HttpFailure as failure:
+            if failure.refused_address:
+                # The URL leads inside (now): the shop sees why, not where it led.
+                log.warning("webhook %s refused: %s is not a public address", row.id, row.url)
+                await self._finish(row, FAILED, failure.reason, attempts=row.attempts + 1)
+                return
             status, error, retry_after = None, failure.reason, None
         else:
             status, error, retry_after = reply.status, f"HTTP {reply.status}", reply.retry_after()

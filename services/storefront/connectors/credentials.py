@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from services.outside.addresses import inward_host
 from services.refusals import Refused, invalid
 from services.storefront.connectors.base import PlatformError
 
@@ -62,15 +63,9 @@ def _loopback(host: str) -> bool:
 
 
 def _inward(host: str) -> bool:
-    """localhost, or an IP literal that is not public. (A public name that resolves inward is
-    the guarded transport's to catch.)"""
-    host = host.rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return not ipaddress.ip_address(host).is_global
-    except ValueError:
-        return False
+    """localhost, or a number in any form that is not a public address. (A name that resolves
+    inward is the guarded transport's to catch: bot/guarded.py.)"""
+    return inward_host(host)
 
 
 def checked(
