@@ -44,6 +44,7 @@ class OrderEvents(StrEnum):
     PERSONAL_DATA_ERASED = "personal_data_erased"  # the buyer forgotten, or retention ran out
     PAYMENT_RECORDED = "payment_recorded"  # money from the buyer, with its amount
     REFUND_RECORDED = "refund_recorded"  # money the shop owed back, given back
+    CARRIER_REPORTED = "carrier_reported"  # the carrier's news the shop must handle (issue 18)
 
 
 def record(

@@ -172,6 +172,28 @@ def shop_reminder(
     )
 
 
+def shop_notice(
+    outbox: Outbox, order: Order, workflow: Workflow, key: str, message: str, details: dict
+) -> None:
+    """An outside event for the shop to handle (a carrier returns the parcel): the staff
+    working the status and the staff group, as a reminder is sent."""
+    outbox.add(
+        key=f"order:{order.id}:{key}:staff",
+        channel="telegram",
+        audience="staff",
+        topic="shop_reminder",
+        shop_id=order.shop_id,
+        order_id=order.id,
+        payload={
+            **details,
+            "number": order.number,
+            "status": order.status,
+            "message": message,
+            "role": workflow.status(order.status).responsible,
+        },
+    )
+
+
 def sla_expired(
     outbox: Outbox, order: Order, workflow: Workflow, timer_id: int, status: str
 ) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services import metrics
 from services.orders import access, drafts, editing, links_used, notices, payments, timed
 from services.orders.access import Who
-from services.orders.actors import ActorRef
+from services.orders.actors import ActorRef, Channel
 from services.orders.decisions import facts, write_decision
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
 from services.orders.events import OrderEvents
@@ -332,6 +332,8 @@ class OrderService:
         expected_version: int | None = None,
         with_view: bool = False,
         link_nonce: str | None = None,
+        once: Callable[[AsyncSession, datetime], Awaitable[bool]] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> TransitionResult:
         """Take a workflow action on an order: the one entry for every status change.
 
@@ -339,6 +341,9 @@ class OrderService:
         transaction (a button tap redraws the card without a second round of reads).
         `link_nonce`: the action comes from a one-click e-mail link, which works once: the
         nonce is recorded with the change, and a link used before is refused.
+        `once`: an outside event's claim (a carrier's checkpoint), made in this transaction:
+        False (claimed before) refuses, so the event is applied once. `details` go into the
+        audit event (what the carrier said).
         """
 
         async def work(unit: Unit) -> TransitionResult:
@@ -352,13 +357,15 @@ class OrderService:
                 unit.session, link_nonce, order.id, action, unit.now
             ):
                 raise OrderRefused(Problem.LINK_USED, "this link has been used already")
+            if once is not None and not await once(unit.session, unit.now):
+                raise OrderRefused(Problem.ALREADY_DONE, "this event was applied already")
             if link_nonce is not None and order.buyer.email_verified_at is None:
                 # The link went to the order's e-mail only: using it proves the address.
                 order.buyer.email_verified_at = unit.now
             decision = decide(workflow, facts(order), who.actor, action, inputs, unit.now)
             if not decision.applied:
                 raise OrderRefused(decision.code, decision.message, decision.params)
-            events = await write_decision(unit, order, workflow, who, decision)
+            events = await write_decision(unit, order, workflow, who, decision, details=details)
             view = await self._view(unit, order_id, actor, order) if with_view else None
             return TransitionResult(order=order, decision=decision, events=events, view=view)
 
@@ -483,6 +490,35 @@ class OrderService:
     async def fire_timer(self, timer_id: int) -> str:
         """A due timer's turn, as the system, in its own transaction (services.orders.timed)."""
         return await self._transaction(lambda unit: timed.fire(unit, timer_id))
+
+    async def tell_shop(
+        self,
+        order_id: int,
+        topic_key: str,
+        message: str,
+        once: Callable[[AsyncSession, datetime], Awaitable[bool]],
+        details: Mapping[str, Any],
+    ) -> bool:
+        """An outside event the shop must handle itself (a parcel going back): a notice to
+        the staff and a line in the history, once (`once` as for `apply`). No status moves."""
+
+        async def work(unit: Unit) -> bool:
+            order = await unit.load(order_id, lock=True, items=False)
+            if not await once(unit.session, unit.now):
+                return False
+            workflow = await unit.workflow(order)
+            who = await unit.who(order, ActorRef.system(Channel.CARRIER))
+            unit.add_event(
+                order,
+                who,
+                action=OrderEvents.CARRIER_REPORTED,
+                payload=dict(details),
+                visible=False,
+            )
+            notices.shop_notice(unit.outbox, order, workflow, topic_key, message, details)
+            return True
+
+        return await self._transaction(work)
 
     # -- editing (A6, A7): the rules live in services.orders.editing -----------------
 
