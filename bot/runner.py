@@ -20,7 +20,13 @@ from aiogram import Bot, Dispatcher
 from bot import mail
 from bot.container import Container, build_container
 from bot.pumps import build_connector_pump, build_pump, build_webhook_pump
-from bot.scheduler import add_retention_job, build_scheduler, build_sweep
+from bot.scheduler import (
+    add_retention_job,
+    add_tracking_job,
+    build_scheduler,
+    build_sweep,
+    build_tracking,
+)
 from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher, set_app_button, set_commands
 from bot.web import (
@@ -64,6 +70,7 @@ async def run(settings: Settings) -> None:
 
     scheduler.add_job(prune_idempotency_keys, "interval", hours=PURGE_HOURS, id="prune_keys")
     add_retention_job(scheduler, container)
+    add_tracking_job(scheduler, build_tracking(container), settings.tracking_sweep_seconds)
     scheduler.start()
     web = receiver = None
     try:

@@ -92,6 +92,24 @@ class Settings(BaseSettings):
     shopify_api_url: str | None = None
     # How often due timers (automatic steps, reminders, time limits) are looked for.
     timer_sweep_seconds: float = Field(30.0, gt=0, le=3600)
+    # The carriers' API bases (unset: each carrier's documented production address); tests
+    # and the demo point them at fakes on loopback.
+    carrier_russian_post_url: str | None = None
+    carrier_cdek_url: str | None = None
+    carrier_boxberry_url: str | None = None
+    carrier_nova_poshta_url: str | None = None
+    # How often parcels due for a question are asked about at their carriers.
+    tracking_sweep_seconds: float = Field(300.0, gt=0, le=86400)
+
+    @property
+    def carrier_urls(self) -> dict[str, str]:
+        urls = {
+            "russian_post": self.carrier_russian_post_url,
+            "cdek": self.carrier_cdek_url,
+            "boxberry": self.carrier_boxberry_url,
+            "nova_poshta": self.carrier_nova_poshta_url,
+        }
+        return {name: url for name, url in urls.items() if url}
 
     @property
     def reply_domain(self) -> str:
@@ -116,7 +134,16 @@ class Settings(BaseSettings):
             raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://...")
         return value
 
-    @field_validator("telegram_api_url", "public_url", "webhook_url", "shopify_api_url")
+    @field_validator(
+        "telegram_api_url",
+        "public_url",
+        "webhook_url",
+        "shopify_api_url",
+        "carrier_russian_post_url",
+        "carrier_cdek_url",
+        "carrier_boxberry_url",
+        "carrier_nova_poshta_url",
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
