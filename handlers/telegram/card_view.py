@@ -104,11 +104,31 @@ def card_text(view: OrderView, language: str) -> str:
                 carrier=esc(order.carrier), code=esc(order.track_code)
             )
         )
+        lines += parcel_lines(view, language)
     if order.buyer_comment:
         lines.append(_("Buyer's comment: {comment}").format(comment=esc(order.buyer_comment)))
     if view.closing is not None:
         lines += closing_lines(view, language)
     return "\n".join(lines)
+
+
+def parcel_lines(view: OrderView, language: str) -> list[str]:
+    """The carrier's tracking page and its latest checkpoints, in the shop's time zone."""
+    parcel = view.parcel
+    if parcel is None:
+        return []
+    lines = []
+    if parcel.link:
+        lines.append(
+            '<a href="{url}">{text}</a>'.format(url=esc(parcel.link), text=_("Follow the parcel"))
+        )
+    for checkpoint in parcel.checkpoints:
+        where = f", {esc(checkpoint.location)}" if checkpoint.location else ""
+        lines.append(
+            f"📍 {when(checkpoint.at, view.shop.timezone, language)} — "
+            f"{esc(checkpoint.description or checkpoint.kind)}{where}"
+        )
+    return lines
 
 
 def money_lines(order, language: str, *, final: bool = False, for_buyer: bool = True) -> list[str]:

@@ -37,6 +37,7 @@ from handlers.telegram import reviews as review_notices
 from handlers.telegram.card_view import card_digest, card_keyboard, card_text, money_lines
 from handlers.telegram.format import esc, money, role_name
 from handlers.telegram.order_list_view import ListAct, ListCB
+from services.deliveries.views import link_of
 from services.documents.service import INVOICE_STATUSES, Document, DocumentService
 from services.messaging.cards import CardRegistry
 from services.messaging.dialog import DialogService, EmailedFile
@@ -372,6 +373,10 @@ def render(
             ),
             *reason_lines(notice, data),
         ]
+        checkpoint = data.get("checkpoint") or {}
+        if checkpoint.get("description"):  # what the carrier said (issue 18)
+            where = f", {esc(checkpoint['location'])}" if checkpoint.get("location") else ""
+            lines.append(f"📍 {esc(checkpoint['description'])}{where}")
         code = data.get("status") or order.status
         if order.track_code and not notice.is_final(code):
             # On its way: where to follow it.
@@ -380,6 +385,11 @@ def render(
                     code=esc(order.track_code), carrier=esc(order.carrier or "")
                 )
             )
+            link = link_of(order)
+            if link:
+                lines.append(
+                    '<a href="{url}">{text}</a>'.format(url=esc(link), text=_("Follow the parcel"))
+                )
         return "\n".join(lines), None
     if topic == "order_created":
         text = _("Your order #{number} at {shop} is placed: {total}.").format(
@@ -415,7 +425,13 @@ def render(
             )
         return text, None
     if topic == "shop_reminder":
-        if data.get("message") == "pickup_not_collected":
+        if str(data.get("message") or "").startswith("carrier_"):  # issue 18: the shop acts
+            checkpoint = data.get("checkpoint") or {}
+            text = _(
+                "📦 Order #{number}: the carrier reports “{event}”. The parcel will not "
+                "reach the buyer: check it with the carrier."
+            ).format(number=number, event=esc(checkpoint.get("description") or ""))
+        elif data.get("message") == "pickup_not_collected":
             text = _(
                 "⏰ Order #{number} has waited at the pickup point for 3 days: "
                 "call the buyer and remind them."

@@ -73,6 +73,9 @@ def status_changed(
         payload["reason"] = inputs["reason"]
     if first.comment and inputs.get("reason"):
         payload["comment"] = first.comment
+    if (first.payload or {}).get("checkpoint"):  # the carrier's word that moved it (issue 18)
+        checkpoint = first.payload["checkpoint"]
+        payload["checkpoint"] = {k: checkpoint.get(k) for k in ("description", "location")}
     by_buyer = first.actor_kind == ActorKind.BUYER
     if by_buyer:
         # The buyer cancelled, confirmed receipt...: the group and the status's people, or

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import metrics
+from services.deliveries.views import ParcelView, parcel_of
 from services.orders import access, drafts, editing, links_used, notices, payments, timed
 from services.orders.access import Who
 from services.orders.actors import ActorRef, Channel
@@ -62,6 +63,7 @@ class OrderView:
     edits: frozenset[str]  # the edits this person may make now (A6)
     now: datetime  # when it was read: the time left before the status's limit counts from it
     closing: Closing | None = None  # a cancelled order: why, as the canceller said (003)
+    parcel: ParcelView | None = None  # shipped: the tracking page and the latest checkpoints
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,8 @@ class OrderService:
         )
         actions = available_actions(workflow, facts(order), who.actor)
         closing = await self._closing(unit, order, workflow)
-        return OrderView(order, shop, workflow, who, actions, edits, unit.now, closing)
+        parcel = await parcel_of(unit.session, order)
+        return OrderView(order, shop, workflow, who, actions, edits, unit.now, closing, parcel)
 
     async def _closing(self, unit: Unit, order: Order, workflow: Workflow) -> Closing | None:
         """The step that cancelled the order, read only for a cancelled one."""

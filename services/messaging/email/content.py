@@ -57,6 +57,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from services.deliveries.views import link_of
 from services.documents.service import INVOICE_STATUSES, DocumentService
 from services.messaging.email.formatting import money, one_line, when
 from services.messaging.email.links import LINK_LIFETIME, LinkSigner
@@ -295,7 +296,11 @@ class MailContentReader:
             return context
         final = status is not None and status.is_final
         if order.track_code and not final:
-            context["track"] = {"code": _line(order.track_code), "carrier": _line(order.carrier)}
+            context["track"] = {
+                "code": _line(order.track_code),
+                "carrier": _line(order.carrier),
+                "url": link_of(order),  # the carrier's own page (issue 18)
+            }
         if order.status in PAYMENT_STATUSES:
             instructions = str((shop.settings or {}).get(PAYMENT_INSTRUCTIONS) or "").strip()
             context["payment"] = {

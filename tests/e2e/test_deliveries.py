@@ -1,0 +1,90 @@
+"""A parcel followed at its carrier moves the order with no tap (issue 18), end to end: the
+real dispatcher and database, the real CDEK adapter against its fake on loopback, the
+tracking sweep on a moved clock, the buyer told in Telegram with the carrier's words, the
+staff card showing the latest checkpoints and the carrier's tracking page."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from bot.outbound import AiohttpTransport
+from services.carriers.cdek import CdekAdapter
+from services.deliveries.sweep import TrackingSweep
+from tests.e2e.chats import bot_texts, open_card
+from tests.e2e.shops import ShopRecipe, bound_buyer, open_shop, place_order, ref, status_of
+from tests.outside.fakes.carriers import FakeCdek
+
+SHOP = ShopRecipe(preset="platform", staff=("manager",))
+CODE = "1106207236"  # the recording's parcel: at the pickup point, then handed over
+
+
+@pytest.fixture
+async def cdek(tg) -> AsyncIterator[tuple[FakeCdek, TrackingSweep]]:
+    fake = FakeCdek()
+    await fake.start()
+    transport = AiohttpTransport()
+    clock = tg.container.clock
+
+    async def moving_sleep(seconds: float) -> None:
+        clock.advance(timedelta(seconds=seconds))
+
+    adapters = {"cdek": CdekAdapter(transport, fake.url, sleep=moving_sleep, clock=clock)}
+    c = tg.container
+    sweep = TrackingSweep(c.sessions, clock, c.orders, c.carrier_accounts, adapters, c.workflows)
+    yield fake, sweep
+    await transport.close()
+    await fake.stop()
+
+
+async def test_a_parcel_at_the_pickup_point_then_handed_over_moves_the_order(tg, cdek):
+    fake, sweep = cdek
+    shop = await open_shop(tg, SHOP)
+    owner = await ref(tg, shop.owner)
+    await tg.container.carrier_accounts.save(
+        shop.id,
+        "cdek",
+        {"client_id": fake.client_id, "client_secret": fake.client_secret},
+        user_id=owner.user_id,
+    )
+    order = await place_order(tg, shop.id)
+    ivan = await bound_buyer(tg, order)
+    manager = await ref(tg, shop.manager)
+    await tg.container.orders.open(order.id, manager)
+    for action in ("confirm", "pack"):
+        await tg.container.orders.apply(order.id, manager, action)
+    # the carrier as the card's buttons name it
+    await tg.container.orders.apply(
+        order.id, manager, "ship", {"carrier": "СДЭК", "track_code": CODE}
+    )
+    await tg.deliver()
+
+    # no tap: the sweep asks CDEK when the parcel is due
+    tg.container.clock.advance(timedelta(hours=2))
+    report = await sweep.run_once()
+    await tg.deliver()
+
+    assert report.requests == 1
+    assert await status_of(tg, order.id) == "received"
+    texts = bot_texts(tg, ivan)
+    pickup = [t for t in texts if "Ожидает в пункте выдачи" in t]
+    received = [t for t in texts if t.startswith(f"Заказ #{order.number}") and "Получено" in t]
+    # told once of each, with what the carrier said
+    assert len(pickup) == 1 and len(received) == 1
+    assert "📍" in pickup[0]
+    assert "📍 Вручен, Москва" in received[0]
+
+    # the staff card shows the latest checkpoints and the carrier's page
+    card = await open_card(tg, shop.manager, order.number)
+    assert "Follow the parcel" in card.text
+    assert card.text.count("📍") == 5
+    assert "Вручен, Москва" in card.text
+
+    # asked again later: nothing is due, nothing told twice
+    tg.container.clock.advance(timedelta(days=2))
+    again = await sweep.run_once()
+    await tg.deliver()
+    assert again.parcels == 0
+    assert len([t for t in bot_texts(tg, ivan) if "Ожидает в пункте выдачи" in t]) == 1
