@@ -31,6 +31,7 @@ from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher, set_app_button, set_commands
 from bot.web import (
     build_api_app,
+    build_carriers_app,
     build_connectors_app,
     build_mini_app,
     build_web_app,
@@ -70,7 +71,8 @@ async def run(settings: Settings) -> None:
 
     scheduler.add_job(prune_idempotency_keys, "interval", hours=PURGE_HOURS, id="prune_keys")
     add_retention_job(scheduler, container)
-    add_tracking_job(scheduler, build_tracking(container), settings.tracking_sweep_seconds)
+    tracking = build_tracking(container)  # one sweep: the job's and the webhooks'
+    add_tracking_job(scheduler, tracking, settings.tracking_sweep_seconds)
     scheduler.start()
     web = receiver = None
     try:
@@ -80,7 +82,10 @@ async def run(settings: Settings) -> None:
             container,
             mail.signer_of(settings),
             bot_username=me.username,
-            subapps=_storefront_apps(container, me.username),
+            subapps={
+                **_storefront_apps(container, me.username),
+                "/carriers": build_carriers_app(tracking),  # CDEK's webhooks (issue 18)
+            },
         )
         if settings.webhook_url:
             secret = settings.webhook_secret.get_secret_value()  # required with WEBHOOK_URL

@@ -36,6 +36,7 @@ from services.carriers.base import (
     ProblemKind,
     Tracking,
     TrackingProblem,
+    normalize_code,
 )
 from services.deliveries import tracking as policy
 from services.deliveries.accounts import CarrierAccounts
@@ -121,12 +122,28 @@ class TrackingSweep:
             )
         return report
 
-    async def _claim(self, now: datetime) -> list[_Due]:
+    async def refresh(self, carrier: str, codes: list[str]) -> TrackingReport:
+        """Ask now about the parcels a carrier's webhook named (CDEK's), by fetching them
+        back through its API: the webhook itself is never trusted. Codes nobody follows
+        change nothing."""
+        report = TrackingReport()
+        codes = sorted({normalize_code(code) for code in codes if isinstance(code, str)})[:50]
+        if not codes or carrier not in self._adapters:
+            return report
+        due = await self._claim(self._clock.now(), carrier=carrier, codes=codes)
+        if due:
+            report.parcels = len(due)
+            await self._carrier(carrier, due, report)
+            await self._react(report)
+        return report
+
+    async def _claim(
+        self, now: datetime, *, carrier: str | None = None, codes: list[str] | None = None
+    ) -> list[_Due]:
         due = (
             select(ParcelTracking.id)
             .where(
                 ParcelTracking.state == policy.ACTIVE,
-                ParcelTracking.due_at <= now,
                 or_(
                     ParcelTracking.claimed_until.is_(None),
                     ParcelTracking.claimed_until <= self._clock.now(),
@@ -136,6 +153,10 @@ class TrackingSweep:
             .limit(literal_column(str(int(self._batch))))
             .with_for_update(skip_locked=True)
         )
+        if codes is not None:  # named by a webhook: due or not
+            due = due.where(ParcelTracking.carrier == carrier, ParcelTracking.track_code.in_(codes))
+        else:
+            due = due.where(ParcelTracking.due_at <= now)
         async with self._sessions() as session, session.begin():
             rows = await session.execute(
                 update(ParcelTracking)

@@ -5,6 +5,7 @@ PostgreSQL. No tap: the workflow's `on_carrier:` map moves the order, once per e
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -278,3 +279,65 @@ async def test_credentials_are_sealed_and_only_supervisors_set_them(services, cd
         stored = await session.scalar(select(CarrierAccount.credentials))
     assert cdek.credentials["client_secret"] not in stored
     assert await accounts.connected(shop.id, user_id=shop.owner.id) == ["cdek"]
+
+
+# -- CDEK's webhooks: a hint, fetched back -----------------------------------------------------
+
+
+@pytest.fixture
+async def webhook_client(services, cdek, vault):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from handlers.http.carriers import carriers_app
+
+    accounts, sweep = rig_parts(services, cdek, vault)
+    client = TestClient(TestServer(carriers_app(sweep)))
+    await client.start_server()
+    yield client, accounts
+    await client.close()
+
+
+async def test_a_cdek_webhook_is_fetched_back_before_it_moves_anything(
+    services, cdek, webhook_client
+):
+    client, accounts = webhook_client
+    _shop, order = await shipped(services, cdek, accounts, cdek.known)
+    asked = cdek.fake.total
+
+    # garbage, and a status for a number nobody follows: nothing asked, nothing moved
+    bad = await client.post("/cdek", data=b"<html>not json")
+    assert bad.status == 400
+    stranger = json.loads(cdek.fake.recording("webhook_order_status.json"))
+    stranger["attributes"]["cdek_number"] = "1999999999"
+    ok = await client.post("/cdek", data=json.dumps(stranger).encode())
+    assert ok.status == 200
+    assert cdek.fake.total == asked
+    assert await status_of(services, order.id) == "delivering"
+
+    # the parcel's status named (not yet due): fetched back from the API, then applied
+    named = await client.post("/cdek", data=cdek.fake.recording("webhook_order_status.json"))
+    assert named.status == 200
+    assert cdek.fake.total > asked
+    assert await status_of(services, order.id) == "received"
+    # the same webhook again: nothing applied twice
+    again = await client.post("/cdek", data=cdek.fake.recording("webhook_order_status.json"))
+    assert again.status == 200
+    assert len(await carrier_events(services, order.id)) == 2
+
+
+async def test_a_webhook_that_lies_changes_nothing(services, cdek, webhook_client):
+    client, accounts = webhook_client
+    # the parcel really is still on its way: the API's answer is what counts
+    _shop, order = await shipped(services, cdek, accounts, "1000000001")
+
+    await client.post(
+        "/cdek",
+        data=json.dumps(
+            {
+                "type": "ORDER_STATUS",
+                "attributes": {"cdek_number": "1000000001", "code": "DELIVERED"},
+            }
+        ).encode(),
+    )
+
+    assert await status_of(services, order.id) == "delivering"
