@@ -65,6 +65,8 @@ class ParcelCheckpoint(Base):
     __table_args__ = (
         UniqueConstraint("tracking_id", "carrier_code", "at"),
         Index("ix_parcel_checkpoints_order", "order_id", "at"),
+        # The sweep's "not yet considered" (outcome IS NULL): few, among many considered.
+        Index("ix_parcel_checkpoints_outcome", "outcome"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -281,6 +281,42 @@ async def test_credentials_are_sealed_and_only_supervisors_set_them(services, cd
     assert await accounts.connected(shop.id, user_id=shop.owner.id) == ["cdek"]
 
 
+async def test_a_carrier_is_asked_no_faster_than_its_quota_and_the_sweep_never_waits(
+    services, russian_post, vault
+):
+    # Russian Post's free quota: 100 requests a day per login, one request a parcel
+    accounts, sweep = rig_parts(services, russian_post, vault)
+    shop, first = await shipped(services, russian_post, accounts, russian_post.known)
+    manager = shop.as_user(shop.manager)
+    others = []
+    for _ in range(2):
+        order = await make_order(services, shop)
+        await services.orders.open(order.id, manager)
+        for action in ("confirm", "pack"):
+            await services.orders.apply(order.id, manager, action)
+        code = russian_post.known
+        await services.orders.apply(
+            order.id, manager, "ship", {"carrier": "Почта России", "track_code": code}
+        )
+        others.append(order)
+
+    services.clock.advance(2 * HOUR)
+    report = await sweep.run_once()
+
+    # one request now; the sweep did not sit out the carrier's interval
+    assert report.requests == 1 and russian_post.fake.total == 1
+    assert not [wait for wait in russian_post.sleeper.waits if wait > 60]
+    rows = [await tracking_of(services, o.id) for o in (first, *others)]
+    assert sum(row.polls for row in rows) == 1
+    waiting = [row for row in rows if row.polls == 0]
+    assert all(row.due_at >= services.clock.now() + timedelta(seconds=800) for row in waiting)
+
+    # at the account's next turn the next parcel is asked about
+    services.clock.advance(timedelta(seconds=870))
+    await sweep.run_once()
+    assert russian_post.fake.total == 2
+
+
 # -- CDEK's webhooks: a hint, fetched back -----------------------------------------------------
 
 

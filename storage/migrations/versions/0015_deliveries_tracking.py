@@ -111,10 +111,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("parcel_checkpoints", schema=None) as batch_op:
         batch_op.create_index("ix_parcel_checkpoints_order", ["order_id", "at"], unique=False)
+        batch_op.create_index("ix_parcel_checkpoints_outcome", ["outcome"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("parcel_checkpoints", schema=None) as batch_op:
+        batch_op.drop_index("ix_parcel_checkpoints_outcome")
         batch_op.drop_index("ix_parcel_checkpoints_order")
 
     op.drop_table("parcel_checkpoints")
