@@ -84,6 +84,7 @@ def build_tracking(container: Container) -> TrackingSweep:
         container.carrier_accounts,
         container.carriers,
         container.workflows,
+        stall_days=container.settings.carrier_stall_days,
     )
 
 

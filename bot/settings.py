@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     carrier_nova_poshta_url: str | None = None
     # How often parcels due for a question are asked about at their carriers.
     tracking_sweep_seconds: float = Field(300.0, gt=0, le=86400)
+    # Days without movement after which a parcel's order gets the problem flag, per carrier
+    # (JSON, e.g. {"russian_post": 10}); carriers not named keep the defaults.
+    carrier_stall_days: dict[str, int] = Field(default_factory=dict)
 
     @property
     def carrier_urls(self) -> dict[str, str]:
@@ -122,6 +125,17 @@ class Settings(BaseSettings):
         keys = [self.secret_key.get_secret_value()]
         keys += [key.strip() for key in previous.split(",") if key.strip()]
         return list(dict.fromkeys(keys))
+
+    @field_validator("carrier_stall_days")
+    @classmethod
+    def _stall_days(cls, value: dict[str, int]) -> dict[str, int]:
+        known = ("russian_post", "cdek", "boxberry", "nova_poshta")
+        for name, days in value.items():
+            if name not in known:
+                raise ValueError(f"no carrier {name!r}: use {', '.join(known)}")
+            if not 1 <= days <= 365:
+                raise ValueError(f"{name}: 1 to 365 days")
+        return value
 
     @field_validator("database_url")
     @classmethod

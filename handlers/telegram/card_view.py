@@ -15,7 +15,7 @@ from handlers.telegram.format import duration, esc, money, title, when
 from handlers.telegram.returns import card_buttons as return_buttons
 from handlers.telegram.reviews import card_buttons as review_buttons
 from services.orders.payments import MONEY_ROLES
-from services.orders.service import OrderView
+from services.orders.service import PARCEL_STALLED, OrderView
 from services.time import sla
 from services.workflow.definition import Input
 
@@ -175,6 +175,8 @@ def closing_lines(view: OrderView, language: str) -> list[str]:
 def problem_line(reason: str | None) -> str:
     if reason == sla.PROBLEM:
         return _("⚠️ Problem: the time limit for this status has passed")
+    if reason == PARCEL_STALLED:
+        return _("⚠️ Problem: the parcel has not moved at the carrier for days")
     return _("⚠️ Problem: {reason}").format(reason=esc(reason or ""))
 
 

@@ -425,7 +425,12 @@ def render(
             )
         return text, None
     if topic == "shop_reminder":
-        if str(data.get("message") or "").startswith("carrier_"):  # issue 18: the shop acts
+        if data.get("message") == "carrier_stalled":  # issue 18: no movement for days
+            text = _(
+                "📦 Order #{number}: the parcel has not moved at the carrier for {days} days. "
+                "Check it with the carrier."
+            ).format(number=number, days=int((data.get("stalled") or {}).get("days") or 0))
+        elif str(data.get("message") or "").startswith("carrier_"):  # issue 18: the shop acts
             checkpoint = data.get("checkpoint") or {}
             text = _(
                 "📦 Order #{number}: the carrier reports “{event}”. The parcel will not "

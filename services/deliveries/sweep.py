@@ -35,6 +35,7 @@ from services.carriers.base import (
     CarrierAdapter,
     CarrierError,
     Checkpoint,
+    EventKind,
     FailureKind,
     ProblemKind,
     Tracking,
@@ -78,6 +79,7 @@ class _Due:
     track_code: str
     moved_at: datetime
     failures: int
+    stalled_at: datetime | None
 
 
 class TrackingSweep:
@@ -92,7 +94,9 @@ class TrackingSweep:
         *,
         batch: int = BATCH,
         lease: timedelta = LEASE,
+        stall_days: Mapping[str, int] | None = None,
     ):
+        self._stall_days = {**policy.STALL_DAYS, **(stall_days or {})}
         self._workflows = workflows
         self._sessions = sessions
         self._clock = clock
@@ -177,6 +181,7 @@ class TrackingSweep:
                     ParcelTracking.track_code,
                     ParcelTracking.moved_at,
                     ParcelTracking.failures,
+                    ParcelTracking.stalled_at,
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -255,6 +260,7 @@ class TrackingSweep:
     ) -> None:
         """What the carrier answered, in one transaction for the group."""
         now = self._clock.now()
+        stalls: list[tuple[_Due, bool]] = []  # orders to flag (True) or unflag (False)
         async with self._sessions() as session, session.begin():
             known = await self._known(session, [p.id for p in group])
             orders = await self._orders_of(session, [p.order_id for p in group])
@@ -287,6 +293,23 @@ class TrackingSweep:
                         values["last_kind"] = str(answer.latest.kind)
                     if answer.final:
                         values.update(state=policy.DONE, finished_at=now)
+                    stall = timedelta(days=self._stall_days.get(parcel.carrier, policy.STALL))
+                    if new and parcel.stalled_at is not None:
+                        values["stalled_at"] = None
+                        stalls.append((parcel, False))
+                    elif (
+                        not new
+                        and not answer.final
+                        and parcel.stalled_at is None
+                        # waiting at the pickup point is the buyer's time, not a stall
+                        and (
+                            answer.latest is None
+                            or answer.latest.kind is not EventKind.ARRIVED_AT_PICKUP_POINT
+                        )
+                    ):
+                        if now - parcel.moved_at >= stall:
+                            values["stalled_at"] = now
+                            stalls.append((parcel, True))
                 elif isinstance(answer, TrackingProblem):
                     values.update(
                         polls=ParcelTracking.polls + 1,
@@ -314,6 +337,17 @@ class TrackingSweep:
                     .values(**values)
                     .execution_options(synchronize_session=False)
                 )
+        for parcel, stalled in stalls:
+            days = (now - parcel.moved_at).days
+            try:
+                await self._orders.parcel_stalled(
+                    parcel.order_id,
+                    stalled,
+                    f"parcel:{parcel.id}:stalled:{now.isoformat()}",
+                    {"stalled": {"days": days, "carrier": parcel.carrier}},
+                )
+            except Exception:  # the flag is a courtesy: the tracking itself is recorded
+                log.exception("flagging the stalled parcel of order %s failed", parcel.order_id)
 
     async def _known(self, session: AsyncSession, ids: list[int]) -> dict[int, set]:
         known: dict[int, set] = defaultdict(set)

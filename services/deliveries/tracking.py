@@ -31,6 +31,10 @@ INTERVAL = timedelta(hours=2)
 QUIET = ((timedelta(days=7), timedelta(hours=24)), (timedelta(days=2), timedelta(hours=6)))
 MAX_BACKOFF = timedelta(hours=6)
 NO_ACCOUNT = timedelta(hours=12)  # the shop has not given its credentials (yet)
+# A parcel with no movement this many days gets the order the problem flag (per carrier:
+# CARRIER_STALL_DAYS overrides); domestic parcels normally move at least daily.
+STALL = 5
+STALL_DAYS = {"russian_post": 7, "cdek": 5, "boxberry": 5, "nova_poshta": 4}
 
 
 def carrier_key(value: str | None) -> str | None:

@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+PARCEL_STALLED = "parcel_stalled"  # Order.problem_reason: the carrier reports no movement
+
 
 @dataclass(frozen=True)
 class OrderView:
@@ -522,6 +524,42 @@ class OrderService:
             return True
 
         return await self._transaction(work)
+
+    async def parcel_stalled(
+        self, order_id: int, stalled: bool, key: str, details: Mapping[str, Any]
+    ) -> None:
+        """The order's parcel has not moved at the carrier for too long: the order gets the
+        problem flag and the staff a notice (issue 18); `stalled=False`, it moves again: the
+        flag it got for that goes. No status moves."""
+
+        async def work(unit: Unit) -> None:
+            order = await unit.load(order_id, lock=True, items=False)
+            if stalled == (order.problem and order.problem_reason == PARCEL_STALLED):
+                return
+            if not stalled:
+                order.problem, order.problem_reason = False, None
+                order.updated_at = unit.now
+                await unit.session.flush()
+                notices.cards_changed(unit.outbox, order)
+                return
+            if order.problem:  # flagged for something else already: that flag stays
+                return
+            order.problem, order.problem_reason = True, PARCEL_STALLED
+            order.updated_at = unit.now
+            workflow = await unit.workflow(order)
+            who = await unit.who(order, ActorRef.system(Channel.CARRIER))
+            unit.add_event(
+                order,
+                who,
+                action=OrderEvents.CARRIER_REPORTED,
+                payload=dict(details),
+                visible=False,
+            )
+            await unit.session.flush()
+            notices.shop_notice(unit.outbox, order, workflow, key, "carrier_stalled", details)
+            notices.cards_changed(unit.outbox, order)
+
+        await self._transaction(work)
 
     # -- editing (A6, A7): the rules live in services.orders.editing -----------------
 

@@ -53,6 +53,8 @@ class ParcelTracking(Base):
     moved_at: Mapped[datetime]  # the latest new checkpoint seen (or when following began)
     last_kind: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When the order was flagged for a parcel that stopped moving (cleared when it moves).
+    stalled_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
 

@@ -377,3 +377,59 @@ async def test_a_webhook_that_lies_changes_nothing(services, cdek, webhook_clien
     )
 
     assert await status_of(services, order.id) == "delivering"
+
+
+def cdek_journey(cdek, statuses: int) -> bytes:
+    """The recorded parcel's journey cut to its first `statuses` steps (listed newest
+    first, the last two CDEK's bookkeeping)."""
+    body = json.loads(cdek.fake.recording("1106207236.json"))
+    body["entity"]["statuses"] = body["entity"]["statuses"][-statuses:]
+    return json.dumps(body).encode()
+
+
+async def test_a_parcel_that_stops_moving_flags_the_order_once(services, cdek, vault):
+    accounts, sweep = rig_parts(services, cdek, vault)
+    _shop, order = await shipped(services, cdek, accounts, cdek.known)
+    # registered, received at the warehouse, ready to ship: then nothing
+    cdek.fake.answer_with(cdek.known, cdek_journey(cdek, 4))
+    services.clock.advance(2 * HOUR)
+    await sweep.run_once()
+
+    # asked again and again: nothing new for 5 days (CDEK's default)
+    for _ in range(60):
+        row = await tracking_of(services, order.id)
+        if row.stalled_at is not None:
+            break
+        services.clock.advance(row.due_at - services.clock.now())
+        await sweep.run_once()
+    assert row.stalled_at is not None
+    assert row.stalled_at - row.moved_at >= timedelta(days=5)
+    assert row.polls < 45  # asked less often as it stays still
+
+    async def flag_and_notices():
+        async with services.sessions() as session:
+            flagged = await session.get(Order, order.id)
+            told = list(
+                await session.scalars(
+                    select(OutboxMessage.payload).where(
+                        OutboxMessage.order_id == order.id,
+                        OutboxMessage.topic == "shop_reminder",
+                    )
+                )
+            )
+        return (flagged.problem, flagged.problem_reason), [t["message"] for t in told]
+
+    assert await flag_and_notices() == ((True, "parcel_stalled"), ["carrier_stalled"])
+    # still nothing the next time: told once
+    row = await tracking_of(services, order.id)
+    services.clock.advance(row.due_at - services.clock.now())
+    await sweep.run_once()
+    assert (await flag_and_notices())[1] == ["carrier_stalled"]
+
+    # it moves again: the flag goes; the rest of the journey moves the order
+    cdek.fake.answer_with(cdek.known, cdek.fake.recording("1106207236.json"))
+    row = await tracking_of(services, order.id)
+    services.clock.advance(row.due_at - services.clock.now())
+    await sweep.run_once()
+    assert (await flag_and_notices())[0] == (False, None)
+    assert await status_of(services, order.id) == "received"

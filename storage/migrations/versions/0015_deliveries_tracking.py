@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("moved_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_kind", sa.String(length=32), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("stalled_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("finished_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
