@@ -93,6 +93,10 @@ def card_text(view: OrderView, language: str) -> str:
     )
     if order.delivery_address:
         lines.append(_("Address: {address}").format(address=esc(order.delivery_address)))
+    if order.delivery_date and not order.track_code:  # agreed, not yet sent
+        lines.append(
+            _("📅 Sending date: {date}").format(date=order.delivery_date.strftime("%d.%m.%Y"))
+        )
     lines.append(_("Payment: {method}").format(method=method_name(order.payment_method)))
     lines.append(
         _("<b>Total: {total}</b>").format(total=money(order.total, order.currency, language))

@@ -402,6 +402,10 @@ def render(
             text = _("{shop} has received your payment of {amount} for order #{number}.")
         elif data.get("action") == "refund_recorded":
             text = _("{shop} has sent you back {amount} for order #{number}.")
+        elif data.get("action") == "set_delivery_date" and order.delivery_date:
+            text = _("{shop} will send your order #{number} on {date}.").replace(
+                "{date}", order.delivery_date.strftime("%d.%m.%Y")
+            )
         else:
             text = _("Your order #{number} at {shop} was changed. Total: {total}")
         amount = money(int(data.get("amount") or 0), order.currency, notice.language)

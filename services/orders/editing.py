@@ -8,7 +8,9 @@ workflow allows this edit in the order's status.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from services.messaging.webhooks import events as webhooks
 from services.money.ledger import postings as ledger
@@ -75,6 +77,29 @@ async def change_delivery(
     after = {"method": method, "address": order.delivery_address, "cost": new_cost}
     await changed(
         unit, order, who, OrderEvents.DELIVERY_CHANGED, {"before": before, "after": after}
+    )
+    return order
+
+
+async def set_delivery_date(
+    unit: Unit, order: Order, _workflow: Workflow, who: Who, day: date
+) -> Order:
+    """The day the goods are sent, as agreed with the buyer (seed 003 step 3): from today
+    (the shop's calendar) up to 90 days ahead; the buyer is told."""
+    shop = await unit.session.get(Shop, order.shop_id)
+    today = unit.now.astimezone(ZoneInfo(shop.timezone)).date()
+    if not isinstance(day, date) or not today <= day <= today + timedelta(days=90):
+        raise drafts.invalid("delivery_date", "a day from today up to 90 days ahead")
+    if order.delivery_date == day:
+        return order
+    before, order.delivery_date = order.delivery_date, day
+    await changed(
+        unit,
+        order,
+        who,
+        OrderEvents.DELIVERY_DATE_SET,
+        {"before": before.isoformat() if before else None, "after": day.isoformat()},
+        reprice=False,
     )
     return order
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -524,6 +524,15 @@ class OrderService:
             return True
 
         return await self._transaction(work)
+
+    async def set_delivery_date(
+        self, order_id: int, actor: ActorRef, day: date, *, expected_version: int | None = None
+    ) -> Order:
+        """The day agreed with the buyer to send the goods: where the workflow lets staff
+        change the delivery (until shipping); the buyer is told (issue 18, seed 003)."""
+        return await self._edit(
+            order_id, actor, "delivery", expected_version, editing.set_delivery_date, day
+        )
 
     async def parcel_stalled(
         self, order_id: int, stalled: bool, key: str, details: Mapping[str, Any]

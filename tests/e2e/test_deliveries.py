@@ -11,10 +11,19 @@ from datetime import timedelta
 import pytest
 
 from bot.outbound import AiohttpTransport
+from handlers.telegram.order_edit.menu import EditAct, EditCB
 from services.carriers.cdek import CdekAdapter
 from services.deliveries.sweep import TrackingSweep
-from tests.e2e.chats import bot_texts, open_card
-from tests.e2e.shops import ShopRecipe, bound_buyer, open_shop, place_order, ref, status_of
+from tests.e2e.chats import bot_texts, labels, message_starting, open_card
+from tests.e2e.shops import (
+    ShopRecipe,
+    bound_buyer,
+    fresh,
+    open_shop,
+    place_order,
+    ref,
+    status_of,
+)
 from tests.outside.fakes.carriers import FakeCdek
 
 SHOP = ShopRecipe(preset="platform", staff=("manager",))
@@ -88,3 +97,43 @@ async def test_a_parcel_at_the_pickup_point_then_handed_over_moves_the_order(tg,
     await tg.deliver()
     assert again.parcels == 0
     assert len([t for t in bot_texts(tg, ivan) if "Ожидает в пункте выдачи" in t]) == 1
+
+
+async def test_the_sending_date_agreed_with_the_buyer(tg):
+    shop = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop.id)
+    ivan = await bound_buyer(tg, order)
+    # 2026-11-24 10:00 in Moscow: the next days are offered, from today
+    card = await open_card(tg, shop.manager, order.number)
+    await tg.tap(shop.manager, card, text="✏️ Edit")
+    await tg.tap(shop.manager, card, text="📅 Sending date")
+    assert labels(tg, card)[:3] == ["24.11", "25.11", "26.11"]
+    await tg.tap(shop.manager, card, text="26.11")
+    assert "📅 Sending date: 26.11.2026" in card.text
+    await tg.deliver()
+    assert any("отправит ваш заказ" in t and "26.11.2026" in t for t in bot_texts(tg, ivan))
+    # the call script says it instead of a blank
+    await tg.tap(shop.manager, card, text="📞 Script")
+    script = message_starting(tg, shop.manager, "Call script")
+    assert "We will send the goods on 26.11.2026." in script.text
+
+    # a forged day far ahead changes nothing
+    version = (await fresh(tg, order.id)).version
+    forged = EditCB(act=EditAct.DATE_SET, id=order.id, v=version, a="2027-12-31").pack()
+    query = await tg.forged_tap(shop.manager, card, forged)
+    assert tg.answer(query) == "That value is not valid."
+    assert (await fresh(tg, order.id)).delivery_date.isoformat() == "2026-11-26"
+
+    # once shipped, nothing of the delivery is edited: the date is no longer offered
+    manager = await ref(tg, shop.manager)
+    for action in ("confirm", "pack"):
+        await tg.container.orders.apply(order.id, manager, action)
+    await tg.container.orders.apply(
+        order.id, manager, "ship", {"carrier": "DPD", "track_code": "DPD123456"}
+    )
+    card = await open_card(tg, shop.manager, order.number)
+    assert "✏️ Edit" not in labels(tg, card)
+    query = await tg.forged_tap(
+        shop.manager, card, EditCB(act=EditAct.DATE, id=order.id, v=version + 3).pack()
+    )
+    assert (await fresh(tg, order.id)).delivery_date.isoformat() == "2026-11-26"

@@ -68,6 +68,8 @@ class EditAct(StrEnum):
     MOVE_MORE = "sg"  # split line `n`: move one more
     SPLIT_NEXT = "sn"  # on to the reason
     SPLIT_REASON = "sr"  # split reason number `n` of the order's workflow
+    DATE = "dt"  # choose the day the goods are sent
+    DATE_SET = "dy"  # the day `a` (ISO) chosen
 
 
 # Client-controlled numbers stay within what the database's integer columns hold.
@@ -207,6 +209,13 @@ def edit_menu(view: OrderView) -> InlineKeyboardMarkup:
                 callback_data=EditCB(act=KIND_ACTS[kind], id=order.id, v=order.version).pack(),
             )
     builder.adjust(2)
+    if "delivery" in view.edits:  # the sending date is the delivery's (issue 18)
+        builder.row(
+            InlineKeyboardButton(
+                text=_("📅 Sending date"),
+                callback_data=EditCB(act=EditAct.DATE, id=order.id, v=order.version).pack(),
+            )
+        )
     builder.row(back_button(order.id))
     return builder.as_markup()
 

@@ -291,6 +291,10 @@ class MailContentReader:
             "reply_note": "buyer" if buyer.email else "none",
             # A return's step or a review's answer.
             "feedback": _feedback(row.topic, payload, order.currency, language),
+            # the day agreed with the buyer to send the goods (issue 18)
+            "sending_date": (
+                order.delivery_date.strftime("%d.%m.%Y") if order.delivery_date else None
+            ),
         }
         if for_shop:
             return context

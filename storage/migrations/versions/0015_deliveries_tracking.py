@@ -2,7 +2,7 @@
 
 A shop's carrier accounts (sealed credentials), the parcels followed at their carriers (timer
 rows of their own, claimed through ix_parcel_trackings_due) and the checkpoints carriers
-reported, each recorded once.
+reported, each recorded once; the delivery date agreed with the buyer.
 
 Revision ID: 0015
 Revises: 0014
@@ -23,6 +23,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("delivery_date", sa.Date(), nullable=True))
     op.create_table(
         "carrier_accounts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -116,6 +118,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_column("delivery_date")
     with op.batch_alter_table("parcel_checkpoints", schema=None) as batch_op:
         batch_op.drop_index("ix_parcel_checkpoints_outcome")
         batch_op.drop_index("ix_parcel_checkpoints_order")

@@ -1,0 +1,89 @@
+"""The day agreed with the buyer to send the goods (seed 003 step 3; issue 18): a tap on one
+of the next days in the edit menu, one OrderService call. The buyer is told; the card and
+the call script show it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from handlers.telegram.order_card import show_card
+from handlers.telegram.order_edit.menu import (
+    EditAct,
+    EditCB,
+    checked_view,
+    end_edit,
+    menu_button,
+)
+from services.orders.actors import ActorRef
+from services.orders.service import OrderService, OrderView
+from services.refusals import OrderRefused, Problem
+
+DAYS = 8  # today and the week after it
+
+
+def days_keyboard(view: OrderView) -> InlineKeyboardMarkup:
+    order = view.order
+    today = view.now.astimezone(ZoneInfo(view.shop.timezone)).date()
+    builder = InlineKeyboardBuilder()
+    for offset in range(DAYS):
+        day = today + timedelta(days=offset)
+        builder.button(
+            text=("• " if day == order.delivery_date else "") + day.strftime("%d.%m"),
+            callback_data=EditCB(
+                act=EditAct.DATE_SET, id=order.id, v=order.version, a=day.isoformat()
+            ).pack(),
+        )
+    builder.adjust(4)
+    builder.row(menu_button(order.id, order.version))
+    return builder.as_markup()
+
+
+async def choose_date(
+    query: CallbackQuery,
+    callback_data: EditCB,
+    orders: OrderService,
+    actor: ActorRef,
+    callback_answer: CallbackAnswer,
+) -> None:
+    view = await checked_view(orders, actor, callback_data.id, callback_data.v, "delivery")
+    callback_answer.text = _("When are the goods sent?")
+    await query.message.edit_reply_markup(reply_markup=days_keyboard(view))
+
+
+async def date_chosen(
+    query: CallbackQuery,
+    callback_data: EditCB,
+    orders: OrderService,
+    actor: ActorRef,
+    state: FSMContext,
+    i18n: I18n,
+    callback_answer: CallbackAnswer,
+) -> None:
+    try:
+        day = date.fromisoformat(callback_data.a)
+    except ValueError:  # callback data is the client's: a forged one changes nothing
+        raise OrderRefused(Problem.INPUT_INVALID, "not a day") from None
+    order = await orders.set_delivery_date(
+        callback_data.id, actor, day, expected_version=callback_data.v
+    )
+    await end_edit(state)
+    callback_answer.text = _("Sending date: {date}").format(date=day.strftime("%d.%m.%Y"))
+    await show_card(
+        query.message, await orders.view(order.id, actor), i18n.current_locale, edit=True
+    )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(choose_date, EditCB.filter(F.act == EditAct.DATE))
+    router.callback_query.register(date_chosen, EditCB.filter(F.act == EditAct.DATE_SET))
+    return router
