@@ -433,3 +433,20 @@ async def test_a_parcel_that_stops_moving_flags_the_order_once(services, cdek, v
     await sweep.run_once()
     assert (await flag_and_notices())[0] == (False, None)
     assert await status_of(services, order.id) == "received"
+
+
+async def test_a_forgotten_buyers_parcels_are_forgotten_too(services, cdek, vault):
+    from services.operations.erasure import ErasureScope, erase_parcels
+
+    accounts, sweep = rig_parts(services, cdek, vault)
+    shop, order = await shipped(services, cdek, accounts, cdek.known)
+    services.clock.advance(2 * HOUR)
+    await sweep.run_once()
+
+    scope = ErasureScope(shop.id, (order.id,), (), (), (), (), services.clock.now())
+    async with services.sessions() as session, session.begin():
+        await erase_parcels(session, scope)
+
+    async with services.sessions() as session:
+        assert await session.scalar(select(ParcelTracking.id)) is None
+        assert await session.scalar(select(ParcelCheckpoint.id)) is None
