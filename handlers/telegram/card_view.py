@@ -93,6 +93,12 @@ def card_text(view: OrderView, language: str) -> str:
     )
     if order.delivery_address:
         lines.append(_("Address: {address}").format(address=esc(order.delivery_address)))
+    if order.courier_window or order.courier_phone:  # seed 003 step 7
+        lines.append(
+            _("🚴 Courier: {window}, {phone}").format(
+                window=esc(order.courier_window or "—"), phone=esc(order.courier_phone or "—")
+            )
+        )
     if order.delivery_date and not order.track_code:  # agreed, not yet sent
         lines.append(
             _("📅 Sending date: {date}").format(date=order.delivery_date.strftime("%d.%m.%Y"))

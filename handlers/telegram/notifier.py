@@ -402,6 +402,12 @@ def render(
             text = _("{shop} has received your payment of {amount} for order #{number}.")
         elif data.get("action") == "refund_recorded":
             text = _("{shop} has sent you back {amount} for order #{number}.")
+        elif data.get("action") == "set_courier" and order.courier_window:
+            text = (
+                _("The courier of {shop} comes with order #{number}: {window}. Phone: {phone}")
+                .replace("{window}", esc(order.courier_window))
+                .replace("{phone}", esc(order.courier_phone or "—"))
+            )
         elif data.get("action") == "set_delivery_date" and order.delivery_date:
             text = _("{shop} will send your order #{number} on {date}.").replace(
                 "{date}", order.delivery_date.strftime("%d.%m.%Y")

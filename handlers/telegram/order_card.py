@@ -515,6 +515,7 @@ def event_names() -> dict[OrderEvents, str]:
         OrderEvents.REFUND_RECORDED: _("money given back to the buyer"),
         OrderEvents.CARRIER_REPORTED: _("news from the carrier"),
         OrderEvents.DELIVERY_DATE_SET: _("sending date agreed"),
+        OrderEvents.COURIER_SET: _("courier's visit agreed"),
     }
 
 

@@ -151,6 +151,8 @@ async def erase_orders(session: AsyncSession, scope: ErasureScope) -> None:
             delivery_address="",
             buyer_comment="",
             track_code=None,
+            courier_window=None,
+            courier_phone=None,
             personal_data_erased_at=scope.now,
             version=Order.version + 1,  # a card drawn before shows as changed
         )

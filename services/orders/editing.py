@@ -104,6 +104,27 @@ async def set_delivery_date(
     return order
 
 
+async def set_courier(
+    unit: Unit, order: Order, _workflow: Workflow, who: Who, window: str, phone: str
+) -> Order:
+    """The courier's visit agreed with the buyer and the courier's phone (seed 003 step 7),
+    for an order delivered by courier; the buyer is told."""
+    if order.delivery_method != "courier":
+        raise drafts.invalid("delivery.method", "only an order delivered by courier")
+    window = " ".join((window or "").split())
+    if not 1 <= len(window) <= 64:
+        raise drafts.invalid("courier.window", "a visit window of 1 to 64 characters")
+    shop = await unit.session.get(Shop, order.shop_id)
+    try:
+        phone = drafts.normalize_phone(phone or "", shop.country)
+    except OrderRefused:
+        raise drafts.invalid("courier.phone", "not a phone number") from None
+    order.courier_window, order.courier_phone = window, phone
+    # What the audit log keeps is the window; the phone stays on the order only.
+    await changed(unit, order, who, OrderEvents.COURIER_SET, {"window": window}, reprice=False)
+    return order
+
+
 async def change_payment(
     unit: Unit, order: Order, _workflow: Workflow, who: Who, method: str
 ) -> Order:

@@ -46,6 +46,7 @@ class OrderEvents(StrEnum):
     REFUND_RECORDED = "refund_recorded"  # money the shop owed back, given back
     CARRIER_REPORTED = "carrier_reported"  # the carrier's news the shop must handle (issue 18)
     DELIVERY_DATE_SET = "set_delivery_date"  # the day agreed with the buyer to send the goods
+    COURIER_SET = "set_courier"  # the courier's visit window and phone, for the buyer
 
 
 def record(

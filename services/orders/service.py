@@ -534,6 +534,20 @@ class OrderService:
             order_id, actor, "delivery", expected_version, editing.set_delivery_date, day
         )
 
+    async def set_courier(
+        self,
+        order_id: int,
+        actor: ActorRef,
+        window: str,
+        phone: str,
+        *,
+        expected_version: int | None = None,
+    ) -> Order:
+        """The courier's visit window and phone, told to the buyer (seed 003 step 7)."""
+        return await self._edit(
+            order_id, actor, "delivery", expected_version, editing.set_courier, window, phone
+        )
+
     async def parcel_stalled(
         self, order_id: int, stalled: bool, key: str, details: Mapping[str, Any]
     ) -> None:

@@ -137,3 +137,42 @@ async def test_the_sending_date_agreed_with_the_buyer(tg):
         shop.manager, card, EditCB(act=EditAct.DATE, id=order.id, v=version + 3).pack()
     )
     assert (await fresh(tg, order.id)).delivery_date.isoformat() == "2026-11-26"
+
+
+async def test_the_courier_visit_and_phone_for_courier_delivery(tg):
+    shop = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop.id, delivery="courier", delivery_cost=None)
+    ivan = await bound_buyer(tg, order)
+    card = await open_card(tg, shop.manager, order.number)
+    await tg.tap(shop.manager, card, text="✏️ Edit")
+    await tg.tap(shop.manager, card, text="🚴 Courier visit")
+    await tg.say(shop.manager, "26.11, 14:00–18:00")
+    # a phone that is not one is asked again; nothing is saved meanwhile
+    await tg.say(shop.manager, "call Petr")
+    assert message_starting(tg, shop.manager, "That is not a phone number")
+    assert (await fresh(tg, order.id)).courier_phone is None
+    await tg.say(shop.manager, "+7 916 000-11-22")
+    saved = await fresh(tg, order.id)
+    assert (saved.courier_window, saved.courier_phone) == ("26.11, 14:00–18:00", "+79160001122")
+    card = await open_card(tg, shop.manager, order.number)
+    assert "🚴 Courier: 26.11, 14:00–18:00, +79160001122" in card.text
+    await tg.deliver()
+    told = [t for t in bot_texts(tg, ivan) if "+79160001122" in t]
+    assert len(told) == 1 and "14:00–18:00" in told[0]
+
+
+async def test_no_courier_visit_for_a_parcel_by_post(tg):
+    shop = await open_shop(tg, SHOP)
+    order = await place_order(tg, shop.id, delivery="post")
+    card = await open_card(tg, shop.manager, order.number)
+    await tg.tap(shop.manager, card, text="✏️ Edit")
+    assert "🚴 Courier visit" not in labels(tg, card)
+    # a forged one is refused and changes nothing
+    version = (await fresh(tg, order.id)).version
+    query = await tg.forged_tap(
+        shop.manager, card, EditCB(act=EditAct.COURIER, id=order.id, v=version).pack()
+    )
+    await tg.say(shop.manager, "today")
+    await tg.say(shop.manager, "+7 916 000-11-22")
+    assert (await fresh(tg, order.id)).courier_phone is None
+    assert query is not None

@@ -1,6 +1,7 @@
-"""The day agreed with the buyer to send the goods (seed 003 step 3; issue 18): a tap on one
-of the next days in the edit menu, one OrderService call. The buyer is told; the card and
-the call script show it."""
+"""Delivery details agreed with the buyer (issue 18): the day the goods are sent (seed 003
+step 3; a tap on one of the next days in the edit menu) and, for courier delivery, the
+courier's visit window and phone (step 7; typed). One OrderService call each; the buyer is
+told; the card (and the call script, for the date) shows them."""
 
 from __future__ import annotations
 
@@ -9,16 +10,17 @@ from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.telegram.order_card import show_card
+from handlers.telegram.order_card import abort_button, show_card
 from handlers.telegram.order_edit.menu import (
     EditAct,
     EditCB,
+    EditCourier,
     checked_view,
     end_edit,
     menu_button,
@@ -82,8 +84,61 @@ async def date_chosen(
     )
 
 
+# -- the courier's visit (seed 003 step 7) ------------------------------------------------------
+
+
+async def ask_courier(
+    query: CallbackQuery,
+    callback_data: EditCB,
+    orders: OrderService,
+    actor: ActorRef,
+    state: FSMContext,
+) -> None:
+    view = await checked_view(orders, actor, callback_data.id, callback_data.v, "delivery")
+    await end_edit(state)
+    await state.set_state(EditCourier.window)
+    await state.update_data(order_id=view.order.id, v=view.order.version)
+    await query.message.answer(
+        _("When does the courier come? For example: 26.11, 14:00–18:00"),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[[abort_button(view.order.id)]]),
+    )
+
+
+async def courier_window_typed(message: Message, state: FSMContext) -> None:
+    window = " ".join(message.text.split())
+    if not 1 <= len(window) <= 64:
+        await message.answer(_("A visit window is 1 to 64 characters. When does the courier come?"))
+        return
+    await state.update_data(window=window)
+    await state.set_state(EditCourier.phone)
+    await message.answer(_("The courier's phone?"))
+
+
+async def courier_phone_typed(
+    message: Message, state: FSMContext, orders: OrderService, actor: ActorRef, i18n: I18n
+) -> None:
+    data = await state.get_data()
+    try:
+        order = await orders.set_courier(
+            data["order_id"], actor, data["window"], message.text, expected_version=data["v"]
+        )
+    except OrderRefused as refusal:
+        if refusal.params.get("field") != "courier.phone":
+            await state.clear()
+            raise
+        await message.answer(_("That is not a phone number. The courier's phone?"))
+        return
+    await state.clear()
+    await show_card(message, await orders.view(order.id, actor), i18n.current_locale)
+
+
 def router() -> Router:
     router = Router(name=__name__)
     router.callback_query.register(choose_date, EditCB.filter(F.act == EditAct.DATE))
     router.callback_query.register(date_chosen, EditCB.filter(F.act == EditAct.DATE_SET))
+    router.callback_query.register(ask_courier, EditCB.filter(F.act == EditAct.COURIER))
+    router.message.register(
+        courier_window_typed, EditCourier.window, F.text, ~F.text.startswith("/")
+    )
+    router.message.register(courier_phone_typed, EditCourier.phone, F.text, ~F.text.startswith("/"))
     return router

@@ -295,6 +295,11 @@ class MailContentReader:
             "sending_date": (
                 order.delivery_date.strftime("%d.%m.%Y") if order.delivery_date else None
             ),
+            "courier": (
+                {"window": _line(order.courier_window), "phone": order.courier_phone or "—"}
+                if order.courier_window
+                else None
+            ),
         }
         if for_shop:
             return context

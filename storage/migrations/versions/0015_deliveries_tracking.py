@@ -25,6 +25,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.add_column(sa.Column("delivery_date", sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column("courier_window", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("courier_phone", sa.String(length=20), nullable=True))
     op.create_table(
         "carrier_accounts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -119,6 +121,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_column("courier_phone")
+        batch_op.drop_column("courier_window")
         batch_op.drop_column("delivery_date")
     with op.batch_alter_table("parcel_checkpoints", schema=None) as batch_op:
         batch_op.drop_index("ix_parcel_checkpoints_outcome")
