@@ -11,6 +11,9 @@ from bot.settings import Settings
 from services.buyers.customers import CustomerService
 from services.buyers.reviews import ReviewService
 from services.buyers.service import BuyerService
+from services.carriers.adapters import build_adapters
+from services.carriers.base import CarrierAdapter
+from services.deliveries.accounts import CarrierAccounts
 from services.desk.board import DeskBoard
 from services.desk.login import DeskLogin
 from services.desk.numbers import DeskNumbers
@@ -112,6 +115,9 @@ class Container:
     desk_board: DeskBoard
     desk_numbers: DeskNumbers
     products: ProductService  # issue 19: products and stock
+    # Deliveries (issue 18): the carriers' adapters and the shops' accounts at them.
+    carriers: dict[str, CarrierAdapter]
+    carrier_accounts: CarrierAccounts
 
     async def close(self) -> None:
         await self.documents.close()
@@ -136,12 +142,14 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         # A store on loopback over plain HTTP only where shops may point the bot inward.
         loopback_stores=settings.webhooks_to_private_addresses,
     )
+    outside = AiohttpTransport()
+    carriers = build_adapters(outside, settings.carrier_urls, clock=clock)
     return Container(
         settings=settings,
         engine=engine,
         sessions=sessions,
         clock=clock,
-        outside=AiohttpTransport(),
+        outside=outside,
         vault=vault,
         workflows=workflows,
         workflow_editor=WorkflowEditor(sessions, clock, workflows, orders),
@@ -195,6 +203,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         desk_board=DeskBoard(sessions, clock, workflows),
         desk_numbers=DeskNumbers(sessions, clock, workflows),
         products=ProductService(sessions, clock),
+        carriers=carriers,
+        carrier_accounts=CarrierAccounts(sessions, clock, vault, carriers),
     )
 
 

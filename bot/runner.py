@@ -21,11 +21,18 @@ from bot import mail
 from bot.container import Container, build_container
 from bot.i18n import build_i18n
 from bot.pumps import build_connector_pump, build_pump, build_webhook_pump
-from bot.scheduler import add_retention_job, build_scheduler, build_sweep
+from bot.scheduler import (
+    add_retention_job,
+    add_tracking_job,
+    build_scheduler,
+    build_sweep,
+    build_tracking,
+)
 from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher, set_app_button, set_commands
 from bot.web import (
     build_api_app,
+    build_carriers_app,
     build_connectors_app,
     build_mini_app,
     build_web_app,
@@ -65,6 +72,8 @@ async def run(settings: Settings) -> None:
 
     scheduler.add_job(prune_idempotency_keys, "interval", hours=PURGE_HOURS, id="prune_keys")
     add_retention_job(scheduler, container)
+    tracking = build_tracking(container)  # one sweep: the job's and the webhooks'
+    add_tracking_job(scheduler, tracking, settings.tracking_sweep_seconds)
     scheduler.start()
     web = receiver = None
     try:
@@ -74,7 +83,10 @@ async def run(settings: Settings) -> None:
             container,
             mail.signer_of(settings),
             bot_username=me.username,
-            subapps=_storefront_apps(container, me.username),
+            subapps={
+                **_storefront_apps(container, me.username),
+                "/carriers": build_carriers_app(tracking),  # CDEK's webhooks (issue 18)
+            },
         )
         if settings.webhook_url:
             secret = settings.webhook_secret.get_secret_value()  # required with WEBHOOK_URL

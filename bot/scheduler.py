@@ -14,12 +14,14 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.container import Container
+from services.deliveries.sweep import TrackingSweep
 from services.time.sweep import TimerSweep
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "timer_sweep"
 RETENTION_JOB_ID = "personal_data_retention"
+TRACKING_JOB_ID = "tracking_sweep"
 RETENTION_EVERY_HOURS = 24
 
 
@@ -69,6 +71,39 @@ def add_retention_job(scheduler: AsyncIOScheduler, container: Container) -> None
         hours=RETENTION_EVERY_HOURS,
         id=RETENTION_JOB_ID,
         next_run_time=datetime.now(UTC) + timedelta(hours=1),  # not in the start-up rush
+        coalesce=True,
+        max_instances=1,
+    )
+
+
+def build_tracking(container: Container) -> TrackingSweep:
+    return TrackingSweep(
+        container.sessions,
+        container.clock,
+        container.orders,
+        container.carrier_accounts,
+        container.carriers,
+        container.workflows,
+        stall_days=container.settings.carrier_stall_days,
+    )
+
+
+def add_tracking_job(scheduler: AsyncIOScheduler, tracking: TrackingSweep, seconds: float) -> None:
+    """The parcels due for a question at their carriers (services/deliveries/sweep.py): one
+    job for all of them, as for timers; each parcel's own pace is in its row."""
+
+    async def track_once() -> None:
+        try:
+            await tracking.run_once()
+        except Exception:  # the database away for a moment: the next run tries again
+            log.exception("the tracking sweep failed")
+
+    scheduler.add_job(
+        track_once,
+        "interval",
+        seconds=seconds,
+        id=TRACKING_JOB_ID,
+        next_run_time=datetime.now(UTC) + timedelta(seconds=seconds),  # not in the start rush
         coalesce=True,
         max_instances=1,
     )

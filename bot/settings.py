@@ -100,6 +100,27 @@ class Settings(BaseSettings):
     shopify_api_url: str | None = None
     # How often due timers (automatic steps, reminders, time limits) are looked for.
     timer_sweep_seconds: float = Field(30.0, gt=0, le=3600)
+    # The carriers' API bases (unset: each carrier's documented production address); tests
+    # and the demo point them at fakes on loopback.
+    carrier_russian_post_url: str | None = None
+    carrier_cdek_url: str | None = None
+    carrier_boxberry_url: str | None = None
+    carrier_nova_poshta_url: str | None = None
+    # How often parcels due for a question are asked about at their carriers.
+    tracking_sweep_seconds: float = Field(300.0, gt=0, le=86400)
+    # Days without movement after which a parcel's order gets the problem flag, per carrier
+    # (JSON, e.g. {"russian_post": 10}); carriers not named keep the defaults.
+    carrier_stall_days: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def carrier_urls(self) -> dict[str, str]:
+        urls = {
+            "russian_post": self.carrier_russian_post_url,
+            "cdek": self.carrier_cdek_url,
+            "boxberry": self.carrier_boxberry_url,
+            "nova_poshta": self.carrier_nova_poshta_url,
+        }
+        return {name: url for name, url in urls.items() if url}
 
     @property
     def reply_domain(self) -> str:
@@ -113,6 +134,17 @@ class Settings(BaseSettings):
         keys += [key.strip() for key in previous.split(",") if key.strip()]
         return list(dict.fromkeys(keys))
 
+    @field_validator("carrier_stall_days")
+    @classmethod
+    def _stall_days(cls, value: dict[str, int]) -> dict[str, int]:
+        known = ("russian_post", "cdek", "boxberry", "nova_poshta")
+        for name, days in value.items():
+            if name not in known:
+                raise ValueError(f"no carrier {name!r}: use {', '.join(known)}")
+            if not 1 <= days <= 365:
+                raise ValueError(f"{name}: 1 to 365 days")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -124,7 +156,16 @@ class Settings(BaseSettings):
             raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://...")
         return value
 
-    @field_validator("telegram_api_url", "public_url", "webhook_url", "shopify_api_url")
+    @field_validator(
+        "telegram_api_url",
+        "public_url",
+        "webhook_url",
+        "shopify_api_url",
+        "carrier_russian_post_url",
+        "carrier_cdek_url",
+        "carrier_boxberry_url",
+        "carrier_nova_poshta_url",
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

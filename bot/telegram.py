@@ -108,6 +108,7 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
         callbacks=container.callbacks,
         webhook_log=container.webhook_log,
         connections=container.connections,
+        carrier_accounts=container.carrier_accounts,
         # The Mini App's desktop sign-in (/web).
         desk_login=container.desk_login,
         products=container.products,  # issue 19

@@ -29,10 +29,12 @@ from handlers.http.api.products import ProductsApi
 from handlers.http.app import Desk, mini_app
 from handlers.http.app.identity import Identify
 from handlers.http.app.render import Renderer
+from handlers.http.carriers import carriers_app
 from handlers.http.connectors import connectors_app
 from handlers.http.links.pages import LinkPages
 from handlers.http.ops import OperationsRoutes
 from services import metrics
+from services.deliveries.sweep import TrackingSweep
 from services.messaging.email.links import LinkSigner
 from storage.database import ping
 
@@ -142,6 +144,11 @@ def build_api_app(
             max_body_bytes=max_body_bytes,
         ),
     )
+
+
+def build_carriers_app(tracking: TrackingSweep) -> web.Application:
+    """The carriers' webhooks (CDEK's), to mount at /carriers: hints to fetch back."""
+    return carriers_app(tracking)
 
 
 def build_connectors_app(container: Container) -> web.Application:

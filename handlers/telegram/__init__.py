@@ -15,6 +15,7 @@ def get_routers() -> list[Router]:
         balance,
         buyer,
         callback_requests,
+        carrier_settings,
         connectors,
         conversation,
         customers,
@@ -65,6 +66,7 @@ def get_routers() -> list[Router]:
         api_tokens.router(),  # /settings -> storefront API tokens and the webhook (G1)
         webhook_log.router(),  # ... -> the webhook deliveries, retry now (H4)
         connectors.router(),  # ... -> WooCommerce, Shopify, Tilda connected (H4)
+        carrier_settings.router(),  # /settings -> carrier accounts: parcels followed (18)
         # The per-order dialog: replies to relayed messages (staff and buyers), the buyer's
         # "write to the shop" conversation, and a buyer's message with no context (asks which
         # order). After every other conversation, before the catch-alls.

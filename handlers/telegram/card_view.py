@@ -15,7 +15,7 @@ from handlers.telegram.format import duration, esc, money, title, when
 from handlers.telegram.returns import card_buttons as return_buttons
 from handlers.telegram.reviews import card_buttons as review_buttons
 from services.orders.payments import MONEY_ROLES
-from services.orders.service import OrderView
+from services.orders.service import PARCEL_STALLED, OrderView
 from services.time import sla
 from services.workflow.definition import Input
 
@@ -93,6 +93,16 @@ def card_text(view: OrderView, language: str) -> str:
     )
     if order.delivery_address:
         lines.append(_("Address: {address}").format(address=esc(order.delivery_address)))
+    if order.courier_window or order.courier_phone:  # seed 003 step 7
+        lines.append(
+            _("🚴 Courier: {window}, {phone}").format(
+                window=esc(order.courier_window or "—"), phone=esc(order.courier_phone or "—")
+            )
+        )
+    if order.delivery_date and not order.track_code:  # agreed, not yet sent
+        lines.append(
+            _("📅 Sending date: {date}").format(date=order.delivery_date.strftime("%d.%m.%Y"))
+        )
     lines.append(_("Payment: {method}").format(method=method_name(order.payment_method)))
     lines.append(
         _("<b>Total: {total}</b>").format(total=money(order.total, order.currency, language))
@@ -104,11 +114,31 @@ def card_text(view: OrderView, language: str) -> str:
                 carrier=esc(order.carrier), code=esc(order.track_code)
             )
         )
+        lines += parcel_lines(view, language)
     if order.buyer_comment:
         lines.append(_("Buyer's comment: {comment}").format(comment=esc(order.buyer_comment)))
     if view.closing is not None:
         lines += closing_lines(view, language)
     return "\n".join(lines)
+
+
+def parcel_lines(view: OrderView, language: str) -> list[str]:
+    """The carrier's tracking page and its latest checkpoints, in the shop's time zone."""
+    parcel = view.parcel
+    if parcel is None:
+        return []
+    lines = []
+    if parcel.link:
+        lines.append(
+            '<a href="{url}">{text}</a>'.format(url=esc(parcel.link), text=_("Follow the parcel"))
+        )
+    for checkpoint in parcel.checkpoints:
+        where = f", {esc(checkpoint.location)}" if checkpoint.location else ""
+        lines.append(
+            f"📍 {when(checkpoint.at, view.shop.timezone, language)} — "
+            f"{esc(checkpoint.description or checkpoint.kind)}{where}"
+        )
+    return lines
 
 
 def money_lines(order, language: str, *, final: bool = False, for_buyer: bool = True) -> list[str]:
@@ -155,6 +185,8 @@ def closing_lines(view: OrderView, language: str) -> list[str]:
 def problem_line(reason: str | None) -> str:
     if reason == sla.PROBLEM:
         return _("⚠️ Problem: the time limit for this status has passed")
+    if reason == PARCEL_STALLED:
+        return _("⚠️ Problem: the parcel has not moved at the carrier for days")
     return _("⚠️ Problem: {reason}").format(reason=esc(reason or ""))
 
 

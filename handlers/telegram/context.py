@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from services.buyers.customers import CustomerService
     from services.buyers.reviews import ReviewService
     from services.buyers.service import BuyerOrder, BuyerService
+    from services.deliveries.accounts import CarrierAccounts
     from services.desk.login import DeskLogin
     from services.documents.service import DocumentService
     from services.messaging.cards import CardRegistry
@@ -75,6 +76,7 @@ class HandlerData(MiddlewareData, I18nData, total=False):
     callbacks: CallbackRequests
     webhook_log: WebhookLog
     connections: ConnectionService
+    carrier_accounts: CarrierAccounts
     desk_login: DeskLogin
     customers: CustomerService
     workflow_editor: WorkflowEditor

@@ -37,6 +37,7 @@ from handlers.telegram import reviews as review_notices
 from handlers.telegram.card_view import card_digest, card_keyboard, card_text, money_lines
 from handlers.telegram.format import esc, money, role_name
 from handlers.telegram.order_list_view import ListAct, ListCB
+from services.deliveries.views import link_of
 from services.documents.service import INVOICE_STATUSES, Document, DocumentService
 from services.messaging.cards import CardRegistry
 from services.messaging.dialog import DialogService, EmailedFile
@@ -372,6 +373,10 @@ def render(
             ),
             *reason_lines(notice, data),
         ]
+        checkpoint = data.get("checkpoint") or {}
+        if checkpoint.get("description"):  # what the carrier said (issue 18)
+            where = f", {esc(checkpoint['location'])}" if checkpoint.get("location") else ""
+            lines.append(f"📍 {esc(checkpoint['description'])}{where}")
         code = data.get("status") or order.status
         if order.track_code and not notice.is_final(code):
             # On its way: where to follow it.
@@ -380,6 +385,11 @@ def render(
                     code=esc(order.track_code), carrier=esc(order.carrier or "")
                 )
             )
+            link = link_of(order)
+            if link:
+                lines.append(
+                    '<a href="{url}">{text}</a>'.format(url=esc(link), text=_("Follow the parcel"))
+                )
         return "\n".join(lines), None
     if topic == "order_created":
         text = _("Your order #{number} at {shop} is placed: {total}.").format(
@@ -392,6 +402,16 @@ def render(
             text = _("{shop} has received your payment of {amount} for order #{number}.")
         elif data.get("action") == "refund_recorded":
             text = _("{shop} has sent you back {amount} for order #{number}.")
+        elif data.get("action") == "set_courier" and order.courier_window:
+            text = (
+                _("The courier of {shop} comes with order #{number}: {window}. Phone: {phone}")
+                .replace("{window}", esc(order.courier_window))
+                .replace("{phone}", esc(order.courier_phone or "—"))
+            )
+        elif data.get("action") == "set_delivery_date" and order.delivery_date:
+            text = _("{shop} will send your order #{number} on {date}.").replace(
+                "{date}", order.delivery_date.strftime("%d.%m.%Y")
+            )
         else:
             text = _("Your order #{number} at {shop} was changed. Total: {total}")
         amount = money(int(data.get("amount") or 0), order.currency, notice.language)
@@ -415,7 +435,18 @@ def render(
             )
         return text, None
     if topic == "shop_reminder":
-        if data.get("message") == "pickup_not_collected":
+        if data.get("message") == "carrier_stalled":  # issue 18: no movement for days
+            text = _(
+                "📦 Order #{number}: the parcel has not moved at the carrier for {days} days. "
+                "Check it with the carrier."
+            ).format(number=number, days=int((data.get("stalled") or {}).get("days") or 0))
+        elif str(data.get("message") or "").startswith("carrier_"):  # issue 18: the shop acts
+            checkpoint = data.get("checkpoint") or {}
+            text = _(
+                "📦 Order #{number}: the carrier reports “{event}”. The parcel will not "
+                "reach the buyer: check it with the carrier."
+            ).format(number=number, event=esc(checkpoint.get("description") or ""))
+        elif data.get("message") == "pickup_not_collected":
             text = _(
                 "⏰ Order #{number} has waited at the pickup point for 3 days: "
                 "call the buyer and remind them."

@@ -514,6 +514,9 @@ def event_names() -> dict[OrderEvents, str]:
         OrderEvents.PAYMENT_RECORDED: _("payment received"),
         OrderEvents.REFUND_RECORDED: _("money given back to the buyer"),
         OrderEvents.WORKFLOW_MOVED: _("moved to the shop's new workflow version"),
+        OrderEvents.CARRIER_REPORTED: _("news from the carrier"),
+        OrderEvents.DELIVERY_DATE_SET: _("sending date agreed"),
+        OrderEvents.COURIER_SET: _("courier's visit agreed"),
     }
 
 
@@ -566,7 +569,7 @@ async def call_script(
         "Hello! My name is {staff}, shop «{shop}». Is it convenient to talk?\n"
         "You ordered {goods}, for a total of {total}.\n"
         "Delivery: {delivery}{address}. Is that right?\n"
-        "We will send the goods on (date). Thank you for ordering from our shop!\n"
+        "We will send the goods on {date}. Thank you for ordering from our shop!\n"
         "We would be grateful for a review of our shop and goods.\n"
         "Have a nice day!\n\n"
         "Buyer: {buyer}, {phone}"
@@ -579,6 +582,8 @@ async def call_script(
         address=f", {esc(order.delivery_address)}" if order.delivery_address else "",
         buyer=esc(order.buyer.name) or "—",
         phone=order.buyer.phone or "—",
+        # the day agreed with the buyer (issue 18); until then the blank to fill in the call
+        date=order.delivery_date.strftime("%d.%m.%Y") if order.delivery_date else _("(date)"),
     )
     await query.message.answer(text)
 

@@ -22,6 +22,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.api_tokens import api_tokens_button
+from handlers.telegram.carrier_settings import carriers_button
 from handlers.telegram.document_callbacks import DocAct, DocCB
 from handlers.telegram.format import esc, money, title
 from handlers.telegram.menu import MenuAct, MenuCB
@@ -244,6 +245,7 @@ def settings_menu(view: ShopView, language: str) -> tuple[str, InlineKeyboardMar
         )
     )
     builder.row(api_tokens_button(shop_id))  # G1: storefront API tokens and the webhook
+    builder.row(carriers_button(shop_id))  # issue 18: carrier accounts, parcels followed
     if view.shop.staff_chat_id:
         builder.row(
             InlineKeyboardButton(

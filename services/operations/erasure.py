@@ -35,6 +35,8 @@ from storage.models import (
     OrderCard,
     OrderEvent,
     OutboxMessage,
+    ParcelCheckpoint,
+    ParcelTracking,
     ReturnRequest,
     Review,
     StaffMember,
@@ -150,6 +152,8 @@ async def erase_orders(session: AsyncSession, scope: ErasureScope) -> None:
             delivery_address="",
             buyer_comment="",
             track_code=None,
+            courier_window=None,
+            courier_phone=None,
             personal_data_erased_at=scope.now,
             version=Order.version + 1,  # a card drawn before shows as changed
         )
@@ -254,6 +258,20 @@ async def erase_after_sales(session: AsyncSession, scope: ErasureScope) -> None:
         update(ReturnRequest)
         .where(ReturnRequest.order_id.in_(scope.order_ids))
         .values(reason="", reject_reason=None)
+    )
+
+
+@register_eraser
+async def erase_parcels(session: AsyncSession, scope: ErasureScope) -> None:
+    """The parcels followed at carriers (issue 18): their track codes go with the order's,
+    and what the carriers said of them (places, words) with them."""
+    if not scope.order_ids:
+        return
+    await session.execute(
+        delete(ParcelCheckpoint).where(ParcelCheckpoint.order_id.in_(scope.order_ids))
+    )
+    await session.execute(
+        delete(ParcelTracking).where(ParcelTracking.order_id.in_(scope.order_ids))
     )
 
 

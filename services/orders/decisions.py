@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services import metrics
+from services.deliveries import tracking
 from services.money.ledger import postings as ledger
 from services.orders import notices
 from services.orders.access import Who
@@ -18,7 +19,7 @@ from services.orders.unit import Unit
 from services.products import stock
 from services.storefront.connections import platform_status
 from services.time import sla, timers
-from services.workflow.definition import Workflow
+from services.workflow.definition import Effect, Workflow
 from services.workflow.engine import Applied, OrderFacts
 from storage.models import Order, OrderEvent, Shop
 
@@ -79,6 +80,8 @@ async def write_decision(
         await timers.cancel_pending(unit.session, order.id, unit.now)
     await timers.schedule(unit.session, order.id, order.status, decision.timers, unit.now)
     await sla.schedule_deadline(unit.session, order, limits, unit.now)
+    if Effect.TRACK_PARCEL in decision.effects:  # shipped: follow the parcel at its carrier
+        await tracking.follow(unit.session, order, unit.now)
     # The money effects (004) and a late cancellation's fee (F4), in this same transaction.
     await ledger.apply_effects(
         unit.session,

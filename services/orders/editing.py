@@ -8,7 +8,9 @@ workflow allows this edit in the order's status.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from services.messaging.webhooks import events as webhooks
 from services.money.ledger import postings as ledger
@@ -83,6 +85,50 @@ async def change_delivery(
     await changed(
         unit, order, who, OrderEvents.DELIVERY_CHANGED, {"before": before, "after": after}
     )
+    return order
+
+
+async def set_delivery_date(
+    unit: Unit, order: Order, _workflow: Workflow, who: Who, day: date
+) -> Order:
+    """The day the goods are sent, as agreed with the buyer (seed 003 step 3): from today
+    (the shop's calendar) up to 90 days ahead; the buyer is told."""
+    shop = await unit.session.get(Shop, order.shop_id)
+    today = unit.now.astimezone(ZoneInfo(shop.timezone)).date()
+    if not isinstance(day, date) or not today <= day <= today + timedelta(days=90):
+        raise drafts.invalid("delivery_date", "a day from today up to 90 days ahead")
+    if order.delivery_date == day:
+        return order
+    before, order.delivery_date = order.delivery_date, day
+    await changed(
+        unit,
+        order,
+        who,
+        OrderEvents.DELIVERY_DATE_SET,
+        {"before": before.isoformat() if before else None, "after": day.isoformat()},
+        reprice=False,
+    )
+    return order
+
+
+async def set_courier(
+    unit: Unit, order: Order, _workflow: Workflow, who: Who, window: str, phone: str
+) -> Order:
+    """The courier's visit agreed with the buyer and the courier's phone (seed 003 step 7),
+    for an order delivered by courier; the buyer is told."""
+    if order.delivery_method != "courier":
+        raise drafts.invalid("delivery.method", "only an order delivered by courier")
+    window = " ".join((window or "").split())
+    if not 1 <= len(window) <= 64:
+        raise drafts.invalid("courier.window", "a visit window of 1 to 64 characters")
+    shop = await unit.session.get(Shop, order.shop_id)
+    try:
+        phone = drafts.normalize_phone(phone or "", shop.country)
+    except OrderRefused:
+        raise drafts.invalid("courier.phone", "not a phone number") from None
+    order.courier_window, order.courier_phone = window, phone
+    # What the audit log keeps is the window; the phone stays on the order only.
+    await changed(unit, order, who, OrderEvents.COURIER_SET, {"window": window}, reprice=False)
     return order
 
 

@@ -45,6 +45,9 @@ class OrderEvents(StrEnum):
     PAYMENT_RECORDED = "payment_recorded"  # money from the buyer, with its amount
     REFUND_RECORDED = "refund_recorded"  # money the shop owed back, given back
     WORKFLOW_MOVED = "workflow_moved"  # the shop moved its open orders to a new version
+    CARRIER_REPORTED = "carrier_reported"  # the carrier's news the shop must handle (issue 18)
+    DELIVERY_DATE_SET = "set_delivery_date"  # the day agreed with the buyer to send the goods
+    COURIER_SET = "set_courier"  # the courier's visit window and phone, for the buyer
 
 
 def record(

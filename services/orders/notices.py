@@ -73,6 +73,9 @@ def status_changed(
         payload["reason"] = inputs["reason"]
     if first.comment and inputs.get("reason"):
         payload["comment"] = first.comment
+    if (first.payload or {}).get("checkpoint"):  # the carrier's word that moved it (issue 18)
+        checkpoint = first.payload["checkpoint"]
+        payload["checkpoint"] = {k: checkpoint.get(k) for k in ("description", "location")}
     by_buyer = first.actor_kind == ActorKind.BUYER
     if by_buyer:
         # The buyer cancelled, confirmed receipt...: the group and the status's people, or
@@ -164,6 +167,28 @@ def shop_reminder(
         shop_id=order.shop_id,
         order_id=order.id,
         payload={
+            "number": order.number,
+            "status": order.status,
+            "message": message,
+            "role": workflow.status(order.status).responsible,
+        },
+    )
+
+
+def shop_notice(
+    outbox: Outbox, order: Order, workflow: Workflow, key: str, message: str, details: dict
+) -> None:
+    """An outside event for the shop to handle (a carrier returns the parcel): the staff
+    working the status and the staff group, as a reminder is sent."""
+    outbox.add(
+        key=f"order:{order.id}:{key}:staff",
+        channel="telegram",
+        audience="staff",
+        topic="shop_reminder",
+        shop_id=order.shop_id,
+        order_id=order.id,
+        payload={
+            **details,
             "number": order.number,
             "status": order.status,
             "message": message,

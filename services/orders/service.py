@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import metrics
+from services.deliveries.views import ParcelView, parcel_of
 from services.orders import (
     access,
     drafts,
@@ -30,7 +31,7 @@ from services.orders import (
     versions,
 )
 from services.orders.access import Who
-from services.orders.actors import ActorRef
+from services.orders.actors import ActorRef, Channel
 from services.orders.decisions import facts, write_decision
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
 from services.orders.events import OrderEvents
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+PARCEL_STALLED = "parcel_stalled"  # Order.problem_reason: the carrier reports no movement
+
 
 @dataclass(frozen=True)
 class OrderView:
@@ -72,6 +75,7 @@ class OrderView:
     edits: frozenset[str]  # the edits this person may make now (A6)
     now: datetime  # when it was read: the time left before the status's limit counts from it
     closing: Closing | None = None  # a cancelled order: why, as the canceller said (003)
+    parcel: ParcelView | None = None  # shipped: the tracking page and the latest checkpoints
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,8 @@ class OrderService:
         )
         actions = available_actions(workflow, facts(order), who.actor)
         closing = await self._closing(unit, order, workflow)
-        return OrderView(order, shop, workflow, who, actions, edits, unit.now, closing)
+        parcel = await parcel_of(unit.session, order)
+        return OrderView(order, shop, workflow, who, actions, edits, unit.now, closing, parcel)
 
     async def _closing(self, unit: Unit, order: Order, workflow: Workflow) -> Closing | None:
         """The step that cancelled the order, read only for a cancelled one."""
@@ -348,6 +353,8 @@ class OrderService:
         expected_version: int | None = None,
         with_view: bool = False,
         link_nonce: str | None = None,
+        once: Callable[[AsyncSession, datetime], Awaitable[bool]] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> TransitionResult:
         """Take a workflow action on an order: the one entry for every status change.
 
@@ -355,6 +362,9 @@ class OrderService:
         transaction (a button tap redraws the card without a second round of reads).
         `link_nonce`: the action comes from a one-click e-mail link, which works once: the
         nonce is recorded with the change, and a link used before is refused.
+        `once`: an outside event's claim (a carrier's checkpoint), made in this transaction:
+        False (claimed before) refuses, so the event is applied once. `details` go into the
+        audit event (what the carrier said).
         """
 
         async def work(unit: Unit) -> TransitionResult:
@@ -368,13 +378,15 @@ class OrderService:
                 unit.session, link_nonce, order.id, action, unit.now
             ):
                 raise OrderRefused(Problem.LINK_USED, "this link has been used already")
+            if once is not None and not await once(unit.session, unit.now):
+                raise OrderRefused(Problem.ALREADY_DONE, "this event was applied already")
             if link_nonce is not None and order.buyer.email_verified_at is None:
                 # The link went to the order's e-mail only: using it proves the address.
                 order.buyer.email_verified_at = unit.now
             decision = decide(workflow, facts(order), who.actor, action, inputs, unit.now)
             if not decision.applied:
                 raise OrderRefused(decision.code, decision.message, decision.params)
-            events = await write_decision(unit, order, workflow, who, decision)
+            events = await write_decision(unit, order, workflow, who, decision, details=details)
             view = await self._view(unit, order_id, actor, order) if with_view else None
             return TransitionResult(order=order, decision=decision, events=events, view=view)
 
@@ -499,6 +511,94 @@ class OrderService:
     async def fire_timer(self, timer_id: int) -> str:
         """A due timer's turn, as the system, in its own transaction (services.orders.timed)."""
         return await self._transaction(lambda unit: timed.fire(unit, timer_id))
+
+    async def tell_shop(
+        self,
+        order_id: int,
+        topic_key: str,
+        message: str,
+        once: Callable[[AsyncSession, datetime], Awaitable[bool]],
+        details: Mapping[str, Any],
+    ) -> bool:
+        """An outside event the shop must handle itself (a parcel going back): a notice to
+        the staff and a line in the history, once (`once` as for `apply`). No status moves."""
+
+        async def work(unit: Unit) -> bool:
+            order = await unit.load(order_id, lock=True, items=False)
+            if not await once(unit.session, unit.now):
+                return False
+            workflow = await unit.workflow(order)
+            who = await unit.who(order, ActorRef.system(Channel.CARRIER))
+            unit.add_event(
+                order,
+                who,
+                action=OrderEvents.CARRIER_REPORTED,
+                payload=dict(details),
+                visible=False,
+            )
+            notices.shop_notice(unit.outbox, order, workflow, topic_key, message, details)
+            return True
+
+        return await self._transaction(work)
+
+    async def set_delivery_date(
+        self, order_id: int, actor: ActorRef, day: date, *, expected_version: int | None = None
+    ) -> Order:
+        """The day agreed with the buyer to send the goods: where the workflow lets staff
+        change the delivery (until shipping); the buyer is told (issue 18, seed 003)."""
+        return await self._edit(
+            order_id, actor, "delivery", expected_version, editing.set_delivery_date, day
+        )
+
+    async def set_courier(
+        self,
+        order_id: int,
+        actor: ActorRef,
+        window: str,
+        phone: str,
+        *,
+        expected_version: int | None = None,
+    ) -> Order:
+        """The courier's visit window and phone, told to the buyer (seed 003 step 7)."""
+        return await self._edit(
+            order_id, actor, "delivery", expected_version, editing.set_courier, window, phone
+        )
+
+    async def parcel_stalled(
+        self, order_id: int, stalled: bool, key: str, details: Mapping[str, Any]
+    ) -> None:
+        """The order's parcel has not moved at the carrier for too long: the order gets the
+        problem flag and the staff a notice (issue 18); `stalled=False`, it moves again: the
+        flag it got for that goes. No status moves."""
+
+        async def work(unit: Unit) -> None:
+            order = await unit.load(order_id, lock=True, items=False)
+            if stalled == (order.problem and order.problem_reason == PARCEL_STALLED):
+                return
+            if not stalled:
+                order.problem, order.problem_reason = False, None
+                order.updated_at = unit.now
+                await unit.session.flush()
+                notices.cards_changed(unit.outbox, order)
+                return
+            if order.problem:  # flagged for something else already: that flag stays
+                return
+            order.problem, order.problem_reason = True, PARCEL_STALLED
+            order.updated_at = unit.now
+            workflow = await unit.workflow(order)
+            who = await unit.who(order, ActorRef.system(Channel.CARRIER))
+            unit.add_event(
+                order,
+                who,
+                action=OrderEvents.CARRIER_REPORTED,
+                payload=dict(details),
+                visible=False,
+            )
+            await unit.session.flush()
+            notices.shop_notice(unit.outbox, order, workflow, key, "carrier_stalled", details)
+            notices.cards_changed(unit.outbox, order)
+
+        await self._transaction(work)
 
     # -- editing (A6, A7): the rules live in services.orders.editing -----------------
 

@@ -182,6 +182,31 @@ class CancelReason:
     effects: tuple[Effect, ...] = ()  # e.g. out of stock -> fix_stock (003)
 
 
+# The carriers' event kinds an `on_carrier:` map may name (services.carriers.EventKind; kept
+# here as words so the pure workflow model imports nothing of the outside world).
+CARRIER_EVENTS = (
+    "accepted",
+    "in_transit",
+    "arrived_at_pickup_point",
+    "delivered",
+    "returned_to_sender",
+    "refused",
+    "lost",
+)
+
+
+@dataclass(frozen=True)
+class CarrierReaction:
+    """What a carrier's event does to an order (`on_carrier:`): the first of `actions` that
+    leads out of the order's status is taken as the system (with `reason`, for a
+    cancellation); `tell_shop` sends the shop a notice (and flags the order) instead, or
+    when no action fits."""
+
+    actions: tuple[str, ...] = ()
+    reason: str | None = None
+    tell_shop: bool = False
+
+
 @dataclass(frozen=True)
 class Workflow:
     code: str
@@ -192,6 +217,7 @@ class Workflow:
     cancel_reasons: tuple[CancelReason, ...] = ()
     split_reasons: tuple[CancelReason, ...] = ()
     editing: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    on_carrier: Mapping[str, CarrierReaction] = field(default_factory=dict)
     source: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def status(self, code: str) -> Status:

@@ -18,11 +18,13 @@ from services.vocabulary import (
     STAFF_ROLES,
 )
 from services.workflow.definition import (
+    CARRIER_EVENTS,
     CODE_PATTERN,
     EDIT_KINDS,
     ActorKind,
     Audience,
     CancelReason,
+    CarrierReaction,
     Effect,
     Guard,
     Input,
@@ -100,10 +102,12 @@ class _Reader:
             cancel_reasons=tuple(reasons),
             split_reasons=tuple(split_reasons),
             editing=editing,
+            on_carrier=self.on_carrier(),
             source=self.data,
         )
         self.check_graph(workflow)
         self.check_timers(workflow)
+        self.check_on_carrier(workflow)
         if self.problems:
             raise WorkflowError(self.problems)
         return workflow
@@ -422,6 +426,58 @@ class _Reader:
                     self.problem(f"editing.{kind}", f"unknown status '{status}'")
             editing[kind] = frozenset(statuses or [])
         return editing
+
+    def on_carrier(self) -> dict[str, CarrierReaction]:
+        """`on_carrier: {delivered: deliver, refused: {action: cancel, reason: ...},
+        returned_to_sender: {tell: shop}}`; an action may be a list, tried in order."""
+        raw = self.data.get("on_carrier") or {}
+        if not isinstance(raw, Mapping):
+            self.problem("on_carrier", "must be a mapping of carrier event to action")
+            return {}
+        reactions = {}
+        for kind, spec in raw.items():
+            where = f"on_carrier.{kind}"
+            if kind not in CARRIER_EVENTS:
+                known = ", ".join(CARRIER_EVENTS)
+                self.problem(where, f"unknown carrier event; use one of {known}")
+                continue
+            if isinstance(spec, str | list):
+                spec = {"action": spec}
+            if not isinstance(spec, Mapping):
+                self.problem(where, "an action, a list of actions, or {action, reason, tell}")
+                continue
+            self.flags(spec, where, {"action", "reason", "tell"})
+            actions = spec.get("action") or []
+            if isinstance(actions, str):
+                actions = [actions]
+            if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+                self.problem(where, "'action' needs an action code or a list of them")
+                actions = []
+            tell = spec.get("tell")
+            if tell is not None and tell != Audience.SHOP:
+                self.problem(where, f"'tell' may only be 'shop', not {tell!r}")
+            reason = spec.get("reason")
+            if reason is not None and not isinstance(reason, str):
+                self.problem(where, "'reason' needs a cancel reason's code")
+                reason = None
+            if not actions and tell is None:
+                self.problem(where, "needs an 'action' or 'tell: shop'")
+            reactions[kind] = CarrierReaction(tuple(actions), reason, tell == Audience.SHOP)
+        return reactions
+
+    def check_on_carrier(self, workflow: Workflow) -> None:
+        for kind, reaction in workflow.on_carrier.items():
+            where = f"on_carrier.{kind}"
+            for action in reaction.actions:
+                matching = [t for t in workflow.transitions if t.code == action]
+                if not matching:
+                    self.problem(where, f"unknown action '{action}'")
+                elif not any(t.system for t in matching):
+                    self.problem(where, f"transition '{action}' does not allow the system")
+                elif any(t.is_cancellation for t in matching) and reaction.reason is None:
+                    self.problem(where, f"'{action}' asks for a reason: give 'reason'")
+            if reaction.reason is not None and workflow.reason(reaction.reason) is None:
+                self.problem(where, f"unknown cancel reason '{reaction.reason}'")
 
     def unique(self, codes: list[str], where: str, what: str) -> None:
         seen: set[str] = set()

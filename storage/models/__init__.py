@@ -8,6 +8,7 @@ One module per domain; every model is importable from `storage.models`.
 
 from storage.models.base import NAMING_CONVENTION, Base
 from storage.models.connectors import ConnectorDelivery, ShopConnection
+from storage.models.deliveries import CarrierAccount, ParcelCheckpoint, ParcelTracking
 from storage.models.desk import DeskLoginLink, DeskSession
 from storage.models.documents import DocumentTemplate
 from storage.models.messaging import (
@@ -34,6 +35,7 @@ __all__ = [
     "Base",
     "Buyer",
     "CallbackRequest",
+    "CarrierAccount",
     "ConnectorDelivery",
     "Delivery",
     "DeskLoginLink",
@@ -50,6 +52,8 @@ __all__ = [
     "OrderEvent",
     "OrderItem",
     "OutboxMessage",
+    "ParcelCheckpoint",
+    "ParcelTracking",
     "Product",
     "ReturnLine",
     "ReturnRequest",

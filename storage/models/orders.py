@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -70,6 +71,13 @@ class Order(Base):
     payment_method: Mapped[str] = mapped_column(String(24))
     delivery_method: Mapped[str] = mapped_column(String(24))
     delivery_address: Mapped[str] = mapped_column(Text, default="")
+    # The day the shop agreed with the buyer to send the goods (seed 003 step 3), in the
+    # shop's calendar; set and changed until shipping (issue 18).
+    delivery_date: Mapped[date | None] = mapped_column(Date)
+    # Courier delivery (seed 003 step 7): the visit agreed with the buyer, and the courier's
+    # phone given to them; erased with the order's personal data.
+    courier_window: Mapped[str | None] = mapped_column(String(64))
+    courier_phone: Mapped[str | None] = mapped_column(String(20))
     carrier: Mapped[str | None] = mapped_column(String(64))
     track_code: Mapped[str | None] = mapped_column(String(40))
     currency: Mapped[str] = mapped_column(String(3))

@@ -90,7 +90,8 @@ async def test_the_buyer_gets_the_track_code_when_shipped(tg):
     )
     await tg.deliver()
     shipped = next(t for t in bot_texts(tg, ivan) if "Отправлен" in t)
-    assert shipped.endswith("Трек-код: 1234567890 (СДЭК)")
+    # with the carrier's own tracking page (issue 18)
+    assert shipped.endswith("Трек-код: 1234567890 (СДЭК)\nОтследить посылку")
 
 
 async def test_a_blocked_buyer_fails_once_and_is_not_retried(tg):

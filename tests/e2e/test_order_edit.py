@@ -19,7 +19,15 @@ from tests.e2e.chats import labels, open_card
 from tests.e2e.shops import ShopRecipe, fresh, open_shop, place_order, ref
 from tests.factories import item
 
-PLATFORM_MENU = ["📦 Goods", "🚚 Delivery", "💳 Payment", "🏷 Discount", "✂️ Split", "↩️ Back"]
+PLATFORM_MENU = [
+    "📦 Goods",
+    "🚚 Delivery",
+    "💳 Payment",
+    "🏷 Discount",
+    "✂️ Split",
+    "📅 Sending date",  # issue 18
+    "↩️ Back",
+]
 
 
 SHOP = ShopRecipe(staff=("manager", "packer"), preset="platform")

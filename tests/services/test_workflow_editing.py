@@ -164,7 +164,11 @@ async def test_a_move_that_would_strand_an_order_is_refused_until_mapped(service
         ("add_status", ("paid", ASSEMBLING), "duplicate status code 'paid'"),
         ("add_status", ("Сборка", ASSEMBLING), "bad code 'Сборка'"),
         ("retire_status", ("awaiting_confirmation",), "is the initial status"),
-        ("retire_status", ("shipped",), "is used by the transitions 'ship', 'confirm_receipt'"),
+        (
+            "retire_status",
+            ("shipped",),
+            "is used by the transitions 'ship', 'ready_for_pickup', 'confirm_receipt'",
+        ),
         ("move_status", ("awaiting_confirmation", -1), "cannot move further"),
         ("set_limit", ("received", "2h"), "is final"),
         ("set_limit", ("paid", "2x"), "bad duration '2x'"),

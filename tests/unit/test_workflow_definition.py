@@ -631,3 +631,56 @@ def test_a_definition_that_is_not_a_mapping_is_refused():
 
     # then
     assert problems == ["the definition must be a mapping"]
+
+
+# -- on_carrier: (issue 18) ---------------------------------------------------------------
+
+
+def _with_on_carrier(on_carrier):
+    from services.workflow.presets import load_preset
+
+    data = dict(load_preset("platform").to_dict())
+    data["on_carrier"] = on_carrier
+    return data
+
+
+def test_the_presets_map_carrier_events_to_their_seeds_steps():
+    from services.workflow.presets import load_preset
+
+    platform = load_preset("platform").on_carrier
+    assert platform["delivered"].actions == ("deliver",)
+    assert platform["refused"].actions == ("cancel",)
+    assert platform["refused"].reason == "buyer_changed_mind"
+    assert platform["returned_to_sender"].tell_shop
+    marketplace = load_preset("marketplace").on_carrier
+    assert marketplace["delivered"].actions == ("confirm_receipt", "confirm_pickup")
+
+
+def test_on_carrier_mistakes_are_each_named():
+    import pytest
+
+    from services.workflow.definition import WorkflowError
+    from services.workflow.reading import load_workflow
+
+    with pytest.raises(WorkflowError) as error:
+        load_workflow(
+            _with_on_carrier(
+                {
+                    "teleported": "deliver",
+                    "delivered": "pack",  # staff only
+                    "refused": "cancel",  # no reason
+                    "lost": {"action": "nothing_like_it"},
+                    "accepted": {"tell": "buyer"},
+                    "in_transit": {"reason": "other"},
+                    "returned_to_sender": {"action": "cancel", "reason": "nope"},
+                }
+            )
+        )
+    problems = "\n".join(error.value.problems)
+    assert "on_carrier.teleported: unknown carrier event" in problems
+    assert "on_carrier.delivered: transition 'pack' does not allow the system" in problems
+    assert "on_carrier.refused: 'cancel' asks for a reason: give 'reason'" in problems
+    assert "on_carrier.lost: unknown action 'nothing_like_it'" in problems
+    assert "on_carrier.accepted: 'tell' may only be 'shop'" in problems
+    assert "on_carrier.in_transit: needs an 'action' or 'tell: shop'" in problems
+    assert "on_carrier.returned_to_sender: unknown cancel reason 'nope'" in problems

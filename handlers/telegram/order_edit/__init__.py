@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers.telegram.order_edit import delivery, discounts, goods, menu, payment, split
+from handlers.telegram.order_edit import (
+    delivery,
+    delivery_date,
+    discounts,
+    goods,
+    menu,
+    payment,
+    split,
+)
 
 
 def router() -> Router:
@@ -25,6 +33,7 @@ def router() -> Router:
         goods.router(),
         delivery.router(),
         payment.router(),
+        delivery_date.router(),
         discounts.router(),
         split.router(),
         menu.steps_over(),  # last: a button of a step that is over

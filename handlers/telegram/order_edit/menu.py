@@ -68,6 +68,9 @@ class EditAct(StrEnum):
     MOVE_MORE = "sg"  # split line `n`: move one more
     SPLIT_NEXT = "sn"  # on to the reason
     SPLIT_REASON = "sr"  # split reason number `n` of the order's workflow
+    DATE = "dt"  # choose the day the goods are sent
+    DATE_SET = "dy"  # the day `a` (ISO) chosen
+    COURIER = "cv"  # ask the courier's visit window and phone
 
 
 # Client-controlled numbers stay within what the database's integer columns hold.
@@ -93,6 +96,11 @@ class EditDelivery(StatesGroup):
 
 class EditDiscount(StatesGroup):
     amount = State()  # typing the discount
+
+
+class EditCourier(StatesGroup):
+    window = State()  # typing the courier's visit window
+    phone = State()  # typing the courier's phone
 
 
 class EditSplit(StatesGroup):
@@ -155,7 +163,7 @@ async def checked_view(
     return view
 
 
-EDIT_STATES = (EditItems, EditDelivery, EditDiscount, EditSplit)
+EDIT_STATES = (EditItems, EditDelivery, EditDiscount, EditSplit, EditCourier)
 
 
 async def end_edit(state: FSMContext) -> None:
@@ -207,6 +215,20 @@ def edit_menu(view: OrderView) -> InlineKeyboardMarkup:
                 callback_data=EditCB(act=KIND_ACTS[kind], id=order.id, v=order.version).pack(),
             )
     builder.adjust(2)
+    if "delivery" in view.edits:  # the sending date is the delivery's (issue 18)
+        builder.row(
+            InlineKeyboardButton(
+                text=_("📅 Sending date"),
+                callback_data=EditCB(act=EditAct.DATE, id=order.id, v=order.version).pack(),
+            )
+        )
+        if order.delivery_method == "courier":  # seed 003 step 7
+            builder.row(
+                InlineKeyboardButton(
+                    text=_("🚴 Courier visit"),
+                    callback_data=EditCB(act=EditAct.COURIER, id=order.id, v=order.version).pack(),
+                )
+            )
     builder.row(back_button(order.id))
     return builder.as_markup()
 

@@ -57,6 +57,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from services.deliveries.views import link_of
 from services.documents.service import INVOICE_STATUSES, DocumentService
 from services.messaging.email.formatting import money, one_line, when
 from services.messaging.email.links import LINK_LIFETIME, LinkSigner
@@ -290,12 +291,25 @@ class MailContentReader:
             "reply_note": "buyer" if buyer.email else "none",
             # A return's step or a review's answer.
             "feedback": _feedback(row.topic, payload, order.currency, language),
+            # the day agreed with the buyer to send the goods (issue 18)
+            "sending_date": (
+                order.delivery_date.strftime("%d.%m.%Y") if order.delivery_date else None
+            ),
+            "courier": (
+                {"window": _line(order.courier_window), "phone": order.courier_phone or "—"}
+                if order.courier_window
+                else None
+            ),
         }
         if for_shop:
             return context
         final = status is not None and status.is_final
         if order.track_code and not final:
-            context["track"] = {"code": _line(order.track_code), "carrier": _line(order.carrier)}
+            context["track"] = {
+                "code": _line(order.track_code),
+                "carrier": _line(order.carrier),
+                "url": link_of(order),  # the carrier's own page (issue 18)
+            }
         if order.status in PAYMENT_STATUSES:
             instructions = str((shop.settings or {}).get(PAYMENT_INSTRUCTIONS) or "").strip()
             context["payment"] = {
