@@ -109,6 +109,8 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
         connections=container.connections,
         # The Mini App's desktop sign-in (/web).
         desk_login=container.desk_login,
+        # Payments (issue 17): how buyers pay, the providers' credentials.
+        payment_settings=container.payment_settings,
     )
     dispatcher.update.outer_middleware(UpdateTracking())
     dispatcher.update.outer_middleware(IdentityMiddleware())

@@ -29,6 +29,7 @@ def get_routers() -> list[Router]:
         order_edit,
         order_list,
         order_money,
+        payment_settings,
         returns,
         reviews,
         shop_settings,
@@ -53,6 +54,7 @@ def get_routers() -> list[Router]:
         manual_order.router(),  # /new: an order taken by phone
         staff.router(),  # staff list, invite links, removal; /bind and /unbind in groups
         shop_settings.router(),  # /settings, responsible role per status, /shops
+        payment_settings.router(),  # /settings -> how buyers pay, the Telegram Payments token
         onboarding.router(),  # /newshop: the create-a-shop conversation
         balance.router(),  # /balance: reserved, available, the latest ledger entries
         returns.router(),  # returns: the buyer's request, the shop's steps (F1)

@@ -32,13 +32,13 @@ from services.buyers.service import BuyerOrder, BuyerService
 from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
+from services.payments.instructions import payment_text
 from services.refusals import Reason, Refused
 from services.shops.users import Person
 
 MAX_LISTED = 20  # orders in /my, newest first
 
 # The shop's own words for paying, when it has written them in its settings.
-PAYMENT_INSTRUCTIONS = "payment_instructions"
 
 
 async def open_by_link(
@@ -202,12 +202,12 @@ async def how_to_pay(
     language = i18n.current_locale
     view = await orders.view(callback_data.id, actor)
     order = view.order
-    instructions = str((view.shop.settings or {}).get(PAYMENT_INSTRUCTIONS) or "").strip()
+    instructions = payment_text(view.shop.settings, language, view.shop.language)
     text = _("<b>How to pay for order #{number}</b>\nAmount: {total}").format(
         number=order.number, total=money(order.total, order.currency, language)
     )
     if instructions:
-        text += "\n\n" + esc(instructions)[:3000]
+        text += "\n\n" + esc(instructions)
     else:
         text += "\n\n" + _(
             "The shop sends the payment details in this order's dialog. If they have not "

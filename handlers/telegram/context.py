@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from services.orders.actors import ActorRef
     from services.orders.queries import OrderQueries
     from services.orders.service import OrderService
+    from services.payments.settings import PaymentSettings
     from services.shops.service import ShopService
     from services.shops.settings import ShopSettingsService
     from services.shops.staff import StaffService
@@ -75,6 +76,7 @@ class HandlerData(MiddlewareData, I18nData, total=False):
     connections: ConnectionService
     desk_login: DeskLogin
     customers: CustomerService
+    payment_settings: PaymentSettings
 
     # IdentityMiddleware: who is asking (absent for a bot's own updates).
     user: Person

@@ -34,7 +34,13 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.telegram import return_notices, storefront_notices
 from handlers.telegram import reviews as review_notices
-from handlers.telegram.card_view import card_digest, card_keyboard, card_text, money_lines
+from handlers.telegram.card_view import (
+    PAYMENT_STATUSES,
+    card_digest,
+    card_keyboard,
+    card_text,
+    money_lines,
+)
 from handlers.telegram.format import esc, money, role_name
 from handlers.telegram.order_list_view import ListAct, ListCB
 from services.documents.service import INVOICE_STATUSES, Document, DocumentService
@@ -52,6 +58,7 @@ from services.messaging.notifications.pump import (
 from services.messaging.notifications.recipients import BUYER, COPY, EDIT_CARD, SHOP_TOPICS
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
+from services.payments.instructions import payment_text
 from services.refusals import OrderRefused
 from services.storefront.callbacks import CallbackRequests
 
@@ -380,6 +387,12 @@ def render(
                     code=esc(order.track_code), carrier=esc(order.carrier or "")
                 )
             )
+        if code in PAYMENT_STATUSES and delivery.to == BUYER:
+            # How to pay, right in the message that asks for the money (issue 17).
+            how = payment_text(shop.settings, notice.language, shop.language)
+            if how:
+                used = sum(len(line) + 1 for line in lines) + 2
+                lines += ["", esc(_cut(how, room - used))]
         return "\n".join(lines), None
     if topic == "order_created":
         text = _("Your order #{number} at {shop} is placed: {total}.").format(

@@ -63,6 +63,7 @@ from services.messaging.email.links import LINK_LIFETIME, LinkSigner
 from services.messaging.email.render import MailRenderer, language_of
 from services.messaging.notifications.recipients import UnknownTopic
 from services.orders.decisions import facts
+from services.payments.instructions import payment_text
 from services.time.clock import SystemClock
 from services.vocabulary import DEFAULT_LANGUAGE
 from services.workflow.definition import ActorKind, Input, StatusKind, Workflow
@@ -90,7 +91,7 @@ TOPICS = SHOP_TOPICS | BUYER_TOPICS
 # handlers.telegram.card_view.PAYMENT_STATUSES), with the shop's own words when it has them.
 PAYMENT_STATUSES = frozenset({"awaiting_payment"})
 PAYMENT_INSTRUCTIONS = "payment_instructions"  # the shop's settings key
-MAX_INSTRUCTIONS = 3000
+MAX_INSTRUCTIONS = 4000  # the shop's words (3000 at most) and its bank details
 MAX_FIELD = 1000  # characters of one name or address in a mail
 MAX_LINES = 100  # goods listed in one mail; the totals always count them all
 _BOT_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
@@ -297,7 +298,7 @@ class MailContentReader:
         if order.track_code and not final:
             context["track"] = {"code": _line(order.track_code), "carrier": _line(order.carrier)}
         if order.status in PAYMENT_STATUSES:
-            instructions = str((shop.settings or {}).get(PAYMENT_INSTRUCTIONS) or "").strip()
+            instructions = payment_text(shop.settings, language, shop.language)
             context["payment"] = {
                 "total": money(order.total, order.currency, language),
                 "instructions": instructions[:MAX_INSTRUCTIONS],

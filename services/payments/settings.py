@@ -1,0 +1,103 @@
+"""A shop's payment setup, for its owner and admins: the instructions buyers read (per
+language) and the providers' credentials, sealed in the vault (services.outside.vault) so a
+database dump shows none of them; they are never shown back, only whether they are set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.outside.vault import Vault
+from services.payments.instructions import (
+    MAX_INSTRUCTIONS,
+    bank_lines,
+    instructions_by_language,
+    with_instructions,
+)
+from services.refusals import Reason, Refused
+from services.shops.staff import require_supervisor
+from services.vocabulary import LANGUAGES
+from storage.database import reading
+from storage.models import Shop
+
+TELEGRAM_TOKEN = "telegram_payments_token"  # shop.settings key: the sealed provider token
+# A provider token from @BotFather's Payments: "<digits>:<TEST|LIVE>:<key>".
+_TOKEN_MIN, _TOKEN_MAX = 10, 200
+
+
+@dataclass(frozen=True)
+class PaymentSetup:
+    shop_id: int
+    shop_language: str
+    instructions: dict[str, str]  # {language: text}
+    bank: list[str]  # the bank details' lines, as buyers see them
+    telegram_payments: bool  # a provider token is set
+
+
+class PaymentSettings:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], vault: Vault):
+        self._sessions = sessions
+        self._vault = vault
+
+    async def get(self, shop_id: int, user_id: int) -> PaymentSetup:
+        async with reading(self._sessions) as session:
+            await require_supervisor(session, shop_id, user_id)
+            return _setup(await session.get(Shop, shop_id))
+
+    async def set_instructions(
+        self, shop_id: int, user_id: int, language: str, text: str
+    ) -> PaymentSetup:
+        """The buyer's instructions in `language` ("" removes them)."""
+        if language not in LANGUAGES:
+            raise Refused(Reason.INVALID, "no such language", {"field": "language"})
+        text = text.strip()
+        if len(text) > MAX_INSTRUCTIONS:
+            raise Refused(
+                Reason.INVALID,
+                f"at most {MAX_INSTRUCTIONS} characters",
+                {"field": "instructions"},
+            )
+        async with self._sessions() as session, session.begin():
+            await require_supervisor(session, shop_id, user_id)
+            shop = await session.get(Shop, shop_id, with_for_update=True)
+            shop.settings = with_instructions(shop.settings, language, text)
+            return _setup(shop)
+
+    async def set_telegram_token(self, shop_id: int, user_id: int, token: str) -> PaymentSetup:
+        """The provider token Telegram Payments charge with ("" removes it), sealed."""
+        token = token.strip()
+        if token and (
+            not _TOKEN_MIN <= len(token) <= _TOKEN_MAX or ":" not in token or " " in token
+        ):
+            raise Refused(
+                Reason.INVALID,
+                "the provider token @BotFather gave, like 1234567:TEST:abc",
+                {"field": "token"},
+            )
+        async with self._sessions() as session, session.begin():
+            await require_supervisor(session, shop_id, user_id)
+            shop = await session.get(Shop, shop_id, with_for_update=True)
+            settings = {k: v for k, v in (shop.settings or {}).items() if k != TELEGRAM_TOKEN}
+            if token:
+                settings[TELEGRAM_TOKEN] = self._vault.seal(token)
+            shop.settings = settings
+            return _setup(shop)
+
+    async def telegram_token(self, shop_id: int) -> str | None:
+        """The shop's provider token, opened, for sending an invoice (never shown)."""
+        async with reading(self._sessions) as session:
+            shop = await session.get(Shop, shop_id)
+            sealed = (shop.settings or {}).get(TELEGRAM_TOKEN) if shop else None
+        return self._vault.open(sealed) if sealed else None
+
+
+def _setup(shop: Shop) -> PaymentSetup:
+    settings = shop.settings or {}
+    return PaymentSetup(
+        shop_id=shop.id,
+        shop_language=shop.language,
+        instructions=instructions_by_language(settings),
+        bank=bank_lines(settings, shop.language),
+        telegram_payments=bool(settings.get(TELEGRAM_TOKEN)),
+    )
