@@ -29,6 +29,7 @@ from services.orders.service import OrderService
 from services.orders.work import OrderWork
 from services.outside.http import Transport
 from services.outside.vault import Vault
+from services.payments.service import PaymentService
 from services.payments.settings import PaymentSettings
 from services.shops.service import ShopService
 from services.shops.settings import ShopSettingsService
@@ -110,6 +111,7 @@ class Container:
     desk_numbers: DeskNumbers
     # Payments (issue 17): the shop's payment setup.
     payment_settings: PaymentSettings
+    payments: PaymentService
 
     async def close(self) -> None:
         await self.outside.close()
@@ -180,6 +182,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         desk_board=DeskBoard(sessions, clock, workflows),
         desk_numbers=DeskNumbers(sessions, clock, workflows),
         payment_settings=PaymentSettings(sessions, vault),
+        payments=PaymentService(sessions, clock, orders),
     )
 
 

@@ -445,6 +445,26 @@ def render(
         if notice.is_final(order.status):
             text += "\n" + _("It was cancelled automatically, as the shop's settings say.")
         return text, _open(order.id)
+    if topic == "payment_notice":
+        amount = money(
+            int(data.get("amount") or 0), data.get("currency") or order.currency, notice.language
+        )
+        if data.get("kind") == "received":
+            text = _("💳 Order #{number}: the buyer paid {amount} online. Now: {status}").format(
+                number=number, amount=amount, status=esc(notice.status_title(order.status))
+            )
+        else:
+            text = _(
+                "⚠️ Order #{number}: a payment of {amount} arrived that does not fit the order "
+                "({due} due, now «{status}»). It was not applied: check it, refund it or mark "
+                "the order paid by hand."
+            ).format(
+                number=number,
+                amount=amount,
+                due=money(int(data.get("due") or 0), order.currency, notice.language),
+                status=esc(notice.status_title(data.get("status"))),
+            )
+        return text, _open(order.id)
     if topic == "email_failed":
         if data.get("audience") == "shop":
             text = _(

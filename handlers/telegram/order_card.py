@@ -513,6 +513,7 @@ def event_names() -> dict[OrderEvents, str]:
         OrderEvents.PERSONAL_DATA_ERASED: _("the buyer's personal data was erased"),
         OrderEvents.PAYMENT_RECORDED: _("payment received"),
         OrderEvents.REFUND_RECORDED: _("money given back to the buyer"),
+        OrderEvents.PAYMENT_NOT_APPLIED: _("a payment that does not fit the order"),
     }
 
 

@@ -44,6 +44,7 @@ class OrderEvents(StrEnum):
     PERSONAL_DATA_ERASED = "personal_data_erased"  # the buyer forgotten, or retention ran out
     PAYMENT_RECORDED = "payment_recorded"  # money from the buyer, with its amount
     REFUND_RECORDED = "refund_recorded"  # money the shop owed back, given back
+    PAYMENT_NOT_APPLIED = "payment_not_applied"  # a provider's payment the order did not fit
 
 
 def record(

@@ -83,6 +83,16 @@ class TransitionResult:
 
 
 @dataclass(frozen=True)
+class PaymentApplied:
+    """What a provider's confirmed payment did (services.orders.payments.provider_paid)."""
+
+    outcome: payments.ProviderOutcome
+    problem: str | None  # why it was not applied
+    status: str  # the order's status after it
+    events: list[OrderEvent]
+
+
+@dataclass(frozen=True)
 class TapResult:
     """A status button tapped: applied at once, or waiting for a confirmation or inputs."""
 
@@ -455,6 +465,25 @@ class OrderService:
             who = await unit.who(order, actor)
             workflow = await unit.workflow(order)
             return await payments.record_payment(unit, order, workflow, who, amount, reference)
+
+        return await self._transaction(work)
+
+    async def apply_payment(
+        self, order_id: int, actor: ActorRef, paid: payments.ProviderPaid
+    ) -> PaymentApplied:
+        """A payment provider confirmed a payment (services.payments.service, the system on
+        the channel `payment`): in one transaction, the money recorded once per provider id
+        and the workflow's "paid" step decided by the engine as for any `apply`; money that
+        does not fit the order (amount, currency, status) flags it and tells the shop."""
+
+        async def work(unit: Unit) -> PaymentApplied:
+            order = await unit.load(order_id, lock=True, items=False, asking=actor)
+            who = await unit.who(order, actor)
+            workflow = await unit.workflow(order)
+            outcome, problem, events = await payments.provider_paid(
+                unit, order, workflow, who, paid
+            )
+            return PaymentApplied(outcome, problem, order.status, events)
 
         return await self._transaction(work)
 

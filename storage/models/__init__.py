@@ -23,6 +23,7 @@ from storage.models.messaging import (
 from storage.models.money import LedgerEntry, ReturnLine, ReturnRequest, Review
 from storage.models.operations import InboundEmail
 from storage.models.orders import Buyer, Order, OrderEvent, OrderItem, Timer
+from storage.models.payments import Payment, PaymentRefund
 from storage.models.shops import ApiToken, Shop, StaffInvite, StaffMember, User, WorkflowDefinition
 from storage.models.storefront import CallbackRequest, IdempotencyKey
 
@@ -48,6 +49,8 @@ __all__ = [
     "OrderEvent",
     "OrderItem",
     "OutboxMessage",
+    "Payment",
+    "PaymentRefund",
     "ReturnLine",
     "ReturnRequest",
     "Review",
