@@ -31,6 +31,7 @@ from services.outside.http import Transport
 from services.outside.vault import Vault
 from services.payments.service import PaymentService
 from services.payments.settings import PaymentSettings
+from services.payments.telegram import TelegramPayments
 from services.shops.service import ShopService
 from services.shops.settings import ShopSettingsService
 from services.shops.staff import StaffService
@@ -112,6 +113,7 @@ class Container:
     # Payments (issue 17): the shop's payment setup.
     payment_settings: PaymentSettings
     payments: PaymentService
+    telegram_payments: TelegramPayments
 
     async def close(self) -> None:
         await self.outside.close()
@@ -130,6 +132,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     storefront_queries = StorefrontQueries(sessions, workflows)
     vault = Vault(settings.secret_keys)  # the first seals, every one opens
     callbacks = CallbackRequests(sessions, clock)
+    payment_settings = PaymentSettings(sessions, vault)
+    payments = PaymentService(sessions, clock, orders)
     connectors = ConnectorRegistry(
         shopify_api_url=settings.shopify_api_url,
         # A store on loopback over plain HTTP only where shops may point the bot inward.
@@ -181,8 +185,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         desk_table=DeskTable(sessions, clock, workflows),
         desk_board=DeskBoard(sessions, clock, workflows),
         desk_numbers=DeskNumbers(sessions, clock, workflows),
-        payment_settings=PaymentSettings(sessions, vault),
-        payments=PaymentService(sessions, clock, orders),
+        payment_settings=payment_settings,
+        payments=payments,
+        telegram_payments=TelegramPayments(sessions, orders, payment_settings, payments),
     )
 
 

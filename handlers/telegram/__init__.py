@@ -29,6 +29,7 @@ def get_routers() -> list[Router]:
         order_edit,
         order_list,
         order_money,
+        pay,
         payment_settings,
         returns,
         reviews,
@@ -44,6 +45,7 @@ def get_routers() -> list[Router]:
         start.router(),  # /start, deep links (staff invites, buyers' order links), /help, the menu
         language.router(),  # /language: each person's own
         buyer.router(),  # the buyer: /my, opening their cards, "How to pay"
+        pay.router(),  # the buyer pays in Telegram: the invoice, pre-checkout, the payment
         order_card.router(),  # the order card: status buttons, reasons, track code, history
         order_list.router(),  # /orders with filters, search and pages; /queue
         mini_app.router(),  # /table: "📊 Open the table" (the Mini App); /web: a browser sign-in

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from services.orders.queries import OrderQueries
     from services.orders.service import OrderService
     from services.payments.settings import PaymentSettings
+    from services.payments.telegram import TelegramPayments
     from services.shops.service import ShopService
     from services.shops.settings import ShopSettingsService
     from services.shops.staff import StaffService
@@ -77,6 +78,7 @@ class HandlerData(MiddlewareData, I18nData, total=False):
     desk_login: DeskLogin
     customers: CustomerService
     payment_settings: PaymentSettings
+    telegram_payments: TelegramPayments
 
     # IdentityMiddleware: who is asking (absent for a bot's own updates).
     user: Person

@@ -43,6 +43,7 @@ from handlers.telegram.card_view import (
 )
 from handlers.telegram.format import esc, money, role_name
 from handlers.telegram.order_list_view import ListAct, ListCB
+from handlers.telegram.pay import pay_button
 from services.documents.service import INVOICE_STATUSES, Document, DocumentService
 from services.messaging.cards import CardRegistry
 from services.messaging.dialog import DialogService, EmailedFile
@@ -59,6 +60,7 @@ from services.messaging.notifications.recipients import BUYER, COPY, EDIT_CARD, 
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
 from services.payments.instructions import payment_text
+from services.payments.settings import takes_telegram_payments
 from services.refusals import OrderRefused
 from services.storefront.callbacks import CallbackRequests
 
@@ -387,13 +389,16 @@ def render(
                     code=esc(order.track_code), carrier=esc(order.carrier or "")
                 )
             )
+        markup = None
         if code in PAYMENT_STATUSES and delivery.to == BUYER:
             # How to pay, right in the message that asks for the money (issue 17).
             how = payment_text(shop.settings, notice.language, shop.language)
             if how:
                 used = sum(len(line) + 1 for line in lines) + 2
                 lines += ["", esc(_cut(how, room - used))]
-        return "\n".join(lines), None
+            if takes_telegram_payments(shop.settings):
+                markup = InlineKeyboardMarkup(inline_keyboard=[[pay_button(order.id)]])
+        return "\n".join(lines), markup
     if topic == "order_created":
         text = _("Your order #{number} at {shop} is placed: {total}.").format(
             number=number, shop=shop_name, total=total

@@ -4,7 +4,9 @@ database dump shows none of them; they are never shown back, only whether they a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -92,6 +94,11 @@ class PaymentSettings:
         return self._vault.open(sealed) if sealed else None
 
 
+def takes_telegram_payments(settings: Mapping[str, Any] | None) -> bool:
+    """Whether the shop set a provider token: its buyers get a "Pay" button."""
+    return bool((settings or {}).get(TELEGRAM_TOKEN))
+
+
 def _setup(shop: Shop) -> PaymentSetup:
     settings = shop.settings or {}
     return PaymentSetup(
@@ -99,5 +106,5 @@ def _setup(shop: Shop) -> PaymentSetup:
         shop_language=shop.language,
         instructions=instructions_by_language(settings),
         bank=bank_lines(settings, shop.language),
-        telegram_payments=bool(settings.get(TELEGRAM_TOKEN)),
+        telegram_payments=takes_telegram_payments(settings),
     )
