@@ -32,6 +32,8 @@ from services.outside.vault import Vault
 from services.payments.service import PaymentService
 from services.payments.settings import PaymentSettings
 from services.payments.telegram import TelegramPayments
+from services.payments.yookassa import YooKassaClient
+from services.payments.yookassa_payments import YooKassaPayments
 from services.shops.service import ShopService
 from services.shops.settings import ShopSettingsService
 from services.shops.staff import StaffService
@@ -114,6 +116,7 @@ class Container:
     payment_settings: PaymentSettings
     payments: PaymentService
     telegram_payments: TelegramPayments
+    yookassa_payments: YooKassaPayments
 
     async def close(self) -> None:
         await self.outside.close()
@@ -134,6 +137,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     callbacks = CallbackRequests(sessions, clock)
     payment_settings = PaymentSettings(sessions, vault)
     payments = PaymentService(sessions, clock, orders)
+    outside = AiohttpTransport()
     connectors = ConnectorRegistry(
         shopify_api_url=settings.shopify_api_url,
         # A store on loopback over plain HTTP only where shops may point the bot inward.
@@ -144,7 +148,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         engine=engine,
         sessions=sessions,
         clock=clock,
-        outside=AiohttpTransport(),
+        outside=outside,
         vault=vault,
         workflows=workflows,
         work=work,
@@ -188,6 +192,14 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         payment_settings=payment_settings,
         payments=payments,
         telegram_payments=TelegramPayments(sessions, orders, payment_settings, payments),
+        yookassa_payments=YooKassaPayments(
+            sessions,
+            orders,
+            payment_settings,
+            payments,
+            YooKassaClient(outside, settings.yookassa_api_url),
+            settings.public_url,
+        ),
     )
 
 

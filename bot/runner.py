@@ -27,6 +27,7 @@ from bot.web import (
     build_api_app,
     build_connectors_app,
     build_mini_app,
+    build_payments_app,
     build_web_app,
     start_web,
 )
@@ -149,6 +150,7 @@ def _storefront_apps(container: Container, bot_username: str | None) -> dict:
             max_body_bytes=container.settings.api_max_body_bytes,
         ),
         "/connectors": build_connectors_app(container),
+        "/payments": build_payments_app(container),
         "/app": build_mini_app(container),
     }
 

@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     # Shopify's Admin API base (unset: each shop's https://<shop>.myshopify.com); tests and
     # the demo point it at a fake on loopback.
     shopify_api_url: str | None = None
+    # YooKassa's API base (issue 17); tests and the demo point it at a fake on loopback.
+    yookassa_api_url: str = "https://api.yookassa.ru/v3"
     # How often due timers (automatic steps, reminders, time limits) are looked for.
     timer_sweep_seconds: float = Field(30.0, gt=0, le=3600)
 
@@ -116,7 +118,9 @@ class Settings(BaseSettings):
             raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://...")
         return value
 
-    @field_validator("telegram_api_url", "public_url", "webhook_url", "shopify_api_url")
+    @field_validator(
+        "telegram_api_url", "public_url", "webhook_url", "shopify_api_url", "yookassa_api_url"
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

@@ -112,6 +112,7 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
         # Payments (issue 17): how buyers pay, the providers' credentials.
         payment_settings=container.payment_settings,
         telegram_payments=container.telegram_payments,
+        yookassa_payments=container.yookassa_payments,
     )
     dispatcher.update.outer_middleware(UpdateTracking())
     dispatcher.update.outer_middleware(IdentityMiddleware())

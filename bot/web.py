@@ -31,6 +31,7 @@ from handlers.http.app.render import Renderer
 from handlers.http.connectors import connectors_app
 from handlers.http.links.pages import LinkPages
 from handlers.http.ops import OperationsRoutes
+from handlers.http.payments import payments_app
 from services import metrics
 from services.messaging.email.links import LinkSigner
 from storage.database import ping
@@ -140,6 +141,11 @@ def build_api_app(
 def build_connectors_app(container: Container) -> web.Application:
     """The platforms' inbound webhooks, to mount at /connectors."""
     return connectors_app(container.connector_inbound)
+
+
+def build_payments_app(container: Container) -> web.Application:
+    """Payment providers' notifications (issue 17), to mount at /payments."""
+    return payments_app(container.yookassa_payments)
 
 
 def build_mini_app(container: Container, i18n: I18n | None = None) -> web.Application:

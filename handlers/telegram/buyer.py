@@ -29,13 +29,12 @@ from handlers.telegram.dialog import BuyerAct, BuyerCB
 from handlers.telegram.document_callbacks import DocAct, DocCB
 from handlers.telegram.format import esc, money, when
 from handlers.telegram.order_card import show_card
-from handlers.telegram.pay import pay_button
+from handlers.telegram.pay import pay_buttons
 from services.buyers.service import BuyerOrder, BuyerService
 from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
 from services.payments.instructions import payment_text
-from services.payments.settings import takes_telegram_payments
 from services.refusals import Reason, Refused
 from services.shops.users import Person
 
@@ -217,8 +216,9 @@ async def how_to_pay(
             "arrived yet, ask the shop: «💬 Write to the shop»."
         )
     markup = write_keyboard(order.id)
-    if takes_telegram_payments(view.shop.settings) and order.status in PAYMENT_STATUSES:
-        markup.inline_keyboard.insert(0, [pay_button(order.id)])  # issue 17: pay right here
+    buttons = pay_buttons(order.id, view.shop.settings)
+    if buttons and order.status in PAYMENT_STATUSES:
+        markup.inline_keyboard.insert(0, buttons)  # issue 17: pay right here
     markup.inline_keyboard.append(  # E3: the documents to pay by (handlers.telegram.documents)
         [
             InlineKeyboardButton(

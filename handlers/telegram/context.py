@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from services.orders.service import OrderService
     from services.payments.settings import PaymentSettings
     from services.payments.telegram import TelegramPayments
+    from services.payments.yookassa_payments import YooKassaPayments
     from services.shops.service import ShopService
     from services.shops.settings import ShopSettingsService
     from services.shops.staff import StaffService
@@ -79,6 +80,7 @@ class HandlerData(MiddlewareData, I18nData, total=False):
     customers: CustomerService
     payment_settings: PaymentSettings
     telegram_payments: TelegramPayments
+    yookassa_payments: YooKassaPayments
 
     # IdentityMiddleware: who is asking (absent for a bot's own updates).
     user: Person

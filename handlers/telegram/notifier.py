@@ -43,7 +43,7 @@ from handlers.telegram.card_view import (
 )
 from handlers.telegram.format import esc, money, role_name
 from handlers.telegram.order_list_view import ListAct, ListCB
-from handlers.telegram.pay import pay_button
+from handlers.telegram.pay import pay_buttons
 from services.documents.service import INVOICE_STATUSES, Document, DocumentService
 from services.messaging.cards import CardRegistry
 from services.messaging.dialog import DialogService, EmailedFile
@@ -60,7 +60,6 @@ from services.messaging.notifications.recipients import BUYER, COPY, EDIT_CARD, 
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
 from services.payments.instructions import payment_text
-from services.payments.settings import takes_telegram_payments
 from services.refusals import OrderRefused
 from services.storefront.callbacks import CallbackRequests
 
@@ -396,8 +395,9 @@ def render(
             if how:
                 used = sum(len(line) + 1 for line in lines) + 2
                 lines += ["", esc(_cut(how, room - used))]
-            if takes_telegram_payments(shop.settings):
-                markup = InlineKeyboardMarkup(inline_keyboard=[[pay_button(order.id)]])
+            buttons = pay_buttons(order.id, shop.settings)
+            if buttons:
+                markup = InlineKeyboardMarkup(inline_keyboard=[buttons])
         return "\n".join(lines), markup
     if topic == "order_created":
         text = _("Your order #{number} at {shop} is placed: {total}.").format(

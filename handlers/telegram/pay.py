@@ -5,11 +5,15 @@ differs), and Telegram's successful_payment marks the order paid through the pay
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aiogram import F, Router
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
+    InlineKeyboardMarkup,
     LabeledPrice,
     Message,
     PreCheckoutQuery,
@@ -18,15 +22,32 @@ from aiogram.utils.i18n import gettext as _
 
 from services.orders.actors import ActorRef
 from services.orders.payments import ProviderOutcome
+from services.payments.settings import takes_telegram_payments, takes_yookassa
 from services.payments.telegram import TelegramPayments, Unpayable
+from services.payments.yookassa_payments import YooKassaPayments
+
+TELEGRAM, YOOKASSA = "t", "y"
 
 
 class PayCB(CallbackData, prefix="po"):
     id: int  # the order to pay
+    via: str = TELEGRAM  # TELEGRAM: an invoice here; YOOKASSA: a link to YooKassa's page
 
 
-def pay_button(order_id: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=_("💳 Pay"), callback_data=PayCB(id=order_id).pack())
+def pay_buttons(order_id: int, settings: Mapping[str, Any] | None) -> list[InlineKeyboardButton]:
+    """The ways to pay online the shop set up (none: the buyer pays as the instructions say)."""
+    buttons = []
+    if takes_telegram_payments(settings):
+        buttons.append(
+            InlineKeyboardButton(text=_("💳 Pay"), callback_data=PayCB(id=order_id).pack())
+        )
+    if takes_yookassa(settings):
+        buttons.append(
+            InlineKeyboardButton(
+                text=_("💳 Pay by card"), callback_data=PayCB(id=order_id, via=YOOKASSA).pack()
+            )
+        )
+    return buttons
 
 
 def unpayable_text(reason: Unpayable) -> str:
@@ -38,12 +59,24 @@ def unpayable_text(reason: Unpayable) -> str:
     }[reason]
 
 
-async def send_invoice(
+async def pay(
     query: CallbackQuery,
     callback_data: PayCB,
     telegram_payments: TelegramPayments,
+    yookassa_payments: YooKassaPayments,
     actor: ActorRef,
 ) -> None:
+    if callback_data.via == YOOKASSA:
+        link = await yookassa_payments.payment_link(
+            callback_data.id, actor, _("Order #{id}").format(id=callback_data.id)
+        )
+        await query.message.answer(
+            _("Pay on YooKassa's secure page:"),
+            reply_markup=InlineKeyboardMarkup(
+                inline_keyboard=[[InlineKeyboardButton(text=_("💳 Pay by card"), url=link.url)]]
+            ),
+        )
+        return
     invoice = await telegram_payments.invoice(
         callback_data.id,
         actor,
@@ -93,7 +126,7 @@ async def payment_made(message: Message, telegram_payments: TelegramPayments) ->
 
 def router() -> Router:
     router = Router(name=__name__)
-    router.callback_query.register(send_invoice, PayCB.filter())
+    router.callback_query.register(pay, PayCB.filter())
     router.pre_checkout_query.register(pre_checkout)
     router.message.register(payment_made, F.successful_payment)
     return router

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -30,6 +31,9 @@ from services.shops.users import Person
 from services.vocabulary import LANGUAGES
 
 CLEAR = "-"  # typed to remove a value
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
 PREVIEW = 300  # characters of each language's instructions on the screen
 
 
@@ -37,6 +41,7 @@ class PayAct(StrEnum):
     MENU = "m"  # the payments screen
     TEXT = "t"  # type the instructions in language `lang`
     TOKEN = "k"  # type the Telegram Payments provider token
+    YOOKASSA = "y"  # type the YooKassa shop id and secret key
 
 
 class PayCB(CallbackData, prefix="pay"):
@@ -48,6 +53,7 @@ class PayCB(CallbackData, prefix="pay"):
 class PaymentEdit(StatesGroup):
     instructions = State()  # typing the instructions in one language
     token = State()  # typing the provider token
+    yookassa = State()  # typing the YooKassa shop id and secret key
 
 
 def payments_button(shop_id: int) -> InlineKeyboardButton:
@@ -75,6 +81,9 @@ def payments_screen(setup: PaymentSetup) -> tuple[str, InlineKeyboardMarkup]:
             state=_("on") if setup.telegram_payments else _("off")
         )
     )
+    lines.append(
+        _("<b>YooKassa:</b> {state}").format(state=_("on") if setup.yookassa else _("off"))
+    )
     builder = InlineKeyboardBuilder()
     for language in LANGUAGES:
         builder.button(
@@ -90,6 +99,11 @@ def payments_screen(setup: PaymentSetup) -> tuple[str, InlineKeyboardMarkup]:
             text=_("🔌 Telegram Payments"),
             callback_data=PayCB(act=PayAct.TOKEN, shop=shop_id).pack(),
         ),
+    )
+    builder.row(
+        InlineKeyboardButton(
+            text=_("🔌 YooKassa"), callback_data=PayCB(act=PayAct.YOOKASSA, shop=shop_id).pack()
+        )
     )
     builder.row(_settings_button(shop_id))
     return "\n".join(lines), builder.as_markup()
@@ -142,6 +156,40 @@ async def ask_token(
         "get a «Pay» button. Send {clear} to turn Telegram Payments off."
     ).format(clear=CLEAR)
     await query.message.edit_text(text, reply_markup=_back(setup.shop_id))
+
+
+async def ask_yookassa(
+    query: CallbackQuery,
+    callback_data: PayCB,
+    user: Person,
+    payment_settings: PaymentSettings,
+    state: FSMContext,
+    settings: Settings,
+) -> None:
+    setup = await payment_settings.get(callback_data.shop, user.id)
+    await state.set_state(PaymentEdit.yookassa)
+    await state.update_data(shop_id=setup.shop_id)
+    text = _(
+        "Send your YooKassa shop id and secret key, separated by a space. In YooKassa's "
+        "account, set the HTTP notifications URL to {url} (payment.succeeded, "
+        "payment.canceled). Send {clear} to turn YooKassa off."
+    ).format(url=f"{settings.public_url}/payments/yookassa/{setup.shop_id}", clear=CLEAR)
+    await query.message.edit_text(text, reply_markup=_back(setup.shop_id))
+
+
+async def yookassa_typed(
+    message: Message, user: Person, payment_settings: PaymentSettings, state: FSMContext
+) -> None:
+    data = await state.get_data()
+    text = message.text.strip()
+    with contextlib.suppress(TelegramAPIError):
+        await message.delete()  # the secret key does not stay in the chat's history
+    await _save(
+        message,
+        state,
+        data["shop_id"],
+        payment_settings.set_yookassa(data["shop_id"], user.id, "" if text == CLEAR else text),
+    )
 
 
 async def instructions_typed(
@@ -221,4 +269,6 @@ def router() -> Router:
     router.callback_query.register(ask_token, PayCB.filter(F.act == PayAct.TOKEN))
     router.message.register(instructions_typed, PaymentEdit.instructions, TYPED)
     router.message.register(token_typed, PaymentEdit.token, TYPED)
+    router.callback_query.register(ask_yookassa, PayCB.filter(F.act == PayAct.YOOKASSA))
+    router.message.register(yookassa_typed, PaymentEdit.yookassa, TYPED)
     return router

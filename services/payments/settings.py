@@ -24,6 +24,7 @@ from storage.database import reading
 from storage.models import Shop
 
 TELEGRAM_TOKEN = "telegram_payments_token"  # shop.settings key: the sealed provider token
+YOOKASSA = "yookassa"  # shop.settings key: {"shop_id": ..., "secret_key": <sealed>}
 # A provider token from @BotFather's Payments: "<digits>:<TEST|LIVE>:<key>".
 _TOKEN_MIN, _TOKEN_MAX = 10, 200
 
@@ -35,6 +36,7 @@ class PaymentSetup:
     instructions: dict[str, str]  # {language: text}
     bank: list[str]  # the bank details' lines, as buyers see them
     telegram_payments: bool  # a provider token is set
+    yookassa: bool = False  # a YooKassa shop id and secret key are set
 
 
 class PaymentSettings:
@@ -86,12 +88,43 @@ class PaymentSettings:
             shop.settings = settings
             return _setup(shop)
 
+    async def set_yookassa(self, shop_id: int, user_id: int, text: str) -> PaymentSetup:
+        """'<shop id> <secret key>' from YooKassa's account ("" removes them); the key sealed."""
+        parts = text.split()
+        if parts and (len(parts) != 2 or not parts[0].isdigit() or len(parts[1]) > 200):
+            raise Refused(
+                Reason.INVALID,
+                "the shop id and the secret key, separated by a space: 506751 live_AbC…",
+                {"field": "yookassa"},
+            )
+        async with self._sessions() as session, session.begin():
+            await require_supervisor(session, shop_id, user_id)
+            shop = await session.get(Shop, shop_id, with_for_update=True)
+            settings = {k: v for k, v in (shop.settings or {}).items() if k != YOOKASSA}
+            if parts:
+                settings[YOOKASSA] = {"shop_id": parts[0], "secret_key": self._vault.seal(parts[1])}
+            shop.settings = settings
+            return _setup(shop)
+
+    async def yookassa(self, shop_id: int) -> tuple[str, str] | None:
+        """The shop's YooKassa shop id and secret key, opened (never shown)."""
+        async with reading(self._sessions) as session:
+            shop = await session.get(Shop, shop_id)
+            stored = (shop.settings or {}).get(YOOKASSA) if shop else None
+        if not isinstance(stored, Mapping):
+            return None
+        return str(stored["shop_id"]), self._vault.open(stored["secret_key"])
+
     async def telegram_token(self, shop_id: int) -> str | None:
         """The shop's provider token, opened, for sending an invoice (never shown)."""
         async with reading(self._sessions) as session:
             shop = await session.get(Shop, shop_id)
             sealed = (shop.settings or {}).get(TELEGRAM_TOKEN) if shop else None
         return self._vault.open(sealed) if sealed else None
+
+
+def takes_yookassa(settings: Mapping[str, Any] | None) -> bool:
+    return isinstance((settings or {}).get(YOOKASSA), Mapping)
 
 
 def takes_telegram_payments(settings: Mapping[str, Any] | None) -> bool:
@@ -107,4 +140,5 @@ def _setup(shop: Shop) -> PaymentSetup:
         instructions=instructions_by_language(settings),
         bank=bank_lines(settings, shop.language),
         telegram_payments=takes_telegram_payments(settings),
+        yookassa=takes_yookassa(settings),
     )
