@@ -19,7 +19,7 @@ from aiogram import Bot, Dispatcher
 
 from bot import mail
 from bot.container import Container, build_container
-from bot.pumps import build_connector_pump, build_pump, build_webhook_pump
+from bot.pumps import build_connector_pump, build_pump, build_refund_pump, build_webhook_pump
 from bot.scheduler import add_retention_job, build_scheduler, build_sweep
 from bot.settings import Settings
 from bot.telegram import build_bot, build_dispatcher, set_app_button, set_commands
@@ -160,4 +160,5 @@ def _storefront_pumps(container: Container, stop: asyncio.Event) -> list[asyncio
     return [
         asyncio.create_task(build_webhook_pump(container).run(stop), name="webhooks"),
         asyncio.create_task(build_connector_pump(container).run(stop), name="connectors"),
+        asyncio.create_task(build_refund_pump(container).run(stop), name="refunds"),
     ]

@@ -15,9 +15,10 @@ from services.money.ledger import postings as ledger
 from services.orders import notices
 from services.orders.access import Who
 from services.orders.unit import Unit
+from services.payments import refunds
 from services.storefront.connections import platform_status
 from services.time import sla, timers
-from services.workflow.definition import Workflow
+from services.workflow.definition import StatusKind, Workflow
 from services.workflow.engine import Applied, OrderFacts
 from storage.models import Order, OrderEvent, Shop
 
@@ -89,6 +90,9 @@ async def write_decision(
         was_late=was_late,
         now=unit.now,
     )
+    if workflow.status(order.status).kind is StatusKind.FINAL_FAILURE:
+        # Paid through a provider, then cancelled: the money goes back the way it came.
+        await refunds.owe_back(unit.session, order, unit.now)
     notices.status_changed(unit.outbox, order, workflow, events[-1], events[0])
     # An order from a connected platform is told back to it (H4), from all the steps.
     platform_status.status_changed(unit.outbox, order, workflow, events)

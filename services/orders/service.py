@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import metrics
+from services.money.ledger import postings as ledger_postings
 from services.orders import access, drafts, editing, links_used, notices, payments, timed
 from services.orders.access import Who
 from services.orders.actors import ActorRef
@@ -484,6 +485,31 @@ class OrderService:
                 unit, order, workflow, who, paid
             )
             return PaymentApplied(outcome, problem, order.status, events)
+
+        return await self._transaction(work)
+
+    async def record_provider_refund(
+        self, order_id: int, actor: ActorRef, *, provider: str, refund_id: str, amount: int
+    ) -> bool:
+        """The provider refunded `amount` of the order's payment (services.payments.refund_pump):
+        recorded in the ledger under its refund id, once; the shop's card redrawn."""
+
+        async def work(unit: Unit) -> bool:
+            order = await unit.load(order_id, lock=True, items=False, asking=actor)
+            who = await unit.who(order, actor)
+            event = unit.add_event(
+                order,
+                who,
+                action=OrderEvents.REFUND_RECORDED,
+                payload={"amount": amount, "provider": provider, "refund_id": refund_id},
+            )
+            await unit.session.flush()
+            recorded = await ledger_postings.record_provider_refund(
+                unit.session, order, amount, provider, refund_id, event, unit.now
+            )
+            if not recorded:
+                await unit.session.delete(event)
+            return recorded
 
         return await self._transaction(work)
 

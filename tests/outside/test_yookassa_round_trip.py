@@ -8,18 +8,27 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot.container import Container, build_container
+from bot.pumps import build_refund_pump
 from bot.settings import Settings
 from bot.web import build_payments_app, build_web_app
 from services.messaging.email.links import LinkSigner
 from services.orders.actors import ActorRef, Channel
 from services.payments.yookassa import YooKassaClient, YooKassaCredentials
-from storage.models import LedgerEntry, Order, OrderEvent, OutboxMessage, Payment
+from storage.models import (
+    LedgerEntry,
+    Order,
+    OrderEvent,
+    OutboxMessage,
+    Payment,
+    PaymentRefund,
+)
 from tests.factories import draft, item
 from tests.outside.fakes.yookassa import FakeYooKassa
 
@@ -193,3 +202,51 @@ async def test_a_confirmed_wrong_amount_flags_the_order_and_tells_the_shop(bot):
     assert (fresh.problem, fresh.problem_reason) == (True, "payment")
     told = (OutboxMessage.order_id == order.id, OutboxMessage.topic == "payment_notice")
     assert await bot.count(OutboxMessage, *told) == 1
+
+
+async def test_a_paid_order_cancelled_is_refunded_through_yookassa_once(bot):
+    # a reseller's order (initial: awaiting payment), paid through YooKassa
+    created = await bot.container.shops.create_shop(
+        name="Resale", owner_telegram_id=5252, preset="reseller", currency="RUB", country="RU"
+    )
+    owner = ActorRef.user(created.owner.id)
+    await bot.container.payment_settings.set_yookassa(
+        created.shop.id, created.owner.id, f"{SHOP_ID} {SECRET}"
+    )
+    [order] = await bot.container.orders.create_orders(
+        created.shop.id, draft(item("CAT-1", 1, 200_000)), ActorRef.system(Channel.API)
+    )
+    link = await bot.container.yookassa_payments.payment_link(
+        order.id, ActorRef.buyer(order.buyer_id), "Order #1"
+    )
+    bot.fake.succeed(link.payment_id)
+    assert await bot.notify("payment.succeeded", link.payment_id, shop_id=created.shop.id) == 200
+    assert (await bot.order(order.id)).status == "paid"
+
+    # the shop cancels it: the refund is owed in the same transaction, sent by the pump
+    await bot.container.orders.apply(order.id, owner, "cancel", {"reason": "out_of_stock"})
+    pump = build_refund_pump(bot.container)
+    bot.fake.fail_next("rate_limited")  # YooKassa busy at the first try
+    assert await pump.run_once() == 1
+    [row] = await rows(bot, PaymentRefund)
+    assert (row.status, row.attempts, row.provider_refund_id) == ("pending", 1, None)
+    assert not bot.fake.refunds
+
+    bot.container.clock.advance(timedelta(minutes=5))
+    assert await pump.run_once() == 1
+    assert await pump.run_once() == 0  # nothing more to send
+    [row] = await rows(bot, PaymentRefund)
+    assert row.status == "succeeded"
+    [refund] = bot.fake.refunds.values()
+    assert row.provider_refund_id == refund["id"]
+    assert refund["amount"] == {"value": "2000.00", "currency": "RUB"}
+    keys = {r.idempotence_key for r in bot.fake.posts("/refunds")}
+    assert len(keys) == 1  # every try with the same key
+    memo = (LedgerEntry.order_id == order.id, LedgerEntry.kind == "provider_refund")
+    [entry] = await rows(bot, LedgerEntry, *memo)
+    assert refund["id"] in entry.dedupe_key and entry.amount == 200_000
+
+
+async def rows(bot, model, *where):
+    async with bot.container.sessions() as session:
+        return list(await session.scalars(select(model).where(*where)))

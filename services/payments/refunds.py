@@ -1,0 +1,72 @@
+"""Money given back through the provider that took it (issue 17).
+
+A paid order that ends cancelled owes the buyer their money: in the same transaction as the
+cancellation, each of its provider payments that can be refunded by API gets a refund row
+(`owe_back`). A pump sends the rows to the provider with the same Idempotence-Key every time,
+so a retry after a timeout never refunds twice; when the provider has it, the refund is
+recorded in the ledger under the provider's refund id (OrderService.record_provider_refund).
+Telegram Payments cannot be refunded through the Bot API (only Stars can): those stay with the
+shop, who is told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.database import insert_for
+from storage.models import Order, Payment, PaymentRefund
+
+log = logging.getLogger(__name__)
+
+REFUNDABLE = frozenset({"yookassa"})  # providers we refund through their API
+MAX_ATTEMPTS = 8
+FIRST_PAUSE = timedelta(seconds=30)
+
+
+async def owe_back(session: AsyncSession, order: Order, now: datetime) -> int:
+    """The order ended cancelled: its applied provider payments are to be refunded. Returns
+    how many refunds were added (a payment already being refunded is not added again)."""
+    paid = list(
+        await session.scalars(
+            select(Payment).where(
+                Payment.order_id == order.id,
+                Payment.outcome == "paid",
+                Payment.provider.in_(REFUNDABLE),
+            )
+        )
+    )
+    for payment in paid:
+        await session.execute(
+            insert_for(session, PaymentRefund)
+            .values(
+                shop_id=order.shop_id,
+                order_id=order.id,
+                payment_id=payment.id,
+                key=f"cancel:{payment.id}",
+                amount=payment.amount,
+                currency=payment.currency,
+                status="pending",
+                attempts=0,
+                next_try_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+    return len(paid)
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(FIRST_PAUSE * 2 ** max(attempts - 1, 0), timedelta(hours=6))
+
+
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
