@@ -34,6 +34,7 @@ from handlers.http.ops import OperationsRoutes
 from handlers.http.payments import payments_app
 from services import metrics
 from services.messaging.email.links import LinkSigner
+from services.storefront.payments import StorefrontPayments
 from storage.database import ping
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,9 @@ def build_api_app(
             changes=container.storefront_changes,
             keyed=container.keyed,
             max_body_bytes=max_body_bytes,
+            payments=StorefrontPayments(
+                container.orders, container.storefront_queries, container.payments
+            ),
         ),
         CallbacksApi(
             gate=gate,
