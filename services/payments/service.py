@@ -137,7 +137,14 @@ class PaymentService:
             row.outcome, row.reason, row.updated_at = outcome, problem, self._clock.now()
 
 
+# What a provider's event may say about the payer (a name, a phone, a card's digits): not kept,
+# so a payment row holds no personal data to forget (services/operations/erasure.py).
+PERSONAL = frozenset({"order_info", "payment_method", "shipping_option_id"})
+
+
 def _cut(raw: dict[str, Any]) -> dict[str, Any]:
-    """The provider's event as it came, unless it is too big to keep whole."""
+    """The provider's event as it came, without what it says about the payer, unless it is
+    too big to keep whole."""
+    raw = {key: value for key, value in raw.items() if key not in PERSONAL}
     text = json.dumps(raw, ensure_ascii=False, default=str)
     return raw if len(text) <= MAX_RAW else {"cut": text[:MAX_RAW]}

@@ -24,7 +24,11 @@ from storage.database import reading
 from storage.models import Shop
 
 TELEGRAM_TOKEN = "telegram_payments_token"  # shop.settings key: the sealed provider token
-YOOKASSA = "yookassa"  # shop.settings key: {"shop_id": ..., "secret_key": <sealed>}
+YOOKASSA = "yookassa_shop_id"  # shop.settings key: the YooKassa shop id (not secret)
+YOOKASSA_KEY = "yookassa_secret_key"  # shop.settings key: the sealed secret key
+# Both sealed keys are marked on Shop.settings (storage/sealing.py), so a key rotation's
+# `python -m bot secrets reseal` moves them too.
+SEALED_KEYS = (TELEGRAM_TOKEN, YOOKASSA_KEY)
 # A provider token from @BotFather's Payments: "<digits>:<TEST|LIVE>:<key>".
 _TOKEN_MIN, _TOKEN_MAX = 10, 200
 
@@ -100,9 +104,12 @@ class PaymentSettings:
         async with self._sessions() as session, session.begin():
             await require_supervisor(session, shop_id, user_id)
             shop = await session.get(Shop, shop_id, with_for_update=True)
-            settings = {k: v for k, v in (shop.settings or {}).items() if k != YOOKASSA}
+            settings = {
+                k: v for k, v in (shop.settings or {}).items() if k not in (YOOKASSA, YOOKASSA_KEY)
+            }
             if parts:
-                settings[YOOKASSA] = {"shop_id": parts[0], "secret_key": self._vault.seal(parts[1])}
+                settings[YOOKASSA] = parts[0]
+                settings[YOOKASSA_KEY] = self._vault.seal(parts[1])
             shop.settings = settings
             return _setup(shop)
 
@@ -110,10 +117,10 @@ class PaymentSettings:
         """The shop's YooKassa shop id and secret key, opened (never shown)."""
         async with reading(self._sessions) as session:
             shop = await session.get(Shop, shop_id)
-            stored = (shop.settings or {}).get(YOOKASSA) if shop else None
-        if not isinstance(stored, Mapping):
+            settings = (shop.settings or {}) if shop else {}
+        if not takes_yookassa(settings):
             return None
-        return str(stored["shop_id"]), self._vault.open(stored["secret_key"])
+        return str(settings[YOOKASSA]), self._vault.open(settings[YOOKASSA_KEY])
 
     async def telegram_token(self, shop_id: int) -> str | None:
         """The shop's provider token, opened, for sending an invoice (never shown)."""
@@ -124,7 +131,8 @@ class PaymentSettings:
 
 
 def takes_yookassa(settings: Mapping[str, Any] | None) -> bool:
-    return isinstance((settings or {}).get(YOOKASSA), Mapping)
+    settings = settings or {}
+    return bool(settings.get(YOOKASSA) and settings.get(YOOKASSA_KEY))
 
 
 def takes_telegram_payments(settings: Mapping[str, Any] | None) -> bool:
