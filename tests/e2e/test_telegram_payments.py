@@ -5,6 +5,7 @@ or was paid meanwhile refuses the payment at pre-checkout and nothing is charged
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from storage.models import LedgerEntry, OrderEvent
@@ -18,6 +19,7 @@ from tests.e2e.shops import (
     place_order,
     ref,
 )
+from tests.outside.fakes.yookassa import FakeYooKassa
 
 SHOP = ShopRecipe(language="en", staff=("manager", "accountant"))
 TOKEN = "381764678:TEST:100500"
@@ -116,3 +118,42 @@ async def test_no_token_no_pay_button(tg):
     heading = f"Order #{order.number} at Cats & Dogs: Awaiting payment"
     news = [m for m in tg.emulator.messages(ivan) if m.outgoing and m.content.startswith(heading)]
     assert news and not any("💳 Pay" in row for row in tg.emulator.buttons(news[0]))
+
+
+@pytest.fixture
+async def yookassa(monkeypatch):
+    """The fake YooKassa on loopback, the bot's YOOKASSA_API_URL pointing at it (set before
+    `tg` builds the bot: ask for this fixture first)."""
+    fake = await FakeYooKassa().start()
+    monkeypatch.setenv("YOOKASSA_API_URL", fake.url)
+    yield fake
+    await fake.stop()
+
+
+async def test_pay_by_card_opens_yookassa_and_its_notification_marks_the_order_paid(yookassa, tg):
+    shop = await open_shop(tg, SHOP)
+    owner_id = (await db_user(tg, shop.owner)).id
+    await tg.container.payment_settings.set_yookassa(shop.id, owner_id, "506751 test_secret")
+    order = await place_order(tg, shop.id)
+    ivan = await buyer_via_link(tg, order)
+    await tg.container.orders.apply(order.id, await ref(tg, shop.manager), "confirm")
+    await tg.deliver()
+
+    # the buyer taps "💳 Pay by card" and gets the link to YooKassa's page
+    await tg.tap_offered(ivan, "💳 Pay by card")
+    page = message_starting(tg, ivan, "Pay on YooKassa's secure page")
+    [[button]] = page.reply_markup["inline_keyboard"]
+    assert button["url"].startswith("https://yoomoney.ru/")
+    [payment_id] = yookassa.payments
+    assert yookassa.payments[payment_id]["metadata"]["order_id"] == str(order.id)
+
+    # the buyer pays there; YooKassa's notification reaches the bot's web server
+    yookassa.succeed(payment_id)
+    received = await tg.container.yookassa_payments.notified(
+        shop.id, yookassa.notification("payment.succeeded", payment_id)
+    )
+    assert received.value == "applied"
+    assert (await fresh(tg, order.id)).status == "preparing_shipment"
+    await tg.deliver()
+    assert message_starting(tg, ivan, f"Order #{order.number} at Cats & Dogs: Preparing")
+    assert message_starting(tg, shop.owner, f"💳 Order #{order.number}: the buyer paid")
