@@ -454,7 +454,12 @@ def render(
         amount = money(
             int(data.get("amount") or 0), data.get("currency") or order.currency, notice.language
         )
-        if data.get("kind") == "received":
+        if data.get("kind") == "refund_failed":
+            text = _(
+                "⚠️ Order #{number}: the refund of {amount} through the payment provider failed. "
+                "Refund it in the provider's account."
+            ).format(number=number, amount=amount)
+        elif data.get("kind") == "received":
             text = _("💳 Order #{number}: the buyer paid {amount} online. Now: {status}").format(
                 number=number, amount=amount, status=esc(notice.status_title(order.status))
             )

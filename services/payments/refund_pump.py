@@ -15,6 +15,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.messaging.notifications.outbox import Outbox
+from services.orders.payments import PAYMENT_NOTICE
 from services.orders.service import OrderService
 from services.payments.refunds import MAX_ATTEMPTS, backoff, sleep_or_stop
 from services.payments.service import PAYMENT_ACTOR
@@ -133,3 +135,20 @@ class RefundPump:
             if provider_refund_id:
                 row.provider_refund_id = provider_refund_id
             row.next_try_at = now + backoff(row.attempts) if retry else now
+            if status == "failed":
+                # The money did not go back by itself: the shop refunds it by hand.
+                outbox = Outbox(now)
+                outbox.add(
+                    key=f"payment_refund:{row.id}:failed",
+                    channel="telegram",
+                    audience="staff",
+                    topic=PAYMENT_NOTICE,
+                    shop_id=row.shop_id,
+                    order_id=row.order_id,
+                    payload={
+                        "kind": "refund_failed",
+                        "amount": row.amount,
+                        "currency": row.currency,
+                    },
+                )
+                await outbox.write(session)

@@ -28,6 +28,37 @@ MAX_ATTEMPTS = 8
 FIRST_PAUSE = timedelta(seconds=30)
 
 
+async def owe_back_return(
+    session: AsyncSession, order: Order, return_id: int, amount: int, now: datetime
+) -> bool:
+    """A return was refunded: `amount` goes back through the provider payment that took the
+    order's money, if one can be refunded by API (its first, up to what it has left)."""
+    payment = await session.scalar(
+        select(Payment)
+        .where(
+            Payment.order_id == order.id,
+            Payment.outcome == "paid",
+            Payment.provider.in_(REFUNDABLE),
+        )
+        .order_by(Payment.id)
+        .limit(1)
+    )
+    if payment is None or amount <= 0:
+        return False
+    refunded = sum(
+        await session.scalars(
+            select(PaymentRefund.amount).where(
+                PaymentRefund.payment_id == payment.id, PaymentRefund.status != "failed"
+            )
+        )
+    )
+    amount = min(amount, payment.amount - refunded)
+    if amount <= 0:
+        return False
+    await _owe(session, order, payment, f"return:{return_id}", amount, now)
+    return True
+
+
 async def owe_back(session: AsyncSession, order: Order, now: datetime) -> int:
     """The order ended cancelled: its applied provider payments are to be refunded. Returns
     how many refunds were added (a payment already being refunded is not added again)."""
@@ -41,24 +72,40 @@ async def owe_back(session: AsyncSession, order: Order, now: datetime) -> int:
         )
     )
     for payment in paid:
-        await session.execute(
-            insert_for(session, PaymentRefund)
-            .values(
-                shop_id=order.shop_id,
-                order_id=order.id,
-                payment_id=payment.id,
-                key=f"cancel:{payment.id}",
-                amount=payment.amount,
-                currency=payment.currency,
-                status="pending",
-                attempts=0,
-                next_try_at=now,
-                created_at=now,
-                updated_at=now,
+        refunded = sum(
+            await session.scalars(
+                select(PaymentRefund.amount).where(
+                    PaymentRefund.payment_id == payment.id, PaymentRefund.status != "failed"
+                )
             )
-            .on_conflict_do_nothing(index_elements=["key"])
         )
+        if payment.amount > refunded:
+            await _owe(
+                session, order, payment, f"cancel:{payment.id}", payment.amount - refunded, now
+            )
     return len(paid)
+
+
+async def _owe(
+    session: AsyncSession, order: Order, payment: Payment, key: str, amount: int, now: datetime
+) -> None:
+    await session.execute(
+        insert_for(session, PaymentRefund)
+        .values(
+            shop_id=order.shop_id,
+            order_id=order.id,
+            payment_id=payment.id,
+            key=key,
+            amount=amount,
+            currency=payment.currency,
+            status="pending",
+            attempts=0,
+            next_try_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
 
 
 def backoff(attempts: int) -> timedelta:

@@ -250,3 +250,31 @@ async def test_a_paid_order_cancelled_is_refunded_through_yookassa_once(bot):
 async def rows(bot, model, *where):
     async with bot.container.sessions() as session:
         return list(await session.scalars(select(model).where(*where)))
+
+
+async def test_a_refund_yookassa_refuses_is_failed_and_the_shop_told(bot):
+    created = await bot.container.shops.create_shop(
+        name="Resale", owner_telegram_id=5353, preset="reseller", currency="RUB", country="RU"
+    )
+    await bot.container.payment_settings.set_yookassa(
+        created.shop.id, created.owner.id, f"{SHOP_ID} {SECRET}"
+    )
+    [order] = await bot.container.orders.create_orders(
+        created.shop.id, draft(item("CAT-1", 1, 200_000)), ActorRef.system(Channel.API)
+    )
+    link = await bot.container.yookassa_payments.payment_link(
+        order.id, ActorRef.buyer(order.buyer_id), "Order #1"
+    )
+    bot.fake.succeed(link.payment_id)
+    await bot.notify("payment.succeeded", link.payment_id, shop_id=created.shop.id)
+    owner = ActorRef.user(created.owner.id)
+    await bot.container.orders.apply(order.id, owner, "cancel", {"reason": "out_of_stock"})
+
+    bot.fake.fail_next("bad_request")
+    assert await build_refund_pump(bot.container).run_once() == 1
+
+    [row] = await rows(bot, PaymentRefund)
+    assert row.status == "failed" and not bot.fake.refunds
+    told = (OutboxMessage.order_id == order.id, OutboxMessage.topic == "payment_notice")
+    kinds = [m.payload["kind"] for m in await rows(bot, OutboxMessage, *told)]
+    assert kinds == ["received", "refund_failed"]

@@ -11,8 +11,16 @@ from sqlalchemy import func, select
 from services.orders.actors import ActorRef, Channel
 from services.orders.payments import ProviderOutcome
 from services.payments.service import Confirmed, PaymentService
-from storage.models import LedgerEntry, Order, OrderEvent, OutboxMessage, Payment
-from tests.factories import make_order, make_shop
+from storage.models import (
+    LedgerEntry,
+    Order,
+    OrderEvent,
+    OutboxMessage,
+    Payment,
+    PaymentRefund,
+)
+from tests.factories import bind_buyer, make_order, make_shop
+from tests.returns_factories import return_service, returnable
 
 
 async def awaiting_payment(services):
@@ -147,3 +155,27 @@ async def test_the_same_payment_id_for_another_order_changes_nothing(services):
     assert result.outcome is ProviderOutcome.MISMATCH
     assert (await read(services, other.id)).status == "awaiting_payment"
     assert await count(services, Payment) == 1
+
+
+async def test_a_refunded_return_of_an_order_paid_through_yookassa_is_owed_back_there(services):
+    shop = await make_shop(services)
+    payments = PaymentService(services.sessions, services.clock, services.orders)
+    order = await make_order(services, shop, returnable("A", 3, 1000))
+    await bind_buyer(services, order, shop.buyer_user)
+    manager, buyer = ActorRef.user(shop.manager.id), ActorRef.user(shop.buyer_user.id)
+    await services.orders.apply(order.id, manager, "confirm")
+    assert (await payments.confirmed(paid(order, "yk-ret"))).outcome is ProviderOutcome.PAID
+    await services.orders.apply(order.id, manager, "ship", {"carrier": "CDEK", "track_code": "AB1"})
+    await services.orders.apply(order.id, buyer, "confirm_receipt")
+    order = await services.orders.get(order.id, manager)
+    returns = return_service(services)
+
+    request = await returns.request(order.id, buyer, {order.items[0].id: 2}, "Wrong size")
+    for step in (returns.approve, returns.goods_received, returns.refund):
+        request = await step(request.id, manager)
+
+    async with services.sessions() as session:
+        [refund] = list(
+            await session.scalars(select(PaymentRefund).where(PaymentRefund.order_id == order.id))
+        )
+    assert (refund.key, refund.amount, refund.status) == (f"return:{request.id}", 2000, "pending")
