@@ -18,6 +18,7 @@ from aiohttp.web_response import StreamResponse
 
 from bot.container import Container
 from bot.i18n import build_i18n
+from bot.mail import signer_of
 from handlers.http.api import MAX_BODY_BYTES as API_MAX_BODY_BYTES
 from handlers.http.api import api_app
 from handlers.http.api.callbacks import CallbacksApi
@@ -31,7 +32,7 @@ from handlers.http.app.render import Renderer
 from handlers.http.connectors import connectors_app
 from handlers.http.links.pages import LinkPages
 from handlers.http.ops import OperationsRoutes
-from handlers.http.payments import payments_app
+from handlers.http.payments import PayLinks, payments_app
 from services import metrics
 from services.messaging.email.links import LinkSigner
 from services.storefront.payments import StorefrontPayments
@@ -149,7 +150,9 @@ def build_connectors_app(container: Container) -> web.Application:
 
 def build_payments_app(container: Container) -> web.Application:
     """Payment providers' notifications (issue 17), to mount at /payments."""
-    return payments_app(container.yookassa_payments)
+    settings = container.settings
+    links = PayLinks(signer_of(settings), container.clock, settings.public_url)
+    return payments_app(container.yookassa_payments, links)
 
 
 def build_mini_app(container: Container, i18n: I18n | None = None) -> web.Application:

@@ -23,6 +23,7 @@ from services.vocabulary import LANGUAGES
 from storage.database import reading
 from storage.models import Shop
 
+PAY_BY_CARD = "pay_by_card"  # the e-mail's signed link: open YooKassa's page for the order
 TELEGRAM_TOKEN = "telegram_payments_token"  # shop.settings key: the sealed provider token
 YOOKASSA = "yookassa_shop_id"  # shop.settings key: the YooKassa shop id (not secret)
 YOOKASSA_KEY = "yookassa_secret_key"  # shop.settings key: the sealed secret key

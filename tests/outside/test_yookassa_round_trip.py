@@ -15,11 +15,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot.container import Container, build_container
+from bot.mail import signer_of
 from bot.pumps import build_refund_pump
 from bot.settings import Settings
 from bot.web import build_payments_app, build_web_app
 from services.messaging.email.links import LinkSigner
 from services.orders.actors import ActorRef, Channel
+from services.payments.settings import PAY_BY_CARD
 from services.payments.yookassa import YooKassaClient, YooKassaCredentials
 from storage.models import (
     LedgerEntry,
@@ -278,3 +280,27 @@ async def test_a_refund_yookassa_refuses_is_failed_and_the_shop_told(bot):
     told = (OutboxMessage.order_id == order.id, OutboxMessage.topic == "payment_notice")
     kinds = [m.payload["kind"] for m in await rows(bot, OutboxMessage, *told)]
     assert kinds == ["received", "refund_failed"]
+
+
+async def test_the_emails_pay_by_card_link_opens_yookassas_page_while_payment_is_due(bot):
+    order = await bot.billed_order()
+    signer = signer_of(bot.container.settings)
+    now = bot.container.clock.now()
+    token = signer.action_token(order.id, order.buyer_id, PAY_BY_CARD, now)
+
+    async with bot.client.get(f"/payments/pay/{token}", allow_redirects=False) as response:
+        assert response.status == 302
+        assert response.headers["Location"].startswith("https://yoomoney.ru/")
+    [payment_id] = bot.fake.payments
+    bot.fake.succeed(payment_id)
+    await bot.notify("payment.succeeded", payment_id)
+    # paid: the same link now leads to the order's own page
+    async with bot.client.get(f"/payments/pay/{token}", allow_redirects=False) as response:
+        assert response.status == 302
+        assert "/l/" in response.headers["Location"]
+    assert len(bot.fake.payments) == 1
+    # a link for another action, or a tampered one, opens nothing
+    other = signer.action_token(order.id, order.buyer_id, "cancel", now)
+    for bad in (other, token[:-3] + "abc"):
+        async with bot.client.get(f"/payments/pay/{bad}", allow_redirects=False) as response:
+            assert response.status == 404

@@ -64,6 +64,7 @@ from services.messaging.email.render import MailRenderer, language_of
 from services.messaging.notifications.recipients import UnknownTopic
 from services.orders.decisions import facts
 from services.payments.instructions import payment_text
+from services.payments.settings import PAY_BY_CARD, takes_yookassa
 from services.time.clock import SystemClock
 from services.vocabulary import DEFAULT_LANGUAGE
 from services.workflow.definition import ActorKind, Input, StatusKind, Workflow
@@ -302,7 +303,12 @@ class MailContentReader:
             context["payment"] = {
                 "total": money(order.total, order.currency, language),
                 "instructions": instructions[:MAX_INSTRUCTIONS],
+                "pay_url": None,
             }
+            if takes_yookassa(shop.settings):
+                # A signed link of the bot's that opens YooKassa's page (handlers.http.payments).
+                token = self._signer.action_token(order.id, order.buyer_id, PAY_BY_CARD, now)
+                context["payment"]["pay_url"] = f"{self._public_url}/payments/pay/{token}"
         actions = self._actions(order, workflow, language, now)
         context["actions"] = actions
         if context["payment"] is not None:
