@@ -49,7 +49,7 @@ I18N = web.AppKey("i18n", I18n)
 
 # A link's token is the buyer's key to their order, a login link's the person's, a
 # connection's the way in for a platform's posts: none is written to the access log.
-_TOKEN_IN_PATH = re.compile(r"^(/l|/app/login|/connectors/[^/?]+)/[^/?]+")
+_TOKEN_IN_PATH = re.compile(r"^(/l|/app/login|/connectors/[^/?]+|/payments/pay)/[^/?]+")
 
 
 class AccessLogger(AbstractAccessLogger):
