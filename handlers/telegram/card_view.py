@@ -14,7 +14,7 @@ from handlers.telegram.document_callbacks import DocAct, DocCB
 from handlers.telegram.format import duration, esc, money, title, when
 from handlers.telegram.returns import card_buttons as return_buttons
 from handlers.telegram.reviews import card_buttons as review_buttons
-from services.orders.payments import MONEY_ROLES
+from services.orders.payments import MONEY_ROLES, PAYMENT_PROBLEM
 from services.orders.service import OrderView
 from services.time import sla
 from services.workflow.definition import Input
@@ -155,6 +155,8 @@ def closing_lines(view: OrderView, language: str) -> list[str]:
 def problem_line(reason: str | None) -> str:
     if reason == sla.PROBLEM:
         return _("⚠️ Problem: the time limit for this status has passed")
+    if reason == PAYMENT_PROBLEM:
+        return _("⚠️ Problem: a payment arrived that does not fit the order")
     return _("⚠️ Problem: {reason}").format(reason=esc(reason or ""))
 
 

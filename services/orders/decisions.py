@@ -22,6 +22,9 @@ from services.workflow.definition import StatusKind, Workflow
 from services.workflow.engine import Applied, OrderFacts
 from storage.models import Order, OrderEvent, Shop
 
+# order.problem_reason: a provider's payment that could not be applied (services.orders.payments)
+PAYMENT_PROBLEM = "payment"
+
 
 async def write_decision(
     unit: Unit,
@@ -69,6 +72,9 @@ async def write_decision(
         )
     order.track_code = decision.inputs.get("track_code", order.track_code)
     order.carrier = decision.inputs.get("carrier", order.carrier)
+    if order.problem and order.problem_reason == PAYMENT_PROBLEM:
+        # A payment that did not fit: the status moving on is the shop's answer to it.
+        order.problem, order.problem_reason = False, None
     order.status = decision.final_status
     order.status_changed_at = unit.now
     order.updated_at = unit.now

@@ -20,7 +20,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from services.money.ledger import postings as ledger
 from services.orders import drafts, notices
 from services.orders.access import Who
-from services.orders.decisions import facts, write_decision
+from services.orders.decisions import PAYMENT_PROBLEM, facts, write_decision
 from services.orders.events import OrderEvents
 from services.orders.unit import Unit
 from services.refusals import OrderRefused, Problem
@@ -131,8 +131,6 @@ def _tell(unit: Unit, order: Order, action: str, amount: int) -> None:
 
 
 # -- a payment provider's confirmed payment (issue 17) ---------------------------------------
-
-PAYMENT_PROBLEM = "payment"  # order.problem_reason: money came that could not be applied
 
 
 class ProviderOutcome(StrEnum):
