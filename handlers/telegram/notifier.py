@@ -454,7 +454,12 @@ def render(
         amount = money(
             int(data.get("amount") or 0), data.get("currency") or order.currency, notice.language
         )
-        if data.get("kind") == "refund_failed":
+        if data.get("kind") == "refund_by_hand":
+            text = _(
+                "💸 Order #{number} was paid online ({amount}) and is cancelled: give the money "
+                "back in the payment provider's account."
+            ).format(number=number, amount=amount)
+        elif data.get("kind") == "refund_failed":
             text = _(
                 "⚠️ Order #{number}: the refund of {amount} through the payment provider failed. "
                 "Refund it in the provider's account."

@@ -109,6 +109,13 @@ class RefundPump:
         if refund.status == "canceled":
             await self._finish(row.id, "failed", error="the provider cancelled the refund")
             return
+        if refund.status == "pending" and row.attempts + 1 < MAX_ATTEMPTS:
+            # Asked again later with the same key: YooKassa answers the same refund, as it is
+            # then. Recorded in the ledger only once it has succeeded.
+            await self._finish(
+                row.id, "pending", error="pending", retry=True, provider_refund_id=refund.id
+            )
+            return
         await self._orders.record_provider_refund(
             row.order_id,
             PAYMENT_ACTOR,

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.messaging.notifications.outbox import Outbox
 from storage.database import insert_for
 from storage.models import Order, Payment, PaymentRefund
 
@@ -64,13 +65,30 @@ async def owe_back(session: AsyncSession, order: Order, now: datetime) -> int:
     how many refunds were added (a payment already being refunded is not added again)."""
     paid = list(
         await session.scalars(
-            select(Payment).where(
-                Payment.order_id == order.id,
-                Payment.outcome == "paid",
-                Payment.provider.in_(REFUNDABLE),
-            )
+            select(Payment).where(Payment.order_id == order.id, Payment.outcome == "paid")
         )
     )
+    by_hand = [p for p in paid if p.provider not in REFUNDABLE]
+    paid = [p for p in paid if p.provider in REFUNDABLE]
+    if by_hand:
+        # Telegram Payments (only Stars refund through the Bot API), the storefront's own
+        # checkout: the shop gives the money back there, and is told so.
+        outbox = Outbox(now)
+        for payment in by_hand:
+            outbox.add(
+                key=f"payment:{payment.id}:refund_by_hand",
+                channel="telegram",
+                audience="staff",
+                topic="payment_notice",
+                shop_id=order.shop_id,
+                order_id=order.id,
+                payload={
+                    "kind": "refund_by_hand",
+                    "amount": payment.amount,
+                    "currency": payment.currency,
+                },
+            )
+        await outbox.write(session)
     for payment in paid:
         refunded = sum(
             await session.scalars(

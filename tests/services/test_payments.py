@@ -182,3 +182,26 @@ async def test_a_refunded_return_of_an_order_paid_through_yookassa_is_owed_back_
             await session.scalars(select(PaymentRefund).where(PaymentRefund.order_id == order.id))
         )
     assert (refund.key, refund.amount, refund.status) == (f"return:{request.id}", 2000, "pending")
+
+
+async def test_a_telegram_payment_of_a_cancelled_order_is_the_shops_to_give_back(services):
+    shop = await make_shop(services, preset="reseller")  # cancellable after payment
+    order = await make_order(services, shop)
+    payments = PaymentService(services.sessions, services.clock, services.orders)
+    result = await payments.confirmed(paid(order, "tg-1", provider="telegram"))
+    assert result.outcome is ProviderOutcome.PAID
+
+    await services.orders.apply(
+        order.id, ActorRef.user(shop.manager.id), "cancel", {"reason": "out_of_stock"}
+    )
+
+    assert await count(services, PaymentRefund, PaymentRefund.order_id == order.id) == 0
+    async with services.sessions() as session:
+        kinds = list(
+            await session.scalars(
+                select(OutboxMessage.payload["kind"].as_string()).where(
+                    OutboxMessage.order_id == order.id, OutboxMessage.topic == "payment_notice"
+                )
+            )
+        )
+    assert sorted(kinds) == ["received", "refund_by_hand"]
