@@ -92,14 +92,18 @@ class RefundPump:
         if stored is None:
             await self._finish(row.id, "failed", error="the shop's YooKassa account is gone")
             return
+        credentials = YooKassaCredentials(*stored)
         try:
-            refund = await self._yookassa.create_refund(
-                YooKassaCredentials(*stored),
-                payment_id=payment.provider_id,
-                amount_minor=row.amount,
-                currency=row.currency,
-                idempotence_key=f"shopbot-refund-{row.key}",
-            )
+            if row.provider_refund_id:  # made, still pending: how is it now?
+                refund = await self._yookassa.get_refund(credentials, row.provider_refund_id)
+            else:
+                refund = await self._yookassa.create_refund(
+                    credentials,
+                    payment_id=payment.provider_id,
+                    amount_minor=row.amount,
+                    currency=row.currency,
+                    idempotence_key=f"shopbot-refund-{row.key}",
+                )
         except ProviderError as error:
             if error.kind in RETRY_KINDS and row.attempts + 1 < MAX_ATTEMPTS:
                 await self._finish(row.id, "pending", error=str(error.kind), retry=True)
@@ -110,8 +114,7 @@ class RefundPump:
             await self._finish(row.id, "failed", error="the provider cancelled the refund")
             return
         if refund.status == "pending" and row.attempts + 1 < MAX_ATTEMPTS:
-            # Asked again later with the same key: YooKassa answers the same refund, as it is
-            # then. Recorded in the ledger only once it has succeeded.
+            # Fetched again later by its id; recorded in the ledger only once it succeeded.
             await self._finish(
                 row.id, "pending", error="pending", retry=True, provider_refund_id=refund.id
             )

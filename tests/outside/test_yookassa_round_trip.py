@@ -304,3 +304,38 @@ async def test_the_emails_pay_by_card_link_opens_yookassas_page_while_payment_is
     for bad in (other, token[:-3] + "abc"):
         async with bot.client.get(f"/payments/pay/{bad}", allow_redirects=False) as response:
             assert response.status == 404
+
+
+async def test_a_pending_refund_is_fetched_again_and_booked_once_it_succeeded(bot):
+    created = await bot.container.shops.create_shop(
+        name="Resale", owner_telegram_id=5454, preset="reseller", currency="RUB", country="RU"
+    )
+    await bot.container.payment_settings.set_yookassa(
+        created.shop.id, created.owner.id, f"{SHOP_ID} {SECRET}"
+    )
+    [order] = await bot.container.orders.create_orders(
+        created.shop.id, draft(item("CAT-1", 1, 200_000)), ActorRef.system(Channel.API)
+    )
+    link = await bot.container.yookassa_payments.payment_link(
+        order.id, ActorRef.buyer(order.buyer_id), "Order #1"
+    )
+    bot.fake.succeed(link.payment_id)
+    await bot.notify("payment.succeeded", link.payment_id, shop_id=created.shop.id)
+    owner = ActorRef.user(created.owner.id)
+    await bot.container.orders.apply(order.id, owner, "cancel", {"reason": "out_of_stock"})
+    bot.fake.refund_status = "pending"
+    pump = build_refund_pump(bot.container)
+
+    assert await pump.run_once() == 1
+    [row] = await rows(bot, PaymentRefund)
+    assert (row.status, row.provider_refund_id) == ("pending", next(iter(bot.fake.refunds)))
+    memo = (LedgerEntry.order_id == order.id, LedgerEntry.kind == "provider_refund")
+    assert await rows(bot, LedgerEntry, *memo) == []
+
+    bot.fake.refunds[row.provider_refund_id]["status"] = "succeeded"
+    bot.container.clock.advance(timedelta(hours=1))
+    assert await pump.run_once() == 1
+    [row] = await rows(bot, PaymentRefund)
+    assert row.status == "succeeded"
+    assert len(bot.fake.posts("/refunds")) == 1
+    assert len(await rows(bot, LedgerEntry, *memo)) == 1
