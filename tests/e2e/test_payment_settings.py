@@ -95,3 +95,23 @@ async def test_the_provider_token_is_sealed_and_never_shown(tg):
     assert "100500" not in sealed
     assert await tg.container.payment_settings.telegram_token(shop_id) == "381764678:TEST:100500"
     assert all("100500" not in (m.text or "") for m in tg.emulator.messages(owner) if m.outgoing)
+
+
+async def test_yookassa_credentials_are_sealed_and_a_bad_pair_is_asked_again(tg):
+    shop_id, owner, _ = await open_shop(tg, SHOP)
+    menu = await open_settings(tg, owner)
+    await tg.tap(owner, menu, text="💳 Payments")
+    assert "YooKassa: off" in menu.text
+    await tg.tap(owner, menu, text="🔌 YooKassa")
+    assert f"/payments/yookassa/{shop_id}" in menu.text  # where notifications are to go
+    await tg.say(owner, "not-a-pair")
+    assert message_starting(tg, owner, "Not saved: the shop id and the secret key").text
+    assert "yookassa_shop_id" not in await settings_of(tg, shop_id)
+    typed = await tg.say(owner, "506751 live_secret_42")
+    screen = await tg.offering(owner, "🔌 YooKassa")
+    assert "YooKassa: on" in screen.text
+    assert typed.deleted
+    settings = await settings_of(tg, shop_id)
+    assert settings["yookassa_shop_id"] == "506751"
+    assert "live_secret_42" not in settings["yookassa_secret_key"]
+    assert await tg.container.payment_settings.yookassa(shop_id) == ("506751", "live_secret_42")
