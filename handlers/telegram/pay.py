@@ -18,12 +18,14 @@ from aiogram.types import (
     Message,
     PreCheckoutQuery,
 )
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from services.orders.actors import ActorRef
 from services.orders.payments import ProviderOutcome
 from services.payments.settings import takes_telegram_payments, takes_yookassa
 from services.payments.telegram import TelegramPayments, Unpayable
+from services.payments.yookassa import ProviderError
 from services.payments.yookassa_payments import YooKassaPayments
 
 TELEGRAM, YOOKASSA = "t", "y"
@@ -65,11 +67,17 @@ async def pay(
     telegram_payments: TelegramPayments,
     yookassa_payments: YooKassaPayments,
     actor: ActorRef,
+    callback_answer: CallbackAnswer,
 ) -> None:
     if callback_data.via == YOOKASSA:
-        link = await yookassa_payments.payment_link(
-            callback_data.id, actor, _("Order #{id}").format(id=callback_data.id)
-        )
+        try:
+            link = await yookassa_payments.payment_link(
+                callback_data.id, actor, _("Order #{id}").format(id=callback_data.id)
+            )
+        except ProviderError:
+            callback_answer.text = _("The payment service is not answering: try again later.")
+            callback_answer.show_alert = True
+            return
         await query.message.answer(
             _("Pay on YooKassa's secure page:"),
             reply_markup=InlineKeyboardMarkup(

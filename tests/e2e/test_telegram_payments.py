@@ -139,6 +139,11 @@ async def test_pay_by_card_opens_yookassa_and_its_notification_marks_the_order_p
     await tg.container.orders.apply(order.id, await ref(tg, shop.manager), "confirm")
     await tg.deliver()
 
+    # YooKassa refusing the shop's key: the buyer is told, nothing is sent
+    yookassa.fail_next("unauthorized")
+    tapped = await tg.tap_offered(ivan, "💳 Pay by card")
+    assert tg.answer(tapped).startswith("The payment service is not answering")
+    assert not yookassa.payments
     # the buyer taps "💳 Pay by card" and gets the link to YooKassa's page
     await tg.tap_offered(ivan, "💳 Pay by card")
     page = message_starting(tg, ivan, "Pay on YooKassa's secure page")
