@@ -73,6 +73,7 @@ migrate: install ## bring DATABASE_URL to the newest schema
 
 bench: install ## apply, tap, pumps, sweep, API, documents, ledger, returns, operations, Mini App, redraws, stock (bench/RESULTS.md)
 	$(BIN)/python bench/bench_apply.py
+	$(BIN)/python bench/bench_payments.py
 	$(BIN)/python bench/bench_tap.py
 	$(BIN)/python bench/bench_pump.py
 	$(BIN)/python bench/bench_mail.py

@@ -33,6 +33,11 @@ from services.orders.service import OrderService
 from services.orders.work import OrderWork
 from services.outside.http import Transport
 from services.outside.vault import Vault
+from services.payments.service import PaymentService
+from services.payments.settings import PaymentSettings
+from services.payments.telegram import TelegramPayments
+from services.payments.yookassa import YooKassaClient
+from services.payments.yookassa_payments import YooKassaPayments
 from services.products.catalog import ProductService
 from services.shops.service import ShopService
 from services.shops.settings import ShopSettingsService
@@ -118,6 +123,11 @@ class Container:
     # Deliveries (issue 18): the carriers' adapters and the shops' accounts at them.
     carriers: dict[str, CarrierAdapter]
     carrier_accounts: CarrierAccounts
+    # Payments (issue 17): the shop's payment setup.
+    payment_settings: PaymentSettings
+    payments: PaymentService
+    telegram_payments: TelegramPayments
+    yookassa_payments: YooKassaPayments
 
     async def close(self) -> None:
         await self.documents.close()
@@ -137,6 +147,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     storefront_queries = StorefrontQueries(sessions, workflows)
     vault = Vault(settings.secret_keys)  # the first seals, every one opens
     callbacks = CallbackRequests(sessions, clock)
+    payment_settings = PaymentSettings(sessions, vault)
+    payments = PaymentService(sessions, clock, orders)
+    outside = AiohttpTransport()
     connectors = ConnectorRegistry(
         shopify_api_url=settings.shopify_api_url,
         # A store on loopback over plain HTTP only where shops may point the bot inward.
@@ -205,6 +218,17 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         products=ProductService(sessions, clock),
         carriers=carriers,
         carrier_accounts=CarrierAccounts(sessions, clock, vault, carriers),
+        payment_settings=payment_settings,
+        payments=payments,
+        telegram_payments=TelegramPayments(sessions, orders, payment_settings, payments),
+        yookassa_payments=YooKassaPayments(
+            sessions,
+            orders,
+            payment_settings,
+            payments,
+            YooKassaClient(outside, settings.yookassa_api_url),
+            settings.public_url,
+        ),
     )
 
 

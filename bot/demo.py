@@ -37,6 +37,7 @@ from storage.migrate import upgrade
 TOKEN = "123456:DEMO"
 INVITE = re.compile(r"start=(inv_[\w-]+)")
 BUYER_LINK = re.compile(r"start=([\w-]{16,})")
+DEMO_PROVIDER_TOKEN = "284685063:TEST:demo-shop"  # the emulator charges nobody
 
 
 # A pause of the pump this short is Telegram's flood control (retry_after), not a timer.
@@ -242,12 +243,22 @@ async def marketplace_story(story: Story) -> str:
         story, max_, "Ivan Petrov", "Cat tree; 1; 4990", "post · free", "card"
     )
     await story.start(ivan, token)  # the buyer opens the link the manager sent him
+    # Olga lets buyers pay in Telegram: the provider token @BotFather gave (Payments)
+    await story.say(olga, "/settings")
+    await story.tap(olga, None, story.t(olga, "💳 Payments"))
+    await story.tap(olga, None, story.t(olga, "🔌 Telegram Payments"))
+    await story.say(olga, DEMO_PROVIDER_TOKEN)
 
     # Max confirms and bills: Ivan is told to pay
     await story.say(max_, "/order 1")
     await story.tap(max_, None, about="#1", label=story.action(max_, "confirm"))
-    # Ivan asks how to pay, pays, and tells the shop in the order's dialog
+    # Ivan asks how to pay, then pays with the "Pay" button: the order is paid by itself
     await story.tap(ivan, None, story.t(ivan, "💳 How to pay"))
+    await story.tap(ivan, None, story.t(ivan, "💳 Pay"))
+    invoice = next(m for m in reversed(story.emulator.messages(ivan.user)) if m.invoice)
+    await story.emulator.pay(ivan.user, invoice)
+    await story.settle()
+    # and thanks the shop in the order's dialog
     await story.tap(ivan, None, story.t(ivan, "💬 Write to the shop"))
     await story.say(ivan, "Оплатил картой, спасибо!")
     await story.say(ivan, "/cancel")
@@ -256,11 +267,6 @@ async def marketplace_story(story: Story) -> str:
     await story.say(
         max_, "Thank you! Payment received, we ship today.", chat=group, reply_to=relayed
     )
-    # Max confirms the payment (an irreversible step: confirmed once more)
-    await story.say(max_, "/order 1")
-    card = card_of(story, max_, 1)
-    await story.tap(max_, card, story.action(max_, "mark_paid"))
-    await story.tap(max_, card, story.t(max_, "✅ Yes"))
     # Petr ships with the carrier and the track code
     await story.say(petr, "/order 1")
     await story.tap(petr, None, about="#1", label=story.action(petr, "ship"))

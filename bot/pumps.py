@@ -17,6 +17,8 @@ from handlers.telegram.notifier import TelegramSender
 from services.messaging.notifications.content import NoticeReader
 from services.messaging.notifications.pump import OutboxPump, RateLimits
 from services.messaging.webhooks.pump import MAX_ATTEMPTS, WebhookPump
+from services.payments.refund_pump import RefundPump
+from services.payments.yookassa import YooKassaClient
 from services.storefront.connections.pump import ConnectorPump
 
 
@@ -69,6 +71,18 @@ def build_webhook_pump(
         container.clock,
         AiohttpTransport(public_only=not allow_private),
         max_attempts=max_attempts,
+        idle=idle,
+    )
+
+
+def build_refund_pump(container: Container, *, idle: float = 5.0) -> RefundPump:
+    """The pump sending refunds of cancelled paid orders to the payment providers (issue 17)."""
+    return RefundPump(
+        container.sessions,
+        container.clock,
+        container.orders,
+        container.payment_settings,
+        YooKassaClient(container.outside, container.settings.yookassa_api_url),
         idle=idle,
     )
 

@@ -20,7 +20,7 @@ from aiogram import Bot, Dispatcher
 from bot import mail
 from bot.container import Container, build_container
 from bot.i18n import build_i18n
-from bot.pumps import build_connector_pump, build_pump, build_webhook_pump
+from bot.pumps import build_connector_pump, build_pump, build_refund_pump, build_webhook_pump
 from bot.scheduler import (
     add_retention_job,
     add_tracking_job,
@@ -35,6 +35,7 @@ from bot.web import (
     build_carriers_app,
     build_connectors_app,
     build_mini_app,
+    build_payments_app,
     build_web_app,
     start_web,
 )
@@ -162,6 +163,7 @@ def _storefront_apps(container: Container, bot_username: str | None) -> dict:
             max_body_bytes=container.settings.api_max_body_bytes,
         ),
         "/connectors": build_connectors_app(container),
+        "/payments": build_payments_app(container),
         "/app": build_mini_app(container),
     }
 
@@ -171,4 +173,5 @@ def _storefront_pumps(container: Container, stop: asyncio.Event) -> list[asyncio
     return [
         asyncio.create_task(build_webhook_pump(container).run(stop), name="webhooks"),
         asyncio.create_task(build_connector_pump(container).run(stop), name="connectors"),
+        asyncio.create_task(build_refund_pump(container).run(stop), name="refunds"),
     ]

@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     # Shopify's Admin API base (unset: each shop's https://<shop>.myshopify.com); tests and
     # the demo point it at a fake on loopback.
     shopify_api_url: str | None = None
+    # YooKassa's API base (issue 17); tests and the demo point it at a fake on loopback.
+    yookassa_api_url: str = "https://api.yookassa.ru/v3"
     # How often due timers (automatic steps, reminders, time limits) are looked for.
     timer_sweep_seconds: float = Field(30.0, gt=0, le=3600)
     # The carriers' API bases (unset: each carrier's documented production address); tests
@@ -161,6 +163,7 @@ class Settings(BaseSettings):
         "public_url",
         "webhook_url",
         "shopify_api_url",
+        "yookassa_api_url",
         "carrier_russian_post_url",
         "carrier_cdek_url",
         "carrier_boxberry_url",

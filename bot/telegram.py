@@ -112,6 +112,10 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
         # The Mini App's desktop sign-in (/web).
         desk_login=container.desk_login,
         products=container.products,  # issue 19
+        # Payments (issue 17): how buyers pay, the providers' credentials.
+        payment_settings=container.payment_settings,
+        telegram_payments=container.telegram_payments,
+        yookassa_payments=container.yookassa_payments,
     )
     dispatcher.update.outer_middleware(UpdateTracking())
     dispatcher.update.outer_middleware(IdentityMiddleware())

@@ -18,6 +18,7 @@ from aiohttp.web_response import StreamResponse
 
 from bot.container import Container
 from bot.i18n import build_i18n
+from bot.mail import signer_of
 from handlers.http.api import MAX_BODY_BYTES as API_MAX_BODY_BYTES
 from handlers.http.api import api_app
 from handlers.http.api.callbacks import CallbacksApi
@@ -33,9 +34,11 @@ from handlers.http.carriers import carriers_app
 from handlers.http.connectors import connectors_app
 from handlers.http.links.pages import LinkPages
 from handlers.http.ops import OperationsRoutes
+from handlers.http.payments import PayLinks, payments_app
 from services import metrics
 from services.deliveries.sweep import TrackingSweep
 from services.messaging.email.links import LinkSigner
+from services.storefront.payments import StorefrontPayments
 from storage.database import ping
 
 log = logging.getLogger(__name__)
@@ -49,7 +52,7 @@ I18N = web.AppKey("i18n", I18n)
 
 # A link's token is the buyer's key to their order, a login link's the person's, a
 # connection's the way in for a platform's posts: none is written to the access log.
-_TOKEN_IN_PATH = re.compile(r"^(/l|/app/login|/connectors/[^/?]+)/[^/?]+")
+_TOKEN_IN_PATH = re.compile(r"^(/l|/app/login|/connectors/[^/?]+|/payments/pay)/[^/?]+")
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -136,6 +139,9 @@ def build_api_app(
             changes=container.storefront_changes,
             keyed=container.keyed,
             max_body_bytes=max_body_bytes,
+            payments=StorefrontPayments(
+                container.orders, container.storefront_queries, container.payments
+            ),
         ),
         CallbacksApi(
             gate=gate,
@@ -154,6 +160,13 @@ def build_carriers_app(tracking: TrackingSweep) -> web.Application:
 def build_connectors_app(container: Container) -> web.Application:
     """The platforms' inbound webhooks, to mount at /connectors."""
     return connectors_app(container.connector_inbound)
+
+
+def build_payments_app(container: Container) -> web.Application:
+    """Payment providers' notifications (issue 17), to mount at /payments."""
+    settings = container.settings
+    links = PayLinks(signer_of(settings), container.clock, settings.public_url)
+    return payments_app(container.yookassa_payments, links)
 
 
 def build_mini_app(container: Container, i18n: I18n | None = None) -> web.Application:

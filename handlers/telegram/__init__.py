@@ -30,6 +30,8 @@ def get_routers() -> list[Router]:
         order_edit,
         order_list,
         order_money,
+        pay,
+        payment_settings,
         products,
         returns,
         reviews,
@@ -46,6 +48,7 @@ def get_routers() -> list[Router]:
         start.router(),  # /start, deep links (staff invites, buyers' order links), /help, the menu
         language.router(),  # /language: each person's own
         buyer.router(),  # the buyer: /my, opening their cards, "How to pay"
+        pay.router(),  # the buyer pays in Telegram: the invoice, pre-checkout, the payment
         order_card.router(),  # the order card: status buttons, reasons, track code, history
         order_list.router(),  # /orders with filters, search and pages; /queue
         mini_app.router(),  # /table: "📊 Open the table" (the Mini App); /web: a browser sign-in
@@ -57,6 +60,7 @@ def get_routers() -> list[Router]:
         staff.router(),  # staff list, invite links, removal; /bind and /unbind in groups
         shop_settings.router(),  # /settings, responsible role per status, /shops
         workflow_editor.router(),  # /settings -> 🗂 Statuses: the shop's own workflow (issue 16)
+        payment_settings.router(),  # /settings -> how buyers pay, the Telegram Payments token
         onboarding.router(),  # /newshop: the create-a-shop conversation
         balance.router(),  # /balance: reserved, available, the latest ledger entries
         products.router(),  # /products: search, stock, price (issue 19)

@@ -24,21 +24,23 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.telegram.card_view import PAYMENT_STATUSES
 from handlers.telegram.dialog import BuyerAct, BuyerCB
 from handlers.telegram.document_callbacks import DocAct, DocCB
 from handlers.telegram.format import esc, money, when
 from handlers.telegram.order_card import show_card
+from handlers.telegram.pay import pay_buttons
 from services.buyers.service import BuyerOrder, BuyerService
 from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
+from services.payments.instructions import payment_text
 from services.refusals import Reason, Refused
 from services.shops.users import Person
 
 MAX_LISTED = 20  # orders in /my, newest first
 
 # The shop's own words for paying, when it has written them in its settings.
-PAYMENT_INSTRUCTIONS = "payment_instructions"
 
 
 async def open_by_link(
@@ -202,18 +204,21 @@ async def how_to_pay(
     language = i18n.current_locale
     view = await orders.view(callback_data.id, actor)
     order = view.order
-    instructions = str((view.shop.settings or {}).get(PAYMENT_INSTRUCTIONS) or "").strip()
+    instructions = payment_text(view.shop.settings, language, view.shop.language)
     text = _("<b>How to pay for order #{number}</b>\nAmount: {total}").format(
         number=order.number, total=money(order.total, order.currency, language)
     )
     if instructions:
-        text += "\n\n" + esc(instructions)[:3000]
+        text += "\n\n" + esc(instructions)
     else:
         text += "\n\n" + _(
             "The shop sends the payment details in this order's dialog. If they have not "
             "arrived yet, ask the shop: «💬 Write to the shop»."
         )
     markup = write_keyboard(order.id)
+    buttons = pay_buttons(order.id, view.shop.settings)
+    if buttons and order.status in PAYMENT_STATUSES:
+        markup.inline_keyboard.insert(0, buttons)  # issue 17: pay right here
     markup.inline_keyboard.append(  # E3: the documents to pay by (handlers.telegram.documents)
         [
             InlineKeyboardButton(

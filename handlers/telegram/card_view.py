@@ -14,7 +14,7 @@ from handlers.telegram.document_callbacks import DocAct, DocCB
 from handlers.telegram.format import duration, esc, money, title, when
 from handlers.telegram.returns import card_buttons as return_buttons
 from handlers.telegram.reviews import card_buttons as review_buttons
-from services.orders.payments import MONEY_ROLES
+from services.orders.payments import MONEY_ROLES, PAYMENT_PROBLEM
 from services.orders.service import PARCEL_STALLED, OrderView
 from services.time import sla
 from services.workflow.definition import Input
@@ -187,6 +187,8 @@ def problem_line(reason: str | None) -> str:
         return _("⚠️ Problem: the time limit for this status has passed")
     if reason == PARCEL_STALLED:
         return _("⚠️ Problem: the parcel has not moved at the carrier for days")
+    if reason == PAYMENT_PROBLEM:
+        return _("⚠️ Problem: a payment arrived that does not fit the order")
     return _("⚠️ Problem: {reason}").format(reason=esc(reason or ""))
 
 

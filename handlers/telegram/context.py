@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from services.orders.actors import ActorRef
     from services.orders.queries import OrderQueries
     from services.orders.service import OrderService
+    from services.payments.settings import PaymentSettings
+    from services.payments.telegram import TelegramPayments
+    from services.payments.yookassa_payments import YooKassaPayments
     from services.products.catalog import ProductService
     from services.shops.service import ShopService
     from services.shops.settings import ShopSettingsService
@@ -81,6 +84,9 @@ class HandlerData(MiddlewareData, I18nData, total=False):
     customers: CustomerService
     workflow_editor: WorkflowEditor
     products: ProductService  # issue 19: /products, the manual order's goods
+    payment_settings: PaymentSettings
+    telegram_payments: TelegramPayments
+    yookassa_payments: YooKassaPayments
 
     # IdentityMiddleware: who is asking (absent for a bot's own updates).
     user: Person

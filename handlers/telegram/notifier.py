@@ -34,9 +34,16 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.telegram import return_notices, storefront_notices
 from handlers.telegram import reviews as review_notices
-from handlers.telegram.card_view import card_digest, card_keyboard, card_text, money_lines
+from handlers.telegram.card_view import (
+    PAYMENT_STATUSES,
+    card_digest,
+    card_keyboard,
+    card_text,
+    money_lines,
+)
 from handlers.telegram.format import esc, money, role_name
 from handlers.telegram.order_list_view import ListAct, ListCB
+from handlers.telegram.pay import pay_buttons
 from services.deliveries.views import link_of
 from services.documents.service import INVOICE_STATUSES, Document, DocumentService
 from services.messaging.cards import CardRegistry
@@ -53,6 +60,7 @@ from services.messaging.notifications.pump import (
 from services.messaging.notifications.recipients import BUYER, COPY, EDIT_CARD, SHOP_TOPICS
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
+from services.payments.instructions import payment_text
 from services.refusals import OrderRefused
 from services.storefront.callbacks import CallbackRequests
 
@@ -390,7 +398,17 @@ def render(
                 lines.append(
                     '<a href="{url}">{text}</a>'.format(url=esc(link), text=_("Follow the parcel"))
                 )
-        return "\n".join(lines), None
+        markup = None
+        if code in PAYMENT_STATUSES and delivery.to == BUYER:
+            # How to pay, right in the message that asks for the money (issue 17).
+            how = payment_text(shop.settings, notice.language, shop.language)
+            if how:
+                used = sum(len(line) + 1 for line in lines) + 2
+                lines += ["", esc(_cut(how, room - used))]
+            buttons = pay_buttons(order.id, shop.settings)
+            if buttons:
+                markup = InlineKeyboardMarkup(inline_keyboard=[buttons])
+        return "\n".join(lines), markup
     if topic == "order_created":
         text = _("Your order #{number} at {shop} is placed: {total}.").format(
             number=number, shop=shop_name, total=total
@@ -462,6 +480,36 @@ def render(
         )
         if notice.is_final(order.status):
             text += "\n" + _("It was cancelled automatically, as the shop's settings say.")
+        return text, _open(order.id)
+    if topic == "payment_notice":
+        amount = money(
+            int(data.get("amount") or 0), data.get("currency") or order.currency, notice.language
+        )
+        if data.get("kind") == "refund_by_hand":
+            text = _(
+                "💸 Order #{number} was paid online ({amount}) and is cancelled: give the money "
+                "back in the payment provider's account."
+            ).format(number=number, amount=amount)
+        elif data.get("kind") == "refund_failed":
+            text = _(
+                "⚠️ Order #{number}: the refund of {amount} through the payment provider failed. "
+                "Refund it in the provider's account."
+            ).format(number=number, amount=amount)
+        elif data.get("kind") == "received":
+            text = _("💳 Order #{number}: the buyer paid {amount} online. Now: {status}").format(
+                number=number, amount=amount, status=esc(notice.status_title(order.status))
+            )
+        else:
+            text = _(
+                "⚠️ Order #{number}: a payment of {amount} arrived that does not fit the order "
+                "({due} due, now «{status}»). It was not applied: check it, refund it or mark "
+                "the order paid by hand."
+            ).format(
+                number=number,
+                amount=amount,
+                due=money(int(data.get("due") or 0), order.currency, notice.language),
+                status=esc(notice.status_title(data.get("status"))),
+            )
         return text, _open(order.id)
     if topic == "email_failed":
         # Never the mail server's own text: it may carry a relay's internals (the outbox row

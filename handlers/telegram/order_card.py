@@ -517,6 +517,7 @@ def event_names() -> dict[OrderEvents, str]:
         OrderEvents.CARRIER_REPORTED: _("news from the carrier"),
         OrderEvents.DELIVERY_DATE_SET: _("sending date agreed"),
         OrderEvents.COURIER_SET: _("courier's visit agreed"),
+        OrderEvents.PAYMENT_NOT_APPLIED: _("a payment that does not fit the order"),
     }
 
 

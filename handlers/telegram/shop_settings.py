@@ -35,6 +35,7 @@ from handlers.telegram.onboarding import (
     preset_title,
     zones_for,
 )
+from handlers.telegram.payment_settings import payments_button
 from handlers.telegram.reviews import settings_button as reviews_button
 from handlers.telegram.staff import role_name
 from handlers.telegram.start import send_menu
@@ -244,6 +245,7 @@ def settings_menu(view: ShopView, language: str) -> tuple[str, InlineKeyboardMar
             callback_data=DocCB(act=DocAct.TEMPLATES, shop=shop_id).pack(),
         )
     )
+    builder.row(payments_button(shop_id))  # issue 17: handlers.telegram.payment_settings
     builder.row(api_tokens_button(shop_id))  # G1: storefront API tokens and the webhook
     builder.row(carriers_button(shop_id))  # issue 18: carrier accounts, parcels followed
     if view.shop.staff_chat_id:

@@ -514,6 +514,11 @@ async def _post_refund(unit: Unit, order: Order, request: ReturnRequest) -> None
         return_id=request.id,
         now=unit.now,
     )
+    # Paid through a provider: the refund goes back the same way (issue 17).
+    from services.payments.refunds import owe_back_return
+
+    amount = sum(line.amount for line in request.lines)
+    await owe_back_return(unit.session, order, request.id, amount, unit.now)
 
 
 # -- the time limit of the shop's answer -------------------------------------------------

@@ -16,12 +16,16 @@ from services.money.ledger import postings as ledger
 from services.orders import notices
 from services.orders.access import Who
 from services.orders.unit import Unit
+from services.payments import refunds
 from services.products import stock
 from services.storefront.connections import platform_status
 from services.time import sla, timers
-from services.workflow.definition import Effect, Workflow
+from services.workflow.definition import Effect, StatusKind, Workflow
 from services.workflow.engine import Applied, OrderFacts
 from storage.models import Order, OrderEvent, Shop
+
+# order.problem_reason: a provider's payment that could not be applied (services.orders.payments)
+PAYMENT_PROBLEM = "payment"
 
 
 async def write_decision(
@@ -70,6 +74,9 @@ async def write_decision(
         )
     order.track_code = decision.inputs.get("track_code", order.track_code)
     order.carrier = decision.inputs.get("carrier", order.carrier)
+    if order.problem and order.problem_reason == PAYMENT_PROBLEM:
+        # A payment that did not fit: the status moving on is the shop's answer to it.
+        order.problem, order.problem_reason = False, None
     order.status = decision.final_status
     order.status_changed_at = unit.now
     order.updated_at = unit.now
@@ -97,6 +104,9 @@ async def write_decision(
     await stock.after_decision(
         unit.session, unit.outbox, order, workflow, decision.steps, decision.effects, unit.now
     )
+    if workflow.status(order.status).kind is StatusKind.FINAL_FAILURE:
+        # Paid through a provider, then cancelled: the money goes back the way it came.
+        await refunds.owe_back(unit.session, order, unit.now)
     notices.status_changed(unit.outbox, order, workflow, events[-1], events[0])
     # An order from a connected platform is told back to it (H4), from all the steps.
     platform_status.status_changed(unit.outbox, order, workflow, events)

@@ -48,6 +48,7 @@ class OrderEvents(StrEnum):
     CARRIER_REPORTED = "carrier_reported"  # the carrier's news the shop must handle (issue 18)
     DELIVERY_DATE_SET = "set_delivery_date"  # the day agreed with the buyer to send the goods
     COURIER_SET = "set_courier"  # the courier's visit window and phone, for the buyer
+    PAYMENT_NOT_APPLIED = "payment_not_applied"  # a provider's payment the order did not fit
 
 
 def record(

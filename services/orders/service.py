@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import metrics
 from services.deliveries.views import ParcelView, parcel_of
+from services.money.ledger import postings as ledger_postings
 from services.orders import (
     access,
     drafts,
@@ -94,6 +95,16 @@ class TransitionResult:
     decision: Applied
     events: list[OrderEvent]
     view: OrderView | None = None
+
+
+@dataclass(frozen=True)
+class PaymentApplied:
+    """What a provider's confirmed payment did (services.orders.payments.provider_paid)."""
+
+    outcome: payments.ProviderOutcome
+    problem: str | None  # why it was not applied
+    status: str  # the order's status after it
+    events: list[OrderEvent]
 
 
 @dataclass(frozen=True)
@@ -483,6 +494,50 @@ class OrderService:
             who = await unit.who(order, actor)
             workflow = await unit.workflow(order)
             return await payments.record_payment(unit, order, workflow, who, amount, reference)
+
+        return await self._transaction(work)
+
+    async def apply_payment(
+        self, order_id: int, actor: ActorRef, paid: payments.ProviderPaid
+    ) -> PaymentApplied:
+        """A payment provider confirmed a payment (services.payments.service, the system on
+        the channel `payment`): in one transaction, the money recorded once per provider id
+        and the workflow's "paid" step decided by the engine as for any `apply`; money that
+        does not fit the order (amount, currency, status) flags it and tells the shop."""
+
+        async def work(unit: Unit) -> PaymentApplied:
+            order = await unit.load(order_id, lock=True, items=False, asking=actor)
+            who = await unit.who(order, actor)
+            workflow = await unit.workflow(order)
+            outcome, problem, events = await payments.provider_paid(
+                unit, order, workflow, who, paid
+            )
+            return PaymentApplied(outcome, problem, order.status, events)
+
+        return await self._transaction(work)
+
+    async def record_provider_refund(
+        self, order_id: int, actor: ActorRef, *, provider: str, refund_id: str, amount: int
+    ) -> bool:
+        """The provider refunded `amount` of the order's payment (services.payments.refund_pump):
+        recorded in the ledger under its refund id, once; the shop's card redrawn."""
+
+        async def work(unit: Unit) -> bool:
+            order = await unit.load(order_id, lock=True, items=False, asking=actor)
+            who = await unit.who(order, actor)
+            event = unit.add_event(
+                order,
+                who,
+                action=OrderEvents.REFUND_RECORDED,
+                payload={"amount": amount, "provider": provider, "refund_id": refund_id},
+            )
+            await unit.session.flush()
+            recorded = await ledger_postings.record_provider_refund(
+                unit.session, order, amount, provider, refund_id, event, unit.now
+            )
+            if not recorded:
+                await unit.session.delete(event)
+            return recorded
 
         return await self._transaction(work)
 

@@ -24,6 +24,7 @@ from storage.models.messaging import (
 from storage.models.money import LedgerEntry, ReturnLine, ReturnRequest, Review
 from storage.models.operations import InboundEmail
 from storage.models.orders import Buyer, Order, OrderEvent, OrderItem, Timer
+from storage.models.payments import Payment, PaymentRefund
 from storage.models.products import Product, StockMovement
 from storage.models.shops import ApiToken, Shop, StaffInvite, StaffMember, User, WorkflowDefinition
 from storage.models.storefront import CallbackRequest, IdempotencyKey
@@ -54,6 +55,8 @@ __all__ = [
     "OutboxMessage",
     "ParcelCheckpoint",
     "ParcelTracking",
+    "Payment",
+    "PaymentRefund",
     "Product",
     "ReturnLine",
     "ReturnRequest",

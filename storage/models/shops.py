@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base
+from storage.sealing import sealed_keys
 
 
 class Shop(Base):
@@ -28,7 +29,11 @@ class Shop(Base):
     working_hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
     days_off: Mapped[list[Any]] = mapped_column(default=list)
     # Everything else a shop tunes: delivery prices, commission, SLA auto-cancel, ...
-    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Payment providers' credentials a shop gives are sealed keys of it (issue 17:
+    # services.payments.settings.SEALED_KEYS), moved by a key rotation's reseal.
+    settings: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, info=sealed_keys("telegram_payments_token", "yookassa_secret_key")
+    )
     staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)  # the group for pings
     last_order_number: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]

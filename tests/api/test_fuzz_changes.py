@@ -51,6 +51,7 @@ HINTS = {
 CHANGES = [
     ("/v1/orders/{number}/cancel", "post"),
     ("/v1/orders/{number}/shipment", "post"),
+    ("/v1/orders/{number}/payments", "post"),
     ("/v1/orders/{number}", "patch"),
     ("/v1/callback-requests", "post"),
 ]

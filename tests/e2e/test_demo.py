@@ -15,6 +15,7 @@ async def test_the_demo_plays_to_the_end(preset):
     assert "Ivan (buyer)" in transcript and "Staff group" in transcript
     if preset == "marketplace":
         assert "RA123456789RU" in transcript  # the buyer got the track code
+        assert "💳 Order #1: the buyer paid" in transcript  # paid with "Pay", no staff tap
         assert "Оплатил картой" in transcript  # the dialog, buyer to shop...
         assert "Payment received, we ship today" in transcript  # ...and back
         assert "⏰ Заказ #2 в магазине «Cats & Dogs» ждёт оплаты" in transcript  # 2 days on

@@ -213,6 +213,31 @@ async def test_a_status_mail_in_the_buyers_language_with_how_to_pay_and_links(
     assert signer.order_of_reply(mail.reply_to, DOMAIN) == order.id
 
 
+async def test_a_shop_with_yookassa_gives_the_buyer_a_pay_by_card_link(services, reader, signer):
+    # issue 17: the link is the bot's own, signed for this order's buyer
+    shop = await make_shop(
+        services,
+        payment_instructions={"en": "Or by bank transfer."},
+        yookassa_shop_id="506751",
+        yookassa_secret_key="sealed",
+    )
+    order = await make_order(services, shop)
+    await set_buyer(services, order, language="en")
+    await act(services, shop, order, shop.manager, "confirm")
+
+    mail = await last_status_mail(services, reader, "awaiting_payment")
+
+    [token] = re.findall(rf"{re.escape(PUBLIC_URL)}/payments/pay/([A-Za-z0-9_.=-]+)", mail.text)
+    assert f"/payments/pay/{token}" in mail.html and "Pay by card" in mail.html
+    claim = signer.read_action(token, services.clock.now())
+    assert (claim.order_id, claim.buyer_id, claim.action) == (
+        order.id,
+        order.buyer_id,
+        "pay_by_card",
+    )
+    assert "Or by bank transfer." in mail.text
+
+
 async def test_without_instructions_the_buyer_is_told_how_to_get_them(services, reader):
     shop = await make_shop(services)
     order = await make_order(services, shop)

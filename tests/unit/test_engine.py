@@ -138,7 +138,8 @@ def test_automatic_transitions_are_never_buttons():
 
     # then
     assert "accept_cash_on_delivery" not in codes
-    assert codes == ["expire_payment"]
+    # "paid" is the system's too: a payment provider's confirmed payment (issue 17)
+    assert codes == ["mark_paid", "expire_payment"]
 
 
 # -- who may do what ------------------------------------------------------------------------
@@ -215,7 +216,8 @@ def test_the_system_takes_only_system_actions():
 
     # when
     expiry = applied(decide(MARKETPLACE, awaiting_payment, SYSTEM, "expire_payment", {}, NOW))
-    mark_paid = refused(decide(MARKETPLACE, awaiting_payment, SYSTEM, "mark_paid", {}, NOW))
+    # a payment provider's confirmed payment is the system's "paid" (issue 17)
+    mark_paid = applied(decide(MARKETPLACE, awaiting_payment, SYSTEM, "mark_paid", {}, NOW))
     cancel = refused(
         decide(MARKETPLACE, awaiting_payment, SYSTEM, "cancel", {"reason": "out_of_stock"}, NOW)
     )
@@ -223,7 +225,8 @@ def test_the_system_takes_only_system_actions():
     # then
     assert expiry.final_status == "not_paid"
     assert expiry.steps[0].capacity is ActorKind.SYSTEM
-    assert mark_paid.code is Refusal.FORBIDDEN
+    assert mark_paid.final_status == "preparing_shipment"
+    assert mark_paid.steps[0].capacity is ActorKind.SYSTEM
     assert cancel.code is Refusal.FORBIDDEN
 
 

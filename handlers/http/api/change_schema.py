@@ -23,6 +23,17 @@ class CancelRequest(_Strict):
     comment: str = text(1000, default="", description="Required by some reasons ('other').")
 
 
+class PaymentRequest(_Strict):
+    """The storefront's own checkout took the money: the order is paid by it once per
+    reference; an amount that is not what is due flags the order for the shop instead."""
+
+    amount: Money
+    reference: str = Field(
+        pattern=r"^[A-Za-z0-9._:-]{1,64}$",
+        description="The payment's id at the storefront's payment provider.",
+    )
+
+
 class ShipmentRequest(_Strict):
     """The goods went to a carrier: the workflow's shipping action, with its inputs."""
 

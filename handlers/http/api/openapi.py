@@ -133,6 +133,18 @@ def _document() -> dict[str, Any]:
                 "description": "What the buyer may see of the order's history, oldest first.",
                 "items": {"$ref": "#/components/schemas/HistoryEntry"},
             },
+            "payment": {
+                "type": "object",
+                "description": "Only in the answer to POST /v1/orders/{number}/payments: "
+                "paid (the order is paid), duplicate (this reference was applied before) or "
+                "mismatch (not applied: the order is flagged and the shop told, `problem` says "
+                "why).",
+                "required": ["outcome", "problem"],
+                "properties": {
+                    "outcome": {"type": "string", "enum": ["paid", "duplicate", "mismatch"]},
+                    "problem": {"type": ["string", "null"]},
+                },
+            },
         },
     }
     schemas["Error"] = {

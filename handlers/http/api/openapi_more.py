@@ -12,6 +12,7 @@ from handlers.http.api.change_schema import (
     CallbackRequestIn,
     CancelRequest,
     OrderPatchRequest,
+    PaymentRequest,
     ShipmentRequest,
 )
 from handlers.http.api.order_list import MAX_STATUSES
@@ -164,7 +165,13 @@ def _list() -> dict[str, Any]:
 
 def schemas() -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for model in (CancelRequest, ShipmentRequest, OrderPatchRequest, CallbackRequestIn):
+    for model in (
+        CancelRequest,
+        ShipmentRequest,
+        PaymentRequest,
+        OrderPatchRequest,
+        CallbackRequestIn,
+    ):
         _, defs = _request(model)
         found.update(defs)
     summary = {
@@ -226,6 +233,13 @@ def paths() -> dict[str, Any]:
         ShipmentRequest,
         invalid="A field is wrong, e.g. a track code that is not one.",
     )
+    pay, _ = _change(
+        "payOrder",
+        "The storefront's checkout took the money: the order is paid, once per reference "
+        "(an amount that is not what is due flags the order for the shop instead)",
+        PaymentRequest,
+        invalid="A field is wrong, e.g. an amount with more decimals than the currency has.",
+    )
     patch, _ = _change(
         "updateOrder",
         "Change the buyer's contact, delivery, payment method or comment",
@@ -236,6 +250,7 @@ def paths() -> dict[str, Any]:
     return {
         "/v1/orders/{number}/cancel": {"post": cancel},
         "/v1/orders/{number}/shipment": {"post": ship},
+        "/v1/orders/{number}/payments": {"post": pay},
         "/v1/orders/{number}#patch": {"patch": patch},  # merged into the number's path
         "/v1/orders#get": {"get": _list()},  # merged into /v1/orders
         "/v1/callback-requests": {

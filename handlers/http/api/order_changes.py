@@ -21,6 +21,7 @@ from handlers.http.api.answers import order_state
 from handlers.http.api.change_schema import (
     CancelRequest,
     OrderPatchRequest,
+    PaymentRequest,
     ShipmentRequest,
     to_patch,
 )
@@ -34,10 +35,11 @@ from handlers.http.api.requests import (
     order_number,
     refusal,
 )
-from handlers.http.api.schema import RequestInvalid, parse_model
+from handlers.http.api.schema import RequestInvalid, parse_model, to_minor_field
 from services.refusals import OrderRefused
 from services.storefront.changes import StorefrontChanges
 from services.storefront.keyed import Answered, KeyedRequests, request_print
+from services.storefront.payments import StorefrontPayments
 from services.storefront.queries import OrderState
 from services.storefront.tokens import Storefront
 
@@ -52,7 +54,9 @@ class OrderChangesApi:
         changes: StorefrontChanges,
         keyed: KeyedRequests,
         max_body_bytes: int,
+        payments: StorefrontPayments | None = None,
     ):
+        self._payments = payments
         self._gate = gate
         self._changes = changes
         self._keyed = keyed
@@ -63,6 +67,7 @@ class OrderChangesApi:
             web.post("/v1/orders/{number}/cancel", self.cancel),
             web.patch("/v1/orders/{number}", self.update),
             web.post("/v1/orders/{number}/shipment", self.ship),
+            web.post("/v1/orders/{number}/payments", self.pay),
         ]
 
     async def cancel(self, request: web.Request) -> web.Response:
@@ -79,6 +84,19 @@ class OrderChangesApi:
 
         return await self._keyed_change(request, ShipmentRequest, change)
 
+    async def pay(self, request: web.Request) -> web.Response:
+        paid: dict[str, Any] = {}
+
+        async def change(storefront: Storefront, number: int, body: PaymentRequest):
+            amount = to_minor_field(body.amount, storefront.currency, "amount")
+            result = await self._payments.pay(
+                storefront.shop_id, number, amount, storefront.currency, body.reference
+            )
+            paid.update(outcome=result.outcome.value, problem=result.problem)
+            return result.state
+
+        return await self._keyed_change(request, PaymentRequest, change, extra=paid)
+
     async def update(self, request: web.Request) -> web.Response:
         async def change(storefront: Storefront, number: int, body: OrderPatchRequest):
             patch = to_patch(body, storefront.currency)
@@ -87,7 +105,11 @@ class OrderChangesApi:
         return await self._keyed_change(request, OrderPatchRequest, change)
 
     async def _keyed_change(
-        self, request: web.Request, model: type[BaseModel], change: Change
+        self,
+        request: web.Request,
+        model: type[BaseModel],
+        change: Change,
+        extra: dict[str, Any] | None = None,
     ) -> web.Response:
         storefront = await self._gate.storefront(request)
         if not isinstance(storefront, Storefront):
@@ -119,7 +141,10 @@ class OrderChangesApi:
                 )
             except OrderRefused as refused:
                 return refusal(refused)
-            return Answered(200, order_state(state))
+            answer = order_state(state)
+            if extra:  # what a payment did, beside the order it did it to
+                answer = {**answer, "payment": dict(extra)}
+            return Answered(200, answer)
 
         endpoint = f"{request.method} {request.path}"
         outcome = await self._keyed.run(

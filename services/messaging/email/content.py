@@ -64,6 +64,8 @@ from services.messaging.email.links import LINK_LIFETIME, LinkSigner
 from services.messaging.email.render import MailRenderer, language_of
 from services.messaging.notifications.recipients import UnknownTopic
 from services.orders.decisions import facts
+from services.payments.instructions import payment_text
+from services.payments.settings import PAY_BY_CARD, takes_yookassa
 from services.time.clock import SystemClock
 from services.vocabulary import DEFAULT_LANGUAGE
 from services.workflow.definition import ActorKind, Input, StatusKind, Workflow
@@ -91,7 +93,7 @@ TOPICS = SHOP_TOPICS | BUYER_TOPICS
 # handlers.telegram.card_view.PAYMENT_STATUSES), with the shop's own words when it has them.
 PAYMENT_STATUSES = frozenset({"awaiting_payment"})
 PAYMENT_INSTRUCTIONS = "payment_instructions"  # the shop's settings key
-MAX_INSTRUCTIONS = 3000
+MAX_INSTRUCTIONS = 4000  # the shop's words (3000 at most) and its bank details
 MAX_FIELD = 1000  # characters of one name or address in a mail
 MAX_LINES = 100  # goods listed in one mail; the totals always count them all
 _BOT_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
@@ -311,11 +313,16 @@ class MailContentReader:
                 "url": link_of(order),  # the carrier's own page (issue 18)
             }
         if order.status in PAYMENT_STATUSES:
-            instructions = str((shop.settings or {}).get(PAYMENT_INSTRUCTIONS) or "").strip()
+            instructions = payment_text(shop.settings, language, shop.language)
             context["payment"] = {
                 "total": money(order.total, order.currency, language),
                 "instructions": instructions[:MAX_INSTRUCTIONS],
+                "pay_url": None,
             }
+            if takes_yookassa(shop.settings):
+                # A signed link of the bot's that opens YooKassa's page (handlers.http.payments).
+                token = self._signer.action_token(order.id, order.buyer_id, PAY_BY_CARD, now)
+                context["payment"]["pay_url"] = f"{self._public_url}/payments/pay/{token}"
         actions = self._actions(order, workflow, language, now)
         context["actions"] = actions
         if context["payment"] is not None:

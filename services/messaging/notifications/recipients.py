@@ -126,6 +126,10 @@ async def recipients(
         )
     if topic == "email_failed":
         return _once(await _supervisors(session, shop.id))
+    if topic == "payment_notice":
+        # A payment in, or one that did not fit (issue 17): who sees the money.
+        told = [*await _group_or_owner(session, shop), *await _supervisors(session, shop.id)]
+        return _once([*told, *await _staff(session, shop.id, "accountant", fallback=False)])
     if topic in DIALOG_TOPICS:
         message = await session.get(DialogMessage, row.payload.get("dialog_message_id"))
         if message is None:

@@ -53,6 +53,9 @@ class Kind(StrEnum):
     REFUND_PAID = "refund_paid"  # refund_due -> refunds: the difference was given back
     SPLIT_OUT = "split_out"  # held -> buyer_payments: moved with the goods to the new order
     SPLIT_IN = "split_in"  # buyer_payments -> held: what the new order brought along
+    # A memo, refunds -> refunds: the money the ledger gave back left through the provider,
+    # under the provider's refund id (issue 17); it moves nothing.
+    PROVIDER_REFUND = "provider_refund"
     PAID_LATE = "paid_late"  # amount_due -> available / platform_fee: a due paid after credit
 
 

@@ -300,6 +300,26 @@ async def record_payment(
     return amount
 
 
+async def record_provider_refund(
+    session: AsyncSession,
+    order: Order,
+    amount: int,
+    provider: str,
+    refund_id: str,
+    event: OrderEvent,
+    now: datetime,
+) -> bool:
+    """The provider gave `amount` back under `refund_id`: a memo in the ledger, once."""
+    book = await OrderBook.read(session, order, now)
+    key = f"provider_refund:{order.id}:{provider}:{refund_id}"[:96]
+    if key in book.keys:
+        return False
+    book.post(
+        Kind.PROVIDER_REFUND, Account.REFUNDS, Account.REFUNDS, amount, key, event=event, memo=True
+    )
+    return True
+
+
 async def record_refund(
     session: AsyncSession,
     order: Order,
