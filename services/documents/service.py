@@ -91,7 +91,7 @@ class DocumentService:
         title = status.title.get(language) or status.title.get(DEFAULT_LANGUAGE) or ""
         async with reading(self._sessions) as session:
             body = await _active_body(session, view.shop.id, kind, language)
-        return self._render(view.order, view.shop, kind, language, body, title)
+        return await self._render(view.order, view.shop, kind, language, body, title)
 
     async def invoice_for_buyer(
         self, order_id: int, language: str, now: datetime | None = None
@@ -105,9 +105,9 @@ class DocumentService:
                 return None
             shop = await session.get(Shop, order.shop_id)
             body = await _active_body(session, shop.id, "invoice", language)
-        return self._render(order, shop, "invoice", language, body, now=now)
+        return await self._render(order, shop, "invoice", language, body, now=now)
 
-    def _render(
+    async def _render(
         self,
         order: Order,
         shop: Shop,
@@ -122,7 +122,7 @@ class DocumentService:
         title = f"{TITLES[language][kind]} {order.number}"
         if body is not None:
             try:
-                pdf = self._renderer.pdf(body, variables, title=title)
+                pdf = await self._renderer.pdf_off_loop(body, variables, title=title)
                 return Document(kind, language, file_name(kind, language, order.number), pdf)
             except TemplateProblem as problem:
                 # It rendered on the sample order, not on this one (a field empty here...):
@@ -134,7 +134,9 @@ class DocumentService:
                     order.id,
                     problem,
                 )
-        pdf = self._renderer.pdf(default_template(kind, language), variables, title=title)
+        pdf = await self._renderer.pdf_off_loop(
+            default_template(kind, language), variables, title=title
+        )
         return Document(kind, language, file_name(kind, language, order.number), pdf)
 
     # -- the shop's templates ------------------------------------------------------------------
@@ -159,7 +161,7 @@ class DocumentService:
         now = self._clock.now()
         order = sample_order(shop, now)
         variables = document_variables(order, shop, language, now, "—")
-        pdf = self._renderer.pdf(body, variables, title=TITLES[language][kind])
+        pdf = await self._renderer.pdf_off_loop(body, variables, title=TITLES[language][kind])
         return Document(kind, language, f"preview-{file_name(kind, language, order.number)}", pdf)
 
     async def save(
