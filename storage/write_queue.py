@@ -64,7 +64,7 @@ class WriteQueue:
 
 def install(engine: AsyncEngine, timeout: float) -> WriteQueue:
     """Queue the write transactions of `engine`. Its "begin" listener calls `enter`; the
-    dialect's commit, rollback and close give the turn back after they have run."""
+    dialect's commit, rollback, close and terminate give the turn back after they ran."""
     queue = WriteQueue(timeout)
     dialect = engine.sync_engine.dialect
 
@@ -79,6 +79,6 @@ def install(engine: AsyncEngine, timeout: float) -> WriteQueue:
 
         setattr(dialect, name, wrapper)
 
-    for name in ("do_commit", "do_rollback", "do_close"):
+    for name in ("do_commit", "do_rollback", "do_close", "do_terminate"):
         released(name)
     return queue

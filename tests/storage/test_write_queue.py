@@ -53,3 +53,23 @@ async def test_readers_do_not_wait_for_a_writer(engine):
         await writer.execute(text("INSERT INTO log (n) VALUES (1)"))
         async with reading(sessions) as reader:
             assert list(await reader.scalars(text("SELECT n FROM log"))) == []
+
+
+async def test_a_cancelled_writer_gives_its_turn_back(engine):
+    sessions = create_session_factory(engine)
+    inside = asyncio.Event()
+
+    async def stuck() -> None:
+        async with sessions() as session, session.begin():
+            await session.execute(text("INSERT INTO log (n) VALUES (1)"))
+            inside.set()
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(stuck())
+    await inside.wait()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    async with asyncio.timeout(5), sessions() as session, session.begin():
+        await session.execute(text("INSERT INTO log (n) VALUES (2)"))
+    async with reading(sessions) as session:
+        assert list(await session.scalars(text("SELECT n FROM log"))) == [2]
