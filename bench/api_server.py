@@ -28,8 +28,18 @@ from services.messaging.email.links import LinkSigner  # noqa: E402
 SECRET = "bench-secret"
 
 
-async def serve(database_url: str, host: str, port: int) -> None:
-    settings = Settings(_env_file=None, database_url=database_url, secret_key=SECRET)
+async def serve(database_url: str, host: str, port: int, write_queue: bool = True) -> None:
+    if not write_queue:  # the "before" of bench_api.py: SQLite's busy handler alone
+        import functools
+
+        import bot.container
+        from storage.database import create_engine
+
+        bot.container.create_engine = functools.partial(create_engine, write_queue=False)
+    # The rate limit (300 a minute per token) would be the bench: lifted here.
+    settings = Settings(
+        _env_file=None, database_url=database_url, secret_key=SECRET, api_rate_limit=1_000_000
+    )
     container = build_container(settings)
     app = build_web_app(
         container,
@@ -54,9 +64,10 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--no-write-queue", action="store_true", help="SQLite: no writer FIFO")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)  # no access log: it would be the bench
-    asyncio.run(serve(args.database_url, args.host, args.port))
+    asyncio.run(serve(args.database_url, args.host, args.port, not args.no_write_queue))
 
 
 if __name__ == "__main__":

@@ -160,7 +160,9 @@ async def drive(
     }
 
 
-async def scenario(name: str, database_url: str, instances: int, args) -> dict:
+async def scenario(
+    name: str, database_url: str, instances: int, args, *, write_queue: bool = True
+) -> dict:
     token = await prepare(database_url)
     ports = [free_port() for _ in range(instances)]
     servers = [
@@ -171,6 +173,7 @@ async def scenario(name: str, database_url: str, instances: int, args) -> dict:
             database_url,
             "--port",
             str(port),
+            *([] if write_queue else ["--no-write-queue"]),
             cwd=ROOT,
         )
         for port in ports
@@ -214,9 +217,12 @@ async def admin(statement: str) -> None:
 async def main(args) -> None:
     results = []
     if "sqlite" in args.backends:
-        with tempfile.TemporaryDirectory() as directory:
-            url = f"sqlite+aiosqlite:///{directory}/bench.db"
-            results.append(await scenario("SQLite", url, 1, args))
+        # Side by side: SQLite's busy handler alone, then the writers' FIFO (the default).
+        for write_queue in (False, True):
+            with tempfile.TemporaryDirectory() as directory:
+                url = f"sqlite+aiosqlite:///{directory}/bench.db"
+                name = "SQLite, writer FIFO" if write_queue else "SQLite, busy handler only"
+                results.append(await scenario(name, url, 1, args, write_queue=write_queue))
     if "postgres" in args.backends:
         for instances in (1, 2):
             name = f"bench_api_{uuid.uuid4().hex[:8]}"

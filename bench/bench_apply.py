@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -58,6 +58,9 @@ class Result:
     apply_seconds: float
     updates: int
     floor_seconds: float
+    apply_statements: int = 0  # round trips during the timed applies (BEGIN/COMMIT not counted)
+    apply_cpu: float = 0.0  # process CPU seconds (all threads) during the timed applies
+    floor_cpu: float = 0.0
 
     @property
     def apply_rate(self) -> float:
@@ -139,13 +142,25 @@ async def measure(backend: str, url: str, n_orders: int, warmup_orders: int) -> 
         await apply_all(orders, owner, warm_ids)
 
         updates = 2 * n_orders
+        cpu = time.process_time()
         started = time.perf_counter()
         await floor_updates(engine, updates)
         floor_seconds = time.perf_counter() - started
+        floor_cpu = time.process_time() - cpu
 
+        statements = 0
+
+        def count(*_args) -> None:
+            nonlocal statements
+            statements += 1
+
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        cpu = time.process_time()
         started = time.perf_counter()
         transitions = await apply_all(orders, owner, order_ids)
         apply_seconds = time.perf_counter() - started
+        apply_cpu = time.process_time() - cpu
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
 
         async with sessions() as session:
             done = await session.scalar(
@@ -154,7 +169,16 @@ async def measure(backend: str, url: str, n_orders: int, warmup_orders: int) -> 
             floor_n = (await session.execute(text("SELECT n FROM bench_floor"))).scalar_one()
         if done != n_orders + warmup_orders or floor_n != 2 * warmup_orders + updates:
             raise RuntimeError(f"{backend}: {done} orders finished, floor counter {floor_n}")
-        return Result(backend, transitions, apply_seconds, updates, floor_seconds)
+        return Result(
+            backend,
+            transitions,
+            apply_seconds,
+            updates,
+            floor_seconds,
+            statements,
+            apply_cpu,
+            floor_cpu,
+        )
     finally:
         await engine.dispose()
 
@@ -189,13 +213,15 @@ async def run_postgres(admin_url: str, n_orders: int, warmup_orders: int) -> Res
 
 def table(results: list[Result]) -> str:
     lines = [
-        "| backend | apply calls | transitions/s | floor updates | floor updates/s | floor/apply |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| backend | apply calls | transitions/s | floor updates | floor updates/s | floor/apply "
+        "| statements/apply | CPU ms/apply | CPU ms/floor update |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r.backend} | {r.transitions} | {r.apply_rate:,.0f} | {r.updates} "
-            f"| {r.floor_rate:,.0f} | {r.ratio:.1f}x |"
+            f"| {r.floor_rate:,.0f} | {r.ratio:.1f}x | {r.apply_statements / r.transitions:.1f} "
+            f"| {r.apply_cpu / r.transitions * 1000:.2f} | {r.floor_cpu / r.updates * 1000:.2f} |"
         )
     return "\n".join(lines)
 

@@ -157,8 +157,8 @@ async def claim_alone(
 ) -> tuple[float, list[str]]:
     """One warm `_claim` call, timed, and the plan of its statement; leaves nothing claimed."""
 
-    async def release(claimed: list[list[int]]) -> None:
-        ids = [timer_id for group in claimed for timer_id in group]
+    async def release(claimed: list[list[tuple[int, int]]]) -> None:
+        ids = [timer_id for group in claimed for timer_id, _order_id in group]
         async with engine.begin() as connection:
             await connection.execute(
                 update(Timer).where(Timer.id.in_(ids)).values(claimed_until=None)
@@ -360,7 +360,7 @@ async def explain_fire(
         )
     statements = Statements(engine)
     with statements.watching():
-        outcome = await orders_service.fire_timer(timer_id)
+        outcome = await orders_service.fire_timer(timer_id, due_ids[0])  # as the sweep does
     if outcome != "applied":
         raise RuntimeError(f"firing timer {timer_id} alone: {outcome}")
     await rearm(engine, due_ids, before)

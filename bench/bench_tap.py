@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import sys
 import tempfile
@@ -33,6 +34,7 @@ from bot.sandbox.emulator import TelegramEmulator  # noqa: E402
 from bot.sandbox.limits import FloodLimits  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.telegram import build_bot, build_dispatcher  # noqa: E402
+from bot.telegram_responses import _PINNED, pin_response_classes  # noqa: E402
 from handlers.telegram.card_view import card_keyboard, card_text  # noqa: E402
 from services.orders.actors import ActorRef, Channel  # noqa: E402
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft  # noqa: E402
@@ -86,7 +88,7 @@ async def run(taps: int, warmup: int) -> None:
         created = await container.shops.create_shop(name="Bench", owner_telegram_id=manager.id)
         actor = ActorRef.user(created.owner.id)
         cards = []
-        for _ in range(taps + warmup):
+        for _ in range(2 * taps + warmup):
             [order] = await container.orders.create_orders(
                 created.shop.id,
                 OrderDraft(
@@ -118,42 +120,51 @@ async def run(taps: int, warmup: int) -> None:
             inline_keyboard=[[InlineKeyboardButton(text=CONFIRM, callback_data="bare")]]
         )
         bare_cards = []
-        for index in range(taps + warmup):
+        for index in range(2 * taps + warmup):
             await bot.send_message(manager.id, f"bare {index}", reply_markup=bare_keyboard)
             bare_cards.append(emulator.last(manager))
 
         await measure(emulator, bot, dispatcher, manager, cards[:warmup], CONFIRM)
         await measure(emulator, bot, bare, manager, bare_cards[:warmup], CONFIRM)
-        started = time.perf_counter()
-        shop_taps = await measure(emulator, bot, dispatcher, manager, cards[warmup:], CONFIRM)
-        shop_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        bare_taps = await measure(emulator, bot, bare, manager, bare_cards[warmup:], CONFIRM)
-        bare_seconds = time.perf_counter() - started
+        # Side by side: aiogram as it comes (its Response[T] classes rebuilt whenever pydantic
+        # has dropped them), then with them pinned (bot.telegram_responses).
+        measured = {}
+        for pinned in (False, True):
+            _PINNED.clear()
+            gc.collect()
+            if pinned:
+                pin_response_classes()
+            part = slice(warmup + taps, None) if pinned else slice(warmup, warmup + taps)
+            label = "pinned" if pinned else "unpinned"
+            started = time.perf_counter()
+            values = await measure(emulator, bot, dispatcher, manager, cards[part], CONFIRM)
+            measured[f"status tap (ShopBot), {label}"] = (values, time.perf_counter() - started)
+            started = time.perf_counter()
+            values = await measure(emulator, bot, bare, manager, bare_cards[part], CONFIRM)
+            measured[f"bare callback handler, {label}"] = (values, time.perf_counter() - started)
 
         statuses = {
             (await container.orders.get(c_id, actor)).status
             for c_id in await _order_ids(container, created.shop.id)
         }
         assert statuses == {"awaiting_payment"}, statuses
-        rows = [
-            ("status tap (ShopBot)", shop_taps, shop_seconds),
-            ("bare callback handler", bare_taps, bare_seconds),
-        ]
         print("| handler | taps | taps/s | p50 ms | p99 ms |")
         print("|---|---:|---:|---:|---:|")
-        for name, values, seconds in rows:
+        for name, (values, seconds) in measured.items():
             print(
                 f"| {name} | {len(values)} | {len(values) / seconds:.0f} | "
                 f"{statistics.median(values) * 1000:.2f} | "
                 f"{percentile(values, 0.99) * 1000:.2f} |"
             )
         print()
-        print(
-            f"p50 ratio (ShopBot / bare): "
-            f"{statistics.median(shop_taps) / statistics.median(bare_taps):.1f}x; "
-            f"targets: p50 within 3x of the bare handler, at least 200 taps/s on SQLite"
-        )
+        for label in ("unpinned", "pinned"):
+            shop_taps = measured[f"status tap (ShopBot), {label}"][0]
+            bare_taps = measured[f"bare callback handler, {label}"][0]
+            print(
+                f"p50 ratio (ShopBot / bare), {label}: "
+                f"{statistics.median(shop_taps) / statistics.median(bare_taps):.1f}x"
+            )
+        print("targets: p50 within 3x of the bare handler, at least 200 taps/s on SQLite")
     finally:
         await bot.session.close()
         await container.close()

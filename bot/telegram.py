@@ -19,6 +19,7 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.container import Container
 from bot.i18n import build_i18n
+from bot.telegram_responses import pin_response_classes
 from handlers.telegram import get_routers
 from handlers.telegram.card_memory import CardMemoryMiddleware
 from handlers.telegram.middlewares import IdentityMiddleware, LanguageMiddleware, RefusalMiddleware
@@ -54,6 +55,7 @@ class WaitOutFloodControl(BaseRequestMiddleware):
 
 
 def build_bot(token: str, api_url: str, *, wait_out_floods: bool = True) -> Bot:
+    pin_response_classes()  # aiogram would rebuild its answer classes on every call
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
     if wait_out_floods:
         session.middleware(WaitOutFloodControl())

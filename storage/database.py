@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.write_queue import install as install_write_queue
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option marking a transaction that only reads (see `reading`).
 READ_ONLY = "shopbot_read_only"
@@ -25,7 +27,9 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, write_queue: bool = True) -> AsyncEngine:
+    """`write_queue` (SQLite): write transactions take turns in arrival order
+    (storage/write_queue.py) instead of racing in SQLite's busy handler."""
     if not is_sqlite(url):
         return create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
@@ -34,11 +38,13 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-    _tune_sqlite(engine)
+    _tune_sqlite(engine, write_queue)
     return engine
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def _tune_sqlite(engine: AsyncEngine, write_queue: bool) -> None:
+    queue = install_write_queue(engine, SQLITE_BUSY_TIMEOUT_MS / 1000) if write_queue else None
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         # Let SQLAlchemy, not the driver, decide when a transaction begins (see "begin").
@@ -59,6 +65,8 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         if connection.get_execution_options().get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
         else:
+            if queue is not None:
+                queue.enter(connection.connection.dbapi_connection)
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Mapping
+from functools import lru_cache
 
 import segno
 from barcode import Code128
@@ -32,6 +33,7 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+@lru_cache(maxsize=256)  # an order's number and payment QR are drawn for every document
 def code128_png(text: str) -> bytes:
     """A Code 128 barcode without its human-readable line (the template prints the number)."""
     buffer = io.BytesIO()
@@ -42,6 +44,7 @@ def code128_png(text: str) -> bytes:
     return buffer.getvalue()
 
 
+@lru_cache(maxsize=256)
 def qr_png(text: str) -> bytes:
     buffer = io.BytesIO()
     # UTF-8: the standard's "ST00012" header declares it, and Cyrillic names need it.

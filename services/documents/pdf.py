@@ -22,11 +22,11 @@ import re
 from functools import cache
 from pathlib import Path
 
-from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.errors import FPDFException
 from fpdf.fonts import SubsetMap, TTFFont
 
+from services.documents import font_subsets
 from services.documents.sandbox import (
     IMAGE_REFUSED,
     PDF_TOO_LARGE,
@@ -66,7 +66,7 @@ def _add_fonts(pdf: FPDF) -> None:
         font.missing_glyphs = []
         font.biggest_size_pt = 0
         font.subset = SubsetMap(font)
-        font.ttfont = ttLib.TTFont(str(path), recalcTimestamp=False, lazy=True)
+        font.ttfont = font_subsets.DocumentFont(path)  # its subset may come ready-made
         pdf.fonts[font.fontkey] = font
 
 
@@ -119,6 +119,7 @@ def checked_image(src: str) -> str:
 def html_to_pdf(html: str, *, title: str = "") -> bytes:
     """A4 PDF of the template's HTML; TemplateProblem when fpdf2 cannot lay it out, an image
     is refused, or the document is over its caps."""
+    font_subsets.install()
     pdf = _CappedPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_creator("ShopBot")
     if title:

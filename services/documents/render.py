@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -14,6 +15,7 @@ from services.documents.sandbox import DocumentSandbox, TemplateProblem
 from services.documents.variables import TOP_LEVEL
 
 COMPILED_KEPT = 64  # compiled templates kept: the defaults plus the shops' recent ones
+PDFS_KEPT = 64  # documents kept by their HTML (tens of KB each)
 
 
 class DocumentRenderer:
@@ -24,6 +26,11 @@ class DocumentRenderer:
         self._env = DocumentSandbox()
         self._budget = budget  # seconds a render may take
         self._compiled: OrderedDict[str, Template] = OrderedDict()
+        # PDFs by (HTML, title): the HTML holds everything the PDF shows (order version,
+        # template version, shop's details, the day), so a hit is never stale. An order's
+        # invoice goes to the buyer by Telegram and by e-mail, and again on a retried send.
+        self._pdfs: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._pdfs_lock = threading.Lock()
 
     def check(self, body: str) -> None:
         """Refuse, without running it, a template that cannot be right: TemplateProblem."""
@@ -33,7 +40,21 @@ class DocumentRenderer:
         return sandbox.render(self._env, self._template(body), variables, budget=self._budget)
 
     def pdf(self, body: str, variables: Mapping[str, Any], *, title: str = "") -> bytes:
-        return html_to_pdf(self.html(body, variables), title=title)
+        """The PDF of the template's HTML, kept by that HTML: an order's invoice goes to the
+        buyer by Telegram and by e-mail, and again on a retried send."""
+        html = self.html(body, variables)
+        key = (html, title)
+        with self._pdfs_lock:
+            kept = self._pdfs.get(key)
+            if kept is not None:
+                self._pdfs.move_to_end(key)
+                return kept
+        pdf = html_to_pdf(html, title=title)
+        with self._pdfs_lock:
+            self._pdfs[key] = pdf
+            while len(self._pdfs) > PDFS_KEPT:
+                self._pdfs.popitem(last=False)
+        return pdf
 
     def _template(self, body: str) -> Template:
         template = self._compiled.get(body)

@@ -563,9 +563,10 @@ class OrderService:
 
     # -- the scheduler ---------------------------------------------------------------
 
-    async def fire_timer(self, timer_id: int) -> str:
-        """A due timer's turn, as the system, in its own transaction (services.orders.timed)."""
-        return await self._transaction(lambda unit: timed.fire(unit, timer_id))
+    async def fire_timer(self, timer_id: int, order_id: int | None = None) -> str:
+        """A due timer's turn, as the system, in its own transaction (services.orders.timed).
+        `order_id`, when known, saves looking the timer's order up."""
+        return await self._transaction(lambda unit: timed.fire(unit, timer_id, order_id))
 
     async def tell_shop(
         self,

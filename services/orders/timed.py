@@ -38,18 +38,18 @@ MOVED_ON = "order moved on"  # left the status (a race with its cancellation)
 GONE = "gone"  # fired or cancelled by someone else meanwhile
 
 
-async def fire(unit: Unit, timer_id: int) -> str:
-    """Fire one pending timer; returns what it did (GONE when there was nothing to do)."""
-    found = (
-        await unit.session.execute(
-            select(Timer.order_id, Timer.status).where(Timer.id == timer_id, Timer.state == PENDING)
+async def fire(unit: Unit, timer_id: int, order_id: int | None = None) -> str:
+    """Fire one pending timer; returns what it did (GONE when there was nothing to do).
+    `order_id`: the timer's order, when the caller knows it (the sweep claimed it with it)."""
+    if order_id is None:
+        order_id = await unit.session.scalar(
+            select(Timer.order_id).where(Timer.id == timer_id, Timer.state == PENDING)
         )
-    ).first()
-    if found is None:
-        return GONE
+        if order_id is None:
+            return GONE
     # The order first, as every change does, then the timer: one lock order, no deadlocks.
-    order = await unit.load(found.order_id, lock=True, items=False)
-    timer = await _take(unit.session, timer_id, unit.now)
+    order = await unit.load(order_id, lock=True, items=False)
+    timer = await _take(unit.session, timer_id, order_id, unit.now)
     if timer is None:
         return GONE
     if timer.kind == "return_sla":  # a return request's answer limit, whatever the status
@@ -75,17 +75,16 @@ async def fire(unit: Unit, timer_id: int) -> str:
     return outcome
 
 
-async def _take(session: AsyncSession, timer_id: int, now: datetime) -> Timer | None:
-    """Mark the timer done if it still is pending: exactly one transaction wins."""
-    taken = await session.execute(
+async def _take(session: AsyncSession, timer_id: int, order_id: int, now: datetime) -> Timer | None:
+    """Mark the timer done if it still is pending: exactly one transaction wins. One
+    statement: the claim returns the timer's row (no read back)."""
+    return await session.scalar(
         update(Timer)
-        .where(Timer.id == timer_id, Timer.state == PENDING)
+        .where(Timer.id == timer_id, Timer.order_id == order_id, Timer.state == PENDING)
         .values(state=DONE, finished_at=now, claimed_until=None)
-        .execution_options(synchronize_session=False)
+        .returning(Timer),
+        execution_options={"synchronize_session": False, "populate_existing": True},
     )
-    if taken.rowcount != 1:
-        return None
-    return await session.get(Timer, timer_id, populate_existing=True)
 
 
 async def _remind(

@@ -33,6 +33,9 @@ class Unit:
     outbox: Outbox
     workflows: WorkflowStore
     _roles: dict[tuple[int, int], frozenset[str]] = field(default_factory=dict)
+    # Shops read with their orders: held here, since the session's identity map keeps
+    # objects only weakly and `session.get(Shop, ...)` should find them without a query.
+    _shops: dict[int, Shop] = field(default_factory=dict)
     # Run once the transaction committed (metrics): a rolled-back attempt leaves no trace.
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
@@ -53,16 +56,19 @@ class Unit:
             # Ids come from buttons and links: anything out of range is simply not an order.
             raise OrderRefused(Problem.NOT_FOUND, "no such order")
         user_id = asking.user_id if asking is not None and asking.type is ActorType.USER else None
+        # The shop comes along too (into the session's identity map): a change reads it for
+        # the suspension check and the time limits, which then cost no round trip.
         query = (
-            select(Order)
+            select(Order, Shop)
             if user_id is None
-            else select(Order, StaffMember.role).outerjoin(
+            else select(Order, Shop, StaffMember.role).outerjoin(
                 StaffMember,
                 and_(StaffMember.shop_id == Order.shop_id, StaffMember.user_id == user_id),
             )
         )
         query = (
-            query.where(Order.id == order_id)
+            query.join(Shop, Shop.id == Order.shop_id)
+            .where(Order.id == order_id)
             .options(selectinload(Order.items) if items else raiseload(Order.items))
             .execution_options(populate_existing=True)
         )
@@ -74,9 +80,10 @@ class Unit:
         if not rows:
             raise OrderRefused(Problem.NOT_FOUND, "no such order")
         order = rows[0][0]
+        self._shops[order.shop_id] = rows[0][1]
         log_context.order_loaded(order.shop_id, order.number)
         if user_id is not None:
-            self._roles[(order.shop_id, user_id)] = frozenset(r[1] for r in rows if r[1])
+            self._roles[(order.shop_id, user_id)] = frozenset(r[2] for r in rows if r[2])
         return order
 
     async def who(self, order: Order, ref: ActorRef) -> Who:

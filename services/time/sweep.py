@@ -82,10 +82,10 @@ class TimerSweep:
         report = SweepReport()
         slots = asyncio.Semaphore(self._workers)
 
-        async def fire(timer_ids: list[int]) -> None:
+        async def fire(timers: list[tuple[int, int]]) -> None:
             async with slots:
-                for timer_id in timer_ids:
-                    await self._fire(timer_id, report)
+                for timer_id, order_id in timers:
+                    await self._fire(timer_id, order_id, report)
 
         while claimed := await self._claim(now):
             await asyncio.gather(*(fire(timer_ids) for timer_ids in claimed))
@@ -93,7 +93,7 @@ class TimerSweep:
             log.info("timers fired: %s; errors: %s", dict(report.outcomes), report.errors)
         return report
 
-    async def _claim(self, now: datetime) -> list[list[int]]:
+    async def _claim(self, now: datetime) -> list[list[tuple[int, int]]]:
         """Take up to a batch of due timers no other sweep holds, oldest first; grouped by
         order, each group in due order. Orders fire in parallel, one order's timers one
         after another: a payment reminder must not race the deadline that cancels it."""
@@ -118,14 +118,14 @@ class TimerSweep:
                 .returning(Timer.id, Timer.order_id, Timer.due_at)
                 .execution_options(synchronize_session=False)
             )
-            by_order: dict[int, list[int]] = {}
+            by_order: dict[int, list[tuple[int, int]]] = {}
             for row in sorted(rows, key=lambda row: (row.due_at, row.id)):
-                by_order.setdefault(row.order_id, []).append(row.id)
+                by_order.setdefault(row.order_id, []).append((row.id, row.order_id))
             return list(by_order.values())
 
-    async def _fire(self, timer_id: int, report: SweepReport) -> None:
+    async def _fire(self, timer_id: int, order_id: int, report: SweepReport) -> None:
         try:
-            report.outcomes[await self._orders.fire_timer(timer_id)] += 1
+            report.outcomes[await self._orders.fire_timer(timer_id, order_id)] += 1
         except OrderRefused as refusal:
             if refusal.code != Problem.BUSY:
                 report.errors += 1

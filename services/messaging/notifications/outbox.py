@@ -12,8 +12,22 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.database import insert_for
 from storage.models import OutboxMessage
+from storage.statements import insert_ignoring
+
+_COLUMNS = (
+    "dedupe_key",
+    "shop_id",
+    "order_id",
+    "channel",
+    "audience",
+    "topic",
+    "payload",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
 
 
 class Outbox:
@@ -58,9 +72,8 @@ class Outbox:
     async def write(self, session: AsyncSession) -> None:
         if not self._rows:
             return
-        # One constant statement, executed for many rows: compiled once, cached after.
-        statement = insert_for(session, OutboxMessage.__table__).on_conflict_do_nothing(
-            index_elements=["dedupe_key"]
-        )
+        # One constant statement, executed for many rows, compiled once per dialect (the
+        # dialects' on_conflict_do_nothing cannot be cached: storage/statements.py).
+        statement = insert_ignoring(OutboxMessage.__table__, _COLUMNS, ("dedupe_key",))
         await session.execute(statement, list(self._rows.values()))
         self._rows.clear()
