@@ -416,6 +416,26 @@ class TelegramEmulator(ContactActions):
         entries = self.world.commands.get((key, language_code), [])
         return [(entry["command"], entry["description"]) for entry in entries]
 
+    def menu_of(self, user: SandboxUser) -> list[str]:
+        """The commands `user` sees in the "/" menu of their private chat with the bot, as
+        Telegram picks them: their chat's scope, then all private chats, then the default,
+        each first for their app's language, then the list set without a language."""
+        language = user.language_code or ""
+        for scope in ({"type": "chat", "chat_id": user.id}, {"type": "all_private_chats"}):
+            key = json.dumps(scope, sort_keys=True)
+            for code in (language, ""):
+                if (key, code) in self.world.commands:
+                    return [entry["command"] for entry in self.world.commands[(key, code)]]
+        default = json.dumps({"type": "default"}, sort_keys=True)
+        for code in (language, ""):
+            if (default, code) in self.world.commands:
+                return [entry["command"] for entry in self.world.commands[(default, code)]]
+        return []
+
+    def profile_text(self, field: str, language_code: str = "") -> str:
+        """What setMyDescription/setMyShortDescription/setMyName set for a language."""
+        return self.world.profile.get((field, language_code), "")
+
     def transcript(self, chat_or_user: ChatOrUser | int, tz: tzinfo = UTC) -> str:
         """The chat as readable text (times in `tz`, UTC by default)."""
         return render_chat(self.chat(chat_or_user), tz)
