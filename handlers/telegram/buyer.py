@@ -26,7 +26,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.dialog import BuyerAct, BuyerCB
 from handlers.telegram.document_callbacks import DocAct, DocCB
-from handlers.telegram.format import esc, money, when
+from handlers.telegram.format import esc, money, phone, when
 from handlers.telegram.order_card import show_card
 from services.buyers.service import BuyerOrder, BuyerService
 from services.messaging.cards import CardRegistry
@@ -153,7 +153,9 @@ async def contact_shared(message: Message, buyers: BuyerService, user: Person, i
         else _("No other orders were placed with it.")
     )
     await message.answer(
-        _("✅ Your phone number {phone} is confirmed.").format(phone=verified.phone) + "\n" + found,
+        _("✅ Your phone number {phone} is confirmed.").format(phone=phone(verified.phone))
+        + "\n"
+        + found,
         reply_markup=ReplyKeyboardRemove(),
     )
     await list_orders(message, buyers, user, i18n.current_locale)

@@ -11,7 +11,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from handlers.telegram.callbacks import OrderAct, OrderCB
 from handlers.telegram.dialog import BuyerAct, BuyerCB, DialogCB
 from handlers.telegram.document_callbacks import DocAct, DocCB
-from handlers.telegram.format import duration, esc, money, title, when
+from handlers.telegram.format import duration, esc, money, phone, title, when
 from handlers.telegram.returns import card_buttons as return_buttons
 from handlers.telegram.reviews import card_buttons as review_buttons
 from services.orders.payments import MONEY_ROLES
@@ -61,7 +61,7 @@ def card_text(view: OrderView, language: str) -> str:
         lines.append(time_limit_line(view, language))
     lines.append(_("Created: {date}").format(date=when(order.created_at, shop.timezone, language)))
     buyer = order.buyer
-    contacts = ", ".join(filter(None, [esc(buyer.name), buyer.phone, esc(buyer.email)]))
+    contacts = ", ".join(filter(None, [esc(buyer.name), phone(buyer.phone), esc(buyer.email)]))
     lines += ["", _("Buyer: {contacts}").format(contacts=contacts or "—"), ""]
     shown = 0
     budget = ITEMS_BUDGET

@@ -24,7 +24,7 @@ from handlers.telegram.card_view import (
     confirm_keyboard,
     method_name,
 )
-from handlers.telegram.format import esc, money, role_name, title, when
+from handlers.telegram.format import esc, money, phone, role_name, title, when
 from handlers.telegram.refusals import describe
 from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
@@ -577,7 +577,7 @@ async def call_script(
         delivery=method_name(order.delivery_method),
         address=f", {esc(order.delivery_address)}" if order.delivery_address else "",
         buyer=esc(order.buyer.name) or "—",
-        phone=order.buyer.phone or "—",
+        phone=phone(order.buyer.phone) or "—",
     )
     await query.message.answer(text)
 

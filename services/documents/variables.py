@@ -14,7 +14,7 @@ from typing import Any
 from babel.dates import format_date
 
 from services.documents.codes import code128_png, data_uri, payment_payload, qr_png
-from services.messaging.email.formatting import LOCALES, money, when
+from services.messaging.email.formatting import LOCALES, money, phone, when
 from storage.models import Buyer, Order, OrderItem, Shop
 
 # The shop's bank details (for the payment slip and its QR) live in shop.settings["bank"].
@@ -110,7 +110,7 @@ def document_variables(
     return {
         "lang": language,
         "shop": {"name": shop.name, "email": shop.email or "", **details, "bank": bank},
-        "buyer": {"name": buyer.name, "phone": buyer.phone or "", "email": buyer.email or ""},
+        "buyer": {"name": buyer.name, "phone": phone(buyer.phone), "email": buyer.email or ""},
         "order": {
             "number": order.number,
             "status": order.status,

@@ -58,7 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from services.documents.service import INVOICE_STATUSES, DocumentService
-from services.messaging.email.formatting import money, one_line, when
+from services.messaging.email.formatting import money, one_line, phone, when
 from services.messaging.email.links import LINK_LIFETIME, LinkSigner
 from services.messaging.email.render import MailRenderer, language_of
 from services.messaging.notifications.recipients import UnknownTopic
@@ -279,7 +279,7 @@ class MailContentReader:
             "telegram_url": f"https://t.me/{self._bot}" if self._bot else None,
             "buyer": {
                 "name": _line(buyer.name),
-                "phone": _line(buyer.phone),
+                "phone": _line(phone(buyer.phone)),
                 "email": _line(buyer.email),
             },
             "message": _message(dialog, files),
