@@ -29,6 +29,7 @@ from handlers.telegram.document_callbacks import DocAct, DocCB
 from handlers.telegram.format import esc, money, phone, when
 from handlers.telegram.order_card import show_card
 from services.buyers.service import BuyerOrder, BuyerService
+from services.documents.service import offered_kinds
 from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
@@ -226,6 +227,7 @@ async def how_to_pay(
                 (_("📄 Invoice"), "invoice"),
                 (_("📄 Payment slip"), "payment_slip"),
             )
+            if kind in offered_kinds(view.shop, is_staff=False)
         ]
     )
     await query.message.answer(text, reply_markup=markup)
