@@ -239,14 +239,15 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
                     callback_data=BuyerCB(act=BuyerAct.PAY, id=order.id).pack(),
                 )
             )
-            builder.row(  # E3: the invoice that came with the news, downloaded again
-                InlineKeyboardButton(
-                    text=_("📄 Invoice"),
-                    callback_data=DocCB(
-                        act=DocAct.GET, id=order.id, kind="invoice", v=order.version
-                    ).pack(),
-                )
+        # E3, seed 002: the invoice is the buyer's from the moment the order is placed.
+        builder.row(
+            InlineKeyboardButton(
+                text=_("📄 Invoice"),
+                callback_data=DocCB(
+                    act=DocAct.GET, id=order.id, kind="invoice", v=order.version
+                ).pack(),
             )
+        )
     # A received order (F1, F3): the buyer's "Return items"; the shop's "Returns", "Review".
     feedback = [*return_buttons(view), *review_buttons(view)]
     if feedback:

@@ -65,8 +65,17 @@ async def open_card(tg, person: SandboxUser, number: int) -> SandboxMessage:
 async def open_from_my(tg, buyer: SandboxUser, order) -> SandboxMessage:
     """The buyer sends /my and taps the order there; returns the card the bot answers with."""
     await tg.say(buyer, "/my")
-    listing = await tg.emulator.wait_for_message(buyer)
-    await tg.tap(buyer, listing, data=BuyerCB(act=BuyerAct.OPEN, id=order.id).pack())
+    data = BuyerCB(act=BuyerAct.OPEN, id=order.id).pack()
+    # The listing, not the "share your phone" offer that may come before it.
+    listing = await tg.emulator.wait_for_message(
+        buyer,
+        lambda m: any(
+            button.get("callback_data") == data
+            for row in (m.reply_markup or {}).get("inline_keyboard", [])
+            for button in row
+        ),
+    )
+    await tg.tap(buyer, listing, data=data)
     return await tg.emulator.wait_for_message(
         buyer, lambda m: is_card_of(m, order.number), after=listing
     )

@@ -34,6 +34,7 @@ The template context (every key is always there; see services/messaging/email/te
   actions       [{code, title, url, danger}]: the buyer's one-click links (cancellations last)
   link_days     how many days the links work
   telegram_url  the buyer's deep link to the order / the bot for the shop; None: no bot known
+  invoice_url   buyer: a signed link to the order's invoice (PDF), from the moment it is placed
   buyer         {name, phone, email}
   message       dialog_to_buyer: {text, files: [{name, kind}]} (files not attached), else None
   change        order_changed: the edit ("edit_items", "change_delivery", ...), else None
@@ -59,7 +60,7 @@ from sqlalchemy.orm import selectinload
 
 from services.documents.service import INVOICE_STATUSES, DocumentService
 from services.messaging.email.formatting import money, one_line, phone, when
-from services.messaging.email.links import LINK_LIFETIME, LinkSigner
+from services.messaging.email.links import DOWNLOAD_INVOICE, LINK_LIFETIME, LinkSigner
 from services.messaging.email.render import MailRenderer, language_of
 from services.messaging.notifications.recipients import UnknownTopic
 from services.orders.decisions import facts
@@ -277,6 +278,7 @@ class MailContentReader:
             "actions": [],
             "link_days": LINK_LIFETIME.days,
             "telegram_url": f"https://t.me/{self._bot}" if self._bot else None,
+            "invoice_url": None,
             "buyer": {
                 "name": _line(buyer.name),
                 "phone": _line(phone(buyer.phone)),
@@ -316,6 +318,9 @@ class MailContentReader:
         context["telegram_url"] = (
             f"https://t.me/{self._bot}?start={order.buyer_token}" if self._bot else None
         )
+        # Seed 002: the invoice is the buyer's from the moment the order is placed.
+        invoice = self._signer.action_token(order.id, order.buyer_id, DOWNLOAD_INVOICE, now)
+        context["invoice_url"] = f"{self._public_url}/l/{invoice}"
         context["reply_note"] = "shop"
         return context
 
