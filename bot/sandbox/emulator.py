@@ -43,6 +43,7 @@ from bot.sandbox.state import (
     SandboxChat,
     SandboxError,
     SandboxMessage,
+    SandboxTap,
     SandboxUser,
     StoredFile,
     SystemClock,
@@ -323,7 +324,7 @@ class TelegramEmulator(ContactActions):
                 raise SandboxError(
                     f"button [{button['text']}] sends no callback (not a data button)"
                 )
-            return self._callback(user, message, button["callback_data"])
+            return self._callback(user, message, button["callback_data"], button["text"])
         shown = " ".join(f"[{label}]" for row in button_rows(message) for label in row)
         wanted = f"text={text!r}" if text is not None else f"data={data!r}"
         raise SandboxError(
@@ -436,9 +437,12 @@ class TelegramEmulator(ContactActions):
         """What setMyDescription/setMyShortDescription/setMyName set for a language."""
         return self.world.profile.get((field, language_code), "")
 
-    def transcript(self, chat_or_user: ChatOrUser | int, tz: tzinfo = UTC) -> str:
-        """The chat as readable text (times in `tz`, UTC by default)."""
-        return render_chat(self.chat(chat_or_user), tz)
+    def transcript(
+        self, chat_or_user: ChatOrUser | int, tz: tzinfo = UTC, *, taps: bool = False
+    ) -> str:
+        """The chat as readable text (times in `tz`, UTC by default); with `taps`, also the
+        buttons people tapped ("▶ Max taps «Confirm»") and the time passing between."""
+        return render_chat(self.chat(chat_or_user), tz, taps=taps)
 
     @property
     def pending_updates(self) -> list[int]:
@@ -582,8 +586,10 @@ class TelegramEmulator(ContactActions):
         )
 
     def _callback(
-        self, user: SandboxUser, message: SandboxMessage, data: str
+        self, user: SandboxUser, message: SandboxMessage, data: str, label: str | None = None
     ) -> SandboxCallbackQuery:
+        chat = message.chat
+        chat.taps.append(SandboxTap(self.world.now(), user, label or data, len(chat.messages)))
         query_id = str(FIRST_CALLBACK_ID + self.world.next_id("callback"))
         query = SandboxCallbackQuery(query_id, user, message, data)
         self.world.callbacks[query_id] = query
