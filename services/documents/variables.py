@@ -135,6 +135,7 @@ def document_variables(
         "buyer": {"name": buyer.name, "phone": phone(buyer.phone), "email": buyer.email or ""},
         "order": {
             "number": order.number,
+            "storefront_number": order.storefront_number or "",
             "status": order.status,
             "status_title": status_title or order.status,
             "currency": currency,
@@ -263,7 +264,8 @@ def sample_order(shop: Shop, now: datetime) -> Order:
         discount=discount,
         delivery_cost=delivery,
         total=items_total - discount + delivery,
-        source="manual",
+        source="api",
+        storefront_number="#1001",
         buyer_token="",
         buyer_comment="Позвоните за час до доставки",
         created_at=now,

@@ -20,7 +20,7 @@ from services.messaging.email.formatting import money
 from services.messaging.email.links import DOWNLOAD_INVOICE, LinkSigner
 from services.messaging.notifications.recipients import UnknownTopic
 from services.orders.actors import ActorRef
-from storage.models import Buyer, DialogMessage, DialogRelay, OutboxMessage, Shop, Timer
+from storage.models import Buyer, DialogMessage, DialogRelay, Order, OutboxMessage, Shop, Timer
 from tests.factories import item, make_order, make_shop
 
 PUBLIC_URL = "https://shop.example"
@@ -517,3 +517,16 @@ async def test_every_mail_of_an_order_composes_and_parses_back(services, reader,
                 ("Чайная «Лавка» Bcc: victim@example.com", "shop@example.com")
             ]
             assert str(parsed["Reply-To"]) == "buyer@example.com"
+
+
+async def test_the_storefronts_own_number_is_in_the_mail(services, reader):
+    shop = await make_shop(services)
+    order = await make_order(services, shop)
+    async with services.sessions() as session, session.begin():
+        (await session.get(Order, order.id)).storefront_number = "#1001"
+    [row] = await email_rows(services, "order_created")
+
+    mail = await reader.read(row, services.clock.now())
+
+    for part in (mail.text, mail.html):
+        assert f"Заказ #{order.number}" in part and "на сайте: #1001" in part

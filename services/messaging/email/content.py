@@ -355,6 +355,8 @@ def _order(order: Order, shop: Shop, language: str) -> dict[str, Any]:
     items = list(order.items)
     return {
         "number": order.number,
+        # The storefront's own number ("#1001"), what its buyer knows the order by.
+        "storefront_number": _line(order.storefront_number),
         "created": when(order.created_at, shop.timezone, language),
         "lines": [
             {
