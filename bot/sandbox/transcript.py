@@ -53,10 +53,11 @@ HOUR, DAY = 3600, 86400
 
 
 def time_passed(seconds: int) -> str:
-    if seconds >= DAY:
-        days = seconds // DAY
+    """Rounded to the nearest day or hour: the seconds the bot took on the way don't count."""
+    days = round(seconds / DAY)
+    if seconds >= DAY - HOUR:
         return f"— {days} day{'s' if days > 1 else ''} later —"
-    hours = seconds // HOUR
+    hours = round(seconds / HOUR)
     return f"— {hours} hour{'s' if hours > 1 else ''} later —"
 
 
