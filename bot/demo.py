@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.container import Container, build_container
 from bot.i18n import build_i18n
@@ -40,6 +41,7 @@ BUYER_LINK = re.compile(r"start=([\w-]{16,})")
 DEMO_PROVIDER_TOKEN = "284685063:TEST:demo-shop"  # the emulator charges nobody
 
 
+SHOP_ZONE = "Europe/Moscow"  # the shop's time zone, chosen in onboarding; transcripts use it
 # A pause of the pump this short is Telegram's flood control (retry_after), not a timer.
 FLOOD_PAUSE = 10.0
 
@@ -133,7 +135,10 @@ class Story:
         raise LookupError(f"no message with {contains!r} in {target}")
 
     def transcript(self, chat: Person | SandboxChat) -> str:
-        return self.emulator.transcript(chat.user if isinstance(chat, Person) else chat)
+        """The chat with the taps and the time passing, in the shop's time zone: the one the
+        bot's own messages give times in."""
+        target = chat.user if isinstance(chat, Person) else chat
+        return self.emulator.transcript(target, ZoneInfo(SHOP_ZONE), taps=True)
 
 
 async def play(preset: str, *, flood_limits: bool = True) -> str:
@@ -141,8 +146,11 @@ async def play(preset: str, *, flood_limits: bool = True) -> str:
     folder = Path(tempfile.mkdtemp(prefix="shopbot-demo-"))
     database_url = f"sqlite+aiosqlite:///{folder}/demo.db"
     await asyncio.to_thread(upgrade, database_url)
+    # One clock for the bot and the emulator: "two days later" shows in the chats' times too.
+    clock = ShiftedClock()
     # Telegram's flood limits, as the real one has them (tests may turn them off for speed).
-    emulator = TelegramEmulator() if flood_limits else TelegramEmulator(flood=FloodLimits.off())
+    flood = None if flood_limits else FloodLimits.off()
+    emulator = TelegramEmulator(clock=clock, flood=flood)
     await emulator.start()
     settings = Settings(
         _env_file=None,
@@ -150,7 +158,7 @@ async def play(preset: str, *, flood_limits: bool = True) -> str:
         telegram_api_url=emulator.url,
         database_url=database_url,
     )
-    container = build_container(settings, clock=ShiftedClock())
+    container = build_container(settings, clock=clock)
     bot = build_bot(TOKEN, emulator.url)
     dispatcher = build_dispatcher(container)
     from bot.pumps import build_pump
@@ -191,7 +199,7 @@ async def open_shop(story: Story, preset_button: str):
     await story.say(olga, "Cats & Dogs")
     await story.say(olga, "orders@cats-and-dogs.example")
     await story.tap(olga, None, story.t(olga, "Russia"))
-    await story.tap(olga, None, "Europe/Moscow")
+    await story.tap(olga, None, SHOP_ZONE)
     await story.tap(olga, None, "RUB")
     await story.tap(olga, None, preset_button)
     await story.tap(olga, None, story.t(olga, "✅ Create"))
@@ -240,7 +248,7 @@ async def marketplace_story(story: Story) -> str:
     olga, max_, petr, group = await open_shop(story, "Marketplace")
     ivan = story.person("Ivan", "ru", phone="79161234567")
     token = await take_phone_order(
-        story, max_, "Ivan Petrov", "Cat tree; 1; 4990", "post · free", "card"
+        story, max_, "Ivan Petrov", "Домик-когтеточка; 1; 4990", "post · free", "card"
     )
     await story.start(ivan, token)  # the buyer opens the link the manager sent him
     # Olga lets buyers pay in Telegram: the provider token @BotFather gave (Payments)
@@ -285,7 +293,7 @@ async def marketplace_story(story: Story) -> str:
     # A second order is billed but never paid: two days later Ivan is reminded, after the
     # third the order is closed as not paid (000)
     await take_phone_order(
-        story, max_, "Ivan Petrov", "Scratching post; 1; 1990", "post · free", "card"
+        story, max_, "Ivan Petrov", "Когтеточка-столбик; 1; 1990", "post · free", "card"
     )
     # Ivan does not open its link: he shares his phone with Telegram's button in /my, and
     # the orders placed with his number come to him (a phone typed into an order proves
@@ -317,7 +325,7 @@ async def platform_story(story: Story) -> str:
     ivan = story.person("Ivan", "ru")
     anna = story.person("Anna", "uk")
     token = await take_phone_order(
-        story, max_, "Ivan Petrov", "Oak chair; 2; 1500", "carrier · free", "cash on delivery"
+        story, max_, "Ivan Petrov", "Дубовый стул; 2; 1500", "carrier · free", "cash on delivery"
     )
     await story.start(ivan, token)
     # Opening the new order moves it to "requires agreement with the buyer" (003)
@@ -335,7 +343,7 @@ async def platform_story(story: Story) -> str:
     await story.tap(max_, card, story.t(max_, "✅ Yes"))
     # A second order cannot be fulfilled: the shop cancels it with a reason from the list
     token = await take_phone_order(
-        story, max_, "Anna Kovalenko", "Bookshelf; 1; 7900", "courier · free", "card"
+        story, max_, "Anna Kovalenko", "Книжкова полиця; 1; 7900", "courier · free", "card"
     )
     await story.start(anna, token)
     await story.say(max_, "/order 2")
@@ -349,7 +357,7 @@ async def platform_story(story: Story) -> str:
 
     # A third order is taken but not agreed with the buyer within its limit, counted in
     # working hours (003): Olga and Max are alerted, and Olga finds it among the problems
-    await take_phone_order(story, max_, "Ivan Petrov", "Stool; 1; 2500", "carrier · free", "card")
+    await take_phone_order(story, max_, "Ivan Petrov", "Табурет; 1; 2500", "carrier · free", "card")
     third = await story.container.orders.get(3, _system())
     await story.later(third.sla_deadline_at)
     await story.say(olga, "/problems")
@@ -375,7 +383,10 @@ def _system():
 
 
 def render(story: Story, chats) -> str:
-    parts = []
+    parts = [
+        f"Times are the shop's ({SHOP_ZONE}). ▶ marks a button someone tapped; a dashed "
+        "line, time passing (the clock was moved forward, not waited for)."
+    ]
     for title, chat in chats:
         parts.append(f"\n{'=' * 30} {title} {'=' * 30}\n")
         parts.append(story.transcript(chat))

@@ -14,7 +14,6 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import DisabledEventIsolation, MemoryStorage
-from aiogram.types import BotCommand
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.container import Container
@@ -22,6 +21,7 @@ from bot.i18n import build_i18n
 from bot.telegram_responses import pin_response_classes
 from handlers.telegram import get_routers
 from handlers.telegram.card_memory import CardMemoryMiddleware
+from handlers.telegram.command_menus import set_default_menus
 from handlers.telegram.middlewares import IdentityMiddleware, LanguageMiddleware, RefusalMiddleware
 from handlers.telegram.update_metrics import UpdateTracking
 from services.vocabulary import DEFAULT_LANGUAGE
@@ -130,26 +130,9 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
     return dispatcher
 
 
-COMMANDS = {
-    "start": "main menu",
-    "orders": "orders",
-    "queue": "my queue",
-    "problems": "orders past their time limit",
-    "balance": "the shop's balance",
-    "products": "products and stock",
-    "new": "new order by phone",
-    "settings": "shop settings",
-    "staff": "staff",
-    "my": "my orders as a buyer",
-    "table": "the orders table and board (the app)",
-    "web": "a sign-in link for a browser",
-    "language": "language",
-    "help": "help",
-}
-
-
 async def set_commands(bot: Bot) -> None:
-    await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in COMMANDS.items()])
+    """The buyer's and the groups' command menus and the bot's description, in ru/uk/en."""
+    await set_default_menus(bot, build_i18n())
 
 
 async def set_app_button(bot: Bot, public_url: str) -> bool:

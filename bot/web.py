@@ -93,7 +93,12 @@ def build_web_app(
     app[SIGNER] = signer
     app[I18N] = i18n
     pages = LinkPages(
-        container.orders, container.clock, signer, bot_username=bot_username, i18n=i18n
+        container.orders,
+        container.clock,
+        signer,
+        bot_username=bot_username,
+        i18n=i18n,
+        documents=container.documents,
     )
     operations = OperationsRoutes(
         ping=lambda: ping(container.engine),

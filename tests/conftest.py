@@ -168,3 +168,24 @@ def services(sessions, clock) -> Services:
 def shops_cache() -> dict:
     """Shops made once per test and reused by its hypothesis examples."""
     return {}
+
+
+# -- the run's summary ---------------------------------------------------------------------
+# Skips are reported as one count with their reasons grouped (pyproject's `-r` leaves them
+# out): hundreds of "SKIPPED [1] ... TEST_POSTGRES_URL is not set" lines buried the result.
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    from collections import Counter
+
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    reasons: Counter[str] = Counter()
+    for report in skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    terminalreporter.section(f"{len(skipped)} skipped, by reason", sep="-")
+    for reason, count in reasons.most_common():
+        terminalreporter.line(f"{count:6d}  {reason}")

@@ -44,6 +44,7 @@ from bot.sandbox.state import (
     SandboxError,
     SandboxInlineQuery,
     SandboxMessage,
+    SandboxTap,
     SandboxUser,
     StoredFile,
     SystemClock,
@@ -324,7 +325,7 @@ class TelegramEmulator(ContactActions):
                 raise SandboxError(
                     f"button [{button['text']}] sends no callback (not a data button)"
                 )
-            return self._callback(user, message, button["callback_data"])
+            return self._callback(user, message, button["callback_data"], button["text"])
         shown = " ".join(f"[{label}]" for row in button_rows(message) for label in row)
         wanted = f"text={text!r}" if text is not None else f"data={data!r}"
         raise SandboxError(
@@ -449,9 +450,32 @@ class TelegramEmulator(ContactActions):
         entries = self.world.commands.get((key, language_code), [])
         return [(entry["command"], entry["description"]) for entry in entries]
 
-    def transcript(self, chat_or_user: ChatOrUser | int, tz: tzinfo = UTC) -> str:
-        """The chat as readable text (times in `tz`, UTC by default)."""
-        return render_chat(self.chat(chat_or_user), tz)
+    def menu_of(self, user: SandboxUser) -> list[str]:
+        """The commands `user` sees in the "/" menu of their private chat with the bot, as
+        Telegram picks them: their chat's scope, then all private chats, then the default,
+        each first for their app's language, then the list set without a language."""
+        language = user.language_code or ""
+        for scope in ({"type": "chat", "chat_id": user.id}, {"type": "all_private_chats"}):
+            key = json.dumps(scope, sort_keys=True)
+            for code in (language, ""):
+                if (key, code) in self.world.commands:
+                    return [entry["command"] for entry in self.world.commands[(key, code)]]
+        default = json.dumps({"type": "default"}, sort_keys=True)
+        for code in (language, ""):
+            if (default, code) in self.world.commands:
+                return [entry["command"] for entry in self.world.commands[(default, code)]]
+        return []
+
+    def profile_text(self, field: str, language_code: str = "") -> str:
+        """What setMyDescription/setMyShortDescription/setMyName set for a language."""
+        return self.world.profile.get((field, language_code), "")
+
+    def transcript(
+        self, chat_or_user: ChatOrUser | int, tz: tzinfo = UTC, *, taps: bool = False
+    ) -> str:
+        """The chat as readable text (times in `tz`, UTC by default); with `taps`, also the
+        buttons people tapped ("▶ Max taps «Confirm»") and the time passing between."""
+        return render_chat(self.chat(chat_or_user), tz, taps=taps)
 
     @property
     def pending_updates(self) -> list[int]:
@@ -595,8 +619,10 @@ class TelegramEmulator(ContactActions):
         )
 
     def _callback(
-        self, user: SandboxUser, message: SandboxMessage, data: str
+        self, user: SandboxUser, message: SandboxMessage, data: str, label: str | None = None
     ) -> SandboxCallbackQuery:
+        chat = message.chat
+        chat.taps.append(SandboxTap(self.world.now(), user, label or data, len(chat.messages)))
         query_id = str(FIRST_CALLBACK_ID + self.world.next_id("callback"))
         query = SandboxCallbackQuery(query_id, user, message, data)
         self.world.callbacks[query_id] = query

@@ -119,6 +119,16 @@ class StoredFile:
 
 
 @dataclass(eq=False)
+class SandboxTap:
+    """A person tapped an inline button in this chat (what a transcript shows as "▶")."""
+
+    date: int
+    user: SandboxUser
+    label: str
+    after: int  # how many messages the chat had then: the tap comes after those
+
+
+@dataclass
 class SandboxChat:
     id: int
     type: str  # "private", "group" or "supergroup"
@@ -131,6 +141,7 @@ class SandboxChat:
     reply_keyboard: JsonDict | None = None  # the custom keyboard the bot last showed here
     keyboard_message: SandboxMessage | None = None  # the bot's message that attached it
     next_message_id: int = 1  # message ids count per chat, from 1, as in private chats
+    taps: list[SandboxTap] = field(default_factory=list)
 
     @property
     def is_private(self) -> bool:

@@ -24,11 +24,41 @@ from bot.sandbox.state import SandboxChat, SandboxMessage
 INDENT = "   "
 
 
-def render_chat(chat: SandboxChat, tz: tzinfo) -> str:
+def render_chat(chat: SandboxChat, tz: tzinfo, *, taps: bool = False) -> str:
+    """With `taps`: the buttons people tapped, in order among the messages, and a line where
+    an hour or more passed ("— 2 days later —")."""
     lines: list[str] = []
-    for message in chat.messages:
-        lines.extend(render_message(message, tz))
+    last: int | None = None
+
+    def passing(date: int) -> None:
+        nonlocal last
+        if taps and last is not None and date - last >= HOUR:
+            lines.append(time_passed(date - last))
+        last = date
+
+    tapped = sorted(chat.taps, key=lambda tap: tap.after) if taps else []
+    for index, message in enumerate([*chat.messages, None]):
+        while tapped and tapped[0].after <= index:
+            tap = tapped.pop(0)
+            passing(tap.date)
+            time = datetime.fromtimestamp(tap.date, tz).strftime("%H:%M")
+            lines.append(f"[{time}] ▶ {tap.user.first_name} taps «{tap.label}»")
+        if message is not None:
+            passing(message.date)
+            lines.extend(render_message(message, tz))
     return "\n".join(lines)
+
+
+HOUR, DAY = 3600, 86400
+
+
+def time_passed(seconds: int) -> str:
+    """Rounded to the nearest day or hour: the seconds the bot took on the way don't count."""
+    days = round(seconds / DAY)
+    if seconds >= DAY - HOUR:
+        return f"— {days} day{'s' if days > 1 else ''} later —"
+    hours = round(seconds / HOUR)
+    return f"— {hours} hour{'s' if hours > 1 else ''} later —"
 
 
 def render_message(message: SandboxMessage, tz: tzinfo) -> list[str]:

@@ -27,10 +27,11 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from handlers.telegram.card_view import PAYMENT_STATUSES
 from handlers.telegram.dialog import BuyerAct, BuyerCB
 from handlers.telegram.document_callbacks import DocAct, DocCB
-from handlers.telegram.format import esc, money, when
+from handlers.telegram.format import esc, money, phone, when
 from handlers.telegram.order_card import show_card
 from handlers.telegram.pay import pay_buttons
 from services.buyers.service import BuyerOrder, BuyerService
+from services.documents.service import offered_kinds
 from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
@@ -155,7 +156,9 @@ async def contact_shared(message: Message, buyers: BuyerService, user: Person, i
         else _("No other orders were placed with it.")
     )
     await message.answer(
-        _("✅ Your phone number {phone} is confirmed.").format(phone=verified.phone) + "\n" + found,
+        _("✅ Your phone number {phone} is confirmed.").format(phone=phone(verified.phone))
+        + "\n"
+        + found,
         reply_markup=ReplyKeyboardRemove(),
     )
     await list_orders(message, buyers, user, i18n.current_locale)
@@ -229,6 +232,7 @@ async def how_to_pay(
                 (_("📄 Invoice"), "invoice"),
                 (_("📄 Payment slip"), "payment_slip"),
             )
+            if kind in offered_kinds(view.shop, is_staff=False)
         ]
     )
     await query.message.answer(text, reply_markup=markup)

@@ -21,7 +21,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from handlers.telegram.format import esc, money
+from handlers.telegram.format import esc, money, phone
 from handlers.telegram.manual_order import NewOrder, cancel_keyboard, items_keyboard, items_text
 from services.orders.rows import delivery_price
 from services.shops.users import UserService
@@ -44,7 +44,9 @@ def render_ping(request: CallbackView, language: str) -> tuple[str, InlineKeyboa
     """The staff's ping: who, which product, what they wrote, and the button to take it."""
     lines = [
         _("📞 <b>Call back: one-click buy</b>"),
-        _("Buyer: {name}, {phone}").format(name=esc(request.name) or "—", phone=request.phone),
+        _("Buyer: {name}, {phone}").format(
+            name=esc(request.name) or "—", phone=phone(request.phone)
+        ),
     ]
     if request.product_name:
         product = esc(request.product_name)
@@ -94,7 +96,7 @@ async def take(
     intro = _(
         "📞 <b>Order for {name}, {phone}</b>, from their call-back request.\n"
         "Call them; then add or change the goods, and tap «Done»."
-    ).format(name=esc(request.name) or "—", phone=request.phone)
+    ).format(name=esc(request.name) or "—", phone=phone(request.phone))
     if not data["items"]:
         intro += "\n" + _("Send the goods as «name; quantity; price», like «{example}».").format(
             example=esc(f"{request.product_name or 'Oak chair'}; 1; 1500")

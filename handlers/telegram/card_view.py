@@ -11,7 +11,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from handlers.telegram.callbacks import OrderAct, OrderCB
 from handlers.telegram.dialog import BuyerAct, BuyerCB, DialogCB
 from handlers.telegram.document_callbacks import DocAct, DocCB
-from handlers.telegram.format import duration, esc, money, title, when
+from handlers.telegram.format import duration, esc, money, phone, title, when
 from handlers.telegram.returns import card_buttons as return_buttons
 from handlers.telegram.reviews import card_buttons as review_buttons
 from services.orders.payments import MONEY_ROLES, PAYMENT_PROBLEM
@@ -61,7 +61,7 @@ def card_text(view: OrderView, language: str) -> str:
         lines.append(time_limit_line(view, language))
     lines.append(_("Created: {date}").format(date=when(order.created_at, shop.timezone, language)))
     buyer = order.buyer
-    contacts = ", ".join(filter(None, [esc(buyer.name), buyer.phone, esc(buyer.email)]))
+    contacts = ", ".join(filter(None, [esc(buyer.name), phone(buyer.phone), esc(buyer.email)]))
     lines += ["", _("Buyer: {contacts}").format(contacts=contacts or "—"), ""]
     shown = 0
     budget = ITEMS_BUDGET
@@ -273,14 +273,15 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
                     callback_data=BuyerCB(act=BuyerAct.PAY, id=order.id).pack(),
                 )
             )
-            builder.row(  # E3: the invoice that came with the news, downloaded again
-                InlineKeyboardButton(
-                    text=_("📄 Invoice"),
-                    callback_data=DocCB(
-                        act=DocAct.GET, id=order.id, kind="invoice", v=order.version
-                    ).pack(),
-                )
+        # E3, seed 002: the invoice is the buyer's from the moment the order is placed.
+        builder.row(
+            InlineKeyboardButton(
+                text=_("📄 Invoice"),
+                callback_data=DocCB(
+                    act=DocAct.GET, id=order.id, kind="invoice", v=order.version
+                ).pack(),
             )
+        )
     # A received order (F1, F3): the buyer's "Return items"; the shop's "Returns", "Review".
     feedback = [*return_buttons(view), *review_buttons(view)]
     if feedback:

@@ -43,7 +43,7 @@ from services.documents.sandbox import (
     TOO_SLOW,
     TemplateProblem,
 )
-from services.documents.service import BUYER_KINDS, DocumentService
+from services.documents.service import DocumentService, offered_kinds
 from services.documents.variables import BANK_KEYS
 from services.orders.actors import ActorRef
 from services.orders.service import OrderService
@@ -67,7 +67,7 @@ class TemplateEdit(StatesGroup):
 def kind_name(kind: str) -> str:
     return {
         "invoice": _("Invoice"),
-        "waybill": _("Waybill"),
+        "waybill": _("Packing list"),
         "payment_slip": _("Bank payment slip"),
     }.get(kind, kind)
 
@@ -373,8 +373,9 @@ async def ask_bank_details(
     await state.set_data({"shop_id": callback_data.shop})
     await query.message.edit_text(
         _(
-            "🏦 <b>Bank details</b> for the payment slip and its QR code. Send them as "
-            "'key: value' lines, like these:\n\n<code>{current}</code>"
+            "🏦 <b>Bank details</b> for the invoice, the payment slip and its QR code. Send "
+            "them as 'key: value' lines, like these:\n\n<code>{current}</code>\n\n"
+            "recipient: the legal name; vat: none, or the rate in percent."
         ).format(current=current),
         reply_markup=InlineKeyboardMarkup(
             inline_keyboard=[
@@ -410,9 +411,11 @@ async def bank_details_typed(
 # -- an order's documents ------------------------------------------------------------------------
 
 
-def order_documents_keyboard(order_id: int, version: int) -> InlineKeyboardMarkup:
+def order_documents_keyboard(
+    order_id: int, version: int, kinds: tuple[str, ...] = KINDS
+) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    for kind in KINDS:
+    for kind in kinds:
         builder.row(
             InlineKeyboardButton(
                 text=f"📄 {kind_name(kind)}",
@@ -426,14 +429,8 @@ async def order_documents(
     query: CallbackQuery, callback_data: DocCB, orders: OrderService, actor: ActorRef
 ):
     view = await orders.view(callback_data.id, actor)  # someone else's order: "not found"
-    kinds_for_buyer = not view.who.is_staff
-    markup = order_documents_keyboard(view.order.id, view.order.version)
-    if kinds_for_buyer:
-        markup.inline_keyboard = [
-            row
-            for row, kind in zip(markup.inline_keyboard, KINDS, strict=True)
-            if kind in BUYER_KINDS
-        ]
+    kinds = offered_kinds(view.shop, view.who.is_staff)
+    markup = order_documents_keyboard(view.order.id, view.order.version, kinds)
     await query.message.answer(
         _("Documents of order #{number}:").format(number=view.order.number), reply_markup=markup
     )

@@ -8,7 +8,7 @@ from datetime import timedelta
 from aiogram.utils.i18n import gettext as _
 
 # One place for money and moments, so a buyer reads the same in the bot and in an e-mail.
-from services.messaging.email.formatting import LOCALES, money, when  # noqa: F401
+from services.messaging.email.formatting import LOCALES, money, phone, when  # noqa: F401
 
 
 def title(titles: dict[str, str], language: str) -> str:

@@ -32,7 +32,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
 from handlers.telegram.card_view import method_name
-from handlers.telegram.format import esc, money
+from handlers.telegram.format import esc, money, phone
 from handlers.telegram.menu import MenuAct, MenuCB
 from handlers.telegram.order_card import open_card
 from services.messaging.cards import CardRegistry
@@ -235,7 +235,7 @@ def summary_text(data: dict[str, Any], language: str) -> str:
     cost = delivery_cost(data)
     lines = [
         _("<b>New order: check it</b>"),
-        _("Buyer: {name}, {phone}").format(name=esc(data["name"]), phone=data["phone"]),
+        _("Buyer: {name}, {phone}").format(name=esc(data["name"]), phone=phone(data["phone"])),
         "",
     ]
     lines += [

@@ -69,6 +69,8 @@ def menu_keyboard(membership: Membership | None, shop_count: int) -> InlineKeybo
             add(_("👥 Staff"), MenuAct.STAFF)
         if shop_count > 1:
             add(_("🔀 Switch shop"), MenuAct.SHOPS)
-    add(_("🏪 Create a shop"), MenuAct.CREATE_SHOP)
+    # A packer or courier came to work in someone's shop, not to open one (/newshop still can).
+    if membership is None or membership.is_supervisor:
+        add(_("🏪 Create a shop"), MenuAct.CREATE_SHOP)
     builder.adjust(2)
     return builder.as_markup()

@@ -21,6 +21,7 @@ from aiogram.types import (
     WebAppInfo,
 )
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from services.desk.login import LINK_LIFETIME, DeskLogin
 
@@ -74,10 +75,14 @@ async def web_command(
     link = settings.public_url.rstrip("/") + LOGIN_PATH + token
     minutes = int(LINK_LIFETIME.total_seconds() // 60)
     await message.answer(
-        _(
+        ngettext(
+            "Your sign-in link for the orders in a browser:\n{link}\n\n"
+            "It works once, within {minutes} minute. Do not forward it: whoever opens it "
+            "signs in as you.",
             "Your sign-in link for the orders in a browser:\n{link}\n\n"
             "It works once, within {minutes} minutes. Do not forward it: whoever opens it "
-            "signs in as you."
+            "signs in as you.",
+            minutes,
         ).format(link=link, minutes=minutes),
         link_preview_options=LinkPreviewOptions(is_disabled=True),
     )

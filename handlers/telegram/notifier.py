@@ -29,7 +29,7 @@ from aiogram.types import (
     InputMediaDocument,
     ReplyParameters,
 )
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
 from handlers.telegram import return_notices, storefront_notices
@@ -454,10 +454,14 @@ def render(
         return text, None
     if topic == "shop_reminder":
         if data.get("message") == "carrier_stalled":  # issue 18: no movement for days
-            text = _(
+            days = int((data.get("stalled") or {}).get("days") or 0)
+            text = ngettext(
+                "📦 Order #{number}: the parcel has not moved at the carrier for {days} day. "
+                "Check it with the carrier.",
                 "📦 Order #{number}: the parcel has not moved at the carrier for {days} days. "
-                "Check it with the carrier."
-            ).format(number=number, days=int((data.get("stalled") or {}).get("days") or 0))
+                "Check it with the carrier.",
+                days,
+            ).format(number=number, days=days)
         elif str(data.get("message") or "").startswith("carrier_"):  # issue 18: the shop acts
             checkpoint = data.get("checkpoint") or {}
             text = _(

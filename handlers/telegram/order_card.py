@@ -24,7 +24,7 @@ from handlers.telegram.card_view import (
     confirm_keyboard,
     method_name,
 )
-from handlers.telegram.format import esc, money, role_name, title, when
+from handlers.telegram.format import esc, money, phone, role_name, title, when
 from handlers.telegram.refusals import describe
 from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
@@ -582,7 +582,7 @@ async def call_script(
         delivery=method_name(order.delivery_method),
         address=f", {esc(order.delivery_address)}" if order.delivery_address else "",
         buyer=esc(order.buyer.name) or "—",
-        phone=order.buyer.phone or "—",
+        phone=phone(order.buyer.phone) or "—",
         # the day agreed with the buyer (issue 18); until then the blank to fill in the call
         date=order.delivery_date.strftime("%d.%m.%Y") if order.delivery_date else _("(date)"),
     )

@@ -15,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
-from handlers.telegram.format import duration, esc, money, title, when
+from handlers.telegram.format import duration, esc, money, phone, title, when
 from handlers.telegram.menu import MenuAct, MenuCB
 from services.orders.queries import OrderPage, OrderRow
 
@@ -64,7 +64,7 @@ def order_line(row: OrderRow, timezone: str, language: str) -> str:
     parts = [
         f"<b>#{row.number}</b>",
         when(row.created_at, timezone, language),
-        esc(row.buyer_name) or esc(row.buyer_phone) or "—",
+        esc(row.buyer_name) or phone(row.buyer_phone) or "—",
         money(row.total, row.currency, language),
     ]
     if row.income is not None:
@@ -78,7 +78,7 @@ def order_line(row: OrderRow, timezone: str, language: str) -> str:
 def order_buttons(builder: InlineKeyboardBuilder, rows: Sequence[OrderRow]) -> None:
     buttons = []
     for row in rows:
-        name = row.buyer_name or row.buyer_phone or ""
+        name = row.buyer_name or phone(row.buyer_phone) or ""
         if len(name) > BUTTON_NAME:
             name = name[: BUTTON_NAME - 1] + "…"
         buttons.append(

@@ -26,7 +26,7 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -136,7 +136,13 @@ def card_text(product: Product, movements: list, language: str) -> str:
     if product.availability == "made_to_order":
         lines.append(_("Made to order: orders reserve no stock."))
     if product.returnable:
-        lines.append(_("Returnable within {days} days.").format(days=product.return_days))
+        lines.append(
+            ngettext(
+                "Returnable within {days} day.",
+                "Returnable within {days} days.",
+                product.return_days,
+            ).format(days=product.return_days)
+        )
     if product.archived:
         lines.append(_("Archived: not sold."))
     if movements:

@@ -21,16 +21,18 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.telegram.command_menus import show_menu_for
 from handlers.telegram.format import esc, role_name
 from handlers.telegram.menu import MenuAct, MenuCB
 from handlers.telegram.start import INVITE_PREFIX
 from services.refusals import Reason, Refused
 from services.shops.settings import ShopSettingsService
 from services.shops.staff import INVITABLE_ROLES, StaffService
-from services.shops.users import Person, UserService
+from services.shops.users import Person, UserService, pick_language
 from services.vocabulary import SUPERVISOR_ROLES
 
 INVITE_TTL = timedelta(hours=48)
@@ -202,11 +204,20 @@ async def remove(
     query: CallbackQuery,
     callback_data: StaffCB,
     staff: StaffService,
+    users: UserService,
     user: Person,
     callback_answer: CallbackAnswer,
+    i18n: I18n,
 ) -> None:
     await staff.remove(callback_data.shop, user.id, callback_data.member)
     callback_answer.text = _("Removed.")
+    # Their "/" menu loses what they may no longer use (the buyer's, when no shop is left).
+    member = await users.get(callback_data.member)
+    if member.telegram_id is not None:
+        current = await users.current_shop(member.id)
+        roles = current.roles if current is not None else frozenset()
+        language = pick_language(member.language, member.telegram_language)
+        await show_menu_for(query.bot, member.telegram_id, roles, i18n, language)
     if callback_data.member == user.id:
         await query.message.edit_text(_("You are no longer staff in this shop."))
         return

@@ -12,8 +12,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n.context import get_i18n
 
 from handlers.telegram.buyer import open_by_link
+from handlers.telegram.command_menus import show_menu_for
 from handlers.telegram.format import esc, role_name
 from handlers.telegram.menu import MenuAct, MenuCB, menu_keyboard, menu_text
 from services.buyers.service import BuyerService
@@ -36,6 +38,10 @@ async def send_menu(
         await message.edit_text(text, reply_markup=markup)
     else:
         await message.answer(text, reply_markup=markup)
+    if message.chat.type == "private":
+        i18n = get_i18n()
+        roles = membership.roles if membership is not None else frozenset()
+        await show_menu_for(message.bot, message.chat.id, roles, i18n, i18n.current_locale)
 
 
 async def accept_invite(

@@ -14,6 +14,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.format import esc
@@ -48,7 +49,10 @@ def _state(line: LogLine) -> str:
     if line.state == "sent":
         return _("✅ sent")
     if line.state == "failed":
-        return _("❌ failed after {n} tries").format(n=line.attempts)
+        tries = line.attempts
+        return ngettext("❌ failed after {n} try", "❌ failed after {n} tries", tries).format(
+            n=tries
+        )
     if line.attempts:
         return _("⏳ retry {n} at {time} UTC").format(
             n=line.attempts + 1, time=line.next_attempt_at.strftime("%H:%M")

@@ -19,7 +19,10 @@ _LABEL = re.compile(r"\[\[(\w+)\]\]")
 LABELS: dict[str, dict[str, str]] = {
     "ru": {
         "invoice": "Счёт на оплату",
-        "waybill": "Товарно-транспортная накладная",
+        "waybill": "Упаковочный лист",
+        "payee_bank": "Банк получателя",
+        "payee": "Получатель",
+        "storefront_no": "на сайте",
         "dated": "от",
         "of": "от",
         "seller": "Поставщик",
@@ -72,7 +75,10 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "uk": {
         "invoice": "Рахунок на оплату",
-        "waybill": "Товарно-транспортна накладна",
+        "waybill": "Пакувальний лист",
+        "payee_bank": "Банк отримувача",
+        "payee": "Отримувач",
+        "storefront_no": "на сайті",
         "dated": "від",
         "of": "від",
         "seller": "Постачальник",
@@ -125,7 +131,10 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "en": {
         "invoice": "Invoice",
-        "waybill": "Waybill",
+        "waybill": "Packing list",
+        "payee_bank": "Payee's bank",
+        "payee": "Payee",
+        "storefront_no": "on the website",
         "dated": "dated",
         "of": "of",
         "seller": "Seller",
@@ -179,9 +188,9 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 TITLES = {
-    "ru": {"invoice": "Счёт", "waybill": "Накладная", "payment_slip": "Квитанция"},
-    "uk": {"invoice": "Рахунок", "waybill": "Накладна", "payment_slip": "Квитанція"},
-    "en": {"invoice": "Invoice", "waybill": "Waybill", "payment_slip": "Payment slip"},
+    "ru": {"invoice": "Счёт", "waybill": "Упаковочный лист", "payment_slip": "Квитанция"},
+    "uk": {"invoice": "Рахунок", "waybill": "Пакувальний лист", "payment_slip": "Квитанція"},
+    "en": {"invoice": "Invoice", "waybill": "Packing list", "payment_slip": "Payment slip"},
 }
 
 

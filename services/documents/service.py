@@ -20,11 +20,13 @@ from sqlalchemy.orm import selectinload
 
 from services.documents.defaults import KINDS, TITLES, default_template, file_name
 from services.documents.pool import RenderPool, shared_pool
+from services.documents.requisites import check_inn, check_kpp, check_vat
 from services.documents.sandbox import TemplateProblem
 from services.documents.variables import (
     BANK_KEYS,
     BANK_SETTING,
     document_variables,
+    has_bank_details,
     sample_order,
 )
 from services.orders.actors import ActorRef
@@ -42,6 +44,16 @@ log = logging.getLogger(__name__)
 BUYER_KINDS = frozenset({"invoice", "payment_slip"})
 # An invoice goes with the buyer's "awaiting payment" news (E3).
 INVOICE_STATUSES = frozenset({"awaiting_payment"})
+
+
+def offered_kinds(shop: Shop, is_staff: bool) -> tuple[str, ...]:
+    """The documents of an order to offer this person: the staff all, a buyer theirs; the
+    payment slip only once the shop has written the bank details it is paid by."""
+    return tuple(
+        kind
+        for kind in KINDS
+        if (is_staff or kind in BUYER_KINDS) and (kind != "payment_slip" or has_bank_details(shop))
+    )
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,8 @@ class DocumentService:
         view = await self._orders.view(order_id, actor)
         if not view.who.is_staff and kind not in BUYER_KINDS:
             raise Refused(Reason.FORBIDDEN, "this document is for the shop's staff")
+        if kind not in offered_kinds(view.shop, view.who.is_staff):
+            raise invalid("kind", "the shop has not written its bank details yet")
         status = view.workflow.status(view.order.status)
         title = status.title.get(language) or status.title.get(DEFAULT_LANGUAGE) or ""
         async with reading(self._sessions) as session:
@@ -262,8 +276,10 @@ class DocumentService:
         return bank
 
 
-# Digits each bank detail must have, when given (Russian formats).
-BANK_DIGITS = {"inn": (10, 12), "kpp": (9,), "account": (20,), "bic": (9,), "corr_account": (20,)}
+# Digits each bank detail must have, when given (Russian formats); INN, KPP and VAT are
+# checked further by services.documents.requisites (INN's check digits with python-stdnum).
+BANK_DIGITS = {"inn": (10, 12), "account": (20,), "bic": (9,), "corr_account": (20,)}
+CHECKS = {"inn": check_inn, "kpp": check_kpp, "vat": check_vat}
 
 
 def parse_bank_details(text: str) -> dict[str, str]:
@@ -281,6 +297,11 @@ def parse_bank_details(text: str) -> dict[str, str]:
             if not value.isdigit() or len(value) not in BANK_DIGITS[key]:
                 sizes = " or ".join(str(n) for n in BANK_DIGITS[key])
                 raise invalid("bank", f"line {number}: {key} is {sizes} digits")
+        if key in CHECKS and value:
+            try:
+                value = CHECKS[key](value)
+            except ValueError as error:
+                raise invalid("bank", f"line {number}: {error}") from error
         if len(value) > 160:
             raise invalid("bank", f"line {number}: {key} is too long")
         bank[key] = value

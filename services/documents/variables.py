@@ -14,12 +14,17 @@ from typing import Any
 from babel.dates import format_date
 
 from services.documents.codes import code128_png, data_uri, payment_payload, qr_png
-from services.messaging.email.formatting import LOCALES, money, when
+from services.documents.requisites import amount_in_words, vat_line
+from services.messaging.email.formatting import LOCALES, money, phone, when
 from storage.models import Buyer, Order, OrderItem, Shop
 
 # The shop's bank details (for the payment slip and its QR) live in shop.settings["bank"].
 BANK_SETTING = "bank"
-BANK_KEYS = ("recipient", "inn", "kpp", "account", "bank_name", "bic", "corr_account")
+# "recipient" is the supplier's legal name ("ООО «Ромашка»", "ИП Иванов И. И."); "vat" is
+# "none" (not a VAT payer) or the rate in percent (services.documents.requisites).
+BANK_KEYS = ("recipient", "inn", "kpp", "account", "bank_name", "bic", "corr_account", "vat")
+# Without these a payment slip would be a form nobody can pay by: it is not offered.
+PAYABLE_KEYS = ("recipient", "account", "bic")
 # Other shop details a document prints, from shop.settings when the shop has written them.
 SHOP_DETAIL_KEYS = ("address", "phone", "website")
 PAYMENT_DAYS = 3  # "awaiting payment" lasts 3 days in the marketplace preset (A4)
@@ -83,6 +88,17 @@ TOP_LEVEL = frozenset(
 )
 
 
+def bank_of(shop: Shop) -> dict[str, str]:
+    bank = (shop.settings or {}).get(BANK_SETTING) or {}
+    return {key: str(bank.get(key) or "") for key in BANK_KEYS}
+
+
+def has_bank_details(shop: Shop) -> bool:
+    """Whether the shop wrote the bank details a payment slip needs (recipient, account, BIC)."""
+    bank = bank_of(shop)
+    return all(bank[key] for key in PAYABLE_KEYS)
+
+
 def method_title(code: str, language: str) -> str:
     return METHOD_TITLES.get(language, METHOD_TITLES["en"]).get(code, code)
 
@@ -97,7 +113,7 @@ def document_variables(
         return money(value, currency, language)
 
     settings = shop.settings or {}
-    bank = {key: str((settings.get(BANK_SETTING) or {}).get(key) or "") for key in BANK_KEYS}
+    bank = bank_of(shop)
     details = {key: str(settings.get(key) or "") for key in SHOP_DETAIL_KEYS}
     buyer: Buyer = order.buyer
     items = [_item(index, item, amount) for index, item in enumerate(order.items, 1)]
@@ -109,10 +125,17 @@ def document_variables(
     locale = LOCALES.get(language, "en_GB")
     return {
         "lang": language,
-        "shop": {"name": shop.name, "email": shop.email or "", **details, "bank": bank},
-        "buyer": {"name": buyer.name, "phone": buyer.phone or "", "email": buyer.email or ""},
+        "shop": {
+            "name": shop.name,
+            "legal_name": bank["recipient"] or shop.name,
+            "email": shop.email or "",
+            **details,
+            "bank": bank,
+        },
+        "buyer": {"name": buyer.name, "phone": phone(buyer.phone), "email": buyer.email or ""},
         "order": {
             "number": order.number,
+            "storefront_number": order.storefront_number or "",
             "status": order.status,
             "status_title": status_title or order.status,
             "currency": currency,
@@ -130,6 +153,8 @@ def document_variables(
             "delivery": amount(order.delivery_cost),
             "total": amount(order.total),
             "total_minor": order.total,
+            "in_words": amount_in_words(order.total, currency, language),
+            "vat": vat_line(order.total, bank["vat"], amount, language),
             "quantity": sum(item.quantity for item in order.items),
             "lines": len(items),
         },
@@ -239,7 +264,8 @@ def sample_order(shop: Shop, now: datetime) -> Order:
         discount=discount,
         delivery_cost=delivery,
         total=items_total - discount + delivery,
-        source="manual",
+        source="api",
+        storefront_number="#1001",
         buyer_token="",
         buyer_comment="Позвоните за час до доставки",
         created_at=now,

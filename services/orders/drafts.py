@@ -56,6 +56,7 @@ class OrderDraft:
     comment: str = ""
     external_id: str | None = None
     discount: int = 0  # on the whole order
+    storefront_number: str | None = None  # the storefront's own number, as its buyer saw it
 
 
 def invalid(field_name: str, message: str) -> OrderRefused:
@@ -136,6 +137,9 @@ def check_draft(draft: OrderDraft, country: str) -> OrderDraft:
         raise invalid("comment", "the comment is longer than 2000 characters")
     if draft.external_id is not None and not 1 <= len(draft.external_id) <= 64:
         raise invalid("external_id", "from 1 to 64 characters")
+    number = (draft.storefront_number or "").strip() or None
+    if number is not None and len(number) > 64:
+        raise invalid("number", "at most 64 characters")
     return OrderDraft(
         buyer=buyer,
         items=draft.items,
@@ -146,4 +150,5 @@ def check_draft(draft: OrderDraft, country: str) -> OrderDraft:
         comment=draft.comment.strip(),
         external_id=draft.external_id,
         discount=draft.discount,
+        storefront_number=number,
     )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-# ISO 4217 currencies whose minor unit is not 1/100.
-_EXPONENTS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "KWD": 3, "BHD": 3, "OMR": 3}
+from babel.numbers import get_currency_precision
 
 
 def exponent(currency: str) -> int:
-    return _EXPONENTS.get(currency.upper(), 2)
+    """The currency's decimals as CLDR has them (XOF 0, TND 3, JOD 3; 2 for an unknown code)."""
+    return get_currency_precision(currency.upper())
 
 
 def to_minor(amount: str | Decimal, currency: str) -> int:

@@ -274,6 +274,7 @@ class OrderService:
                     delivery_cost=delivery_cost if first else 0,
                     source=source,
                     external_id=checked.external_id,
+                    storefront_number=checked.storefront_number,
                     buyer_token=new_buyer_token(),
                     buyer_comment=checked.comment,
                     created_at=unit.now,

@@ -101,6 +101,8 @@ class Order(Base):
     last_action: Mapped[str | None] = mapped_column(String(40))  # tells a double tap apart
     source: Mapped[str] = mapped_column(String(16))  # api | manual | split
     external_id: Mapped[str | None] = mapped_column(String(64))
+    # What the storefront calls the order to the buyer ("#1001"): shown beside our number.
+    storefront_number: Mapped[str | None] = mapped_column(String(64))
     split_from_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     buyer_token: Mapped[str] = mapped_column(String(32), unique=True)  # deep links, never ids
     buyer_comment: Mapped[str] = mapped_column(Text, default="")

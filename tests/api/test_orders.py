@@ -3,9 +3,13 @@ named by its field, authentication, size limit, and reading orders of this shop 
 
 from __future__ import annotations
 
+import io
+
+import pypdf
 import pytest
 from sqlalchemy import select
 
+from services.documents.service import DocumentService
 from services.orders.actors import ActorRef
 from storage.models import Buyer, Order, OrderItem
 from tests.api.conftest import MAX_BODY, ORDER, order_body
@@ -73,12 +77,27 @@ def _bad(path: list, value):
     return body
 
 
+async def test_the_storefronts_own_number_is_kept_and_shown_to_the_buyer(api):
+    """Issue 22: "#1001" is what the buyer knows the order by: e-mails and documents show it."""
+    status, body, _headers = await api.post(order_body(number="#1001"))
+    assert status == 201, body
+    async with api.container.sessions() as session:
+        order = await session.scalar(select(Order).where(Order.number == 1))
+    assert order.storefront_number == "#1001"
+    documents = DocumentService(api.container.sessions, api.container.clock, api.container.orders)
+    invoice = await documents.for_order(order.id, ActorRef.buyer(order.buyer_id), "invoice", "ru")
+    text = " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(invoice.pdf)).pages)
+    assert "(на сайте #1001)" in " ".join(text.split())
+
+
 INVALID = [
     # (path, value, the field named, the status)
     (["external_id"], KeyError, "external_id", 422),
     (["external_id"], "", "external_id", 422),
     (["external_id"], 1001, "external_id", 422),
     (["external_id"], "x" * 65, "external_id", 422),
+    (["number"], "x" * 65, "number", 422),
+    (["number"], 1001, "number", 422),
     (["buyer"], KeyError, "buyer", 422),
     (["buyer", "name"], 5, "buyer.name", 422),
     (["buyer", "name"], "x" * 129, "buyer.name", 422),

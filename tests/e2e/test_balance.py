@@ -32,10 +32,10 @@ async def test_the_owner_sets_the_commission_and_sees_reserved_then_available(tg
 
     # then the income (50.68 - 6.34 commission) and the delivery are reserved
     assert "Balance of Cats & Dogs" in text
-    assert "Reserved: RUB47.84" in text  # 44.34 + 3.50
-    assert "Available: RUB0.00" in text
-    assert f"#{order.number} · income reserved: +RUB44.34" in text
-    assert f"#{order.number} · delivery reserved: +RUB3.50" in text
+    assert "Reserved: 47.84\xa0RUB" in text  # 44.34 + 3.50
+    assert "Available: 0.00\xa0RUB" in text
+    assert f"#{order.number} · income reserved: +44.34\xa0RUB" in text
+    assert f"#{order.number} · delivery reserved: +3.50\xa0RUB" in text
 
     # when the order ships and is fulfilled, and the 15-day protection period ends
     await tg.container.orders.apply(order.id, await ref(tg, packer), "ship")
@@ -50,15 +50,17 @@ async def test_the_owner_sets_the_commission_and_sees_reserved_then_available(tg
     # then the owner sees it all available, newest entries first
     await tg.say(owner, "/balance")
     text = tg.last(owner).text
-    assert "Reserved: RUB0.00" in text
-    assert "Available: RUB47.84" in text
-    assert text.index("income credited: +RUB44.34") < text.index("income reserved: +RUB44.34")
-    assert "delivery credited: +RUB3.50" in text
+    assert "Reserved: 0.00\xa0RUB" in text
+    assert "Available: 47.84\xa0RUB" in text
+    assert text.index("income credited: +44.34\xa0RUB") < text.index(
+        "income reserved: +44.34\xa0RUB"
+    )
+    assert "delivery credited: +3.50\xa0RUB" in text
 
     # and the order list shows the order's income
     await tg.say(owner, f"/orders #{order.number}")
     listed = tg.last(owner).text
-    assert "RUB54.18 · income RUB44.34 · Completed" in listed, listed
+    assert "54.18\xa0RUB · income 44.34\xa0RUB · Completed" in listed, listed
 
 
 async def test_the_balance_is_not_for_packers(tg):
@@ -71,4 +73,4 @@ async def test_an_empty_ledger(tg):
     _shop_id, owner, _accountant, _packer = await open_shop(tg, SHOP)
     await tg.say(owner, "/balance")
     text = tg.last(owner).text
-    assert "Reserved: RUB0.00" in text and "No entries yet." in text
+    assert "Reserved: 0.00\xa0RUB" in text and "No entries yet." in text

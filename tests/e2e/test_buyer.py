@@ -38,7 +38,9 @@ async def test_the_link_binds_the_buyer_and_shows_their_card(tg):
     card = card_of(tg, ivan, order.number)
     assert "Status: Awaiting confirmation" in card.text
     assert "Total: 3,300.00" in card.text.replace("RUB", "").replace("₽", "")
-    assert labels(tg, card) == ["Cancel the order", "💬 Write to the shop", "🔄 Refresh"]
+    # the invoice is the buyer's from the moment the order is placed (seed 002)
+    expected = ["Cancel the order", "💬 Write to the shop", "📄 Invoice", "🔄 Refresh"]
+    assert labels(tg, card) == expected
     assert "/my" in tg.last(ivan).text
 
 
@@ -68,7 +70,7 @@ async def test_marketplace_journey_cancel_only_before_payment_then_receipt(tg):
     await tg.container.orders.apply(order.id, manager, "mark_paid")
     await tg.deliver()
     assert "Status: Preparing for shipment" in card.text
-    assert labels(tg, card) == ["💬 Write to the shop", "🔄 Refresh"]
+    assert labels(tg, card) == ["💬 Write to the shop", "📄 Invoice", "🔄 Refresh"]
 
     # when the shop ships: the buyer confirms receipt, with a confirmation first
     await tg.container.orders.apply(

@@ -151,7 +151,7 @@ async def test_sharing_ones_own_phone_brings_the_orders_placed_with_it(tg):
 
     # then her phone is confirmed and both orders are in her list
     texts = [m.text or "" for m in tg.emulator.messages(vera) if m.outgoing]
-    assert any("Your phone number +79035551234 is confirmed" in text for text in texts)
+    assert any("Your phone number +7 903 555-12-34 is confirmed" in text for text in texts)
     assert labels(tg, tg.last(vera)) == [
         f"#{orders[1].number} · Cats & Dogs",
         f"#{orders[0].number} · Cats & Dogs",

@@ -46,7 +46,7 @@ async def test_a_raised_total_is_shown_owed_and_the_payment_settles_it(tg):
     order, manager, _olga, max_, ivan = await paid_order(tg)
     await tg.say(max_, f"/order {order.number}")
     card = tg.last(max_)
-    assert "Paid: RUB105.00" in card.text
+    assert "Paid: 105.00\xa0RUB" in card.text
 
     # when the delivery becomes 20.00 (the total 120.00)
     await tg.container.orders.change_delivery(order.id, manager, method="post", cost=2_000)
@@ -73,9 +73,9 @@ async def test_a_raised_total_is_shown_owed_and_the_payment_settles_it(tg):
 
     # when Max taps it and confirms
     asked = await tg.tap(max_, card, text=button)
-    assert tg.answer(asked).startswith("Did the buyer pay RUB15.00")
+    assert tg.answer(asked).startswith("Did the buyer pay 15.00\xa0RUB")
     done = await tg.tap(max_, card, text="✅ Yes")
-    assert tg.answer(done) == "Recorded: the buyer paid RUB15.00."
+    assert tg.answer(done) == "Recorded: the buyer paid 15.00\xa0RUB."
     await tg.deliver()
 
     # then nothing is open any more, on both cards

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from services.documents.defaults import default_template
 from storage.models import DocumentTemplate
 from tests.e2e.chats import card_of, labels, message_starting, open_settings
-from tests.e2e.shops import ShopRecipe, buyer_via_link, open_shop, place_order, ref
+from tests.e2e.shops import ShopRecipe, buyer_via_link, db_user, open_shop, place_order, ref
 
 MINE = (
     "<h1>Our own invoice {{ order.number }}</h1>\n"
@@ -29,6 +29,7 @@ def text_of(pdf: bytes) -> str:
 
 
 SHOP = ShopRecipe(language="en")
+BANK = "recipient: Cats & Dogs LLC\ninn: 7707083893\naccount: 40702810938000012345\nbic: 044525225"
 
 
 async def setup(tg):
@@ -144,7 +145,11 @@ async def test_the_template_is_downloaded_checked_previewed_saved_and_restored(t
     again = tg.last(ivan).document
     assert again.name == f"invoice-{order.number}.pdf"
     assert text_of(again.content).startswith(f"Invoice № {order.number}")
-    # and "How to pay" offers the invoice and the bank payment slip
+    # and "How to pay" offers the invoice; the bank payment slip once there are bank details
+    await tg.tap(ivan, card, text="💳 How to pay")
+    assert labels(tg, tg.last(ivan))[-1:] == ["📄 Invoice"]
+    owner_id = (await db_user(tg, owner)).id
+    await tg.container.documents.set_bank_details(shop_id, owner_id, BANK)
     await tg.tap(ivan, card, text="💳 How to pay")
     how = tg.last(ivan)
     assert labels(tg, how)[-2:] == ["📄 Invoice", "📄 Payment slip"]
@@ -159,15 +164,16 @@ async def test_staff_get_every_document_from_the_card_and_others_none(tg):
     await tg.say(manager, f"/order {order.number}")
     card = tg.last(manager)
     assert "📄 Documents" in labels(tg, card)
-    # when the manager taps "📄 Documents", then "Waybill"
+    # when the manager taps "📄 Documents" (no bank details yet: no payment slip), then the
+    # packing list
     await tg.tap(manager, card, text="📄 Documents")
     menu = tg.last(manager)
-    assert labels(tg, menu) == ["📄 Invoice", "📄 Waybill", "📄 Bank payment slip"]
-    await tg.tap(manager, menu, text="📄 Waybill")
+    assert labels(tg, menu) == ["📄 Invoice", "📄 Packing list"]
+    await tg.tap(manager, menu, text="📄 Packing list")
     waybill = tg.last(manager).document
     assert waybill.name == f"waybill-{order.number}.pdf"
     text = text_of(waybill.content)
-    assert "Waybill" in text and "Item CAT-1" in text and "Moscow, Tverskaya 1" in text
+    assert "Packing list" in text and "Item CAT-1" in text and "Moscow, Tverskaya 1" in text
     # and the buyer, forging the same button, gets no waybill
     before = len(tg.emulator.messages(ivan))
     await tg.forged_tap(

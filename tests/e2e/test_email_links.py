@@ -18,7 +18,7 @@ from bot.settings import Settings
 from bot.web import build_web_app, start_web
 from handlers.http.links.pages import link_url
 from handlers.telegram.format import money
-from services.messaging.email.links import OPEN_IN_TELEGRAM, LinkSigner
+from services.messaging.email.links import DOWNLOAD_INVOICE, OPEN_IN_TELEGRAM, LinkSigner
 from services.orders.actors import ActorRef, Channel
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft
 from storage.models import Order, OrderEvent, OutboxMessage, Shop, UsedLink
@@ -343,6 +343,10 @@ async def test_cancel_needs_a_reason_offered_to_buyers(site):
         assert text in page
     assert "out_of_stock" not in page and "cannot_reach_buyer" not in page
     assert 'name="comment"' in page
+    # "Other" needs a comment: choosing it marks the comment required (CSS, no script)
+    assert 'value="other" required data-needs-comment>' in page
+    assert 'value="changed_mind" required>' in page
+    assert '<span class="required">Comment (required for this reason)</span>' in page
 
     # Without a reason: the form again with the error, nothing changed.
     status, page = await site.post(token)
@@ -358,7 +362,10 @@ async def test_cancel_needs_a_reason_offered_to_buyers(site):
     status, page = await site.post(token, {"reason": "other", "comment": "  "})
     assert status == 400
     assert "Please add a comment" in page
-    assert 'value="other" required checked' in page
+    assert 'value="other" required data-needs-comment checked' in page
+    # ...and marks the comment required for it
+    assert "Comment (required for this reason)" in page and "Comment (optional)" not in page
+    assert '<textarea id="comment" name="comment" maxlength="1000" required>' in page
     # A comment too long.
     status, page = await site.post(token, {"reason": "other", "comment": "x" * 1001})
     assert status == 400
@@ -443,6 +450,25 @@ async def test_a_too_large_form_is_refused(site):
 
 
 # -- open in Telegram ---------------------------------------------------------------------
+
+
+async def test_the_invoice_link_gives_the_buyer_the_invoice_from_the_start(site):
+    shop = await make_shop(site.container)
+    order = await new_order(site, shop)  # just placed: not awaiting payment yet
+
+    for _twice in range(2):  # read only: it works every time it is opened
+        async with site.client.get(f"/l/{site.token(order, DOWNLOAD_INVOICE)}") as response:
+            assert response.status == 200
+            assert response.content_type == "application/pdf"
+            assert (await response.read()).startswith(b"%PDF")
+            disposition = response.headers["Content-Disposition"]
+            assert f'filename="invoice-{order.number}.pdf"' in disposition
+
+    # another buyer's link to this order gets no invoice
+    other = await new_order(site, shop, phone="+79035550000", email="other@example.com")
+    stolen = site.token(order, DOWNLOAD_INVOICE, buyer_id=other.buyer_id)
+    status, _page, response = await site.get(stolen)
+    assert status == 404 and response.content_type == "text/html"
 
 
 async def test_open_in_telegram_leads_to_the_bot(site):

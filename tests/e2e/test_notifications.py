@@ -69,11 +69,11 @@ async def test_a_status_change_redraws_every_open_card_and_tells_the_buyer(tg):
     await tg.deliver()
     # then the owner's card, drawn for the owner, shows the new status in place
     assert owner_card.edit_date is not None
-    assert "Ожидает оплату" in owner_card.text
+    assert "Ожидает оплаты" in owner_card.text
     assert CONFIRM not in [label for row in tg.emulator.buttons(owner_card) for label in row]
-    assert "Ожидает оплату" in manager_card.text
+    assert "Ожидает оплаты" in manager_card.text
     # and the buyer is told, in their chat
-    assert f"Заказ #{order.number} в магазине «Cats & Dogs»: Ожидает оплату" in bot_texts(tg, ivan)
+    assert f"Заказ #{order.number} в магазине «Cats & Dogs»: Ожидает оплаты" in bot_texts(tg, ivan)
     assert {d.state for d in await deliveries(tg)} == {"sent"}
 
 
@@ -212,7 +212,7 @@ async def test_a_card_that_can_no_longer_be_edited_is_forgotten(tg):
     await tg.container.orders.apply(order.id, staff, "confirm")
     await tg.deliver()
     # then the live card is redrawn, and the lost one is forgotten: never tried again
-    assert "Ожидает оплату" in card.text
+    assert "Ожидает оплаты" in card.text
     assert [c.message_id for c in await tg.container.cards.shown(order.id)] == [card.message_id]
     [lost] = [d for d in await deliveries(tg) if d.target_message_id == card.message_id + 50]
     assert lost.state == "failed" and "message to edit not found" in lost.last_error

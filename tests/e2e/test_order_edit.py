@@ -65,7 +65,7 @@ async def test_goods_are_edited_only_while_agreeing_with_the_buyer(tg):
     saved = await fresh(tg, order.id)
     assert lines_of(saved) == [("CAT-1", 3, 150_000, 0), ("manual-1", 1, 20_000, 0)]
     assert saved.total == 470_000 and saved.items_total == 470_000
-    assert editor.text.startswith("Order #1") and "Total: RUB4,700.00" in editor.text
+    assert editor.text.startswith("Order #1") and "Total: 4,700.00\xa0RUB" in editor.text
     # when the order is confirmed, goods are no longer offered...
     await tg.container.orders.apply(order.id, await ref(tg, shop.manager), "confirm")
     card = await open_card(tg, shop.manager, order.number)
@@ -102,7 +102,7 @@ async def test_delivery_change_recalculates_the_total(tg):
     assert "• post" in labels(tg, card)
     # courier at the shop's price, to a new address
     await tg.tap(shop.manager, card, text="courier")
-    await tg.tap_offered(shop.manager, "Use RUB300.00")
+    await tg.tap_offered(shop.manager, "Use 300.00\xa0RUB")
     assert "address" in tg.last(shop.manager).text
     await tg.say(shop.manager, "Moscow, Arbat 10")
     changed = await fresh(tg, order.id)
@@ -113,8 +113,8 @@ async def test_delivery_change_recalculates_the_total(tg):
     )
     assert changed.total == 330_000
     said = tg.emulator.messages(shop.manager)[-2].text
-    assert "Total: RUB3,300.00 (was RUB3,250.00)" in said
-    assert "Delivery: courier, RUB300.00" in tg.last(shop.manager).text  # the card
+    assert "Total: 3,300.00\xa0RUB (was 3,250.00\xa0RUB)" in said
+    assert "Delivery: courier, 300.00\xa0RUB" in tg.last(shop.manager).text  # the card
     # pickup at a typed cost: no address asked
     card = tg.last(shop.manager)
     await tg.tap(shop.manager, card, text="✏️ Edit")
@@ -150,7 +150,7 @@ async def test_discounts_on_the_order_and_on_a_line(tg):
     await tg.tap(shop.manager, card, text="🏷 Discount")
     await tg.tap(shop.manager, card, text="2. Item DOG-1")
     await tg.say(shop.manager, "600")
-    assert "at most RUB500.00" in tg.last(shop.manager).text
+    assert "at most 500.00\xa0RUB" in tg.last(shop.manager).text
     await tg.say(shop.manager, "100")
     discounted = await fresh(tg, order.id)
     assert lines_of(discounted)[1] == ("DOG-1", 1, 50_000, 10_000)
@@ -163,8 +163,11 @@ async def test_discounts_on_the_order_and_on_a_line(tg):
     await tg.say(shop.manager, "10%")
     discounted = await fresh(tg, order.id)
     assert discounted.discount == 34_000 and discounted.total == 306_000
-    assert "Total: RUB3,060.00 (was RUB3,400.00)" in tg.emulator.messages(shop.manager)[-2].text
-    assert "Discount: −RUB340.00" in tg.last(shop.manager).text
+    assert (
+        "Total: 3,060.00\xa0RUB (was 3,400.00\xa0RUB)"
+        in tg.emulator.messages(shop.manager)[-2].text
+    )
+    assert "Discount: −340.00\xa0RUB" in tg.last(shop.manager).text
     # /cancel leaves a typed step: the next number is not a discount
     card = tg.last(shop.manager)
     await tg.tap(shop.manager, card, text="✏️ Edit")

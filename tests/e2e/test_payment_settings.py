@@ -13,7 +13,7 @@ from tests.e2e.shops import ShopRecipe, buyer_via_link, db_user, open_shop, plac
 
 SHOP = ShopRecipe(language="en")
 BANK = (
-    "recipient: Cats LLC\ninn: 7701234567\naccount: 40702810900000000001\n"
+    "recipient: Cats LLC\ninn: 7707083893\naccount: 40702810900000000001\n"
     "bank_name: Sberbank\nbic: 044525225"
 )
 

@@ -45,7 +45,7 @@ async def test_the_manager_searches_counts_and_prices_a_product(tg):
     assert tg.last(manager).text.startswith("Not a price")
     await tg.say(manager, "1490.50")
     card = message_starting(tg, manager, "📦 Cat bed")
-    assert "Price: RUB1,490.50" in card.text
+    assert "Price: 1,490.50\xa0RUB" in card.text
 
     # the packer sees the stock but may not change it
     await tg.say(packer, "/products кошачий")
@@ -135,7 +135,7 @@ async def test_a_phone_order_picks_products_by_inline_search_and_reserves_them(t
     inline = tg.emulator.inline_query(manager, "bed")
     await tg.settle()
     assert [r["title"] for r in inline.results] == ["Cat bed"]
-    assert inline.results[0]["description"] == "BED-1 · RUB1,490.00 · 2 for sale"
+    assert inline.results[0]["description"] == "BED-1 · 1,490.00\xa0RUB · 2 for sale"
     # a stranger's search finds nothing
     stranger = tg.emulator.user("Eve")
     await tg.say(stranger, "/start")
@@ -176,7 +176,7 @@ async def test_a_phone_order_picks_products_by_inline_search_and_reserves_them(t
     await tg.say(manager, "+7 916 123-45-68")
     again = tg.emulator.inline_query(manager, "cat bed")
     await tg.settle()
-    assert again.results[0]["description"] == "BED-1 · RUB1,490.00 · 0 for sale"
+    assert again.results[0]["description"] == "BED-1 · 1,490.00\xa0RUB · 0 for sale"
     tg.emulator.choose_inline(manager, again, title="Cat bed")
     await tg.settle()
     await tg.tap_offered(manager, "✅ Done")

@@ -186,6 +186,7 @@ async def test_removing_a_person_asks_first(tg):
     # then nothing happens before the confirmation
     assert screen.text.startswith("Remove Petr (packer) from the staff?")
     assert "Petr" in await staff_roles(tg, shop_id)
+    assert "orders" in tg.emulator.menu_of(packer)  # his "/" menu is the staff's
     await tg.tap(owner, screen, text="↩️ Back")
     assert "Petr" in await staff_roles(tg, shop_id)
     # when confirmed
@@ -197,6 +198,7 @@ async def test_removing_a_person_asks_first(tg):
     assert "Petr" not in screen.text
     petr = await db_user(tg, packer)
     assert await tg.container.users.memberships(petr.id) == []
+    assert "orders" not in tg.emulator.menu_of(packer)  # no staff commands left
     # and an old confirmation tapped again is answered, not applied twice
     query = tg.emulator.forged_tap(
         owner, screen, StaffCB(act=StaffAct.SURE, shop=shop_id, member=petr.id).pack()

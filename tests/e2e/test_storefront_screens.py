@@ -38,13 +38,13 @@ async def test_a_callback_request_opens_the_order_form_prefilled(tg):
     await tg.deliver()
     ping = tg.last(shop.manager)
     assert "Call back: one-click buy" in ping.text
-    assert "Anna, +79161234567" in ping.text and "Cat bed (CAT-BED)" in ping.text
+    assert "Anna, +7 916 123-45-67" in ping.text and "Cat bed (CAT-BED)" in ping.text
     assert "After six" in ping.text
     # and taps it: the form starts in their chat with the buyer and the product in
     query = await tg.tap(shop.manager, ping, text="📞 Take it: the order form")
     assert "private chat" in tg.answer(query)
     form = tg.last(shop.manager)
-    assert "Order for Anna, +79161234567" in form.text and "Cat bed × 1" in form.text
+    assert "Order for Anna, +7 916 123-45-67" in form.text and "Cat bed × 1" in form.text
     # a colleague tapping the same request later (in a staff group) is told who is calling
     query = await tg.forged_tap(shop.owner, tg.last(shop.owner), f"cr:{made}")
     assert tg.answer(query) == "Max is calling them back already."
@@ -54,7 +54,7 @@ async def test_a_callback_request_opens_the_order_form_prefilled(tg):
     await tg.tap(shop.manager, tg.last(shop.manager), text="pickup · free")
     await tg.tap(shop.manager, tg.last(shop.manager), text="cash")
     summary = tg.last(shop.manager)
-    assert "Anna, +79161234567" in summary.text
+    assert "Anna, +7 916 123-45-67" in summary.text
     await tg.tap(shop.manager, summary, text="✅ Create")
     [order] = await orders_of(tg, shop.id)
     assert [(i.name, i.unit_price) for i in order.items] == [

@@ -74,6 +74,7 @@ class TestWooCommerce:
                 delivery_cost=1000,
                 comment="",
                 external_id="woocommerce:727",
+                storefront_number="727",
             ),
         )
         # and the draft costs what the buyer paid: 29.35
@@ -113,6 +114,7 @@ class TestWooCommerce:
             delivery_cost=0,
             comment="Позвоните за час, пожалуйста",
             external_id="woocommerce:1042",
+            storefront_number="1042",
             discount=10000,  # the negative fee
         )
         # The order service takes it as it is, phone read for a Russian shop.
@@ -172,6 +174,7 @@ class TestShopify:
                 delivery_cost=1000,
                 comment="Leave at the door",
                 external_id="shopify:820982911946154508",
+                storefront_number="#1001",
             ),
         )
 
@@ -207,6 +210,7 @@ class TestShopify:
             delivery_cost=0,
             comment="",
             external_id="shopify:5932712345678",
+            storefront_number="#1002",
         )
         assert check_draft(order.draft, "FR").buyer.phone == "+33123456789"
 
@@ -250,6 +254,7 @@ class TestTilda:
                 delivery_cost=40000,
                 comment="Домофон 12\nпосле 18:00",
                 external_id="tilda:1734562890",
+                storefront_number="1734562890",
                 discount=100000,  # the promo code: 17000 + 400 - 16400
             ),
         )
@@ -272,6 +277,7 @@ class TestTilda:
             delivery_cost=0,
             comment="",
             external_id="tilda:1734570001",
+            storefront_number="1734570001",
         )
 
     def test_a_form_cart_with_products_as_text_lines(self):

@@ -21,7 +21,7 @@ from storage.models import DocumentTemplate, OutboxMessage
 from tests.factories import item, make_order, make_shop
 
 BANK = (
-    "recipient: ООО Ромашка\ninn: 7701234567\nkpp: 770101001\n"
+    "recipient: ООО Ромашка\ninn: 7707083893\nkpp: 770101001\n"
     "account: 40702810938000012345\nbank_name: ПАО Сбербанк\nbic: 044525225\n"
     "corr_account: 30101810400000000225"
 )
@@ -57,7 +57,7 @@ async def test_staff_and_the_buyer_get_the_orders_documents(services, documents)
     # then it is the order's waybill
     assert waybill.name == f"waybill-{order.number}.pdf"
     text = text_of(waybill.pdf)
-    assert "Waybill" in text and "Item TEA-1" in text and "TEA-1" in text and "Ivan Petrov" in text
+    assert "Packing list" in text and "Item TEA-1" in text and "Ivan Petrov" in text
     # and the buyer gets their invoice, but not the shop's waybill
     buyer = ActorRef.buyer(order.buyer_id)
     invoice = await documents.for_order(order.id, buyer, "invoice", "ru")
@@ -140,6 +140,46 @@ async def test_bank_details_fill_the_payment_slip(services, documents):
     slip = await documents.for_order(order.id, shop.as_user(shop.accountant), "payment_slip", "ru")
     text = text_of(slip.pdf)
     assert "40702810938000012345" in text and "044525225" in text and "ПАО Сбербанк" in text
+
+
+async def test_the_payment_slip_waits_for_the_bank_details(services, documents):
+    shop = await make_shop(services)
+    order = await make_order(services, shop)
+    buyer = ActorRef.buyer(order.buyer_id)
+    # no bank details: nobody is offered a slip, and asking for one anyway is refused
+    with pytest.raises(Refused) as refused:
+        await documents.for_order(order.id, buyer, "payment_slip", "ru")
+    assert refused.value.code is Reason.INVALID
+    # a wrong INN or KPP is refused, naming the line, and saves nothing
+    for bad, why in (("inn: 7701234567", "not a valid INN"), ("kpp: 77010100", "not a KPP")):
+        with pytest.raises(Refused) as refused:
+            text = "recipient: ООО Ромашка\n" + bad
+            await documents.set_bank_details(shop.id, shop.owner.id, text)
+        assert refused.value.message.startswith("line 2: ") and why in refused.value.message
+    assert (await documents.bank_details(shop.id, shop.owner.id))["recipient"] == ""
+    # with them, the buyer gets it
+    await documents.set_bank_details(shop.id, shop.owner.id, BANK + "\nvat: 22%")
+    assert (await documents.bank_details(shop.id, shop.owner.id))["vat"] == "22"
+    slip = await documents.for_order(order.id, buyer, "payment_slip", "ru")
+    assert "40702810938000012345" in text_of(slip.pdf)
+
+
+async def test_the_invoice_is_one_a_russian_accountant_pays(services, documents):
+    shop = await make_shop(services)
+    order = await make_order(services, shop, item("TEA-1", 2, 45_000))
+    await documents.set_bank_details(shop.id, shop.owner.id, BANK + "\nvat: none")
+    invoice = await documents.for_order(order.id, shop.as_user(shop.owner), "invoice", "ru")
+    text = text_of(invoice.pdf)
+    assert "Поставщик: ООО Ромашка, ИНН 7707083893, КПП 770101001" in text
+    assert "Банк получателя: ПАО Сбербанк, БИК 044525225" in text
+    assert "р/с 40702810938000012345" in text
+    assert "Девятьсот рублей, ноль копеек" in text
+    assert "Без НДС" in text
+    assert "г.." not in text
+    # a VAT payer's invoice shows the VAT included in the total
+    await documents.set_bank_details(shop.id, shop.owner.id, BANK + "\nvat: 22")
+    invoice = await documents.for_order(order.id, shop.as_user(shop.owner), "invoice", "ru")
+    assert "В том числе НДС 22 %: 162,30 ₽" in text_of(invoice.pdf)
 
 
 async def test_the_awaiting_payment_mail_carries_the_invoice(services):

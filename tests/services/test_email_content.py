@@ -17,10 +17,10 @@ from services.messaging.dialog import DialogService
 from services.messaging.email.compose import compose
 from services.messaging.email.content import Mail, MailContentReader
 from services.messaging.email.formatting import money
-from services.messaging.email.links import LinkSigner
+from services.messaging.email.links import DOWNLOAD_INVOICE, LinkSigner
 from services.messaging.notifications.recipients import UnknownTopic
 from services.orders.actors import ActorRef
-from storage.models import Buyer, DialogMessage, DialogRelay, OutboxMessage, Shop, Timer
+from storage.models import Buyer, DialogMessage, DialogRelay, Order, OutboxMessage, Shop, Timer
 from tests.factories import item, make_order, make_shop
 
 PUBLIC_URL = "https://shop.example"
@@ -93,7 +93,8 @@ def links(mail: Mail, signer: LinkSigner, now) -> dict[str, tuple[int, int]]:
     in_text = LINK.findall(mail.text)
     assert sorted(in_text) == sorted(LINK.findall(mail.html))
     claims = [signer.read_action(token, now) for token in in_text]
-    return {c.action: (c.order_id, c.buyer_id) for c in claims}
+    # Every buyer's mail has its invoice link (test_the_first_mail_leads_with_following_it).
+    return {c.action: (c.order_id, c.buyer_id) for c in claims if c.action != DOWNLOAD_INVOICE}
 
 
 # -- the shop ------------------------------------------------------------------------------
@@ -132,7 +133,7 @@ async def test_the_shop_learns_of_a_new_order_with_the_goods_and_the_buyer(
         assert money(5_000, "RUB", "ru") in part  # the line's discount
         assert money(30_000, "RUB", "ru") in part  # delivery
         assert total in part
-        assert "Ivan Petrov" in part and "+79161234567" in part and "buyer@example.com" in part
+        assert "Ivan Petrov" in part and "+7 916 123-45-67" in part and "buyer@example.com" in part
         assert "Moscow, Tverskaya 1" in part
     assert LINK.findall(mail.text) == []  # the buyer's links are not for the shop
     assert "https://t.me/shop_bot" in mail.text and "?start=" not in mail.text
@@ -189,6 +190,26 @@ async def test_the_buyer_is_told_the_order_is_placed(services, reader, signer):
     assert "Отменить заказ" in mail.text  # the action's title in the buyer's language
     assert f"https://t.me/{BOT}?start={order.buyer_token}" in mail.text
     assert mail.references == [f"<order-{order.id}@{DOMAIN}>"]
+
+
+async def test_the_first_mail_leads_with_following_it_and_has_the_invoice(services, reader, signer):
+    shop = await make_shop(services)
+    order = await make_order(services, shop)
+    await set_buyer(services, order, language="en")
+    [row] = await email_rows(services, "order_created")
+    now = services.clock.now()
+
+    mail = await reader.read(row, now)
+
+    # following the order comes first, the cancellation last and not as a red button
+    for part in (mail.text, mail.html):
+        follow = part.index("Follow your order in Telegram")
+        assert follow < part.index("Download the invoice") < part.index("Cancel the order")
+    assert "#d92d20" not in mail.html
+    # the invoice link is this buyer's, for this order
+    claims = [signer.read_action(token, now) for token in LINK.findall(mail.text)]
+    invoice = [c for c in claims if c.action == DOWNLOAD_INVOICE]
+    assert [(c.order_id, c.buyer_id) for c in invoice] == [(order.id, order.buyer_id)]
 
 
 async def test_a_status_mail_in_the_buyers_language_with_how_to_pay_and_links(
@@ -521,3 +542,16 @@ async def test_every_mail_of_an_order_composes_and_parses_back(services, reader,
                 ("Чайная «Лавка» Bcc: victim@example.com", "shop@example.com")
             ]
             assert str(parsed["Reply-To"]) == "buyer@example.com"
+
+
+async def test_the_storefronts_own_number_is_in_the_mail(services, reader):
+    shop = await make_shop(services)
+    order = await make_order(services, shop)
+    async with services.sessions() as session, session.begin():
+        (await session.get(Order, order.id)).storefront_number = "#1001"
+    [row] = await email_rows(services, "order_created")
+
+    mail = await reader.read(row, services.clock.now())
+
+    for part in (mail.text, mail.html):
+        assert f"Заказ #{order.number}" in part and "на сайте: #1001" in part

@@ -183,3 +183,43 @@ def test_catalog_compiles(language: str, tmp_path: Path) -> None:
     for message in entries(catalog):
         if isinstance(message.id, str) and message.string and not message.fuzzy:
             assert translations.gettext(message.id) == message.string
+
+
+# A number placed before a noun: "{n} tries", "%(num)s days". Such a text is a plural entry
+# (ngettext), so Russian says "1 попытки", "5 попыток" and not one form or an abbreviation.
+COUNTED = re.compile(
+    r"(%\(\w+\)[sd]|\{\w+\}) (days?|hours?|minutes?|orders?|items?|goods|lines?|characters?"
+    r"|tries|try|times|seconds?)\b"
+)
+# Fixed limits written as "at most N": the number is a constant the form was chosen for.
+FIXED_LIMITS = {
+    "A phone order holds at most {count} goods.",
+    "A shop's name is 1 to {max} characters. Send the name again.",
+    "At most {count} lines can be edited here.",
+    "Not saved: the template is longer than {count} characters.",
+    "The comment is too long: at most {count} characters.",
+}
+ABBREVIATED = re.compile(r"(%\(\w+\)[sd]|\{\w+\})\s*(дн|год|хв|мин|сут)\.")
+
+
+def test_counted_nouns_are_plural_entries(pot: Catalog) -> None:
+    singular = [
+        message.id
+        for message in entries(pot)
+        if isinstance(message.id, str)
+        and COUNTED.search(message.id)
+        and message.id not in FIXED_LIMITS
+    ]
+    assert not singular, f"a number meets a noun: use ngettext: {singular}"
+
+
+@pytest.mark.parametrize("language", ["ru", "uk"])
+def test_counts_are_not_abbreviated(language: str) -> None:
+    catalog = read_catalog(po_path(language))
+    abbreviated = [
+        show(message.id)
+        for message in entries(catalog)
+        for form in (message.string if isinstance(message.string, tuple) else (message.string,))
+        if ABBREVIATED.search(form or "")
+    ]
+    assert not abbreviated, f"{language}: '30 дн.' where a plural form belongs: {abbreviated}"

@@ -21,7 +21,7 @@ from storage.models import Shop
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 BANK = {
     "recipient": "ООО «Ромашка»",
-    "inn": "7701234567",
+    "inn": "7707083893",
     "kpp": "770101001",
     "account": "40702810938000012345",
     "bank_name": "ПАО Сбербанк",
@@ -31,7 +31,7 @@ BANK = {
 # What each language calls things the documents print.
 WORDS = {
     "invoice": {"ru": "Счёт на оплату", "uk": "Рахунок на оплату", "en": "Invoice"},
-    "waybill": {"ru": "Товарно-транспортная", "uk": "Товарно-транспортна", "en": "Waybill"},
+    "waybill": {"ru": "Упаковочный лист", "uk": "Пакувальний лист", "en": "Packing list"},
     "payment_slip": {"ru": "ПД-4", "uk": "Квитанція", "en": "Bank payment slip"},
 }
 
@@ -109,8 +109,8 @@ def test_the_invoice_shows_the_discounts_and_delivery(renderer):
         )
     )
     # the mug's own discount, the order's discount, the courier's price
-    assert "RUB100.00" in text and "−RUB50.00" in text and "courier" in text
-    assert "RUB3,850.00" in text
+    assert "100.00 RUB" in text and "−50.00 RUB" in text and "courier" in text
+    assert "3,850.00 RUB" in text
 
 
 def test_without_bank_details_there_is_no_payment_qr(renderer):
@@ -127,7 +127,7 @@ def test_the_payment_payload_follows_gost_r_56042():
     )
     assert payload == (
         "ST00012|Name=ИП Иванов ООО|PersonalAcc=40702810938000012345|BankName=ПАО Сбербанк"
-        "|BIC=044525225|CorrespAcc=30101810400000000225|PayeeINN=7701234567|KPP=770101001"
+        "|BIC=044525225|CorrespAcc=30101810400000000225|PayeeINN=7707083893|KPP=770101001"
         "|Sum=385000|Purpose=Оплата заказа №1042"
     )
     assert payment_payload({**BANK, "bic": ""}, 100, "x") is None

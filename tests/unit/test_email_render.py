@@ -250,10 +250,18 @@ def test_the_dialog_message_is_quoted_and_its_files_named(renderer):
     assert "invoice.pdf" in mail.html
 
 
-def test_cancellations_look_dangerous(renderer):
+def test_cancellations_come_last_as_a_quiet_link(renderer):
+    """Issue 22: a buyer's first mail leads with following the order, not a red "Cancel"."""
     cancel = {"code": "cancel", "title": "Cancel", "url": "https://s.example/l/x", "danger": True}
-    mail = renderer.render("order_created", context(actions=[cancel]), "en")
-    assert 'bgcolor="#d92d20"' in mail.html
+    pay = {"code": "pay", "title": "Pay", "url": "https://s.example/l/y", "danger": False}
+    mail = renderer.render("order_created", context(actions=[cancel, pay]), "en")
+    assert 'bgcolor="#d92d20"' not in mail.html
+    assert (
+        '<a href="https://s.example/l/x" target="_blank" rel="noopener" style="color:#667085;">'
+        in (mail.html)
+    )
+    for part in (mail.text, mail.html):
+        assert part.index("https://s.example/l/y") < part.index("https://s.example/l/x")
 
 
 def test_the_catalogs_translate_what_they_already_know(renderer):

@@ -19,7 +19,7 @@ from services.workflow.engine import (
     decide,
     open_action,
 )
-from services.workflow.presets import load_preset
+from services.workflow.presets import PRESETS, load_preset
 
 NOW = datetime(2025, 3, 4, 18, 0, tzinfo=UTC)
 
@@ -400,7 +400,7 @@ def test_platform_a_carrier_parcel_from_opening_to_delivery():
         "received",
     ]
     assert shipped.inputs["track_code"] == "204500123456"
-    assert walk.effects == [Effect.TRACK_PARCEL, Effect.CREDIT_INCOME]
+    assert walk.effects == [Effect.TRACK_PARCEL, Effect.CREDIT_INCOME, Effect.REQUEST_REVIEW]
 
 
 def test_platform_new_and_accepted_orders_have_the_seed_limits():
@@ -622,7 +622,7 @@ def test_reseller_income_is_reserved_on_payment_and_credited_on_confirmation():
 
     # then
     assert walk.statuses == ["awaiting_payment", "paid", "shipped", "fulfilled", "confirmed"]
-    assert walk.effects == [Effect.RESERVE_INCOME, Effect.CREDIT_INCOME]
+    assert walk.effects == [Effect.RESERVE_INCOME, Effect.CREDIT_INCOME, Effect.REQUEST_REVIEW]
 
 
 def test_reseller_the_accountant_may_record_the_payment_by_hand():
@@ -649,7 +649,7 @@ def test_reseller_completed_15_days_after_fulfilment():
     # then
     assert timer.due_at == NOW + timedelta(days=15)
     assert walk.status == "completed"
-    assert walk.effects == [Effect.RESERVE_INCOME, Effect.CREDIT_INCOME]
+    assert walk.effects == [Effect.RESERVE_INCOME, Effect.CREDIT_INCOME, Effect.REQUEST_REVIEW]
 
 
 def test_reseller_only_the_system_completes():
@@ -747,4 +747,19 @@ def test_reseller_every_way_to_a_final_success_credits_the_income_once():
 
     # then
     assert into_success
-    assert all(t.effects == (Effect.CREDIT_INCOME,) for t in into_success)
+    assert all(t.effects == (Effect.CREDIT_INCOME, Effect.REQUEST_REVIEW) for t in into_success)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_way_to_a_final_success_asks_the_buyer_for_a_rating(preset: str) -> None:
+    """Issue 22: not only the marketplace's "received" asks for stars (F3)."""
+    from services.workflow.definition import StatusKind
+
+    workflow = load_preset(preset)
+    silent = [
+        f"{transition.code} -> {transition.target}"
+        for transition in workflow.transitions
+        if workflow.status(transition.target).kind is StatusKind.FINAL_SUCCESS
+        and Effect.REQUEST_REVIEW not in transition.effects
+    ]
+    assert not silent, f"{preset}: these end the order well but ask for no rating: {silent}"

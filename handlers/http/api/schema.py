@@ -92,6 +92,12 @@ class OrderRequest(_Strict):
         1,
         description="The storefront's own order id; one per shop (a second one is a 409).",
     )
+    number: str = text(
+        64,
+        default="",
+        description='The order\'s number as the storefront showed it to the buyer ("#1001"); '
+        "printed beside ShopBot's own number in e-mails and documents.",
+    )
     buyer: BuyerIn
     items: list[ItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
     delivery: DeliveryIn
@@ -185,4 +191,5 @@ def to_draft(request: OrderRequest, currency: str) -> OrderDraft:
         delivery_cost=delivery_cost,
         comment=request.comment,
         external_id=request.external_id,
+        storefront_number=request.number or None,
     )

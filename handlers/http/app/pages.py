@@ -18,7 +18,7 @@ from services.desk.login import csrf_token
 from services.desk.numbers import PERIODS
 from services.desk.table_query import TableQuery
 from services.documents.defaults import KINDS
-from services.documents.service import BUYER_KINDS
+from services.documents.service import offered_kinds
 from services.refusals import invalid
 from services.vocabulary import DELIVERY_METHODS, LANGUAGES, PAYMENT_METHODS
 from services.workflow.definition import ActorKind, Input
@@ -152,7 +152,7 @@ class DeskPages:
             history=history[-100:],
             thread=thread,
             event_name=lambda action: self.desk.renderer.words(who.language, event_name, action),
-            documents=KINDS if view.who.is_staff else sorted(BUYER_KINDS),
+            documents=offered_kinds(view.shop, view.who.is_staff),
             carriers=carriers_for(view.shop.country),
         )
 

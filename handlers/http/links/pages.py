@@ -31,7 +31,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from handlers.telegram.card_view import method_name
 from handlers.telegram.format import money, title
+from services.documents.service import DocumentService
 from services.messaging.email.links import (
+    DOWNLOAD_INVOICE,
     OPEN_IN_TELEGRAM,
     ActionLink,
     LinkProblem,
@@ -142,8 +144,10 @@ class LinkPages:
         bot_username: str | None,
         i18n: I18n,
         templates: Environment | None = None,
+        documents: DocumentService | None = None,
     ):
         self._orders = orders
+        self._documents = documents
         self._clock = clock
         self._signer = signer
         self._bot_username = bot_username.lstrip("@") if bot_username else None
@@ -166,6 +170,8 @@ class LinkPages:
             return self._respond(request, None, partial(self._refused, refused.code, None))
         if link.action == OPEN_IN_TELEGRAM:
             return self._respond(request, view, partial(self._open, view))
+        if link.action == DOWNLOAD_INVOICE and self._documents is not None:
+            return await self._invoice(request, link, actor, view)
         if await self._orders.link_used(link.nonce):
             return self._respond(request, view, partial(self._refused, Problem.LINK_USED, view))
         option = _offered(view, link.action)
@@ -174,14 +180,32 @@ class LinkPages:
             return self._respond(request, view, partial(self._refused, problem, view))
         return self._respond(request, view, partial(self._form, view, option))
 
+    async def _invoice(
+        self, request: web.Request, link: ActionLink, actor: ActorRef, view: OrderView
+    ) -> web.Response:
+        """The order's invoice as it is now, in the buyer's language (seed 002: theirs from
+        the moment the order is placed). Read only: the link works as often as it is opened."""
+        assert self._documents is not None
+        language = page_language(view, request.headers.get("Accept-Language"))
+        document = await self._documents.for_order(link.order_id, actor, "invoice", language)
+        return web.Response(
+            body=document.pdf,
+            content_type="application/pdf",
+            headers={
+                "Content-Disposition": f'inline; filename="{document.name}"',
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
     # -- POST: the one call that acts ----------------------------------------------------
 
     async def act(self, request: web.Request) -> web.Response:
         link = self._read(request)
         if isinstance(link, web.Response):
             return link
-        if link.action == OPEN_IN_TELEGRAM:
-            return await self.show(request)  # nothing to do: the same page as GET
+        if link.action in (OPEN_IN_TELEGRAM, DOWNLOAD_INVOICE):
+            return await self.show(request)  # nothing to do: the same as GET
         try:
             form = await request.post()
         except web.HTTPRequestEntityTooLarge:
@@ -302,11 +326,20 @@ class LinkPages:
                 return self._refused(Problem.NOT_AVAILABLE, view)
         comment = None
         if cancelling or Input.COMMENT in option.inputs:
+            chosen = given.get(Input.REASON)
+            # The chosen reason (a form shown again) or the action itself needs a comment.
+            required = Input.COMMENT in option.inputs or any(
+                reason["comment_required"] and reason["code"] == chosen for reason in reasons
+            )
+            for_reason = _("Comment (required for this reason)")
             comment = {
                 "label": _("Comment")
                 if Input.COMMENT in option.inputs
-                else _("Comment (optional)"),
-                "required": Input.COMMENT in option.inputs,
+                else (for_reason if required else _("Comment (optional)")),
+                # Until a reason is chosen: marked required by CSS when one that needs it is.
+                "required_label": for_reason,
+                "marks": not required and any(reason["comment_required"] for reason in reasons),
+                "required": required,
                 "max": MAX_COMMENT,
                 "value": given.get(Input.COMMENT, ""),
             }

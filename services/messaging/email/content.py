@@ -34,6 +34,7 @@ The template context (every key is always there; see services/messaging/email/te
   actions       [{code, title, url, danger}]: the buyer's one-click links (cancellations last)
   link_days     how many days the links work
   telegram_url  the buyer's deep link to the order / the bot for the shop; None: no bot known
+  invoice_url   buyer: a signed link to the order's invoice (PDF), from the moment it is placed
   buyer         {name, phone, email}
   message       dialog_to_buyer: {text, files: [{name, kind}]} (files not attached), else None
   change        order_changed: the edit ("edit_items", "change_delivery", ...), else None
@@ -59,8 +60,8 @@ from sqlalchemy.orm import selectinload
 
 from services.deliveries.views import link_of
 from services.documents.service import INVOICE_STATUSES, DocumentService
-from services.messaging.email.formatting import money, one_line, when
-from services.messaging.email.links import LINK_LIFETIME, LinkSigner
+from services.messaging.email.formatting import money, one_line, phone, when
+from services.messaging.email.links import DOWNLOAD_INVOICE, LINK_LIFETIME, LinkSigner
 from services.messaging.email.render import MailRenderer, language_of
 from services.messaging.notifications.recipients import UnknownTopic
 from services.orders.decisions import facts
@@ -280,9 +281,10 @@ class MailContentReader:
             "actions": [],
             "link_days": LINK_LIFETIME.days,
             "telegram_url": f"https://t.me/{self._bot}" if self._bot else None,
+            "invoice_url": None,
             "buyer": {
                 "name": _line(buyer.name),
-                "phone": _line(buyer.phone),
+                "phone": _line(phone(buyer.phone)),
                 "email": _line(buyer.email),
             },
             "message": _message(dialog, files),
@@ -337,6 +339,9 @@ class MailContentReader:
         context["telegram_url"] = (
             f"https://t.me/{self._bot}?start={order.buyer_token}" if self._bot else None
         )
+        # Seed 002: the invoice is the buyer's from the moment the order is placed.
+        invoice = self._signer.action_token(order.id, order.buyer_id, DOWNLOAD_INVOICE, now)
+        context["invoice_url"] = f"{self._public_url}/l/{invoice}"
         context["reply_note"] = "shop"
         return context
 
@@ -371,6 +376,8 @@ def _order(order: Order, shop: Shop, language: str) -> dict[str, Any]:
     items = list(order.items)
     return {
         "number": order.number,
+        # The storefront's own number ("#1001"), what its buyer knows the order by.
+        "storefront_number": _line(order.storefront_number),
         "created": when(order.created_at, shop.timezone, language),
         "lines": [
             {

@@ -11,8 +11,9 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from babel.dates import format_datetime
-from babel.numbers import format_currency
+from babel.numbers import format_currency, get_currency_symbol
 
 from services.orders.money import exponent
 
@@ -36,9 +37,30 @@ def one_line(text: str | None, limit: int) -> str:
 
 
 def money(amount: int, currency: str, language: str) -> str:
-    """19990, "RUB", "ru" -> "199,90 ₽" (minor units, the currency's own decimals)."""
+    """19990, "RUB", "ru" -> "199,90 ₽" (minor units, the currency's own decimals).
+
+    A language with no sign of its own for the currency (English for roubles) writes its code
+    after the amount, "3,301.00 RUB", not glued in front of it ("RUB3,301.00")."""
     value = Decimal(amount).scaleb(-exponent(currency))
-    return format_currency(value, currency, locale=LOCALES.get(language, DEFAULT_LOCALE))
+    locale = LOCALES.get(language, DEFAULT_LOCALE)
+    if get_currency_symbol(currency, locale) == currency:
+        # The locale's separators; the currency's own decimals (currency_digits overrides ".00").
+        return format_currency(value, currency, format="#,##0.00\xa0¤", locale=locale)
+    return format_currency(value, currency, locale=locale)
+
+
+def phone(number: str | None) -> str:
+    """ "+79161234567" -> "+7 916 123-45-67" (stored in E.164, shown as people write it);
+    anything that does not parse is shown as it is."""
+    if not number:
+        return ""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    if not phonenumbers.is_possible_number(parsed):
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def when(instant: datetime, timezone: str, language: str) -> str:

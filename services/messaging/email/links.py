@@ -58,6 +58,7 @@ class ActionLink:
 
 
 OPEN_IN_TELEGRAM = "open"  # not a workflow action: the page leads to the bot's deep link
+DOWNLOAD_INVOICE = "invoice_pdf"  # not a workflow action: the order's invoice as a PDF
 
 
 class LinkSigner:

@@ -274,6 +274,7 @@ def order_from(order: Node) -> ConnectorOrder:
         delivery_cost=delivery_cost,
         comment=order.text("note", 2000),
         external_id=f"{PLATFORM}:{order_id}",
+        storefront_number=order.text("name", 64) or order_id,
     )
     return ConnectorOrder(
         platform=PLATFORM,

@@ -194,6 +194,7 @@ class TildaConnector:
             delivery_cost=delivery_cost,
             comment=clean_text(comment, 2000),
             external_id=f"{PLATFORM}:{order_id}",
+            storefront_number=order_id,
             discount=discount,
         )
         return ConnectorOrder(

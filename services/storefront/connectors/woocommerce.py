@@ -247,6 +247,7 @@ def order_from(order: Node) -> ConnectorOrder:
         delivery_cost=delivery_cost,
         comment=order.text("customer_note", 2000),
         external_id=f"{PLATFORM}:{order_id}",
+        storefront_number=order.text("number", 64) or order_id,
         discount=discount,
     )
     return ConnectorOrder(

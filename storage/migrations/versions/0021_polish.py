@@ -10,6 +10,9 @@ Create Date: 2026-12-04 17:00:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0021"
 down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
@@ -17,8 +20,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # The number the storefront showed the buyer ("#1001"), printed beside ours in e-mails
+    # and documents; external_id stays the storefront's internal id (idempotency).
+    op.add_column("orders", sa.Column("storefront_number", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    op.drop_column("orders", "storefront_number")
