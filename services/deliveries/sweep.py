@@ -57,6 +57,10 @@ log = logging.getLogger(__name__)
 BATCH = 1000  # parcels claimed at once
 LEASE = timedelta(minutes=30)  # a sweep holds its parcels this long (asking takes a while)
 BUDGET = 60.0  # seconds of one carrier account's rate-limit pacing a sweep may spend
+# A parcel a carrier's webhook names is asked about at most once in this long on its account
+# (the sweep still asks when it is due); HINTS_KEPT bounds what is remembered.
+HINT_COOLDOWN = timedelta(minutes=5)
+HINTS_KEPT = 10_000
 NOTHING = "-"  # a checkpoint the workflow has no reaction to
 CARRIER = ActorRef.system(Channel.CARRIER)
 
@@ -108,6 +112,9 @@ class TrackingSweep:
         # When each (carrier, shop) account may be asked again, by its rate limit: what the
         # adapters' pacing would otherwise wait out inside a sweep.
         self._ready: dict[tuple[str, str], datetime] = {}
+        # When a webhook last made us ask about each parcel: track codes are no secret, so
+        # an unsigned webhook repeated in a loop must not spend the shop's carrier quota.
+        self._hinted: dict[tuple[str, str], datetime] = {}
 
     async def run_once(self) -> TrackingReport:
         """Ask about every parcel due by now, batch after batch; then apply what is new."""
@@ -139,6 +146,7 @@ class TrackingSweep:
         change nothing."""
         report = TrackingReport()
         codes = sorted({normalize_code(code) for code in codes if isinstance(code, str)})[:50]
+        codes = self._not_hinted_lately(carrier, codes)
         if not codes or carrier not in self._adapters:
             return report
         due = await self._claim(self._clock.now(), carrier=carrier, codes=codes)
@@ -147,6 +155,21 @@ class TrackingSweep:
             await self._carrier(carrier, due, report)
             await self._react(report)
         return report
+
+    def _not_hinted_lately(self, carrier: str, codes: list[str]) -> list[str]:
+        """The codes no webhook named in the last HINT_COOLDOWN; remembers these ones."""
+        now = self._clock.now()
+        since = now - HINT_COOLDOWN
+        if len(self._hinted) > HINTS_KEPT:  # forget the old ones, then the oldest
+            kept = sorted(
+                ((key, at) for key, at in self._hinted.items() if at > since),
+                key=lambda pair: pair[1],
+            )
+            self._hinted = dict(kept[-HINTS_KEPT // 2 :])
+        fresh = [code for code in codes if self._hinted.get((carrier, code), since) <= since]
+        for code in fresh:
+            self._hinted[(carrier, code)] = now
+        return fresh
 
     async def _claim(
         self, now: datetime, *, carrier: str | None = None, codes: list[str] | None = None

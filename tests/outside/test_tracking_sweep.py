@@ -379,6 +379,28 @@ async def test_a_webhook_that_lies_changes_nothing(services, cdek, webhook_clien
     assert await status_of(services, order.id) == "delivering"
 
 
+async def test_a_webhook_repeated_in_a_loop_asks_the_carrier_once(services, cdek, webhook_client):
+    # given a followed parcel (track codes are no secret: the buyer sees them)
+    client, accounts = webhook_client
+    await shipped(services, cdek, accounts, "1000000001")
+    body = json.dumps(
+        {"type": "ORDER_STATUS", "attributes": {"cdek_number": "1000000001", "code": "ACCEPTED"}}
+    ).encode()
+    await client.post("/cdek", data=body)
+    asked = cdek.fake.total
+    assert asked > 0
+
+    # when someone replays the unsigned webhook many times
+    for _ in range(20):
+        assert (await client.post("/cdek", data=body)).status == 200
+
+    # then CDEK is not asked again until the cooldown is over
+    assert cdek.fake.total == asked
+    services.clock.advance(timedelta(minutes=6))
+    await client.post("/cdek", data=body)
+    assert cdek.fake.total > asked
+
+
 def cdek_journey(cdek, statuses: int) -> bytes:
     """The recorded parcel's journey cut to its first `statuses` steps (listed newest
     first, the last two CDEK's bookkeeping)."""
