@@ -43,8 +43,9 @@ async def write_decision(
     """
     # Read before anything is written: the flush below is the one UPDATE of the order.
     shop = (
-        await unit.session.get(Shop, order.shop_id)
+        await unit.session.get(Shop, order.shop_id)  # in the session's identity map mostly
         if sla.has_limits(workflow, decision.final_status)
+        or any(plan.business_after for plan in decision.timers)
         else None
     )
     was_late = ledger.sla_expired(order, unit.now)  # entering the new status rewrites it
@@ -85,7 +86,7 @@ async def write_decision(
     await unit.session.flush()  # the version check: a concurrent change fails here
     if timers.may_have_pending(workflow, decision.steps[0].from_status):
         await timers.cancel_pending(unit.session, order.id, unit.now)
-    await timers.schedule(unit.session, order.id, order.status, decision.timers, unit.now)
+    await timers.schedule(unit.session, order.id, order.status, decision.timers, unit.now, shop)
     await sla.schedule_deadline(unit.session, order, limits, unit.now)
     if Effect.TRACK_PARCEL in decision.effects:  # shipped: follow the parcel at its carrier
         await tracking.follow(unit.session, order, unit.now)

@@ -300,6 +300,7 @@ class OrderService:
                     order.status,
                     initial_timers(workflow, unit.now),
                     unit.now,
+                    shop,
                 )
                 await sla.schedule_deadline(unit.session, order, limits, unit.now)
                 notices.new_order(unit.outbox, order, shop, workflow)

@@ -21,7 +21,7 @@ from services.refusals import OrderRefused, Problem
 from services.shops.staff import require_supervisor
 from services.time import sla, timers
 from services.workflow.definition import Workflow
-from services.workflow.engine import TimerPlan
+from services.workflow.engine import timer_plans
 from storage.models import Order, Shop, WorkflowDefinition
 
 
@@ -154,18 +154,8 @@ async def move_open_orders(
         await unit.session.flush()
         if not same_rules:
             await timers.cancel_pending(unit.session, order.id, unit.now)
-            plans = tuple(
-                TimerPlan(
-                    code=t.code,
-                    kind=t.kind,
-                    due_at=order.status_changed_at + t.after,
-                    action=t.action,
-                    to=t.to,
-                    message=t.message,
-                )
-                for t in target.timers_for(order.status)
-            )
-            await timers.schedule(unit.session, order.id, order.status, plans, unit.now)
+            plans = timer_plans(target, order.status, order.status_changed_at)
+            await timers.schedule(unit.session, order.id, order.status, plans, unit.now, shop)
             await sla.schedule_deadline(unit.session, order, limits, unit.now)
         moved += 1
     return moved

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -254,3 +255,11 @@ def _as_utc(instant: datetime) -> datetime:
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError(f"a timezone-aware datetime is needed, got naive {instant!r}")
     return instant.astimezone(UTC)
+
+
+def business_calendar(shop: Any) -> BusinessCalendar:
+    """The working time of a shop (a `storage.models.Shop`: its zone, hours, country's
+    holidays and its own days off)."""
+    return BusinessCalendar.for_shop(
+        shop.timezone, shop.working_hours, shop.country, shop.days_off or ()
+    )

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.time.business_hours import BusinessCalendar
+from services.time.business_hours import BusinessCalendar, business_calendar
 from services.workflow.definition import ActorKind, Input, StatusKind, Transition, Workflow
 from services.workflow.engine import Actor, capacity, reasons_for
 from storage.models import Order, Shop, Timer
@@ -31,9 +31,7 @@ AUTO_CANCEL_SETTING = "sla_auto_cancel"
 
 
 def calendar(shop: Shop) -> BusinessCalendar:
-    return BusinessCalendar.for_shop(
-        shop.timezone, shop.working_hours, shop.country, shop.days_off or ()
-    )
+    return business_calendar(shop)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.time.business_hours import business_calendar
 from services.workflow.definition import Workflow
 from services.workflow.engine import TimerPlan
 from storage.models import Order, Shop, Timer
@@ -21,10 +22,28 @@ CANCELLED = "cancelled"
 
 
 async def schedule(
-    session: AsyncSession, order_id: int, status: str, plans: tuple[TimerPlan, ...], now: datetime
+    session: AsyncSession,
+    order_id: int,
+    status: str,
+    plans: tuple[TimerPlan, ...],
+    now: datetime,
+    shop: Shop | None = None,
 ) -> None:
+    """Rows for the timers of the status the order entered; a timer counted in business
+    hours is due when the shop's working time has run (needs `shop`)."""
     if not plans:
         return
+    hours = (
+        business_calendar(shop)
+        if shop is not None and any(plan.business_after for plan in plans)
+        else None
+    )
+
+    def due(plan: TimerPlan) -> datetime:
+        if plan.business_after is None or hours is None:
+            return plan.due_at
+        return hours.add(plan.due_at - plan.business_after, plan.business_after)
+
     rows = [
         {
             "order_id": order_id,
@@ -32,7 +51,7 @@ async def schedule(
             "kind": str(plan.kind),
             "status": status,
             "action": plan.action,
-            "due_at": plan.due_at,
+            "due_at": due(plan),
             "state": PENDING,
             "payload": {"to": str(plan.to), "message": plan.message} if plan.to else {},
             "created_at": now,

@@ -403,8 +403,10 @@ def add_timer(
     action: str | None = None,
     to: str | None = None,
     message: str | None = None,
+    business: bool = False,
 ) -> None:
-    """After `after` in `on_status`: the system takes `action`, or reminds `to` (buyer/shop)."""
+    """After `after` in `on_status` (in the shop's business hours if `business`): the system
+    takes `action`, or reminds `to` (buyer/shop)."""
     check_code(code)
     timers = body.setdefault("timers", [])
     if any(t.get("code") == code for t in timers):
@@ -412,6 +414,8 @@ def add_timer(
     status(body, on_status)
     _duration(after, "after")
     raw: dict[str, Any] = {"code": code, "status": on_status, "after": after}
+    if business:
+        raw["hours"] = "business"
     if action is not None:
         raw.update(kind="transition", action=action)
     elif to in ("buyer", "shop") and message:

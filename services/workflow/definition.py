@@ -169,6 +169,7 @@ class Timer:
     action: str | None = None  # for TimerKind.TRANSITION
     to: Audience | None = None  # for TimerKind.REMINDER
     message: str | None = None  # for TimerKind.REMINDER: the notification's template key
+    business: bool = False  # `after` counted in the shop's business hours, not the clock's
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.refusals import Problem
@@ -97,6 +97,10 @@ class TimerPlan:
     action: str | None = None
     to: Audience | None = None
     message: str | None = None
+    # Set for a timer counted in business hours: due_at is then only the calendar-time
+    # estimate, and the shop's hours move it (services/time/timers.schedule), which the
+    # engine, knowing no shop, cannot do.
+    business_after: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -224,17 +228,7 @@ def decide(
     steps = [Step(transition, order.status, transition.target, taken_as)]
     steps.extend(_automatic_steps(workflow, order, transition.target))
     final = steps[-1].to_status
-    timers = tuple(
-        TimerPlan(
-            code=timer.code,
-            kind=timer.kind,
-            due_at=now + timer.after,
-            action=timer.action,
-            to=timer.to,
-            message=timer.message,
-        )
-        for timer in workflow.timers_for(final)
-    )
+    timers = timer_plans(workflow, final, now)
     effects = tuple(effect for step in steps for effect in step.transition.effects)
     reason = workflow.reason(cleaned.get(Input.REASON, ""))
     if reason is not None:
@@ -242,19 +236,25 @@ def decide(
     return Applied(steps=tuple(steps), inputs=cleaned, effects=effects, timers=timers)
 
 
-def initial_timers(workflow: Workflow, now: datetime) -> tuple[TimerPlan, ...]:
-    """Timers of the initial status, set when an order is created."""
+def timer_plans(workflow: Workflow, status: str, since: datetime) -> tuple[TimerPlan, ...]:
+    """The timers of an order entering `status` at `since`."""
     return tuple(
         TimerPlan(
             code=timer.code,
             kind=timer.kind,
-            due_at=now + timer.after,
+            due_at=since + timer.after,
             action=timer.action,
             to=timer.to,
             message=timer.message,
+            business_after=timer.after if timer.business else None,
         )
-        for timer in workflow.timers_for(workflow.initial.code)
+        for timer in workflow.timers_for(status)
     )
+
+
+def initial_timers(workflow: Workflow, now: datetime) -> tuple[TimerPlan, ...]:
+    """Timers of the initial status, set when an order is created."""
+    return timer_plans(workflow, workflow.initial.code, now)
 
 
 def _automatic_steps(workflow: Workflow, order: OrderFacts, entered: str) -> list[Step]:

@@ -380,13 +380,18 @@ class _Reader:
             return None
         code = self.code(raw.get("code"), where)
         where = f"timer '{code or index}'"
-        self.flags(raw, where, {"code", "status", "after", "kind", "action", "to", "message"})
+        self.flags(
+            raw, where, {"code", "status", "after", "kind", "action", "to", "message", "hours"}
+        )
         try:
             kind = TimerKind(raw.get("kind"))
         except ValueError:
             self.problem(where, f"unknown kind {raw.get('kind')!r}: use transition or reminder")
             return None
         after = self.duration(raw.get("after"), where)
+        hours = raw.get("hours", "calendar")
+        if hours not in ("business", "calendar"):
+            self.problem(where, f"hours {hours!r}: use business or calendar")
         to = None
         if kind is TimerKind.REMINDER:
             try:
@@ -407,6 +412,7 @@ class _Reader:
             action=raw.get("action"),
             to=to,
             message=raw.get("message"),
+            business=hours == "business",
         )
 
     def editing(self, known: set[str]) -> dict[str, frozenset[str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -348,3 +350,34 @@ async def test_transitions_timers_and_reasons_are_edited(services, editor):
     assert "hand_to_courier" not in [
         t["code"] for t in (await editor.draft(shop.id, owner)).body["transitions"]
     ]
+
+
+async def test_a_timer_counted_in_business_hours_skips_the_night_and_the_weekend(services, editor):
+    # given a Moscow shop (working Mon–Fri until 20:00) whose new orders get a reminder after
+    # 2 business hours, and one after 2 hours of the clock
+    friday_19 = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)  # 19:00 in Moscow
+    services.clock.set(friday_19)
+    shop = await make_shop(services, "platform")
+    owner = shop.owner.id
+    for code, business in (("nudge_business", True), ("nudge_clock", False)):
+        await editor.change(
+            shop.id, owner, "add_timer", code, "new", "2h",
+            to="shop", message="pickup_not_collected", business=business,
+        )  # fmt: skip
+    await editor.save(shop.id, owner)
+
+    # when an order arrives on Friday at 19:00
+    order = await make_order(services, shop)
+
+    # then one hour is left on Friday: the business one is due Monday 10:00, the other at 21:00
+    async with services.sessions() as session:
+        query = select(Timer.code, Timer.due_at).where(Timer.order_id == order.id)
+        due = dict((await session.execute(query)).all())
+    monday_10 = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+    assert as_utc(due["nudge_business"]) == monday_10
+    assert as_utc(due["nudge_clock"]) == friday_19 + timedelta(hours=2)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite gives back naive UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

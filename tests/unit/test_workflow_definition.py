@@ -412,6 +412,22 @@ def test_a_bad_timer_duration_is_named():
     ]
 
 
+def test_a_timer_counts_business_or_calendar_hours_and_nothing_else():
+    # given a timer counted in business hours, and one with a made-up way of counting
+    data = marketplace()
+    data["timers"][timer_index(data, "payment_deadline")]["hours"] = "business"
+    good = load_workflow(data)
+    data["timers"][timer_index(data, "payment_deadline")]["hours"] = "lunar"
+
+    # when
+    problems = problems_of(data)
+
+    # then
+    [deadline] = [t for t in good.timers if t.code == "payment_deadline"]
+    assert deadline.business and not any(t.business for t in good.timers if t is not deadline)
+    assert problems == ["timer 'payment_deadline': hours 'lunar': use business or calendar"]
+
+
 def test_a_bad_sla_duration_is_named():
     # given
     data = marketplace()
