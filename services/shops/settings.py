@@ -31,7 +31,7 @@ from services.workflow.definition import Workflow, WorkflowError
 from services.workflow.presets import PRESETS, preset_data
 from services.workflow.store import WorkflowStore
 from storage.database import reading
-from storage.models import Shop, WorkflowChange, WorkflowDefinition
+from storage.models import Shop, WorkflowChange, WorkflowDefinition, WorkflowDraft
 
 # What `update` accepts, in the order a settings screen lists them.
 FIELDS = (
@@ -282,6 +282,7 @@ class ShopSettingsService:
             else:
                 raw["responsible"] = role
             saved = await self._save_workflow(session, shop_id, body)
+            await _carry_draft(session, shop_id, definition.id, saved.id, status, role)
             self._log(session, shop_id, user_id, "set_responsible", saved, status=status, role=role)
             return await self._workflows.get(session, saved.id)
 
@@ -464,3 +465,22 @@ _SETTERS = {
     "late_cancel_fee": ShopSettingsService._set_late_cancel_fee,
     "personal_data_retention": ShopSettingsService._set_personal_data_retention,
 }
+
+
+async def _carry_draft(
+    session: AsyncSession, shop_id: int, old_id: int, new_id: int, status: str, role: str | None
+) -> None:
+    """A draft of the shop's workflow (/settings → Statuses) started from the version just
+    replaced gets the same responsible role and moves onto the new version, instead of
+    being dropped as stale at its next edit."""
+    draft = await session.get(WorkflowDraft, shop_id)
+    if draft is None or draft.base_id != old_id:
+        return
+    body = copy.deepcopy(draft.body)
+    raw = next((s for s in body.get("statuses", []) if s.get("code") == status), None)
+    if raw is not None:
+        if role is None:
+            raw.pop("responsible", None)
+        else:
+            raw["responsible"] = role
+    draft.body, draft.base_id = body, new_id

@@ -381,3 +381,21 @@ async def test_a_timer_counted_in_business_hours_skips_the_night_and_the_weekend
 def as_utc(moment: datetime) -> datetime:
     """SQLite gives back naive UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def test_a_responsible_role_set_from_settings_keeps_the_draft_under_way(services, editor):
+    # given an owner half-way through adding a stage in /settings → Statuses
+    shop = await make_shop(services, "platform")
+    owner = shop.owner.id
+    await editor.change(shop.id, owner, "add_status", "assembling", ASSEMBLING)
+
+    # when the responsible role of another status is set from "👤 Responsible staff per status"
+    settings = ShopSettingsService(services.sessions, services.clock, services.workflows)
+    await settings.set_responsible(shop.id, owner, "confirmed", "manager")
+
+    # then the draft still has the new stage, the role too, and builds on the new version
+    draft = await editor.draft(shop.id, owner)
+    statuses = {raw["code"]: raw for raw in draft.body["statuses"]}
+    assert "assembling" in statuses
+    assert statuses["confirmed"]["responsible"] == "manager"
+    assert await versions(services, shop.id) == [1, 2]
