@@ -221,3 +221,20 @@ async def test_a_browser_change_needs_the_csrf_token(desk):
     assert await workflow_state(desk) == before
     done = await desk.client.post(EDIT, json=edit, headers={"X-CSRF-Token": csrf})
     assert done.status == 200
+
+
+async def test_the_page_offers_the_editor_to_the_owner_only(desk):
+    shop = desk.shop
+    await desk.post(
+        EDIT, {"shop": shop.id, "edit": "place", "code": "in_progress", "position": 3}, shop.owner
+    )
+    owner = await (await desk.get(f"/app/ui/workflow?shop={shop.id}", shop.owner)).text()
+    assert 'id="workflow-editor"' in owner and "data-wf-save" in owner
+    # the owner's draft is what is drawn: "in_progress" now fourth
+    assert owner.index('data-status="in_progress"') < owner.index(
+        'data-status="preparing_shipment"'
+    )
+    manager = await desk.get(f"/app/ui/workflow?shop={shop.id}", shop.manager)
+    assert manager.status == 200
+    page = await manager.text()
+    assert "<svg" in page and 'id="workflow-editor"' not in page
