@@ -178,7 +178,9 @@ class WorkflowApi:
     async def draft(self, request: web.Request) -> web.Response:
         raw = request.query.get("shop", "")
         if not raw.isdigit() or len(raw) > 9:
-            return problem_response(invalid("shop", "a shop id"), self.desk, "en")
+            return problem_response(
+                invalid("shop", "a shop id"), self.desk, person(request).language
+            )
         view = await self.editor.draft(int(raw), person(request).user.id)
         return web.json_response(draft_json(view))
 
