@@ -200,6 +200,7 @@ def build_mini_app(container: Container, i18n: I18n | None = None) -> web.Applic
         dialog=container.dialog,
         documents=container.documents,
         login=container.desk_login,
+        workflows=container.workflow_editor,
         secure_cookies=settings.public_url.startswith("https://"),
     )
     return mini_app(desk)

@@ -118,6 +118,19 @@ def move_status(body: Body, code: str, delta: int) -> None:
     listed[index], listed[target] = listed[target], listed[index]
 
 
+def place_status(body: Body, code: str, position: int) -> None:
+    """Put a status at `position` in the list (a drag in the Mini App, seed 002); the others
+    keep their order around it."""
+    listed = statuses(body)
+    raw = status(body, code)
+    if isinstance(position, bool) or not isinstance(position, int):
+        raise DraftError("position", "a position in the list")
+    if not 0 <= position < len(listed):
+        raise DraftError("position", f"'{code}' cannot move further")
+    listed.remove(raw)
+    listed.insert(position, raw)
+
+
 def retire_status(body: Body, code: str) -> None:
     """Remove a status no transition needs; its timers, limits and edit rules go with it."""
     raw = status(body, code)

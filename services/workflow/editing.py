@@ -222,7 +222,11 @@ class WorkflowEditor:
         return await self._orders.move_plan(shop_id, current.id, mapping)
 
     async def move_open_orders(
-        self, shop_id: int, user_id: int | None, mapping: Mapping[str, str] | None = None
+        self,
+        shop_id: int,
+        user_id: int | None,
+        mapping: Mapping[str, str] | None = None,
+        channel: Channel = Channel.TELEGRAM,
     ) -> int:
         """The shop's open orders go to the current version (the status mapping decides
         where those whose status is gone go); refused, changing nothing, if one would sit
@@ -232,9 +236,7 @@ class WorkflowEditor:
                 await require_supervisor(session, shop_id, user_id)
             current = await self._workflows.current(session, shop_id)
         actor = (
-            ActorRef.user(user_id, Channel.TELEGRAM)
-            if user_id is not None
-            else ActorRef.system(Channel.CLI)
+            ActorRef.user(user_id, channel) if user_id is not None else ActorRef.system(Channel.CLI)
         )
         moved = await self._orders.move_to_version(shop_id, actor, current.id, mapping)
         async with self._sessions() as session, session.begin():
@@ -329,6 +331,7 @@ EDITS: dict[str, Callable[..., Any]] = {
     "add_status": changes.add_status,
     "rename_status": changes.rename_status,
     "move_status": changes.move_status,
+    "place_status": changes.place_status,
     "retire_status": changes.retire_status,
     "set_responsible": changes.set_responsible,
     "set_buyer_visible": changes.set_buyer_visible,

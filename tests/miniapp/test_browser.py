@@ -200,3 +200,36 @@ async def test_login_link_works_once(site):
     assert not await browser.do(lambda d: d.find_elements(By.ID, "sign-in"))
     await browser.do(lambda d: d.get(f"{base}/app/"))
     await browser.until(lambda d: "Open the app from Telegram" in d.page_source)
+
+
+async def test_workflow_drag_reorders_the_draft(site):
+    base, container, browser = site
+    shop = await make_shop(container)
+    now = int(container.clock.now().timestamp())
+    await browser.do(lambda d: d.set_window_size(1200, 1400))
+    await browser.do(lambda d: d.get(launch_url(base, BOT_TOKEN, shop.owner.telegram_id, now)))
+    await browser.until(lambda d: d.find_elements(By.CSS_SELECTOR, "a[href^='/app/ui/workflow']"))
+    await browser.do(
+        lambda d: d.find_element(By.CSS_SELECTOR, "a[href^='/app/ui/workflow']").click()
+    )
+    await browser.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#wf-statuses [data-status]"))
+
+    def order(d) -> list[str]:
+        items = d.find_elements(By.CSS_SELECTOR, "#wf-statuses [data-status]")
+        return [i.get_attribute("data-status") for i in items]
+
+    # when: "in_progress" is dragged by its grip onto "preparing_shipment"
+    def drag_status(d):
+        grip = d.find_element(By.CSS_SELECTOR, "[data-status='in_progress'] .grip")
+        target = d.find_element(By.CSS_SELECTOR, "[data-status='preparing_shipment'] summary")
+        d.execute_script("arguments[0].scrollIntoView({block: 'center'})", grip)
+        ActionChains(d).click_and_hold(grip).move_by_offset(5, 5).move_to_element(
+            target
+        ).release().perform()
+
+    await browser.do(drag_status)
+    # then: the page shows the draft in the new order, kept by the editing service
+    await browser.until(lambda d: order(d)[3:5] == ["in_progress", "preparing_shipment"])
+    draft = await container.workflow_editor.draft(shop.id, shop.owner.id)
+    assert [s["code"] for s in draft.body["statuses"]][3:5] == ["in_progress", "preparing_shipment"]
+    assert draft.changed and draft.current_version == 1  # saved only when asked

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from services.workflow.changes import DraftError, add_status, insert_between, retire_status
+from services.workflow.changes import (
+    DraftError,
+    add_status,
+    insert_between,
+    place_status,
+    retire_status,
+)
 from services.workflow.definition import StatusKind
 from services.workflow.presets import PRESETS, load_preset, preset_data
 from services.workflow.reading import load_workflow
@@ -51,3 +57,15 @@ def test_a_stage_cannot_be_retired_while_a_transition_needs_it():
     insert_between(body, "extra", "preparing_shipment", "shipped")
     with pytest.raises(DraftError, match="used by the transitions"):
         retire_status(body, "extra")
+
+
+def test_place_status_moves_one_status_and_keeps_the_others_in_order():
+    body = {"statuses": [{"code": c} for c in ("a", "b", "c", "d")]}
+    place_status(body, "d", 1)
+    assert [s["code"] for s in body["statuses"]] == ["a", "d", "b", "c"]
+    place_status(body, "a", 3)
+    assert [s["code"] for s in body["statuses"]] == ["d", "b", "c", "a"]
+    for code, position in (("a", 4), ("a", -1), ("zz", 0), ("a", True)):
+        with pytest.raises(DraftError):
+            place_status(body, code, position)
+    assert [s["code"] for s in body["statuses"]] == ["d", "b", "c", "a"]

@@ -27,6 +27,7 @@ from services.messaging.dialog import DialogService
 from services.orders.service import OrderService
 from services.refusals import OrderRefused, Refused
 from services.shops.users import UserService
+from services.workflow.editing import WorkflowEditor
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Desk:
     dialog: DialogService
     documents: DocumentService
     login: DeskLogin
+    workflows: WorkflowEditor  # the workflow page's edits (issue 16's service)
     secure_cookies: bool  # PUBLIC_URL is https: the session cookie is Secure
 
 
@@ -98,6 +100,7 @@ def mini_app(desk: Desk) -> web.Application:
     from handlers.http.app.api import DeskApi
     from handlers.http.app.pages import DeskPages
     from handlers.http.app.signin import SignIn
+    from handlers.http.app.workflow_api import WorkflowApi
 
     app = web.Application(middlewares=[guard(desk)], client_max_size=MAX_BODY_BYTES)
     app.add_routes(
@@ -105,6 +108,7 @@ def mini_app(desk: Desk) -> web.Application:
             *SignIn(desk).routes(),
             *DeskPages(desk).routes(),
             *DeskApi(desk).routes(),
+            *WorkflowApi(desk).routes(),
             web.static("/static", STATIC),
         ]
     )

@@ -10,6 +10,7 @@ from handlers.http.app import Desk, person
 from handlers.http.app.answers import board_json
 from handlers.http.app.api import order_id
 from handlers.http.app.identity import COOKIE
+from handlers.http.app.workflow_api import draft_json
 from handlers.http.links.pages import page_language
 from handlers.telegram.format import money
 from handlers.telegram.order_card import carriers_for, event_name
@@ -19,8 +20,9 @@ from services.desk.numbers import PERIODS
 from services.desk.table_query import TableQuery
 from services.documents.defaults import KINDS
 from services.documents.service import offered_kinds
-from services.refusals import invalid
-from services.vocabulary import DELIVERY_METHODS, LANGUAGES, PAYMENT_METHODS
+from services.refusals import Reason, Refused, invalid
+from services.vocabulary import DELIVERY_METHODS, LANGUAGES, PAYMENT_METHODS, STAFF_ROLES
+from services.workflow import changes
 from services.workflow.definition import ActorKind, Input
 from services.workflow.engine import reasons_for
 
@@ -157,16 +159,34 @@ class DeskPages:
         )
 
     async def workflow(self, request: web.Request) -> web.Response:
+        """The workflow drawn; for the owner and admins, their draft with its editor (the
+        editing service says who may: other staff see the current version, read-only)."""
         who = person(request)
         shop = (await self.desk.scope.shops(who.user.id, _shop(request)))[0]
+        try:
+            draft = await self.desk.workflows.draft(shop.id, who.user.id)
+        except Refused as refused:
+            if refused.code != Reason.FORBIDDEN:
+                raise
+            draft = None
+        plan = None
+        if draft is not None:
+            plan = await self.desk.workflows.move_plan(shop.id, who.user.id)
+        drawn = draft.workflow if draft is not None and draft.workflow else shop.current
         return await self._frame(
             request,
             "workflow.html",
             view="workflow",
             shop=shop,
-            graph=graph.layout(shop.current),
+            graph=graph.layout(drawn),
             box=(graph.BOX_WIDTH, graph.BOX_HEIGHT),
-            editable=False,  # editing plugs in through the workflows issue's service
+            editable=draft is not None,
+            draft=draft,
+            plan=plan,
+            steps=_steps(draft.body) if draft is not None else [],
+            statuses=draft_json(draft)["statuses"] if draft is not None else [],
+            roles=STAFF_ROLES,
+            languages=LANGUAGES,
         )
 
     async def numbers(self, request: web.Request) -> web.Response:
@@ -211,6 +231,17 @@ class DeskPages:
             kinds=KINDS,
             languages=LANGUAGES,
         )
+
+
+def _steps(body: dict) -> list[tuple[str, str]]:
+    """The (from, to) pairs of the draft's steps: where a new status can be put."""
+    pairs = []
+    for raw in body.get("transitions") or []:
+        for source in changes._sources(raw):
+            pair = (source, raw.get("to"))
+            if pair not in pairs and source != raw.get("to"):
+                pairs.append(pair)
+    return pairs
 
 
 def _params(request: web.Request) -> dict[str, str]:

@@ -352,6 +352,67 @@
     }
   });
 
+  // -- the workflow editor: a drag puts a status in its place; each form is one edit
+  function workflowShop() {
+    var editor = document.getElementById("workflow-editor");
+    return editor ? +editor.dataset.shop : 0;
+  }
+  async function workflowCall(path, body) {
+    var response = await call("POST", "/app/api/workflow/" + path, Object.assign({ shop: workflowShop() }, body));
+    if (response.ok) { toast("✓"); reload(); return response; }
+    var text;
+    try {
+      var answer = await response.json();
+      text = (answer.problems && answer.problems.length ? answer.problems.join("; ") : answer.message) || response.statusText;
+    } catch (e) { text = response.statusText; }
+    toast(text, true);
+    return response;
+  }
+  var statusDrag = null;
+  function statusAt(x, y) {
+    var hit = document.elementFromPoint(x, y);
+    return hit ? hit.closest("#wf-statuses [data-status]") : null;
+  }
+  document.addEventListener("pointerdown", function (event) {
+    var grip = event.target.closest("#wf-statuses .grip");
+    if (!grip) return;
+    event.preventDefault();
+    statusDrag = { item: grip.closest("[data-status]"), x: event.clientX, y: event.clientY, moved: false };
+  });
+  document.addEventListener("pointermove", function (event) {
+    if (!statusDrag) return;
+    if (Math.abs(event.clientX - statusDrag.x) + Math.abs(event.clientY - statusDrag.y) < 5) return;
+    statusDrag.moved = true;
+    statusDrag.item.classList.add("dragging");
+    document.querySelectorAll("#wf-statuses .over").forEach(function (i) { i.classList.remove("over"); });
+    var over = statusAt(event.clientX, event.clientY);
+    if (over && over !== statusDrag.item) over.classList.add("over");
+  });
+  document.addEventListener("pointerup", function (event) {
+    if (!statusDrag) return;
+    var item = statusDrag.item, moved = statusDrag.moved;
+    statusDrag = null;
+    item.classList.remove("dragging");
+    document.querySelectorAll("#wf-statuses .over").forEach(function (i) { i.classList.remove("over"); });
+    var target = moved ? statusAt(event.clientX, event.clientY) : null;
+    if (!target || target === item) return;
+    workflowCall("edit", { edit: "place", code: item.dataset.status, position: +target.dataset.position });
+  });
+  document.addEventListener("pointercancel", function () { statusDrag = null; });
+  function workflowEdit(form) {
+    var body = { edit: form.dataset.wfEdit };
+    if (form.dataset.code) body.code = form.dataset.code;
+    new FormData(form).forEach(function (value, key) { body[key] = String(value); });
+    if (body.edit === "responsible" && !body.role) body.role = null;
+    if (body.edit === "add") {
+      var step = (body.step || "").split(" ");
+      body.title = {}; body.title[document.getElementById("workflow-editor").dataset.language || "ru"] = body.title_text || "";
+      body.before = step[0]; body.after = step[1];
+      delete body.step; delete body.title_text;
+    }
+    return workflowCall("edit", body);
+  }
+
   // -- clicks, forms and changes, for every view
   document.addEventListener("click", function (event) {
     var link = event.target.closest("a[data-view]");
@@ -380,6 +441,8 @@
       call("POST", "/app/logout").then(function () { location.reload(); });
       return;
     }
+    if (event.target.closest("[data-wf-save]")) { workflowCall("save", {}); return; }
+    if (event.target.closest("[data-wf-discard]")) { workflowCall("discard", {}); return; }
     if (event.target.closest("[data-template-save]")) {
       var editor = document.querySelector("[data-template]");
       call("POST", "/app/api/templates/save", {
@@ -443,6 +506,18 @@
       var values = {};
       new FormData(form).forEach(function (value, key) { if (value) values[key] = String(value); });
       act(page.dataset.orderPage, { action: form.dataset.action, inputs: values, version: +page.dataset.version });
+      return;
+    }
+    if (form.matches("[data-wf-edit]")) {
+      event.preventDefault();
+      workflowEdit(form);
+      return;
+    }
+    if (form.matches("[data-wf-move]")) {
+      event.preventDefault();
+      var mapping = {};
+      form.querySelectorAll("[data-mapping]").forEach(function (select) { mapping[select.name] = select.value; });
+      workflowCall("move-orders", { mapping: mapping });
       return;
     }
     if (form.matches("[data-post]")) {
