@@ -40,6 +40,7 @@ from handlers.telegram.reviews import settings_button as reviews_button
 from handlers.telegram.staff import role_name
 from handlers.telegram.start import send_menu
 from handlers.telegram.workflow_editor import entry_button as statuses_button
+from services.messaging.email.invoice import attaches_invoice
 from services.operations.personal_data import RETENTION_CHOICES, retention_days
 from services.refusals import Reason, Refused
 from services.shops.settings import FIELDS, ShopSettingsService, ShopView
@@ -97,6 +98,7 @@ def field_name(field: str) -> str:
         "commission_percent": _("Commission, %"),
         "late_cancel_fee": _("Fee on a late cancellation"),
         "personal_data_retention": _("Buyers' data kept"),
+        "email_invoice_pdf": _("Invoice PDF attached to e-mails"),
     }
     return names.get(field, field)
 
@@ -146,6 +148,10 @@ def field_hint(field: str) -> str:
             "phone, e-mail, address, the dialog). Then it is erased; the order's amounts and "
             "statuses stay. Keep it at least as long as returns and claims may come."
         ),
+        "email_invoice_pdf": _(
+            "Every e-mail to a buyer links to the order's invoice. Also attach the invoice "
+            "PDF to the «awaiting payment» e-mail?"
+        ),
     }
     return hints.get(field, "")
 
@@ -193,6 +199,8 @@ def value_text(view: ShopView, field: str, language: str) -> str:
         return _("on") if (shop.settings or {}).get("late_cancel_fee") else _("off")
     if field == "personal_data_retention":
         return retention_name(retention_days(shop))
+    if field == "email_invoice_pdf":
+        return _("on") if attaches_invoice(shop) else _("off")
     return ""
 
 
@@ -344,6 +352,8 @@ def choices(view: ShopView, field: str, language: str, today: date) -> list[tupl
         return [(_("Charge the fee"), "on"), (_("Do not charge"), "off")]
     if field == "personal_data_retention":
         return [(retention_name(days), str(days)) for days in RETENTION_CHOICES]
+    if field == "email_invoice_pdf":
+        return [(_("Attach the PDF"), "on"), (_("Only the link"), "off")]
     if field == "timezone":
         return [(zone, zone) for zone in zones_for(view.shop.country)]
     if field == "currency":
@@ -358,6 +368,7 @@ TYPED_FIELDS = frozenset(FIELDS) - {
     "commission_kind",
     "late_cancel_fee",
     "personal_data_retention",
+    "email_invoice_pdf",
 }
 
 

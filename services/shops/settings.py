@@ -19,6 +19,7 @@ from babel import Locale
 from babel.numbers import get_territory_currencies
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.messaging.email.invoice import INVOICE_PDF_SETTING
 from services.money.ledger import terms
 from services.operations.personal_data import RETENTION_SETTING, parse_retention
 from services.orders.drafts import MAX_PRICE
@@ -50,6 +51,7 @@ FIELDS = (
     "commission_percent",
     "late_cancel_fee",
     "personal_data_retention",
+    "email_invoice_pdf",
 )
 
 # -- working hours -------------------------------------------------------------------------
@@ -444,6 +446,13 @@ class ShopSettingsService:
             raise ValueError("use on or off")
         shop.settings = {**(shop.settings or {}), terms.LATE_FEE_SETTING: switch}
 
+    def _set_email_invoice_pdf(self, shop: Shop, value: str) -> None:
+        # Off: the e-mails' invoice link is the invoice (services.messaging.email.invoice).
+        switch = _SWITCHES.get(value.lower())
+        if switch is None:
+            raise ValueError("use on or off")
+        shop.settings = {**(shop.settings or {}), INVOICE_PDF_SETTING: switch}
+
     def _set_personal_data_retention(self, shop: Shop, value: str) -> None:
         # Closed orders' buyer data is erased this many days after (services/operations).
         shop.settings = {**(shop.settings or {}), RETENTION_SETTING: parse_retention(value)}
@@ -459,6 +468,7 @@ _SETTERS = {
     "working_hours": ShopSettingsService._set_working_hours,
     "days_off": ShopSettingsService._set_days_off,
     "sla_auto_cancel": ShopSettingsService._set_sla_auto_cancel,
+    "email_invoice_pdf": ShopSettingsService._set_email_invoice_pdf,
     "delivery_price": ShopSettingsService._set_delivery_price,
     "commission_kind": ShopSettingsService._set_commission_kind,
     "commission_percent": ShopSettingsService._set_commission_percent,

@@ -250,3 +250,23 @@ async def test_the_owner_chooses_how_long_buyers_data_is_kept(tg):
     ).pack()
     await tg.forged_tap(owner, tg.last(owner), forged)
     assert (await view(tg, shop_id, owner)).shop.settings["personal_data_retention_days"] == 365
+
+
+async def test_the_owner_chooses_whether_e_mails_carry_the_invoice_pdf(tg):
+    # given the default: the "awaiting payment" e-mail carries the invoice PDF (SPEC E3)
+    shop_id, owner, _manager = await open_shop(tg, SHOP)
+    menu = await open_settings(tg, owner)
+    assert "Invoice PDF attached to e-mails: on" in menu.text
+    # when the owner chooses the link alone
+    await tg.tap(owner, menu, text="Invoice PDF attached to e-mails")
+    question = tg.last(owner)
+    assert "Also attach the invoice PDF" in question.text
+    assert buttons(tg, question)[:2] == ["Attach the PDF", "Only the link"]
+    await tg.tap(owner, question, text="Only the link")
+    # then it is saved, and the "awaiting payment" e-mails will only link to the invoice
+    assert "Invoice PDF attached to e-mails: off" in tg.last(owner).text
+    assert (await view(tg, shop_id, owner)).shop.settings["email_invoice_pdf"] is False
+    # and a forged value changes nothing
+    forged = SettingsCB(act=SettingsAct.SET, shop=shop_id, arg="email_invoice_pdf", x="maybe")
+    await tg.forged_tap(owner, tg.last(owner), forged.pack())
+    assert (await view(tg, shop_id, owner)).shop.settings["email_invoice_pdf"] is False

@@ -8,7 +8,7 @@ import io
 
 import pypdf
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from services.documents.defaults import default_template
 from services.documents.sandbox import TemplateProblem
@@ -182,9 +182,8 @@ async def test_the_invoice_is_one_a_russian_accountant_pays(services, documents)
     assert "В том числе НДС 22 %: 162,30 ₽" in text_of(invoice.pdf)
 
 
-async def test_the_awaiting_payment_mail_carries_the_invoice(services):
-    # given a buyer with an e-mail address and an order the manager confirms
-    shop = await make_shop(services)
+async def awaiting_payment_mail(services, shop):
+    """The buyer's "awaiting payment" mail of a new order the manager confirms."""
     order = await make_order(services, shop)
     reader = MailContentReader(
         services.sessions,
@@ -195,7 +194,6 @@ async def test_the_awaiting_payment_mail_carries_the_invoice(services):
         bot_username=None,
     )
     await services.orders.apply(order.id, shop.as_user(shop.manager), "confirm", {})
-    # when the status e-mails are read
     async with services.sessions() as session:
         rows = list(
             await session.scalars(
@@ -204,10 +202,27 @@ async def test_the_awaiting_payment_mail_carries_the_invoice(services):
                 .order_by(OutboxMessage.id)
             )
         )
-        total = await session.scalar(select(func.count()).select_from(OutboxMessage))
-    assert rows and total
-    mail = await reader.read(rows[-1], services.clock.now())
-    # then the "awaiting payment" mail has the order's invoice as a PDF, in the buyer's language
+    assert rows and rows[-1].payload["status"] == "awaiting_payment"
+    return order, await reader.read(rows[-1], services.clock.now())
+
+
+async def test_the_awaiting_payment_mail_only_links_the_invoice_when_the_shop_says_so(services):
+    # given a shop that turned attachments off, and an order the manager confirms
+    shop = await make_shop(services, email_invoice_pdf=False)
+    # when the "awaiting payment" e-mail is read
+    _order, mail = await awaiting_payment_mail(services, shop)
+    # then it attaches nothing: its signed link is the invoice (issue 15: no PDF per mail)
+    assert mail.attachments == []
+    assert "https://shop.example/l/" in mail.text
+    assert "Скачать счёт (PDF)" in mail.text
+
+
+async def test_the_awaiting_payment_mail_carries_the_invoice_by_default(services):
+    # given a shop that left the e-mails' invoice as it comes (SPEC E3: an attachment)
+    shop = await make_shop(services)
+    # when the "awaiting payment" e-mail is read
+    order, mail = await awaiting_payment_mail(services, shop)
+    # then it has the order's invoice as a PDF, in the buyer's language
     [(name, content_type, data)] = mail.attachments
     assert (name, content_type) == (f"invoice-{order.number}.pdf", "application/pdf")
     text = text_of(data)

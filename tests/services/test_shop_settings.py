@@ -22,7 +22,7 @@ COUNTRIES = "use a two-letter ISO code with a holiday calendar, like RU or UA"
 SETTINGS = (
     "name, email, timezone, country, currency, language, working_hours, days_off, preset, "
     "sla_auto_cancel, delivery_price, commission_kind, commission_percent, late_cancel_fee, "
-    "personal_data_retention"
+    "personal_data_retention, email_invoice_pdf"
 )
 
 

@@ -20,6 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from jinja2 import UndefinedError
 
+from services.messaging.email import compose as compose_module
 from services.messaging.email.compose import clean_text, compose
 from services.messaging.email.content import BUYER_TOPICS, TOPICS, Mail
 from services.messaging.email.render import LOCALES, MailRenderer
@@ -546,6 +547,16 @@ def test_attachments_make_the_message_mixed():
     ]
     assert files[0].get_content() == b"%PDF-1.4"
     assert parsed["Content-Language"] == "en"  # the message's, not moved into a part
+
+
+def test_composing_many_mails_keeps_one_header_class_per_header_name():
+    # the header factory makes a new class per call: kept by class, they piled up per mail
+    for n in range(50):
+        message = compose(mail(to_name=f"Иван {n}", subject=f"Заказ {n}"), from_address="a@b.cd")
+        raw, parsed = round_trip(message)
+        assert parsed["To"].addresses[0].display_name == f"Иван {n}"
+        assert decoded_subject(raw) == f"Заказ {n}"
+    assert len(compose_module._PREFOLDED) <= 4  # From, To, Reply-To, Subject
 
 
 @pytest.mark.parametrize(

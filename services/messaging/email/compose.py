@@ -124,7 +124,7 @@ def address_header(name: str, address: Address):
 MAX_LINE = 78  # RFC 5322's "should"
 MAX_ENCODED_WORD = 75  # RFC 2047
 _EW_OVERHEAD = len("=?utf-8?b??=")
-_PREFOLDED: dict[type, type] = {}
+_PREFOLDED: dict[str, type] = {}  # header name (lower case) -> its prefolded class
 
 
 def _plain(text: str) -> bool:
@@ -189,12 +189,13 @@ def _fold(name: str, tokens: list[str]) -> list[str]:
 
 
 def _prefolded(name: str, value, lines: list[str]):
-    standard = POLICY.header_factory(name, value)
-    kind = type(standard)
-    folded_kind = _PREFOLDED.get(kind)
+    # Kept by header name: the header factory makes a new class on every call, so keyed by
+    # class this cache grew by one class per header of every mail (and parsed it twice).
+    folded_kind = _PREFOLDED.get(name.lower())
     if folded_kind is None:
+        kind = type(POLICY.header_factory(name, value))
         folded_kind = type(f"Prefolded{kind.__name__}", (kind,), {"fold": _write_prefolded})
-        _PREFOLDED[kind] = folded_kind
+        _PREFOLDED[name.lower()] = folded_kind
     header = folded_kind(name, value)
     header.prefolded = tuple(lines)
     return header

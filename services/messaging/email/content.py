@@ -61,6 +61,7 @@ from sqlalchemy.orm import selectinload
 from services.deliveries.views import link_of
 from services.documents.service import INVOICE_STATUSES, DocumentService
 from services.messaging.email.formatting import money, one_line, phone, when
+from services.messaging.email.invoice import attaches_invoice
 from services.messaging.email.links import DOWNLOAD_INVOICE, LINK_LIFETIME, LinkSigner
 from services.messaging.email.render import MailRenderer, language_of
 from services.messaging.notifications.recipients import UnknownTopic
@@ -161,7 +162,8 @@ class MailContentReader:
         self._domain = reply_domain
         self._bot = bot_username
         self._renderer = renderer or MailRenderer()
-        # The invoice attached to the buyer's "awaiting payment" mail (E3).
+        # The invoice attached to the buyer's "awaiting payment" mail (E3), when the shop
+        # asks for it; otherwise the mail's invoice link is the invoice.
         self._documents = documents or DocumentService(sessions, SystemClock())
 
     async def read(self, row: OutboxMessage, now: datetime) -> Mail | None:
@@ -195,12 +197,15 @@ class MailContentReader:
                 )
             workflow = await self._workflows.get(session, order.workflow_id)
             mail = self._mail(row, order, shop, workflow, dialog, files, now)
-        return await self._with_invoice(row, order, mail, now)
+            attach = attaches_invoice(shop)
+        return await self._with_invoice(row, order, mail, now) if attach else mail
 
     async def _with_invoice(
         self, row: OutboxMessage, order: Order, mail: Mail | None, now: datetime
     ) -> Mail | None:
-        """The buyer's news that the order awaits payment carries the invoice as a PDF."""
+        """The buyer's news that the order awaits payment carries the invoice as a PDF, for
+        shops that ask for it (services.messaging.email.invoice); every other mail has only
+        the link to it."""
         status = (row.payload or {}).get("status") or order.status
         if mail is None or row.topic != "status_changed" or status not in INVOICE_STATUSES:
             return mail

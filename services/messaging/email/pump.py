@@ -214,17 +214,29 @@ class MailPump:
         self, claimed: Claimed, state: str, error: str | None, *, tell_shop: bool = False
     ) -> None:
         now = self._clock.now()
+        values = {
+            "state": state,
+            "attempts": claimed.attempts + 1,
+            "last_error": error,
+            "sent_at": now if state == SENT else None,
+        }
         async with self._sessions() as session, session.begin():
-            row = await session.get(OutboxMessage, claimed.id)
-            row.state = state
-            row.attempts = claimed.attempts + 1
-            row.last_error = error
-            row.sent_at = now if state == SENT else None
-            if tell_shop:
+            if not tell_shop:
+                # The common case (sent): one UPDATE, nothing loaded (issue 15).
+                shop_id = await session.scalar(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == claimed.id)
+                    .values(values)
+                    .returning(OutboxMessage.shop_id)
+                )
+            else:
+                row = await session.get(OutboxMessage, claimed.id)
+                for name, value in values.items():
+                    setattr(row, name, value)
                 outbox = Outbox(now)
                 _tell_shop(outbox, row, error or "")
                 await outbox.write(session)
-            shop_id = row.shop_id
+                shop_id = row.shop_id
         if state == FAILED:
             metrics.count_failed_delivery(CHANNEL, shop_id)
 
