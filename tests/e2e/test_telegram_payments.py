@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.models import LedgerEntry, OrderEvent
-from tests.e2e.chats import message_starting
+from tests.e2e.chats import card_of, labels, message_starting
 from tests.e2e.shops import (
     ShopRecipe,
     buyer_via_link,
@@ -109,6 +109,30 @@ async def test_an_order_changed_or_cancelled_after_the_invoice_refuses_the_payme
     assert (cancelled.status, cancelled.amount_paid) == ("cancelled", 0)
 
 
+async def test_the_buyer_pays_from_the_order_card_itself(tg):
+    _shop, order, ivan = await billed_order(tg)
+    card = card_of(tg, ivan, order.number)
+    assert "Status: Awaiting payment" in card.text
+    assert "💳 Pay" in labels(tg, card) and "💳 How to pay" in labels(tg, card)
+    before = {m.message_id for m in tg.emulator.messages(ivan) if m.invoice is not None}
+
+    await tg.tap(ivan, card, text="💳 Pay")
+    invoice = await tg.emulator.wait_for_message(
+        ivan, lambda m: m.invoice is not None and m.message_id not in before
+    )
+    assert invoice.invoice.total_amount == order.total
+    paying = await tg.emulator.pay(ivan, invoice)
+    await tg.settle()
+    await tg.deliver()
+
+    assert paying.paid
+    assert (await fresh(tg, order.id)).status == "preparing_shipment"
+    # paid: the card is redrawn in place without the button
+    card = card_of(tg, ivan, order.number)
+    assert "Awaiting payment" not in card.text
+    assert "💳 Pay" not in labels(tg, card)
+
+
 async def test_no_token_no_pay_button(tg):
     shop = await open_shop(tg, SHOP)
     order = await place_order(tg, shop.id)
@@ -118,6 +142,7 @@ async def test_no_token_no_pay_button(tg):
     heading = f"Order #{order.number} at Cats & Dogs: Awaiting payment"
     news = [m for m in tg.emulator.messages(ivan) if m.outgoing and m.content.startswith(heading)]
     assert news and not any("💳 Pay" in row for row in tg.emulator.buttons(news[0]))
+    assert "💳 Pay" not in labels(tg, card_of(tg, ivan, order.number))
 
 
 @pytest.fixture
