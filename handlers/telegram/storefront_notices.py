@@ -40,4 +40,11 @@ async def render(
             available=int(data.get("available") or 0),
         )
         return text, None
+    if delivery.topic == "payment_rejected":
+        # Issue 17: at most one an hour per shop (services.payments.rejected).
+        return _(
+            "⚠️ YooKassa: a payment notification for your shop could not be confirmed with "
+            "YooKassa's API and changed nothing (it may be forged, or sent to the wrong "
+            "address). It is kept; more of them within the hour are not announced."
+        ), None
     return None

@@ -5,6 +5,8 @@ or was paid meanwhile refuses the payment at pre-checkout and nothing is charged
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 
@@ -187,3 +189,25 @@ async def test_pay_by_card_opens_yookassa_and_its_notification_marks_the_order_p
     await tg.deliver()
     assert message_starting(tg, ivan, f"Order #{order.number} at Cats & Dogs: Preparing")
     assert message_starting(tg, shop.owner, f"💳 Order #{order.number}: the buyer paid")
+
+
+async def test_forged_yookassa_notifications_reach_the_owner_once(yookassa, tg):
+    shop = await open_shop(tg, SHOP)
+    owner_id = (await db_user(tg, shop.owner)).id
+    await tg.container.payment_settings.set_yookassa(shop.id, owner_id, "506751 test_secret")
+    order = await place_order(tg, shop.id)
+
+    forged = json.dumps(
+        {"type": "notification", "event": "payment.succeeded", "object": {"id": "forged-id"}}
+    ).encode()
+    for _ in range(3):
+        received = await tg.container.yookassa_payments.notified(shop.id, forged)
+        assert received.value == "ignored"
+    await tg.deliver()
+
+    warning = "⚠️ YooKassa: a payment notification for your shop could not be confirmed"
+    told = [m for m in tg.emulator.messages(shop.owner) if m.outgoing and warning in m.text]
+    assert len(told) == 1
+    assert not [m for m in tg.emulator.messages(shop.manager) if warning in (m.text or "")]
+    fresh_order = await fresh(tg, order.id)
+    assert (fresh_order.status, fresh_order.amount_paid) == (order.status, 0)
