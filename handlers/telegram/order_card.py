@@ -591,6 +591,7 @@ async def call_script(
         "You ordered {goods}, for a total of {total}.\n"
         "Delivery: {delivery}{address}. Is that right?\n"
         "We will send the goods on {date}. Thank you for ordering from our shop!\n"
+        "{courier}"
         "We would be grateful for a review of our shop and goods.\n"
         "Have a nice day!\n\n"
         "Buyer: {buyer}, {phone}"
@@ -605,8 +606,24 @@ async def call_script(
         phone=phone(order.buyer.phone) or "—",
         # the day agreed with the buyer (issue 18); until then the blank to fill in the call
         date=order.delivery_date.strftime("%d.%m.%Y") if order.delivery_date else _("(date)"),
+        courier=courier_line(order),
     )
     await query.message.answer(text)
+
+
+def courier_line(order) -> str:
+    """Seed 003 step 7: for courier delivery, the visit agreed and the courier's phone, or
+    the question to agree them (issue 18); nothing for other deliveries."""
+    if order.delivery_method != "courier":
+        return ""
+    if order.courier_window:
+        return (
+            _("Our courier comes {window}, the courier's phone: {phone}.")
+            .replace("{window}", esc(order.courier_window))
+            .replace("{phone}", phone(order.courier_phone) or "—")
+            + "\n"
+        )
+    return _("When would it suit you for our courier to come?") + "\n"
 
 
 def router() -> Router:

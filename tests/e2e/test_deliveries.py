@@ -147,6 +147,10 @@ async def test_the_courier_visit_and_phone_for_courier_delivery(tg):
     order = await place_order(tg, shop.id, delivery="courier", delivery_cost=None)
     ivan = await bound_buyer(tg, order)
     card = await open_card(tg, shop.manager, order.number)
+    # the call script asks the buyer when the courier may come (seed 003, step 7)
+    await tg.tap(shop.manager, card, text="📞 Script")
+    script = message_starting(tg, shop.manager, "Call script")
+    assert "When would it suit you for our courier to come?" in script.text
     await tg.tap(shop.manager, card, text="✏️ Edit")
     await tg.tap(shop.manager, card, text="🚴 Courier visit")
     await tg.say(shop.manager, "26.11, 14:00–18:00")
@@ -159,6 +163,14 @@ async def test_the_courier_visit_and_phone_for_courier_delivery(tg):
     assert (saved.courier_window, saved.courier_phone) == ("26.11, 14:00–18:00", "+79160001122")
     card = await open_card(tg, shop.manager, order.number)
     assert "🚴 Courier: 26.11, 14:00–18:00, +79160001122" in card.text
+    # and then the script says the visit and the phone agreed
+    before = {m.message_id for m in tg.emulator.messages(shop.manager)}
+    await tg.tap(shop.manager, card, text="📞 Script")
+    script = await tg.emulator.wait_for_message(
+        shop.manager, lambda m: m.message_id not in before and "Call script" in (m.text or "")
+    )
+    assert "Our courier comes 26.11, 14:00–18:00, the courier's phone: " in script.text
+    assert "When would it suit" not in script.text
     await tg.deliver()
     told = [t for t in bot_texts(tg, ivan) if "+79160001122" in t]
     assert len(told) == 1 and "14:00–18:00" in told[0]
@@ -168,6 +180,9 @@ async def test_no_courier_visit_for_a_parcel_by_post(tg):
     shop = await open_shop(tg, SHOP)
     order = await place_order(tg, shop.id, delivery="post")
     card = await open_card(tg, shop.manager, order.number)
+    await tg.tap(shop.manager, card, text="📞 Script")
+    script = message_starting(tg, shop.manager, "Call script")
+    assert "courier" not in script.text
     await tg.tap(shop.manager, card, text="✏️ Edit")
     assert "🚴 Courier visit" not in labels(tg, card)
     # a forged one is refused and changes nothing
