@@ -1,6 +1,7 @@
 """The Telegram face of the storefront's shop-level notices (H4), sent by the notification
 pump: a one-click-buy callback request for the staff, and a platform's order that could not
-be taken, for the owner and admins."""
+be taken, for the owner and admins; and payment notifications that could not be verified
+(issue 17, services.payments.rejected), for the owner and admins."""
 
 from __future__ import annotations
 
