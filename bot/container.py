@@ -33,6 +33,7 @@ from services.orders.service import OrderService
 from services.orders.work import OrderWork
 from services.outside.http import Transport
 from services.outside.vault import Vault
+from services.payments.rejected import RejectedNotices
 from services.payments.service import PaymentService
 from services.payments.settings import PaymentSettings
 from services.payments.telegram import TelegramPayments
@@ -228,6 +229,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             payments,
             YooKassaClient(outside, settings.yookassa_api_url),
             settings.public_url,
+            RejectedNotices(sessions, clock),
         ),
     )
 

@@ -38,6 +38,7 @@ def get_routers() -> list[Router]:
         shop_settings,
         staff,
         start,
+        stock_recount,
         webhook_log,
         workflow_editor,
     )
@@ -64,6 +65,7 @@ def get_routers() -> list[Router]:
         onboarding.router(),  # /newshop: the create-a-shop conversation
         balance.router(),  # /balance: reserved, available, the latest ledger entries
         products.router(),  # /products: search, stock, price (issue 19)
+        stock_recount.router(),  # the real count after an out-of-stock cancellation (19)
         returns.router(),  # returns: the buyer's request, the shop's steps (F1)
         reviews.router(),  # stars and words after receipt, the shop's answer (F3)
         documents.router(),  # document templates from /settings; an order's PDFs (E1-E3)

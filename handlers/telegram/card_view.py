@@ -12,6 +12,7 @@ from handlers.telegram.callbacks import OrderAct, OrderCB
 from handlers.telegram.dialog import BuyerAct, BuyerCB, DialogCB
 from handlers.telegram.document_callbacks import DocAct, DocCB
 from handlers.telegram.format import duration, esc, money, phone, title, when
+from handlers.telegram.pay import pay_buttons
 from handlers.telegram.returns import card_buttons as return_buttons
 from handlers.telegram.reviews import card_buttons as review_buttons
 from services.orders.payments import MONEY_ROLES, PAYMENT_PROBLEM
@@ -267,6 +268,10 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
             )
         )
         if order.status in PAYMENT_STATUSES:
+            # Issue 17: pay online right from the card, when the shop set a provider up.
+            online = pay_buttons(order.id, view.shop.settings)
+            if online:
+                builder.row(*online)
             builder.row(
                 InlineKeyboardButton(
                     text=_("💳 How to pay"),

@@ -26,13 +26,15 @@ from handlers.telegram.card_view import (
 )
 from handlers.telegram.format import esc, money, phone, role_name, title, when
 from handlers.telegram.refusals import describe
+from handlers.telegram.stock_recount import ask_real_counts
 from services.messaging.cards import CardRegistry
 from services.orders.actors import ActorRef
 from services.orders.events import OrderEvents
-from services.orders.service import OrderService, OrderView
+from services.orders.service import OrderService, OrderView, TransitionResult
+from services.products.catalog import ProductService
 from services.refusals import OrderRefused, Problem
 from services.shops.users import Person, UserService
-from services.workflow.definition import ActorKind, Input
+from services.workflow.definition import ActorKind, Effect, Input
 from services.workflow.engine import reasons_for
 
 # Carriers offered as buttons by the shop's country; "other" asks for the name.
@@ -224,6 +226,7 @@ async def reason_chosen(
     query: CallbackQuery,
     callback_data: OrderCB,
     orders: OrderService,
+    products: ProductService,
     actor: ActorRef,
     state: FSMContext,
     i18n: I18n,
@@ -244,7 +247,7 @@ async def reason_chosen(
             reply_markup=abort_keyboard(callback_data.id),
         )
         return
-    await apply_and_redraw(
+    result = await apply_and_redraw(
         query,
         orders,
         actor,
@@ -255,6 +258,20 @@ async def reason_chosen(
         i18n.current_locale,
         callback_answer,
     )
+    await after_cancelling(query.message, products, actor, result)
+
+
+async def after_cancelling(
+    message: Message, products: ProductService, actor: ActorRef, result: TransitionResult | None
+) -> None:
+    """An out-of-stock cancellation zeroed the lines' stock (fix_stock): the staff member who
+    did it is asked for the real counts (issue 19)."""
+    if result is None or actor.user_id is None:
+        return
+    if Effect.FIX_STOCK in result.decision.effects:
+        await ask_real_counts(
+            message, products, actor.user_id, result.order.id, result.order.number
+        )
 
 
 async def apply_and_redraw(
@@ -267,7 +284,7 @@ async def apply_and_redraw(
     version: int,
     language: str,
     callback_answer: CallbackAnswer,
-) -> None:
+) -> TransitionResult | None:
     """Apply through the service; on success or on a stale card, redraw the card in place."""
     try:
         result = await orders.apply(
@@ -277,9 +294,10 @@ async def apply_and_redraw(
         await redraw_after_refusal(
             query, orders, actor, order_id, refusal, language, callback_answer
         )
-        return
+        return None
     callback_answer.text = done_text(result.view, language)
     await show_card(query.message, result.view, language, edit=True)
+    return result
 
 
 async def redraw_after_refusal(
@@ -464,6 +482,7 @@ async def step_comment(
     message: Message,
     state: FSMContext,
     orders: OrderService,
+    products: ProductService,
     actor: ActorRef,
     i18n: I18n,
 ) -> None:
@@ -479,6 +498,7 @@ async def step_comment(
         with_view=True,
     )
     await show_card(message, result.view, i18n.current_locale)
+    await after_cancelling(message, products, actor, result)
 
 
 # -- history and the call script ------------------------------------------------------
@@ -571,6 +591,7 @@ async def call_script(
         "You ordered {goods}, for a total of {total}.\n"
         "Delivery: {delivery}{address}. Is that right?\n"
         "We will send the goods on {date}. Thank you for ordering from our shop!\n"
+        "{courier}"
         "We would be grateful for a review of our shop and goods.\n"
         "Have a nice day!\n\n"
         "Buyer: {buyer}, {phone}"
@@ -585,8 +606,24 @@ async def call_script(
         phone=phone(order.buyer.phone) or "—",
         # the day agreed with the buyer (issue 18); until then the blank to fill in the call
         date=order.delivery_date.strftime("%d.%m.%Y") if order.delivery_date else _("(date)"),
+        courier=courier_line(order),
     )
     await query.message.answer(text)
+
+
+def courier_line(order) -> str:
+    """Seed 003 step 7: for courier delivery, the visit agreed and the courier's phone, or
+    the question to agree them (issue 18); nothing for other deliveries."""
+    if order.delivery_method != "courier":
+        return ""
+    if order.courier_window:
+        return (
+            _("Our courier comes {window}, the courier's phone: {phone}.")
+            .replace("{window}", esc(order.courier_window))
+            .replace("{phone}", phone(order.courier_phone) or "—")
+            + "\n"
+        )
+    return _("When would it suit you for our courier to come?") + "\n"
 
 
 def router() -> Router:

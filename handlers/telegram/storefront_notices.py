@@ -1,6 +1,7 @@
 """The Telegram face of the storefront's shop-level notices (H4), sent by the notification
 pump: a one-click-buy callback request for the staff, and a platform's order that could not
-be taken, for the owner and admins."""
+be taken, for the owner and admins; and payment notifications that could not be verified
+(issue 17, services.payments.rejected), for the owner and admins."""
 
 from __future__ import annotations
 
@@ -40,4 +41,11 @@ async def render(
             available=int(data.get("available") or 0),
         )
         return text, None
+    if delivery.topic == "payment_rejected":
+        # Issue 17: at most one an hour per shop (services.payments.rejected).
+        return _(
+            "⚠️ YooKassa: a payment notification for your shop could not be confirmed with "
+            "YooKassa's API and changed nothing (it may be forged, or sent to the wrong "
+            "address). It is kept; more of them within the hour are not announced."
+        ), None
     return None

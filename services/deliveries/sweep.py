@@ -44,6 +44,8 @@ from services.carriers.base import (
 )
 from services.deliveries import tracking as policy
 from services.deliveries.accounts import CarrierAccounts
+from services.messaging.notifications.outbox import Outbox
+from services.orders import notices
 from services.orders.actors import ActorRef, Channel
 from services.orders.service import OrderService
 from services.refusals import OrderRefused
@@ -284,6 +286,7 @@ class TrackingSweep:
         """What the carrier answered, in one transaction for the group."""
         now = self._clock.now()
         stalls: list[tuple[_Due, bool]] = []  # orders to flag (True) or unflag (False)
+        outbox = Outbox(now)
         async with self._sessions() as session, session.begin():
             known = await self._known(session, [p.id for p in group])
             orders = await self._orders_of(session, [p.order_id for p in group])
@@ -303,6 +306,15 @@ class TrackingSweep:
                         # workflow's turn below only visits what may move the order.
                         outcome = None if str(checkpoint.kind) in reacts else NOTHING
                         session.add(_row(parcel, checkpoint, now, outcome))
+                    if new and found is not None:
+                        # The cards show the latest checkpoints: redrawn now through the
+                        # notifications pump, not only at the next status change (most
+                        # checkpoints change none: in transit, or a reaction refused in the
+                        # order's status). Once per piece of news: its latest checkpoint.
+                        latest = max(new, key=lambda c: c.at)
+                        notices.cards_refreshed(
+                            outbox, parcel.shop_id, parcel.order_id, _news_key(parcel, latest)
+                        )
                     report.checkpoints += len(new)
                     moved_at = now if new else parcel.moved_at
                     values.update(
@@ -360,6 +372,7 @@ class TrackingSweep:
                     .values(**values)
                     .execution_options(synchronize_session=False)
                 )
+            await outbox.write(session)
         for parcel, stalled in stalls:
             days = (now - parcel.moved_at).days
             try:
@@ -422,6 +435,12 @@ def _ended(found: tuple[str, Workflow] | None) -> bool:
         return workflow.status(status).is_final
     except KeyError:
         return False
+
+
+def _news_key(parcel: _Due, checkpoint: Checkpoint) -> str:
+    """One checkpoint's news, short enough for the outbox's key."""
+    seen = f"{checkpoint.carrier_code[:64]}|{checkpoint.at.isoformat()}"
+    return f"parcel:{parcel.id}:{hashlib.sha256(seen.encode()).hexdigest()[:16]}"
 
 
 def _row(

@@ -51,6 +51,19 @@ def cards_changed(outbox: Outbox, order: Order) -> None:
     )
 
 
+def cards_refreshed(outbox: Outbox, shop_id: int, order_id: int, why: str) -> None:
+    """The order's cards redrawn for news that changes no version (a carrier's checkpoint,
+    issue 18): keyed by `why`, so each piece of news redraws them once."""
+    outbox.add(
+        key=f"order:{order_id}:{why}:cards",
+        channel="telegram",
+        audience="cards",
+        topic="refresh_cards",
+        shop_id=shop_id,
+        order_id=order_id,
+    )
+
+
 def status_changed(
     outbox: Outbox,
     order: Order,

@@ -17,10 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.orders.actors import ActorRef
 from services.orders.payments import amount_due
 from services.orders.service import OrderService
+from services.payments import rejected
+from services.payments.rejected import RejectedNotices
 from services.payments.service import PAYMENT_ACTOR, Confirmed, PaymentService
 from services.payments.settings import PaymentSettings
 from services.payments.yookassa import (
     ErrorKind,
+    Notification,
     NotificationInvalid,
     ProviderError,
     YooKassaClient,
@@ -61,6 +64,7 @@ class YooKassaPayments:
         payments: PaymentService,
         client: YooKassaClient,
         public_url: str,
+        rejected: RejectedNotices | None = None,
     ):
         self._sessions = sessions
         self._orders = orders
@@ -68,6 +72,7 @@ class YooKassaPayments:
         self._payments = payments
         self._client = client
         self._public_url = public_url.rstrip("/")
+        self._rejected = rejected
 
     async def payment_link(self, order_id: int, actor: ActorRef, description: str) -> PaymentLink:
         """A payment for what the buyer owes now; the same order, version and amount always
@@ -106,6 +111,8 @@ class YooKassaPayments:
             notification = parse_notification(body)
         except NotificationInvalid as invalid:
             log.info("yookassa notification for shop %s refused: %s", shop_id, invalid)
+            if await self._credentials(shop_id) is not None:
+                await self._reject(shop_id, rejected.UNREADABLE, None)
             return Received.INVALID
         credentials = await self._credentials(shop_id)
         if credentials is None:
@@ -117,10 +124,12 @@ class YooKassaPayments:
         except ProviderError as error:
             if error.kind in (ErrorKind.NOT_FOUND, ErrorKind.INVALID, ErrorKind.UNAUTHORIZED):
                 log.info("yookassa notification for shop %s: %s", shop_id, error.kind)
+                await self._reject(shop_id, rejected.UNKNOWN_PAYMENT, notification)
                 return Received.IGNORED  # not a payment of this shop's account
             return Received.UNAVAILABLE
         order_id = await self._order_of(shop_id, payment.metadata)
         if order_id is None:
+            await self._reject(shop_id, rejected.NOT_THIS_SHOP, notification)
             return Received.IGNORED  # not one of our payments, or another shop's order
         confirmed = Confirmed(
             PROVIDER, payment.id, order_id, payment.amount_minor, payment.currency, payment.raw
@@ -130,6 +139,18 @@ class YooKassaPayments:
         else:
             await self._payments.noted(confirmed, payment.status)
         return Received.APPLIED
+
+    async def _reject(self, shop_id: int, reason: str, notification: Notification | None) -> None:
+        """Kept for the shop to see (DESIGN: nothing lost), not only logged."""
+        if self._rejected is None:
+            return
+        await self._rejected.keep(
+            shop_id,
+            PROVIDER,
+            reason,
+            event=notification.event if notification else None,
+            object_id=notification.object_id if notification else None,
+        )
 
     async def _order_of(self, shop_id: int, metadata: dict[str, str]) -> int | None:
         if metadata.get("shop_id") != str(shop_id) or not metadata.get("order_id", "").isdigit():

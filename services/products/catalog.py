@@ -22,7 +22,7 @@ from services.shops.staff import require_staff, require_supervisor
 from services.time.clock import Clock
 from services.vocabulary import AVAILABILITIES, IN_STOCK, LANGUAGES
 from storage.database import reading
-from storage.models import Product, Shop, StockMovement
+from storage.models import Order, OrderItem, Product, Shop, StockMovement
 
 EDITOR_ROLES = frozenset({"owner", "admin", "manager"})
 MAX_STOCK = 10**9
@@ -147,6 +147,22 @@ class ProductService:
                 raise Refused(Reason.NOT_FOUND, "no such product")
             await _reader(session, product.shop_id, user_id)
             return product
+
+    async def of_order(self, order_id: int, user_id: int | None) -> list[Product]:
+        """The products an order's lines name (by SKU): what an out-of-stock cancellation of
+        it zeroed, for the staff member to give the real count (issue 19)."""
+        async with reading(self._sessions) as session:
+            order = await session.get(Order, order_id)
+            if order is None:
+                raise Refused(Reason.NOT_FOUND, "no such order")
+            await _reader(session, order.shop_id, user_id)
+            skus = select(OrderItem.sku).where(OrderItem.order_id == order_id)
+            query = (
+                select(Product)
+                .where(Product.shop_id == order.shop_id, Product.sku.in_(skus))
+                .order_by(Product.id)
+            )
+            return list(await session.scalars(query))
 
     async def all(self, shop_id: int, user_id: int | None) -> list[Product]:
         """Every product of the shop, archived included (the export)."""

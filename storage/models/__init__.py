@@ -24,6 +24,7 @@ from storage.models.messaging import (
 from storage.models.money import LedgerEntry, ReturnLine, ReturnRequest, Review
 from storage.models.operations import InboundEmail
 from storage.models.orders import Buyer, Order, OrderEvent, OrderItem, Timer
+from storage.models.payment_notices import RejectedPaymentNotice
 from storage.models.payments import Payment, PaymentRefund
 from storage.models.products import Product, StockMovement
 from storage.models.shops import ApiToken, Shop, StaffInvite, StaffMember, User, WorkflowDefinition
@@ -58,6 +59,7 @@ __all__ = [
     "Payment",
     "PaymentRefund",
     "Product",
+    "RejectedPaymentNotice",
     "ReturnLine",
     "ReturnRequest",
     "Review",

@@ -6,8 +6,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from services.products import transfer
-from tests.e2e.chats import message_starting
-from tests.e2e.shops import ShopRecipe, open_shop, place_order
+from tests.e2e.chats import message_starting, open_card
+from tests.e2e.shops import ShopRecipe, open_shop, place_order, status_of
 from tests.factories import item
 from tests.products_factories import counts, make_product
 
@@ -185,3 +185,63 @@ async def test_a_phone_order_picks_products_by_inline_search_and_reserves_them(t
     callback = await tg.tap_offered(manager, "✅ Create")
     assert "Not enough stock" in tg.answer(callback) or "Not enough stock" in tg.last(manager).text
     assert await counts(tg.container, shop, "BED-1") == (2, 2, 0)
+
+
+async def cancel_out_of_stock(tg, manager, order):
+    card = await open_card(tg, manager, order.number)
+    await tg.tap(manager, card, text="Cancel the order")
+    await tg.tap(manager, card, text="Out of stock")
+    assert await status_of(tg, order.id) == "cancelled"
+    return message_starting(tg, manager, f"📦 Order #{order.number} was cancelled as out of stock")
+
+
+async def test_after_an_out_of_stock_cancellation_the_canceller_gives_the_real_count(tg):
+    shop_id, owner, manager, _packer = await open_shop(tg, SHOP)
+    shop = SimpleNamespace(id=shop_id)
+    await make_product(tg.container, shop, "CAT-1", on_hand=5, title="Cat bed")
+    order = await place_order(tg, shop_id, item("CAT-1", 2, 150_000))
+    await place_order(tg, shop_id, item("CAT-1", 1, 150_000))  # another order holds one
+
+    question = await cancel_out_of_stock(tg, manager, order)
+    assert question.text == (
+        f"📦 Order #{order.number} was cancelled as out of stock, so Cat bed (CAT-1) is no "
+        "longer for sale. How many CAT-1 are really left?"
+    )
+    assert await counts(tg.container, shop, "CAT-1") == (1, 1, 0)  # zeroed for sale
+    assert not [m for m in tg.emulator.messages(owner) if "really left" in (m.text or "")]
+
+    await tg.tap(manager, question, text="✏️ Send the real count")
+    assert tg.last(manager).text.startswith("Send how many CAT-1 are really left")
+    # bad input is asked again and changes nothing
+    await tg.say(manager, "plenty")
+    assert tg.last(manager).text == "Send a number, e.g. 4."
+    await tg.say(manager, "0")
+    assert tg.last(manager).text.startswith("At least 1: that many are held for open orders")
+    assert await counts(tg.container, shop, "CAT-1") == (1, 1, 0)
+
+    await tg.say(manager, "4")
+    assert tg.last(manager).text == "✅ CAT-1: 4 on hand, 3 for sale."
+    assert await counts(tg.container, shop, "CAT-1") == (4, 1, 3)
+    [latest, *_] = await tg.container.products.movements(shop_id, None, "CAT-1", limit=1)
+    assert (latest.kind, latest.on_hand_delta, latest.reason) == (
+        "correction",
+        3,
+        "recount after out of stock",
+    )
+
+
+async def test_skipping_the_real_count_leaves_zero(tg):
+    shop_id, _owner, manager, _packer = await open_shop(tg, SHOP)
+    shop = SimpleNamespace(id=shop_id)
+    await make_product(tg.container, shop, "CAT-1", on_hand=5, title="Cat bed")
+    order = await place_order(tg, shop_id, item("CAT-1", 2, 150_000))
+
+    question = await cancel_out_of_stock(tg, manager, order)
+    tapped = await tg.tap(manager, question, text="0 — none left")
+
+    assert tg.answer(tapped) == "Left at zero: correct it in /products at any time."
+    assert not tg.emulator.buttons(question) or not any(tg.emulator.buttons(question))
+    assert await counts(tg.container, shop, "CAT-1") == (0, 0, 0)
+    # a number typed now is no count
+    await tg.say(manager, "7")
+    assert await counts(tg.container, shop, "CAT-1") == (0, 0, 0)

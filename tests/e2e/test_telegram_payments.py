@@ -5,11 +5,13 @@ or was paid meanwhile refuses the payment at pre-checkout and nothing is charged
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 
 from storage.models import LedgerEntry, OrderEvent
-from tests.e2e.chats import message_starting
+from tests.e2e.chats import card_of, labels, message_starting
 from tests.e2e.shops import (
     ShopRecipe,
     buyer_via_link,
@@ -109,6 +111,30 @@ async def test_an_order_changed_or_cancelled_after_the_invoice_refuses_the_payme
     assert (cancelled.status, cancelled.amount_paid) == ("cancelled", 0)
 
 
+async def test_the_buyer_pays_from_the_order_card_itself(tg):
+    _shop, order, ivan = await billed_order(tg)
+    card = card_of(tg, ivan, order.number)
+    assert "Status: Awaiting payment" in card.text
+    assert "💳 Pay" in labels(tg, card) and "💳 How to pay" in labels(tg, card)
+    before = {m.message_id for m in tg.emulator.messages(ivan) if m.invoice is not None}
+
+    await tg.tap(ivan, card, text="💳 Pay")
+    invoice = await tg.emulator.wait_for_message(
+        ivan, lambda m: m.invoice is not None and m.message_id not in before
+    )
+    assert invoice.invoice.total_amount == order.total
+    paying = await tg.emulator.pay(ivan, invoice)
+    await tg.settle()
+    await tg.deliver()
+
+    assert paying.paid
+    assert (await fresh(tg, order.id)).status == "preparing_shipment"
+    # paid: the card is redrawn in place without the button
+    card = card_of(tg, ivan, order.number)
+    assert "Awaiting payment" not in card.text
+    assert "💳 Pay" not in labels(tg, card)
+
+
 async def test_no_token_no_pay_button(tg):
     shop = await open_shop(tg, SHOP)
     order = await place_order(tg, shop.id)
@@ -118,6 +144,7 @@ async def test_no_token_no_pay_button(tg):
     heading = f"Order #{order.number} at Cats & Dogs: Awaiting payment"
     news = [m for m in tg.emulator.messages(ivan) if m.outgoing and m.content.startswith(heading)]
     assert news and not any("💳 Pay" in row for row in tg.emulator.buttons(news[0]))
+    assert "💳 Pay" not in labels(tg, card_of(tg, ivan, order.number))
 
 
 @pytest.fixture
@@ -162,3 +189,25 @@ async def test_pay_by_card_opens_yookassa_and_its_notification_marks_the_order_p
     await tg.deliver()
     assert message_starting(tg, ivan, f"Order #{order.number} at Cats & Dogs: Preparing")
     assert message_starting(tg, shop.owner, f"💳 Order #{order.number}: the buyer paid")
+
+
+async def test_forged_yookassa_notifications_reach_the_owner_once(yookassa, tg):
+    shop = await open_shop(tg, SHOP)
+    owner_id = (await db_user(tg, shop.owner)).id
+    await tg.container.payment_settings.set_yookassa(shop.id, owner_id, "506751 test_secret")
+    order = await place_order(tg, shop.id)
+
+    forged = json.dumps(
+        {"type": "notification", "event": "payment.succeeded", "object": {"id": "forged-id"}}
+    ).encode()
+    for _ in range(3):
+        received = await tg.container.yookassa_payments.notified(shop.id, forged)
+        assert received.value == "ignored"
+    await tg.deliver()
+
+    warning = "⚠️ YooKassa: a payment notification for your shop could not be confirmed"
+    told = [m for m in tg.emulator.messages(shop.owner) if m.outgoing and warning in m.text]
+    assert len(told) == 1
+    assert not [m for m in tg.emulator.messages(shop.manager) if warning in (m.text or "")]
+    fresh_order = await fresh(tg, order.id)
+    assert (fresh_order.status, fresh_order.amount_paid) == (order.status, 0)

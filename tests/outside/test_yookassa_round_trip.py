@@ -21,6 +21,7 @@ from bot.settings import Settings
 from bot.web import build_payments_app, build_web_app
 from services.messaging.email.links import LinkSigner
 from services.orders.actors import ActorRef, Channel
+from services.payments.rejected import KEPT_PER_HOUR
 from services.payments.settings import PAY_BY_CARD
 from services.payments.yookassa import YooKassaClient, YooKassaCredentials
 from storage.models import (
@@ -30,6 +31,7 @@ from storage.models import (
     OutboxMessage,
     Payment,
     PaymentRefund,
+    RejectedPaymentNotice,
 )
 from tests.factories import draft, item
 from tests.outside.fakes.yookassa import FakeYooKassa
@@ -182,6 +184,36 @@ async def test_forged_notifications_change_nothing(bot):
     assert (fresh.status, fresh.amount_paid, fresh.problem) == ("awaiting_payment", 0, False)
     told = (OutboxMessage.order_id == order.id, OutboxMessage.topic == "payment_notice")
     assert await bot.count(OutboxMessage, *told) == 0
+    # but none is lost: each is kept for the shop, and its owner told once (DESIGN)
+    async with bot.container.sessions() as session:
+        kept = (await session.scalars(select(RejectedPaymentNotice))).all()
+    assert sorted((row.shop_id, row.reason, row.object_id) for row in kept) == sorted(
+        [
+            (bot.shop_id, "unknown_payment", "2f0c-unknown"),
+            (bot.shop_id, "unreadable", None),
+            (bot.shop_id, "unknown_payment", theirs.id),
+        ]
+    )
+    warned = (OutboxMessage.shop_id == bot.shop_id, OutboxMessage.topic == "payment_rejected")
+    assert await bot.count(OutboxMessage, *warned) == 1
+
+
+async def test_a_flood_of_forgeries_tells_the_owner_once_an_hour_and_keeps_a_bounded_number(
+    bot, clock
+):
+    forged = json.dumps(
+        {"type": "notification", "event": "payment.succeeded", "object": {"id": "f-1"}}
+    ).encode()
+    for _ in range(KEPT_PER_HOUR + 20):
+        assert await bot.notify("payment.succeeded", "x", body=forged) == 200
+    warned = (OutboxMessage.shop_id == bot.shop_id, OutboxMessage.topic == "payment_rejected")
+    assert await bot.count(OutboxMessage, *warned) == 1
+    assert await bot.count(RejectedPaymentNotice) == KEPT_PER_HOUR
+
+    clock.advance(timedelta(hours=1))
+    assert await bot.notify("payment.succeeded", "x", body=forged) == 200
+    assert await bot.count(OutboxMessage, *warned) == 2
+    assert await bot.count(RejectedPaymentNotice) == KEPT_PER_HOUR + 1
 
 
 async def test_a_confirmed_wrong_amount_flags_the_order_and_tells_the_shop(bot):

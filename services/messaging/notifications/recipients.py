@@ -48,7 +48,8 @@ DIALOG_TOPICS = frozenset({"dialog_to_shop", "dialog_to_buyer"})
 # About the shop, not one order (H4): a one-click-buy callback request, and a platform's
 # order that could not be taken.
 # A product running out (issue 19): the owner, admins and managers.
-SHOP_TOPICS = frozenset({"callback_request", "connector_refused", "low_stock"})
+# Payment notifications that could not be verified (issue 17): the owner and admins.
+SHOP_TOPICS = frozenset({"callback_request", "connector_refused", "low_stock", "payment_rejected"})
 
 
 class UnknownTopic(LookupError):
