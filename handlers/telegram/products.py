@@ -274,6 +274,22 @@ async def ask_stock(
     )
 
 
+async def refused_count(message: Message, product: Product, count: str) -> bool:
+    """Answers why a typed stock count cannot be taken (not a number, or below what open
+    orders hold); True when it was refused."""
+    if not count.isdigit() or len(count) > 9:
+        await message.answer(_("Send a number, e.g. 4."))
+        return True
+    if int(count) < product.reserved:
+        await message.answer(
+            _(
+                "At least {reserved}: that many are held for open orders. Send the count again."
+            ).format(reserved=product.reserved)
+        )
+        return True
+    return False
+
+
 async def stock_typed(
     message: Message,
     user: Person,
@@ -283,15 +299,10 @@ async def stock_typed(
 ) -> None:
     product = await products.by_id(int((await state.get_data())["product_id"]), user.id)
     count, _space, reason = message.text.strip().partition(" ")
-    if not count.isdigit() or not reason.strip():
+    if not reason.strip():
         await message.answer(_("Send a count and a reason, e.g. «12 recount»."))
         return
-    if int(count) < product.reserved:
-        await message.answer(
-            _(
-                "At least {reserved}: that many are held for open orders. Send the count again."
-            ).format(reserved=product.reserved)
-        )
+    if await refused_count(message, product, count):
         return
     await state.clear()
     product = await products.set_stock(

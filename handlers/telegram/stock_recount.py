@@ -18,6 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.format import esc
+from handlers.telegram.products import refused_count
 from services.products.catalog import ProductService
 
 if TYPE_CHECKING:
@@ -84,15 +85,7 @@ async def count_typed(
 ) -> None:
     product = await products.by_id(int((await state.get_data())["product_id"]), user.id)
     count = message.text.strip()
-    if not count.isdigit() or len(count) > 9:
-        await message.answer(_("Send a number, e.g. 4."))
-        return
-    if int(count) < product.reserved:
-        await message.answer(
-            _(
-                "At least {reserved}: that many are held for open orders. Send the count again."
-            ).format(reserved=product.reserved)
-        )
+    if await refused_count(message, product, count):
         return
     await state.clear()
     product = await products.set_stock(

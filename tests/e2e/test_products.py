@@ -34,6 +34,10 @@ async def test_the_manager_searches_counts_and_prices_a_product(tg):
     await tg.say(manager, "3")
     assert tg.last(manager).text == "Send a count and a reason, e.g. «12 recount»."
     assert await counts(tg.container, shop, "CAT-1") == (5, 0, 5)
+    # and so is a count no column holds
+    await tg.say(manager, "99999999999 recount")
+    assert tg.last(manager).text == "Send a number, e.g. 4."
+    assert await counts(tg.container, shop, "CAT-1") == (5, 0, 5)
     await tg.say(manager, "3 recount")
     card = message_starting(tg, manager, "📦 Cat bed")
     assert "On hand: 3 · reserved: 0 · for sale: 3" in card.text
