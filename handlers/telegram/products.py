@@ -32,6 +32,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.format import esc, money
 from handlers.telegram.manual_order import parse_amount
+from handlers.telegram.stock_counts import refused_count
 from services.products import transfer
 from services.products.catalog import ProductService
 from services.products.stock import ACCEPT_MADE_TO_ORDER, REFUSE
@@ -272,22 +273,6 @@ async def ask_stock(
             "{reserved} are held for open orders."
         ).format(title=esc(product.title), reserved=product.reserved)
     )
-
-
-async def refused_count(message: Message, product: Product, count: str) -> bool:
-    """Answers why a typed stock count cannot be taken (not a number, or below what open
-    orders hold); True when it was refused."""
-    if not count.isdigit() or len(count) > 9:
-        await message.answer(_("Send a number, e.g. 4."))
-        return True
-    if int(count) < product.reserved:
-        await message.answer(
-            _(
-                "At least {reserved}: that many are held for open orders. Send the count again."
-            ).format(reserved=product.reserved)
-        )
-        return True
-    return False
 
 
 async def stock_typed(

@@ -18,7 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.format import esc
-from handlers.telegram.products import refused_count
+from handlers.telegram.stock_counts import refused_count
 from services.products.catalog import ProductService
 
 if TYPE_CHECKING:
