@@ -63,7 +63,6 @@ async def test_a_missing_credential_is_refused_before_any_request(rig: Rig):
         ("401", FailureKind.UNAUTHORIZED),
         ("429", FailureKind.RATE_LIMITED),
         ("500", FailureKind.UNAVAILABLE),
-        ("timeout", FailureKind.UNAVAILABLE),
         ("garbage", FailureKind.MALFORMED),
         ("huge", FailureKind.MALFORMED),
     ],
@@ -85,6 +84,19 @@ async def test_a_failing_request_is_a_carrier_error_of_its_kind(rig: Rig, how, k
         assert raised.value.retry_after == 7.0
     else:
         assert raised.value.retry_after is None
+
+
+@pytest.mark.parametrize("time_limit", [0.5])  # the fake holds the request until then
+async def test_a_request_the_carrier_holds_too_long_is_unavailable(rig: Rig, time_limit):
+    if rig.name == "cdek":  # its token first: the hold is meant for the tracking request
+        await rig.adapter.track(rig.credentials, [rig.known])
+    rig.fake.fail_next(1, "timeout")
+
+    with pytest.raises(CarrierError) as raised:
+        await rig.adapter.track(rig.credentials, [rig.known])
+
+    assert raised.value.kind == FailureKind.UNAVAILABLE
+    assert raised.value.retry_after is None
 
 
 async def test_the_next_request_after_a_failure_succeeds(rig: Rig):
