@@ -35,7 +35,7 @@ from bot.sandbox.limits import FloodLimits  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.telegram import build_bot, build_dispatcher  # noqa: E402
 from bot.telegram_responses import _PINNED, pin_response_classes  # noqa: E402
-from handlers.telegram.card_view import card_keyboard, card_text  # noqa: E402
+from handlers.telegram.card_view import card_digest, card_keyboard, card_text  # noqa: E402
 from services.orders.actors import ActorRef, Channel  # noqa: E402
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -103,7 +103,16 @@ async def run(taps: int, warmup: int) -> None:
             view = await container.orders.view(order.id, actor)
             with i18n.context(), i18n.use_locale("ru"):
                 text, keyboard = card_text(view, "ru"), card_keyboard(view, "ru")
-            await bot.send_message(manager.id, text, reply_markup=keyboard)
+            sent = await bot.send_message(manager.id, text, reply_markup=keyboard)
+            # Remembered as the bot remembers every card it sends (handlers.telegram.order_card
+            # show_card), so the tap's redraw records its digest as it does for real cards.
+            await container.cards.remember(
+                order.id,
+                created.owner.id,
+                sent.chat.id,
+                sent.message_id,
+                card_digest(text, keyboard),
+            )
             cards.append(emulator.last(manager))
 
         # the bare handler: answer and edit, nothing else

@@ -325,7 +325,7 @@ class TelegramSender:
                 await self._cards.forget(chat_id, message_id)
             if "message is not modified" not in error.message:
                 raise
-        await self._cards.drawn(chat_id, message_id, digest)
+        await self._cards.drawn(chat_id, message_id, digest, edited=True)
         return Sent(message_id)
 
 

@@ -67,26 +67,33 @@ class CardRegistry:
             rows = await session.scalars(select(OrderCard).where(OrderCard.order_id == order_id))
             return [ShownCard(r.order_id, r.user_id, r.chat_id, r.message_id) for r in rows]
 
-    async def drawn(self, chat_id: int, message_id: int, digest: str) -> None:
+    async def drawn(
+        self, chat_id: int, message_id: int, digest: str, *, edited: bool = False
+    ) -> None:
         """The card in this message was (re)drawn showing what `digest` digests: a redraw
         that would show the same is then not sent. A message that is no card: nothing.
-        Read first: most draws are of a message that is no registered card, or that shows
-        this already, and a read does not take SQLite's write lock."""
-        async with reading(self._sessions) as session:
-            known = (
-                await session.execute(
-                    select(OrderCard.digest).where(
-                        OrderCard.chat_id == chat_id, OrderCard.message_id == message_id
+
+        `edited`: the message was just edited to show something new, so a registered card's
+        digest is sure to change: one UPDATE, without reading first. Otherwise read first:
+        most such draws are of a message that is no registered card, or that shows this
+        already, and a read does not take SQLite's write lock."""
+        if not edited:
+            async with reading(self._sessions) as session:
+                known = (
+                    await session.execute(
+                        select(OrderCard.digest).where(
+                            OrderCard.chat_id == chat_id, OrderCard.message_id == message_id
+                        )
                     )
-                )
-            ).first()
-        if known is None or known.digest == digest:
-            return
+                ).first()
+            if known is None or known.digest == digest:
+                return
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(OrderCard)
                 .where(OrderCard.chat_id == chat_id, OrderCard.message_id == message_id)
                 .values(digest=digest)
+                .execution_options(synchronize_session=False)
             )
 
     async def digest(self, chat_id: int, message_id: int) -> str | None:

@@ -150,7 +150,7 @@ class OrderService:
         if order is None:
             order = await unit.load(order_id, asking=actor)
         else:
-            await unit.session.refresh(order, ["items"])
+            await unit.load_items(order)
         who = await unit.who(order, actor)
         workflow = await unit.workflow(order)
         shop = await unit.session.get(Shop, order.shop_id)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services import log_context
 from services.messaging.notifications.outbox import Outbox
@@ -19,7 +21,7 @@ from services.orders.events import record
 from services.refusals import OrderRefused, Problem
 from services.workflow.definition import Workflow
 from services.workflow.store import WorkflowStore
-from storage.models import Order, OrderEvent, Shop, StaffMember
+from storage.models import Order, OrderEvent, OrderItem, Shop, StaffMember
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 
@@ -56,27 +58,8 @@ class Unit:
             # Ids come from buttons and links: anything out of range is simply not an order.
             raise OrderRefused(Problem.NOT_FOUND, "no such order")
         user_id = asking.user_id if asking is not None and asking.type is ActorType.USER else None
-        # The shop comes along too (into the session's identity map): a change reads it for
-        # the suspension check and the time limits, which then cost no round trip.
-        query = (
-            select(Order, Shop)
-            if user_id is None
-            else select(Order, Shop, StaffMember.role).outerjoin(
-                StaffMember,
-                and_(StaffMember.shop_id == Order.shop_id, StaffMember.user_id == user_id),
-            )
-        )
-        query = (
-            query.join(Shop, Shop.id == Order.shop_id)
-            .where(Order.id == order_id)
-            .options(selectinload(Order.items) if items else raiseload(Order.items))
-            .execution_options(populate_existing=True)
-        )
-        if lock:
-            # PostgreSQL: concurrent changes of one order queue up here. SQLite has one
-            # writer at a time already (BEGIN IMMEDIATE) and ignores FOR UPDATE.
-            query = query.with_for_update(of=Order)
-        rows = (await self.session.execute(query)).all()
+        query = _order_query(user_id is not None, items, lock)
+        rows = (await self.session.execute(query, {"order_id": order_id, "user_id": user_id})).all()
         if not rows:
             raise OrderRefused(Problem.NOT_FOUND, "no such order")
         order = rows[0][0]
@@ -85,6 +68,12 @@ class Unit:
         if user_id is not None:
             self._roles[(order.shop_id, user_id)] = frozenset(r[2] for r in rows if r[2])
         return order
+
+    async def load_items(self, order: Order) -> None:
+        """The goods of an order loaded without them (`load(items=False)`), in one statement
+        (`session.refresh(order, ["items"])` takes two: the order's key, then the items)."""
+        items = await self.session.scalars(_ITEMS, {"order_id": order.id})
+        set_committed_value(order, "items", list(items))
 
     async def who(self, order: Order, ref: ActorRef) -> Who:
         """Who is asking about this order (see services.orders.access.who_is)."""
@@ -107,3 +96,42 @@ class Unit:
         event = record(order, who, self.now, **fields)
         self.session.add(event)
         return event
+
+
+@cache
+def _order_query(with_roles: bool, items: bool, lock: bool):
+    """The order with its shop (and the asking person's staff roles in it), by `order_id`
+    (and `user_id`). Built once per variant: SQLAlchemy memoizes a statement's cache key on
+    the statement, so the hottest read costs neither building nor keying again (issue 15).
+
+    The shop comes along into the session's identity map: a change reads it for the
+    suspension check and the time limits, which then cost no round trip."""
+    query = (
+        select(Order, Shop, StaffMember.role).outerjoin(
+            StaffMember,
+            and_(
+                StaffMember.shop_id == Order.shop_id,
+                StaffMember.user_id == bindparam("user_id"),
+            ),
+        )
+        if with_roles
+        else select(Order, Shop)
+    )
+    query = (
+        query.join(Shop, Shop.id == Order.shop_id)
+        .where(Order.id == bindparam("order_id"))
+        .options(selectinload(Order.items) if items else raiseload(Order.items))
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        # PostgreSQL: concurrent changes of one order queue up here. SQLite has one
+        # writer at a time already (BEGIN IMMEDIATE) and ignores FOR UPDATE.
+        query = query.with_for_update(of=Order)
+    return query
+
+
+_ITEMS = (
+    select(OrderItem)
+    .where(OrderItem.order_id == bindparam("order_id"))
+    .order_by(OrderItem.position)
+)

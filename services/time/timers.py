@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.time.business_hours import business_calendar
@@ -59,7 +59,7 @@ async def schedule(
         }
         for plan in plans
     ]
-    await session.execute(insert(Timer.__table__), rows)
+    await session.execute(_INSERT, rows)
 
 
 def may_have_pending(workflow: Workflow, status: str) -> bool:
@@ -75,12 +75,17 @@ def may_have_pending(workflow: Workflow, status: str) -> bool:
 
 async def cancel_pending(session: AsyncSession, order_id: int, now: datetime) -> None:
     """Leaving a status cancels what was due in it."""
-    await session.execute(
-        update(Timer)
-        .where(Timer.order_id == order_id, Timer.state == PENDING)
-        .values(state=CANCELLED, finished_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    await session.execute(_CANCEL_PENDING, {"of_order": order_id, "cancelled_at": now})
+
+
+# Built once: the statement's cache key is memoized on it (issue 15: this runs in every
+# change that leaves a status with timers). A Core UPDATE of the table: no ORM bookkeeping.
+_timers = Timer.__table__
+_CANCEL_PENDING = (
+    update(_timers)
+    .where(_timers.c.order_id == bindparam("of_order"), _timers.c.state == PENDING)
+    .values(state=CANCELLED, finished_at=bindparam("cancelled_at"))
+)
 
 
 async def copy_pending(session: AsyncSession, from_id: int, to_id: int, now: datetime) -> None:
@@ -156,3 +161,6 @@ async def due_by(
         )
         for timer, number, shop, name, timezone in await session.execute(query)
     ]
+
+
+_INSERT = insert(_timers)

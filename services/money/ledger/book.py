@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -41,9 +41,7 @@ class OrderBook:
     @classmethod
     async def read(cls, session: AsyncSession, order: Order, now: datetime) -> OrderBook:
         book = cls(session, order, now)
-        entries = await session.scalars(
-            select(LedgerEntry).where(LedgerEntry.order_id == order.id).order_by(LedgerEntry.id)
-        )
+        entries = await session.scalars(_ENTRIES, {"order_id": order.id})
         for entry in entries:
             book._count(entry)
         return book
@@ -148,10 +146,22 @@ class OrderBook:
         if (order.amount_paid, order.balance_due) == (paid, due):
             return
         await self.session.execute(
-            update(Order)
-            .where(Order.id == order.id)
-            .values(amount_paid=paid, balance_due=due)
-            .execution_options(synchronize_session=False)
+            _STORE_TOTALS, {"of_order": order.id, "paid": paid, "due": due}
         )
         set_committed_value(order, "amount_paid", paid)
         set_committed_value(order, "balance_due", due)
+
+
+# Built once (their cache keys are memoized on them): every change with money effects runs
+# them (issue 15). The totals as a Core UPDATE of the table: no ORM bookkeeping.
+_ENTRIES = (
+    select(LedgerEntry)
+    .where(LedgerEntry.order_id == bindparam("order_id"))
+    .order_by(LedgerEntry.id)
+)
+_orders = Order.__table__
+_STORE_TOTALS = (
+    update(_orders)
+    .where(_orders.c.id == bindparam("of_order"))
+    .values(amount_paid=bindparam("paid"), balance_due=bindparam("due"))
+)
