@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import metrics
@@ -79,12 +79,23 @@ async def _take(session: AsyncSession, timer_id: int, order_id: int, now: dateti
     """Mark the timer done if it still is pending: exactly one transaction wins. One
     statement: the claim returns the timer's row (no read back)."""
     return await session.scalar(
-        update(Timer)
-        .where(Timer.id == timer_id, Timer.order_id == order_id, Timer.state == PENDING)
-        .values(state=DONE, finished_at=now, claimed_until=None)
-        .returning(Timer),
+        _TAKE,
+        {"timer": timer_id, "of_order": order_id, "done_at": now},
         execution_options={"synchronize_session": False, "populate_existing": True},
     )
+
+
+# Built once (its cache key is memoized on it): every timer that fires runs it (issue 15).
+_TAKE = (
+    update(Timer)
+    .where(
+        Timer.id == bindparam("timer"),
+        Timer.order_id == bindparam("of_order"),
+        Timer.state == PENDING,
+    )
+    .values(state=DONE, finished_at=bindparam("done_at"), claimed_until=None)
+    .returning(Timer)
+)
 
 
 async def _remind(

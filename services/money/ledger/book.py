@@ -145,9 +145,7 @@ class OrderBook:
         order = self.order
         if (order.amount_paid, order.balance_due) == (paid, due):
             return
-        await self.session.execute(
-            _STORE_TOTALS, {"of_order": order.id, "paid": paid, "due": due}
-        )
+        await self.session.execute(_STORE_TOTALS, {"of_order": order.id, "paid": paid, "due": due})
         set_committed_value(order, "amount_paid", paid)
         set_committed_value(order, "balance_due", due)
 
