@@ -32,7 +32,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiosqlite.core
 import sqlalchemy
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
@@ -49,6 +48,9 @@ from services.workflow.store import WorkflowStore
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import Order
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.hops import HopCounter
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 TARGET_RATE = 300  # transitions/s on each backend
@@ -118,28 +120,6 @@ async def floor_updates(engine: AsyncEngine, count: int) -> None:
     for _ in range(count):
         async with engine.begin() as connection:
             await connection.execute(statement)
-
-
-class HopCounter:
-    """Counts calls onto aiosqlite's connection threads: every hop goes through
-    `Connection._execute` (commit, rollback, cursor steps, the one-hop adapter's statements)."""
-
-    def __init__(self) -> None:
-        self.hops = 0
-        self._original = aiosqlite.core.Connection._execute
-
-    def __enter__(self) -> HopCounter:
-        original = self._original
-
-        def counted(connection, fn, *args, **kwargs):
-            self.hops += 1
-            return original(connection, fn, *args, **kwargs)
-
-        aiosqlite.core.Connection._execute = counted
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        aiosqlite.core.Connection._execute = self._original
 
 
 async def measure(
