@@ -11,6 +11,10 @@ fresh database `shopbot_bench_<random>` created from TEST_POSTGRES_URL and dropp
 4. time `apply` for every order, sequentially: `confirm` as the owner, then `mark_paid`
    (which chains automatically to preparing_shipment). Each apply call counts as one transition.
 
+On SQLite it also counts thread hops (calls onto aiosqlite's connection thread) per apply and
+per floor update; `--sqlite-adapter both` measures SQLAlchemy's stock aiosqlite adapter and
+storage/sqlite_driver.py's one-hop adapter one after the other in the same process.
+
 Prints a Markdown table. Run: `.venv/bin/python bench/bench_apply.py` (or `make bench`).
 """
 
@@ -45,6 +49,9 @@ from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import Order
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.hops import HopCounter
+
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 TARGET_RATE = 300  # transitions/s on each backend
 TARGET_RATIO = 4.0  # apply within this factor of the floor
@@ -61,6 +68,8 @@ class Result:
     apply_statements: int = 0  # round trips during the timed applies (BEGIN/COMMIT not counted)
     apply_cpu: float = 0.0  # process CPU seconds (all threads) during the timed applies
     floor_cpu: float = 0.0
+    apply_hops: int = 0  # calls onto aiosqlite's connection thread (SQLite only)
+    floor_hops: int = 0
 
     @property
     def apply_rate(self) -> float:
@@ -113,9 +122,11 @@ async def floor_updates(engine: AsyncEngine, count: int) -> None:
             await connection.execute(statement)
 
 
-async def measure(backend: str, url: str, n_orders: int, warmup_orders: int) -> Result:
+async def measure(
+    backend: str, url: str, n_orders: int, warmup_orders: int, one_hop: bool | None = None
+) -> Result:
     await asyncio.to_thread(upgrade, url)
-    engine = create_engine(url)
+    engine = create_engine(url, one_hop=one_hop)
     try:
         sessions = create_session_factory(engine)
         clock = SystemClock()
@@ -142,11 +153,12 @@ async def measure(backend: str, url: str, n_orders: int, warmup_orders: int) -> 
         await apply_all(orders, owner, warm_ids)
 
         updates = 2 * n_orders
-        cpu = time.process_time()
-        started = time.perf_counter()
-        await floor_updates(engine, updates)
-        floor_seconds = time.perf_counter() - started
-        floor_cpu = time.process_time() - cpu
+        with HopCounter() as floor_hops:
+            cpu = time.process_time()
+            started = time.perf_counter()
+            await floor_updates(engine, updates)
+            floor_seconds = time.perf_counter() - started
+            floor_cpu = time.process_time() - cpu
 
         statements = 0
 
@@ -155,11 +167,12 @@ async def measure(backend: str, url: str, n_orders: int, warmup_orders: int) -> 
             statements += 1
 
         event.listen(engine.sync_engine, "before_cursor_execute", count)
-        cpu = time.process_time()
-        started = time.perf_counter()
-        transitions = await apply_all(orders, owner, order_ids)
-        apply_seconds = time.perf_counter() - started
-        apply_cpu = time.process_time() - cpu
+        with HopCounter() as apply_hops:
+            cpu = time.process_time()
+            started = time.perf_counter()
+            transitions = await apply_all(orders, owner, order_ids)
+            apply_seconds = time.perf_counter() - started
+            apply_cpu = time.process_time() - cpu
         event.remove(engine.sync_engine, "before_cursor_execute", count)
 
         async with sessions() as session:
@@ -178,15 +191,18 @@ async def measure(backend: str, url: str, n_orders: int, warmup_orders: int) -> 
             statements,
             apply_cpu,
             floor_cpu,
+            apply_hops.hops,
+            floor_hops.hops,
         )
     finally:
         await engine.dispose()
 
 
-async def run_sqlite(n_orders: int, warmup_orders: int) -> Result:
+async def run_sqlite(n_orders: int, warmup_orders: int, one_hop: bool | None = None) -> Result:
+    adapter = {None: "", True: ", one hop", False: ", stock aiosqlite"}[one_hop]
     with tempfile.TemporaryDirectory(prefix="shopbot-bench-") as directory:
         url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
-        return await measure("SQLite (file, WAL)", url, n_orders, warmup_orders)
+        return await measure(f"SQLite (file, WAL{adapter})", url, n_orders, warmup_orders, one_hop)
 
 
 async def postgres_version(admin: AsyncEngine) -> str:
@@ -214,14 +230,21 @@ async def run_postgres(admin_url: str, n_orders: int, warmup_orders: int) -> Res
 def table(results: list[Result]) -> str:
     lines = [
         "| backend | apply calls | transitions/s | floor updates | floor updates/s | floor/apply "
-        "| statements/apply | CPU ms/apply | CPU ms/floor update |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| statements/apply | CPU ms/apply | CPU ms/floor update "
+        "| hops/apply | hops/floor update |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        hops = (
+            f"{r.apply_hops / r.transitions:.1f} | {r.floor_hops / r.updates:.1f}"
+            if r.apply_hops
+            else "- | -"
+        )
         lines.append(
             f"| {r.backend} | {r.transitions} | {r.apply_rate:,.0f} | {r.updates} "
             f"| {r.floor_rate:,.0f} | {r.ratio:.1f}x | {r.apply_statements / r.transitions:.1f} "
-            f"| {r.apply_cpu / r.transitions * 1000:.2f} | {r.floor_cpu / r.updates * 1000:.2f} |"
+            f"| {r.apply_cpu / r.transitions * 1000:.2f} | {r.floor_cpu / r.updates * 1000:.2f} "
+            f"| {hops} |"
         )
     return "\n".join(lines)
 
@@ -249,6 +272,12 @@ async def main() -> int:
     )
     parser.add_argument("--warmup", type=int, default=20, help="orders used to warm up")
     parser.add_argument("--backend", choices=("all", "sqlite", "postgres"), default="all")
+    parser.add_argument(
+        "--sqlite-adapter",
+        choices=("default", "both"),
+        default="default",
+        help="both: SQLAlchemy's stock aiosqlite adapter, then the one-hop one, in this process",
+    )
     args = parser.parse_args()
     postgres_url = os.environ.get("TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL
 
@@ -260,7 +289,11 @@ async def main() -> int:
     results = []
     failures = []
     if args.backend in ("all", "sqlite"):
-        results.append(await run_sqlite(args.orders, args.warmup))
+        if args.sqlite_adapter == "both":
+            results.append(await run_sqlite(args.orders, args.warmup, one_hop=False))
+            results.append(await run_sqlite(args.orders, args.warmup, one_hop=True))
+        else:
+            results.append(await run_sqlite(args.orders, args.warmup))
     if args.backend in ("all", "postgres"):
         try:
             results.append(await run_postgres(postgres_url, args.orders, args.warmup))

@@ -8,7 +8,10 @@ against the same emulator, answers the callback and edits the message, and does 
 the floor of what any tap costs here.
 
 Each tap is a `confirm` on its own order, so every tap is a real transition. Prints taps per
-second and p50/p99 latency of both, and their ratio. Run: `.venv/bin/python bench/bench_tap.py`.
+second, p50/p99 latency and process CPU per tap of both, and their ratio; for the ShopBot tap
+also the thread hops onto SQLite's connection thread per tap. `--sqlite-adapter both` runs
+everything once with SQLAlchemy's stock aiosqlite adapter, then with the one-hop adapter
+(storage/sqlite_driver.py). Run: `.venv/bin/python bench/bench_tap.py`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import statistics
 import sys
 import tempfile
@@ -28,6 +32,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.hops import HopCounter  # noqa: E402
 from bot.container import build_container  # noqa: E402
 from bot.i18n import build_i18n  # noqa: E402
 from bot.sandbox.emulator import TelegramEmulator  # noqa: E402
@@ -38,6 +43,7 @@ from bot.telegram_responses import _PINNED, pin_response_classes  # noqa: E402
 from handlers.telegram.card_view import card_digest, card_keyboard, card_text  # noqa: E402
 from services.orders.actors import ActorRef, Channel  # noqa: E402
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft  # noqa: E402
+from storage.database import SQLITE_ADAPTER_VARIABLE  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 
 TOKEN = "123456:BENCH"
@@ -145,25 +151,37 @@ async def run(taps: int, warmup: int) -> None:
                 pin_response_classes()
             part = slice(warmup + taps, None) if pinned else slice(warmup, warmup + taps)
             label = "pinned" if pinned else "unpinned"
-            started = time.perf_counter()
-            values = await measure(emulator, bot, dispatcher, manager, cards[part], CONFIRM)
-            measured[f"status tap (ShopBot), {label}"] = (values, time.perf_counter() - started)
-            started = time.perf_counter()
+            with HopCounter() as hops:
+                cpu, started = time.process_time(), time.perf_counter()
+                values = await measure(emulator, bot, dispatcher, manager, cards[part], CONFIRM)
+                measured[f"status tap (ShopBot), {label}"] = (
+                    values,
+                    time.perf_counter() - started,
+                    time.process_time() - cpu,
+                    hops.hops,
+                )
+            cpu, started = time.process_time(), time.perf_counter()
             values = await measure(emulator, bot, bare, manager, bare_cards[part], CONFIRM)
-            measured[f"bare callback handler, {label}"] = (values, time.perf_counter() - started)
+            measured[f"bare callback handler, {label}"] = (
+                values,
+                time.perf_counter() - started,
+                time.process_time() - cpu,
+                0,
+            )
 
         statuses = {
             (await container.orders.get(c_id, actor)).status
             for c_id in await _order_ids(container, created.shop.id)
         }
         assert statuses == {"awaiting_payment"}, statuses
-        print("| handler | taps | taps/s | p50 ms | p99 ms |")
-        print("|---|---:|---:|---:|---:|")
-        for name, (values, seconds) in measured.items():
+        print("| handler | taps | taps/s | p50 ms | p99 ms | CPU ms/tap | hops/tap |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for name, (values, seconds, cpu, hops) in measured.items():
             print(
                 f"| {name} | {len(values)} | {len(values) / seconds:.0f} | "
                 f"{statistics.median(values) * 1000:.2f} | "
-                f"{percentile(values, 0.99) * 1000:.2f} |"
+                f"{percentile(values, 0.99) * 1000:.2f} | "
+                f"{cpu / len(values) * 1000:.2f} | {hops / len(values):.1f} |"
             )
         print()
         for label in ("unpinned", "pinned"):
@@ -193,8 +211,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--taps", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument(
+        "--sqlite-adapter",
+        choices=("default", "both"),
+        default="default",
+        help="both: SQLAlchemy's stock aiosqlite adapter, then the one-hop one, in this process",
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.taps, args.warmup))
+    if args.sqlite_adapter == "default":
+        asyncio.run(run(args.taps, args.warmup))
+        return
+    for adapter in ("aiosqlite", "one-hop"):
+        os.environ[SQLITE_ADAPTER_VARIABLE] = adapter
+        print(f"\nSQLite adapter: {adapter}\n")
+        asyncio.run(run(args.taps, args.warmup))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,20 +17,28 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage import sqlite_driver
 from storage.write_queue import install as install_write_queue
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option marking a transaction that only reads (see `reading`).
 READ_ONLY = "shopbot_read_only"
+# For benches that compare SQLite adapters: "aiosqlite" gives SQLAlchemy's stock adapter
+# (several thread hops per statement) instead of storage/sqlite_driver.py's one hop.
+SQLITE_ADAPTER_VARIABLE = "SHOPBOT_SQLITE_ADAPTER"
 
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 10, write_queue: bool = True) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, write_queue: bool = True, one_hop: bool | None = None
+) -> AsyncEngine:
     """`write_queue` (SQLite): write transactions take turns in arrival order
-    (storage/write_queue.py) instead of racing in SQLite's busy handler."""
+    (storage/write_queue.py) instead of racing in SQLite's busy handler. `one_hop` (SQLite):
+    each statement is one hop to the connection's thread (storage/sqlite_driver.py); unset,
+    unless SHOPBOT_SQLITE_ADAPTER=aiosqlite asks for SQLAlchemy's stock adapter."""
     if not is_sqlite(url):
         return create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
@@ -37,7 +46,12 @@ def create_engine(url: str, *, pool_size: int = 10, write_queue: bool = True) ->
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    if one_hop is None:
+        one_hop = os.environ.get(SQLITE_ADAPTER_VARIABLE, "one-hop") != "aiosqlite"
+    options = {"module": sqlite_driver.dbapi()} if one_hop else {}
+    engine = create_async_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **options
+    )
     _tune_sqlite(engine, write_queue)
     return engine
 

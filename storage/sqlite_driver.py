@@ -1,0 +1,143 @@
+"""SQLite through aiosqlite with one thread hop per statement.
+
+aiosqlite runs each SQLite connection on its own thread, and every call into that thread is a
+hop: queue the call, wake the thread, wake the event loop with the result, each costing CPU
+on both threads. SQLAlchemy's aiosqlite adapter makes a hop for each step of a statement
+(open a cursor, execute, fetch the rows, close the cursor): 3-4 hops per statement and 28.5
+per `OrderService.apply`, where the statements themselves are small (issue 15).
+
+Here a statement is one hop: a plain function runs on the connection's thread, executes the
+statement, fetches every row it returns, closes its cursor and hands back rows, description,
+rowcount and lastrowid together. Commit and rollback are one hop, or none when no transaction
+is open. Everything else is SQLAlchemy's own adapter unchanged (the connection, server-side
+cursors for `stream()`, close and terminate), so errors are the same sqlite3 exceptions,
+raised through the same `_handle_exception`, and SQLAlchemy wraps them as before ("database
+is locked" stays an OperationalError that services/orders/work.py retries). The URL stays
+`sqlite+aiosqlite://`; `storage.database.create_engine` passes `dbapi()` as the dialect's
+module. tests/storage/test_sqlite_driver.py runs the same cases against both adapters.
+
+What this leans on: aiosqlite's `Connection._execute(fn, *args)` (queue `fn` onto the
+connection's thread and await it) and `Connection._conn` (the sqlite3 connection), private
+names of aiosqlite 0.22 (pinned in the lock files), and SQLAlchemy 2.0's aiosqlite adapter
+classes, which this subclasses.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+    AsyncAdapt_aiosqlite_ss_cursor,
+    AsyncAdaptFallback_aiosqlite_connection,
+)
+
+# A statement's whole outcome: rows (empty unless it returns rows), description, rowcount,
+# lastrowid.
+Outcome = tuple[list[Any], Any, int, int | None]
+
+
+def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> Outcome:
+    """On the connection's thread: the statement from execute to its last row."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        if description:
+            # As SQLAlchemy's adapter reports a statement that returns rows (RETURNING too).
+            return cursor.fetchall(), description, -1, -1
+        return [], None, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    """A client-side cursor whose execute is one hop; rows are then served from memory by
+    the base class (fetchone, fetchmany, fetchall, iteration)."""
+
+    __slots__ = ()
+
+    def execute(self, operation: Any, parameters: Any = None) -> None:
+        self._hop(operation, parameters, False)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> None:
+        self._hop(operation, seq_of_parameters, True)
+
+    def _hop(self, operation: Any, parameters: Any, many: bool) -> None:
+        try:
+            connection = self._connection
+            rows, self.description, self.rowcount, self.lastrowid = self.await_(
+                connection._execute(_run, connection._conn, operation, parameters, many)
+            )
+            self._rows = deque(rows)
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+
+class _OneHop:
+    """What the one-hop connections change in SQLAlchemy's adapter connection."""
+
+    __slots__ = ()
+
+    def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
+        # A server-side cursor (`stream()`) fetches in batches, a hop each: SQLAlchemy's own.
+        if server_side:
+            return AsyncAdapt_aiosqlite_ss_cursor(self)
+        return OneHopCursor(self)
+
+    # SQLAlchemy rolls a connection back when it goes back to the pool, even after a commit
+    # (`Connection.close` after `engine.begin()`, a session's close): a hop for nothing, since
+    # sqlite3's commit and rollback do nothing outside a transaction. Whether one is open is
+    # a flag of the sqlite3 connection, read here while its thread is idle (every hop has
+    # been awaited).
+    def commit(self) -> None:
+        if self._in_transaction():
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._in_transaction():
+            super().rollback()
+
+    def _in_transaction(self) -> bool:
+        try:
+            return self._connection._conn.in_transaction
+        except Exception as error:  # closed: "no active connection", as the stock adapter says
+            self._handle_exception(error)
+
+
+class OneHopConnection(_OneHop, AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+
+
+class OneHopFallbackConnection(_OneHop, AsyncAdaptFallback_aiosqlite_connection):
+    """The same for SQLAlchemy's sync-over-async fallback (`async_fallback=True`)."""
+
+    __slots__ = ()
+
+
+class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """The DBAPI module SQLAlchemy's aiosqlite dialect talks to, handing out one-hop
+    connections."""
+
+    def connect(self, *args: Any, **kwargs: Any) -> AsyncAdapt_aiosqlite_connection:
+        stock = super().connect(*args, **kwargs)
+        kind = (
+            OneHopFallbackConnection
+            if isinstance(stock, AsyncAdaptFallback_aiosqlite_connection)
+            else OneHopConnection
+        )
+        return kind(self, stock._connection)
+
+
+def dbapi() -> OneHopDBAPI:
+    return OneHopDBAPI(aiosqlite, sqlite3)
