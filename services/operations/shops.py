@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.refusals import Reason, Refused, invalid
+from services.storefront.tokens import forget_shop_tokens
 from services.time.clock import Clock
 from storage.database import reading
 from storage.models import Order, Shop, StaffMember, User
@@ -69,6 +70,7 @@ class ShopOperations:
             shop = await self._shop(session, shop_id)
             shop.suspended_at = shop.suspended_at or self._clock.now()
             shop.suspension_reason = reason
+        forget_shop_tokens(self._sessions, shop_id)  # the API refuses at once
         return await self._one(shop_id)
 
     async def resume(self, shop_id: int) -> ShopLine:
@@ -78,6 +80,7 @@ class ShopOperations:
                 raise Refused(Reason.ALREADY, "the shop is not suspended")
             shop.suspended_at = None
             shop.suspension_reason = None
+        forget_shop_tokens(self._sessions, shop_id)  # the API refuses at once
         return await self._one(shop_id)
 
     async def _shop(self, session: AsyncSession, shop_id: int) -> Shop:

@@ -227,9 +227,19 @@ class OrderService:
     # -- creating ----------------------------------------------------------------
 
     async def create_orders(
-        self, shop_id: int, draft: OrderDraft, actor: ActorRef, *, source: str = "manual"
+        self,
+        shop_id: int,
+        draft: OrderDraft,
+        actor: ActorRef,
+        *,
+        source: str = "manual",
+        with_orders: Callable[[AsyncSession, list[Order]], Awaitable[None]] | None = None,
     ) -> list[Order]:
-        """Create the order, split in two when it mixes in-stock and made-to-order goods (000)."""
+        """Create the order, split in two when it mixes in-stock and made-to-order goods (000).
+
+        `with_orders` runs last in the same transaction: the storefront API keeps its answer
+        for the request's Idempotency-Key there, committed with the orders or not at all.
+        """
 
         async def work(unit: Unit) -> list[Order]:
             shop = await unit.session.get(Shop, shop_id)
@@ -239,8 +249,8 @@ class OrderService:
                 await refuse_if_suspended(unit.session, shop_id)
             who = await access.creator(unit.session, shop_id, actor)
             checked = drafts.check_draft(draft, shop.country)
-            definition = await self._workflows.current(unit.session, shop_id)
-            workflow = await self._workflows.get(unit.session, definition.id)
+            definition_id = await self._workflows.current_id(unit.session, shop_id, unit.now)
+            workflow = await self._workflows.get(unit.session, definition_id)
             buyer = await self._buyer_for(unit, shop_id, checked.buyer)
             delivery_cost = (
                 checked.delivery_cost
@@ -262,7 +272,7 @@ class OrderService:
                     shop_id=shop.id,
                     number=await unit.next_number(shop.id),
                     buyer_id=buyer.id,
-                    workflow_id=definition.id,
+                    workflow_id=definition_id,
                     status=workflow.initial.code,
                     status_changed_at=unit.now,
                     availability=items[0].availability,
@@ -319,6 +329,8 @@ class OrderService:
                         payload={"sibling_order_ids": [o.id for o in orders if o is not order]},
                     )
             unit.after_commit.append(lambda: metrics.ORDERS_CREATED.labels(source).inc(len(orders)))
+            if with_orders is not None:
+                await with_orders(unit.session, orders)
             return orders
 
         try:

@@ -26,6 +26,7 @@ from services.orders.drafts import MAX_PRICE
 from services.orders.money import to_minor
 from services.refusals import Reason, Refused, invalid
 from services.shops.staff import require_staff, require_supervisor
+from services.storefront.tokens import forget_shop_tokens
 from services.time.clock import Clock
 from services.vocabulary import DELIVERY_METHODS, LANGUAGES, STAFF_ROLES, SUPERVISOR_ROLES
 from services.workflow.definition import Workflow, WorkflowError
@@ -244,7 +245,9 @@ class ShopSettingsService:
                     raise invalid(field, str(error)) from None
             else:
                 raise invalid(field, f"unknown setting '{field}': use one of {', '.join(FIELDS)}")
-            return shop
+        if field in ("currency", "language"):  # what the storefront API reads with the token
+            forget_shop_tokens(self._sessions, shop_id)
+        return shop
 
     async def switch_preset(
         self, shop_id: int, user_id: int, code: str, *, discard_edits: bool = False

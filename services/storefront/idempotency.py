@@ -121,16 +121,23 @@ class IdempotencyStore:
     async def finish(self, shop_id: int, key: str, status: int, body: dict[str, Any]) -> None:
         """Keep the answer: every later request with this key and body gets it again."""
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(IdempotencyKey)
-                .where(IdempotencyKey.shop_id == shop_id, IdempotencyKey.key == key)
-                .values(
-                    state=DONE,
-                    response_status=status,
-                    response_body=body,
-                    finished_at=self._clock.now(),
-                )
+            await self.keep(session, shop_id, key, status, body)
+
+    async def keep(
+        self, session: AsyncSession, shop_id: int, key: str, status: int, body: dict[str, Any]
+    ) -> None:
+        """`finish` inside the caller's transaction: the answer is kept with the change it
+        tells of, so a crash cannot commit one without the other."""
+        await session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.shop_id == shop_id, IdempotencyKey.key == key)
+            .values(
+                state=DONE,
+                response_status=status,
+                response_body=body,
+                finished_at=self._clock.now(),
             )
+        )
 
     async def prune(self, before: datetime) -> int:
         """Forget the finished keys made before `before` (Stripe keeps them 24 hours); a

@@ -4,7 +4,10 @@ As Stripe has it: the key is reserved first (services/storefront/idempotency.py)
 with the same key and request gets the first answer again, another request (another body,
 or another endpoint) is refused, a key whose first request is still running says so. The
 answer kept is the one the API gave: the caller's `work` returns it already rendered, and
-a 5xx answer is not kept (the key is released, so the retry does the work).
+a 5xx answer is not kept (the key is released, so the retry does the work). Work that
+changes orders keeps its answer in its own transaction (`IdempotencyStore.keep`) and says
+so (`Answered.kept`): one transaction fewer, and no window where the change is committed but
+its answer is not.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.storefront.idempotency import (
@@ -30,6 +33,8 @@ class Answered:
 
     status: int
     body: dict[str, Any]
+    # Kept for the key already, in the transaction that did the work.
+    kept: bool = field(default=False, compare=False)
 
 
 Keyed = Answered | Replay | InProgress | Mismatch
@@ -64,6 +69,8 @@ class KeyedRequests:
         # An exception here leaves the key reserved until its lease ends: the change may have
         # been committed before it, and a retry after the lease is told what it finds then.
         answered = await work(outcome.taken_over)
+        if answered.kept:
+            return answered
         if answered.status >= 500:
             await self._keys.release(shop_id, key)
         else:

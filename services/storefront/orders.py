@@ -3,7 +3,9 @@
 The protocol is services/storefront/keyed.py's, shared by every storefront request that
 changes something. The answer kept for a key is the one the API gave, so the HTTP edge
 hands this service a function that turns the outcome (orders created, or the order
-service's refusal) into its answer, and the protocol keeps it.
+service's refusal) into its answer, and the protocol keeps it. Orders created are answered
+inside their own transaction and the answer kept there (issue 15): the request costs the
+key's reservation and that one transaction.
 
 A request whose process died holding the key is taken over after the lease: the orders it
 may have committed carry the storefront's external id, unique per shop, so the retry
@@ -13,7 +15,9 @@ answers with those orders instead of making them twice.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders.actors import ActorRef, Channel
 from services.orders.drafts import OrderDraft
@@ -42,6 +46,7 @@ Answer = Callable[[Created | OrderRefused], Answered]
 class StorefrontOrders:
     def __init__(self, orders: OrderService, keys: IdempotencyStore, queries: StorefrontQueries):
         self._orders = orders
+        self._keys = keys
         self._keyed = KeyedRequests(keys)
         self._queries = queries
 
@@ -57,22 +62,38 @@ class StorefrontOrders:
         """Create the orders once per key; `answer` renders the outcome for the API."""
 
         async def work(taken_over: bool) -> Answered:
-            return answer(await self._create(shop_id, draft, taken_over=taken_over))
+            return await self._create(shop_id, draft, key, answer, taken_over=taken_over)
 
         return await self._keyed.run(shop_id, key, request_print, work)
 
     async def _create(
-        self, shop_id: int, draft: OrderDraft, *, taken_over: bool
-    ) -> Created | OrderRefused:
+        self, shop_id: int, draft: OrderDraft, key: str | None, answer: Answer, *, taken_over: bool
+    ) -> Answered:
+        answered: list[Answered] = []
+
+        async def keep(session: AsyncSession, orders: list[Order]) -> None:
+            workflows = {
+                order.workflow_id: await self._queries.workflow_in(session, order.workflow_id)
+                for order in orders
+            }
+            this = answer(Created(orders, workflows))
+            if key is not None and this.status < 500:
+                await self._keys.keep(session, shop_id, key, this.status, this.body)
+                this = replace(this, kept=True)
+            answered[:] = [this]  # a lost race runs the transaction again: the last one's
+
         try:
-            orders = await self._orders.create_orders(shop_id, draft, API_ACTOR, source="api")
+            await self._orders.create_orders(
+                shop_id, draft, API_ACTOR, source="api", with_orders=keep
+            )
+            return answered[0]
         except OrderRefused as refusal:
             if refusal.code is not Problem.DUPLICATE or not taken_over:
-                return refusal
+                return answer(refusal)
             # The request that held this key died after its orders were committed: they
             # are the answer to this retry.
             orders = await self._queries.by_external_id(shop_id, draft.external_id)
         workflows = {
             order.workflow_id: await self._queries.workflow(order.workflow_id) for order in orders
         }
-        return Created(orders, workflows)
+        return answer(Created(orders, workflows))

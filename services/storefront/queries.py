@@ -64,6 +64,9 @@ class StorefrontQueries:
                 )
             )
 
+    async def workflow_in(self, session: AsyncSession, definition_id: int) -> Workflow:
+        return await self._workflows.get(session, definition_id)
+
     async def workflow(self, definition_id: int) -> Workflow:
         # Cached after the first read; the session connects only if it must read.
         async with self._sessions() as session:

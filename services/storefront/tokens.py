@@ -4,16 +4,24 @@ operator at the command line), and checked on every API request.
 A token is shown once, when it is made; only its SHA-256 is stored. Checking looks the hash up
 through its unique index: an unknown and a revoked token take the same single query and get
 the same answer, so a caller learns nothing about which tokens exist.
+
+A valid token's shop is then kept in this process for TOKEN_TTL (services/expiring_cache.py):
+the storefront's requests cost no query for it. Revoking a token, suspending or resuming its
+shop, or changing the shop's currency or language forgets it here right after the commit;
+another instance (process) sees such a change within TOKEN_TTL, which is therefore the
+longest a revoked token works anywhere. Unknown and revoked tokens are never kept, and the
+cache holds at most TOKEN_CACHE_SIZE tokens, so random tokens cannot grow it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.expiring_cache import ExpiringCache, for_database
 from services.refusals import Reason, Refused, invalid
 from services.shops.auth import hash_token, new_api_token
 from services.shops.staff import require_supervisor
@@ -22,6 +30,8 @@ from storage.database import reading
 from storage.models import ApiToken, Shop
 
 MAX_TOKEN_LENGTH = 200  # ours are 47 characters; anything much longer is not one of them
+TOKEN_TTL = timedelta(seconds=5)
+TOKEN_CACHE_SIZE = 1024  # a shop has a token or two; more active shops than this just miss
 
 
 @dataclass(frozen=True)
@@ -71,10 +81,16 @@ class ApiTokenService:
     async def authenticate(self, token: str | None) -> Storefront | None:
         """The shop whose active token this is, or None (missing, unknown, revoked).
 
-        Every token, even a missing one, costs the same one query.
+        Every token not kept here, even a missing one, costs the same one query.
         """
         presented = token or ""
         digest = hash_token(presented[:MAX_TOKEN_LENGTH])
+        cache, now = known_tokens(self._sessions), self._clock.now()
+        if presented and len(presented) <= MAX_TOKEN_LENGTH:
+            kept = cache.get(digest, now)
+            if kept is not None:
+                return kept
+        ticket = cache.ticket()
         async with reading(self._sessions) as session:
             row = (
                 await session.execute(
@@ -93,13 +109,15 @@ class ApiTokenService:
             return None
         if row.revoked_at is not None:
             return None
-        return Storefront(
+        storefront = Storefront(
             row.shop_id,
             row.currency,
             row.language,
             digest[:32],
             suspended=row.suspended_at is not None,
         )
+        cache.put(digest, storefront, now, ticket)
+        return storefront
 
     async def create(self, shop_id: int, name: str, *, user_id: int | None = None) -> NewToken:
         name = name.strip()
@@ -141,10 +159,24 @@ class ApiTokenService:
                 update(ApiToken).where(ApiToken.id == row.id).values(revoked_at=self._clock.now())
             )
             await session.refresh(row)
-            return _info(row)
+            revoked = _info(row)
+        known_tokens(self._sessions).forget(row.token_hash)
+        return revoked
 
     async def _check(self, session: AsyncSession, shop_id: int, user_id: int | None) -> None:
         if user_id is not None:
             await require_supervisor(session, shop_id, user_id)
         elif await session.get(Shop, shop_id) is None:
             raise Refused(Reason.NOT_FOUND, "no such shop")
+
+
+def known_tokens(
+    sessions: async_sessionmaker[AsyncSession],
+) -> ExpiringCache[str, Storefront]:
+    """The valid tokens this process has seen lately, by hash, for the database of `sessions`."""
+    return for_database(sessions.kw["bind"], "api_tokens", TOKEN_TTL, TOKEN_CACHE_SIZE)
+
+
+def forget_shop_tokens(sessions: async_sessionmaker[AsyncSession], shop_id: int) -> None:
+    """The shop changed (suspended, resumed, its currency or language): after the commit."""
+    known_tokens(sessions).forget_where(lambda storefront: storefront.shop_id == shop_id)

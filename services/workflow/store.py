@@ -2,19 +2,28 @@
 
 A version, once written, never changes: orders point at the version they started with, so
 editing a shop's workflow writes a new version and never strands an order.
+
+Which version is a shop's current one (the one new orders start on) is kept per process for
+CURRENT_TTL (services/expiring_cache.py): a version saved in this process is current for it
+right after the commit; another instance starts its new orders on the version before for at
+most CURRENT_TTL after it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.expiring_cache import ExpiringCache, for_database
 from services.workflow.definition import Workflow
 from services.workflow.reading import load_workflow
 from storage.models import WorkflowDefinition
+
+CURRENT_TTL = timedelta(seconds=5)
+CURRENT_CACHE_SIZE = 4096  # shops
 
 
 class WorkflowStore:
@@ -45,6 +54,24 @@ class WorkflowStore:
             raise LookupError(f"shop {shop_id} has no workflow")
         return row
 
+    async def current_id(self, session: AsyncSession, shop_id: int, now: datetime) -> int:
+        """The id of the shop's current version, kept for a few seconds (see above)."""
+        cache = _current_versions(session)
+        kept = cache.get(shop_id, now)
+        if kept is not None:
+            return kept
+        ticket = cache.ticket()
+        definition_id = await session.scalar(
+            select(WorkflowDefinition.id)
+            .where(WorkflowDefinition.shop_id == shop_id)
+            .order_by(WorkflowDefinition.version.desc())
+            .limit(1)
+        )
+        if definition_id is None:
+            raise LookupError(f"shop {shop_id} has no workflow")
+        cache.put(shop_id, definition_id, now, ticket)
+        return definition_id
+
     async def save_version(
         self, session: AsyncSession, shop_id: int, body: dict[str, Any], now: datetime
     ) -> WorkflowDefinition:
@@ -65,4 +92,13 @@ class WorkflowStore:
         session.add(row)
         await session.flush()
         self._cache[row.id] = workflow
+        versions = _current_versions(session)
+        # Forgotten when the new version is committed, not before: until then it is nobody's.
+        event.listen(
+            session.sync_session, "after_commit", lambda _: versions.forget(shop_id), once=True
+        )
         return row
+
+
+def _current_versions(session: AsyncSession) -> ExpiringCache[int, int]:
+    return for_database(session.bind, "current_workflows", CURRENT_TTL, CURRENT_CACHE_SIZE)

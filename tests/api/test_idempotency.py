@@ -7,10 +7,12 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event, select
 
 from handlers.http.api.schema import parse_request, to_draft
 from services.orders.actors import ActorRef, Channel
 from services.storefront.idempotency import IdempotencyStore, Proceed, fingerprint
+from storage.models import IdempotencyKey
 from tests.api.conftest import ORDER, order_body
 
 
@@ -116,3 +118,22 @@ async def test_concurrent_requests_with_one_external_id_and_no_key_make_one_orde
     statuses = sorted(status for status, _, _ in answers)
     assert statuses == [201] + [409] * 7
     assert await api.order_count() == 1
+
+
+async def test_the_answer_is_kept_in_the_orders_own_transaction(api):
+    # given the commits the database sees, once the token is known to this process
+    commits: list[int] = []
+    event.listen(api.container.engine.sync_engine, "commit", lambda _: commits.append(1))
+    assert (await api.get(1))[0] == 404
+    commits.clear()
+    # when an order is made with a key
+    status, body, _ = await api.post(ORDER, key="k-1")
+    # then two transactions: the key reserved, then the order with its answer kept
+    assert status == 201 and len(commits) == 2
+    async with api.container.sessions() as session:
+        kept = await session.scalar(
+            select(IdempotencyKey).where(
+                IdempotencyKey.shop_id == api.shop_id, IdempotencyKey.key == "k-1"
+            )
+        )
+    assert (kept.state, kept.response_status, kept.response_body) == ("done", 201, body)
