@@ -102,7 +102,7 @@ async def run(orders: int) -> int:
         size = 0
         for row in rows:
             mail = await reader.read(row, container.clock.now())
-            size += len(compose(mail, from_address=settings.mail_from).as_bytes(SMTP_POLICY))
+            size += len(message_bytes(compose(mail, from_address=settings.mail_from)))
         render_seconds = time.perf_counter() - started
 
         pump = build_mail_pump(container, settings, bot_username="shopbot_bench_bot", batch=100)
@@ -132,6 +132,13 @@ async def run(orders: int) -> int:
         await container.close()
         server.close()
         await server.wait_closed()
+
+
+def message_bytes(composed) -> bytes:
+    # The composer gives the bytes since issue 15's third round, an EmailMessage before
+    # (kept so that the bench runs on older trees for before/after pairs).
+    data = getattr(composed, "data", None)
+    return data if data is not None else composed.as_bytes(SMTP_POLICY)
 
 
 def main() -> int:

@@ -6,7 +6,7 @@ the dialog message for `dialog_to_buyer`, in one read-only session, and gives a 
 recipient, both parts and the subject, Reply-To, a Message-ID that stays the same when the
 row is built again, and References that thread an order's mails together. None when there
 is nobody to send to: the shop or the buyer has no e-mail address, the order is gone.
-`services.messaging.email.compose.compose(mail, ...)` makes the EmailMessage.
+`services.messaging.email.compose.compose(mail, ...)` makes the message to send.
 
 Who reads what:
   - `new_order` (audience shop): to the shop's address, in the shop's language; the order with

@@ -29,13 +29,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services import metrics
+from services.messaging.email.compose import OutgoingMail
 from services.messaging.email.smtp import Accepted, Deferred, Rejected, SendOutcome, ServerDown
 from services.messaging.notifications.outbox import Outbox
 from services.time.clock import Clock
@@ -59,7 +59,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 class Sender:
-    async def send(self, message: EmailMessage) -> SendOutcome: ...
+    async def send(self, mail: OutgoingMail) -> SendOutcome: ...
     async def close(self) -> None: ...
 
 
@@ -75,7 +75,7 @@ class MailPump:
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
-        build: Callable[[OutboxMessage, datetime], Awaitable[EmailMessage | None]],
+        build: Callable[[OutboxMessage, datetime], Awaitable[OutgoingMail | None]],
         sender: Sender,
         *,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
