@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from email.message import EmailMessage
 
 from aiosmtpd.smtp import SMTP
 
@@ -19,7 +18,7 @@ from bot.container import Container
 from bot.settings import ImapTls, Settings, SmtpTls
 from handlers.email.mailbox import ImapConfig, MailboxPoller
 from handlers.email.replies import ReplyReceiver
-from services.messaging.email.compose import compose
+from services.messaging.email.compose import OutgoingMail, compose
 from services.messaging.email.content import MailContentReader
 from services.messaging.email.links import LinkSigner
 from services.messaging.email.pump import MailPump
@@ -72,7 +71,7 @@ def build_mail_pump(
 ) -> MailPump:
     reader = build_reader(container, settings, bot_username=bot_username)
 
-    async def build(row: OutboxMessage, now: datetime) -> EmailMessage | None:
+    async def build(row: OutboxMessage, now: datetime) -> OutgoingMail | None:
         mail = await reader.read(row, now)
         return compose(mail, from_address=settings.mail_from) if mail is not None else None
 

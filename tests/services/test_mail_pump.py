@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from email.message import EmailMessage
+from email.policy import SMTP
 
 import pytest
 import trustme
 from sqlalchemy import select
 
+from services.messaging.email.compose import OutgoingMail
 from services.messaging.email.pump import FAILED, PENDING, SENT, MailPump
 from services.messaging.email.smtp import SmtpConfig, SmtpSender, Tls
 from storage.models import Buyer, Order, OutboxMessage, Shop
@@ -22,7 +24,7 @@ def builder(services):
     """A plain rendering of an outbox row (the pump is under test here, not the templates):
     to the shop's or the buyer's address, the row's id and topic in the subject."""
 
-    async def build(row: OutboxMessage, now) -> EmailMessage | None:
+    async def build(row: OutboxMessage, now) -> OutgoingMail | None:
         async with services.sessions() as session:
             order = await session.get(Order, row.order_id)
             if row.audience == "shop":
@@ -38,7 +40,7 @@ def builder(services):
         message["To"] = address
         message["Subject"] = f"{row.id} {row.topic}"
         message.set_content(f"order {order.number}")
-        return message
+        return OutgoingMail("shop@shopbot.test", address, message.as_bytes(policy=SMTP))
 
     return build
 

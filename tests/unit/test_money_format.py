@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from decimal import Decimal
 
-from services.messaging.email.formatting import money, phone
+import pytest
+from babel.numbers import format_currency, get_currency_symbol
+
+from services.messaging.email.formatting import LOCALES, money, phone
 from services.orders.money import exponent, to_minor
 
 NBSP = "\xa0"
@@ -33,6 +36,21 @@ def test_money_is_written_as_each_language_writes_it() -> None:
     assert money(330100, "RUB", "en") == f"3,301.00{NBSP}RUB"
     assert money(1234, "TND", "en") == f"1.234{NBSP}TND"
     assert money(1500, "XOF", "ru").startswith(f"1{NBSP}500{NBSP}")
+
+
+@pytest.mark.parametrize("currency", ["RUB", "UAH", "USD", "EUR", "GBP", "JPY", "TND", "XOF"])
+@pytest.mark.parametrize("language", ["ru", "uk", "en", "de", None])
+def test_money_with_the_cached_format_is_what_babel_writes(currency, language) -> None:
+    # the format looked up once per currency and locale (issue 15) writes what babel's
+    # format_currency, asked each time, wrote
+    locale = LOCALES.get(language, "ru_RU")
+    for amount in (0, 1, 99, 100, 150_000, 499_000, -2_500, 123_456_789_012):
+        value = Decimal(amount).scaleb(-exponent(currency))
+        if get_currency_symbol(currency, locale) == currency:
+            expected = format_currency(value, currency, format=f"#,##0.00{NBSP}¤", locale=locale)
+        else:
+            expected = format_currency(value, currency, locale=locale)
+        assert money(amount, currency, language) == expected
 
 
 def test_phone_numbers_are_shown_formatted() -> None:

@@ -1,34 +1,37 @@
-"""A `Mail` as an `email.message.EmailMessage`, safe to hand to the SMTP server (SPEC D1).
+"""A `Mail` as the bytes handed to the SMTP server, with its envelope (SPEC D1).
 
 multipart/alternative (the text part, then the HTML part), inside multipart/mixed when files
 are attached. Headers: From ("Shop via ShopBot" <MAIL_FROM>), To, Reply-To, Subject, Date,
 Message-ID, References and In-Reply-To (an order's mails thread together), Auto-Submitted
 (RFC 3834: auto-replies must not answer it), X-Auto-Response-Suppress (Exchange's
-out-of-office replies), Content-Language.
+out-of-office replies), MIME-Version, Content-Language.
+
+The message is written out here and in services.messaging.email.mime rather than built as an
+`email.message.EmailMessage` (issue 15: the standard library's object tree, header parsing
+and generator were most of a mail's cost); it parses back with the standard library to the
+same headers and parts (tests/unit/test_email_mime.py compares the two).
 
 Names and subjects come from shops and buyers, so no header can be injected through them:
 control characters (CR, LF, NUL, the C1 range, Unicode line separators, bidi overrides) become
-spaces, addresses are built with `email.headerregistry.Address` (display names quoted as
-needed), and the message is made with `email.policy.SMTP` (CRLF; non-ASCII names and subjects
-as RFC 2047 encoded words). An address that is not one raises ValueError naming the header.
+spaces; what is not plain printable ASCII, or would read as address syntax, goes as RFC 2047
+encoded words (base64, so no character of the text stands in the header as itself); addresses
+are checked to be bare `local@domain`. An address that is not one raises ValueError naming
+the header.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime
 
 from services.messaging.email.content import Mail
 from services.messaging.email.formatting import CONTROL, one_line
+from services.messaging.email.mime import attachment_part, multipart, text_part
 
-# SMTP with 7-bit bodies: every text part is quoted-printable or base64 (whichever is
-# shorter) when it is not plain ASCII, so no 8BITMIME is needed on the way.
-POLICY = SMTP.clone(cte_type="7bit")
 PRODUCT = "ShopBot"
 MAX_NAME = 100
 MAX_SUBJECT = 200
@@ -45,49 +48,53 @@ _MESSAGE_ID = re.compile(rf"^<{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*>$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 _TOKEN = r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}"
 _CONTENT_TYPE = re.compile(rf"^({_TOKEN})/({_TOKEN})$")
+# RFC 5322's specials: a display name with one of them would need quotes (email.headerregistry)
+_SPECIALS = frozenset('()<>@,:;.\\"[]')
 
 
-def compose(mail: Mail, *, from_address: str, from_name: str | None = None) -> EmailMessage:
+@dataclass(frozen=True)
+class OutgoingMail:
+    """A composed mail as the SMTP server gets it."""
+
+    sender: str  # MAIL FROM: the From address
+    recipient: str  # RCPT TO: the To address
+    data: bytes  # the message: 7-bit, CRLF line endings
+
+
+def compose(mail: Mail, *, from_address: str, from_name: str | None = None) -> OutgoingMail:
     """The message to send. `from_name`: the From display name; None: the mail's own
     ("Shop via ShopBot", in the reader's language). Raises ValueError for an address that
     is not a plain e-mail address (From, To, Reply-To) or a malformed Message-ID."""
-    message = EmailMessage(policy=POLICY)
-    message["From"] = address_header(
-        "From",
-        Address(
-            display_name=clean_text(from_name or mail.from_name or PRODUCT, MAX_NAME),
-            addr_spec=checked_address(from_address, "From"),
-        ),
-    )
-    message["To"] = address_header(
-        "To",
-        Address(
-            display_name=clean_text(mail.to_name, MAX_NAME),
-            addr_spec=checked_address(mail.to_address, "To"),
-        ),
-    )
+    sender = checked_address(from_address, "From")
+    recipient = checked_address(mail.to_address, "To")
+    from_name = clean_text(from_name or mail.from_name or PRODUCT, MAX_NAME)
+    lines = [
+        *address_lines("From", from_name, sender),
+        *address_lines("To", clean_text(mail.to_name, MAX_NAME), recipient),
+    ]
     if mail.reply_to:
-        message["Reply-To"] = Address(addr_spec=checked_address(mail.reply_to, "Reply-To"))
-    message["Subject"] = text_header("Subject", clean_text(mail.subject, MAX_SUBJECT) or PRODUCT)
-    message["Date"] = format_datetime((mail.date or datetime.now(UTC)).astimezone(UTC))
-    message["Message-ID"] = checked_message_id(mail.message_id, "Message-ID")
+        lines.append(f"Reply-To: {checked_address(mail.reply_to, 'Reply-To')}")
+    lines += subject_lines("Subject", clean_text(mail.subject, MAX_SUBJECT) or PRODUCT)
+    lines.append(f"Date: {format_datetime((mail.date or datetime.now(UTC)).astimezone(UTC))}")
+    lines.append(f"Message-ID: {checked_message_id(mail.message_id, 'Message-ID')}")
     references = [checked_message_id(r, "References") for r in mail.references]
     if references:
-        message["References"] = " ".join(references)
-        message["In-Reply-To"] = references[-1]
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Auto-Response-Suppress"] = "OOF, AutoReply"
-    message.set_content(mail.text, subtype="plain", charset="utf-8")
-    message.add_alternative(mail.html, subtype="html", charset="utf-8")
-    for name, content_type, data in mail.attachments:
-        maintype, subtype = _content_type(content_type)
-        message.add_attachment(
-            bytes(data), maintype=maintype, subtype=subtype, filename=clean_file_name(name)
-        )
-    # After the parts: making the message multipart/mixed moves Content-* headers inward.
+        lines += _fold("References", references)
+        lines.append(f"In-Reply-To: {references[-1]}")
+    lines.append("Auto-Submitted: auto-generated")
+    lines.append("X-Auto-Response-Suppress: OOF, AutoReply")
+    lines.append("MIME-Version: 1.0")
     if _LANGUAGE.match(mail.language or ""):
-        message["Content-Language"] = mail.language
-    return message
+        lines.append(f"Content-Language: {mail.language}")
+    body = multipart("alternative", [text_part(mail.text, "plain"), text_part(mail.html, "html")])
+    if mail.attachments:
+        files = [
+            attachment_part(bytes(data), "/".join(_content_type(kind)), clean_file_name(name))
+            for name, kind, data in mail.attachments
+        ]
+        body = multipart("mixed", [body, *files])
+    head = ("\r\n".join(lines) + "\r\n").encode("ascii")
+    return OutgoingMail(sender=sender, recipient=recipient, data=head + body)
 
 
 # -- headers with text from people ---------------------------------------------------------
@@ -95,36 +102,33 @@ def compose(mail: Mail, *, from_address: str, from_name: str | None = None) -> E
 # The standard library's folder can lose the space at a fold between two RFC 2047 encoded
 # words (the space becomes the folding whitespace, which decoders must ignore there), so a
 # long Cyrillic subject may read "…лучший—Чайная". Subjects and display names are encoded
-# and folded here instead: every space of the text inside an encoded word, each word at most
-# 75 characters, lines within 78. The header objects are the standard ones (their `str()` and
-# `.addresses` as usual), only written out as folded here.
+# and folded here: every space of the text inside an encoded word, each word at most 75
+# characters, lines within 78.
 
 
-def text_header(name: str, text: str):
-    """An unstructured header (Subject) of one cleaned line of text."""
+def subject_lines(name: str, text: str) -> list[str]:
+    """An unstructured header (Subject) of one cleaned line of text, folded."""
     tokens = text.split(" ") if _plain(text) else _encoded_words(text, _first_room(name))
-    return _prefolded(name, text, _fold(name, tokens))
+    return _fold(name, tokens)
 
 
-def address_header(name: str, address: Address):
-    """A one-address header: the display name as encoded words when it needs them. A name
-    that would need quotes ("a@b; c") is encoded too: some parsers (Python's compat32 among
-    them) misread a quoted string folded across lines, and encoded, its specials never
-    stand in the header as address syntax."""
-    spec = f"<{address.addr_spec}>"
-    if not address.display_name:
-        tokens = [address.addr_spec]
-    elif _plain(address.display_name) and not str(address).startswith('"'):
-        tokens = str(address).split(" ")  # a phrase of atoms: any space may fold
+def address_lines(name: str, display_name: str, addr_spec: str) -> list[str]:
+    """A one-address header, folded: the display name as encoded words when it needs them.
+    A name that would need quotes ("a@b; c") is encoded too: some parsers (Python's compat32
+    among them) misread a quoted string folded across lines, and encoded, its specials never
+    stand in the header as address syntax. `addr_spec` is a checked address."""
+    if not display_name:
+        tokens = [addr_spec]
+    elif _plain(display_name) and _SPECIALS.isdisjoint(display_name):
+        tokens = [*display_name.split(" "), f"<{addr_spec}>"]  # a phrase of atoms
     else:
-        tokens = [*_encoded_words(address.display_name, _first_room(name)), spec]
-    return _prefolded(name, address, _fold(name, tokens))
+        tokens = [*_encoded_words(display_name, _first_room(name)), f"<{addr_spec}>"]
+    return _fold(name, tokens)
 
 
 MAX_LINE = 78  # RFC 5322's "should"
 MAX_ENCODED_WORD = 75  # RFC 2047
 _EW_OVERHEAD = len("=?utf-8?b??=")
-_PREFOLDED: dict[str, type] = {}  # header name (lower case) -> its prefolded class
 
 
 def _plain(text: str) -> bool:
@@ -186,23 +190,6 @@ def _fold(name: str, tokens: list[str]) -> list[str]:
         else:
             lines[-1] += " " + token
     return lines
-
-
-def _prefolded(name: str, value, lines: list[str]):
-    # Kept by header name: the header factory makes a new class on every call, so keyed by
-    # class this cache grew by one class per header of every mail (and parsed it twice).
-    folded_kind = _PREFOLDED.get(name.lower())
-    if folded_kind is None:
-        kind = type(POLICY.header_factory(name, value))
-        folded_kind = type(f"Prefolded{kind.__name__}", (kind,), {"fold": _write_prefolded})
-        _PREFOLDED[name.lower()] = folded_kind
-    header = folded_kind(name, value)
-    header.prefolded = tuple(lines)
-    return header
-
-
-def _write_prefolded(header, *, policy) -> str:
-    return policy.linesep.join(header.prefolded) + policy.linesep
 
 
 # -- cleaning ----------------------------------------------------------------------------

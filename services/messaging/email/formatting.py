@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+from babel import Locale
 from babel.dates import format_datetime
-from babel.numbers import format_currency, get_currency_symbol
+from babel.numbers import NumberPattern, get_currency_symbol, parse_pattern
 
 from services.orders.money import exponent
 
@@ -42,11 +44,20 @@ def money(amount: int, currency: str, language: str) -> str:
     A language with no sign of its own for the currency (English for roubles) writes its code
     after the amount, "3,301.00 RUB", not glued in front of it ("RUB3,301.00")."""
     value = Decimal(amount).scaleb(-exponent(currency))
-    locale = LOCALES.get(language, DEFAULT_LOCALE)
+    locale, pattern = _currency_format(currency, LOCALES.get(language, DEFAULT_LOCALE))
+    return pattern.apply(value, locale, currency=currency)
+
+
+@lru_cache(maxsize=256)
+def _currency_format(currency: str, locale_name: str) -> tuple[Locale, NumberPattern]:
+    """What babel's format_currency looks up on every call (the locale's data, the symbol,
+    the pattern), once per currency and locale: it was most of an e-mail's template context
+    (issue 15)."""
+    locale = Locale.parse(locale_name)
     if get_currency_symbol(currency, locale) == currency:
         # The locale's separators; the currency's own decimals (currency_digits overrides ".00").
-        return format_currency(value, currency, format="#,##0.00\xa0¤", locale=locale)
-    return format_currency(value, currency, locale=locale)
+        return locale, parse_pattern("#,##0.00\xa0¤")
+    return locale, locale.currency_formats["standard"]
 
 
 def phone(number: str | None) -> str:

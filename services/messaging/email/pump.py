@@ -27,15 +27,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services import metrics
+from services.messaging.email.compose import OutgoingMail
 from services.messaging.email.smtp import Accepted, Deferred, Rejected, SendOutcome, ServerDown
 from services.messaging.notifications.outbox import Outbox
 from services.time.clock import Clock
@@ -59,7 +59,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 class Sender:
-    async def send(self, message: EmailMessage) -> SendOutcome: ...
+    async def send(self, mail: OutgoingMail) -> SendOutcome: ...
     async def close(self) -> None: ...
 
 
@@ -68,6 +68,7 @@ class Claimed:
     id: int
     attempts: int
     due_at: datetime  # given back as it was when the message is not sent
+    row: OutboxMessage | None = None  # read with the claim (leased: nobody changes it)
 
 
 class MailPump:
@@ -75,7 +76,7 @@ class MailPump:
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
-        build: Callable[[OutboxMessage, datetime], Awaitable[EmailMessage | None]],
+        build: Callable[[OutboxMessage, datetime], Awaitable[OutgoingMail | None]],
         sender: Sender,
         *,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
@@ -176,18 +177,27 @@ class MailPump:
                     .values(state=DONE, last_error="no e-mail address", sent_at=None)
                 )
             if chosen:
+                ids = [c.id for c in chosen]
                 await session.execute(
                     update(OutboxMessage)
-                    .where(OutboxMessage.id.in_([c.id for c in chosen]))
+                    .where(OutboxMessage.id.in_(ids))
                     .values(next_attempt_at=now + self._lease)
                 )
+                # The rows themselves, for rendering: one statement for the batch rather
+                # than one per message (issue 15).
+                rows = {
+                    row.id: row
+                    for row in await session.scalars(
+                        select(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                    )
+                }
+                chosen = [replace(c, row=rows.get(c.id)) for c in chosen]
         return chosen
 
     # -- sending -------------------------------------------------------------------------------
 
     async def _send(self, claimed: Claimed) -> SendOutcome | None:
-        async with self._sessions() as session:
-            row = await session.get(OutboxMessage, claimed.id)
+        row = claimed.row
         try:
             message = await self._build(row, self._clock.now()) if row is not None else None
         except (LookupError, ValueError) as error:

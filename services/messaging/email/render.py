@@ -98,6 +98,9 @@ class MailRenderer:
             ),
             undefined=StrictUndefined,
             extensions=["jinja2.ext.i18n"],
+            # Compiled once per language and kept: the templates ship with the code, so the
+            # file's modification time is not looked up on every render (issue 15).
+            auto_reload=False,
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,

@@ -18,10 +18,11 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from email.message import EmailMessage
 from enum import StrEnum
 
 import aiosmtplib
+
+from services.messaging.email.compose import OutgoingMail
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,10 @@ class SmtpSender:
         self._config = config
         self._smtp: aiosmtplib.SMTP | None = None
 
-    async def send(self, message: EmailMessage) -> SendOutcome:
+    async def send(self, mail: OutgoingMail) -> SendOutcome:
         try:
             smtp = await self._connection()
-            await smtp.send_message(message)
+            await smtp.sendmail(mail.sender, [mail.recipient], mail.data)
             return Accepted()
         except aiosmtplib.SMTPRecipientsRefused as refused:
             # Every recipient refused (a message here has one): the recipient's answer decides.
