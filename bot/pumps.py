@@ -30,11 +30,13 @@ def build_pump(
     *,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     limits: RateLimits | None = None,
+    budget: SendBudget | None = None,
     **options: Any,
 ) -> OutboxPump:
     """The pump sending the outbox's Telegram notifications through `bot` (one built with
     `wait_out_floods=False`, so a 429 comes back to the pump). With REDIS_URL its pace is
-    shared by every instance (30/s in all for the bot, not per process)."""
+    shared by every instance (30/s in all for the bot, not per process); `budget` replaces
+    the one the settings give."""
     sender = TelegramSender(
         bot,
         dialog=container.dialog,
@@ -51,7 +53,7 @@ def build_pump(
         sender,
         sleep=sleep,
         limits=limits,
-        budget=send_budget(container.settings.redis_url, limits),
+        budget=budget or send_budget(container.settings.redis_url, limits),
         workflows=container.workflows,
         **options,
     )

@@ -12,7 +12,8 @@ One pass (`run_once`):
 3. Send, paced by token buckets on the injected clock (30/s in all, 1/s per private chat,
    20/min per group: below Telegram's limits, so a burst is paced rather than refused), a few
    chats at a time and never two messages to one chat at once. Each outcome is recorded in
-   its own short transaction right after the send returns.
+   its own short transaction right after the send returns. The limits are the bot's, not the
+   process's: with several instances the buckets live in Redis (shared_budget.py).
 
 Nothing lost, nothing twice: a delivery is marked sent right after Telegram accepted it, and
 "send + record" runs in its own task, so stopping the pump (cancelling it) in the middle of a
@@ -563,6 +564,9 @@ class OutboxPump:
             outcome = Transient(f"{type(error).__name__}: {error}")
         # If this task itself is cancelled during the send (the event loop shutting down), the
         # delivery keeps its lease and is sent again after it: the documented window.
+        if isinstance(outcome, RetryAfter):
+            # Once, not on each try to record it: the tokens go back once.
+            await self._budget.refused(delivery, outcome, self._clock.now().timestamp())
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             try:
                 await self._record(delivery, outcome)
@@ -585,7 +589,6 @@ class OutboxPump:
             # last_error stays: a message sent after a 429 or a retry still shows it had one.
             values = {"state": SENT, "sent_message_id": outcome.message_id, "sent_at": now}
         elif isinstance(outcome, RetryAfter):
-            await self._budget.refused(delivery, outcome, now.timestamp())
             values = {
                 "next_attempt_at": now + timedelta(seconds=outcome.seconds),
                 "last_error": f"flood control: retry after {outcome.seconds:g} s",
