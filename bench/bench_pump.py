@@ -13,6 +13,14 @@ the next `--storm` sends with 429 "retry after `--retry-after`".
 Reports delivered, lost (chats with no message), duplicates (messages beyond one per chat),
 wall time and the delivered rate against Telegram's 30 messages/s ceiling.
 Run: `.venv/bin/python bench/bench_pump.py` (about two minutes).
+
+Several instances (issue 15): `--instances 2` runs two pumps as two instances would (each its
+own container, bot and pump, on the one database); with `--redis URL` they share the send
+budget through Redis (under a key prefix of this run's own), without it each paces itself as
+before. Also reported: the sending calls that reached the emulator, the 429s it answered, the
+budget's Redis round trips per message and the process's CPU per message (pumps, emulator and
+all, in this one process). `--no-flood-limits` turns the emulator's limits off, so the rate
+shown is the pumps' own pace.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import asyncio
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -31,11 +40,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.container import build_container  # noqa: E402
-from bot.pumps import build_pump  # noqa: E402
+from bot.pumps import build_pump, send_budget  # noqa: E402
 from bot.sandbox.emulator import TelegramEmulator  # noqa: E402
-from bot.sandbox.limits import FloodLimits  # noqa: E402
+from bot.sandbox.limits import FloodControl, FloodLimits, FloodWait  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.telegram import build_bot  # noqa: E402
+from services.messaging.notifications.shared_budget import RedisBudget  # noqa: E402
 from services.orders.actors import ActorRef, Channel  # noqa: E402
 from services.orders.drafts import BuyerDraft, ItemDraft, OrderDraft  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -52,17 +62,70 @@ def bot_messages(emulator: TelegramEmulator, chat_ids: list[int]) -> Counter:
     )
 
 
-async def run(chats: int, storm: int, storm_every: int, retry_after: int) -> int:
+class CountedRedisBudget(RedisBudget):
+    """The shared budget, its calls to Redis counted (a call while Redis is away counts too)."""
+
+    round_trips = 0
+
+    async def acquire(self, waiting, now):
+        CountedRedisBudget.round_trips += 1
+        return await super().acquire(waiting, now)
+
+    async def refused(self, delivery, outcome, now):
+        CountedRedisBudget.round_trips += 1
+        return await super().refused(delivery, outcome, now)
+
+    async def pauses(self, now):
+        CountedRedisBudget.round_trips += 1
+        return await super().pauses(now)
+
+
+class CountedFlood(FloodControl):
+    """The emulator's flood control, counting the sending calls and the 429s."""
+
+    calls = refused = 0
+
+    def check(self, chat_id: int, private: bool) -> None:
+        CountedFlood.calls += 1
+        try:
+            super().check(chat_id, private)
+        except FloodWait:
+            CountedFlood.refused += 1
+            raise
+
+
+def shared_budget(redis_url: str | None, prefix: str) -> RedisBudget | None:
+    budget = send_budget(redis_url, None, prefix=prefix)
+    if budget is None:
+        return None
+    assert isinstance(budget, RedisBudget)
+    return CountedRedisBudget(budget._client, budget.limits, prefix=prefix)
+
+
+async def run(
+    chats: int,
+    storm: int,
+    storm_every: int,
+    retry_after: int,
+    instances: int = 1,
+    redis_url: str | None = None,
+    flood_limits: bool = True,
+) -> int:
     folder = Path(tempfile.mkdtemp(prefix="shopbot-bench-"))
     url = f"sqlite+aiosqlite:///{folder}/bench.db"
     await asyncio.to_thread(upgrade, url)
-    emulator = TelegramEmulator(flood=FloodLimits())  # Telegram's limits, real time
+    # Telegram's limits, real time
+    emulator = TelegramEmulator(flood=FloodLimits() if flood_limits else FloodLimits.off())
+    emulator.flood.__class__ = CountedFlood  # counted where the emulator (and its context) holds it
     await emulator.start()
     settings = Settings(
         _env_file=None, bot_token=TOKEN, telegram_api_url=emulator.url, database_url=url
     )
-    container = build_container(settings)
-    bot = build_bot(TOKEN, emulator.url, wait_out_floods=False)
+    # One container and bot per instance, as two processes would have.
+    containers = [build_container(settings) for _ in range(instances)]
+    bots = [build_bot(TOKEN, emulator.url, wait_out_floods=False) for _ in range(instances)]
+    container = containers[0]
+    prefix = f"bench-send-budget:{uuid.uuid4().hex}"
     try:
         print(f"setting up {chats} buyers and orders ...", flush=True)
         shop = (
@@ -96,10 +159,13 @@ async def run(chats: int, storm: int, storm_every: int, retry_after: int) -> int
         print(f"{waiting} messages in the outbox; pumping", flush=True)
 
         chat_ids = [p.id for p in people]
-        pump = build_pump(container, bot)
+        pumps = [
+            build_pump(c, b, budget=shared_budget(redis_url, prefix))
+            for c, b in zip(containers, bots, strict=True)
+        ]
         stop = asyncio.Event()
-        started = time.monotonic()
-        pumping = asyncio.create_task(pump.run(stop))
+        started, cpu_started = time.monotonic(), time.process_time()
+        pumping = asyncio.gather(*(pump.run(stop) for pump in pumps))
         storms = 0
         next_storm = storm_every
         last_change, delivered = started, 0
@@ -115,7 +181,7 @@ async def run(chats: int, storm: int, storm_every: int, retry_after: int) -> int
                 next_storm += storm_every
             if delivered == chats or time.monotonic() - last_change > 60:
                 break
-        finished = last_change
+        finished, cpu = last_change, time.process_time() - cpu_started
         stop.set()
         await asyncio.wait_for(pumping, 30)
         counts = bot_messages(emulator, chat_ids)
@@ -134,10 +200,19 @@ async def run(chats: int, storm: int, storm_every: int, retry_after: int) -> int
         print(f"delivered: {delivered}, lost: {lost}, duplicates: {duplicates}")
         print(f"deliveries: {Counter(r.state for r in rows)}; met a 429: {flood_met}")
         print(f"wall: {wall:.1f} s, rate: {rate:.1f}/s = {100 * rate / CEILING:.1f}% of 30/s")
+        budget = f"shared in Redis ({redis_url})" if redis_url else "each its own"
+        print(
+            f"instances: {instances}, budget: {budget}; sending calls: {CountedFlood.calls} "
+            f"({CountedFlood.calls / wall:.1f}/s), 429s: {CountedFlood.refused}; "
+            f"Redis round trips/message: {CountedRedisBudget.round_trips / max(1, delivered):.2f}; "
+            f"CPU: {1000 * cpu / max(1, delivered):.2f} ms/message"
+        )
         return 0 if lost == 0 and duplicates == 0 else 1
     finally:
-        await bot.session.close()
-        await container.close()
+        for each in bots:
+            await each.session.close()
+        for each in containers:
+            await each.close()
         await emulator.stop()
 
 
@@ -147,8 +222,21 @@ def main() -> int:
     parser.add_argument("--storm", type=int, default=20, help="sends answered 429 per storm")
     parser.add_argument("--storm-every", type=int, default=500, help="messages between storms")
     parser.add_argument("--retry-after", type=int, default=2)
+    parser.add_argument("--instances", type=int, default=1, help="pumps, as instances")
+    parser.add_argument("--redis", help="share the send budget through this Redis")
+    parser.add_argument("--no-flood-limits", dest="flood_limits", action="store_false")
     args = parser.parse_args()
-    return asyncio.run(run(args.chats, args.storm, args.storm_every, args.retry_after))
+    return asyncio.run(
+        run(
+            args.chats,
+            args.storm,
+            args.storm_every,
+            args.retry_after,
+            args.instances,
+            args.redis,
+            args.flood_limits,
+        )
+    )
 
 
 if __name__ == "__main__":

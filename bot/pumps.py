@@ -15,7 +15,9 @@ from bot.i18n import build_i18n
 from bot.outbound import AiohttpTransport
 from handlers.telegram.notifier import TelegramSender
 from services.messaging.notifications.content import NoticeReader
-from services.messaging.notifications.pump import OutboxPump, RateLimits
+from services.messaging.notifications.pump import OutboxPump, RateLimits, SendBudget
+from services.messaging.notifications.shared_budget import PREFIX as BUDGET_PREFIX
+from services.messaging.notifications.shared_budget import RedisBudget
 from services.messaging.webhooks.pump import MAX_ATTEMPTS, WebhookPump
 from services.payments.refund_pump import RefundPump
 from services.payments.yookassa import YooKassaClient
@@ -28,10 +30,13 @@ def build_pump(
     *,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     limits: RateLimits | None = None,
+    budget: SendBudget | None = None,
     **options: Any,
 ) -> OutboxPump:
     """The pump sending the outbox's Telegram notifications through `bot` (one built with
-    `wait_out_floods=False`, so a 429 comes back to the pump)."""
+    `wait_out_floods=False`, so a 429 comes back to the pump). With REDIS_URL its pace is
+    shared by every instance (30/s in all for the bot, not per process); `budget` replaces
+    the one the settings give."""
     sender = TelegramSender(
         bot,
         dialog=container.dialog,
@@ -48,9 +53,34 @@ def build_pump(
         sender,
         sleep=sleep,
         limits=limits,
+        budget=budget or send_budget(container.settings.redis_url, limits),
         workflows=container.workflows,
         **options,
     )
+
+
+def send_budget(
+    redis_url: str | None, limits: RateLimits | None, *, prefix: str = BUDGET_PREFIX
+) -> SendBudget | None:
+    """The Telegram send budget in Redis when REDIS_URL is set; None (this process's own)
+    without it, or when pacing is off (nothing to share)."""
+    limits = limits or RateLimits()
+    if not redis_url or limits == RateLimits.off():
+        return None
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    # Short timeouts and one quick retry (a pooled connection Redis closed on restart):
+    # a Redis that is away must cost a send a second at most, not seconds of backoff; the
+    # budget then paces this instance alone until Redis answers again.
+    client = Redis.from_url(
+        redis_url,
+        socket_timeout=1.0,
+        socket_connect_timeout=1.0,
+        retry=Retry(NoBackoff(), 1),
+    )
+    return RedisBudget(client, limits, prefix=prefix)
 
 
 def build_webhook_pump(

@@ -12,7 +12,8 @@ One pass (`run_once`):
 3. Send, paced by token buckets on the injected clock (30/s in all, 1/s per private chat,
    20/min per group: below Telegram's limits, so a burst is paced rather than refused), a few
    chats at a time and never two messages to one chat at once. Each outcome is recorded in
-   its own short transaction right after the send returns.
+   its own short transaction right after the send returns. The limits are the bot's, not the
+   process's: with several instances the buckets live in Redis (shared_budget.py).
 
 Nothing lost, nothing twice: a delivery is marked sent right after Telegram accepted it, and
 "send + record" runs in its own task, so stopping the pump (cancelling it) in the middle of a
@@ -35,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -196,25 +197,39 @@ class Pacer:
             self._paused.get(delivery.chat_id, 0.0) - now,
             self._global(now).wait(now),
         )
-        if _counted(delivery):
+        if counted(delivery):
             wait = max(wait, self._chat(delivery.chat_id, now).wait(now))
         return wait
 
     def take(self, delivery: Outgoing, now: float) -> None:
         self._global(now).take(now)
-        if _counted(delivery):
+        if counted(delivery):
             self._chat(delivery.chat_id, now).take(now)
 
     def refused(self, delivery: Outgoing, outcome: RetryAfter, now: float) -> None:
         """Telegram refused the message: it used none of the quota, and the chat waits."""
         self._global(now).give_back(now)
-        if _counted(delivery):
+        if counted(delivery):
             self._chat(delivery.chat_id, now).give_back(now)
         until = now + outcome.seconds
         if outcome.everywhere:
             self._all_paused_until = max(self._all_paused_until, until)
         else:
             self._paused[delivery.chat_id] = max(self._paused.get(delivery.chat_id, 0.0), until)
+
+    def acquire(self, waiting: Sequence[Outgoing], now: float) -> tuple[int | None, float]:
+        """The first of `waiting` that may go now, its budget taken; or the seconds to wait."""
+        wait, index = min(
+            (self.wait(delivery, now), index) for index, delivery in enumerate(waiting)
+        )
+        if wait > 0:
+            return None, wait
+        self.take(waiting[index], now)
+        return index, 0.0
+
+    def pauses(self, now: float) -> Pauses:
+        chats = {chat: self._paused[chat] for chat in self.paused_chats(now)}
+        return Pauses(self._all_paused_until if self.all_paused(now) else 0.0, chats)
 
     def paused_chats(self, now: float) -> list[int]:
         for chat in [c for c, until in self._paused.items() if until <= now]:
@@ -250,7 +265,56 @@ class Pacer:
         return bucket
 
 
-def _counted(delivery: Outgoing) -> bool:
+@dataclass(frozen=True)
+class Pauses:
+    """Flood control in force: every chat waits until `everywhere` (a time in seconds, 0 when
+    none), and these chats until their own."""
+
+    everywhere: float = 0.0
+    chats: dict[int, float] = field(default_factory=dict)
+
+    def next_resume(self, now: float) -> float | None:
+        """Seconds until the earliest pause lifts, if any is on."""
+        ends = [u for u in [self.everywhere, *self.chats.values()] if u > now]
+        return min(ends) - now if ends else None
+
+
+class SendBudget(Protocol):
+    """The pump's pace: this process's Pacer, or one every instance shares (REDIS_URL set,
+    services/messaging/notifications/shared_budget.py)."""
+
+    async def acquire(self, waiting: Sequence[Outgoing], now: float) -> tuple[int | None, float]:
+        """Take the budget of the first of `waiting` that may go now and give its index; or
+        None and the seconds until one may."""
+        ...
+
+    async def refused(self, delivery: Outgoing, outcome: RetryAfter, now: float) -> None: ...
+
+    async def pauses(self, now: float) -> Pauses: ...
+
+    async def close(self) -> None: ...
+
+
+class LocalBudget:
+    """One instance's budget: the Pacer in this process."""
+
+    def __init__(self, limits: RateLimits):
+        self.pacer = Pacer(limits)
+
+    async def acquire(self, waiting: Sequence[Outgoing], now: float) -> tuple[int | None, float]:
+        return self.pacer.acquire(waiting, now)
+
+    async def refused(self, delivery: Outgoing, outcome: RetryAfter, now: float) -> None:
+        self.pacer.refused(delivery, outcome, now)
+
+    async def pauses(self, now: float) -> Pauses:
+        return self.pacer.pauses(now)
+
+    async def close(self) -> None:
+        return None
+
+
+def counted(delivery: Outgoing) -> bool:
     # Telegram's per-chat limits are on messages sent; editing a card in place is not one.
     return delivery.kind != EDIT_CARD
 
@@ -272,6 +336,7 @@ class OutboxPump:
         *,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         limits: RateLimits | None = None,
+        budget: SendBudget | None = None,
         workflows: WorkflowStore | None = None,
         batch: int = 100,
         in_flight: int = 4,
@@ -279,12 +344,13 @@ class OutboxPump:
         lease: timedelta = LEASE,
     ):
         """`sleep` waits on the same time as `clock` (tests pass one that moves a FrozenClock);
-        `idle` is how often `run` looks for new rows when nothing is due."""
+        `idle` is how often `run` looks for new rows when nothing is due; `budget` paces the
+        sends (default: `limits` in this process alone)."""
         self._sessions = sessions
         self._clock = clock
         self._sender = sender
         self._sleep = sleep
-        self._pacer = Pacer(limits or RateLimits())
+        self._budget: SendBudget = budget or LocalBudget(limits or RateLimits())
         self._workflows = workflows or WorkflowStore()
         self._batch = batch
         self._max_in_flight = in_flight
@@ -296,16 +362,19 @@ class OutboxPump:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; between passes, wait for what is due next."""
-        while not stop.is_set():
-            try:
-                if await self.run_once(self._batch):
-                    continue
-                wait = await self._idle_wait()
-            except Exception:
-                # The database away for a moment: log, wait, go on; nothing is lost.
-                log.exception("notification pump pass failed")
-                wait = self._idle
-            await self._wait(stop, wait)
+        try:
+            while not stop.is_set():
+                try:
+                    if await self.run_once(self._batch):
+                        continue
+                    wait = await self._idle_wait()
+                except Exception:
+                    # The database away for a moment: log, wait, go on; nothing is lost.
+                    log.exception("notification pump pass failed")
+                    wait = self._idle
+                await self._wait(stop, wait)
+        finally:
+            await self._budget.close()
 
     async def run_once(self, max_items: int = 100) -> int:
         """One pass: expand due outbox rows, then send due deliveries (one per chat).
@@ -337,7 +406,8 @@ class OutboxPump:
         due = await self.next_due()
         if due is not None and due > now:
             waits.append((due - now).total_seconds())
-        resume = self._pacer.next_resume(now.timestamp())
+        seconds = now.timestamp()
+        resume = (await self._budget.pauses(seconds)).next_resume(seconds)
         if resume is not None:
             waits.append(resume)
         return max(0.001, min(waits))
@@ -398,9 +468,10 @@ class OutboxPump:
     async def _claim(self, max_items: int) -> list[Outgoing]:
         now = self._clock.now()
         seconds = now.timestamp()
-        if self._pacer.all_paused(seconds):
+        pauses = await self._budget.pauses(seconds)
+        if pauses.everywhere > seconds:
             return []
-        paused = self._pacer.paused_chats(seconds)
+        paused = list(pauses.chats)
         due = and_(Delivery.state == PENDING, Delivery.next_attempt_at <= now)
         # Each chat's first pending delivery (its head), claimed only when it is due: while
         # the head is leased (another pump is sending it) or waits out a retry or flood
@@ -460,19 +531,16 @@ class OutboxPump:
         in_flight: set[asyncio.Task] = set()
         try:
             while waiting:
+                # A free slot first, then the budget: what is taken is sent at once.
+                while len(in_flight) >= self._max_in_flight:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 now = self._clock.now().timestamp()
-                wait, index = min(
-                    (self._pacer.wait(delivery, now), index)
-                    for index, delivery in enumerate(waiting)
-                )
-                if wait > 0:
+                index, wait = await self._budget.acquire(waiting, now)
+                if index is None:
                     # At least a millisecond: a clock in microseconds would not move for less.
                     await self._sleep(max(wait, 0.001))
                     continue
-                while len(in_flight) >= self._max_in_flight:
-                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 delivery = waiting.pop(index)
-                self._pacer.take(delivery, now)
                 task = asyncio.create_task(self._send_and_record(delivery))
                 for tasks in (in_flight, self._tasks):
                     tasks.add(task)
@@ -496,6 +564,9 @@ class OutboxPump:
             outcome = Transient(f"{type(error).__name__}: {error}")
         # If this task itself is cancelled during the send (the event loop shutting down), the
         # delivery keeps its lease and is sent again after it: the documented window.
+        if isinstance(outcome, RetryAfter):
+            # Once, not on each try to record it: the tokens go back once.
+            await self._budget.refused(delivery, outcome, self._clock.now().timestamp())
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             try:
                 await self._record(delivery, outcome)
@@ -518,7 +589,6 @@ class OutboxPump:
             # last_error stays: a message sent after a 429 or a retry still shows it had one.
             values = {"state": SENT, "sent_message_id": outcome.message_id, "sent_at": now}
         elif isinstance(outcome, RetryAfter):
-            self._pacer.refused(delivery, outcome, now.timestamp())
             values = {
                 "next_attempt_at": now + timedelta(seconds=outcome.seconds),
                 "last_error": f"flood control: retry after {outcome.seconds:g} s",
