@@ -212,3 +212,37 @@ async def test_cancelling_gives_back_what_is_owed_and_drops_what_the_buyer_owed(
             order.id, ActorRef.system(Channel.PAYMENT), 100, reference="p-2"
         )
     assert refused.value.code is Problem.ORDER_CLOSED
+
+
+async def test_a_split_off_order_paid_later_counts_as_paid_once(services):
+    # given a 150.00 order paid 50.00 by a provider, whose 50.00 then went with B to a
+    # split-off order, so the rest (A, 2 x 50.00) is paid in part and holds nothing
+    shop = await make_shop(services, "marketplace")
+    order = await make_order(
+        services, shop, item("A", quantity=2, price=5_000), item("B", price=5_000), delivery_cost=0
+    )
+    manager = ActorRef.user(shop.manager.id)
+    provider = ActorRef.system(Channel.PAYMENT)
+    await services.orders.apply(order.id, manager, "confirm")
+    await services.orders.record_payment(order.id, provider, 5_000, reference="p-1")
+    lines = {line.sku: line for line in (await services.orders.view(order.id, manager)).order.items}
+    _, with_b = await services.orders.split(
+        order.id, manager, move={lines["B"].id: 1}, reason="different_warehouses"
+    )
+    assert (await load_order(services, with_b.id)).balance_due == 0
+
+    # when one A is split off too (no money comes along: the buyer owes all of it)
+    _, with_a = await services.orders.split(
+        order.id, manager, move={lines["A"].id: 1}, reason="different_warehouses"
+    )
+    assert (await load_order(services, with_a.id)).balance_due == 5_000
+    # and the buyer pays that order in full
+    await services.orders.record_payment(with_a.id, provider, 5_000, reference="p-2")
+
+    # then it is paid once: the workflow's "paid" does not pay it again
+    await services.orders.apply(with_a.id, ActorRef.user(shop.accountant.id), "mark_paid")
+    with_a = await load_order(services, with_a.id)
+    assert (with_a.amount_paid, with_a.balance_due) == (5_000, 0)
+    held = balances(await entries(services, with_a.id))
+    assert held.get("refund_due", 0) == 0
+    assert held["reserved"] + held.get("fee_reserved", 0) == 5_000

@@ -19,6 +19,10 @@ from services.money.ledger.accounts import HELD, Account, Kind
 from storage.models import LedgerEntry, Order, OrderEvent
 
 _HELD = frozenset(str(account) for account in HELD)
+# Where the buyer's money comes from into an order: new money, or money settling what the
+# buyer owed (an order split off with nothing brought along owes its whole total, so its
+# payment moves only from `amount_due`).
+_INCOMING = frozenset({str(Account.BUYER_PAYMENTS), str(Account.AMOUNT_DUE)})
 _CREDIT_KINDS = frozenset({Kind.CREDIT_INCOME, Kind.CREDIT_DELIVERY, Kind.EARN_FEE})
 
 
@@ -52,7 +56,7 @@ class OrderBook:
         self.by_kind[entry.kind] += entry.amount
         self.balances[entry.debit_account] += entry.amount
         self.balances[entry.credit_account] -= entry.amount
-        if entry.credit_account == Account.BUYER_PAYMENTS and entry.debit_account in _HELD:
+        if entry.credit_account in _INCOMING and entry.debit_account in _HELD:
             self.received = True
         if entry.kind == Kind.RETURN_INCOME and entry.order_item_id is not None:
             self.returned[entry.order_item_id] += entry.quantity or 0
