@@ -22,13 +22,22 @@ Reading the figures:
   milliseconds (epoll), so that much is the measuring, not the code.
 - Cost: one task step per wake-up, about 200 a second, tens of microseconds of CPU each:
   well under 1% of a core (`python bench/loop_lag.py` measures it on this machine).
+
+With `SHOPBOT_BENCH_STALLS=1` each probe also runs bench/loop_stalls.py beside it and prints,
+when it stops, the stacks that held the loop for longer than 20 ms (to stderr).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from dataclasses import dataclass
+
+if __package__ in (None, ""):  # run as a script: the checkout holds `bench`
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+
+from bench import loop_stalls
 
 TARGET_P99_MS = 20.0  # issue 15: event-loop lag p99 during every bench
 PERIOD = 0.005  # seconds between wake-ups
@@ -95,6 +104,7 @@ class LagProbe:
         self._task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._due = 0.0  # loop time of the pending wake-up
+        self._stalls: loop_stalls.StallSampler | None = None
 
     @property
     def running(self) -> bool:
@@ -107,6 +117,9 @@ class LagProbe:
         self._loop = asyncio.get_running_loop()
         self._due = self._loop.time() + self.period
         self._task = self._loop.create_task(self._watch(), name="loop-lag-probe")
+        if loop_stalls.enabled():
+            self._stalls = loop_stalls.StallSampler()
+            await self._stalls.start()
         # Let the task reach its first sleep now, so that a block right after start() is seen.
         await asyncio.sleep(0)
 
@@ -135,6 +148,11 @@ class LagProbe:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise
+        finally:
+            stalls, self._stalls = self._stalls, None
+            if stalls is not None:
+                await stalls.stop()
+                print(stalls.summary(), file=sys.stderr, flush=True)
         return self.report()
 
     def report(self) -> LagReport:
