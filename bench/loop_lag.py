@@ -18,6 +18,12 @@ Reading the figures:
   longest single stall. Both are what another task on that loop would have waited.
 - A wake-up still due when the block ends counts as late by then, so a stall just before
   the context exits is not missed.
+- Late by whom? At each wake-up the probe also reads its thread's CPU clock
+  (`time.thread_time`, the loop thread's, since the probe runs on it). For the wake-ups
+  later than 20 ms it reports the share of their intervals the loop's thread was on the CPU:
+  near 100%, code on the loop held it (a blocking call, a long stretch between awaits, a
+  garbage collection); low, the thread was runnable but not running (the machine's other
+  load, or another thread holding the GIL), which no change to the code on the loop fixes.
 - An idle loop shows up to ~1 ms: the selector's timeout is rounded up to whole
   milliseconds (epoll), so that much is the measuring, not the code.
 - Cost: one task step per wake-up, about 200 a second, tens of microseconds of CPU each:
@@ -49,6 +55,8 @@ class LagReport:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    late: int = 0  # wake-ups later than the target
+    late_cpu_share: float | None = None  # the loop thread's CPU / wall over their intervals
 
     @property
     def met(self) -> bool:
@@ -61,10 +69,15 @@ class LagReport:
     def line(self, what: str = "") -> str:
         where = f" during {what}" if what else ""
         verdict = "meets" if self.met else "misses"
+        late = ""
+        if self.late:
+            late = f"; {self.late} wake-ups later than {TARGET_P99_MS:g} ms"
+            if self.late_cpu_share is not None:
+                late += f", the loop's thread on CPU {self.late_cpu_share:.0%} of their time"
         return (
             f"event-loop lag{where}: p50 {self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms, "
             f"max {self.max_ms:.1f} ms over {self.samples} wake-ups "
-            f"({verdict} p99 <= {TARGET_P99_MS:g} ms)"
+            f"({verdict} p99 <= {TARGET_P99_MS:g} ms){late}"
         )
 
     def as_dict(self) -> dict[str, float]:
@@ -73,11 +86,20 @@ class LagReport:
             "p50_ms": self.p50_ms,
             "p99_ms": self.p99_ms,
             "max_ms": self.max_ms,
+            "late": self.late,
+            "late_cpu_share": self.late_cpu_share,
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> LagReport:
-        return cls(int(data["samples"]), data["p50_ms"], data["p99_ms"], data["max_ms"])
+        return cls(
+            int(data["samples"]),
+            data["p50_ms"],
+            data["p99_ms"],
+            data["max_ms"],
+            int(data.get("late", 0)),
+            data.get("late_cpu_share"),
+        )
 
     @classmethod
     def worst(cls, reports: list[LagReport]) -> LagReport:
@@ -87,6 +109,8 @@ class LagReport:
             max(r.p50_ms for r in reports),
             max(r.p99_ms for r in reports),
             max(r.max_ms for r in reports),
+            sum(r.late for r in reports),
+            max((r.late_cpu_share for r in reports if r.late_cpu_share is not None), default=None),
         )
 
 
@@ -105,6 +129,9 @@ class LagProbe:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._due = 0.0  # loop time of the pending wake-up
         self._stalls: loop_stalls.StallSampler | None = None
+        # The intervals that ended in a late wake-up: wall and the loop thread's CPU.
+        self._late_wall = self._late_cpu = 0.0
+        self._since = self._since_cpu = 0.0  # loop time and thread CPU at the last wake-up
 
     @property
     def running(self) -> bool:
@@ -114,8 +141,10 @@ class LagProbe:
         if self._task is not None:
             raise RuntimeError("the probe is already running")
         self.lags = []
+        self._late_wall = self._late_cpu = 0.0
         self._loop = asyncio.get_running_loop()
-        self._due = self._loop.time() + self.period
+        self._since, self._since_cpu = self._loop.time(), time.thread_time()
+        self._due = self._since + self.period
         self._task = self._loop.create_task(self._watch(), name="loop-lag-probe")
         if loop_stalls.enabled():
             self._stalls = loop_stalls.StallSampler()
@@ -129,17 +158,25 @@ class LagProbe:
         while True:
             await asyncio.sleep(max(0.0, self._due - loop.time()))
             now = loop.time()
-            self.lags.append(max(0.0, now - self._due))
+            self._record(now, now - self._due)
             self._due = now + self.period
+
+    def _record(self, now: float, lag: float) -> None:
+        self.lags.append(max(0.0, lag))
+        cpu = time.thread_time()
+        if lag * 1000 > TARGET_P99_MS:
+            self._late_wall += now - self._since
+            self._late_cpu += cpu - self._since_cpu
+        self._since, self._since_cpu = now, cpu
 
     async def stop(self) -> LagReport:
         task, self._task = self._task, None
         if task is None:
             raise RuntimeError("the probe is not running")
         assert self._loop is not None
-        overdue = self._loop.time() - self._due
-        if overdue > 0:  # the loop was busy when the wake-up fell due, and still is
-            self.lags.append(overdue)
+        now = self._loop.time()
+        if now > self._due:  # the loop was busy when the wake-up fell due, and still is
+            self._record(now, now - self._due)
         task.cancel()
         try:
             await task
@@ -164,6 +201,8 @@ class LagProbe:
             _percentile(ordered, 0.50) * 1000,
             _percentile(ordered, 0.99) * 1000,
             ordered[-1] * 1000,
+            sum(1 for lag in ordered if lag * 1000 > TARGET_P99_MS),
+            self._late_cpu / self._late_wall if self._late_wall > 0 else None,
         )
 
 

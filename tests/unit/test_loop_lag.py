@@ -21,6 +21,13 @@ def block_the_loop(seconds: float) -> None:
     time.sleep(seconds)
 
 
+def spin_the_loop(seconds: float) -> None:
+    """A synchronous stretch of work on the loop's thread: CPU, not waiting."""
+    ends = time.thread_time() + seconds
+    while time.thread_time() < ends:
+        pass
+
+
 async def test_a_blocking_call_on_the_loop_shows_up_as_lag():
     # given a probe on the running loop
     async with LoopLag() as lag:
@@ -69,8 +76,8 @@ async def test_percentiles_come_from_the_recorded_wake_ups():
     # when it reports
     report = probe.report()
 
-    # then p50, p99 and max are those samples, in milliseconds
-    assert report == LagReport(100, 1.0, 500.0, 500.0)
+    # then p50, p99 and max are those samples, in milliseconds, two of them late
+    assert report == LagReport(100, 1.0, 500.0, 500.0, late=2)
     assert not report.met
     assert report.cells() == "500.0 / 500.0"
     assert LagReport.from_dict(report.as_dict()) == report
@@ -103,6 +110,25 @@ async def test_the_probe_stops_when_the_measured_code_raises():
             await asyncio.sleep(0.01)
             raise ValueError("the code under test failed")
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "loop-lag-probe"]
+
+
+async def test_late_wake_ups_say_whether_the_loop_thread_was_busy():
+    # given a probe over a loop that computes for 100 ms, then one that sleeps 100 ms
+    async with LoopLag() as computing:
+        await asyncio.sleep(0.01)
+        spin_the_loop(0.1)
+        await asyncio.sleep(0.01)
+    async with LoopLag() as sleeping:
+        await asyncio.sleep(0.01)
+        block_the_loop(0.1)
+        await asyncio.sleep(0.01)
+
+    # then both are late, and only the first held the CPU while late; CPU can only fall
+    # short of wall time (a loaded machine lowers the first share, never raises the second)
+    busy, idle = computing.report(), sleeping.report()
+    assert busy.late >= 1 and idle.late >= 1
+    assert idle.late_cpu_share is not None and idle.late_cpu_share < 0.5
+    assert busy.late_cpu_share is not None and busy.late_cpu_share > idle.late_cpu_share
 
 
 def test_no_samples_report_zeros_and_do_not_meet_the_target():
