@@ -2,6 +2,11 @@
 
 `.venv/bin/python bench/api_server.py --database-url URL --port 8090`: builds the container
 as the bot does and serves `build_web_app` with the API mounted at /api until killed.
+
+For the event loop's lag (bench/loop_lag.py) on the server's own loop, over the client's
+timed part only, it also mounts a bench-only control at /bench: `POST /bench/lag/start`
+starts the probe, `POST /bench/lag/stop` stops it and answers its figures as JSON
+(samples, p50_ms, p99_ms, max_ms). Nothing of it is in the bot's own web server.
 """
 
 from __future__ import annotations
@@ -13,9 +18,12 @@ import signal
 import sys
 from pathlib import Path
 
+from aiohttp import web
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.loop_lag import LagProbe  # noqa: E402
 from bot.container import build_container  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.web import (  # noqa: E402
@@ -26,6 +34,26 @@ from bot.web import (  # noqa: E402
 from services.messaging.email.links import LinkSigner  # noqa: E402
 
 SECRET = "bench-secret"
+
+
+def lag_control() -> web.Application:
+    """The lag probe started and stopped by the bench's client, on this server's loop."""
+    probe = LagProbe()
+
+    async def start(_request: web.Request) -> web.Response:
+        if probe.running:
+            await probe.stop()
+        await probe.start()
+        return web.json_response({"started": True})
+
+    async def stop(_request: web.Request) -> web.Response:
+        if not probe.running:
+            return web.json_response({"error": "not started"}, status=409)
+        return web.json_response((await probe.stop()).as_dict())
+
+    app = web.Application()
+    app.add_routes([web.post("/lag/start", start), web.post("/lag/stop", stop)])
+    return app
 
 
 async def serve(database_url: str, host: str, port: int, write_queue: bool = True) -> None:
@@ -45,7 +73,10 @@ async def serve(database_url: str, host: str, port: int, write_queue: bool = Tru
         container,
         LinkSigner(SECRET),
         bot_username="bench_bot",
-        subapps={"/api": build_api_app(container, bot_username="bench_bot")},
+        subapps={
+            "/api": build_api_app(container, bot_username="bench_bot"),
+            "/bench": lag_control(),
+        },
     )
     runner = await start_web(app, host, port)
     stop = asyncio.Event()

@@ -8,7 +8,9 @@
    (`document_variables`, which makes the Code 128 and QR images) and timed separately.
 3. End to end as the bot serves the card's "📄 Documents": `DocumentService.for_order` for
    each order and kind, as the manager (access check and order read through OrderService,
-   the shop's template looked up, variables, render).
+   the shop's template looked up, variables, render), with the event loop's lag meanwhile
+   (bench/loop_lag.py: how late a 5 ms timer on the same loop wakes up; issue 15's target
+   p99 <= 20 ms). Step 2 calls the renderer directly, on purpose: it times the render.
 
 Run: `.venv/bin/python bench/bench_documents.py`.
 """
@@ -23,6 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: the checkout holds `bench`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.loop_lag import LoopLag
 from bot.container import build_container
 from bot.settings import Settings
 from services.documents.defaults import KINDS, default_template
@@ -35,7 +41,7 @@ from storage.migrate import upgrade
 from storage.models import Order, Shop
 
 BANK = (
-    "recipient: ООО «Ромашка»\ninn: 7701234567\nkpp: 770101001\n"
+    "recipient: ООО «Ромашка»\ninn: 7707083893\nkpp: 770101001\n"
     "account: 40702810938000012345\nbank_name: ПАО Сбербанк\nbic: 044525225\n"
     "corr_account: 30101810400000000225"
 )
@@ -105,28 +111,16 @@ async def run(orders: int, lines: int) -> int:
                     assert pdf.startswith(b"%PDF-")
         assert isinstance(order, Order)
 
-        # End to end, as the order card's "📄 Documents" serves them.
-        # Meanwhile, how late a 1 ms timer on the event loop wakes up: the loop's lag, what
-        # every other update waits while a document is made.
+        # End to end, as the order card's "📄 Documents" serves them. Meanwhile the event
+        # loop's lag: what every other update waits while a document is made.
         service_times: dict[str, list[float]] = {kind: [] for kind in KINDS}
-        lags: list[float] = []
-        stop = asyncio.Event()
-
-        async def watch_lag() -> None:
-            while not stop.is_set():
-                started = time.perf_counter()
-                await asyncio.sleep(0.001)
-                lags.append(max(time.perf_counter() - started - 0.001, 0.0))
-
-        watcher = asyncio.create_task(watch_lag())
-        for order_id in ids:
-            for kind in KINDS:
-                started = time.perf_counter()
-                document = await documents.for_order(order_id, actor, kind, "ru")
-                service_times[kind].append(time.perf_counter() - started)
-                assert document.pdf.startswith(b"%PDF-")
-        stop.set()
-        await watcher
+        async with LoopLag() as lag:
+            for order_id in ids:
+                for kind in KINDS:
+                    started = time.perf_counter()
+                    document = await documents.for_order(order_id, actor, kind, "ru")
+                    service_times[kind].append(time.perf_counter() - started)
+                    assert document.pdf.startswith(b"%PDF-")
     finally:
         await container.close()
 
@@ -138,11 +132,9 @@ async def run(orders: int, lines: int) -> int:
         print(summary(f"render {kind}", render_times[kind]))
     for kind in KINDS:
         print(summary(f"for_order {kind} (end to end)", service_times[kind]))
-    lags.sort()
-    print(
-        f"\nevent-loop lag during for_order: p50 {statistics.median(lags) * 1000:.1f} ms, "
-        f"p99 {lags[int(0.99 * (len(lags) - 1))] * 1000:.1f} ms, max {lags[-1] * 1000:.1f} ms"
-    )
+    print()
+    print(lag.report().line("for_order"))
+    print("target (issue 15): PDF render <= 50 ms CPU, off the loop")
     return 0
 
 
