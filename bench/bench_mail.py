@@ -151,6 +151,10 @@ async def run(orders: int, invoice_pdf: bool = True) -> int:
         )
         print(f"\naverage size {size / len(rows) / 1024:.1f} KiB; received {len(sink.message_ids)}")
         print(f"duplicates {duplicates}, missing {len(rows) - len(set(sink.message_ids))}")
+        # Documents the render workers made, both steps (issue 15: once per order version).
+        renders = getattr(getattr(container.documents, "_renderer", None), "renders", None)
+        if renders is not None:
+            print(f"invoices rendered by the document workers: {renders}")
         return 0 if sent == len(rows) and duplicates == 0 else 1
     finally:
         await container.close()
