@@ -174,6 +174,10 @@ async def run(orders: int, invoice_pdf: bool = True) -> int:
         )
         print(render_lag.report().line("render + compose"))
         print(send_lag.report().line("the pump"))
+        # Documents the render workers made, both steps (issue 15: once per order version).
+        renders = getattr(getattr(container.documents, "_renderer", None), "renders", None)
+        if renders is not None:
+            print(f"invoices rendered by the document workers: {renders}")
         return 0 if sent == len(rows) and duplicates == 0 else 1
     finally:
         await container.close()

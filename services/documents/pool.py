@@ -14,15 +14,25 @@ loop, so a template that is slow or hungry stalls nothing but its own worker:
 
 Workers start on the first render (a bot that renders nothing starts none), from a
 `forkserver`, so they do not inherit the bot's threads, sockets or event loop.
+
+A document is rendered once however many ask for it (issue 15): the PDFs are kept here, in
+the bot's process, by what the request carries (template, variables, title: everything the
+PDF shows), so an order's invoice made for the buyer's Telegram message is the one attached
+to their e-mail and the one their link opens, whichever worker would have taken each, and
+asking for it again while it is being rendered waits for that render.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import io
 import logging
 import multiprocessing
 import os
+import pickle
 import resource
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -36,6 +46,7 @@ DEFAULT_WORKERS = 2
 DEFAULT_SECONDS = 10.0
 DEFAULT_MEMORY_MB = 512
 STARTUP_SECONDS = 60.0  # a worker's start and warm-up, not counted in any render's time
+PDFS_KEPT = 256  # documents kept in the bot's process (an invoice is 10-40 KB)
 
 
 @dataclass(frozen=True)
@@ -153,6 +164,9 @@ class RenderPool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._workers: set[_Worker] = set()
         self._closed = False
+        self._pdfs: OrderedDict[bytes, bytes] = OrderedDict()  # request's digest -> PDF
+        self._rendering: dict[bytes, asyncio.Future[bytes]] = {}
+        self.renders = 0  # documents rendered by the workers (not the ones found kept)
 
     async def check(self, body: str) -> None:
         await self._run(("check", body, {}, ""))
@@ -160,7 +174,42 @@ class RenderPool:
     async def pdf(
         self, body: str, variables: Mapping[str, Any], *, title: str = "", check: bool = False
     ) -> bytes:
-        return await self._run(("preview" if check else "pdf", body, dict(variables), title))
+        request = ("preview" if check else "pdf", body, dict(variables), title)
+        if check:  # a template being edited: checked and rendered every time
+            return await self._render(request)
+        key = _digest(request)
+        kept = self._pdfs.get(key)
+        if kept is not None:
+            self._pdfs.move_to_end(key)
+            return kept
+        loop = asyncio.get_running_loop()
+        underway = self._rendering.get(key)
+        if underway is not None and underway.get_loop() is loop:
+            try:
+                return await asyncio.shield(underway)
+            except _Abandoned:
+                pass  # the one rendering it was cancelled: render it here
+        mine: asyncio.Future[bytes] = loop.create_future()
+        self._rendering[key] = mine
+        try:
+            pdf = await self._render(request)
+        except BaseException as error:
+            failed = error if isinstance(error, TemplateProblem) else _Abandoned()
+            mine.set_exception(failed)
+            mine.exception()  # retrieved: nobody may be waiting for it
+            raise
+        finally:
+            if self._rendering.get(key) is mine:
+                del self._rendering[key]
+        mine.set_result(pdf)
+        self._pdfs[key] = pdf
+        while len(self._pdfs) > PDFS_KEPT:
+            self._pdfs.popitem(last=False)
+        return pdf
+
+    async def _render(self, request: tuple) -> bytes:
+        self.renders += 1
+        return await self._run(request)
 
     async def close(self) -> None:
         self._closed = True
@@ -231,6 +280,21 @@ class RenderPool:
             asyncio.get_running_loop().run_in_executor(None, dead.kill)
         assert self._idle is not None
         self._idle.put_nowait(worker)
+
+
+class _Abandoned(Exception):
+    """The render others waited for did not finish for a reason of its own (cancelled, a
+    worker lost): each waiter renders the document itself."""
+
+
+def _digest(request: tuple) -> bytes:
+    """What identifies a request's PDF. Pickled without the memo (`fast`), so that equal
+    values give equal bytes however their objects are shared."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.fast = True
+    pickler.dump(request)
+    return hashlib.blake2b(buffer.getvalue(), digest_size=32).digest()
 
 
 _shared: RenderPool | None = None

@@ -35,8 +35,10 @@ from services.refusals import Reason, Refused, invalid
 from services.shops.staff import require_supervisor
 from services.time.clock import Clock
 from services.vocabulary import DEFAULT_LANGUAGE, LANGUAGES
+from services.workflow.definition import Workflow
+from services.workflow.reading import load_workflow
 from storage.database import reading
-from storage.models import DocumentTemplate, Order, Shop
+from storage.models import DocumentTemplate, Order, Shop, WorkflowDefinition
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,9 @@ class DocumentService:
         self._sessions = sessions
         self._clock = clock
         self._orders = orders
+        # Workflow versions never change (services.workflow.store): parsed once, for the
+        # status's title in the invoice sent with the buyer's news.
+        self._workflows: dict[int, Workflow] = {}
         # Renders run in worker processes with hard limits, never on the event loop.
         self._owns_renderer = renderer is not None
         self._renderer = renderer or shared_pool()
@@ -109,8 +114,7 @@ class DocumentService:
             raise Refused(Reason.FORBIDDEN, "this document is for the shop's staff")
         if kind not in offered_kinds(view.shop, view.who.is_staff):
             raise invalid("kind", "the shop has not written its bank details yet")
-        status = view.workflow.status(view.order.status)
-        title = status.title.get(language) or status.title.get(DEFAULT_LANGUAGE) or ""
+        title = status_title(view.workflow, view.order.status, language)
         async with reading(self._sessions) as session:
             body = await _active_body(session, view.shop.id, kind, language)
         return await self._render(view.order, view.shop, kind, language, body, title)
@@ -119,7 +123,8 @@ class DocumentService:
         self, order_id: int, language: str, now: datetime | None = None
     ) -> Document | None:
         """The invoice sent with the buyer's news (the notification pump, e-mail): the order
-        as it is now; None when it is gone."""
+        as it is now; None when it is gone. The same document as the buyer's link gives
+        (`for_order`, the status's title included), so the pool renders it once for all."""
         language = language if language in LANGUAGES else DEFAULT_LANGUAGE
         async with reading(self._sessions) as session:
             order = await session.get(Order, order_id, options=[selectinload(Order.items)])
@@ -127,7 +132,14 @@ class DocumentService:
                 return None
             shop = await session.get(Shop, order.shop_id)
             body = await _active_body(session, shop.id, "invoice", language)
-        return await self._render(order, shop, "invoice", language, body, now=now)
+            workflow = self._workflows.get(order.workflow_id)
+            if workflow is None:
+                definition = await session.get(WorkflowDefinition, order.workflow_id)
+                workflow = load_workflow(definition.body) if definition is not None else None
+                if workflow is not None:
+                    self._workflows[order.workflow_id] = workflow
+        title = status_title(workflow, order.status, language) if workflow is not None else ""
+        return await self._render(order, shop, "invoice", language, body, title, now=now)
 
     async def _render(
         self,
@@ -306,6 +318,16 @@ def parse_bank_details(text: str) -> dict[str, str]:
             raise invalid("bank", f"line {number}: {key} is too long")
         bank[key] = value
     return {key: bank.get(key, "") for key in BANK_KEYS}
+
+
+def status_title(workflow: Workflow, status: str, language: str) -> str:
+    """The status's title in `language` as documents show it; "" for a status the workflow
+    does not know."""
+    try:
+        titles = workflow.status(status).title
+    except KeyError:
+        return ""
+    return titles.get(language) or titles.get(DEFAULT_LANGUAGE) or ""
 
 
 def _check_kind(kind: str, language: str | None = None) -> None:

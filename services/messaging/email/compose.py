@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.utils import format_datetime
+from functools import lru_cache
 
 from services.messaging.email.content import Mail
 from services.messaging.email.formatting import CONTROL, one_line
@@ -206,8 +207,11 @@ def clean_file_name(name: str | None) -> str:
     return name.strip(". ") or "attachment"
 
 
+@lru_cache(maxsize=1024)
 def checked_address(address: str | None, header: str) -> str:
-    """`local@domain`, ASCII, nothing around it; an internationalised domain as IDNA."""
+    """`local@domain`, ASCII, nothing around it; an internationalised domain as IDNA.
+    Kept per address (a refused one raises again each time): the sender's is in every mail,
+    and the standard library's address parser was a third of composing (issue 15)."""
     value = str(address or "").strip()
     problem = _address_problem(value)
     if problem:

@@ -56,13 +56,13 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import joinedload
 
 from services.deliveries.views import link_of
 from services.documents.service import INVOICE_STATUSES, DocumentService
 from services.messaging.email.formatting import money, one_line, phone, when
 from services.messaging.email.invoice import attaches_invoice
 from services.messaging.email.links import DOWNLOAD_INVOICE, LINK_LIFETIME, LinkSigner
+from services.messaging.email.order_read import read_only_engine, read_order
 from services.messaging.email.render import MailRenderer, language_of
 from services.messaging.notifications.recipients import UnknownTopic
 from services.orders.decisions import facts
@@ -156,7 +156,12 @@ class MailContentReader:
         if not public_url.startswith(("https://", "http://")):
             raise ValueError(f"the public URL must start with http(s)://: {public_url!r}")
         self._sessions = sessions
+        # Mails read on a connection of their own that only reads: no session, no write lock.
+        self._reads = read_only_engine(sessions)
         self._workflows = workflows
+        # A workflow version never changes (services.workflow.store): the ones met are kept,
+        # so that a mail needs no session to look its version up.
+        self._known_workflows: dict[int, Workflow] = {}
         self._signer = signer
         self._public_url = public_url
         self._domain = reply_domain
@@ -173,41 +178,34 @@ class MailContentReader:
             raise UnknownTopic(row.topic)
         if row.order_id is None:
             return None
-        async with reading(self._sessions) as session:
-            # The order, its buyer, items and shop in one statement (issue 15): an order has
-            # a handful of items, so their rows repeating the order's columns cost less than
-            # a statement of their own.
-            found = (
-                (
-                    await session.execute(
-                        select(Order, Shop)
-                        .join(Shop, Shop.id == Order.shop_id)
-                        .where(Order.id == row.order_id)
-                        .options(joinedload(Order.items))
+        # The order, its buyer, items and shop in one statement on a read-only connection,
+        # as plain rows (order_read: the ORM's loading was most of a mail's cost).
+        async with self._reads.connect() as connection:
+            found = await read_order(connection, row.order_id)
+        if found is None:
+            return None
+        order, shop = found
+        dialog, files = None, []
+        workflow = self._known_workflows.get(order.workflow_id)
+        if row.topic == "dialog_to_buyer" or workflow is None:
+            async with reading(self._sessions) as session:
+                if row.topic == "dialog_to_buyer":
+                    dialog_id = (row.payload or {}).get("dialog_message_id")
+                    dialog = await session.get(DialogMessage, dialog_id) if dialog_id else None
+                    if dialog is None or dialog.order_id != order.id:
+                        return None
+                    files = list(
+                        await session.scalars(
+                            select(DialogFile)
+                            .where(DialogFile.dialog_message_id == dialog.id)
+                            .order_by(DialogFile.id)
+                        )
                     )
-                )
-                .unique()
-                .one_or_none()
-            )
-            if found is None:
-                return None
-            order, shop = found
-            dialog, files = None, []
-            if row.topic == "dialog_to_buyer":
-                dialog_id = (row.payload or {}).get("dialog_message_id")
-                dialog = await session.get(DialogMessage, dialog_id) if dialog_id else None
-                if dialog is None or dialog.order_id != order.id:
-                    return None
-                files = list(
-                    await session.scalars(
-                        select(DialogFile)
-                        .where(DialogFile.dialog_message_id == dialog.id)
-                        .order_by(DialogFile.id)
-                    )
-                )
-            workflow = await self._workflows.get(session, order.workflow_id)
-            mail = self._mail(row, order, shop, workflow, dialog, files, now)
-            attach = attaches_invoice(shop)
+                if workflow is None:
+                    workflow = await self._workflows.get(session, order.workflow_id)
+                    self._known_workflows[order.workflow_id] = workflow
+        mail = self._mail(row, order, shop, workflow, dialog, files, now)
+        attach = attaches_invoice(shop)
         return await self._with_invoice(row, order, mail, now) if attach else mail
 
     async def _with_invoice(

@@ -38,11 +38,16 @@ def one_line(text: str | None, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+@lru_cache(maxsize=4096)
 def money(amount: int, currency: str, language: str) -> str:
     """19990, "RUB", "ru" -> "199,90 ₽" (minor units, the currency's own decimals).
 
     A language with no sign of its own for the currency (English for roubles) writes its code
-    after the amount, "3,301.00 RUB", not glued in front of it ("RUB3,301.00")."""
+    after the amount, "3,301.00 RUB", not glued in front of it ("RUB3,301.00").
+
+    Kept per (amount, currency, language): a mail shows each of its amounts, and the same
+    prices and totals come back mail after mail (babel's formatting was a fifth of a mail's
+    context, issue 15)."""
     value = Decimal(amount).scaleb(-exponent(currency))
     locale, pattern = _currency_format(currency, LOCALES.get(language, DEFAULT_LOCALE))
     return pattern.apply(value, locale, currency=currency)
