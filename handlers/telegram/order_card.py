@@ -646,9 +646,10 @@ def courier_line(order) -> str:
     return _("When would it suit you for our courier to come?") + "\n"
 
 
-def router() -> Router:
-    router = Router(name=__name__)
-    router.message.register(order_command, Command("order"))
+def buttons() -> Router:
+    """The card's buttons: the update staff send most. Only OrderCB ("o:") data matches them,
+    which no router before them handles, so they are tried first (handlers.telegram)."""
+    router = Router(name=f"{__name__}.buttons")
     router.callback_query.register(
         refresh, OrderCB.filter(F.act.in_({OrderAct.SHOW, OrderAct.ABORT}))
     )
@@ -658,11 +659,18 @@ def router() -> Router:
     router.callback_query.register(
         carrier_chosen, TrackCode.carrier, OrderCB.filter(F.act == OrderAct.CARRIER)
     )
-    router.message.register(carrier_typed, TrackCode.carrier, F.text)
-    router.message.register(track_code_typed, TrackCode.code, F.text)
     router.callback_query.register(ask_comment, OrderCB.filter(F.act == OrderAct.COMMENT))
-    router.message.register(private_comment, Comment.private, F.text)
-    router.message.register(step_comment, Comment.reason, F.text)
     router.callback_query.register(history, OrderCB.filter(F.act == OrderAct.HISTORY))
     router.callback_query.register(call_script, OrderCB.filter(F.act == OrderAct.SCRIPT))
+    return router
+
+
+def router() -> Router:
+    """/order and the card's conversations (track code, comments): after /cancel."""
+    router = Router(name=__name__)
+    router.message.register(order_command, Command("order"))
+    router.message.register(carrier_typed, TrackCode.carrier, F.text)
+    router.message.register(track_code_typed, TrackCode.code, F.text)
+    router.message.register(private_comment, Comment.private, F.text)
+    router.message.register(step_comment, Comment.reason, F.text)
     return router
