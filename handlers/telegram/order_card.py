@@ -94,12 +94,12 @@ def shows_already(message: Message, text: str, markup: InlineKeyboardMarkup | No
     """The message shows exactly this card already (a refresh, a second tap, a stale card
     redrawn by an earlier tap): editing it would change nothing, and Telegram would answer
     "message is not modified". Telegram sends the message with the tap, so nothing is read."""
-    if message.text is None:
-        return False
+    if message.text is None or message.html_text != text:
+        return False  # the commonest case, a tap that changed the order: no keyboards dumped
     mine = markup.model_dump(exclude_none=True) if markup is not None else None
     shown = message.reply_markup
     theirs = shown.model_dump(exclude_none=True) if shown is not None else None
-    return mine == theirs and message.html_text == text
+    return mine == theirs
 
 
 async def open_card(
