@@ -7,7 +7,6 @@ import logging
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
@@ -19,6 +18,7 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from bot.container import Container
 from bot.i18n import build_i18n
 from bot.telegram_responses import pin_response_classes
+from bot.telegram_session import JsonBodySession
 from handlers.telegram import get_routers
 from handlers.telegram.card_memory import CardMemoryMiddleware
 from handlers.telegram.command_menus import set_default_menus
@@ -56,7 +56,7 @@ class WaitOutFloodControl(BaseRequestMiddleware):
 
 def build_bot(token: str, api_url: str, *, wait_out_floods: bool = True) -> Bot:
     pin_response_classes()  # aiogram would rebuild its answer classes on every call
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    session = JsonBodySession(api=TelegramAPIServer.from_base(api_url))
     if wait_out_floods:
         session.middleware(WaitOutFloodControl())
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))

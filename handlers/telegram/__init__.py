@@ -44,13 +44,17 @@ def get_routers() -> list[Router]:
     )
 
     return [
+        # The order card's buttons, the commonest update: no router before them handles
+        # their "o:" data, so trying them first changes nothing but the five routers a tap
+        # went through first (half of its routing, issue 15).
+        order_card.buttons(),
         # /cancel ends any conversation, before any conversation can take it as its input.
         conversation.router(),
         start.router(),  # /start, deep links (staff invites, buyers' order links), /help, the menu
         language.router(),  # /language: each person's own
         buyer.router(),  # the buyer: /my, opening their cards, "How to pay"
         pay.router(),  # the buyer pays in Telegram: the invoice, pre-checkout, the payment
-        order_card.router(),  # the order card: status buttons, reasons, track code, history
+        order_card.router(),  # the order card: /order, the track code and comment conversations
         order_list.router(),  # /orders with filters, search and pages; /queue
         mini_app.router(),  # /table: "📊 Open the table" (the Mini App); /web: a browser sign-in
         order_edit.router(),  # the card's "✏️ Edit": goods, delivery, payment, discounts, split

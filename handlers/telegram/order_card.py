@@ -94,12 +94,12 @@ def shows_already(message: Message, text: str, markup: InlineKeyboardMarkup | No
     """The message shows exactly this card already (a refresh, a second tap, a stale card
     redrawn by an earlier tap): editing it would change nothing, and Telegram would answer
     "message is not modified". Telegram sends the message with the tap, so nothing is read."""
-    if message.text is None:
-        return False
+    if message.text is None or message.html_text != text:
+        return False  # the commonest case, a tap that changed the order: no keyboards dumped
     mine = markup.model_dump(exclude_none=True) if markup is not None else None
     shown = message.reply_markup
     theirs = shown.model_dump(exclude_none=True) if shown is not None else None
-    return mine == theirs and message.html_text == text
+    return mine == theirs
 
 
 async def open_card(
@@ -646,9 +646,10 @@ def courier_line(order) -> str:
     return _("When would it suit you for our courier to come?") + "\n"
 
 
-def router() -> Router:
-    router = Router(name=__name__)
-    router.message.register(order_command, Command("order"))
+def buttons() -> Router:
+    """The card's buttons: the update staff send most. Only OrderCB ("o:") data matches them,
+    which no router before them handles, so they are tried first (handlers.telegram)."""
+    router = Router(name=f"{__name__}.buttons")
     router.callback_query.register(
         refresh, OrderCB.filter(F.act.in_({OrderAct.SHOW, OrderAct.ABORT}))
     )
@@ -658,11 +659,18 @@ def router() -> Router:
     router.callback_query.register(
         carrier_chosen, TrackCode.carrier, OrderCB.filter(F.act == OrderAct.CARRIER)
     )
-    router.message.register(carrier_typed, TrackCode.carrier, F.text)
-    router.message.register(track_code_typed, TrackCode.code, F.text)
     router.callback_query.register(ask_comment, OrderCB.filter(F.act == OrderAct.COMMENT))
-    router.message.register(private_comment, Comment.private, F.text)
-    router.message.register(step_comment, Comment.reason, F.text)
     router.callback_query.register(history, OrderCB.filter(F.act == OrderAct.HISTORY))
     router.callback_query.register(call_script, OrderCB.filter(F.act == OrderAct.SCRIPT))
+    return router
+
+
+def router() -> Router:
+    """/order and the card's conversations (track code, comments): after /cancel."""
+    router = Router(name=__name__)
+    router.message.register(order_command, Command("order"))
+    router.message.register(carrier_typed, TrackCode.carrier, F.text)
+    router.message.register(track_code_typed, TrackCode.code, F.text)
+    router.message.register(private_comment, Comment.private, F.text)
+    router.message.register(step_comment, Comment.reason, F.text)
     return router

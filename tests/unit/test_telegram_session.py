@@ -1,0 +1,94 @@
+"""The bot's Bot API calls go as JSON bodies with what aiogram's form carries; uploads as forms."""
+
+from __future__ import annotations
+
+import json
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.enums import ParseMode
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendDocument
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
+from aiohttp import FormData
+
+from bot.sandbox.emulator import TelegramEmulator
+from bot.telegram import build_bot
+from bot.telegram_session import JsonBodySession
+
+KEYBOARD = InlineKeyboardMarkup(
+    inline_keyboard=[
+        [InlineKeyboardButton(text="Подтвердить", callback_data="o:d:1:confirm::3")],
+        [
+            InlineKeyboardButton(text="📜 История", callback_data="o:h:1:::3"),
+            InlineKeyboardButton(text="Сайт", url="https://example.com/?a=1&b=ü"),
+        ],
+    ]
+)
+
+
+def form_values(form: FormData) -> dict[str, object]:
+    """aiogram's form as values: its JSON strings (keyboards) parsed, the rest as sent."""
+    values = {}
+    for options, _headers, value in form._fields:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value
+        values[options["name"]] = parsed if isinstance(parsed, (dict, list)) else value
+    return values
+
+
+def body_values(payload) -> dict[str, object]:
+    body = json.loads(payload._value.decode())
+    # Scalars as aiogram's form writes them: everything is a string there.
+    return {
+        key: value if isinstance(value, (dict, list, str)) else json.dumps(value)
+        for key, value in body.items()
+    }
+
+
+def test_a_call_without_files_is_one_json_body_with_the_forms_values():
+    # given the bot's default parse mode, a keyboard, Cyrillic text and a false flag
+    bot = Bot("123:x", default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    method = EditMessageText(
+        chat_id=5, message_id=7, text="<b>Заказ №3</b> · «Магазин»", reply_markup=KEYBOARD
+    )
+    answer = AnswerCallbackQuery(callback_query_id="9", text="Готово", show_alert=False)
+    for call in (method, answer):
+        # when the body is built
+        payload = JsonBodySession().build_form_data(bot, call)
+        # then it is JSON, and carries exactly what aiogram's form would have
+        assert payload.content_type == "application/json"
+        assert body_values(payload) == form_values(AiohttpSession().build_form_data(bot, call))
+    assert json.loads(JsonBodySession().build_form_data(bot, method)._value)["parse_mode"] == "HTML"
+
+
+def test_a_call_with_a_file_is_still_a_multipart_form():
+    bot = Bot("123:x")
+    method = SendDocument(chat_id=5, document=BufferedInputFile(b"%PDF-1.4", filename="a.pdf"))
+    form = JsonBodySession().build_form_data(bot, method)
+    assert isinstance(form, FormData)
+    assert form.is_multipart
+
+
+async def test_the_emulator_shows_what_a_json_call_sent():
+    async with TelegramEmulator() as emulator:
+        user = emulator.user("Ivan")
+        emulator.send(user, "/start")
+        bot = build_bot("123:x", emulator.url)
+        try:
+            sent = await bot.send_message(user.id, "Заказ <b>№3</b>", reply_markup=KEYBOARD)
+            await bot.edit_message_text(
+                "Заказ <b>№3</b>: подтверждён",
+                chat_id=user.id,
+                message_id=sent.message_id,
+                reply_markup=KEYBOARD,
+            )
+            shown = emulator.last(user)
+            assert shown.text == "Заказ №3: подтверждён"
+            assert shown.entities == [{"type": "bold", "offset": 6, "length": 2}]
+            assert emulator.buttons(shown) == [["Подтвердить"], ["📜 История", "Сайт"]]
+            assert shown.reply_markup == KEYBOARD.model_dump(exclude_none=True)
+        finally:
+            await bot.session.close()
