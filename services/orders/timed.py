@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, select, update
+from sqlalchemy import Row, bindparam, case, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import metrics
@@ -20,7 +20,7 @@ from services.orders.actors import ActorRef, Channel
 from services.orders.decisions import facts, write_decision
 from services.orders.events import OrderEvents
 from services.orders.unit import Unit
-from services.time import sla
+from services.time import sla, timers
 from services.workflow.definition import Audience, TimerKind, Workflow
 from services.workflow.engine import decide
 from storage.models import Order, Shop, Timer
@@ -52,6 +52,8 @@ async def fire(unit: Unit, timer_id: int, order_id: int | None = None) -> str:
     timer = await _take(unit.session, timer_id, order_id, unit.now)
     if timer is None:
         return GONE
+    if not timer.others_pending:  # a transition it applies has no timer left to cancel
+        timers.none_pending(unit.session, order_id)
     if timer.kind == "return_sla":  # a return request's answer limit, whatever the status
         from services.money import returns
 
@@ -82,7 +84,8 @@ async def _run(unit: Unit, order: Order, timer: Row) -> str:
 async def _take(session: AsyncSession, timer_id: int, order_id: int, now: datetime) -> Row | None:
     """Mark the timer done if it still is pending: exactly one transaction wins. One
     statement: the claim returns the timer's row (no read back), with the outcome its kind
-    nearly always has already written (`_record` then writes only a different one)."""
+    nearly always has already written (`_record` then writes only a different one), and
+    whether the order has other timers pending (under the order's lock, so it holds)."""
     return (
         await session.execute(_TAKE, {"timer": timer_id, "of_order": order_id, "done_at": now})
     ).first()
@@ -102,6 +105,7 @@ _timers = Timer.__table__
 # What a timer of each kind does when it fires, unless its order moved on or the workflow
 # refuses the action: written by the take itself, so the usual fire has no second UPDATE.
 _EXPECTED = {str(TimerKind.TRANSITION): APPLIED, str(TimerKind.REMINDER): SENT}
+_others = Timer.__table__.alias("others")
 _TAKE = (
     update(_timers)
     .where(
@@ -124,6 +128,13 @@ _TAKE = (
         _timers.c.payload,
         _timers.c.due_at,
         _timers.c.outcome,
+        exists()
+        .where(
+            _others.c.order_id == bindparam("of_order"),
+            _others.c.state == PENDING,
+            _others.c.id != bindparam("timer"),
+        )
+        .label("others_pending"),
     )
 )
 _RECORD = (

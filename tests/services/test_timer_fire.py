@@ -4,6 +4,7 @@ paid through a provider (issue 15)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -11,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import event, select, update
 
 from services.orders.actors import ActorRef
+from services.time import sla, timers
 from services.time.sweep import TimerSweep
 from storage.models import Order, Timer
 from tests.factories import make_order, make_shop
@@ -82,11 +84,42 @@ async def test_expiring_an_order_without_goods_or_payments_reads_neither(service
     # when its deadline cancels it
     with statements_of(engine) as seen:
         await sweep(services).run_once()
-    # then neither its stock movements nor its payments were read
+    # then neither its stock movements nor its payments were read, and with its last timer
+    # taken, no timer was left to cancel
     async with services.sessions() as session:
         assert await session.scalar(select(Order.status).where(Order.id == order.id)) == "not_paid"
     assert any(s.startswith("UPDATE orders") for s in seen)
     assert not [s for s in seen if "FROM stock_movements" in s or "FROM payments" in s]
+    assert not cancels(seen)
+
+
+async def test_a_transition_fired_cancels_the_timers_still_pending(services, engine):
+    # given an order whose deadline falls due before its reminder
+    _shop, order = await awaiting_payment(services)
+    async with services.sessions() as session, session.begin():
+        await session.execute(
+            update(Timer)
+            .where(Timer.order_id == order.id, Timer.code == "payment_reminder")
+            .values(due_at=services.clock.now() + 10 * DAY)
+        )
+    services.clock.advance(4 * DAY)
+    # when the deadline fires
+    with statements_of(engine) as seen:
+        report = await sweep(services).run_once()
+    # then the order left the status, and the reminder with it
+    assert report.outcomes == {"applied": 1}
+    assert len(cancels(seen)) == 1
+    assert await timer_rows(services, order.id) == {
+        "payment_reminder": ("cancelled", None),
+        "payment_deadline": ("done", "applied"),
+    }
+    services.clock.advance(20 * DAY)
+    assert (await sweep(services).run_once()).outcomes == {}
+
+
+def cancels(statements: list[str]) -> list[str]:
+    """The UPDATEs cancelling an order's pending timers (services.time.timers)."""
+    return [s for s in statements if re.match(r"UPDATE timers SET .* WHERE timers\.order_id", s)]
 
 
 async def test_a_refused_action_is_recorded_on_its_timer(services):
@@ -125,3 +158,18 @@ async def test_a_timer_of_a_status_left_is_cancelled_not_done(services):
         "payment_reminder": ("cancelled", "order moved on"),
         "payment_deadline": ("cancelled", "order moved on"),
     }
+
+
+async def test_a_timer_scheduled_after_the_fact_is_cancelled_all_the_same(services):
+    # given a transaction told that the order has no pending timer, which then adds one
+    _shop, order = await awaiting_payment(services)
+    now = services.clock.now()
+    async with services.sessions() as session, session.begin():
+        loaded = await session.get(Order, order.id)
+        await session.execute(update(Timer).where(Timer.order_id == order.id).values(state="done"))
+        timers.none_pending(session, order.id)
+        await sla.schedule_deadline(session, loaded, sla.Limits(None, now + DAY), now)
+        # when the order leaves the status
+        await timers.cancel_pending(session, order.id, now)
+    # then the timer it added is cancelled
+    assert (await timer_rows(services, order.id))[sla.TIMER_CODE] == ("cancelled", None)
