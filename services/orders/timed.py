@@ -105,7 +105,7 @@ _timers = Timer.__table__
 # What a timer of each kind does when it fires, unless its order moved on or the workflow
 # refuses the action: written by the take itself, so the usual fire has no second UPDATE.
 _EXPECTED = {str(TimerKind.TRANSITION): APPLIED, str(TimerKind.REMINDER): SENT}
-_others = Timer.__table__.alias("others")
+_others = _timers.alias("others")  # the order's other timers
 _TAKE = (
     update(_timers)
     .where(
