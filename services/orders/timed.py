@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, bindparam, case, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import metrics
@@ -20,7 +20,7 @@ from services.orders.actors import ActorRef, Channel
 from services.orders.decisions import facts, write_decision
 from services.orders.events import OrderEvents
 from services.orders.unit import Unit
-from services.time import sla
+from services.time import sla, timers
 from services.workflow.definition import Audience, TimerKind, Workflow
 from services.workflow.engine import decide
 from storage.models import Order, Shop, Timer
@@ -52,49 +52,95 @@ async def fire(unit: Unit, timer_id: int, order_id: int | None = None) -> str:
     timer = await _take(unit.session, timer_id, order_id, unit.now)
     if timer is None:
         return GONE
+    if not timer.others_pending:  # a transition it applies has no timer left to cancel
+        timers.none_pending(unit.session, order_id)
     if timer.kind == "return_sla":  # a return request's answer limit, whatever the status
         from services.money import returns
 
-        timer.outcome = await returns.fire_timer(unit, order, timer)
-        return timer.outcome
-    if order.status != timer.status:
-        timer.state, timer.outcome = CANCELLED, MOVED_ON
+        outcome = await returns.fire_timer(unit, order, timer)
+    elif order.status != timer.status:
+        await _record(unit.session, timer, MOVED_ON, state=CANCELLED)
         return MOVED_ON
+    else:
+        outcome = await _run(unit, order, timer)
+    await _record(unit.session, timer, outcome)
+    return outcome
+
+
+async def _run(unit: Unit, order: Order, timer: Row) -> str:
+    """What a timer of the order's status does: an action, a reminder, a time limit."""
     workflow = await unit.workflow(order)
     who = await unit.who(order, ActorRef.system(Channel.SCHEDULER))
     details = {"timer": timer.code, "due_at": timer.due_at.isoformat()}
     if timer.kind == TimerKind.TRANSITION:
-        outcome = await _act(unit, order, workflow, who, timer.action, {}, details)
-    elif timer.kind == TimerKind.REMINDER:
-        outcome = await _remind(unit, order, workflow, who, timer, details)
-    elif timer.kind == sla.TIMER_KIND:
-        outcome = await _expire(unit, order, workflow, who, timer, details)
-    else:
-        outcome = f"unknown kind {timer.kind}"
-    timer.outcome = outcome[:64]
-    return outcome
+        return await _act(unit, order, workflow, who, timer.action, {}, details)
+    if timer.kind == TimerKind.REMINDER:
+        return await _remind(unit, order, workflow, who, timer, details)
+    if timer.kind == sla.TIMER_KIND:
+        return await _expire(unit, order, workflow, who, timer, details)
+    return f"unknown kind {timer.kind}"
 
 
-async def _take(session: AsyncSession, timer_id: int, order_id: int, now: datetime) -> Timer | None:
+async def _take(session: AsyncSession, timer_id: int, order_id: int, now: datetime) -> Row | None:
     """Mark the timer done if it still is pending: exactly one transaction wins. One
-    statement: the claim returns the timer's row (no read back)."""
-    return await session.scalar(
-        _TAKE,
-        {"timer": timer_id, "of_order": order_id, "done_at": now},
-        execution_options={"synchronize_session": False, "populate_existing": True},
-    )
+    statement: the claim returns the timer's row (no read back), with the outcome its kind
+    nearly always has already written (`_record` then writes only a different one), and
+    whether the order has other timers pending (under the order's lock, so it holds)."""
+    return (
+        await session.execute(_TAKE, {"timer": timer_id, "of_order": order_id, "done_at": now})
+    ).first()
 
 
-# Built once (its cache key is memoized on it): every timer that fires runs it (issue 15).
+async def _record(session: AsyncSession, timer: Row, outcome: str, state: str = DONE) -> None:
+    """The timer's outcome and state, for operators, when the take did not guess them."""
+    outcome = outcome[:64]
+    if outcome != timer.outcome or state != DONE:
+        await session.execute(_RECORD, {"timer": timer.id, "outcome": outcome, "state": state})
+
+
+# Built once (a statement's cache key is memoized on it): every timer that fires runs them
+# (issue 15). Core statements on the table: the timer is read from the row returned, never
+# flushed through the session's unit of work.
+_timers = Timer.__table__
+# What a timer of each kind does when it fires, unless its order moved on or the workflow
+# refuses the action: written by the take itself, so the usual fire has no second UPDATE.
+_EXPECTED = {str(TimerKind.TRANSITION): APPLIED, str(TimerKind.REMINDER): SENT}
+_others = _timers.alias("others")  # the order's other timers
 _TAKE = (
-    update(Timer)
+    update(_timers)
     .where(
-        Timer.id == bindparam("timer"),
-        Timer.order_id == bindparam("of_order"),
-        Timer.state == PENDING,
+        _timers.c.id == bindparam("timer"),
+        _timers.c.order_id == bindparam("of_order"),
+        _timers.c.state == PENDING,
     )
-    .values(state=DONE, finished_at=bindparam("done_at"), claimed_until=None)
-    .returning(Timer)
+    .values(
+        state=DONE,
+        finished_at=bindparam("done_at"),
+        claimed_until=None,
+        outcome=case(_EXPECTED, value=_timers.c.kind, else_=None),
+    )
+    .returning(
+        _timers.c.id,
+        _timers.c.kind,
+        _timers.c.status,
+        _timers.c.action,
+        _timers.c.code,
+        _timers.c.payload,
+        _timers.c.due_at,
+        _timers.c.outcome,
+        exists()
+        .where(
+            _others.c.order_id == bindparam("of_order"),
+            _others.c.state == PENDING,
+            _others.c.id != bindparam("timer"),
+        )
+        .label("others_pending"),
+    )
+)
+_RECORD = (
+    update(_timers)
+    .where(_timers.c.id == bindparam("timer"))
+    .values(outcome=bindparam("outcome"), state=bindparam("state"))
 )
 
 
@@ -103,7 +149,7 @@ async def _remind(
     order: Order,
     workflow: Workflow,
     who: Who,
-    timer: Timer,
+    timer: Row,
     details: dict[str, Any],
 ) -> str:
     to = timer.payload.get("to")
@@ -127,7 +173,7 @@ async def _expire(
     order: Order,
     workflow: Workflow,
     who: Who,
-    timer: Timer,
+    timer: Row,
     details: dict[str, Any],
 ) -> str:
     """Past the acceptable limit: a problem, an alert, and the shop's chosen cancellation."""

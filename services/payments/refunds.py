@@ -15,7 +15,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.messaging.notifications.outbox import Outbox
@@ -63,11 +63,9 @@ async def owe_back_return(
 async def owe_back(session: AsyncSession, order: Order, now: datetime) -> int:
     """The order ended cancelled: its applied provider payments are to be refunded. Returns
     how many refunds were added (a payment already being refunded is not added again)."""
-    paid = list(
-        await session.scalars(
-            select(Payment).where(Payment.order_id == order.id, Payment.outcome == "paid")
-        )
-    )
+    if not order.provider_paid:  # no provider's payment was ever applied: none to read
+        return 0
+    paid = list(await session.scalars(_PAID, {"order_id": order.id}))
     by_hand = [p for p in paid if p.provider not in REFUNDABLE]
     paid = [p for p in paid if p.provider in REFUNDABLE]
     if by_hand:
@@ -102,6 +100,10 @@ async def owe_back(session: AsyncSession, order: Order, now: datetime) -> int:
                 session, order, payment, f"cancel:{payment.id}", payment.amount - refunded, now
             )
     return len(paid)
+
+
+# Built once (its cache key is memoized on it): every cancellation of a paid order reads it.
+_PAID = select(Payment).where(Payment.order_id == bindparam("order_id"), Payment.outcome == "paid")
 
 
 async def _owe(

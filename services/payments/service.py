@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.orders.actors import ActorRef, Channel
@@ -135,6 +135,12 @@ class PaymentService:
             if only_if_open and row.outcome is not None:
                 return
             row.outcome, row.reason, row.updated_at = outcome, problem, self._clock.now()
+            if outcome == ProviderOutcome.PAID:
+                # The order's note that a cancellation has a provider payment to give back
+                # (services.payments.refunds.owe_back): written with the outcome it reads.
+                await session.execute(
+                    update(Order).where(Order.id == row.order_id).values(provider_paid=True)
+                )
 
 
 # What a provider's event may say about the payer (a name, a phone, a card's digits): not kept,

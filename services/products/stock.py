@@ -20,17 +20,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from services.messaging.notifications.outbox import Outbox
 from services.products import notices
 from services.refusals import OrderRefused, Problem
 from services.vocabulary import IN_STOCK, MADE_TO_ORDER
 from services.workflow.definition import Effect, Input, StatusKind, Workflow
-from storage.models import OrderItem, Product, Shop, StockMovement
+from storage.models import Order, OrderItem, Product, Shop, StockMovement
 
 # The shop's choice for a line beyond the available stock (shop.settings).
 BEYOND_STOCK_SETTING = "beyond_stock"
@@ -167,18 +168,37 @@ async def record_reservations(
         for product, quantity, _ in plan.reserved
     ]
     await session.execute(insert(StockMovement), rows)
+    await _holds_goods(session, order_id)
     for product, _, before in plan.reserved:
         notices.low_stock_if_crossed(outbox, product, before, now)
 
 
 async def held(session: AsyncSession, order_id: int) -> dict[int, int]:
     """What the order holds now, per product: the sum of its reservation movements."""
-    rows = await session.execute(
-        select(StockMovement.product_id, func.sum(StockMovement.reserved_delta))
-        .where(StockMovement.order_id == order_id)
-        .group_by(StockMovement.product_id)
-    )
+    rows = await session.execute(_HELD, {"order_id": order_id})
     return {product_id: int(total or 0) for product_id, total in rows if total}
+
+
+# Built once: a cancellation or shipping of an order that reserved goods reads it (issue 15).
+_HELD = (
+    select(StockMovement.product_id, func.sum(StockMovement.reserved_delta))
+    .where(StockMovement.order_id == bindparam("order_id"))
+    .group_by(StockMovement.product_id)
+)
+
+
+async def _holds_goods(session: AsyncSession, order_id: int) -> None:
+    """Note on the order that goods were reserved for it (`Order.reserved_stock`): from now
+    on its steps read its movements. The order row is this transaction's already (it was
+    created, edited or split off in it); its version stays, as for the money totals."""
+    await session.execute(_RESERVED, {"order_id": order_id})
+    loaded = session.identity_map.get(identity_key(Order, order_id))
+    if loaded is not None:  # the order as this transaction knows it says so too
+        set_committed_value(loaded, "reserved_stock", True)
+
+
+_orders = Order.__table__
+_RESERVED = update(_orders).where(_orders.c.id == bindparam("order_id")).values(reserved_stock=True)
 
 
 async def release(
@@ -261,6 +281,7 @@ async def split(
             )
     if rows:
         await session.execute(insert(StockMovement), rows)
+        await _holds_goods(session, to_id)
 
 
 async def out_of_stock(
@@ -316,17 +337,19 @@ async def after_decision(
 
     Shipping (a step asking for the track code) or a successful end writes the goods off;
     an unsuccessful end releases them; a `fix_stock` effect zeroes what the lines name.
-    Nothing is read for the many steps that are none of these.
+    Nothing is read for the many steps that are none of these, nor for an order that
+    never had goods reserved (made to order, lines without a product in the catalogue).
     """
     final = workflow.status(steps[-1].to_status).kind
     shipped = final is StatusKind.FINAL_SUCCESS or any(
         Input.TRACK_CODE in step.transition.inputs for step in steps
     )
     fix = Effect.FIX_STOCK in effects
-    if shipped:
-        await release(session, order.id, now, write_off=True)
-    elif final is StatusKind.FINAL_FAILURE or fix:
-        await release(session, order.id, now)
+    if order.reserved_stock:  # else it holds nothing to give back or write off
+        if shipped:
+            await release(session, order.id, now, write_off=True)
+        elif final is StatusKind.FINAL_FAILURE or fix:
+            await release(session, order.id, now)
     if fix:
         await out_of_stock(session, outbox, order.id, order.shop_id, now)
 

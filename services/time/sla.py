@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.time import timers
 from services.time.business_hours import BusinessCalendar, business_calendar
 from services.workflow.definition import ActorKind, Input, StatusKind, Transition, Workflow
 from services.workflow.engine import Actor, capacity, reasons_for
@@ -82,6 +83,7 @@ async def schedule_deadline(
     """The timer that fires when the acceptable limit has passed."""
     if planned is None:
         return
+    timers.pending_again(session, order.id)
     await session.execute(
         insert(Timer.__table__),
         [

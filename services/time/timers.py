@@ -33,6 +33,7 @@ async def schedule(
     hours is due when the shop's working time has run (needs `shop`)."""
     if not plans:
         return
+    pending_again(session, order_id)
     hours = (
         business_calendar(shop)
         if shop is not None and any(plan.business_after for plan in plans)
@@ -74,8 +75,32 @@ def may_have_pending(workflow: Workflow, status: str) -> bool:
 
 
 async def cancel_pending(session: AsyncSession, order_id: int, now: datetime) -> None:
-    """Leaving a status cancels what was due in it."""
+    """Leaving a status cancels what was due in it (nothing, when this transaction knows
+    that none is pending: see `none_pending`)."""
+    known = session.info.get(_NONE_PENDING)
+    if known is not None and order_id in known:
+        known.discard(order_id)
+        return
     await session.execute(_CANCEL_PENDING, {"of_order": order_id, "cancelled_at": now})
+
+
+def none_pending(session: AsyncSession, order_id: int) -> None:
+    """This transaction holds the order (locked) and knows it has no pending timer: a timer's
+    fire took the last one (services.orders.timed). The transition it applies then has
+    nothing to cancel; the next `cancel_pending` of the order skips its UPDATE (issue 15)."""
+    session.info.setdefault(_NONE_PENDING, set()).add(order_id)
+
+
+def pending_again(session: AsyncSession, order_id: int) -> None:
+    """Timers were added to the order in this transaction: `none_pending` no longer holds.
+    Called by everything here that schedules timers."""
+    known = session.info.get(_NONE_PENDING)
+    if known is not None:
+        known.discard(order_id)
+
+
+# session.info key: the orders this transaction knows to have no pending timer.
+_NONE_PENDING = "shopbot.timers.none_pending"
 
 
 # Built once: the statement's cache key is memoized on it (issue 15: this runs in every
@@ -96,6 +121,7 @@ async def copy_pending(session: AsyncSession, from_id: int, to_id: int, now: dat
         )
     )
     if pending:
+        pending_again(session, to_id)
         await session.execute(
             insert(Timer.__table__),
             [

@@ -91,6 +91,13 @@ class Order(Base):
     # postings (services.money.ledger.postings), in the same transaction.
     amount_paid: Mapped[int] = mapped_column(BigInteger, default=0)
     balance_due: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Facts that spare an order's steps two reads (issue 15), set where their rows are written
+    # and never cleared: goods were reserved for it (its stock movements then say what it
+    # holds; services.products.stock), and a provider's payment was applied to it (a payments
+    # row with outcome "paid", given back through the provider if the order ends cancelled;
+    # services.payments). False: it holds no goods, and a cancellation owes nothing back.
+    reserved_stock: Mapped[bool] = mapped_column(Boolean, default=False)
+    provider_paid: Mapped[bool] = mapped_column(Boolean, default=False)
     problem: Mapped[bool] = mapped_column(Boolean, default=False)
     problem_reason: Mapped[str | None] = mapped_column(String(64))
     # The time limits of the current status in the shop's business hours (B2), when it has
