@@ -154,19 +154,21 @@ async def assert_each_applied_once(url: str, *, orders: int, due_ids: list[int])
 def assert_reports(
     reports: list[dict], due: int, *, overlapping: bool, both_apply: bool = True
 ) -> None:
-    """`both_apply`: each instance applied some timers. On one SQLite file (one writer at a
-    time) with no lease, one instance may apply them all while the other only finds them
-    taken; then it is enough that both took part."""
+    """`both_apply`: each instance applied some timers (PostgreSQL, where their claims run
+    side by side). On one SQLite file there is one writer at a time and the operating system
+    decides which process gets the lock next: a fast sweep may claim and apply every batch
+    before the other instance's first claim gets in, so there only the totals are checked
+    (each timer applied exactly once is checked in the database by the caller)."""
     assert [r["errors"] for r in reports] == [0] * len(reports)
     assert sum(r["outcomes"].get("applied", 0) for r in reports) == due
     if both_apply:
         assert all(r["outcomes"].get("applied", 0) > 0 for r in reports), reports
-    else:
-        assert all(sum(r["outcomes"].values()) > 0 for r in reports), reports
     outcomes = set().union(*(r["outcomes"] for r in reports))
     if overlapping:
-        # they did fire the same timers: the loser of each found it taken ("gone")
-        assert outcomes == {"applied", "gone"}, reports
+        # Where both fired the same timers, the loser of each found it taken ("gone").
+        assert outcomes <= {"applied", "gone"} and "applied" in outcomes, reports
+        if both_apply:
+            assert outcomes == {"applied", "gone"}, reports
     else:
         assert outcomes == {"applied"}, reports
 
@@ -201,5 +203,5 @@ async def test_two_instances_on_one_sqlite_file_apply_each_due_timer_once(tmp_pa
 
     reports = await sweep_in_processes(url, 2, batch=20, lease=lease)
 
-    assert_reports(reports, due, overlapping=lease == NO_LEASE, both_apply=lease == NORMAL_LEASE)
+    assert_reports(reports, due, overlapping=lease == NO_LEASE, both_apply=False)
     await assert_each_applied_once(url, orders=orders, due_ids=due_ids)
