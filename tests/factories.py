@@ -123,3 +123,20 @@ async def bind_buyer(services, order: Order, user: User) -> None:
         buyer = await session.get(Buyer, order.buyer_id)
         buyer.user_id = user.id
         buyer.telegram_id = user.telegram_id
+
+
+def mail_reader(services, *, secret: str = "a secret", documents=None):
+    """The buyer's and the shop's e-mails as the mail pump reads them, for a test's shop
+    (links to https://shop.example, replies to reply.example, no Telegram bot)."""
+    from services.messaging.email.content import MailContentReader
+    from services.messaging.email.links import LinkSigner
+
+    return MailContentReader(
+        services.sessions,
+        services.workflows,
+        LinkSigner(secret),
+        public_url="https://shop.example",
+        reply_domain="reply.example",
+        bot_username=None,
+        documents=documents,
+    )

@@ -13,12 +13,10 @@ from sqlalchemy import select
 from services.documents.defaults import default_template
 from services.documents.sandbox import TemplateProblem
 from services.documents.service import DocumentService
-from services.messaging.email.content import MailContentReader
-from services.messaging.email.links import LinkSigner
 from services.orders.actors import ActorRef
 from services.refusals import OrderRefused, Reason, Refused
 from storage.models import DocumentTemplate, OutboxMessage
-from tests.factories import item, make_order, make_shop
+from tests.factories import item, mail_reader, make_order, make_shop
 
 BANK = (
     "recipient: ООО Ромашка\ninn: 7707083893\nkpp: 770101001\n"
@@ -185,14 +183,7 @@ async def test_the_invoice_is_one_a_russian_accountant_pays(services, documents)
 async def awaiting_payment_mail(services, shop):
     """The buyer's "awaiting payment" mail of a new order the manager confirms."""
     order = await make_order(services, shop)
-    reader = MailContentReader(
-        services.sessions,
-        services.workflows,
-        LinkSigner("a secret"),
-        public_url="https://shop.example",
-        reply_domain="reply.example",
-        bot_username=None,
-    )
+    reader = mail_reader(services)
     await services.orders.apply(order.id, shop.as_user(shop.manager), "confirm", {})
     async with services.sessions() as session:
         rows = list(

@@ -9,11 +9,9 @@ import asyncio
 from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.orm import selectinload
 
-from services.messaging.email.content import MailContentReader
-from services.messaging.email.links import LinkSigner
 from services.messaging.email.order_read import read_only_engine, read_order
 from storage.models import Buyer, Order, OrderItem, OutboxMessage, Shop
-from tests.factories import item, make_order, make_shop
+from tests.factories import item, mail_reader, make_order, make_shop
 
 
 def columns(obj, model) -> dict:
@@ -93,14 +91,7 @@ async def test_a_mail_is_read_while_a_writer_holds_the_database(services):
                 )
             )
         )
-    reader = MailContentReader(
-        services.sessions,
-        services.workflows,
-        LinkSigner("a secret for the tests"),
-        public_url="https://shop.example",
-        reply_domain="reply.example",
-        bot_username=None,
-    )
+    reader = mail_reader(services, secret="a secret for the tests")
     await reader.read(row, services.clock.now())  # the workflow version met once
     async with services.sessions() as writer, writer.begin():
         await writer.execute(update(Shop).where(Shop.id == shop.id).values(name="Renamed"))

@@ -11,11 +11,9 @@ from sqlalchemy import select
 
 from services.documents.pool import RenderLimits, RenderPool
 from services.documents.service import DocumentService
-from services.messaging.email.content import MailContentReader
-from services.messaging.email.links import LinkSigner
 from services.orders.actors import ActorRef
 from storage.models import OutboxMessage
-from tests.factories import make_order, make_shop
+from tests.factories import mail_reader, make_order, make_shop
 
 
 @pytest.fixture
@@ -28,15 +26,7 @@ async def pool():
 async def test_the_telegram_message_the_mail_and_the_link_share_one_render(services, pool):
     # given an order awaiting payment, and the services that send and show its invoice
     documents = DocumentService(services.sessions, services.clock, services.orders, pool)
-    reader = MailContentReader(
-        services.sessions,
-        services.workflows,
-        LinkSigner("a secret"),
-        public_url="https://shop.example",
-        reply_domain="reply.example",
-        bot_username=None,
-        documents=documents,
-    )
+    reader = mail_reader(services, documents=documents)
     shop = await make_shop(services)
     order = await make_order(services, shop)
     await services.orders.apply(order.id, shop.as_user(shop.manager), "confirm", {})

@@ -13,7 +13,7 @@ from services.orders.actors import ActorRef
 from services.refusals import OrderRefused, Problem
 from services.time.sweep import TimerSweep
 from storage.models import LedgerEntry, OrderEvent, OutboxMessage, ReturnRequest, Timer
-from tests.factories import item, make_order, make_shop
+from tests.factories import item, mail_reader, make_order, make_shop
 from tests.returns_factories import received_order, return_service, returnable
 
 
@@ -316,23 +316,13 @@ async def test_packers_may_not_decide_and_forged_ids_are_not_found(services):
 
 async def test_an_email_buyer_reads_each_step(services):
     # given a buyer without Telegram: the return is asked for through a signed link (e-mail)
-    from services.messaging.email.content import MailContentReader
-    from services.messaging.email.links import LinkSigner
-
     shop = await make_shop(services)
     order = await received_order(services, shop, returnable("A", 2, 1000), bind=False)
     returns = return_service(services)
     buyer, manager = ActorRef.buyer(order.buyer_id), ActorRef.user(shop.manager.id)
     request = await returns.request(order.id, buyer, {order.items[0].id: 1}, "Too big")
     await returns.reject(request.id, manager, "Worn <already>")
-    reader = MailContentReader(
-        services.sessions,
-        services.workflows,
-        LinkSigner("secret"),
-        public_url="https://shop.example",
-        reply_domain="reply.example",
-        bot_username=None,
-    )
+    reader = mail_reader(services, secret="secret")
     async with services.sessions() as session:
         rows = list(
             await session.scalars(
