@@ -51,7 +51,7 @@ class ProductDraft:
 def check(draft: ProductDraft) -> ProductDraft:
     """The draft as stored, or Refused(INVALID) naming the field."""
     sku = (draft.sku or "").strip()
-    if not 1 <= len(sku) <= 64:
+    if not 1 <= len(sku) <= 64 or "\x00" in sku:  # PostgreSQL text cannot hold NUL
         raise invalid("sku", "a SKU of 1 to 64 characters is needed")
     title = (draft.title or "").strip()
     if not 1 <= len(title) <= 256:
@@ -435,6 +435,8 @@ def _fill(product: Product, draft: ProductDraft, currency: str, now: datetime) -
 
 
 async def _product(session: AsyncSession, shop_id: int, sku: str, *, lock: bool = False) -> Product:
+    if "\x00" in sku:  # no SKU holds NUL, and PostgreSQL refuses to compare with one
+        raise Refused(Reason.NOT_FOUND, "no such product")
     query = select(Product).where(Product.shop_id == shop_id, Product.sku == sku.strip())
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)

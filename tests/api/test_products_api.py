@@ -99,3 +99,13 @@ async def test_stock_is_set_or_adjusted_all_or_none_and_orders_follow(api):
     assert status == 422 and "held for open orders" in body["error"]["message"]
     status, body, _ = await api.post(order_body(external_id="web-2", items=[line]))
     assert (status, body["error"]["skus"]) == (409, ["BED-1"])
+
+
+async def test_a_sku_with_nul_is_refused_not_an_internal_error(api):
+    # PostgreSQL text cannot hold NUL: the SKU in the path was sent to it and failed (500)
+    status, body, _ = await api.send("PUT", "/v1/products/BED%001", bed())
+    assert (status, body["error"]["field"]) == (422, "sku")
+    status, body, _ = await api.send("GET", "/v1/products/BED%001")
+    assert (status, body["error"]["code"]) == (404, "not_found")
+    async with api.client.get("/api/v1/products", headers=api.auth()) as r:
+        assert (await r.json())["products"] == []

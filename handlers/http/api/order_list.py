@@ -82,8 +82,9 @@ def parse_query(query) -> tuple[OrderFilter, int | None, int]:
         if not statuses or len(statuses) > MAX_STATUSES or not all(map(_STATUS.match, statuses)):
             raise Invalid("status", "status codes separated by commas")
     external_id = query.get("external_id")
-    if external_id is not None and not 1 <= len(external_id) <= 64:
-        raise Invalid("external_id", "from 1 to 64 characters")
+    if external_id is not None and not (1 <= len(external_id) <= 64 and "\x00" not in external_id):
+        # As an order's external_id is given on creation; PostgreSQL text cannot hold NUL.
+        raise Invalid("external_id", "from 1 to 64 characters, no NUL")
     limit = DEFAULT_LIMIT
     if "limit" in query:
         text = query["limit"]
