@@ -49,9 +49,10 @@ def create_engine(
     if one_hop is None:
         one_hop = os.environ.get(SQLITE_ADAPTER_VARIABLE, "one-hop") != "aiosqlite"
     options = {"module": sqlite_driver.dbapi()} if one_hop else {}
-    engine = create_async_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **options
-    )
+    connect_args: dict = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    if one_hop:  # a write transaction's statements run on the loop's thread (sqlite_driver)
+        connect_args["check_same_thread"] = False
+    engine = create_async_engine(url, connect_args=connect_args, **options)
     _tune_sqlite(engine, write_queue)
     return engine
 

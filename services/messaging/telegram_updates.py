@@ -20,12 +20,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.time.clock import Clock
 from storage.database import insert_for
 from storage.models import TelegramUpdate
+from storage.purging import delete_in_batches
 
 HANDLING = "handling"
 DONE = "done"
@@ -113,17 +114,12 @@ class UpdateLog:
         """Forget updates older than Telegram could redeliver, poison ones after the operator
         had time to look; returns how many."""
         now = self._clock.now()
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(
-                delete(TelegramUpdate).where(
-                    TelegramUpdate.received_at < now - keep,
-                    or_(
-                        TelegramUpdate.state != POISON,
-                        TelegramUpdate.received_at < now - keep_poison,
-                    ),
-                )
-            )
-            return result.rowcount
+        return await delete_in_batches(
+            self._sessions,
+            TelegramUpdate.update_id,
+            TelegramUpdate.received_at < now - keep,
+            or_(TelegramUpdate.state != POISON, TelegramUpdate.received_at < now - keep_poison),
+        )
 
     async def state_of(self, update_id: int) -> str | None:
         async with self._sessions() as session:

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.time.clock import Clock
 from storage.database import insert_for
 from storage.models import IdempotencyKey
+from storage.purging import delete_in_batches
 
 STARTED, DONE = "started", "done"
 LEASE = timedelta(seconds=60)
@@ -142,13 +143,12 @@ class IdempotencyStore:
     async def prune(self, before: datetime) -> int:
         """Forget the finished keys made before `before` (Stripe keeps them 24 hours); a
         periodic job calls it. Returns how many were removed."""
-        async with self._sessions() as session, session.begin():
-            removed = await session.execute(
-                delete(IdempotencyKey).where(
-                    IdempotencyKey.state == DONE, IdempotencyKey.created_at < before
-                )
-            )
-            return removed.rowcount
+        return await delete_in_batches(
+            self._sessions,
+            IdempotencyKey.id,
+            IdempotencyKey.state == DONE,
+            IdempotencyKey.created_at < before,
+        )
 
     async def release(self, shop_id: int, key: str) -> None:
         """Nothing was done (the database was busy, an error): the key may be used again."""

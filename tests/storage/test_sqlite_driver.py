@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 
 import aiosqlite.core
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, insert, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from storage.database import READ_ONLY, create_engine, create_session_factory, reading
@@ -67,7 +68,7 @@ async def test_create_engine_uses_the_one_hop_adapter_unless_told(tmp_path, monk
         await stock.dispose()
 
 
-async def test_a_write_transaction_is_one_hop_per_statement_and_one_to_commit(tmp_path, hops):
+async def test_a_write_transaction_hops_to_begin_and_commit_only(tmp_path, hops):
     # given
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'hops.db'}", one_hop=True)
     try:
@@ -78,14 +79,39 @@ async def test_a_write_transaction_is_one_hop_per_statement_and_one_to_commit(tm
         async with engine.begin() as connection:
             await connection.execute(text("INSERT INTO t (n) VALUES (1), (2)"))
             rows = (await connection.execute(text("SELECT n FROM t ORDER BY n"))).all()
-        # then: no cursor, fetch or close hops, and no rollback when it goes back to the pool
+        # then: the statements ran on the loop's thread, holding the write lock; no cursor,
+        # fetch or close hops, and no rollback when the connection goes back to the pool
         assert rows == [(1,), (2,)]
-        assert hops == [
-            "BEGIN IMMEDIATE",
-            "INSERT INTO t (n) VALUES (1), (2)",
-            "SELECT n FROM t ORDER BY n",
-            "commit",
-        ]
+        assert hops == ["BEGIN IMMEDIATE", "commit"]
+        # and after the commit, a transaction that only reads hops for each statement again
+        hops.clear()
+        async with engine.connect() as connection:
+            reader = await connection.execution_options(**{READ_ONLY: True})
+            await reader.execute(text("SELECT 1"))
+        assert hops == ["BEGIN", "SELECT 1", "rollback"]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_write_transactions_statements_run_on_the_loops_thread(tmp_path):
+    # given: an SQL function telling which thread runs the statement
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'thread.db'}", one_hop=True)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def whose(dbapi_connection, _record) -> None:
+        dbapi_connection._connection._conn.create_function(
+            "whose", 0, lambda: threading.current_thread().name
+        )
+
+    loop_thread = threading.current_thread().name
+    try:
+        # when / then: a write transaction's statement runs here, a reading one's does not
+        async with engine.begin() as connection:
+            assert await connection.scalar(text("SELECT whose()")) == loop_thread
+        async with reading(create_session_factory(engine)) as session:
+            assert await session.scalar(text("SELECT whose()")) != loop_thread
+        async with engine.begin() as connection:  # and again after the read
+            assert await connection.scalar(text("SELECT whose()")) == loop_thread
     finally:
         await engine.dispose()
 
