@@ -4,7 +4,8 @@ history, private comments and the call script. Every change goes through OrderSe
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -38,6 +39,9 @@ from services.shops.users import Person, UserService
 from services.workflow.definition import ActorKind, Effect, Input
 from services.workflow.engine import reasons_for
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
 # Carriers offered as buttons by the shop's country; "other" asks for the name.
 CARRIERS = {
     "RU": ["Почта России", "СДЭК", "Boxberry", "DPD", "Яндекс Доставка"],
@@ -60,6 +64,20 @@ def carriers_for(country: str) -> list[str]:
     return CARRIERS.get(country, DEFAULT_CARRIERS)
 
 
+@dataclass(frozen=True)
+class Drawing:
+    """A card as drawn for one person: its text, its buttons and their digest."""
+
+    text: str
+    markup: InlineKeyboardMarkup | None
+    digest: str
+
+
+def drawing(view: OrderView, language: str) -> Drawing:
+    text, markup = card_text(view, language), card_keyboard(view, language)
+    return Drawing(text, markup, card_digest(text, markup))
+
+
 async def show_card(
     message: Message,
     view: OrderView,
@@ -67,25 +85,27 @@ async def show_card(
     *,
     edit: bool = False,
     cards: CardRegistry | None = None,
+    remembered: Drawing | None = None,
 ) -> Message:
     """Draw the card (edit it in place, or send it); a sent card is remembered in `cards`
     so that later changes of the order redraw it too, and what it shows is remembered, so
     a redraw that would change nothing is not sent (the update's registry when not given:
-    handlers.telegram.card_memory)."""
-    text, markup = card_text(view, language), card_keyboard(view, language)
-    digest = card_digest(text, markup)
+    handlers.telegram.card_memory). `remembered`: the card, drawn and remembered as the
+    message's in the transaction of the change (a tap, see `remember_in`)."""
+    card = remembered or drawing(view, language)
+    text, markup = card.text, card.markup
     cards = cards or current_cards()
     if edit:
         edited = not shows_already(message, text, markup)
         if edited:
             await message.edit_text(text, reply_markup=markup)
-        if cards is not None:
-            await cards.drawn(message.chat.id, message.message_id, digest, edited=edited)
+        if cards is not None and remembered is None:
+            await cards.drawn(message.chat.id, message.message_id, card.digest, edited=edited)
         return message
     sent = await message.answer(text, reply_markup=markup)
     if cards is not None and view.who.ref.user_id is not None:
         await cards.remember(
-            view.order.id, view.who.ref.user_id, sent.chat.id, sent.message_id, digest
+            view.order.id, view.who.ref.user_id, sent.chat.id, sent.message_id, card.digest
         )
     return sent
 
@@ -163,8 +183,11 @@ async def take_action(
     callback_answer: CallbackAnswer,
 ) -> None:
     order_id, action, language = callback_data.id, callback_data.arg, i18n.current_locale
+    redraw = CardRemembered(query.message, language)
     try:
-        tapped = await orders.tap(order_id, actor, action, expected_version=callback_data.v)
+        tapped = await orders.tap(
+            order_id, actor, action, expected_version=callback_data.v, redrawing=redraw
+        )
     except OrderRefused as refusal:
         await redraw_after_refusal(
             query, orders, actor, order_id, refusal, language, callback_answer
@@ -200,7 +223,28 @@ async def take_action(
         )
         callback_answer.text = _("Confirm: {action}?").format(action=title(option.title, language))
         return
-    await redraw_and_answer(query, view, language, callback_answer)
+    await redraw_and_answer(query, view, language, callback_answer, redraw.drawn)
+
+
+class CardRemembered:
+    """OrderService.tap's `redrawing`: in the tap's transaction, draw the card as it will be
+    redrawn and remember its digest as the tapped message's (the update's card registry).
+    If the edit then fails, the card shows the old version: its next tap is refused as
+    stale and redraws it."""
+
+    def __init__(self, message: Message | None, language: str):
+        self._message = message
+        self._language = language
+        self.drawn: Drawing | None = None
+
+    async def __call__(self, session: AsyncSession, view: OrderView) -> None:
+        cards = current_cards()
+        if cards is None or self._message is None:
+            return
+        self.drawn = drawing(view, self._language)
+        await cards.drawn_in(
+            session, self._message.chat.id, self._message.message_id, self.drawn.digest
+        )
 
 
 async def confirmed(
@@ -303,13 +347,19 @@ async def apply_and_redraw(
 
 
 async def redraw_and_answer(
-    query: CallbackQuery, view: OrderView, language: str, callback_answer: CallbackAnswer
+    query: CallbackQuery,
+    view: OrderView,
+    language: str,
+    callback_answer: CallbackAnswer,
+    remembered: Drawing | None = None,
 ) -> None:
     """The card redrawn and the tap answered at the same time: two Bot API calls that do
     not depend on each other, so the spinner stops and the card changes one round trip
-    sooner than one after the other (issue 15). The answer is the one the handler set."""
+    sooner than one after the other (issue 15). The answer is the one the handler set.
+    `remembered`: see `show_card`."""
+    redraw = show_card(query.message, view, language, edit=True, remembered=remembered)
     if callback_answer.disabled or callback_answer.answered:
-        await show_card(query.message, view, language, edit=True)
+        await redraw
         return
     text, alert = callback_answer.text, callback_answer.show_alert
     callback_answer.disable()  # answered here, so the middleware does not answer again
@@ -317,7 +367,7 @@ async def redraw_and_answer(
     async def answer() -> None:
         await query.answer(text=text, show_alert=alert)
 
-    await asyncio.gather(show_card(query.message, view, language, edit=True), answer())
+    await asyncio.gather(redraw, answer())
 
 
 async def redraw_after_refusal(

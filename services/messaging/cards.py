@@ -96,6 +96,18 @@ class CardRegistry:
                 .execution_options(synchronize_session=False)
             )
 
+    @staticmethod
+    async def drawn_in(session: AsyncSession, chat_id: int, message_id: int, digest: str) -> None:
+        """As `drawn`, inside the caller's transaction: a tap writes the digest of the card
+        it is about to redraw together with the change, so the redraw of the order's other
+        cards after the commit skips this one (one transaction, not two; issue 15)."""
+        await session.execute(
+            update(OrderCard)
+            .where(OrderCard.chat_id == chat_id, OrderCard.message_id == message_id)
+            .values(digest=digest)
+            .execution_options(synchronize_session=False)
+        )
+
     async def digest(self, chat_id: int, message_id: int) -> str | None:
         """The digest of what the card in this message shows, when known."""
         async with reading(self._sessions) as session:

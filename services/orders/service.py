@@ -418,11 +418,19 @@ class OrderService:
         return await self._transaction(work)
 
     async def tap(
-        self, order_id: int, actor: ActorRef, action: str, *, expected_version: int
+        self,
+        order_id: int,
+        actor: ActorRef,
+        action: str,
+        *,
+        expected_version: int,
+        redrawing: Callable[[AsyncSession, OrderView], Awaitable[None]] | None = None,
     ) -> TapResult:
         """A status button: apply it now, unless it asks for a confirmation or inputs (C3).
 
-        One transaction for the commonest thing staff do, card included.
+        One transaction for the commonest thing staff do, card included: `redrawing` is
+        called with the card as it is after the change, in that transaction (the chat
+        layer remembers there what the tapped card will show).
         """
 
         async def work(unit: Unit) -> TapResult:
@@ -442,6 +450,8 @@ class OrderService:
                 raise OrderRefused(decision.code, decision.message, decision.params)
             events = await write_decision(unit, order, workflow, who, decision)
             view = await self._view(unit, order_id, actor, order)
+            if redrawing is not None:
+                await redrawing(unit.session, view)
             return TapResult(view, option, TransitionResult(order, decision, events, view))
 
         return await self._transaction(work)

@@ -298,3 +298,30 @@ async def test_counts_match_after_many_orders(services):
         await make_order(services, shop)
     async with services.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OrderEvent)) == 5
+
+
+async def test_a_taps_redrawing_runs_in_the_taps_own_transaction(services):
+    # given an order awaiting confirmation, and a chat layer that remembers the redrawn card
+    shop = await make_shop(services)
+    order = await make_order(services, shop)
+    owner = ActorRef.user(shop.owner.id)
+    seen = []
+
+    async def remembered(session, view):
+        seen.append(view.order.status)
+        raise RuntimeError("the card could not be remembered")
+
+    # when remembering fails, the tap's change is not kept either: one transaction
+    with pytest.raises(RuntimeError):
+        await services.orders.tap(
+            order.id, owner, "confirm", expected_version=order.version, redrawing=remembered
+        )
+    assert seen == ["awaiting_payment"]  # called with the card as it is after the change
+    assert (await services.orders.get(order.id, owner)).status == order.status
+    assert [e.action for e in await events_of(services, order.id)] == ["create"]
+
+    # and a tap that only asks for more (a reason to cancel) draws nothing
+    tapped = await services.orders.tap(
+        order.id, owner, "cancel", expected_version=order.version, redrawing=remembered
+    )
+    assert tapped.needs_more and seen == ["awaiting_payment"]
