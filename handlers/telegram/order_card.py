@@ -91,7 +91,7 @@ async def show_card(
     so that later changes of the order redraw it too, and what it shows is remembered, so
     a redraw that would change nothing is not sent (the update's registry when not given:
     handlers.telegram.card_memory). `remembered`: the card, drawn and remembered as the
-    message's in the transaction of the change (a tap, see `remember_in`)."""
+    message's in the transaction of the change (a tap, see `CardRemembered`)."""
     card = remembered or drawing(view, language)
     text, markup = card.text, card.markup
     cards = cards or current_cards()
