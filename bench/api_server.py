@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.loop_lag import LagProbe  # noqa: E402
+from bot import heap  # noqa: E402
 from bot.container import build_container  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.web import (  # noqa: E402
@@ -78,6 +79,7 @@ async def serve(database_url: str, host: str, port: int, write_queue: bool = Tru
             "/bench": lag_control(),
         },
     )
+    heap.settle()  # as the bot does before it serves (bot/runner.py)
     runner = await start_web(app, host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 
-from bot import mail
+from bot import heap, mail
 from bot.container import Container, build_container
 from bot.i18n import build_i18n
 from bot.pumps import build_connector_pump, build_pump, build_refund_pump, build_webhook_pump
@@ -104,6 +104,7 @@ async def run(settings: Settings) -> None:
                 background.append(asyncio.create_task(polling, name="mailbox"))
         await set_commands(bot)
         await set_app_button(bot, settings.public_url)
+        heap.settle()  # everything that lives as long as the process exists now
         if settings.webhook_url:
             await _serve_webhook(bot, dispatcher, settings, me.username)
         else:

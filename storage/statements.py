@@ -17,14 +17,22 @@ from sqlalchemy.sql.elements import TextClause
 
 
 @cache
-def insert_ignoring(table: Table, columns: Sequence[str], conflict: Sequence[str]) -> TextClause:
+def insert_ignoring(
+    table: Table, columns: Sequence[str], conflict: Sequence[str], returning: str | None = None
+) -> TextClause:
     """`INSERT INTO table (columns) VALUES (:columns) ON CONFLICT (conflict) DO NOTHING`,
     its parameters typed as the table's columns (JSON, dates and sealed values are converted
-    as the ORM would). Pass tuples (the statement is kept per arguments)."""
-    names = ", ".join(columns)
+    as the ORM would); with `returning`, that column of the row inserted (no row: it was
+    there already; SQLite since 3.35). Pass tuples (the statement is kept per arguments).
+
+    Names are quoted: a column may be called as an SQL keyword (`key`)."""
+    names = ", ".join(f'"{c}"' for c in columns)
     values = ", ".join(f":{c}" for c in columns)
-    statement = text(
-        f"INSERT INTO {table.name} ({names}) VALUES ({values}) "
-        f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
-    )
-    return statement.bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+    keys = ", ".join(f'"{c}"' for c in conflict)
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({values}) ON CONFLICT ({keys}) DO NOTHING'
+    if returning is not None:
+        sql += f' RETURNING "{returning}"'
+    statement = text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+    if returning is not None:
+        statement = statement.columns(table.c[returning])
+    return statement

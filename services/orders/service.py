@@ -233,16 +233,20 @@ class OrderService:
         actor: ActorRef,
         *,
         source: str = "manual",
+        before: Callable[[AsyncSession], Awaitable[None]] | None = None,
         with_orders: Callable[[AsyncSession, list[Order]], Awaitable[None]] | None = None,
     ) -> list[Order]:
         """Create the order, split in two when it mixes in-stock and made-to-order goods (000).
 
-        `with_orders` runs last in the same transaction: the storefront API keeps its answer
-        for the request's Idempotency-Key there, committed with the orders or not at all.
+        `before` runs first in the transaction, `with_orders` last: the storefront API
+        reserves the request's Idempotency-Key there, and keeps its answer, committed with
+        the orders or not at all.
         """
 
         async def work(unit: Unit) -> list[Order]:
-            shop = await unit.session.get(Shop, shop_id)
+            if before is not None:
+                await before(unit.session)
+            shop = await unit.shop(shop_id)
             if shop is None:
                 raise OrderRefused(Problem.NOT_FOUND, "no such shop")
             if shop.suspended_at is not None:  # no new orders from anywhere

@@ -12,6 +12,7 @@ from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from services import log_context
 from services.messaging.notifications.outbox import Outbox
@@ -80,17 +81,26 @@ class Unit:
         known = self._roles.get((order.shop_id, ref.user_id))
         return await who_is(self.session, order, ref, roles=known)
 
+    async def shop(self, shop_id: int) -> Shop | None:
+        """The shop, as this transaction read it already or by one statement built once
+        (`session.get` builds its query and the query's cache key on every call)."""
+        shop = self._shops.get(shop_id)
+        if shop is None:
+            shop = await self.session.scalar(_SHOP, {"shop_id": shop_id})
+            if shop is not None:
+                self._shops[shop_id] = shop
+        return shop
+
     async def workflow(self, order: Order) -> Workflow:
         return await self.workflows.get(self.session, order.workflow_id)
 
     async def next_number(self, shop_id: int) -> int:
         """Public order numbers count per shop; the row update serialises concurrent ones."""
-        return await self.session.scalar(
-            update(Shop)
-            .where(Shop.id == shop_id)
-            .values(last_order_number=Shop.last_order_number + 1)
-            .returning(Shop.last_order_number)
-        )
+        number = await self.session.scalar(_NEXT_NUMBER, {"of_shop": shop_id})
+        shop = self.session.identity_map.get(identity_key(Shop, shop_id))
+        if shop is not None:  # the shop as this transaction knows it counts along
+            set_committed_value(shop, "last_order_number", number)
+        return number
 
     def add_event(self, order: Order, who: Who | None, **fields: Any) -> OrderEvent:
         event = record(order, who, self.now, **fields)
@@ -129,6 +139,18 @@ def _order_query(with_roles: bool, items: bool, lock: bool):
         query = query.with_for_update(of=Order)
     return query
 
+
+_SHOP = select(Shop).where(Shop.id == bindparam("shop_id"))
+
+# Built once, a Core UPDATE of the table (issue 15: every new order runs it; the ORM's
+# UPDATE would also search the session for the shop to update it there).
+_shops = Shop.__table__
+_NEXT_NUMBER = (
+    update(_shops)
+    .where(_shops.c.id == bindparam("of_shop"))
+    .values(last_order_number=_shops.c.last_order_number + 1)
+    .returning(_shops.c.last_order_number)
+)
 
 _ITEMS = (
     select(OrderItem)

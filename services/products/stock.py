@@ -72,6 +72,18 @@ _RULES = (
 )
 
 
+# Built once: every new order reads its products (issue 15: building the statement and its
+# cache key, options included, cost more than running it).
+_PRODUCTS = (
+    select(Product)
+    .where(
+        Product.shop_id == bindparam("shop_id"),
+        Product.sku.in_(bindparam("skus", expanding=True)),
+    )
+    .options(load_only(*_RULES, raiseload=True))
+)
+
+
 @dataclass
 class Plan:
     """An order's lines after the products' rules, and what they reserved."""
@@ -88,12 +100,8 @@ async def reserve(
     A line whose SKU the shop has no product for stays as it came (a free line). Raises
     OUT_OF_STOCK naming the SKUs short, unless the shop takes them as made to order.
     """
-    skus = {item.sku for item in items}
-    found = await session.scalars(
-        select(Product)
-        .where(Product.shop_id == shop.id, Product.sku.in_(skus))
-        .options(load_only(*_RULES, raiseload=True))
-    )
+    skus = sorted({item.sku for item in items})
+    found = await session.scalars(_PRODUCTS, {"shop_id": shop.id, "skus": skus})
     products = {product.sku: product for product in found}
     if not products:
         return Plan(list(items))

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.time.clock import Clock
-from storage.database import insert_for
 from storage.models import IdempotencyKey
 from storage.purging import delete_in_batches
+from storage.statements import insert_ignoring
 
 STARTED, DONE = "started", "done"
 LEASE = timedelta(seconds=60)
@@ -76,21 +76,8 @@ class IdempotencyStore:
     async def begin(self, shop_id: int, key: str, print_: str) -> Outcome:
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            # One statement, no exception on a used key: this runs on every keyed request.
-            reserved = await session.scalar(
-                insert_for(session, IdempotencyKey)
-                .values(
-                    shop_id=shop_id,
-                    key=key,
-                    fingerprint=print_,
-                    state=STARTED,
-                    locked_until=now + self._lease,
-                    created_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["shop_id", "key"])
-                .returning(IdempotencyKey.id)
-            )
-        if reserved is not None:
+            reserved = await self.reserve(session, shop_id, key, print_)
+        if reserved:
             return Proceed()
         # The key was used before (or is being used right now): see how.
         async with self._sessions() as session, session.begin():
@@ -119,6 +106,24 @@ class IdempotencyStore:
             )
             return Proceed(taken_over=True) if taken.rowcount == 1 else InProgress()
 
+    async def reserve(self, session: AsyncSession, shop_id: int, key: str, print_: str) -> bool:
+        """Reserve the key in the caller's transaction: False when it was used before (or is
+        being used: PostgreSQL waits for that transaction to end). One statement, no
+        exception on a used key: this runs on every keyed request."""
+        now = self._clock.now()
+        reserved = await session.scalar(
+            _RESERVE,
+            {
+                "shop_id": shop_id,
+                "key": key,
+                "fingerprint": print_,
+                "state": STARTED,
+                "locked_until": now + self._lease,
+                "created_at": now,
+            },
+        )
+        return reserved is not None
+
     async def finish(self, shop_id: int, key: str, status: int, body: dict[str, Any]) -> None:
         """Keep the answer: every later request with this key and body gets it again."""
         async with self._sessions() as session, session.begin():
@@ -130,14 +135,14 @@ class IdempotencyStore:
         """`finish` inside the caller's transaction: the answer is kept with the change it
         tells of, so a crash cannot commit one without the other."""
         await session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.shop_id == shop_id, IdempotencyKey.key == key)
-            .values(
-                state=DONE,
-                response_status=status,
-                response_body=body,
-                finished_at=self._clock.now(),
-            )
+            _KEEP,
+            {
+                "of_shop": shop_id,
+                "of_key": key,
+                "status": status,
+                "body": body,
+                "at": self._clock.now(),
+            },
         )
 
     async def prune(self, before: datetime) -> int:
@@ -162,3 +167,26 @@ class IdempotencyStore:
             )
             if row is not None:
                 await session.delete(row)
+
+
+# Built once (issue 15: every keyed request runs both). The reservation is a cacheable text
+# statement: the dialects' on_conflict_do_nothing is compiled again each time it runs
+# (storage/statements.py). The answer is kept with a Core UPDATE of the table: no ORM
+# bookkeeping for a row this session never loaded.
+_RESERVE = insert_ignoring(
+    IdempotencyKey.__table__,
+    ("shop_id", "key", "fingerprint", "state", "locked_until", "created_at"),
+    ("shop_id", "key"),
+    returning="id",
+)
+_keys = IdempotencyKey.__table__
+_KEEP = (
+    update(_keys)
+    .where(_keys.c.shop_id == bindparam("of_shop"), _keys.c.key == bindparam("of_key"))
+    .values(
+        state=DONE,
+        response_status=bindparam("status", type_=_keys.c.response_status.type),
+        response_body=bindparam("body", type_=_keys.c.response_body.type),
+        finished_at=bindparam("at", type_=_keys.c.finished_at.type),
+    )
+)

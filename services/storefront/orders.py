@@ -4,8 +4,8 @@ The protocol is services/storefront/keyed.py's, shared by every storefront reque
 changes something. The answer kept for a key is the one the API gave, so the HTTP edge
 hands this service a function that turns the outcome (orders created, or the order
 service's refusal) into its answer, and the protocol keeps it. Orders created are answered
-inside their own transaction and the answer kept there (issue 15): the request costs the
-key's reservation and that one transaction.
+inside their own transaction and the answer kept there; a new key is reserved in that
+transaction too (issue 15): the request is one transaction.
 
 A request whose process died holding the key is taken over after the lease: the orders it
 may have committed carry the storefront's external id, unique per shop, so the retry
@@ -14,7 +14,7 @@ answers with those orders instead of making them twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,15 +59,50 @@ class StorefrontOrders:
         request_print: str,
         answer: Answer,
     ) -> Keyed:
-        """Create the orders once per key; `answer` renders the outcome for the API."""
+        """Create the orders once per key; `answer` renders the outcome for the API.
+
+        A new key, the commonest case, is reserved in the orders' own transaction: the
+        request is one transaction (issue 15). A key used before, or a request refused,
+        goes through the general protocol (services/storefront/keyed.py), which tells a
+        retry what it finds and keeps a refusal's answer.
+        """
+        if key is not None:
+            answered = await self._create_reserving(shop_id, draft, key, request_print, answer)
+            if answered is not None:
+                return answered
 
         async def work(taken_over: bool) -> Answered:
             return await self._create(shop_id, draft, key, answer, taken_over=taken_over)
 
         return await self._keyed.run(shop_id, key, request_print, work)
 
+    async def _create_reserving(
+        self, shop_id: int, draft: OrderDraft, key: str, request_print: str, answer: Answer
+    ) -> Answered | None:
+        """The orders with their key reserved first in their transaction, and their answer
+        kept last in it; None when the key was reserved before or the request is refused
+        (that transaction rolled back: nothing of it is left)."""
+
+        async def reserve(session: AsyncSession) -> None:
+            # PostgreSQL: a concurrent request with this key waits here until ours ends,
+            # then finds the key used and is answered by the general protocol.
+            if not await self._keys.reserve(session, shop_id, key, request_print):
+                raise _KeyUsed
+
+        try:
+            return await self._create(shop_id, draft, key, answer, taken_over=False, before=reserve)
+        except _KeyUsed:
+            return None
+
     async def _create(
-        self, shop_id: int, draft: OrderDraft, key: str | None, answer: Answer, *, taken_over: bool
+        self,
+        shop_id: int,
+        draft: OrderDraft,
+        key: str | None,
+        answer: Answer,
+        *,
+        taken_over: bool,
+        before: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> Answered:
         answered: list[Answered] = []
 
@@ -84,10 +119,12 @@ class StorefrontOrders:
 
         try:
             await self._orders.create_orders(
-                shop_id, draft, API_ACTOR, source="api", with_orders=keep
+                shop_id, draft, API_ACTOR, source="api", before=before, with_orders=keep
             )
             return answered[0]
         except OrderRefused as refusal:
+            if before is not None:
+                raise _KeyUsed from refusal  # refused: its answer is kept by the protocol
             if refusal.code is not Problem.DUPLICATE or not taken_over:
                 return answer(refusal)
             # The request that held this key died after its orders were committed: they
@@ -97,3 +134,8 @@ class StorefrontOrders:
             order.workflow_id: await self._queries.workflow(order.workflow_id) for order in orders
         }
         return answer(Created(orders, workflows))
+
+
+class _KeyUsed(Exception):
+    """The fast path gives way to the general protocol: the key was reserved before, or the
+    request was refused (the protocol keeps the refusal's answer for the key)."""

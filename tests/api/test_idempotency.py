@@ -128,8 +128,8 @@ async def test_the_answer_is_kept_in_the_orders_own_transaction(api):
     commits.clear()
     # when an order is made with a key
     status, body, _ = await api.post(ORDER, key="k-1")
-    # then two transactions: the key reserved, then the order with its answer kept
-    assert status == 201 and len(commits) == 2
+    # then one transaction: the key reserved, the order made and its answer kept
+    assert status == 201 and len(commits) == 1
     async with api.container.sessions() as session:
         kept = await session.scalar(
             select(IdempotencyKey).where(
@@ -137,3 +137,43 @@ async def test_the_answer_is_kept_in_the_orders_own_transaction(api):
             )
         )
     assert (kept.state, kept.response_status, kept.response_body) == ("done", 201, body)
+
+
+async def test_a_request_that_fails_midway_leaves_its_key_free(api, monkeypatch):
+    # given a fault inside the order's transaction, after the key was reserved in it
+    from services.orders import service
+
+    real = service.notices.new_order
+    faults = iter([RuntimeError("the process fell over")])
+
+    def failing_once(*args, **kwargs):
+        fault = next(faults, None)
+        if fault is not None:
+            raise fault
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service.notices, "new_order", failing_once)
+    # when the request fails
+    assert (await api.post(ORDER, key="k-fail"))[0] == 500
+    # then nothing of it is left: no order, no key held until a lease runs out
+    async with api.container.sessions() as session:
+        held = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == "k-fail"))
+    assert held is None and await api.order_count() == 0
+    # and its retry is served at once, then replayed
+    first = await api.post(ORDER, key="k-fail")
+    assert first[0] == 201 and await api.order_count() == 1
+    assert (await api.post(ORDER, key="k-fail"))[:2] == first[:2]
+
+
+async def test_a_key_is_reserved_once_and_stored_as_given(api):
+    # the reservation is one prebuilt INSERT ... ON CONFLICT DO NOTHING RETURNING on both
+    # databases (storage/statements.py): True once, then False, and nothing overwritten
+    keys = IdempotencyStore(api.container.sessions, api.container.clock)
+    for print_, reserved in (("first-print", True), ("second-print", False)):
+        async with api.container.sessions() as session, session.begin():
+            assert await keys.reserve(session, api.shop_id, "k-once", print_) is reserved
+    async with api.container.sessions() as session:
+        row = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == "k-once"))
+    now = api.container.clock.now()
+    assert (row.shop_id, row.fingerprint, row.state) == (api.shop_id, "first-print", "started")
+    assert (row.locked_until, row.created_at) == (now + timedelta(seconds=60), now)
