@@ -1,7 +1,10 @@
 """Idempotency keys as Stripe has them (G1): a retried request gets the first answer again.
 
 `begin` reserves the key for the shop in its own short transaction, before anything else is
-done: the unique (shop_id, key) row decides which of two concurrent requests goes on. The
+done: the unique (shop_id, key) row decides which of two concurrent requests goes on.
+Creating orders reserves a new key with `reserve` inside the orders' own transaction instead
+(services/storefront/orders.py): one transaction per request, and a request that fails
+leaves nothing reserved. The
 other is told the first is still in progress (409), or, once it has finished, gets its
 answer. The same key with another body is a mistake of the client, refused with 422.
 
