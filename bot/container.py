@@ -28,6 +28,7 @@ from services.money.ledger.balance import BalanceService
 from services.money.returns import ReturnService
 from services.operations.personal_data import PersonalData
 from services.operations.shops import ShopOperations
+from services.orders.numbers import order_numbers
 from services.orders.queries import OrderQueries
 from services.orders.service import OrderService
 from services.orders.work import OrderWork
@@ -134,6 +135,8 @@ class Container:
         await self.documents.close()
         await self.outside.close()
         await self.rate_limiter.close()
+        if self.work.numbers is not None:
+            await self.work.numbers.close()
         await self.engine.dispose()
 
 
@@ -142,7 +145,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
     workflows = WorkflowStore()
-    work = OrderWork(sessions, clock, workflows)
+    work = OrderWork(sessions, clock, workflows, order_numbers(settings.database_url))
     orders = OrderService(work)
     idempotency = IdempotencyStore(sessions, clock)
     storefront_queries = StorefrontQueries(sessions, workflows)

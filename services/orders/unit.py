@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -19,6 +19,7 @@ from services.messaging.notifications.outbox import Outbox
 from services.orders.access import Who, who_is
 from services.orders.actors import ActorRef, ActorType
 from services.orders.events import record
+from services.orders.numbers import NEXT_NUMBER, OrderNumbers
 from services.refusals import OrderRefused, Problem
 from services.workflow.definition import Workflow
 from services.workflow.store import WorkflowStore
@@ -41,6 +42,8 @@ class Unit:
     _shops: dict[int, Shop] = field(default_factory=dict)
     # Run once the transaction committed (metrics): a rolled-back attempt leaves no trace.
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # Where new orders' numbers come from: None, this transaction (services.orders.numbers).
+    numbers: OrderNumbers | None = None
 
     async def load(
         self,
@@ -95,8 +98,12 @@ class Unit:
         return await self.workflows.get(self.session, order.workflow_id)
 
     async def next_number(self, shop_id: int) -> int:
-        """Public order numbers count per shop; the row update serialises concurrent ones."""
-        number = await self.session.scalar(_NEXT_NUMBER, {"of_shop": shop_id})
+        """Public order numbers count per shop; the row update serialises concurrent ones,
+        in this transaction or in one of its own (services.orders.numbers)."""
+        if self.numbers is not None:
+            number = await self.numbers.take(shop_id)
+        else:
+            number = await self.session.scalar(NEXT_NUMBER, {"of_shop": shop_id})
         shop = self.session.identity_map.get(identity_key(Shop, shop_id))
         if shop is not None:  # the shop as this transaction knows it counts along
             set_committed_value(shop, "last_order_number", number)
@@ -141,16 +148,6 @@ def _order_query(with_roles: bool, items: bool, lock: bool):
 
 
 _SHOP = select(Shop).where(Shop.id == bindparam("shop_id"))
-
-# Built once, a Core UPDATE of the table (issue 15: every new order runs it; the ORM's
-# UPDATE would also search the session for the shop to update it there).
-_shops = Shop.__table__
-_NEXT_NUMBER = (
-    update(_shops)
-    .where(_shops.c.id == bindparam("of_shop"))
-    .values(last_order_number=_shops.c.last_order_number + 1)
-    .returning(_shops.c.last_order_number)
-)
 
 _ITEMS = (
     select(OrderItem)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.messaging.notifications.outbox import Outbox
+from services.orders.numbers import OrderNumbers
 from services.orders.unit import Unit
 from services.refusals import OrderRefused, Problem
 from services.time.clock import Clock
@@ -36,14 +37,16 @@ class OrderWork:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         workflows: WorkflowStore,
+        numbers: OrderNumbers | None = None,
     ):
         self.sessions = sessions
         self.clock = clock
         self.workflows = workflows
+        self.numbers = numbers  # None: new orders' numbers in their own transaction
 
     def unit(self, session: AsyncSession) -> Unit:
         now = self.clock.now()
-        return Unit(session, now, Outbox(now), self.workflows)
+        return Unit(session, now, Outbox(now), self.workflows, numbers=self.numbers)
 
     async def run(self, work: Callable[[Unit], Awaitable[T]]) -> T:
         for attempt in range(1, MAX_ATTEMPTS + 1):
