@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.time.clock import Clock
@@ -80,21 +80,12 @@ class CardRegistry:
         if not edited:
             async with reading(self._sessions) as session:
                 known = (
-                    await session.execute(
-                        select(OrderCard.digest).where(
-                            OrderCard.chat_id == chat_id, OrderCard.message_id == message_id
-                        )
-                    )
+                    await session.execute(_DIGEST, {"chat_id": chat_id, "message_id": message_id})
                 ).first()
             if known is None or known.digest == digest:
                 return
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(OrderCard)
-                .where(OrderCard.chat_id == chat_id, OrderCard.message_id == message_id)
-                .values(digest=digest)
-                .execution_options(synchronize_session=False)
-            )
+            await CardRegistry.drawn_in(session, chat_id, message_id, digest)
 
     @staticmethod
     async def drawn_in(session: AsyncSession, chat_id: int, message_id: int, digest: str) -> None:
@@ -102,20 +93,13 @@ class CardRegistry:
         it is about to redraw together with the change, so the redraw of the order's other
         cards after the commit skips this one (one transaction, not two; issue 15)."""
         await session.execute(
-            update(OrderCard)
-            .where(OrderCard.chat_id == chat_id, OrderCard.message_id == message_id)
-            .values(digest=digest)
-            .execution_options(synchronize_session=False)
+            _DRAWN, {"of_chat": chat_id, "of_message": message_id, "new_digest": digest}
         )
 
     async def digest(self, chat_id: int, message_id: int) -> str | None:
         """The digest of what the card in this message shows, when known."""
         async with reading(self._sessions) as session:
-            return await session.scalar(
-                select(OrderCard.digest).where(
-                    OrderCard.chat_id == chat_id, OrderCard.message_id == message_id
-                )
-            )
+            return await session.scalar(_DIGEST, {"chat_id": chat_id, "message_id": message_id})
 
     async def forget(self, chat_id: int, message_id: int) -> None:
         """The card is gone (deleted, or Telegram no longer lets us edit it)."""
@@ -125,3 +109,17 @@ class CardRegistry:
                     OrderCard.chat_id == chat_id, OrderCard.message_id == message_id
                 )
             )
+
+
+# Built once (issue 15: a tap runs one of them, the redraws after a change the other): a
+# statement's cache key is memoized on it. The digest is written with a Core UPDATE of the
+# table: no ORM bookkeeping.
+_DIGEST = select(OrderCard.digest).where(
+    OrderCard.chat_id == bindparam("chat_id"), OrderCard.message_id == bindparam("message_id")
+)
+_cards = OrderCard.__table__
+_DRAWN = (
+    update(_cards)
+    .where(_cards.c.chat_id == bindparam("of_chat"), _cards.c.message_id == bindparam("of_message"))
+    .values(digest=bindparam("new_digest"))
+)
