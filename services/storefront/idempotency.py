@@ -1,12 +1,12 @@
 """Idempotency keys as Stripe has them (G1): a retried request gets the first answer again.
 
 `begin` reserves the key for the shop in its own short transaction, before anything else is
-done: the unique (shop_id, key) row decides which of two concurrent requests goes on.
-Creating orders reserves a new key with `reserve` inside the orders' own transaction instead
-(services/storefront/orders.py): one transaction per request, and a request that fails
-leaves nothing reserved. The
+done: the unique (shop_id, key) row decides which of two concurrent requests goes on. The
 other is told the first is still in progress (409), or, once it has finished, gets its
 answer. The same key with another body is a mistake of the client, refused with 422.
+Creating orders reserves a new key with `reserve` inside the orders' own transaction
+instead (services/storefront/orders.py): one transaction per request, and a request that
+fails leaves nothing reserved.
 
 A reservation carries a lease: if the process handling it dies before `finish`, a retry
 after the lease takes the key over. The orders that process may have committed are not made
