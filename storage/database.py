@@ -33,15 +33,23 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, write_queue: bool = True, one_hop: bool | None = None
+    url: str,
+    *,
+    pool_size: int = 10,
+    write_queue: bool = True,
+    one_hop: bool | None = None,
+    autocommit: bool = False,
 ) -> AsyncEngine:
     """`write_queue` (SQLite): write transactions take turns in arrival order
     (storage/write_queue.py) instead of racing in SQLite's busy handler. `one_hop` (SQLite):
     each statement is one hop to the connection's thread (storage/sqlite_driver.py); unset,
-    unless SHOPBOT_SQLITE_ADAPTER=aiosqlite asks for SQLAlchemy's stock adapter."""
+    unless SHOPBOT_SQLITE_ADAPTER=aiosqlite asks for SQLAlchemy's stock adapter.
+    `autocommit` (PostgreSQL): every statement commits on its own, no BEGIN and COMMIT
+    round trips (for single statements that must not wait for a transaction)."""
     if not is_sqlite(url):
+        options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
         return create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **options
         )
     database = make_url(url).database
     if database and database != ":memory:":

@@ -62,10 +62,10 @@ class WriteQueue:
             lock.release()
 
 
-async def _take(lock: asyncio.Lock, timeout: float) -> None:
+async def _take(lock: asyncio.Lock, seconds: float) -> None:
     # asyncio.timeout, not wait_for: wait_for runs the acquire as a task of its own, a loop
     # turn and ~10 us more for every write transaction, nearly all of which find it free.
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(seconds):
         await lock.acquire()
 
 

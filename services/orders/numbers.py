@@ -5,10 +5,10 @@ transaction, the row stays locked until that transaction commits, so every other
 of the shop waits for it: under a storefront's burst one shop's orders are made one whole
 transaction at a time, however many connections and instances there are (issue 15: two
 instances made fewer orders a second than one, the database's connections waiting on that
-row's lock). Here the number is taken by one statement committed at once, so the lock
-lasts that statement. It runs on a small pool of its own, never the order transaction's:
-a transaction waiting for a second connection from its own exhausted pool would wait for
-ever.
+row's lock). Here the number is taken by one statement committed at once (autocommit: no
+BEGIN and COMMIT round trips), so the lock lasts that statement. It runs on a small pool of
+its own, never the order transaction's: a transaction waiting for a second connection from
+its own exhausted pool would wait for ever.
 
 The price is a gap, as PostgreSQL's sequences have: an order that takes a number and then
 fails (a duplicate external id, a crash) leaves its number unused. SQLite keeps the number
@@ -44,7 +44,7 @@ class OrderNumbers:
 
     async def take(self, shop_id: int) -> int | None:
         """The shop's next number, committed already; None when there is no such shop."""
-        async with self._engine.begin() as connection:
+        async with self._engine.connect() as connection:  # autocommit: one round trip
             return await connection.scalar(NEXT_NUMBER, {"of_shop": shop_id})
 
     async def close(self) -> None:
@@ -55,4 +55,4 @@ def order_numbers(database_url: str) -> OrderNumbers | None:
     """Numbers on their own (PostgreSQL), or None: in the order's transaction (SQLite)."""
     if is_sqlite(database_url):
         return None
-    return OrderNumbers(create_engine(database_url, pool_size=POOL_SIZE))
+    return OrderNumbers(create_engine(database_url, pool_size=POOL_SIZE, autocommit=True))
