@@ -87,11 +87,11 @@ class StorefrontOrders:
             # PostgreSQL: a concurrent request with this key waits here until ours ends,
             # then finds the key used and is answered by the general protocol.
             if not await self._keys.reserve(session, shop_id, key, request_print):
-                raise _KeyUsed
+                raise _GiveWay
 
         try:
             return await self._create(shop_id, draft, key, answer, taken_over=False, before=reserve)
-        except _KeyUsed:
+        except _GiveWay:
             return None
 
     async def _create(
@@ -124,7 +124,7 @@ class StorefrontOrders:
             return answered[0]
         except OrderRefused as refusal:
             if before is not None:
-                raise _KeyUsed from refusal  # refused: its answer is kept by the protocol
+                raise _GiveWay from refusal  # refused: its answer is kept by the protocol
             if refusal.code is not Problem.DUPLICATE or not taken_over:
                 return answer(refusal)
             # The request that held this key died after its orders were committed: they
@@ -136,6 +136,6 @@ class StorefrontOrders:
         return answer(Created(orders, workflows))
 
 
-class _KeyUsed(Exception):
-    """The fast path gives way to the general protocol: the key was reserved before, or the
-    request was refused (the protocol keeps the refusal's answer for the key)."""
+class _GiveWay(Exception):
+    """The one-transaction path gives way to the general protocol: the key was reserved
+    before, or the request was refused (the protocol keeps the refusal's answer)."""
