@@ -9,6 +9,7 @@ scraped, so every instance reports the same, current values.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy import func, select
@@ -91,7 +92,15 @@ def count_failed_delivery(channel: str, shop_id: int | None) -> None:
 
 def count_transitions(actions: list[str], channel: str) -> None:
     for action in actions:
-        TRANSITIONS.labels(action, channel).inc()
+        _transitions(action, channel).inc()
+
+
+@cache
+def _transitions(action: str, channel: str):
+    """The counter of one action and channel, looked up once: `labels()` checks and joins
+    its values and takes a lock on every call (issue 15: every status change counts). The
+    workflows' action codes and the channels are few; the registry keeps each child anyway."""
+    return TRANSITIONS.labels(action, channel)
 
 
 PENDING = "pending"  # outbox and timer rows waiting for their pump or sweep

@@ -15,6 +15,8 @@ from services.deliveries import tracking
 from services.money.ledger import postings as ledger
 from services.orders import notices
 from services.orders.access import Who
+from services.orders.events import record
+from services.orders.status_rows import write_status
 from services.orders.unit import Unit
 from services.payments import refunds
 from services.products import stock
@@ -41,7 +43,7 @@ async def write_decision(
 
     `details` go into the first step's audit event (a timer's code and due time).
     """
-    # Read before anything is written: the flush below is the one UPDATE of the order.
+    # Read before anything is written: `write_status` below is the one UPDATE of the order.
     shop = (
         await unit.session.get(Shop, order.shop_id)  # in the session's identity map mostly
         if sla.has_limits(workflow, decision.final_status)
@@ -61,9 +63,10 @@ async def write_decision(
         if not first:
             payload["automatic"] = True
         events.append(
-            unit.add_event(
+            record(
                 order,
                 who,
+                unit.now,
                 action=step.transition.code,
                 from_status=step.from_status,
                 to_status=step.to_status,
@@ -83,7 +86,7 @@ async def write_decision(
     order.updated_at = unit.now
     order.last_action = decision.steps[0].transition.code
     limits = sla.enter_status(order, workflow, shop, unit.now)
-    await unit.session.flush()  # the version check: a concurrent change fails here
+    await write_status(unit, order, events)  # the version check: a concurrent change fails here
     if timers.may_have_pending(workflow, decision.steps[0].from_status):
         await timers.cancel_pending(unit.session, order.id, unit.now)
     await timers.schedule(unit.session, order.id, order.status, decision.timers, unit.now, shop)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy.orm.attributes import manager_of_class
+
 from services.orders.access import Who
 from services.orders.actors import ActorType
 from services.workflow.definition import ActorKind
@@ -79,7 +81,12 @@ def record(
     else:
         kind, user_id = ActorKind.STAFF, who.ref.user_id
         role = role or who.role_for(who.actor.roles)
-    return OrderEvent(
+    event = _new_event()
+    # Every column given, straight into the new object's dict, as the ORM fills an object it
+    # loads: the declarative constructor would set each through the attribute machinery
+    # (history nobody reads for a row not yet written). A new object is inserted from its
+    # dict, by the session's flush or by services.orders.status_rows (issue 15).
+    event.__dict__.update(
         order_id=order.id,
         created_at=now,
         actor_kind=str(kind),
@@ -93,3 +100,7 @@ def record(
         comment=comment,
         visible_to_buyer=visible,
     )
+    return event
+
+
+_new_event = manager_of_class(OrderEvent).new_instance

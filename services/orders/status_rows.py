@@ -1,0 +1,87 @@
+"""A status change written by two statements built once, not by the session's flush.
+
+Every button tap, link, storefront call and due timer that moves an order ends in
+`write_decision`, which used to write the order's row and its audit events through the
+ORM's unit of work: each flush sorts the session's objects, diffs their attributes, builds
+the UPDATE and INSERT and keys them again (issue 15: the flush and the events' objects
+were a quarter of an `apply`). Here the order's status columns go out in one prebuilt
+`UPDATE ... WHERE version = :old`, the events by one prebuilt `INSERT ... RETURNING id`
+(on SQLite one per event: it does not promise RETURNING's rows in the VALUES' order, so
+SQLAlchemy sends them one by one), and the ORM is told the new values are what the
+database holds.
+
+The version check stays what it was: an UPDATE that finds another version raises
+`StaleDataError`, and the order's work runs again from scratch (services.orders.work).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import bindparam, insert, inspect, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
+
+from services.orders.unit import Unit
+from storage.models import Order, OrderEvent
+
+# What a status change writes on the order (services.orders.decisions, services.time.sla).
+STATUS_COLUMNS = (
+    "status",
+    "status_changed_at",
+    "updated_at",
+    "last_action",
+    "track_code",
+    "carrier",
+    "problem",
+    "problem_reason",
+    "sla_excellent_at",
+    "sla_deadline_at",
+)
+_WRITABLE = frozenset(STATUS_COLUMNS)
+_COMMITTED = (*STATUS_COLUMNS, "version")
+
+_orders = Order.__table__
+# Parameters are named apart from the columns: SQLAlchemy keeps a column's own name for the
+# SET clause it would build itself.
+_UPDATE = (
+    update(_orders)
+    .where(_orders.c.id == bindparam("order_id"), _orders.c.version == bindparam("old_version"))
+    .values(
+        {name: bindparam(f"new_{name}") for name in STATUS_COLUMNS}
+        | {"version": bindparam("new_version")}
+    )
+)
+
+_events = OrderEvent.__table__
+_EVENT_COLUMNS = tuple(c.name for c in _events.columns if c.name != "id")
+# Several steps (a chained automatic transition) insert several rows in one statement; the
+# ids come back in the rows' order.
+_INSERT_EVENTS = insert(_events).returning(_events.c.id, sort_by_parameter_order=True)
+
+
+async def write_status(unit: Unit, order: Order, events: Sequence[OrderEvent]) -> None:
+    """Write the order's new status (set on it already) and its audit events (made by
+    `services.orders.events.record`, not added to the session): the events get their ids.
+
+    An order the session must write otherwise (new, or changed beyond its status columns,
+    an edit's goods say) is flushed by the ORM as before, its events with it."""
+    state = inspect(order)
+    if not state.persistent or not _WRITABLE.issuperset(state.committed_state):
+        unit.session.add_all(events)
+        await unit.session.flush()
+        return
+    new_version = order.version + 1
+    parameters = {f"new_{name}": getattr(order, name) for name in STATUS_COLUMNS}
+    parameters |= {"order_id": order.id, "old_version": order.version, "new_version": new_version}
+    updated = await unit.session.execute(_UPDATE, parameters)
+    if updated.rowcount != 1:
+        raise StaleDataError(f"order {order.id} changed since version {order.version}")
+    # What the row holds now, as the ORM's own loading marks a refreshed row: one call for
+    # all the columns (`set_committed_value` per column was 5% of an `apply`).
+    state.dict["version"] = new_version
+    state._commit(state.dict, _COMMITTED)
+    rows = [{name: getattr(event, name) for name in _EVENT_COLUMNS} for event in events]
+    ids = (await unit.session.execute(_INSERT_EVENTS, rows)).scalars().all()
+    for event, event_id in zip(events, ids, strict=True):
+        set_committed_value(event, "id", event_id)
