@@ -3,11 +3,8 @@ order's row with its version check, and the audit events with their ids."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.orders.actors import ActorRef
@@ -15,20 +12,7 @@ from services.orders.events import record
 from services.orders.status_rows import write_status
 from storage.models import Order, OrderEvent
 from tests.factories import make_order, make_shop
-
-
-@contextmanager
-def statements_of(engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def before(_conn, _cursor, statement, _parameters, _context, _many) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", before)
+from tests.sql_log import statements_of
 
 
 async def stored_events(services, order_id: int) -> list[tuple[int, str, str | None]]:

@@ -5,34 +5,18 @@ paid through a provider (issue 15)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from services.orders.actors import ActorRef
 from services.time import sla, timers
 from services.time.sweep import TimerSweep
 from storage.models import Order, Timer
 from tests.factories import make_order, make_shop
+from tests.sql_log import statements_of
 
 DAY = timedelta(days=1)
-
-
-@contextmanager
-def statements_of(engine) -> Iterator[list[str]]:
-    """The SQL the engine runs meanwhile, each flattened to one line."""
-    seen: list[str] = []
-
-    def before(_conn, _cursor, statement, _parameters, _context, _many) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", before)
 
 
 async def awaiting_payment(services):
