@@ -1,8 +1,12 @@
 """One order's ledger entries, read at the start of a change and kept up to date as it posts.
 
 Every posting for an order goes through `OrderBook.post`, so the book always knows the
-order's balances; `store_totals` then writes what the order shows about its money
-(`amount_paid`, `balance_due`) in the same transaction.
+order's balances; `save` then writes the new entries and what the order shows about its
+money (`amount_paid`, `balance_due`) in the same transaction.
+
+Entries are read and written as plain rows by statements built once, not as ORM objects: a
+posting is written once and never changed, and the unit of work cost a third of a
+millisecond for every payment's single entry (issue 15).
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -24,6 +29,18 @@ _HELD = frozenset(str(account) for account in HELD)
 # payment moves only from `amount_due`).
 _INCOMING = frozenset({str(Account.BUYER_PAYMENTS), str(Account.AMOUNT_DUE)})
 _CREDIT_KINDS = frozenset({Kind.CREDIT_INCOME, Kind.CREDIT_DELIVERY, Kind.EARN_FEE})
+
+
+class Entry(NamedTuple):
+    """What the book counts of a posting (a row read, or one posted in this change)."""
+
+    dedupe_key: str
+    kind: str
+    amount: int
+    debit_account: str
+    credit_account: str
+    order_item_id: int | None
+    quantity: int | None
 
 
 @dataclass
@@ -41,16 +58,18 @@ class OrderBook:
     returned_fee: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     # The buyer's money has come in for the order (a payment, or what a split brought).
     received: bool = False
+    # Posted in this change, not written yet: `save` writes them.
+    unsaved: list[dict] = field(default_factory=list)
 
     @classmethod
     async def read(cls, session: AsyncSession, order: Order, now: datetime) -> OrderBook:
         book = cls(session, order, now)
-        entries = await session.scalars(_ENTRIES, {"order_id": order.id})
+        entries = await session.execute(_ENTRIES, {"order_id": order.id})
         for entry in entries:
             book._count(entry)
         return book
 
-    def _count(self, entry: LedgerEntry) -> None:
+    def _count(self, entry: Entry) -> None:
         self.keys.add(entry.dedupe_key)
         self.kinds.add(entry.kind)
         self.by_kind[entry.kind] += entry.amount
@@ -103,21 +122,17 @@ class OrderBook:
             return
         if amount < 0:
             raise ValueError(f"a posting moves a positive amount, not {amount}")
-        entry = LedgerEntry(
-            shop_id=self.order.shop_id,
-            order_id=self.order.id,
-            event_id=event.id if event is not None else None,
-            kind=str(kind),
-            debit_account=str(to),
-            credit_account=str(source),
-            amount=amount,
-            currency=self.order.currency,
-            order_item_id=item_id,
-            quantity=quantity,
-            dedupe_key=key,
-            created_at=self.now,
+        entry = Entry(key, str(kind), amount, str(to), str(source), item_id, quantity)
+        self.unsaved.append(
+            entry._asdict()
+            | {
+                "shop_id": self.order.shop_id,
+                "order_id": self.order.id,
+                "event_id": event.id if event is not None else None,
+                "currency": self.order.currency,
+                "created_at": self.now,
+            }
         )
-        self.session.add(entry)
         self._count(entry)
 
     def move_all(self, kind: Kind, source: Account, to: Account, event: OrderEvent | None):
@@ -138,13 +153,17 @@ class OrderBook:
         """> 0 the buyer owes it; < 0 it is owed back to them."""
         return self.balances[Account.AMOUNT_DUE] - self.balances[Account.REFUND_DUE]
 
-    async def store_totals(self) -> None:
-        """The order's `amount_paid` and `balance_due` as the ledger has them now.
+    async def save(self) -> None:
+        """Write the entries posted since the book was read, and the order's `amount_paid`
+        and `balance_due` as the ledger has them now. Every change that posts ends here.
 
-        Written with a plain UPDATE, not through the mapped object: they follow the money,
-        they are not a change of the order, so the order's version (the one cards and
+        The totals go out in a plain UPDATE, not through the mapped object: they follow the
+        money, they are not a change of the order, so the order's version (the one cards and
         concurrent edits check) stays as the change that caused them left it.
         """
+        if self.unsaved:
+            await self.session.execute(_INSERT_ENTRIES, self.unsaved)
+            self.unsaved = []
         paid, due = self.amount_paid, self.balance_due
         order = self.order
         if (order.amount_paid, order.balance_due) == (paid, due):
@@ -156,11 +175,13 @@ class OrderBook:
 
 # Built once (their cache keys are memoized on them): every change with money effects runs
 # them (issue 15). The totals as a Core UPDATE of the table: no ORM bookkeeping.
+_ledger = LedgerEntry.__table__
 _ENTRIES = (
-    select(LedgerEntry)
-    .where(LedgerEntry.order_id == bindparam("order_id"))
-    .order_by(LedgerEntry.id)
+    select(*(_ledger.c[name] for name in Entry._fields))
+    .where(_ledger.c.order_id == bindparam("order_id"))
+    .order_by(_ledger.c.id)
 )
+_INSERT_ENTRIES = insert(_ledger)
 _orders = Order.__table__
 _STORE_TOTALS = (
     update(_orders)

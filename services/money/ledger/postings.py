@@ -91,7 +91,6 @@ async def apply_effects(
         return
     for effects, event in zip(wanted, events, strict=True):
         _apply(book, effects, terms, event)
-    await book.store_totals()
     if penalty:
         # "As if fulfilled" (003): the commission the finished order would have paid.
         fee = order_income(order, terms.percent).fee
@@ -103,6 +102,7 @@ async def apply_effects(
             book.key(Kind.PENALTY),
             event=events[0],
         )
+    await book.save()
 
 
 def _shop_cancels(workflow: Workflow, step: Step, inputs: dict[str, str]) -> bool:
@@ -218,7 +218,7 @@ async def post_return_refund(
                 f"{key}:{Kind.RETURN_FEE}:{fee_source}",
                 item_id=item.id,
             )
-    await book.store_totals()
+    await book.save()
 
 
 def _return_amounts(share: LineShare, before: int, quantity: int, fee_back: int) -> tuple[int, int]:
@@ -260,7 +260,7 @@ async def after_edit(session: AsyncSession, order: Order, event: OrderEvent, now
     the buyer owes, or is owed back, is posted (amount_due / refund_due)."""
     book, money = await _book_and_money(session, order, now)
     settlement.reprice(book, money, f"event:{event.id}", event)
-    await book.store_totals()
+    await book.save()
 
 
 async def after_split(
@@ -276,8 +276,8 @@ async def after_split(
     moved = settlement.split(
         old_book, new_book, old_money, new_money, f"event:{events[0].id}", events
     )
-    await old_book.store_totals()
-    await new_book.store_totals()
+    await old_book.save()
+    await new_book.save()
     return moved
 
 
@@ -296,7 +296,7 @@ async def record_payment(
     if amount <= 0:
         return 0
     settlement.pay(book, money, amount, key, event)
-    await book.store_totals()
+    await book.save()
     return amount
 
 
@@ -317,6 +317,7 @@ async def record_provider_refund(
     book.post(
         Kind.PROVIDER_REFUND, Account.REFUNDS, Account.REFUNDS, amount, key, event=event, memo=True
     )
+    await book.save()
     return True
 
 
@@ -335,5 +336,5 @@ async def record_refund(
     if amount <= 0:
         return 0
     settlement.refund_made(book, amount, key, event)
-    await book.store_totals()
+    await book.save()
     return amount
