@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.orders.unit import Unit
+from storage import direct
 from storage.models import Order, OrderEvent
 
 # What a status change writes on the order (services.orders.decisions, services.time.sla).
@@ -57,6 +58,7 @@ _EVENT_COLUMNS = tuple(c.name for c in _events.columns if c.name != "id")
 # Several steps (a chained automatic transition) insert several rows in one statement; the
 # ids come back in the rows' order.
 _INSERT_EVENTS = insert(_events).returning(_events.c.id, sort_by_parameter_order=True)
+_INSERT_EVENT = insert(_events)
 
 
 async def write_status(unit: Unit, order: Order, events: Sequence[OrderEvent]) -> None:
@@ -73,7 +75,7 @@ async def write_status(unit: Unit, order: Order, events: Sequence[OrderEvent]) -
     new_version = order.version + 1
     parameters = {f"new_{name}": getattr(order, name) for name in STATUS_COLUMNS}
     parameters |= {"order_id": order.id, "old_version": order.version, "new_version": new_version}
-    updated = await unit.session.execute(_UPDATE, parameters)
+    updated = await direct.execute(unit.session, _UPDATE, parameters)
     if updated.rowcount != 1:
         raise StaleDataError(f"order {order.id} changed since version {order.version}")
     # What the row holds now, and nothing left to write: the order was changed in its status
@@ -84,6 +86,11 @@ async def write_status(unit: Unit, order: Order, events: Sequence[OrderEvent]) -
     state.dict["version"] = new_version
     state._commit_all(state.dict, unit.session.sync_session.identity_map)
     rows = [{name: getattr(event, name) for name in _EVENT_COLUMNS} for event in events]
-    ids = (await unit.session.execute(_INSERT_EVENTS, rows)).scalars().all()
+    writer = await direct.writer(unit.session)
+    if writer is not None and writer.writing:
+        # SQLite, one row at a time (as SQLAlchemy sends them there): the id is the rowid.
+        ids = [writer.run(_INSERT_EVENT, row).lastrowid for row in rows]
+    else:
+        ids = (await unit.session.execute(_INSERT_EVENTS, rows)).scalars().all()
     for event, event_id in zip(events, ids, strict=True):
         set_committed_value(event, "id", event_id)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.time.business_hours import business_calendar
 from services.workflow.definition import Workflow
 from services.workflow.engine import TimerPlan
+from storage import direct
 from storage.models import Order, Shop, Timer
 
 PENDING = "pending"
@@ -60,7 +61,7 @@ async def schedule(
         }
         for plan in plans
     ]
-    await session.execute(_INSERT, rows)
+    await direct.execute(session, _INSERT, rows)
 
 
 def may_have_pending(workflow: Workflow, status: str) -> bool:
@@ -81,7 +82,7 @@ async def cancel_pending(session: AsyncSession, order_id: int, now: datetime) ->
     if known is not None and order_id in known:
         known.discard(order_id)
         return
-    await session.execute(_CANCEL_PENDING, {"of_order": order_id, "cancelled_at": now})
+    await direct.execute(session, _CANCEL_PENDING, {"of_order": order_id, "cancelled_at": now})
 
 
 def none_pending(session: AsyncSession, order_id: int) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import direct
 from storage.models import OutboxMessage
 from storage.statements import insert_ignoring
 
@@ -75,5 +76,5 @@ class Outbox:
         # One constant statement, executed for many rows, compiled once per dialect (the
         # dialects' on_conflict_do_nothing cannot be cached: storage/statements.py).
         statement = insert_ignoring(OutboxMessage.__table__, _COLUMNS, ("dedupe_key",))
-        await session.execute(statement, list(self._rows.values()))
+        await direct.execute(session, statement, list(self._rows.values()))
         self._rows.clear()

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services.money.ledger.accounts import HELD, Account, Kind
+from storage import direct
 from storage.models import LedgerEntry, Order, OrderEvent
 
 _HELD = frozenset(str(account) for account in HELD)
@@ -162,13 +163,15 @@ class OrderBook:
         concurrent edits check) stays as the change that caused them left it.
         """
         if self.unsaved:
-            await self.session.execute(_INSERT_ENTRIES, self.unsaved)
+            await direct.execute(self.session, _INSERT_ENTRIES, self.unsaved)
             self.unsaved = []
         paid, due = self.amount_paid, self.balance_due
         order = self.order
         if (order.amount_paid, order.balance_due) == (paid, due):
             return
-        await self.session.execute(_STORE_TOTALS, {"of_order": order.id, "paid": paid, "due": due})
+        await direct.execute(
+            self.session, _STORE_TOTALS, {"of_order": order.id, "paid": paid, "due": due}
+        )
         set_committed_value(order, "amount_paid", paid)
         set_committed_value(order, "balance_due", due)
 

@@ -1,0 +1,130 @@
+"""Statements built once, run straight on SQLite's connection in a write transaction
+(storage/direct.py): the same rows, the same errors, the same listeners as through the
+session; and through the session wherever that way is not open."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from storage import direct
+from storage.database import reading
+from storage.models import OutboxMessage
+from storage.statements import insert_ignoring
+from tests.sql_log import statements_of
+
+_outbox = OutboxMessage.__table__
+_COLUMNS = ("dedupe_key", "channel", "audience", "topic", "payload", "state", "attempts")
+_COLUMNS += ("next_attempt_at", "created_at")
+_INSERT_IGNORING = insert_ignoring(_outbox, _COLUMNS, ("dedupe_key",))
+_INSERT = insert(_outbox)
+_RETRY = (
+    update(_outbox)
+    .where(_outbox.c.dedupe_key == bindparam("key"), _outbox.c.state == "pending")
+    .values(attempts=bindparam("attempts"), next_attempt_at=bindparam("at"))
+)
+NOW = datetime(2026, 12, 6, 21, 0, 5, 123456, tzinfo=UTC)
+
+
+def message(key: str, **changes) -> dict:
+    return {
+        "dedupe_key": key,
+        "channel": "telegram",
+        "audience": "buyer",
+        "topic": "status_changed",
+        "payload": {"status": "paid", "items": [1, 2], "text": "Оплачен ✓"},
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": NOW,
+        "created_at": NOW,
+    } | changes
+
+
+async def stored(sessions, key: str) -> OutboxMessage | None:
+    async with sessions() as session:
+        return await session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == key))
+
+
+async def test_rows_written_here_read_back_as_those_written_through_the_session(sessions, backend):
+    # when the same row is written both ways, in write transactions
+    async with sessions() as session, session.begin():
+        await direct.execute(session, _INSERT_IGNORING, [message("here")])
+        writer = await direct.writer(session)
+        # (SQLite's write transaction takes the direct way; PostgreSQL has none)
+        assert (writer is not None and writer.writing) is (backend == "sqlite")
+    async with sessions() as session, session.begin():
+        await session.execute(_INSERT_IGNORING, [message("session")])
+
+    # then every column reads back alike: JSON, aware times with their microseconds
+    here, through_session = await stored(sessions, "here"), await stored(sessions, "session")
+    for column in _COLUMNS[1:]:
+        assert getattr(here, column) == getattr(through_session, column), column
+    assert here.payload["text"] == "Оплачен ✓"
+    assert here.next_attempt_at == NOW
+
+
+async def test_an_update_reports_its_rowcount_and_keeps_the_statements_own_values(sessions):
+    async with sessions() as session, session.begin():
+        await direct.execute(session, _INSERT, message("a"))
+        await direct.execute(session, _INSERT, message("b", state="sent"))
+
+    # when both rows are retried, only the pending one matches `state == "pending"`
+    async with sessions() as session, session.begin():
+        await direct.execute(
+            session,
+            _RETRY,
+            [{"key": "a", "attempts": 3, "at": NOW}, {"key": "b", "attempts": 3, "at": NOW}],
+        )
+        pending = await direct.execute(session, _RETRY, {"key": "a", "attempts": 4, "at": NOW})
+        sent = await direct.execute(session, _RETRY, {"key": "b", "attempts": 4, "at": NOW})
+
+    assert (pending.rowcount, sent.rowcount) == (1, 0)
+    assert (await stored(sessions, "a")).attempts == 4
+    assert (await stored(sessions, "b")).attempts == 0
+
+
+async def test_a_broken_constraint_is_sqlalchemys_integrity_error_and_the_change_rolls_back(
+    sessions,
+):
+    async with sessions() as session, session.begin():
+        await direct.execute(session, _INSERT, message("taken"))
+
+    # when a change writes a row, then one whose key is taken
+    with pytest.raises(IntegrityError):
+        async with sessions() as session, session.begin():
+            await direct.execute(session, _INSERT, message("new"))
+            await direct.execute(session, _INSERT, message("taken"))
+
+    # then nothing of that change stays
+    assert await stored(sessions, "new") is None
+    async with sessions() as session:
+        assert len((await session.scalars(select(OutboxMessage))).all()) == 1
+
+
+async def test_the_engines_statement_listeners_see_statements_run_here(sessions, engine):
+    with statements_of(engine) as seen:
+        async with sessions() as session, session.begin():
+            await direct.execute(session, _INSERT, message("seen"))
+    assert any(s.upper().startswith("INSERT INTO OUTBOX") for s in seen), seen
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_reads_and_python_made_defaults_go_through_the_session(sessions):
+    # a transaction that only reads is not SQLite's write transaction
+    async with reading(sessions) as session:
+        found = await direct.writer(session)
+        assert found is None or not found.writing
+
+    async with sessions() as session, session.begin():
+        writer = await direct.writer(session)
+        assert writer is not None and writer.writing
+        # a row leaving out `payload` needs its default made in Python: not run here
+        partial = message("partial")
+        del partial["payload"]
+        assert writer.run(_INSERT, partial) is None
+        # through the session, by `execute`, it is written with that default
+        await direct.execute(session, _INSERT, partial)
+    assert (await stored(sessions, "partial")).payload == {}
