@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.time.clock import Clock
+from storage import direct
 from storage.database import insert_for, reading
 from storage.models import OrderCard
 
@@ -92,8 +93,8 @@ class CardRegistry:
         """As `drawn`, inside the caller's transaction: a tap writes the digest of the card
         it is about to redraw together with the change, so the redraw of the order's other
         cards after the commit skips this one (one transaction, not two; issue 15)."""
-        await session.execute(
-            _DRAWN, {"of_chat": chat_id, "of_message": message_id, "new_digest": digest}
+        await direct.execute(
+            session, _DRAWN, {"of_chat": chat_id, "of_message": message_id, "new_digest": digest}
         )
 
     async def digest(self, chat_id: int, message_id: int) -> str | None:

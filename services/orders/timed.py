@@ -23,6 +23,7 @@ from services.orders.unit import Unit
 from services.time import sla, timers
 from services.workflow.definition import Audience, TimerKind, Workflow
 from services.workflow.engine import decide
+from storage import direct
 from storage.models import Order, Shop, Timer
 
 PENDING = "pending"
@@ -95,7 +96,9 @@ async def _record(session: AsyncSession, timer: Row, outcome: str, state: str = 
     """The timer's outcome and state, for operators, when the take did not guess them."""
     outcome = outcome[:64]
     if outcome != timer.outcome or state != DONE:
-        await session.execute(_RECORD, {"timer": timer.id, "outcome": outcome, "state": state})
+        await direct.execute(
+            session, _RECORD, {"timer": timer.id, "outcome": outcome, "state": state}
+        )
 
 
 # Built once (a statement's cache key is memoized on it): every timer that fires runs them

@@ -31,6 +31,7 @@ from services.products import notices
 from services.refusals import OrderRefused, Problem
 from services.vocabulary import IN_STOCK, MADE_TO_ORDER
 from services.workflow.definition import Effect, Input, StatusKind, Workflow
+from storage import direct
 from storage.models import Order, OrderItem, Product, Shop, StockMovement
 
 # The shop's choice for a line beyond the available stock (shop.settings).
@@ -199,7 +200,7 @@ async def _holds_goods(session: AsyncSession, order_id: int) -> None:
     """Note on the order that goods were reserved for it (`Order.reserved_stock`): from now
     on its steps read its movements. The order row is this transaction's already (it was
     created, edited or split off in it); its version stays, as for the money totals."""
-    await session.execute(_RESERVED, {"order_id": order_id})
+    await direct.execute(session, _RESERVED, {"order_id": order_id})
     loaded = session.identity_map.get(identity_key(Order, order_id))
     if loaded is not None:  # the order as this transaction knows it says so too
         set_committed_value(loaded, "reserved_stock", True)

@@ -68,7 +68,7 @@ async def test_create_engine_uses_the_one_hop_adapter_unless_told(tmp_path, monk
         await stock.dispose()
 
 
-async def test_a_write_transaction_hops_to_begin_and_commit_only(tmp_path, hops):
+async def test_a_write_transaction_makes_no_hop_while_the_write_lock_is_free(tmp_path, hops):
     # given
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'hops.db'}", one_hop=True)
     try:
@@ -79,16 +79,88 @@ async def test_a_write_transaction_hops_to_begin_and_commit_only(tmp_path, hops)
         async with engine.begin() as connection:
             await connection.execute(text("INSERT INTO t (n) VALUES (1), (2)"))
             rows = (await connection.execute(text("SELECT n FROM t ORDER BY n"))).all()
-        # then: the statements ran on the loop's thread, holding the write lock; no cursor,
-        # fetch or close hops, and no rollback when the connection goes back to the pool
+        # then: BEGIN IMMEDIATE, the statements and the COMMIT ran on the loop's thread; no
+        # cursor, fetch or close hops, and no rollback when the connection goes back to the pool
         assert rows == [(1,), (2,)]
-        assert hops == ["BEGIN IMMEDIATE", "commit"]
-        # and after the commit, a transaction that only reads hops for each statement again
-        hops.clear()
+        assert hops == []
+        # and a transaction that only reads hops for each statement, as before
         async with engine.connect() as connection:
             reader = await connection.execution_options(**{READ_ONLY: True})
             await reader.execute(text("SELECT 1"))
         assert hops == ["BEGIN", "SELECT 1", "rollback"]
+    finally:
+        await engine.dispose()
+
+
+async def test_every_hundredth_commit_checkpoints_the_wal_on_the_connections_thread(
+    tmp_path, hops, monkeypatch
+):
+    # given: connections that never checkpoint as they commit, and a checkpoint every 3rd
+    monkeypatch.setattr("storage.sqlite_driver.CHECKPOINT_EVERY", 3)
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}", one_hop=True)
+    try:
+        async with engine.connect() as connection:
+            automatic = await connection.scalar(text("PRAGMA wal_autocheckpoint"))
+        assert automatic == 0
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        hops.clear()
+        # when the second commit of the engine is done, then the third
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO t (n) VALUES (1)"))
+        after_second = rows_in_database_file(tmp_path / "wal.db")
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO t (n) VALUES (2)"))
+        after_third = rows_in_database_file(tmp_path / "wal.db")
+        # then only the third went to the connection's thread, and checkpointed: the rows are
+        # in the database file itself, where before they were in the WAL only
+        assert hops == ["_commit"]
+        assert after_second is None
+        assert after_third == 2
+    finally:
+        await engine.dispose()
+
+
+def rows_in_database_file(path) -> int | None:
+    """The rows of table t in the database file alone, without its WAL (None: no table)."""
+    copy = path.with_name("copy.db")
+    copy.write_bytes(path.read_bytes())
+    connection = sqlite3.connect(copy)
+    try:
+        return connection.execute("SELECT count(*) FROM t").fetchone()[0]
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        connection.close()
+        copy.unlink()
+
+
+async def test_begin_waits_on_the_connections_thread_while_another_process_writes(tmp_path, hops):
+    # given another process's connection holding the write lock
+    path = tmp_path / "busy.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", one_hop=True)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO t (n) VALUES (1)")
+        hops.clear()
+
+        async def write() -> int:
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO t (n) VALUES (2)"))
+                return await connection.scalar(text("SELECT count(*) FROM t"))
+
+        # when a write transaction begins, and the other process commits a little later
+        writer = asyncio.create_task(write())
+        await asyncio.sleep(0.2)  # the loop is free meanwhile: this coroutine runs
+        assert not writer.done()
+        other.execute("COMMIT")
+        other.close()
+        # then the BEGIN waited on the connection's thread and saw the other's row
+        assert await asyncio.wait_for(writer, 10) == 2
+        assert hops == ["BEGIN IMMEDIATE"]
     finally:
         await engine.dispose()
 
