@@ -183,9 +183,16 @@ class _OneHop:
             self._handle_exception(error)
 
     def rollback(self) -> None:
-        self._writing = False
-        if self._in_transaction():
+        writing, self._writing = self._writing, False
+        if not self._in_transaction():
+            return
+        if not writing:
             super().rollback()
+            return
+        try:  # a write transaction's pages are dropped, nothing is written: right here
+            self._connection._conn.rollback()
+        except Exception as error:
+            self._handle_exception(error)
 
     def _in_transaction(self) -> bool:
         try:

@@ -83,11 +83,17 @@ async def test_a_write_transaction_makes_no_hop_while_the_write_lock_is_free(tmp
         # cursor, fetch or close hops, and no rollback when the connection goes back to the pool
         assert rows == [(1,), (2,)]
         assert hops == []
+        # and one that fails rolls back right here too, leaving nothing
+        with pytest.raises(ZeroDivisionError):
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO t (n) VALUES (3)"))
+                1 / 0  # noqa: B018
+        assert hops == []
         # and a transaction that only reads hops for each statement, as before
         async with engine.connect() as connection:
             reader = await connection.execution_options(**{READ_ONLY: True})
-            await reader.execute(text("SELECT 1"))
-        assert hops == ["BEGIN", "SELECT 1", "rollback"]
+            assert (await reader.execute(text("SELECT count(*) FROM t"))).scalar() == 2
+        assert hops == ["BEGIN", "SELECT count(*) FROM t", "rollback"]
     finally:
         await engine.dispose()
 
