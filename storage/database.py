@@ -61,11 +61,11 @@ def create_engine(
     if one_hop:  # a write transaction's statements run on the loop's thread (sqlite_driver)
         connect_args["check_same_thread"] = False
     engine = create_async_engine(url, connect_args=connect_args, **options)
-    _tune_sqlite(engine, write_queue, one_hop)
+    _tune_sqlite(engine, write_queue)
     return engine
 
 
-def _tune_sqlite(engine: AsyncEngine, write_queue: bool, one_hop: bool) -> None:
+def _tune_sqlite(engine: AsyncEngine, write_queue: bool) -> None:
     queue = install_write_queue(engine, SQLITE_BUSY_TIMEOUT_MS / 1000) if write_queue else None
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -77,8 +77,6 @@ def _tune_sqlite(engine: AsyncEngine, write_queue: bool, one_hop: bool) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        if one_hop:  # commits run on the loop's thread: checkpoints are sqlite_driver's
-            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -128,6 +128,17 @@ class Writer:
         connection.dispatch.after_cursor_execute(connection, None, sql, arguments, None, many)
         return done
 
+    def inserted_ids(self, statement: Executable, rows: Sequence[Parameters]) -> list[int] | None:
+        """Insert the rows one by one (SQLite's RETURNING does not promise the rows' order
+        for several): their ids, or None when the statement must go through the session."""
+        ids = []
+        for row in rows:
+            done = self.run(statement, row)
+            if done is None:
+                return None  # decided by the row's keys, the same for every row: none ran
+            ids.append(done.lastrowid)
+        return ids
+
 
 async def writer(session: AsyncSession) -> Writer | None:
     """The session's transaction's Writer, when it writes to SQLite through

@@ -16,25 +16,25 @@ is locked" stays an OperationalError that services/orders/work.py retries). The 
 `sqlite+aiosqlite://`; `storage.database.create_engine` passes `dbapi()` as the dialect's
 module. tests/storage/test_sqlite_driver.py runs the same cases against both adapters.
 
-Inside a write transaction there is no hop at all: the statement runs right here, on the
-event loop's thread. It cannot wait there: this connection holds SQLite's write lock, and in
-WAL mode nothing else makes a writer's statement wait (readers never block it); its SQLite
-work is tens of microseconds, where a hop costs the loop and the thread together 0.1 to 0.5
-ms of CPU (thread wake-ups, the GIL changing hands, the loop woken from its poll). The write
-transaction's ends run here too when they cannot wait:
+Inside a write transaction (from `BEGIN IMMEDIATE` until its COMMIT or ROLLBACK) there is
+no hop at all: the statement runs right here, on the event loop's thread. It cannot wait
+there: this connection holds SQLite's write lock, and in WAL mode nothing else makes a
+writer's statement wait (readers never block it); its SQLite work is tens of microseconds,
+where a hop costs the loop and the thread together 0.1 to 0.5 ms of CPU (thread wake-ups,
+the GIL changing hands, the loop woken from its poll).
 
-- `BEGIN IMMEDIATE` is tried here with SQLite's busy timeout at zero: the write lock is
-  free (this process's writers queue in storage/write_queue.py before they begin, so only
-  another process can hold it) and it is taken at once, or SQLite answers "busy" at once and
-  the BEGIN goes to the connection's thread, to wait there in the busy handler as before.
-- COMMIT writes the transaction's pages to the WAL, no sync (`synchronous=NORMAL`), unless
-  it checkpoints, which syncs the disk. So connections do not checkpoint when they commit
-  (`PRAGMA wal_autocheckpoint=0`, storage.database) and every `CHECKPOINT_EVERY`th commit
-  of an engine goes to the connection's thread and checkpoints there (PASSIVE: it never
-  waits for readers), keeping the WAL a few megabytes at most.
+`BEGIN IMMEDIATE` itself is tried here first, with SQLite's busy timeout at zero: this
+process's writers queue before they begin (storage/write_queue.py), so the write lock is
+free unless another process holds it; then SQLite answers "busy" at once, and the BEGIN goes
+to the connection's thread to wait there in the busy handler as before.
 
-Everything in transactions that only read stays on the connection's thread (a long report
-must not hold up the loop). The connection is opened with `check_same_thread=False`
+COMMIT (it may checkpoint the WAL, which syncs the disk) and ROLLBACK stay on the
+connection's thread. That hop is also the write transaction's one turn of the event loop:
+with none at all, every request ready at once would run its whole transaction in the same
+turn of the loop, and timers and new connections would wait for all of them (the storefront
+API's loop lag p99 went from 6 ms to 29-88 ms when COMMIT ran here too). Everything in
+transactions that only read stays on the connection's thread as well (a long report must not
+hold up the loop). The connection is opened with `check_same_thread=False`
 (storage.database), and only one side uses it at a time: every hop is awaited before the
 next statement.
 
@@ -58,10 +58,6 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_ss_cursor,
     AsyncAdaptFallback_aiosqlite_connection,
 )
-
-# Commits of one engine between two checkpoints of the WAL, on a connection's thread. A
-# status change adds about 10 pages (4 KiB each) to the WAL: a checkpoint every ~4 MiB.
-CHECKPOINT_EVERY = 100
 
 # A statement's whole outcome: rows (empty unless it returns rows), description, rowcount,
 # lastrowid.
@@ -99,13 +95,6 @@ def _begin_here(connection: sqlite3.Connection) -> bool:
     finally:
         connection.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     return True
-
-
-def _commit(connection: sqlite3.Connection, checkpoint: bool) -> None:
-    """On the connection's thread: COMMIT, then a WAL checkpoint when one is due."""
-    connection.commit()
-    if checkpoint:
-        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
 
 
 _BEGUN: Outcome = ([], None, -1, None)
@@ -170,29 +159,14 @@ class _OneHop:
     # a flag of the sqlite3 connection, read here while its thread is idle (every hop has
     # been awaited).
     def commit(self) -> None:
-        writing, self._writing = self._writing, False
-        if not self._in_transaction():
-            return
-        checkpoint = writing and self.dbapi.checkpoint_due()
-        try:
-            if writing and not checkpoint:
-                self._connection._conn.commit()  # pages into the WAL, no sync: right here
-            else:
-                self.await_(self._connection._execute(_commit, self._connection._conn, checkpoint))
-        except Exception as error:
-            self._handle_exception(error)
+        self._writing = False
+        if self._in_transaction():
+            super().commit()
 
     def rollback(self) -> None:
-        writing, self._writing = self._writing, False
-        if not self._in_transaction():
-            return
-        if not writing:
+        self._writing = False
+        if self._in_transaction():
             super().rollback()
-            return
-        try:  # a write transaction's pages are dropped, nothing is written: right here
-            self._connection._conn.rollback()
-        except Exception as error:
-            self._handle_exception(error)
 
     def _in_transaction(self) -> bool:
         try:
@@ -213,16 +187,7 @@ class OneHopFallbackConnection(_OneHop, AsyncAdaptFallback_aiosqlite_connection)
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
     """The DBAPI module SQLAlchemy's aiosqlite dialect talks to, handing out one-hop
-    connections. One per engine: it counts the engine's commits for the checkpoints."""
-
-    def __init__(self, *args: Any):
-        super().__init__(*args)
-        self._commits = 0
-
-    def checkpoint_due(self) -> bool:
-        """A write transaction commits: is it the one that checkpoints the WAL?"""
-        self._commits += 1
-        return self._commits % CHECKPOINT_EVERY == 0
+    connections."""
 
     def connect(self, *args: Any, **kwargs: Any) -> AsyncAdapt_aiosqlite_connection:
         stock = super().connect(*args, **kwargs)

@@ -87,10 +87,10 @@ async def write_status(unit: Unit, order: Order, events: Sequence[OrderEvent]) -
     state._commit_all(state.dict, unit.session.sync_session.identity_map)
     rows = [{name: getattr(event, name) for name in _EVENT_COLUMNS} for event in events]
     writer = await direct.writer(unit.session)
-    if writer is not None and writer.writing:
-        # SQLite, one row at a time (as SQLAlchemy sends them there): the id is the rowid.
-        ids = [writer.run(_INSERT_EVENT, row).lastrowid for row in rows]
-    else:
+    ids = (
+        writer.inserted_ids(_INSERT_EVENT, rows) if writer is not None and writer.writing else None
+    )
+    if ids is None:
         ids = (await unit.session.execute(_INSERT_EVENTS, rows)).scalars().all()
     for event, event_id in zip(events, ids, strict=True):
         set_committed_value(event, "id", event_id)

@@ -68,7 +68,7 @@ async def test_create_engine_uses_the_one_hop_adapter_unless_told(tmp_path, monk
         await stock.dispose()
 
 
-async def test_a_write_transaction_makes_no_hop_while_the_write_lock_is_free(tmp_path, hops):
+async def test_a_write_transaction_hops_to_commit_only_while_the_write_lock_is_free(tmp_path, hops):
     # given
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'hops.db'}", one_hop=True)
     try:
@@ -79,16 +79,19 @@ async def test_a_write_transaction_makes_no_hop_while_the_write_lock_is_free(tmp
         async with engine.begin() as connection:
             await connection.execute(text("INSERT INTO t (n) VALUES (1), (2)"))
             rows = (await connection.execute(text("SELECT n FROM t ORDER BY n"))).all()
-        # then: BEGIN IMMEDIATE, the statements and the COMMIT ran on the loop's thread; no
-        # cursor, fetch or close hops, and no rollback when the connection goes back to the pool
+        # then: BEGIN IMMEDIATE and the statements ran on the loop's thread, only the COMMIT
+        # on the connection's; no cursor, fetch or close hops, and no rollback when the
+        # connection goes back to the pool
         assert rows == [(1,), (2,)]
-        assert hops == []
-        # and one that fails rolls back right here too, leaving nothing
+        assert hops == ["commit"]
+        # and one that fails hops to roll back, leaving nothing
+        hops.clear()
         with pytest.raises(ZeroDivisionError):
             async with engine.begin() as connection:
                 await connection.execute(text("INSERT INTO t (n) VALUES (3)"))
                 1 / 0  # noqa: B018
-        assert hops == []
+        assert hops == ["rollback"]
+        hops.clear()
         # and a transaction that only reads hops for each statement, as before
         async with engine.connect() as connection:
             reader = await connection.execution_options(**{READ_ONLY: True})
@@ -96,49 +99,6 @@ async def test_a_write_transaction_makes_no_hop_while_the_write_lock_is_free(tmp
         assert hops == ["BEGIN", "SELECT count(*) FROM t", "rollback"]
     finally:
         await engine.dispose()
-
-
-async def test_every_hundredth_commit_checkpoints_the_wal_on_the_connections_thread(
-    tmp_path, hops, monkeypatch
-):
-    # given: connections that never checkpoint as they commit, and a checkpoint every 3rd
-    monkeypatch.setattr("storage.sqlite_driver.CHECKPOINT_EVERY", 3)
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}", one_hop=True)
-    try:
-        async with engine.connect() as connection:
-            automatic = await connection.scalar(text("PRAGMA wal_autocheckpoint"))
-        assert automatic == 0
-        async with engine.begin() as connection:
-            await connection.execute(text("CREATE TABLE t (n INTEGER)"))
-        hops.clear()
-        # when the second commit of the engine is done, then the third
-        async with engine.begin() as connection:
-            await connection.execute(text("INSERT INTO t (n) VALUES (1)"))
-        after_second = rows_in_database_file(tmp_path / "wal.db")
-        async with engine.begin() as connection:
-            await connection.execute(text("INSERT INTO t (n) VALUES (2)"))
-        after_third = rows_in_database_file(tmp_path / "wal.db")
-        # then only the third went to the connection's thread, and checkpointed: the rows are
-        # in the database file itself, where before they were in the WAL only
-        assert hops == ["_commit"]
-        assert after_second is None
-        assert after_third == 2
-    finally:
-        await engine.dispose()
-
-
-def rows_in_database_file(path) -> int | None:
-    """The rows of table t in the database file alone, without its WAL (None: no table)."""
-    copy = path.with_name("copy.db")
-    copy.write_bytes(path.read_bytes())
-    connection = sqlite3.connect(copy)
-    try:
-        return connection.execute("SELECT count(*) FROM t").fetchone()[0]
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        connection.close()
-        copy.unlink()
 
 
 async def test_begin_waits_on_the_connections_thread_while_another_process_writes(tmp_path, hops):
@@ -166,7 +126,7 @@ async def test_begin_waits_on_the_connections_thread_while_another_process_write
         other.close()
         # then the BEGIN waited on the connection's thread and saw the other's row
         assert await asyncio.wait_for(writer, 10) == 2
-        assert hops == ["BEGIN IMMEDIATE"]
+        assert hops == ["BEGIN IMMEDIATE", "commit"]
     finally:
         await engine.dispose()
 
