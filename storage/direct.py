@@ -160,14 +160,28 @@ async def writer(session: AsyncSession) -> Writer | None:
     return found
 
 
+async def _writing(session: AsyncSession) -> Writer | None:
+    """The session's Writer while its write transaction is open, else None."""
+    found = await writer(session)
+    return found if found is not None and found.writing else None
+
+
 async def execute(
     session: AsyncSession, statement: Executable, parameters: Parameters | Sequence[Parameters]
 ) -> Any:
     """Run a statement built once (no RETURNING) in the session's transaction: here when it
     writes to SQLite, else through the session. Returns something with `rowcount`."""
-    found = await writer(session)
-    if found is not None and found.writing:
-        done = found.run(statement, parameters)
-        if done is not None:
-            return done
+    found = await _writing(session)
+    done = found.run(statement, parameters) if found is not None else None
+    if done is not None:
+        return done
     return await session.execute(statement, parameters)
+
+
+async def inserted_ids(
+    session: AsyncSession, statement: Executable, rows: Sequence[Parameters]
+) -> list[int] | None:
+    """`Writer.inserted_ids` when the session writes to SQLite; None: insert them through
+    the session (with RETURNING, where the database promises the rows' order)."""
+    found = await _writing(session)
+    return found.inserted_ids(statement, rows) if found is not None else None

@@ -86,10 +86,7 @@ async def write_status(unit: Unit, order: Order, events: Sequence[OrderEvent]) -
     state.dict["version"] = new_version
     state._commit_all(state.dict, unit.session.sync_session.identity_map)
     rows = [{name: getattr(event, name) for name in _EVENT_COLUMNS} for event in events]
-    writer = await direct.writer(unit.session)
-    ids = (
-        writer.inserted_ids(_INSERT_EVENT, rows) if writer is not None and writer.writing else None
-    )
+    ids = await direct.inserted_ids(unit.session, _INSERT_EVENT, rows)
     if ids is None:
         ids = (await unit.session.execute(_INSERT_EVENTS, rows)).scalars().all()
     for event, event_id in zip(events, ids, strict=True):
