@@ -1,13 +1,13 @@
-"""Statements built once, run straight on SQLite's connection in a write transaction
-(storage/direct.py): the same rows, the same errors, the same listeners as through the
-session; and through the session wherever that way is not open."""
+"""Statements built once, run straight on the driver's connection in a write transaction
+(storage/direct.py, SQLite and asyncpg): the same rows, the same errors, the same listeners
+as through the session; and through the session wherever that way is not open."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from storage import direct
@@ -48,13 +48,18 @@ async def stored(sessions, key: str) -> OutboxMessage | None:
         return await session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == key))
 
 
-async def test_rows_written_here_read_back_as_those_written_through_the_session(sessions, backend):
+async def begun(session) -> None:
+    """The transaction begun on the server, as a change's first read begins it."""
+    await session.execute(text("SELECT 1"))
+
+
+async def test_rows_written_here_read_back_as_those_written_through_the_session(sessions):
     # when the same row is written both ways, in write transactions
     async with sessions() as session, session.begin():
-        await direct.execute(session, _INSERT_IGNORING, [message("here")])
+        await begun(session)
         writer = await direct.writer(session)
-        # (SQLite's write transaction takes the direct way; PostgreSQL has none)
-        assert (writer is not None and writer.writing) is (backend == "sqlite")
+        assert writer is not None and writer.writing
+        assert await writer.execute(_INSERT_IGNORING, [message("here")]) is not None  # ran here
     async with sessions() as session, session.begin():
         await session.execute(_INSERT_IGNORING, [message("session")])
 
@@ -73,6 +78,7 @@ async def test_an_update_reports_its_rowcount_and_keeps_the_statements_own_value
 
     # when both rows are retried, only the pending one matches `state == "pending"`
     async with sessions() as session, session.begin():
+        await begun(session)
         await direct.execute(
             session,
             _RETRY,
@@ -95,6 +101,7 @@ async def test_a_broken_constraint_is_sqlalchemys_integrity_error_and_the_change
     # when a change writes a row, then one whose key is taken
     with pytest.raises(IntegrityError):
         async with sessions() as session, session.begin():
+            await begun(session)
             await direct.execute(session, _INSERT, message("new"))
             await direct.execute(session, _INSERT, message("taken"))
 
@@ -107,6 +114,7 @@ async def test_a_broken_constraint_is_sqlalchemys_integrity_error_and_the_change
 async def test_the_engines_statement_listeners_see_statements_run_here(sessions, engine):
     with statements_of(engine) as seen:
         async with sessions() as session, session.begin():
+            await begun(session)
             await direct.execute(session, _INSERT, message("seen"))
     assert any(s.upper().startswith("INSERT INTO OUTBOX") for s in seen), seen
 
@@ -124,7 +132,54 @@ async def test_reads_and_python_made_defaults_go_through_the_session(sessions):
         # a row leaving out `payload` needs its default made in Python: not run here
         partial = message("partial")
         del partial["payload"]
-        assert writer.run(_INSERT, partial) is None
+        assert await writer.execute(_INSERT, partial) is None
         # through the session, by `execute`, it is written with that default
         await direct.execute(session, _INSERT, partial)
     assert (await stored(sessions, "partial")).payload == {}
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_on_postgresql_a_transaction_not_begun_yet_is_begun_by_the_session(sessions):
+    # when a transaction's first statement is one of these (asyncpg begins it lazily)
+    async with sessions() as session, session.begin():
+        writer = await direct.writer(session)
+        assert writer is not None and not writer.writing
+        await direct.execute(session, _INSERT, message("first"))
+        # then it went through the session, which began it; the next one runs here
+        assert writer.writing
+        assert await writer.execute(_INSERT, message("second")) is not None
+    assert await stored(sessions, "first") is not None
+    assert await stored(sessions, "second") is not None
+
+
+async def test_inside_a_savepoint_statements_go_where_its_rollback_reaches(sessions, backend):
+    async with sessions() as session, session.begin():
+        await direct.execute(session, _INSERT, message("taken"))
+
+    # when a statement breaks a constraint inside a savepoint the caller opened
+    async with sessions() as session, session.begin():
+        await begun(session)
+        await direct.execute(session, _INSERT, message("kept"))
+        with pytest.raises(IntegrityError) as raised:
+            async with session.begin_nested():
+                await direct.execute(session, _INSERT, message("taken"))
+        # then the savepoint took it back, and the transaction goes on after it
+        if backend == "postgres":
+            assert raised.value.orig.pgcode == "23505"
+        await direct.execute(session, _INSERT, message("after"))
+    assert await stored(sessions, "kept") is not None
+    assert await stored(sessions, "after") is not None
+
+
+async def test_inserted_rows_ids_come_back_where_they_were_inserted_here(sessions, backend):
+    async with sessions() as session, session.begin():
+        await begun(session)
+        one = await direct.inserted_ids(session, _INSERT, [message("one")])
+        several = await direct.inserted_ids(session, _INSERT, [message("two"), message("three")])
+
+    assert one == [(await stored(sessions, "one")).id]
+    if backend == "sqlite":  # one by one, in their order
+        assert several == [(await stored(sessions, key)).id for key in ("two", "three")]
+    else:  # several in one statement through the session: none of them inserted here
+        assert several is None
+        assert await stored(sessions, "two") is None
