@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage import sqlite_driver
+from storage.wal_checkpoints import SAFETY_NET_PAGES
 from storage.write_queue import install as install_write_queue
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -61,11 +62,11 @@ def create_engine(
     if one_hop:  # a write transaction's statements run on the loop's thread (sqlite_driver)
         connect_args["check_same_thread"] = False
     engine = create_async_engine(url, connect_args=connect_args, **options)
-    _tune_sqlite(engine, write_queue)
+    _tune_sqlite(engine, write_queue, one_hop)
     return engine
 
 
-def _tune_sqlite(engine: AsyncEngine, write_queue: bool) -> None:
+def _tune_sqlite(engine: AsyncEngine, write_queue: bool, one_hop: bool) -> None:
     queue = install_write_queue(engine, SQLITE_BUSY_TIMEOUT_MS / 1000) if write_queue else None
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -77,6 +78,8 @@ def _tune_sqlite(engine: AsyncEngine, write_queue: bool) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if one_hop:  # its checkpoints run beside the write path (storage/wal_checkpoints.py)
+            cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -105,16 +105,20 @@ class _Writer:
         self._connection = connection  # SQLAlchemy's, for its dialect and listeners
         self._adapted = adapted  # the driver's connection as SQLAlchemy adapted it
 
-    def _prepared(
+    def _bound(
         self, statement: Executable, parameters: Parameters | Sequence[Parameters]
-    ) -> tuple[_Compiled, list[tuple], bool] | None:
-        """The compiled statement and its rows of values; None: through the session."""
+    ) -> tuple[str, Any, bool] | Done | None:
+        """The SQL, its arguments as the driver takes them (a row, or a list of rows) and
+        whether there are several; Done: no rows, nothing to run; None: through the session."""
         many = not isinstance(parameters, Mapping)
         rows = list(parameters) if many else [parameters]
+        if not rows:
+            return Done(0, None)
         compiled = _compile(statement, tuple(sorted(rows[0])), self._connection.dialect)
         if compiled is None:
             return None
-        return compiled, [compiled.row(row) for row in rows], many
+        values = [compiled.row(row) for row in rows]
+        return compiled.sql, (values if many else values[0]), many
 
     def _before(self, sql: str, arguments: Any, many: bool) -> None:
         connection = self._connection
@@ -143,17 +147,14 @@ class SqliteWriter(_Writer):
         self, statement: Executable, parameters: Parameters | Sequence[Parameters]
     ) -> Done | None:
         """Run it here; None: it must go through the session."""
-        if not isinstance(parameters, Mapping) and not parameters:
-            return Done(0, None)
-        prepared = self._prepared(statement, parameters)
-        if prepared is None:
-            return None
-        compiled, values, many = prepared
-        sql, arguments = compiled.sql, (values if many else values[0])
+        bound = self._bound(statement, parameters)
+        if not isinstance(bound, tuple):
+            return bound
+        sql, arguments, many = bound
         self._before(sql, arguments, many)
         try:
             sqlite = self._adapted._connection._conn
-            cursor = sqlite.executemany(sql, values) if many else sqlite.execute(sql, values[0])
+            cursor = sqlite.executemany(sql, arguments) if many else sqlite.execute(sql, arguments)
         except sqlite3.Error as error:
             raise self._wrapped(sql, arguments, error, many) from error
         done = Done(cursor.rowcount, cursor.lastrowid)
@@ -195,13 +196,10 @@ class PostgresWriter(_Writer):
         self, statement: Executable, parameters: Parameters | Sequence[Parameters]
     ) -> Done | None:
         """Run it here; None: it must go through the session."""
-        if not isinstance(parameters, Mapping) and not parameters:
-            return Done(0, None)
-        prepared = self._prepared(statement, parameters)
-        if prepared is None:
-            return None
-        compiled, values, many = prepared
-        _, status = await self._run(compiled.sql, values if many else values[0], many)
+        bound = self._bound(statement, parameters)
+        if not isinstance(bound, tuple):
+            return bound
+        _, status = await self._run(*bound)
         found = _ROWCOUNT.match(status or "")  # none for several rows, as in SQLAlchemy
         return Done(int(found.group(1)) if found else -1, None)
 
@@ -212,11 +210,10 @@ class PostgresWriter(_Writer):
         statement through the session takes them all in one round trip)."""
         if len(rows) != 1:
             return None
-        prepared = self._prepared(_returning_ids(statement), rows[0])
-        if prepared is None:
+        bound = self._bound(_returning_ids(statement), rows[0])
+        if bound is None:
             return None
-        compiled, values, _ = prepared
-        returned, _ = await self._run(compiled.sql, values[0], False)
+        returned, _ = await self._run(*bound)
         return [returned[0][0]]
 
     async def _run(self, sql: str, arguments: Any, many: bool) -> tuple[list, str | None]:
@@ -225,16 +222,16 @@ class PostgresWriter(_Writer):
         way it came), prepared through the adapter's cache (so both ways share one prepared
         statement), with the listeners told and errors translated as SQLAlchemy's are."""
         adapted = self._adapted
+        schema_as_of = self._connection.dialect._invalidate_schema_cache_asof
         self._before(sql, arguments, many)
         async with adapted._execute_mutex:
             try:
                 if many:
+                    await adapted._check_type_cache_invalidation(schema_as_of)
                     await adapted._connection.executemany(sql, arguments)
                     returned, status = [], None
                 else:
-                    ready, _ = await adapted._prepare(
-                        sql, self._connection.dialect._invalidate_schema_cache_asof
-                    )
+                    ready, _ = await adapted._prepare(sql, schema_as_of)
                     returned, status = await ready.fetch(*arguments), ready.get_statusmsg()
             except Exception as error:
                 try:

@@ -28,11 +28,12 @@ process's writers queue before they begin (storage/write_queue.py), so the write
 free unless another process holds it; then SQLite answers "busy" at once, and the BEGIN goes
 to the connection's thread to wait there in the busy handler as before.
 
-COMMIT (it may checkpoint the WAL, which syncs the disk) and ROLLBACK stay on the
-connection's thread. That hop is also the write transaction's one turn of the event loop:
-with none at all, every request ready at once would run its whole transaction in the same
-turn of the loop, and timers and new connections would wait for all of them (the storefront
-API's loop lag p99 went from 6 ms to 29-88 ms when COMMIT ran here too). Everything in
+COMMIT (it may checkpoint the WAL, which syncs the disk, though storage/wal_checkpoints.py
+does that beside the write path) and ROLLBACK stay on the connection's thread. That hop is
+also the write transaction's one turn of the event loop: with none at all, every request
+ready at once would run its whole transaction in the same turn of the loop, and timers and
+new connections would wait for all of them (the storefront API's loop lag p99 went from
+6 ms to 29-88 ms when COMMIT ran here too). Everything in
 transactions that only read stays on the connection's thread as well (a long report must not
 hold up the loop). The connection is opened with `check_same_thread=False`
 (storage.database), and only one side uses it at a time: every hop is awaited before the
@@ -58,6 +59,8 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_ss_cursor,
     AsyncAdaptFallback_aiosqlite_connection,
 )
+
+from storage.wal_checkpoints import WalCheckpoints
 
 # A statement's whole outcome: rows (empty unless it returns rows), description, rowcount,
 # lastrowid.
@@ -159,9 +162,11 @@ class _OneHop:
     # a flag of the sqlite3 connection, read here while its thread is idle (every hop has
     # been awaited).
     def commit(self) -> None:
-        self._writing = False
+        writing, self._writing = self._writing, False
         if self._in_transaction():
             super().commit()
+            if writing:  # the WAL grew: checkpointed beside the write path
+                self.dbapi.checkpoints.committed()
 
     def rollback(self) -> None:
         self._writing = False
@@ -187,10 +192,16 @@ class OneHopFallbackConnection(_OneHop, AsyncAdaptFallback_aiosqlite_connection)
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
     """The DBAPI module SQLAlchemy's aiosqlite dialect talks to, handing out one-hop
-    connections."""
+    connections. One per engine: it keeps the engine's WAL checkpoints
+    (storage/wal_checkpoints.py)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.checkpoints = WalCheckpoints()
 
     def connect(self, *args: Any, **kwargs: Any) -> AsyncAdapt_aiosqlite_connection:
         stock = super().connect(*args, **kwargs)
+        self.checkpoints.opened(args, kwargs)
         kind = (
             OneHopFallbackConnection
             if isinstance(stock, AsyncAdaptFallback_aiosqlite_connection)

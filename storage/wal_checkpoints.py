@@ -1,0 +1,81 @@
+"""SQLite's write-ahead log moved into the database file beside the write path, not on it.
+
+Left to itself SQLite checkpoints when a COMMIT finds the WAL over 1,000 pages: that commit
+copies the pages into the database file and syncs the disk before it returns. A status
+change writes about ten pages, so about one commit in a hundred took 16-24 ms instead of
+0.5 ms here, and every other writer of the process waited behind it in the writers' queue
+(storage/write_queue.py): it was the status tap's p99 (issue 15, measured by timing every
+commit of bench/bench_tap.py).
+
+Instead, connections made through storage/sqlite_driver.py checkpoint only as a safety net
+(`SAFETY_NET_PAGES`, for a WAL that grows faster than this keeps up with, or a process
+whose checkpoints never run), and after every `CHECKPOINT_EVERY` write commits of an engine
+a PASSIVE checkpoint runs on a thread of its own, on a connection of its own. PASSIVE takes
+no write lock and waits for nobody: writers go on committing meanwhile, and frames a reader
+still needs stay for the next one. One runs at a time per engine; a commit that finds one
+running skips its turn.
+
+The thread is a plain worker, not the event loop's executor: nothing here is awaited, so a
+checkpoint neither holds up a request nor outlives a loop as a pending task.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Write commits of one engine between two checkpoints: ~1,000 pages of status changes,
+# SQLite's own default threshold.
+CHECKPOINT_EVERY = 100
+# The connections' own threshold (pages), only reached when checkpoints here fall behind.
+SAFETY_NET_PAGES = 10_000
+
+_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-checkpoint")
+
+
+class WalCheckpoints:
+    """The checkpoints of one engine's database file."""
+
+    def __init__(self) -> None:
+        self._connect: tuple[tuple, dict] | None = None  # how the engine opens the file
+        self._commits = 0
+        self.running: Future | None = None  # the checkpoint under way, or the last one
+
+    def opened(self, args: tuple, kwargs: dict[str, Any]) -> None:
+        """The engine opened a connection with these sqlite3.connect arguments."""
+        if self._connect is None and _on_disk(args, kwargs):
+            self._connect = (args, {"uri": kwargs.get("uri", False)})
+
+    def committed(self) -> None:
+        """A write transaction committed: start a checkpoint when one is due."""
+        self._commits += 1
+        if self._commits % CHECKPOINT_EVERY or self._connect is None:
+            return
+        if self.running is not None and not self.running.done():
+            return  # the one under way takes these pages too
+        args, kwargs = self._connect
+        self.running = _worker.submit(_checkpoint, args, kwargs)
+
+
+def _on_disk(args: tuple, kwargs: dict[str, Any]) -> bool:
+    """A file database (an in-memory one has no WAL, and a second connection would not
+    even see it)."""
+    database = str(args[0] if args else kwargs.get("database", ""))
+    return bool(database) and database != ":memory:" and "mode=memory" not in database
+
+
+def _checkpoint(args: tuple, kwargs: dict[str, Any]) -> None:
+    """On the checkpoint thread: as much of the WAL as no reader still needs, into the file."""
+    try:
+        connection = sqlite3.connect(*args, timeout=0, isolation_level=None, **kwargs)
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        # Busy or gone: the next one, or SQLite's own safety net, takes these pages.
+        log.warning("sqlite WAL checkpoint failed", exc_info=True)
