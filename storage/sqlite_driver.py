@@ -33,11 +33,10 @@ does that beside the write path) and ROLLBACK stay on the connection's thread. T
 also the write transaction's one turn of the event loop: with none at all, every request
 ready at once would run its whole transaction in the same turn of the loop, and timers and
 new connections would wait for all of them (the storefront API's loop lag p99 went from
-6 ms to 29-88 ms when COMMIT ran here too). Everything in
-transactions that only read stays on the connection's thread as well (a long report must not
-hold up the loop). The connection is opened with `check_same_thread=False`
-(storage.database), and only one side uses it at a time: every hop is awaited before the
-next statement.
+6 ms to 29-88 ms when COMMIT ran here too). Everything in transactions that only read stays
+on the connection's thread as well (a long report must not hold up the loop). The
+connection is opened with `check_same_thread=False` (storage.database), and only one side
+uses it at a time: every hop is awaited before the next statement.
 
 What this leans on: aiosqlite's `Connection._execute(fn, *args)` (queue `fn` onto the
 connection's thread and await it) and `Connection._conn` (the sqlite3 connection), private

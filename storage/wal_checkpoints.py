@@ -71,7 +71,9 @@ def _on_disk(args: tuple, kwargs: dict[str, Any]) -> bool:
 def _checkpoint(args: tuple, kwargs: dict[str, Any]) -> None:
     """On the checkpoint thread: as much of the WAL as no reader still needs, into the file."""
     try:
-        connection = sqlite3.connect(*args, timeout=0, isolation_level=None, **kwargs)
+        # Waiting is harmless on this thread: only for opening the file under a brief lock
+        # (PASSIVE itself never waits).
+        connection = sqlite3.connect(*args, timeout=1.0, isolation_level=None, **kwargs)
         try:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         finally:
