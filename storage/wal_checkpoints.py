@@ -12,8 +12,8 @@ Instead, connections made through storage/sqlite_driver.py checkpoint only as a 
 whose checkpoints never run), and after every `CHECKPOINT_EVERY` write commits of an engine
 a PASSIVE checkpoint runs on a thread of its own, on a connection of its own. PASSIVE takes
 no write lock and waits for nobody: writers go on committing meanwhile, and frames a reader
-still needs stay for the next one. One runs at a time per engine; a commit that finds one
-running skips its turn.
+still needs stay for the next one. One runs at a time (one worker thread per process); a
+commit that finds its engine's last one still queued or running skips its turn.
 
 The thread is a plain worker, not the event loop's executor: nothing here is awaited, so a
 checkpoint neither holds up a request nor outlives a loop as a pending task.
@@ -22,6 +22,7 @@ checkpoint neither holds up a request nor outlives a loop as a pending task.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -41,39 +42,40 @@ class WalCheckpoints:
     """The checkpoints of one engine's database file."""
 
     def __init__(self) -> None:
-        self._connect: tuple[tuple, dict] | None = None  # how the engine opens the file
+        self._file: tuple[str, bool] | None = None  # the engine's database, and whether a URI
         self._commits = 0
         self.running: Future | None = None  # the checkpoint under way, or the last one
 
     def opened(self, args: tuple, kwargs: dict[str, Any]) -> None:
         """The engine opened a connection with these sqlite3.connect arguments."""
-        if self._connect is None and _on_disk(args, kwargs):
-            self._connect = (args, {"uri": kwargs.get("uri", False)})
+        database = str(args[0] if args else kwargs.get("database", ""))
+        if self._file is None and _on_disk(database):
+            self._file = (database, bool(kwargs.get("uri", False)))
 
     def committed(self) -> None:
         """A write transaction committed: start a checkpoint when one is due."""
         self._commits += 1
-        if self._commits % CHECKPOINT_EVERY or self._connect is None:
+        if self._commits % CHECKPOINT_EVERY or self._file is None:
             return
         if self.running is not None and not self.running.done():
             return  # the one under way takes these pages too
-        args, kwargs = self._connect
-        self.running = _worker.submit(_checkpoint, args, kwargs)
+        self.running = _worker.submit(_checkpoint, *self._file)
 
 
-def _on_disk(args: tuple, kwargs: dict[str, Any]) -> bool:
+def _on_disk(database: str) -> bool:
     """A file database (an in-memory one has no WAL, and a second connection would not
     even see it)."""
-    database = str(args[0] if args else kwargs.get("database", ""))
     return bool(database) and database != ":memory:" and "mode=memory" not in database
 
 
-def _checkpoint(args: tuple, kwargs: dict[str, Any]) -> None:
+def _checkpoint(database: str, uri: bool) -> None:
     """On the checkpoint thread: as much of the WAL as no reader still needs, into the file."""
+    if not uri and not os.path.exists(database):
+        return  # gone (a test's directory cleaned up): connecting would create it anew
     try:
         # Waiting is harmless on this thread: only for opening the file under a brief lock
         # (PASSIVE itself never waits).
-        connection = sqlite3.connect(*args, timeout=1.0, isolation_level=None, **kwargs)
+        connection = sqlite3.connect(database, timeout=1.0, isolation_level=None, uri=uri)
         try:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         finally:

@@ -92,7 +92,7 @@ def test_a_checkpoint_that_cannot_run_changes_nothing_and_raises_nothing(tmp_pat
     holder.execute("INSERT INTO notes (body) VALUES ('held')")
     try:
         with caplog.at_level(logging.WARNING, logger="storage.wal_checkpoints"):
-            _checkpoint((str(path),), {"uri": False})
+            _checkpoint(str(path), uri=False)
         # then it is logged, and the holder's data is as it was
         assert "checkpoint failed" in caplog.text
         assert holder.execute("SELECT body FROM notes").fetchall() == [("held",)]
@@ -102,4 +102,10 @@ def test_a_checkpoint_that_cannot_run_changes_nothing_and_raises_nothing(tmp_pat
 
 @pytest.mark.parametrize("database", [":memory:", "file:shop?mode=memory&cache=shared", ""])
 def test_databases_in_memory_are_not_on_disk(database):
-    assert not wal_checkpoints._on_disk((database,), {})
+    assert not wal_checkpoints._on_disk(database)
+
+
+def test_a_checkpoint_of_a_file_gone_creates_nothing(tmp_path):
+    gone = tmp_path / "gone.db"
+    _checkpoint(str(gone), uri=False)
+    assert not gone.exists()
