@@ -143,10 +143,11 @@ class SqliteWriter(_Writer):
     def writing(self) -> bool:
         return self._adapted._writing
 
-    def run(
+    async def execute(
         self, statement: Executable, parameters: Parameters | Sequence[Parameters]
     ) -> Done | None:
-        """Run it here; None: it must go through the session."""
+        """Run it here (nothing in it waits: the write lock is this connection's); None: it
+        must go through the session."""
         bound = self._bound(statement, parameters)
         if not isinstance(bound, tuple):
             return bound
@@ -162,17 +163,14 @@ class SqliteWriter(_Writer):
         self._after(sql, arguments, many)
         return done
 
-    async def execute(
-        self, statement: Executable, parameters: Parameters | Sequence[Parameters]
-    ) -> Done | None:
-        return self.run(statement, parameters)
-
-    def inserted_ids(self, statement: Executable, rows: Sequence[Parameters]) -> list[int] | None:
+    async def inserted_ids(
+        self, statement: Executable, rows: Sequence[Parameters]
+    ) -> list[int] | None:
         """Insert the rows one by one (SQLite's RETURNING does not promise the rows' order
         for several): their ids, or None when the statement must go through the session."""
         ids = []
         for row in rows:
-            done = self.run(statement, row)
+            done = await self.execute(statement, row)
             if done is None:
                 return None  # decided by the row's keys, the same for every row: none ran
             ids.append(done.lastrowid)
@@ -304,6 +302,4 @@ async def inserted_ids(
     `inserted_ids`); None: insert them through the session (with RETURNING, where the
     database promises the rows' order)."""
     found = await _writing(session)
-    if isinstance(found, SqliteWriter):
-        return found.inserted_ids(statement, rows)
     return await found.inserted_ids(statement, rows) if found is not None else None
