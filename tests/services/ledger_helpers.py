@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.orders.actors import ActorRef
 from storage.models import LedgerEntry, Order, OrderItem
@@ -45,14 +45,21 @@ async def act(services, shop, order, who, action, **inputs):
     return await services.orders.apply(order.id, person, action, inputs)
 
 
-async def entries(services, order_id=None, shop_id=None) -> list[LedgerEntry]:
+async def entries(services, order_id=None, shop_id=None, after=None) -> list[LedgerEntry]:
     query = select(LedgerEntry).order_by(LedgerEntry.id)
+    if after is not None:
+        query = query.where(LedgerEntry.id > after)
     if order_id is not None:
         query = query.where(LedgerEntry.order_id == order_id)
     if shop_id is not None:
         query = query.where(LedgerEntry.shop_id == shop_id)
     async with services.sessions() as session:
         return list(await session.scalars(query))
+
+
+async def last_entry_id(services) -> int:
+    async with services.sessions() as session:
+        return await session.scalar(select(func.coalesce(func.max(LedgerEntry.id), 0)))
 
 
 def balances(rows: list[LedgerEntry]) -> dict[str, int]:
