@@ -4,11 +4,11 @@ as through the session; and through the session wherever that way is not open.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import bindparam, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from storage import direct
 from storage.database import reading
@@ -183,3 +183,29 @@ async def test_inserted_rows_ids_come_back_where_they_were_inserted_here(session
     else:  # several in one statement through the session: none of them inserted here
         assert several is None
         assert await stored(sessions, "two") is None
+
+
+async def test_a_remembered_instant_is_only_ever_the_same_one(sessions):
+    # given instants written one after another and back again, as changes write their clock
+    # readings (each conversion to text remembered for the next row)
+    later = datetime(2027, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    elsewhere = datetime(2026, 12, 7, 3, 0, 5, 123456, tzinfo=timezone(timedelta(hours=3)))
+    written = {"t1": NOW, "t2": later, "t3": NOW, "t4": elsewhere, "t5": later}
+    async with sessions() as session, session.begin():
+        await begun(session)
+        for key, instant in written.items():
+            row = message(key, next_attempt_at=instant, created_at=NOW)
+            assert await direct.execute(session, _INSERT, row) is not None
+
+    # then each row holds its own instant (the one in +03:00 as the same moment in UTC)
+    for key, instant in written.items():
+        row = await stored(sessions, key)
+        assert (row.next_attempt_at, row.created_at) == (instant, NOW), key
+
+    # and a naive time is refused as before, even right after the same wall time, aware
+    naive = NOW.replace(tzinfo=None)
+    async with sessions() as session, session.begin():
+        await begun(session)
+        await direct.execute(session, _INSERT, message("t6"))
+        with pytest.raises(StatementError, match="naive datetime"):
+            await direct.execute(session, _INSERT, message("t7", next_attempt_at=naive))
