@@ -71,8 +71,9 @@ demo: install ## the whole order flow through the bot and the emulator (PRESET=p
 migrate: install ## bring DATABASE_URL to the newest schema
 	$(BIN)/python -m bot migrate
 
-bench: install ## apply, tap, pumps, sweep, API, documents, ledger, returns, operations, Mini App, redraws, stock (bench/RESULTS.md)
+bench: install ## apply, direct statements, tap, pumps, sweep, API, documents, ledger, returns, operations, Mini App, redraws, stock (bench/RESULTS.md)
 	$(BIN)/python bench/bench_apply.py
+	$(BIN)/python bench/bench_direct.py
 	$(BIN)/python bench/bench_payments.py
 	$(BIN)/python bench/bench_tap.py
 	$(BIN)/python bench/bench_pump.py

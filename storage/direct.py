@@ -121,10 +121,21 @@ def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
     # As for several rows: no RETURNING added for the primary key, which nobody reads here.
     compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=True)
     made_in_python = compiled.insert_prefetch or compiled.update_prefetch
+    # Values read back are handed over as the driver gives them: only where no column's
+    # type would convert them (text, numbers), or the reader would see something else.
+    converted_on_read = any(
+        column.type._cached_result_processor(dialect, None) is not None
+        for column in compiled._result_columns
+    )
     names = compiled.positiontup
     found = None
     # Expanding IN lists are rendered per execution: SQLAlchemy's to do.
-    if not made_in_python and names is not None and "POSTCOMPILE" not in compiled.string:
+    if (
+        not made_in_python
+        and not converted_on_read
+        and names is not None
+        and "POSTCOMPILE" not in compiled.string
+    ):
         defaults = {
             name: bind.effective_value
             for name, bind in compiled.binds.items()
@@ -202,17 +213,30 @@ class SqliteWriter(_Writer):
         bound = self._bound(statement, parameters)
         if not isinstance(bound, tuple):
             return bound
-        sql, arguments, many = bound
-        self._before(sql, arguments, many)
-        try:
-            sqlite = self._adapted._connection._conn
-            cursor = sqlite.executemany(sql, arguments) if many else sqlite.execute(sql, arguments)
-        except sqlite3.Error as error:
-            raise self._wrapped(sql, arguments, error, many) from error
+        cursor = self._run(*bound)
         done = Done(cursor.rowcount, cursor.lastrowid)
         cursor.close()
-        self._after(sql, arguments, many)
+        self._after(*bound)
         return done
+
+    async def rows(self, statement: Executable, parameters: Parameters) -> list[tuple] | None:
+        """A read's rows, as plain tuples; None: it must go through the session."""
+        bound = self._bound(statement, parameters)
+        if not isinstance(bound, tuple):
+            return None
+        cursor = self._run(*bound)
+        fetched = cursor.fetchall()
+        cursor.close()
+        self._after(*bound)
+        return fetched
+
+    def _run(self, sql: str, arguments: Any, many: bool) -> sqlite3.Cursor:
+        self._before(sql, arguments, many)
+        sqlite = self._adapted._connection._conn
+        try:
+            return sqlite.executemany(sql, arguments) if many else sqlite.execute(sql, arguments)
+        except sqlite3.Error as error:
+            raise self._wrapped(sql, arguments, error, many) from error
 
     async def inserted_ids(
         self, statement: Executable, rows: Sequence[Parameters]
@@ -251,6 +275,14 @@ class PostgresWriter(_Writer):
         _, status = await self._run(*bound)
         found = _ROWCOUNT.match(status or "")  # none for several rows, as in SQLAlchemy
         return Done(int(found.group(1)) if found else -1, None)
+
+    async def rows(self, statement: Executable, parameters: Parameters) -> list[tuple] | None:
+        """A read's rows, as plain tuples; None: it must go through the session."""
+        bound = self._bound(statement, parameters)
+        if not isinstance(bound, tuple):
+            return None
+        returned, _ = await self._run(*bound)
+        return [tuple(record) for record in returned]
 
     async def inserted_ids(
         self, statement: Executable, rows: Sequence[Parameters]
@@ -344,6 +376,17 @@ async def execute(
     if done is not None:
         return done
     return await session.execute(statement, parameters)
+
+
+async def rows(session: AsyncSession, statement: Executable, parameters: Parameters) -> list[tuple]:
+    """A read built once (its columns as the database gives them: no conversion of the
+    values on the way out), in the session's transaction: here when its write transaction
+    is open, else through the session. Its rows as plain tuples, in the statement's order."""
+    found = await _writing(session)
+    fetched = await found.rows(statement, parameters) if found is not None else None
+    if fetched is not None:
+        return fetched
+    return [tuple(row) for row in await session.execute(statement, parameters)]
 
 
 async def inserted_ids(

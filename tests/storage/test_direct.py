@@ -209,3 +209,46 @@ async def test_a_remembered_instant_is_only_ever_the_same_one(sessions):
         await direct.execute(session, _INSERT, message("t6"))
         with pytest.raises(StatementError, match="naive datetime"):
             await direct.execute(session, _INSERT, message("t7", next_attempt_at=naive))
+
+
+_KEYS = (
+    select(_outbox.c.dedupe_key, _outbox.c.attempts)
+    .where(_outbox.c.state == bindparam("state"))
+    .order_by(_outbox.c.dedupe_key.desc())
+)
+_TIMES = select(_outbox.c.dedupe_key, _outbox.c.created_at).where(
+    _outbox.c.dedupe_key == bindparam("key")
+)
+
+
+async def test_a_read_runs_here_and_gives_the_rows_the_session_gives(sessions, engine):
+    async with sessions() as session, session.begin():
+        await begun(session)
+        for key, attempts in (("a", 1), ("c", 3), ("b", 2)):
+            await direct.execute(session, _INSERT, message(key, attempts=attempts))
+        await direct.execute(session, _INSERT, message("sent", state="sent"))
+
+        # when the pending ones are read back in the same write transaction, here
+        writer = await direct.writer(session)
+        with statements_of(engine) as seen:
+            here = await writer.rows(_KEYS, {"state": "pending"})
+        through_session = [tuple(row) for row in await session.execute(_KEYS, {"state": "pending"})]
+
+        # then the same rows in the statement's order, as plain tuples, and listeners told
+        assert here == through_session == [("c", 3), ("b", 2), ("a", 1)]
+        assert len(seen) == 1
+        assert await direct.rows(session, _KEYS, {"state": "sent"}) == [("sent", 0)]
+
+
+async def test_a_read_whose_values_are_converted_goes_through_the_session(sessions):
+    async with sessions() as session, session.begin():
+        await begun(session)
+        await direct.execute(session, _INSERT, message("t"))
+        writer = await direct.writer(session)
+        # a time is made an aware UTC instant by its column type on the way out
+        assert await writer.rows(_TIMES, {"key": "t"}) is None
+        assert await direct.rows(session, _TIMES, {"key": "t"}) == [("t", NOW)]
+
+    # and outside a write transaction a read goes through the session too
+    async with reading(sessions) as session:
+        assert await direct.rows(session, _KEYS, {"state": "pending"}) == [("t", 0)]

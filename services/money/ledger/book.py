@@ -65,9 +65,8 @@ class OrderBook:
     @classmethod
     async def read(cls, session: AsyncSession, order: Order, now: datetime) -> OrderBook:
         book = cls(session, order, now)
-        entries = await session.execute(_ENTRIES, {"order_id": order.id})
-        for entry in entries:
-            book._count(entry)
+        for row in await direct.rows(session, _ENTRIES, {"order_id": order.id}):
+            book._count(Entry._make(row))
         return book
 
     def _count(self, entry: Entry) -> None:
