@@ -19,7 +19,9 @@ Everywhere else (a transaction that only reads on SQLite, one not begun yet, SQL
 stock SQLite adapter) the statement goes through the session as before, so callers need not
 know which way it went. A statement whose compiled form needs what only SQLAlchemy's
 execution computes (a column default or onupdate made in Python) always goes through the
-session too.
+session too. A read (`rows`) runs here only when none of its columns' types converts
+values on the way out (text and numbers, as the ledger's read of an order's entries): its
+rows come back as plain tuples either way.
 
 What stays the same: the statement runs in the session's transaction on its connection;
 errors are SQLAlchemy's (`IntegrityError`, `OperationalError`, wrapped as its execution
