@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -31,12 +30,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import bindparam, insert, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch_postgres import scratch_database  # noqa: E402
 from storage import direct  # noqa: E402
 from storage.database import create_engine, create_session_factory  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -119,22 +117,6 @@ async def measure(url: str, rounds: int, per_round: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
-async def run_postgres(rounds: int, per_round: int) -> dict[str, float]:
-    name = f"shopbot_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-            return await measure(url, rounds, per_round)
-        finally:
-            async with admin.connect() as connection:
-                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=7)
@@ -148,7 +130,8 @@ async def main() -> None:
                 url = f"sqlite+aiosqlite:///{folder}/bench.db"
                 results["SQLite"] = await measure(url, args.rounds, args.per_round)
         else:
-            results["PostgreSQL"] = await run_postgres(args.rounds, args.per_round)
+            async with scratch_database(POSTGRES) as (url, _version):
+                results["PostgreSQL"] = await measure(url, args.rounds, args.per_round)
     print("| statement | " + " | ".join(f"{b} CPU µs" for b in results) + " |")
     print("|---|" + "---:|" * len(results))
     for name in next(iter(results.values())):

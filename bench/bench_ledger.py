@@ -19,16 +19,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import insert, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.money.ledger.balance import BalanceService
 from services.orders.actors import ActorRef, Channel
@@ -41,6 +39,9 @@ from services.workflow.store import WorkflowStore
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import LedgerEntry, Shop
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's root
+from bench.scratch_postgres import scratch_database
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
@@ -139,19 +140,8 @@ async def main(n_orders: int, n_entries: int) -> None:
         url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
         lines += await measure("SQLite", url, n_orders, n_entries)
     admin_url = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-    name = f"shopbot_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-            lines += await measure("PostgreSQL", url, n_orders, n_entries)
-        finally:
-            async with admin.connect() as connection:
-                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
+    async with scratch_database(admin_url) as (url, _version):
+        lines += await measure("PostgreSQL", url, n_orders, n_entries)
     print("\n".join(lines))
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -27,9 +26,7 @@ import time
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import func, select
 
 from bot.container import build_container
 from bot.settings import Settings
@@ -42,6 +39,7 @@ from storage.models import Order, OutboxMessage
 
 # The fake YooKassa lives with the tests; the repository's root is where they import from.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.scratch_postgres import scratch_database
 from tests.outside.fakes.yookassa import FakeYooKassa
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -142,20 +140,8 @@ async def measure(backend: str, url: str, n: int, warmup: int) -> dict:
 
 
 async def run_postgres(admin_url: str, n: int, warmup: int) -> dict:
-    name = f"shopbot_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            version = (await connection.execute(text("SHOW server_version"))).scalar_one()
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-            return await measure(f"PostgreSQL {version}", url, n, warmup)
-        finally:
-            async with admin.connect() as connection:
-                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
+    async with scratch_database(admin_url) as (url, version):
+        return await measure(f"PostgreSQL {version}", url, n, warmup)
 
 
 async def main() -> int:
