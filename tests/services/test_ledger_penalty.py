@@ -80,4 +80,6 @@ async def test_a_paid_order_cancelled_late_is_refunded_and_the_shop_still_pays(s
     assert final["refunds"] == 5068
     assert final["available"] == 350 - FEE
     assert final["platform_fee"] == FEE
-    assert sum(final.values()) == 0
+    # and the buyer's payment is all there is besides: nothing held any more
+    assert final["buyer_payments"] == -(5068 + 350)
+    assert set(final) == {"refunds", "available", "platform_fee", "buyer_payments"}
