@@ -103,11 +103,12 @@ class _LastInstant:
 _instants: dict[tuple[str, str], _LastInstant] = {}
 
 
-def _processor(processor: Callable[[Any], Any] | None, bind: Any, dialect: Dialect):
+def _processor(
+    processor: Callable[[Any], Any] | None, bind: Any, dialect: Dialect
+) -> Callable[[Any], Any] | None:
     if processor is None or bind.type._type_affinity is not DateTime:
         return processor
-    key = (dialect.name, repr(bind.type))
-    shared = _instants.get(key) or _instants.setdefault(key, _LastInstant())
+    shared = _instants.setdefault((dialect.name, repr(bind.type)), _LastInstant())
     return shared.remembering(processor)
 
 
@@ -215,30 +216,31 @@ class SqliteWriter(_Writer):
         bound = self._bound(statement, parameters)
         if not isinstance(bound, tuple):
             return bound
-        cursor = self._run(*bound)
-        done = Done(cursor.rowcount, cursor.lastrowid)
-        cursor.close()
-        self._after(*bound)
-        return done
+        return self._run(bound, lambda cursor: Done(cursor.rowcount, cursor.lastrowid))
 
     async def rows(self, statement: Executable, parameters: Parameters) -> list[tuple] | None:
         """A read's rows, as plain tuples; None: it must go through the session."""
         bound = self._bound(statement, parameters)
         if not isinstance(bound, tuple):
             return None
-        cursor = self._run(*bound)
-        fetched = cursor.fetchall()
-        cursor.close()
-        self._after(*bound)
-        return fetched
+        return self._run(bound, sqlite3.Cursor.fetchall)
 
-    def _run(self, sql: str, arguments: Any, many: bool) -> sqlite3.Cursor:
+    def _run(self, bound: tuple[str, Any, bool], outcome: Callable[[sqlite3.Cursor], Any]) -> Any:
+        """The statement on the sqlite3 connection, with the listeners told: what `outcome`
+        reads off its cursor."""
+        sql, arguments, many = bound
         self._before(sql, arguments, many)
         sqlite = self._adapted._connection._conn
         try:
-            return sqlite.executemany(sql, arguments) if many else sqlite.execute(sql, arguments)
+            cursor = sqlite.executemany(sql, arguments) if many else sqlite.execute(sql, arguments)
         except sqlite3.Error as error:
             raise self._wrapped(sql, arguments, error, many) from error
+        try:
+            found = outcome(cursor)
+        finally:
+            cursor.close()
+        self._after(sql, arguments, many)
+        return found
 
     async def inserted_ids(
         self, statement: Executable, rows: Sequence[Parameters]
