@@ -9,11 +9,12 @@ with typed parameters says it once and is compiled once per dialect.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Table, bindparam, text
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.elements import BindParameter, TextClause
 
 
 @cache
@@ -36,3 +37,18 @@ def insert_ignoring(
     if returning is not None:
         statement = statement.columns(table.c[returning])
     return statement
+
+
+# Several rows in one statement built once per count (PostgreSQL's data-modifying CTEs join
+# the writes of a change into fewer round trips, issue 15): row i's column `name` is the
+# parameter `r<i>_<name>`.
+
+
+def numbered_row(table: Table, columns: Sequence[str], i: int) -> dict[str, BindParameter]:
+    """Row `i`'s parameters, typed as the table's columns."""
+    return {name: bindparam(f"r{i}_{name}", type_=table.c[name].type) for name in columns}
+
+
+def numbered(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The rows' values under the names `numbered_row` gives them."""
+    return {f"r{i}_{name}": value for i, row in enumerate(rows) for name, value in row.items()}

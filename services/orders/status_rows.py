@@ -1,4 +1,4 @@
-"""A status change written by two statements built once, not by the session's flush.
+"""A status change written by statements built once, not by the session's flush.
 
 Every button tap, link, storefront call and due timer that moves an order ends in
 `write_decision`, which used to write the order's row and its audit events through the
@@ -8,7 +8,9 @@ were a quarter of an `apply`). Here the order's status columns go out in one pre
 `UPDATE ... WHERE version = :old`, the events by one prebuilt `INSERT ... RETURNING id`
 (on SQLite one per event: it does not promise RETURNING's rows in the VALUES' order, so
 SQLAlchemy sends them one by one), and the ORM is told the new values are what the
-database holds.
+database holds. On PostgreSQL the two are one statement (the UPDATE as a data-modifying
+CTE the events' INSERT joins): a round trip fewer on every change, where a change is
+8-10 of them against the floor's 3 and each costs ~0.2 ms of CPU (issue 15).
 
 The version check stays what it was: an UPDATE that finds another version raises
 `StaleDataError`, and the order's work runs again from scratch (services.orders.work).
@@ -17,14 +19,28 @@ The version check stays what it was: an UPDATE that finds another version raises
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
+from typing import Any
 
-from sqlalchemy import bindparam, insert, inspect, update
+from sqlalchemy import (
+    Integer,
+    bindparam,
+    column,
+    insert,
+    inspect,
+    literal,
+    select,
+    true,
+    update,
+    values,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.orders.unit import Unit
 from storage import direct
 from storage.models import Order, OrderEvent
+from storage.statements import numbered, numbered_row
 
 # What a status change writes on the order (services.orders.decisions, services.time.sla).
 STATUS_COLUMNS = (
@@ -61,6 +77,31 @@ _INSERT_EVENTS = insert(_events).returning(_events.c.id, sort_by_parameter_order
 _INSERT_EVENT = insert(_events)
 
 
+@cache
+def _changed_with_events(count: int) -> Any:
+    """PostgreSQL: `WITH changed AS (UPDATE orders ... RETURNING id) INSERT INTO
+    order_events ... SELECT ... FROM (VALUES ...) JOIN changed ... RETURNING id`, for
+    `count` events: an order found at another version updates no row, so no event is
+    inserted and no id comes back. The rows go in by their ordinal (ORDER BY), so the
+    sequence gives them ascending ids in the events' order (as SQLAlchemy's own ordered
+    RETURNING for PostgreSQL relies on). Parameters: the UPDATE's, and the events'
+    `numbered`."""
+    changed = _UPDATE.returning(_orders.c.id).cte("changed")
+    typed = [column(name, _events.c[name].type) for name in _EVENT_COLUMNS]
+    rows = values(*typed, column("ordinal", Integer), name="new_events").data(
+        [
+            (*numbered_row(_events, _EVENT_COLUMNS, i).values(), literal(i, Integer))
+            for i in range(count)
+        ]
+    )
+    chosen = (
+        select(*(rows.c[name] for name in _EVENT_COLUMNS))
+        .select_from(rows.join(changed, true()))
+        .order_by(rows.c.ordinal)
+    )
+    return insert(_events).from_select(list(_EVENT_COLUMNS), chosen).returning(_events.c.id)
+
+
 async def write_status(unit: Unit, order: Order, events: Sequence[OrderEvent]) -> None:
     """Write the order's new status (set on it already) and its audit events (made by
     `services.orders.events.record`, not added to the session): the events get their ids.
@@ -75,9 +116,18 @@ async def write_status(unit: Unit, order: Order, events: Sequence[OrderEvent]) -
     new_version = order.version + 1
     parameters = {f"new_{name}": getattr(order, name) for name in STATUS_COLUMNS}
     parameters |= {"order_id": order.id, "old_version": order.version, "new_version": new_version}
-    updated = await direct.execute(unit.session, _UPDATE, parameters)
-    if updated.rowcount != 1:
-        raise StaleDataError(f"order {order.id} changed since version {order.version}")
+    rows = [{name: getattr(event, name) for name in _EVENT_COLUMNS} for event in events]
+    if events and unit.session.get_bind().dialect.name == "postgresql":
+        parameters |= numbered(rows)
+        returned = await direct.rows(unit.session, _changed_with_events(len(rows)), parameters)
+        if not returned:
+            raise StaleDataError(f"order {order.id} changed since version {order.version}")
+        ids: Sequence[int] | None = sorted(row[0] for row in returned)
+    else:
+        updated = await direct.execute(unit.session, _UPDATE, parameters)
+        if updated.rowcount != 1:
+            raise StaleDataError(f"order {order.id} changed since version {order.version}")
+        ids = None
     # What the row holds now, and nothing left to write: the order was changed in its status
     # columns only (checked above) and they are written. Marked clean, as a flush leaves an
     # object, in one call (`set_committed_value` per column was 5% of an `apply`). Left
@@ -85,8 +135,8 @@ async def write_status(unit: Unit, order: Order, events: Sequence[OrderEvent]) -
     # order to find nothing to write (a third of a millisecond, every change: issue 15).
     state.dict["version"] = new_version
     state._commit_all(state.dict, unit.session.sync_session.identity_map)
-    rows = [{name: getattr(event, name) for name in _EVENT_COLUMNS} for event in events]
-    ids = await direct.inserted_ids(unit.session, _INSERT_EVENT, rows)
+    if ids is None:
+        ids = await direct.inserted_ids(unit.session, _INSERT_EVENT, rows)
     if ids is None:
         ids = (await unit.session.execute(_INSERT_EVENTS, rows)).scalars().all()
     for event, event_id in zip(events, ids, strict=True):

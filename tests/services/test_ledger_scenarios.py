@@ -27,6 +27,7 @@ from tests.services.ledger_helpers import (
     order_items,
     postings,
 )
+from tests.sql_log import statements_of
 
 PAID = [
     ("reserve_income", "buyer_payments", "reserved", INCOME),
@@ -238,3 +239,26 @@ async def test_entries_roll_back_with_a_refused_change(services):
     with pytest.raises(OrderRefused):
         await act(services, shop, order, shop.packer, "mark_paid")  # not the packer's
     assert len(await entries(services)) == count
+
+
+async def test_a_payment_writes_its_entries_and_the_orders_totals_in_one_go(
+    services, engine, backend
+):
+    # given an unpaid reseller order
+    shop = await example_shop(services)
+    order = await example_order(services, shop)
+
+    # when it is marked paid
+    with statements_of(engine) as seen:
+        await act(services, shop, order, shop.accountant, "mark_paid")
+
+    # then its three entries and its totals went out in one statement on PostgreSQL (the
+    # entries' INSERT a CTE of the totals' UPDATE), in two on SQLite
+    inserts = [s for s in seen if "INSERT INTO ledger_entries" in s]
+    totals = [s for s in seen if "UPDATE orders SET amount_paid" in s]
+    assert len(inserts) == 1 and len(totals) == 1
+    assert (inserts == totals) is (backend == "postgres")
+    # and what was written is what the book counted: entries and the totals they make
+    assert postings(await entries(services, order.id)) == PAID
+    stored = await load_order(services, order.id)
+    assert (stored.amount_paid, stored.balance_due) == (GOODS + DELIVERY, 0)

@@ -14,15 +14,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Update, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services.money.ledger.accounts import HELD, Account, Kind
 from storage import direct
 from storage.models import LedgerEntry, Order, OrderEvent
+from storage.statements import numbered, numbered_row
 
 _HELD = frozenset(str(account) for account in HELD)
 # Where the buyer's money comes from into an order: new money, or money settling what the
@@ -161,16 +163,21 @@ class OrderBook:
         money, they are not a change of the order, so the order's version (the one cards and
         concurrent edits check) stays as the change that caused them left it.
         """
-        if self.unsaved:
-            await direct.execute(self.session, _INSERT_ENTRIES, self.unsaved)
-            self.unsaved = []
         paid, due = self.amount_paid, self.balance_due
         order = self.order
-        if (order.amount_paid, order.balance_due) == (paid, due):
-            return
-        await direct.execute(
-            self.session, _STORE_TOTALS, {"of_order": order.id, "paid": paid, "due": due}
-        )
+        totals = {"of_order": order.id, "paid": paid, "due": due}
+        changed = (order.amount_paid, order.balance_due) != (paid, due)
+        unsaved, self.unsaved = self.unsaved, []
+        if unsaved and changed and self.session.get_bind().dialect.name == "postgresql":
+            # One statement, one round trip: the entries' INSERT as a CTE of the UPDATE.
+            both = _entries_and_totals(tuple(unsaved[0]), len(unsaved))
+            await direct.execute(self.session, both, totals | numbered(unsaved))
+        else:
+            if unsaved:
+                await direct.execute(self.session, _INSERT_ENTRIES, unsaved)
+            if not changed:
+                return
+            await direct.execute(self.session, _STORE_TOTALS, totals)
         set_committed_value(order, "amount_paid", paid)
         set_committed_value(order, "balance_due", due)
 
@@ -190,3 +197,11 @@ _STORE_TOTALS = (
     .where(_orders.c.id == bindparam("of_order"))
     .values(amount_paid=bindparam("paid"), balance_due=bindparam("due"))
 )
+
+
+@cache
+def _entries_and_totals(columns: tuple[str, ...], count: int) -> Update:
+    """PostgreSQL: `WITH entries AS (INSERT INTO ledger_entries ... VALUES <count rows>)
+    UPDATE orders SET <totals>`; the rows' parameters `numbered`."""
+    rows = [numbered_row(_ledger, columns, i) for i in range(count)]
+    return _STORE_TOTALS.add_cte(insert(_ledger).values(rows).cte("entries"))
