@@ -87,10 +87,16 @@ async def write_decision(
     order.last_action = decision.steps[0].transition.code
     limits = sla.enter_status(order, workflow, shop, unit.now)
     await write_status(unit, order, events)  # the version check: a concurrent change fails here
-    if timers.may_have_pending(workflow, decision.steps[0].from_status):
-        await timers.cancel_pending(unit.session, order.id, unit.now)
-    await timers.schedule(unit.session, order.id, order.status, decision.timers, unit.now, shop)
-    await sla.schedule_deadline(unit.session, order, limits, unit.now)
+    # The old status's timers cancelled, the new one's and its deadline set: one statement
+    # on PostgreSQL.
+    await timers.change(
+        unit.session,
+        order.id,
+        unit.now,
+        cancel=timers.may_have_pending(workflow, decision.steps[0].from_status),
+        rows=timers.rows_for(order.id, order.status, decision.timers, unit.now, shop)
+        + sla.deadline_rows(order, limits, unit.now),
+    )
     if Effect.TRACK_PARCEL in decision.effects:  # shipped: follow the parcel at its carrier
         await tracking.follow(unit.session, order, unit.now)
     # The money effects (004) and a late cancellation's fee (F4), in this same transaction.

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.time import timers
 from services.time.business_hours import BusinessCalendar, business_calendar
 from services.workflow.definition import ActorKind, Input, StatusKind, Transition, Workflow
 from services.workflow.engine import Actor, capacity, reasons_for
-from storage.models import Order, Shop, Timer
+from storage.models import Order, Shop
 
 TIMER_KIND = "sla"
 TIMER_CODE = "sla_deadline"
@@ -81,26 +81,21 @@ async def schedule_deadline(
     session: AsyncSession, order: Order, planned: Limits | None, now: datetime
 ) -> None:
     """The timer that fires when the acceptable limit has passed."""
-    if planned is None:
-        return
-    timers.pending_again(session, order.id)
-    await session.execute(
-        insert(Timer.__table__),
-        [
-            {
-                "order_id": order.id,
-                "code": TIMER_CODE,
-                "kind": TIMER_KIND,
-                "status": order.status,
-                "action": None,
-                "due_at": planned.deadline_at,
-                "state": "pending",
-                "payload": {"excellent_at": _iso(planned.excellent_at)},
-                "created_at": now,
-                "attempts": 0,
-            }
-        ],
+    await timers.change(
+        session, order.id, now, cancel=False, rows=deadline_rows(order, planned, now)
     )
+
+
+def deadline_rows(order: Order, planned: Limits | None, now: datetime) -> list[dict[str, Any]]:
+    """The deadline's timer row (none without limits), for `timers.change` to write."""
+    if planned is None:
+        return []
+    payload = {"excellent_at": _iso(planned.excellent_at)}
+    return [
+        timers.row(
+            order.id, TIMER_CODE, TIMER_KIND, order.status, None, planned.deadline_at, now, payload
+        )
+    ]
 
 
 def has_limits(workflow: Workflow, status: str) -> bool:

@@ -6,10 +6,13 @@ the transaction of the change that enters or leaves the status.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Insert, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.time.business_hours import business_calendar
@@ -17,6 +20,7 @@ from services.workflow.definition import Workflow
 from services.workflow.engine import TimerPlan
 from storage import direct
 from storage.models import Order, Shop, Timer
+from storage.statements import numbered, numbered_row
 
 PENDING = "pending"
 CANCELLED = "cancelled"
@@ -32,9 +36,19 @@ async def schedule(
 ) -> None:
     """Rows for the timers of the status the order entered; a timer counted in business
     hours is due when the shop's working time has run (needs `shop`)."""
-    if not plans:
-        return
-    pending_again(session, order_id)
+    await change(
+        session, order_id, now, cancel=False, rows=rows_for(order_id, status, plans, now, shop)
+    )
+
+
+def rows_for(
+    order_id: int,
+    status: str,
+    plans: tuple[TimerPlan, ...],
+    now: datetime,
+    shop: Shop | None = None,
+) -> list[dict[str, Any]]:
+    """The timer rows of the status the order entered (see `schedule`), not yet written."""
     hours = (
         business_calendar(shop)
         if shop is not None and any(plan.business_after for plan in plans)
@@ -46,22 +60,68 @@ async def schedule(
             return plan.due_at
         return hours.add(plan.due_at - plan.business_after, plan.business_after)
 
-    rows = [
-        {
-            "order_id": order_id,
-            "code": plan.code,
-            "kind": str(plan.kind),
-            "status": status,
-            "action": plan.action,
-            "due_at": due(plan),
-            "state": PENDING,
-            "payload": {"to": str(plan.to), "message": plan.message} if plan.to else {},
-            "created_at": now,
-            "attempts": 0,
-        }
-        for plan in plans
-    ]
-    await direct.execute(session, _INSERT, rows)
+    rows = []
+    for plan in plans:
+        payload = {"to": str(plan.to), "message": plan.message} if plan.to else {}
+        rows.append(
+            row(order_id, plan.code, str(plan.kind), status, plan.action, due(plan), now, payload)
+        )
+    return rows
+
+
+def row(
+    order_id: int,
+    code: str,
+    kind: str,
+    status: str,
+    action: str | None,
+    due_at: datetime,
+    now: datetime,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
+    """A pending timer's row, as `change` writes it."""
+    return {
+        "order_id": order_id,
+        "code": code,
+        "kind": kind,
+        "status": status,
+        "action": action,
+        "due_at": due_at,
+        "state": PENDING,
+        "payload": payload,
+        "created_at": now,
+        "attempts": 0,
+    }
+
+
+async def change(
+    session: AsyncSession,
+    order_id: int,
+    now: datetime,
+    *,
+    cancel: bool,
+    rows: Sequence[Mapping[str, Any]],
+) -> None:
+    """The order's timers as a change of status leaves them: what was pending cancelled
+    (when `cancel`: see `cancel_pending`), then `rows` added (made by `rows_for` or `row`).
+
+    On PostgreSQL both are one statement when both are needed, the UPDATE a CTE of the
+    INSERT: a round trip fewer on every change that leaves a status with timers for another
+    (issue 15). The UPDATE sees the table as it was before the statement, so the rows added
+    stay pending, as when it ran first."""
+    if cancel and _known_none(session, order_id):
+        cancel = False
+    if rows:
+        pending_again(session, order_id)
+    cancelling = {"of_order": order_id, "cancelled_at": now}
+    if cancel and rows and session.get_bind().dialect.name == "postgresql":
+        both = _cancelled_then_added(tuple(rows[0]), len(rows))
+        await direct.execute(session, both, cancelling | numbered(rows))
+        return
+    if cancel:
+        await direct.execute(session, _CANCEL_PENDING, cancelling)
+    if rows:
+        await direct.execute(session, _INSERT, list(rows))
 
 
 def may_have_pending(workflow: Workflow, status: str) -> bool:
@@ -78,11 +138,17 @@ def may_have_pending(workflow: Workflow, status: str) -> bool:
 async def cancel_pending(session: AsyncSession, order_id: int, now: datetime) -> None:
     """Leaving a status cancels what was due in it (nothing, when this transaction knows
     that none is pending: see `none_pending`)."""
+    await change(session, order_id, now, cancel=True, rows=())
+
+
+def _known_none(session: AsyncSession, order_id: int) -> bool:
+    """Whether this transaction knows the order has no pending timer; that knowledge is
+    used up (the change about to be written may add some)."""
     known = session.info.get(_NONE_PENDING)
     if known is not None and order_id in known:
         known.discard(order_id)
-        return
-    await direct.execute(session, _CANCEL_PENDING, {"of_order": order_id, "cancelled_at": now})
+        return True
+    return False
 
 
 def none_pending(session: AsyncSession, order_id: int) -> None:
@@ -191,3 +257,11 @@ async def due_by(
 
 
 _INSERT = insert(_timers)
+
+
+@cache
+def _cancelled_then_added(columns: tuple[str, ...], count: int) -> Insert:
+    """PostgreSQL: `WITH cancelled AS (UPDATE timers ... pending of the order) INSERT INTO
+    timers VALUES <count rows>`; the rows' parameters `numbered`."""
+    rows = [numbered_row(_timers, columns, i) for i in range(count)]
+    return insert(_timers).values(rows).add_cte(_CANCEL_PENDING.cte("cancelled"))

@@ -11,6 +11,7 @@ from services.orders.actors import ActorRef
 from services.time.sweep import TimerSweep
 from storage.models import Order, OrderEvent, OutboxMessage, Shop, Timer
 from tests.factories import make_order, make_shop
+from tests.sql_log import statements_of
 
 # 003's worked examples, in the default shop's Moscow time (UTC+3, no DST).
 TUESDAY_18 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
@@ -99,6 +100,38 @@ async def test_moving_on_ends_the_problem_and_starts_the_next_limit(services):
             )
         )
     assert pending == ["requires_agreement"]  # the old deadline's timer is gone
+
+
+async def test_moving_on_before_the_limit_replaces_the_deadline_in_one_statement(
+    services, engine, backend
+):
+    # given a new order whose deadline is pending
+    shop, order = await new_platform_order(services, TUESDAY_18)
+    services.clock.set(TUESDAY_18 + timedelta(minutes=10))
+    # when the manager opens it, moving it into a status with a limit of its own
+    with statements_of(engine) as seen:
+        await services.orders.open(order.id, ActorRef.user(shop.manager.id))
+    # then the old deadline is cancelled and the new one set: in one statement on PostgreSQL
+    # (the cancelling UPDATE a CTE of the INSERT), in two on SQLite
+    writes = [s for s in seen if "UPDATE timers" in s or "INSERT INTO timers" in s]
+    assert len(writes) == (1 if backend == "postgres" else 2), writes
+    async with services.sessions() as session:
+        rows = await session.execute(
+            select(Timer.code, Timer.status, Timer.state, Timer.due_at)
+            .where(Timer.order_id == order.id)
+            .order_by(Timer.id)
+        )
+        timers = [tuple(row) for row in rows]
+    assert timers == [
+        ("sla_deadline", "new", "cancelled", WEDNESDAY_10),
+        # 6 h of working time from 18:10 Moscow: 1 h 50 min on Tuesday, 4 h 10 min on Wednesday
+        (
+            "sla_deadline",
+            "requires_agreement",
+            "pending",
+            datetime(2026, 11, 25, 10, 10, tzinfo=UTC),
+        ),
+    ]
 
 
 async def test_no_limit_without_one_in_the_workflow(services):
