@@ -41,15 +41,20 @@ def create_engine(
     write_queue: bool = True,
     one_hop: bool | None = None,
     autocommit: bool = False,
+    synchronous_commit: bool = True,
 ) -> AsyncEngine:
     """`write_queue` (SQLite): write transactions take turns in arrival order
     (storage/write_queue.py) instead of racing in SQLite's busy handler. `one_hop` (SQLite):
     each statement is one hop to the connection's thread (storage/sqlite_driver.py); unset,
     unless SHOPBOT_SQLITE_ADAPTER=aiosqlite asks for SQLAlchemy's stock adapter.
     `autocommit` (PostgreSQL): every statement commits on its own, no BEGIN and COMMIT
-    round trips (for single statements that must not wait for a transaction)."""
+    round trips (for single statements that must not wait for a transaction).
+    `synchronous_commit` False (PostgreSQL): a commit does not wait for its WAL to reach the
+    disk (see services/orders/numbers.py for the one place where that is safe)."""
     if not is_sqlite(url):
-        options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+        options: dict = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+        if not synchronous_commit:
+            options["connect_args"] = {"server_settings": {"synchronous_commit": "off"}}
         engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **options)
         _replace_closed_connections(engine)
         return engine

@@ -14,6 +14,18 @@ The price is a gap, as PostgreSQL's sequences have: an order that takes a number
 fails (a duplicate external id, a crash) leaves its number unused. SQLite keeps the number
 in the order's transaction: its writers take turns anyway, and a second write transaction
 would cost more than it saves.
+
+The number's commit does not wait for the disk (`synchronous_commit` off on these
+connections). The shop's row stays locked until its commit is done, so every number of a
+shop waited for the previous one's disk flush. Nothing is lost by not waiting: the order
+that uses a number commits later, on the same server, and its own commit (which does wait)
+flushes the write-ahead log up to itself, the number's update included. A crash before that
+can lose only numbers no committed order holds, which are then handed out again.
+
+The pool holds as many connections as a burst of new orders needs to take numbers at once
+without waiting for each other's answers to be read (issue 15: with two, 32 storefront
+requests in flight made 120 orders a second on one instance, with five 185; with eight
+hardly more).
 """
 
 from __future__ import annotations
@@ -24,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.database import create_engine, is_sqlite
 from storage.models import Shop
 
-POOL_SIZE = 2  # one statement each, a few hundred microseconds: two are plenty
+POOL_SIZE = 5  # up to twice that under a burst (storage.database's overflow)
 
 _shops = Shop.__table__
 # Built once, a Core UPDATE of the table: every new order runs it (issue 15).
@@ -55,4 +67,6 @@ def order_numbers(database_url: str) -> OrderNumbers | None:
     """Numbers on their own (PostgreSQL), or None: in the order's transaction (SQLite)."""
     if is_sqlite(database_url):
         return None
-    return OrderNumbers(create_engine(database_url, pool_size=POOL_SIZE, autocommit=True))
+    return OrderNumbers(
+        create_engine(database_url, pool_size=POOL_SIZE, autocommit=True, synchronous_commit=False)
+    )
