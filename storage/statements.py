@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Table, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter, TextClause
 
 
@@ -39,9 +40,15 @@ def insert_ignoring(
     return statement
 
 
-# Several rows in one statement built once per count (PostgreSQL's data-modifying CTEs join
-# the writes of a change into fewer round trips, issue 15): row i's column `name` is the
-# parameter `r<i>_<name>`.
+# Several writes in one statement (PostgreSQL's data-modifying CTEs join a change's writes
+# into fewer round trips, issue 15), with several rows built once per count: row i's column
+# `name` is the parameter `r<i>_<name>`.
+
+
+def joins_writes(session: AsyncSession) -> bool:
+    """Whether the session's database runs writes as CTEs of another statement (PostgreSQL;
+    SQLite's WITH takes only a SELECT)."""
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def numbered_row(table: Table, columns: Sequence[str], i: int) -> dict[str, BindParameter]:

@@ -8,9 +8,8 @@ were a quarter of an `apply`). Here the order's status columns go out in one pre
 `UPDATE ... WHERE version = :old`, the events by one prebuilt `INSERT ... RETURNING id`
 (on SQLite one per event: it does not promise RETURNING's rows in the VALUES' order, so
 SQLAlchemy sends them one by one), and the ORM is told the new values are what the
-database holds. On PostgreSQL the two are one statement (the UPDATE as a data-modifying
-CTE the events' INSERT joins): a round trip fewer on every change, where a change is
-8-10 of them against the floor's 3 and each costs ~0.2 ms of CPU (issue 15).
+database holds. On PostgreSQL the two are one statement (the UPDATE a data-modifying CTE
+the events' INSERT joins): a round trip fewer on every change (issue 15).
 
 The version check stays what it was: an UPDATE that finds another version raises
 `StaleDataError`, and the order's work runs again from scratch (services.orders.work).
@@ -20,9 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
 
 from sqlalchemy import (
+    Insert,
     Integer,
     bindparam,
     column,
@@ -40,7 +39,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from services.orders.unit import Unit
 from storage import direct
 from storage.models import Order, OrderEvent
-from storage.statements import numbered, numbered_row
+from storage.statements import joins_writes, numbered, numbered_row
 
 # What a status change writes on the order (services.orders.decisions, services.time.sla).
 STATUS_COLUMNS = (
@@ -78,7 +77,7 @@ _INSERT_EVENT = insert(_events)
 
 
 @cache
-def _changed_with_events(count: int) -> Any:
+def _changed_with_events(count: int) -> Insert:
     """PostgreSQL: `WITH changed AS (UPDATE orders ... RETURNING id) INSERT INTO
     order_events ... SELECT ... FROM (VALUES ...) JOIN changed ... RETURNING id`, for
     `count` events: an order found at another version updates no row, so no event is
@@ -117,7 +116,7 @@ async def write_status(unit: Unit, order: Order, events: Sequence[OrderEvent]) -
     parameters = {f"new_{name}": getattr(order, name) for name in STATUS_COLUMNS}
     parameters |= {"order_id": order.id, "old_version": order.version, "new_version": new_version}
     rows = [{name: getattr(event, name) for name in _EVENT_COLUMNS} for event in events]
-    if events and unit.session.get_bind().dialect.name == "postgresql":
+    if events and joins_writes(unit.session):
         parameters |= numbered(rows)
         returned = await direct.rows(unit.session, _changed_with_events(len(rows)), parameters)
         if not returned:

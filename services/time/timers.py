@@ -20,7 +20,7 @@ from services.workflow.definition import Workflow
 from services.workflow.engine import TimerPlan
 from storage import direct
 from storage.models import Order, Shop, Timer
-from storage.statements import numbered, numbered_row
+from storage.statements import joins_writes, numbered, numbered_row
 
 PENDING = "pending"
 CANCELLED = "cancelled"
@@ -114,7 +114,7 @@ async def change(
     if rows:
         pending_again(session, order_id)
     cancelling = {"of_order": order_id, "cancelled_at": now}
-    if cancel and rows and session.get_bind().dialect.name == "postgresql":
+    if cancel and rows and joins_writes(session):
         both = _cancelled_then_added(tuple(rows[0]), len(rows))
         await direct.execute(session, both, cancelling | numbered(rows))
         return

@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from services.money.ledger.accounts import HELD, Account, Kind
 from storage import direct
 from storage.models import LedgerEntry, Order, OrderEvent
-from storage.statements import numbered, numbered_row
+from storage.statements import joins_writes, numbered, numbered_row
 
 _HELD = frozenset(str(account) for account in HELD)
 # Where the buyer's money comes from into an order: new money, or money settling what the
@@ -168,7 +168,7 @@ class OrderBook:
         totals = {"of_order": order.id, "paid": paid, "due": due}
         changed = (order.amount_paid, order.balance_due) != (paid, due)
         unsaved, self.unsaved = self.unsaved, []
-        if unsaved and changed and self.session.get_bind().dialect.name == "postgresql":
+        if unsaved and changed and joins_writes(self.session):
             # One statement, one round trip: the entries' INSERT as a CTE of the UPDATE.
             both = _entries_and_totals(tuple(unsaved[0]), len(unsaved))
             await direct.execute(self.session, both, totals | numbered(unsaved))
