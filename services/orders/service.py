@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services import metrics
 from services.deliveries.views import ParcelView, parcel_of
@@ -300,7 +301,7 @@ class OrderService:
                 limits = sla.enter_status(order, workflow, shop, unit.now)
                 unit.session.add(order)
                 await unit.session.flush()
-                order.buyer = buyer
+                set_committed_value(order, "buyer", buyer)  # loaded, not a change to write
                 unit.add_event(
                     order,
                     who,
