@@ -48,7 +48,7 @@ EDITS = ("change_delivery", "set_discount")
 MONEY_EFFECTS = frozenset(
     {"reserve_income", "credit_income", "refund_goods", "refund_delivery", "compensate_delivery"}
 )
-ZERO_MEMOS = ("credit_income", "return_income")
+ZERO_MEMOS = ("reserve_income", "credit_income", "return_income")
 # Mostly the workflow's own steps, so that orders get far (received, returned, cancelled).
 KINDS_OF_STEP = ("act",) * 6 + ("wait", "edit", "split", "pay", "settle")
 
@@ -222,7 +222,7 @@ async def check_invariants(services, shop_id, order_ids, seen: int) -> int:
         assert (order.amount_paid, order.balance_due) == (paid, due)
     # What the step posted in the shop's ledger (the shop is shared by examples, so only the
     # new entries; the sweep may fire an earlier example's timers): each for an order, a
-    # positive amount between two accounts, or a zero memo (a free order credited, a
+    # positive amount between two accounts, or a zero memo (a free order paid or credited, a
     # return's units).
     for row in await entries(services, shop_id=shop_id, after=seen):
         assert row.order_id is not None, row.kind

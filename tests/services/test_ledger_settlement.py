@@ -133,6 +133,29 @@ async def test_an_edit_lowering_a_paid_total_owes_the_difference_back_until_refu
     assert balances(await entries(services, order.id))["refunds"] == 500
 
 
+async def test_a_free_order_marked_paid_owes_what_an_edit_adds(services):
+    # given an order that costs nothing (its one line wholly discounted, no delivery cost),
+    # confirmed and marked paid
+    shop, order, manager = await paid_marketplace_order(
+        services, item("A", price=100, discount=100)
+    )
+    assert (order.total, order.amount_paid, order.balance_due) == (0, 0, 0)
+
+    # when the shop sets a delivery cost of 3.00
+    await services.orders.change_delivery(order.id, manager, method="post", cost=300)
+
+    # then the buyer owes it, as for any paid order whose total went up (found by the
+    # ledger's property test: the payment of nothing had left no trace, so nobody owed it)
+    order = await load_order(services, order.id)
+    assert (order.total, order.amount_paid, order.balance_due) == (300, 0, 300)
+    held = balances(await entries(services, order.id))
+    assert held == {"buyer_payments": -300, "amount_due": 300}
+    # and once it is paid, the order is settled
+    assert await services.orders.record_payment(order.id, ActorRef.user(shop.accountant.id)) == 300
+    order = await load_order(services, order.id)
+    assert (order.amount_paid, order.balance_due) == (300, 0)
+
+
 async def test_cash_on_delivery_reserves_nothing_before_the_cash_is_collected(services):
     # given a cash-on-delivery order the shop accepted: "paid" at once, by the workflow (000)
     shop = await make_shop(services, "marketplace")

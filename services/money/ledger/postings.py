@@ -149,7 +149,22 @@ def _reserve(book: OrderBook, terms: Terms, event: OrderEvent | None) -> None:
     if book.paid:
         return
     money = order_income(book.order, terms.percent)
-    settlement.pay(book, money, money.goods + money.delivery, book.key(Kind.RESERVE_INCOME), event)
+    key = book.key(Kind.RESERVE_INCOME)
+    if money.goods + money.delivery == 0:
+        # A free order is paid all the same: a zero memo says so. Without it the ledger
+        # knew nothing of the payment, and an edit that made the order cost something
+        # afterwards (a delivery cost set) was owed by nobody (settlement.reprice).
+        book.post(
+            Kind.RESERVE_INCOME,
+            Account.RESERVED,
+            Account.BUYER_PAYMENTS,
+            0,
+            key,
+            event=event,
+            memo=True,
+        )
+        return
+    settlement.pay(book, money, money.goods + money.delivery, key, event)
 
 
 def money_of(order: Order, terms: Terms) -> Income:
