@@ -118,8 +118,9 @@ class OrderBook:
         quantity: int | None = None,
         memo: bool = False,
     ) -> None:
-        """Move `amount` from `source` to `to`. Zero amounts are skipped, except a return's
-        memo, which records the units returned so later returns of the line count them."""
+        """Move `amount` from `source` to `to`. Zero amounts are skipped, except a memo: a
+        return's, which records the units returned so later returns of the line count them,
+        and a free order's payment or credit, which marks it paid or credited."""
         if key in self.keys or (amount == 0 and not memo):
             return
         if amount < 0:
