@@ -187,26 +187,11 @@ async def copy_pending(session: AsyncSession, from_id: int, to_id: int, now: dat
             select(Timer).where(Timer.order_id == from_id, Timer.state == PENDING)
         )
     )
-    if pending:
-        pending_again(session, to_id)
-        await session.execute(
-            insert(Timer.__table__),
-            [
-                {
-                    "order_id": to_id,
-                    "code": timer.code,
-                    "kind": timer.kind,
-                    "status": timer.status,
-                    "action": timer.action,
-                    "due_at": timer.due_at,
-                    "state": PENDING,
-                    "payload": dict(timer.payload),
-                    "created_at": now,
-                    "attempts": 0,
-                }
-                for timer in pending
-            ],
-        )
+    copies = [
+        row(to_id, t.code, t.kind, t.status, t.action, t.due_at, now, dict(t.payload))
+        for t in pending
+    ]
+    await change(session, to_id, now, cancel=False, rows=copies)
 
 
 @dataclass(frozen=True)
