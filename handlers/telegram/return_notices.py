@@ -67,7 +67,22 @@ def render_notice(
         ),
     }
     text = texts.get(step, _("↩️ Your return #{id} (order #{number}): {state}"))
+    off_due = data.get("off_due") or 0
+    if step == ReturnStatus.REFUNDED and "refunded" in data:
+        # Paid in part: the goods came off what the buyer owed first, only the rest is paid.
+        amount = money(data["refunded"], order.currency, language)
+        if off_due and data["refunded"]:
+            text = _(
+                "💸 {shop} has refunded your return #{id} (order #{number}): {amount}; "
+                "{off_due} came off what you owed for the order."
+            )
+        elif off_due:
+            text = _(
+                "💸 {shop} has taken your return #{id} (order #{number}) off what you owed "
+                "for the order: {off_due}."
+            )
     return text.format(
+        off_due=money(off_due, order.currency, language),
         id=return_id,
         number=number,
         shop=shop,

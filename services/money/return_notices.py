@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from services.messaging.notifications.outbox import Outbox
 from services.orders import notices
@@ -10,6 +11,9 @@ from services.orders.access import Who
 from services.orders.events import OrderEvents
 from services.orders.unit import Unit
 from storage.models import Order, OrderItem, ReturnRequest
+
+if TYPE_CHECKING:
+    from services.money.ledger.postings import ReturnMoney
 
 
 def record_step(
@@ -20,6 +24,7 @@ def record_step(
     action: OrderEvents,
     *,
     comment: str | None = None,
+    money: ReturnMoney | None = None,
 ) -> None:
     """The step in the order's audit log; the buyer sees their return's history."""
     unit.add_event(
@@ -32,6 +37,7 @@ def record_step(
                 {"item_id": line.order_item_id, "quantity": line.quantity} for line in request.lines
             ],
             "amount": request.amount,
+            **_money(money),
         },
         comment=comment,
     )
@@ -43,6 +49,8 @@ def notify_step(
     request: ReturnRequest,
     items: Mapping[int, OrderItem],
     step: str,
+    *,
+    money: ReturnMoney | None = None,
 ) -> None:
     """Both sides hear of every step: the shop's managers (and group), and the buyer."""
     payload = {
@@ -56,6 +64,7 @@ def notify_step(
         "amount": request.amount,
         "reason": request.reason,
         "reject_reason": request.reject_reason,
+        **_money(money),
     }
     outbox.add(
         key=f"return:{request.id}:{step}:shop",
@@ -67,3 +76,10 @@ def notify_step(
         payload={**payload, "role": "manager"},
     )
     notices.to_buyer(outbox, order, "return_to_buyer", payload, key=f"return:{request.id}:{step}")
+
+
+def _money(money: ReturnMoney | None) -> dict[str, int]:
+    """A refund's split: paid back (`refunded`), and taken off what the buyer owed."""
+    if money is None:
+        return {}
+    return {"refunded": money.refunded, "off_due": money.off_due}

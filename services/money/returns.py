@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +42,9 @@ from services.time import sla
 from services.workflow.definition import StatusKind, Workflow
 from storage.database import reading
 from storage.models import Order, OrderEvent, ReturnLine, ReturnRequest, Shop, Timer
+
+if TYPE_CHECKING:
+    from services.money.ledger.postings import ReturnMoney
 
 # The shop's setting: how many business hours it has to answer a return request.
 ANSWER_HOURS_SETTING = "return_answer_hours"
@@ -298,6 +301,7 @@ class ReturnService:
                     {"status": request.status},
                 )
             request.status = target
+            money = None  # what the refund did to the buyer's money (the refund step's)
             user_id = actor.user_id if actor.type is ActorType.USER else None
             if step in (Step.APPROVE, Step.REJECT):
                 request.decided_at, request.decided_by_user_id = unit.now, user_id
@@ -316,11 +320,19 @@ class ReturnService:
                 )
             else:
                 request.refunded_at = unit.now
-                await _post_refund(unit, order, request)
+                money = await _post_refund(unit, order, request)
             await unit.session.flush()
-            record_step(unit, order, who, request, OrderEvents(f"return_{target}"), comment=reason)
+            record_step(
+                unit,
+                order,
+                who,
+                request,
+                OrderEvents(f"return_{target}"),
+                comment=reason,
+                money=money,
+            )
             items = {item.id: item for item in order.items}
-            notify_step(unit.outbox, order, request, items, str(target))
+            notify_step(unit.outbox, order, request, items, str(target), money=money)
             return request
 
         return await self._work.run(work)
@@ -502,23 +514,25 @@ def _view(request: ReturnRequest, order: Order, who: Who) -> ReturnView:
     )
 
 
-async def _post_refund(unit: Unit, order: Order, request: ReturnRequest) -> None:
-    """The ledger reverses the returned lines, in the refund's transaction (F2)."""
+async def _post_refund(unit: Unit, order: Order, request: ReturnRequest) -> ReturnMoney | None:
+    """The ledger reverses the returned lines, in the refund's transaction (F2); what the
+    buyer is paid back goes back through the provider that took it, if it can (issue 17)."""
     from services.money.ledger.postings import post_return_refund
 
     items = {item.id: item for item in order.items}
-    await post_return_refund(
+    money = await post_return_refund(
         unit.session,
         order=order,
         lines=[(items[line.order_item_id], line.quantity) for line in request.lines],
         return_id=request.id,
         now=unit.now,
     )
-    # Paid through a provider: the refund goes back the same way (issue 17).
     from services.payments.refunds import owe_back_return
 
-    amount = sum(line.amount for line in request.lines)
+    # What came off a debt the buyer still had is not paid out: only the refund goes back.
+    amount = request.amount if money is None else money.refunded
     await owe_back_return(unit.session, order, request.id, amount, unit.now)
+    return money
 
 
 # -- the time limit of the shop's answer -------------------------------------------------

@@ -4,11 +4,11 @@ Random people take random actions, time passes and the sweep fires timers; the s
 delivery cost and discounts and splits the order (the split-off order then lives its own
 random life), records payments with an amount (as a payment provider does) and what an edit
 left due, gives back what it owes; received orders get random returns; some orders are paid
-cash on delivery. After every step no account an order holds is negative, each order's
-`amount_paid` / `balance_due` are what its entries say and every entry the step posted moves
-a positive amount for an order (or is a zero memo); at the end each order's balances are
-exactly what a small model of the rules, fed the changes the audit log records, says they
-should be.
+cash on delivery. After every step no account an order holds is negative, no buyer has been
+given back more than they paid, each order's `amount_paid` / `balance_due` are what its
+entries say and every entry the step posted moves a positive amount for an order (or is a
+zero memo); at the end each order's balances are exactly what a small model of the rules, fed
+the changes the audit log records and the returns as they are taken, says they should be.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from hypothesis import event as label
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from services.money.ledger.income import line_shares, order_income
+from services.money.ledger.income import LineShare, line_shares, order_income
 from services.money.ledger.postings import post_return_refund
 from services.orders.actors import ActorRef, Channel
 from services.refusals import OrderRefused
@@ -82,18 +82,29 @@ def rule(goods: int, fee: int, delivery: int, in_hand: int) -> dict[str, int]:
 
 class Model:
     """Seed 004's rules and issue 14's, restated: what each change does to one order's
-    accounts. `money` is (goods, fee, delivery) as the order is priced now."""
+    accounts. `money` is (goods, fee, delivery) as the order is priced now; `kept` the same
+    with the returned goods taken out."""
 
     def __init__(self, money: tuple[int, int, int], cash_at_door: bool):
         self.money = money
         self.cash_at_door = cash_at_door
         self.a: dict[str, int] = defaultdict(int)
         self.paid = self.credited = self.refunded = self.penalised = False
-        self.fee_earned = 0
+        self.units_back: dict[int, int] = defaultdict(int)  # returned, per line
+        self.returned_goods = self.returned_fee = 0  # the returned units' shares
+
+    @property
+    def kept(self) -> tuple[int, int, int]:
+        goods, fee, delivery = self.money
+        return goods - self.returned_goods, fee - self.returned_fee, delivery
 
     @property
     def total(self) -> int:
-        return self.money[0] + self.money[2]
+        return self.kept[0] + self.kept[2]
+
+    @property
+    def amount_paid(self) -> int:
+        return -(self.a["buyer_payments"] + self.a["amount_due"] + self.a["refunds"])
 
     @property
     def in_hand(self) -> int:
@@ -105,7 +116,7 @@ class Model:
 
     def hold(self, in_hand: int) -> None:
         """Held by the rule for `in_hand`; what the buyer owes follows, against payments."""
-        target = rule(*self.money, in_hand)
+        target = rule(*self.kept, in_hand)
         for account in HELD:
             self.a[account] = target[account]
         owed = target["amount_due"] - self.a["amount_due"]
@@ -117,7 +128,8 @@ class Model:
             return
         settled = min(amount, self.a["amount_due"])
         if self.credited:
-            to_fee = min(settled, max(self.money[1] - self.fee_earned, 0))
+            # the commission gets what it lacks of the kept goods', first
+            to_fee = min(settled, max(self.kept[1] - self.a["platform_fee"], 0))
             self.move("amount_due", "platform_fee", to_fee)
             self.move("amount_due", "available", settled - to_fee)
             self.move("buyer_payments", "refund_due", amount - settled)
@@ -155,7 +167,6 @@ class Model:
             self.pay(self.total)  # collected when the deal is done (cash at the door)
         if name == "credit_income" and not self.credited:
             self.credited = True
-            self.fee_earned = a["fee_reserved"]
             self.move("reserved", "available", a["reserved"])
             self.move("delivery_reserved", "available", a["delivery_reserved"])
             self.move("fee_reserved", "platform_fee", a["fee_reserved"])
@@ -178,12 +189,39 @@ class Model:
             self.penalised = True
             self.move("available", "platform_fee", self.money[1])
 
-    def returned(self, income: int, fee: int) -> None:
-        self.move("available" if self.credited else "reserved", "refunds", income)
-        self.move("platform_fee" if self.credited else "fee_reserved", "refunds", fee)
+    def returned(self, share: LineShare, quantity: int) -> tuple[int, int]:
+        """`quantity` units of a line back (F1): the units' running share of the line's
+        goods comes off what the buyer owes first; only the rest is refunded. The platform
+        then holds the commission of the goods kept as far as the buyer's money kept pays
+        it (the holding rule): what it gives back goes with the refund, the rest to the
+        shop. Returns (refunded, taken off the due)."""
+        before = self.units_back[share.item_id]
+        self.units_back[share.item_id] += quantity
+        goods = running(share.goods, share, before + quantity) - running(share.goods, share, before)
+        fee_share = running(share.fee, share, before + quantity) - running(share.fee, share, before)
+        self.returned_goods += goods
+        self.returned_fee += fee_share
+        owed = min(goods, self.a["amount_due"])
+        self.move("amount_due", "buyer_payments", owed)
+        back = goods - owed
+        shop, platform = (
+            ("available", "platform_fee") if self.credited else ("reserved", "fee_reserved")
+        )
+        paid = self.amount_paid - self.a["refund_due"] - back
+        fee_back = max(self.a[platform] - min(max(paid, 0), self.kept[1]), 0)
+        fee = min(fee_back, back)
+        self.move(shop, "refunds", back - fee)
+        self.move(platform, "refunds", fee)
+        self.move(platform, shop, fee_back - fee)
+        return back, owed
 
     def expected(self) -> dict[str, int]:
         return {account: amount for account, amount in self.a.items() if amount}
+
+
+def running(amount: int, share: LineShare, units: int) -> int:
+    """What the first `units` of a line carry of its `amount` (floors of its share)."""
+    return amount * units // share.quantity
 
 
 def allowed(transition) -> list[str]:
@@ -220,6 +258,7 @@ async def check_invariants(services, shop_id, order_ids, seen: int) -> int:
         paid = -(held.get("buyer_payments", 0) + held.get("amount_due", 0) + held.get("refunds", 0))
         due = held.get("amount_due", 0) - held.get("refund_due", 0)
         assert (order.amount_paid, order.balance_due) == (paid, due)
+        assert paid >= 0, held  # nobody is given back more than they paid
     # What the step posted in the shop's ledger (the shop is shared by examples, so only the
     # new entries; the sweep may fire an earlier example's timers): each for an order, a
     # positive amount between two accounts, or a zero memo (a free order paid or credited, a
@@ -318,7 +357,7 @@ async def test_random_lifecycles_keep_the_ledger_exact(
         penalty_due = False
         if status.kind is StatusKind.FINAL_SUCCESS and step in ("act", "split"):
             returns += 1
-            await random_return(services, data, current, returns)
+            await random_return(services, data, current, returns, models[order_id])
             label("returned")
         elif step == "wait":
             services.clock.advance(data.draw(st.sampled_from(WAITS)))
@@ -340,7 +379,6 @@ async def test_random_lifecycles_keep_the_ledger_exact(
 
     # then each order's accounts are what the rules say, given what the log records
     for order_id, model in models.items():
-        await apply_returns_to_model(services, order_id, model)
         ended = workflow.status((await fresh(services, order_id)).status).kind
         label(f"ended {ended}")
         assert balances(await entries(services, order_id)) == model.expected(), order_id
@@ -469,14 +507,19 @@ async def feed(services, models, workflow, seen: int, percent: Decimal, cash_at_
     return events[-1].id if events else seen
 
 
-async def random_return(services, data, order, return_id) -> None:
+async def random_return(services, data, order, return_id, model) -> None:
+    """Random units of a line back; the model told, if the ledger took the return (an order
+    the ledger never saw paid moves nothing; more than is left of the line is refused)."""
     async with services.sessions() as session, session.begin():
         items = list(await session.scalars(select(OrderItem).where(OrderItem.order_id == order.id)))
         chosen = data.draw(st.sampled_from(items))
         quantity = data.draw(st.integers(min_value=1, max_value=chosen.quantity))
         row = await session.get(Order, order.id)
+        shop = await session.get(Shop, order.shop_id)
+        percent = Decimal(shop.settings["commission_percent"])
+        share = next(s for s in line_shares(row, items, percent) if s.item_id == chosen.id)
         try:
-            await post_return_refund(
+            money = await post_return_refund(
                 session,
                 order=row,
                 lines=[(chosen, quantity)],
@@ -485,36 +528,7 @@ async def random_return(services, data, order, return_id) -> None:
             )
         except ValueError as error:
             assert "returned already" in str(error)  # more than is left of the line
-
-
-async def apply_returns_to_model(services, order_id, model) -> None:
-    """What returns gave back, per line from the units the ledger recorded: the buyer gets
-    the units' running share of the line's goods; the commission's part is at most its own
-    running share, and all of it once the whole line is back."""
-    rows = [r for r in await entries(services, order_id) if r.kind.startswith("return_")]
-    if not rows:
-        return
-    async with services.sessions() as session:
-        order = await session.get(Order, order_id)
-        items = list(await session.scalars(select(OrderItem).where(OrderItem.order_id == order_id)))
-        shop = await session.get(Shop, order.shop_id)
-    shares = {
-        s.item_id: s
-        for s in line_shares(order, items, Decimal(shop.settings["commission_percent"]))
-    }
-    units: dict[int, int] = defaultdict(int)
-    fees: dict[int, int] = defaultdict(int)
-    for row in rows:
-        if row.kind == "return_income":
-            units[row.order_item_id] += row.quantity or 0
-        else:
-            fees[row.order_item_id] += row.amount
-    for item_id, count in units.items():
-        share = shares[item_id]
-        assert count <= share.quantity
-        goods = share.goods * count // share.quantity
-        fee = fees[item_id]
-        assert 0 <= fee <= share.fee * count // share.quantity
-        if count == share.quantity:
-            assert fee == share.fee
-        model.returned(goods - fee, fee)
+            return
+    if money is not None:
+        assert (money.refunded, money.off_due) == model.returned(share, quantity)
+        label("returned, partly off the due" if money.off_due else "returned, all refunded")

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.money.ledger.postings import post_return_refund
+from services.orders.actors import ActorRef, Channel
 from services.refusals import OrderRefused
 from services.time.sweep import TimerSweep
 from storage.models import LedgerEntry, Order, OrderEvent
@@ -262,3 +263,88 @@ async def test_a_payment_writes_its_entries_and_the_orders_totals_in_one_go(
     assert postings(await entries(services, order.id)) == PAID
     stored = await load_order(services, order.id)
     assert (stored.amount_paid, stored.balance_due) == (GOODS + DELIVERY, 0)
+
+
+async def partly_paid_and_received(services, paid: int):
+    """The example order: `paid` of its 54.18 paid (a provider's payment with an amount),
+    then marked paid, shipped and received: credited, the rest still owed."""
+    shop = await example_shop(services)
+    order = await example_order(services, shop)
+    provider = ActorRef.system(Channel.PAYMENT)
+    assert await services.orders.record_payment(order.id, provider, paid, reference="p-1") == paid
+    for who, action in ((shop.accountant, "mark_paid"), (shop.packer, "ship")):
+        await act(services, shop, order, who, action)
+    await act(services, shop, order, shop.buyer_user, "confirm_receipt")
+    return shop, order
+
+
+async def test_goods_returned_from_a_partly_paid_order_come_off_the_debt_first(services):
+    # given the example order with 10.00 of its 54.18 paid, received: the 10.00 paid the
+    # commission (6.34) first, then the delivery (3.50), then 0.16 of the income; 44.18 owed
+    _shop, order = await partly_paid_and_received(services, 1000)
+    assert balances(await entries(services, order.id)) == {
+        "buyer_payments": -(GOODS + DELIVERY),
+        "amount_due": GOODS + DELIVERY - 1000,
+        "available": 1000 - FEE,
+        "platform_fee": FEE,
+    }
+    before = len(await entries(services, order.id))
+
+    # when line B (23.47) comes back: the buyer paid nothing of it
+    await return_lines(services, order.id, 1, B=1)
+
+    # then it comes off the debt, nobody is paid back; the commission now asked of the
+    # 10.00 is line A's 3.40 only, so B's 2.94 goes to the shop
+    rows = await entries(services, order.id)
+    assert postings(rows[before:]) == [
+        ("return_due", "amount_due", "buyer_payments", LINE_B["goods"]),
+        ("return_income", "available", "refunds", 0),  # the memo of the units
+        ("fee_released", "platform_fee", "available", LINE_B["fee"]),
+    ]
+    fresh = await load_order(services, order.id)
+    assert (fresh.amount_paid, fresh.balance_due) == (
+        1000,
+        GOODS + DELIVERY - 1000 - LINE_B["goods"],
+    )
+
+    # when line A (27.21) comes back too: 20.71 was still owed, so 6.50 is paid back, of it
+    # A's whole commission (the platform holds nothing of goods all returned)
+    await return_lines(services, order.id, 2, A=3)
+
+    rows = await entries(services, order.id)
+    owed = GOODS + DELIVERY - 1000 - LINE_B["goods"]
+    assert postings(rows[before + 3 :]) == [
+        ("return_due", "amount_due", "buyer_payments", owed),
+        ("return_income", "available", "refunds", LINE_A["goods"] - owed - LINE_A["fee"]),
+        ("return_fee", "platform_fee", "refunds", LINE_A["fee"]),
+    ]
+    # the buyer paid 10.00 and got 6.50 back: they kept no goods, so they paid the delivery
+    assert balances(rows) == {
+        "buyer_payments": -1000,
+        "available": DELIVERY,
+        "refunds": 1000 - DELIVERY,
+    }
+    fresh = await load_order(services, order.id)
+    assert (fresh.amount_paid, fresh.balance_due) == (DELIVERY, 0)
+
+
+async def test_late_payments_after_credit_fill_the_commission_once(services):
+    # given the example order with 3.00 of its 54.18 paid, credited: the platform has 3.00
+    # of its 6.34 commission
+    shop, order = await partly_paid_and_received(services, 300)
+    accountant = ActorRef.user(shop.accountant.id)
+
+    # when the buyer pays 2.00, then 2.00 more of what they owe
+    for reference in ("late-1", "late-2"):
+        await services.orders.record_payment(
+            order.id, ActorRef.system(Channel.PAYMENT), 200, reference=reference
+        )
+
+    # then the commission got 2.00, then the 1.34 it still lacked; the shop the rest
+    held = balances(await entries(services, order.id))
+    assert held["platform_fee"] == FEE
+    assert held["available"] == 700 - FEE
+    # and what is left is owed; paying it all goes to the shop
+    await services.orders.record_payment(order.id, accountant)
+    held = balances(await entries(services, order.id))
+    assert (held["platform_fee"], held["available"]) == (FEE, GOODS + DELIVERY - FEE)

@@ -8,6 +8,9 @@ import asyncio
 
 from sqlalchemy import func, select
 
+from bot.i18n import build_i18n
+from handlers.telegram.return_notices import render_notice
+from services.messaging.notifications.content import Notice
 from services.orders.actors import ActorRef, Channel
 from services.orders.payments import ProviderOutcome
 from services.payments.service import Confirmed, PaymentService
@@ -18,8 +21,9 @@ from storage.models import (
     OutboxMessage,
     Payment,
     PaymentRefund,
+    Shop,
 )
-from tests.factories import bind_buyer, make_order, make_shop
+from tests.factories import bind_buyer, mail_reader, make_order, make_shop
 from tests.returns_factories import return_service, returnable
 
 
@@ -205,3 +209,58 @@ async def test_a_telegram_payment_of_a_cancelled_order_is_the_shops_to_give_back
             )
         )
     assert sorted(kinds) == ["received", "refund_by_hand"]
+
+
+async def test_returned_goods_the_buyer_still_owed_for_come_off_the_debt_not_out_of_the_till(
+    services,
+):
+    # given an order paid in full through YooKassa, whose delivery then cost 5.00 more that
+    # the buyer never paid (owed: 5.00), received
+    shop = await make_shop(services)
+    payments = PaymentService(services.sessions, services.clock, services.orders)
+    order = await make_order(services, shop, returnable("A", 3, 1000), email="buyer@example.com")
+    await bind_buyer(services, order, shop.buyer_user)
+    manager, buyer = ActorRef.user(shop.manager.id), ActorRef.user(shop.buyer_user.id)
+    await services.orders.apply(order.id, manager, "confirm")
+    assert (await payments.confirmed(paid(order, "yk-part"))).outcome is ProviderOutcome.PAID
+    await services.orders.change_delivery(
+        order.id, manager, method=order.delivery_method, cost=order.delivery_cost + 500
+    )
+    assert (await read(services, order.id)).balance_due == 500
+    await services.orders.apply(order.id, manager, "ship", {"carrier": "CDEK", "track_code": "AB1"})
+    await services.orders.apply(order.id, buyer, "confirm_receipt")
+    returns = return_service(services)
+
+    # when two units (20.00) come back and the shop refunds the return
+    request = await returns.request(order.id, buyer, {order.items[0].id: 2}, "Wrong size")
+    for step in (returns.approve, returns.goods_received, returns.refund):
+        request = await step(request.id, manager)
+
+    # then the 5.00 owed is written off and only 15.00 goes back, through YooKassa
+    after = await read(services, order.id)
+    assert (after.balance_due, after.amount_paid) == (0, order.total - 1500)
+    async with services.sessions() as session:
+        [refund] = list(
+            await session.scalars(select(PaymentRefund).where(PaymentRefund.order_id == order.id))
+        )
+        told = await session.scalar(
+            select(OutboxMessage).where(
+                OutboxMessage.order_id == order.id,
+                OutboxMessage.topic == "return_to_buyer",
+                OutboxMessage.channel == "email",
+                OutboxMessage.payload["step"].as_string() == "refunded",
+            )
+        )
+        shop_row = await session.get(Shop, shop.id)
+    assert refund.amount == 1500
+    # and the buyer is told both: what came back, and what came off their debt (Russian)
+    assert (told.payload["refunded"], told.payload["off_due"]) == (1500, 500)
+    mail = await mail_reader(services).read(told, services.clock.now())
+    assert "вернул деньги по вашему возврату #1: 15,00\xa0₽." in mail.text
+    assert "5,00\xa0₽ зачтено в счёт вашего долга по заказу." in mail.text
+    # and in Telegram
+    i18n = build_i18n()
+    notice = Notice(language="en", order=after, shop=shop_row, workflow=None, dialog=None)
+    with i18n.context(), i18n.use_locale("en"):
+        text, _buttons = render_notice("return_to_buyer", told.payload, notice)
+    assert "refunded your return #1 (order #1): 15.00\xa0RUB; 5.00\xa0RUB came off what" in text

@@ -41,8 +41,9 @@ The template context (every key is always there; see services/messaging/email/te
   from_number   order_split: the number of the order it was split from, else None
   reminder      reminder: the timer's message ("payment_reminder", ...), else None
   reason        status_changed to a cancellation: {title, comment ("" when none)}, else None
-  feedback      return_to_buyer: {step, return_id, lines: [{name, quantity}], amount,
-                reject_reason}; review_answer: {answer}; else None
+  feedback      return_to_buyer: {step, return_id, lines: [{name, quantity}], amount (a
+                refund's: paid back), paid_back, off_due (taken off what the buyer owed, ""
+                when nothing), reject_reason}; review_answer: {answer}; else None
   reply_note    "shop": replies reach the shop; "buyer": replies reach the buyer; "none"
 """
 
@@ -479,7 +480,14 @@ def _feedback(topic: str, payload: dict, currency: str, language: str) -> dict |
             "step": payload.get("step"),
             "return_id": payload.get("return_id"),
             "lines": [{"name": name, "quantity": n} for name, n in payload.get("lines") or []],
-            "amount": money(int(payload.get("amount") or 0), currency, language),
+            # A refund says what was paid back; what came off a debt is said apart.
+            "amount": money(
+                int(payload.get("refunded", payload.get("amount")) or 0), currency, language
+            ),
+            "paid_back": int(payload.get("refunded", payload.get("amount")) or 0) > 0,
+            "off_due": (
+                money(int(payload["off_due"]), currency, language) if payload.get("off_due") else ""
+            ),
             "reject_reason": payload.get("reject_reason") or "",
         }
     if topic == "review_answer":

@@ -45,6 +45,12 @@ class Kind(StrEnum):
     PENALTY = "penalty"  # available -> platform_fee: a late cancellation's fee (F4)
     RETURN_INCOME = "return_income"  # reserved or available -> refunds: a returned line
     RETURN_FEE = "return_fee"  # fee_reserved or platform_fee -> refunds: its commission
+    # amount_due -> buyer_payments: returned goods the buyer had not paid for yet (an order
+    # paid in part) come off what they owe before anything is refunded.
+    RETURN_DUE = "return_due"
+    # fee_reserved -> reserved, platform_fee -> available: a returned line's commission that
+    # the buyer's money no longer pays and is not paid back with: it pays the shop's income.
+    FEE_RELEASED = "fee_released"
     # Payments with an amount, edits and splits of paid orders (issue 14).
     REALLOCATE = "reallocate"  # between an order's held accounts: the same money, a new split
     AMOUNT_DUE = "amount_due"  # buyer_payments -> amount_due: the buyer owes more

@@ -58,7 +58,6 @@ class OrderBook:
     kinds: set[str] = field(default_factory=set)
     by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     returned: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # units
-    returned_fee: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     # The buyer's money has come in for the order (a payment, or what a split brought).
     received: bool = False
     # Posted in this change, not written yet: `save` writes them.
@@ -81,8 +80,6 @@ class OrderBook:
             self.received = True
         if entry.kind == Kind.RETURN_INCOME and entry.order_item_id is not None:
             self.returned[entry.order_item_id] += entry.quantity or 0
-        if entry.kind == Kind.RETURN_FEE and entry.order_item_id is not None:
-            self.returned_fee[entry.order_item_id] += entry.amount
 
     @property
     def paid(self) -> bool:

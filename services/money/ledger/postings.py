@@ -16,6 +16,7 @@ over, which is when the workflow credits the income: the payment is booked there
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -171,6 +172,14 @@ def money_of(order: Order, terms: Terms) -> Income:
     return order_income(order, terms.percent)
 
 
+@dataclass(frozen=True)
+class ReturnMoney:
+    """What a return did to the buyer's money: paid back, and taken off what they owed."""
+
+    refunded: int
+    off_due: int
+
+
 async def post_return_refund(
     session: AsyncSession,
     *,
@@ -178,24 +187,34 @@ async def post_return_refund(
     lines: list[tuple[OrderItem, int]],
     return_id: int,
     now: datetime,
-) -> None:
-    """Returned goods (F1): each line's share of the income and of the commission goes back
-    to the buyer, from `available` once credited, from `reserved` before. The delivery is
-    not refunded. An order whose payment never went through the ledger moves nothing.
+) -> ReturnMoney | None:
+    """Returned goods (F1): each line's share of the goods goes back to the buyer. The
+    delivery is not refunded. An order whose payment never went through the ledger moves
+    nothing (None).
+
+    A buyer who still owes for the order (paid in part) is not paid back money they never
+    paid: the returned goods first come off what they owe (`return_due`), and only the rest
+    is refunded. The commission follows the holding rule for the goods kept: the platform
+    holds what the buyer's money pays of the kept goods' commission (it is paid first), so
+    a returned line's commission goes back to the buyer with their money, or, when the
+    buyer is not paid back as much, to the shop (`fee_released`): the buyer's money now
+    pays the shop's income instead. The rest of the refund is the shop's income: from
+    `available` once credited, from `reserved` before (what it no longer holds, from
+    `available`).
 
     Shares are exact: the order's discount and commission are split across lines by largest
     remainder, and a line's units give back cumulative floors of its share, so returning a
-    line in several returns gives back exactly the line. Reserves never go negative: what
-    `reserved` no longer holds comes from `available`.
+    line in several returns gives back exactly the line.
     """
     book = await OrderBook.read(session, order, now)
     if not book.paid:
-        return
-    shop = await session.get(Shop, order.shop_id)
-    terms = Terms.of(shop.settings)
-    items = list(await session.scalars(select(OrderItem).where(OrderItem.order_id == order.id)))
-    shares = {share.item_id: share for share in line_shares(order, items, terms.percent)}
+        return None
+    terms = Terms.of((await session.get(Shop, order.shop_id)).settings)
+    shares = {s.item_id: s for s in await _line_shares(session, order, terms)}
     credited = book.credited
+    fee_account = Account.PLATFORM_FEE if credited else Account.FEE_RESERVED
+    kept = kept_money(money_of(order, terms), shares.values(), book).fee
+    refunded = off_due = 0
     for item, quantity in lines:
         share = shares.get(item.id)
         if share is None:
@@ -208,9 +227,23 @@ async def post_return_refund(
             raise ValueError(
                 f"cannot return {quantity} of {share.quantity} units, {before} returned already"
             )
-        goods, fee = _return_amounts(share, before, quantity, book.returned_fee[item.id])
-        income = goods - fee
-        income_sources = _sources(book, credited, Account.RESERVED, income)
+        goods = share.part(share.goods, before, quantity)
+        owed = min(goods, max(book.held(Account.AMOUNT_DUE), 0))
+        book.post(
+            Kind.RETURN_DUE,
+            Account.BUYER_PAYMENTS,
+            Account.AMOUNT_DUE,
+            owed,
+            f"{key}:{Kind.RETURN_DUE}",
+            item_id=item.id,
+        )
+        back = goods - owed
+        kept -= share.part(share.fee, before, quantity)
+        # What of the commission the buyer's money no longer pays once `back` has left.
+        paid = book.amount_paid - max(book.held(Account.REFUND_DUE), 0) - back
+        fee_back = max(book.held(fee_account) - min(max(paid, 0), kept), 0)
+        fee = min(fee_back, back)
+        income_sources = _sources(book, credited, Account.RESERVED, back - fee)
         for index, (source, amount) in enumerate(income_sources):
             # The first posting of the line carries its units: the memo later returns count.
             book.post(
@@ -223,30 +256,39 @@ async def post_return_refund(
                 quantity=quantity if index == 0 else 0,
                 memo=index == 0,
             )
-        for source, amount in _sources(book, credited, Account.FEE_RESERVED, fee):
-            fee_source = Account.PLATFORM_FEE if source is Account.AVAILABLE else source
-            book.post(
-                Kind.RETURN_FEE,
-                Account.REFUNDS,
-                fee_source,
-                amount,
-                f"{key}:{Kind.RETURN_FEE}:{fee_source}",
-                item_id=item.id,
-            )
+        book.post(
+            Kind.RETURN_FEE,
+            Account.REFUNDS,
+            fee_account,
+            fee,
+            f"{key}:{Kind.RETURN_FEE}",
+            item_id=item.id,
+        )
+        book.post(
+            Kind.FEE_RELEASED,
+            Account.AVAILABLE if credited else Account.RESERVED,
+            fee_account,
+            fee_back - fee,
+            f"{key}:{Kind.FEE_RELEASED}",
+            item_id=item.id,
+        )
+        refunded, off_due = refunded + back, off_due + owed
     await book.save()
+    return ReturnMoney(refunded, off_due)
 
 
-def _return_amounts(share: LineShare, before: int, quantity: int, fee_back: int) -> tuple[int, int]:
-    """What the buyer gets for these units, and the commission's part of it.
+def kept_money(money: Income, shares: Iterable[LineShare], book: OrderBook) -> Income:
+    """What the order is worth with the goods the ledger has back taken out."""
+    goods = fee = 0
+    for share in shares:
+        goods += share.part(share.goods, 0, book.returned[share.item_id])
+        fee += share.part(share.fee, 0, book.returned[share.item_id])
+    return Income(goods=money.goods - goods, fee=money.fee - fee, delivery=money.delivery)
 
-    The buyer gets the units' running share of the line's goods (what the returns service
-    shows them). The commission follows its own running share but never exceeds what the
-    buyer gets back in a step, so the shop's part is never negative; a lag is made up by
-    later steps, and returning the whole line gives back exactly its commission and income.
-    """
-    goods = share.part(share.goods, before, quantity)
-    fee_due = share.fee * (before + quantity) // share.quantity - fee_back
-    return goods, min(goods, max(fee_due, 0))
+
+async def _line_shares(session: AsyncSession, order: Order, terms: Terms) -> list[LineShare]:
+    items = await session.scalars(select(OrderItem).where(OrderItem.order_id == order.id))
+    return line_shares(order, list(items), terms.percent)
 
 
 def _sources(
@@ -266,8 +308,13 @@ def _sources(
 async def _book_and_money(
     session: AsyncSession, order: Order, now: datetime
 ) -> tuple[OrderBook, Income]:
-    shop = await session.get(Shop, order.shop_id)
-    return await OrderBook.read(session, order, now), money_of(order, Terms.of(shop.settings))
+    """The order's book, and what the order is worth now (returned goods taken out)."""
+    terms = Terms.of((await session.get(Shop, order.shop_id)).settings)
+    book = await OrderBook.read(session, order, now)
+    money = money_of(order, terms)
+    if book.returned:
+        money = kept_money(money, await _line_shares(session, order, terms), book)
+    return book, money
 
 
 async def after_edit(session: AsyncSession, order: Order, event: OrderEvent, now: datetime) -> None:

@@ -159,9 +159,10 @@ def _pay_after_credit(
     book: OrderBook, money: Income, amount: int, key: str, event: OrderEvent | None
 ) -> None:
     """Credited already: a due paid now is the shop's at once; the commission gets what the
-    shortfall had left it without, first; more than was due is owed back."""
+    shortfall had left it without, first; more than was due is owed back. (What the
+    platform holds for the order counts every late payment before this one, and returns.)"""
     settled = min(amount, max(book.held(Account.AMOUNT_DUE), 0))
-    fee_short = max(money.fee - book.by_kind[Kind.EARN_FEE], 0)
+    fee_short = max(money.fee - book.held(Account.PLATFORM_FEE), 0)
     to_fee = min(settled, fee_short)
     for account, part, suffix in (
         (Account.PLATFORM_FEE, to_fee, "fee"),
