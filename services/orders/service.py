@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from services import metrics
 from services.deliveries.views import ParcelView, parcel_of
@@ -256,7 +255,7 @@ class OrderService:
             checked = drafts.check_draft(draft, shop.country)
             definition_id = await self._workflows.current_id(unit.session, shop_id, unit.now)
             workflow = await self._workflows.get(unit.session, definition_id)
-            buyer = await self._buyer_for(unit, shop_id, checked.buyer)
+            buyer = _new_buyer(shop_id, checked.buyer, unit.now)
             delivery_cost = (
                 checked.delivery_cost
                 if checked.delivery_cost is not None
@@ -276,7 +275,7 @@ class OrderService:
                 order = Order(
                     shop_id=shop.id,
                     number=await unit.next_number(shop.id),
-                    buyer_id=buyer.id,
+                    buyer=buyer,  # written in the order's own flush, just before it
                     workflow_id=definition_id,
                     status=workflow.initial.code,
                     status_changed_at=unit.now,
@@ -301,7 +300,6 @@ class OrderService:
                 limits = sla.enter_status(order, workflow, shop, unit.now)
                 unit.session.add(order)
                 await unit.session.flush()
-                set_committed_value(order, "buyer", buyer)  # loaded, not a change to write
                 unit.add_event(
                     order,
                     who,
@@ -348,28 +346,6 @@ class OrderService:
                     {"field": "external_id"},
                 ) from error
             raise
-
-    async def _buyer_for(self, unit: Unit, shop_id: int, draft: BuyerDraft) -> Buyer:
-        """A new buyer for every order placed, never one found by its phone or e-mail.
-
-        What arrives with an order is a claim nobody checked: matching it to an earlier
-        buyer would show that buyer's orders (address, door code) to whoever typed their
-        phone, and send them their news. The same person's orders come together only
-        through a proof (services.buyers.service), and the shop's customer view groups them
-        by it (services.buyers.customers).
-        """
-        buyer = Buyer(
-            shop_id=shop_id,
-            name=draft.name,
-            phone=draft.phone,
-            email=draft.email,
-            language=draft.language,
-            telegram_id=draft.telegram_id,
-            created_at=unit.now,
-        )
-        unit.session.add(buyer)
-        await unit.session.flush()
-        return buyer
 
     # -- changing the status -------------------------------------------------------
 
@@ -868,3 +844,23 @@ async def _staff_may_change(unit: Unit, order: Order, who: Who) -> None:
     (services/shops/suspension.py says why)."""
     if who.is_staff and await _suspended(unit, order):
         await refuse_if_suspended(unit.session, order.shop_id)
+
+
+def _new_buyer(shop_id: int, draft: BuyerDraft, now: datetime) -> Buyer:
+    """A new buyer for every order placed, never one found by its phone or e-mail.
+
+    What arrives with an order is a claim nobody checked: matching it to an earlier
+    buyer would show that buyer's orders (address, door code) to whoever typed their
+    phone, and send them their news. The same person's orders come together only
+    through a proof (services.buyers.service), and the shop's customer view groups them
+    by it (services.buyers.customers). It is written with its first order, in one flush.
+    """
+    return Buyer(
+        shop_id=shop_id,
+        name=draft.name,
+        phone=draft.phone,
+        email=draft.email,
+        language=draft.language,
+        telegram_id=draft.telegram_id,
+        created_at=now,
+    )
