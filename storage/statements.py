@@ -10,10 +10,11 @@ with typed parameters says it once and is compiled once per dialect.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, bindparam, text
+from sqlalchemy import Executable, Table, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter, TextClause
 
@@ -42,7 +43,7 @@ def insert_ignoring(
 
 # Several writes in one statement (PostgreSQL's data-modifying CTEs join a change's writes
 # into fewer round trips, issue 15), with several rows built once per count: row i's column
-# `name` is the parameter `r<i>_<name>`.
+# `name` is the parameter `r<i>_<name>` (another prefix than `r` for a second table's rows).
 
 
 def joins_writes(session: AsyncSession) -> bool:
@@ -51,11 +52,29 @@ def joins_writes(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def numbered_row(table: Table, columns: Sequence[str], i: int) -> dict[str, BindParameter]:
-    """Row `i`'s parameters, typed as the table's columns."""
-    return {name: bindparam(f"r{i}_{name}", type_=table.c[name].type) for name in columns}
+def numbered_row(
+    table: Table, columns: Sequence[str], i: int, prefix: str = "r"
+) -> dict[str, BindParameter]:
+    """Row `i`'s parameters, typed as the table's columns (`prefix`: another statement's
+    rows in the same statement are named apart)."""
+    return {name: bindparam(f"{prefix}{i}_{name}", type_=table.c[name].type) for name in columns}
 
 
-def numbered(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def numbered(rows: Sequence[Mapping[str, Any]], prefix: str = "r") -> dict[str, Any]:
     """The rows' values under the names `numbered_row` gives them."""
-    return {f"r{i}_{name}": value for i, row in enumerate(rows) for name, value in row.items()}
+    return {
+        f"{prefix}{i}_{name}": value for i, row in enumerate(rows) for name, value in row.items()
+    }
+
+
+@dataclass(frozen=True)
+class Along:
+    """Writes to go along with another statement as its data-modifying CTEs (PostgreSQL).
+
+    `statements` are built once (the statement they join is kept per them, by identity);
+    `parameters` are theirs, named apart from the other statement's. They see the tables
+    as they were before the statement, as it does: never send them along with a statement
+    that reads or writes their tables."""
+
+    statements: tuple[Executable, ...]
+    parameters: Mapping[str, Any]

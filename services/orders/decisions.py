@@ -87,12 +87,10 @@ async def write_decision(
     order.last_action = decision.steps[0].transition.code
     limits = sla.enter_status(order, workflow, shop, unit.now)
     await write_status(unit, order, events)  # the version check: a concurrent change fails here
-    # The old status's timers cancelled, the new one's and its deadline set: one statement
-    # on PostgreSQL.
-    await timers.change(
-        unit.session,
+    # The old status's timers cancelled, the new one's and its deadline set: on PostgreSQL
+    # one statement, written with the outbox's rows at the end of the transaction.
+    await unit.change_timers(
         order.id,
-        unit.now,
         cancel=timers.may_have_pending(workflow, decision.steps[0].from_status),
         rows=timers.rows_for(order.id, order.status, decision.timers, unit.now, shop)
         + sla.deadline_rows(order, limits, unit.now),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -21,9 +21,11 @@ from services.orders.actors import ActorRef, ActorType
 from services.orders.events import record
 from services.orders.numbers import NEXT_NUMBER, OrderNumbers
 from services.refusals import OrderRefused, Problem
+from services.time import timers
 from services.workflow.definition import Workflow
 from services.workflow.store import WorkflowStore
 from storage.models import Order, OrderEvent, OrderItem, Shop, StaffMember
+from storage.statements import joins_writes
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 
@@ -108,6 +110,32 @@ class Unit:
         if shop is not None:  # the shop as this transaction knows it counts along
             set_committed_value(shop, "last_order_number", number)
         return number
+
+    async def change_timers(
+        self, order_id: int, *, cancel: bool, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """The order's timers as its change of status leaves them (timers.change). On
+        PostgreSQL the change is held back and written with the outbox's rows at the end
+        (`finish`): one round trip for both (services.time.timers says why it may)."""
+        planned = timers.plan(self.session, order_id, self.now, cancel=cancel, rows=rows)
+        if planned is None:
+            return
+        await timers.write_held(self.session)  # an earlier change first
+        if joins_writes(self.session):
+            timers.hold(self.session, planned)
+        else:
+            await timers.write(self.session, planned)
+
+    async def finish(self) -> None:
+        """The transaction's last writes: a held timer change and the outbox's rows, on
+        PostgreSQL in one statement."""
+        held = timers.take_held(self.session)
+        if held is not None and self.outbox.keys:
+            await self.outbox.write(self.session, along=held.along())
+            return
+        if held is not None:
+            await timers.write(self.session, held)
+        await self.outbox.write(self.session)
 
     def add_event(self, order: Order, who: Who | None, **fields: Any) -> OrderEvent:
         event = record(order, who, self.now, **fields)

@@ -54,7 +54,7 @@ class OrderWork:
                 async with self.sessions() as session, session.begin():
                     unit = self.unit(session)
                     result = await work(unit)
-                    await unit.outbox.write(session)
+                    await unit.finish()
                 for committed in unit.after_commit:
                     committed()
                 return result

@@ -12,15 +12,16 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, insert, select, update
+from sqlalchemy import Executable, Insert, bindparam, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from services.time.business_hours import business_calendar
 from services.workflow.definition import Workflow
 from services.workflow.engine import TimerPlan
 from storage import direct
 from storage.models import Order, Shop, Timer
-from storage.statements import joins_writes, numbered, numbered_row
+from storage.statements import Along, joins_writes, numbered, numbered_row
 
 PENDING = "pending"
 CANCELLED = "cancelled"
@@ -109,19 +110,126 @@ async def change(
     INSERT: a round trip fewer on every change that leaves a status with timers for another
     (issue 15). The UPDATE sees the table as it was before the statement, so the rows added
     stay pending, as when it ran first."""
+    await write_held(session)  # an earlier change first: this one may cancel its rows
+    planned = plan(session, order_id, now, cancel=cancel, rows=rows)
+    if planned is not None:
+        await write(session, planned)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change of an order's timers, planned: cancel what is pending, add `rows`."""
+
+    order_id: int
+    now: datetime
+    cancel: bool
+    rows: tuple[Mapping[str, Any], ...]
+
+    def along(self) -> Along:
+        """The change as data-modifying CTEs of another statement (PostgreSQL): the
+        cancelling UPDATE and the INSERT of the rows (theirs are named `t<i>_<column>`)."""
+        statements: tuple[Executable, ...] = ()
+        parameters: dict[str, Any] = {}
+        if self.cancel:
+            statements += (_CANCEL_PENDING,)
+            parameters |= {"of_order": self.order_id, "cancelled_at": self.now}
+        if self.rows:
+            statements += (_added(tuple(self.rows[0]), len(self.rows)),)
+            parameters |= numbered(self.rows, _ROWS)
+        return Along(statements, parameters)
+
+
+def plan(
+    session: AsyncSession,
+    order_id: int,
+    now: datetime,
+    *,
+    cancel: bool,
+    rows: Sequence[Mapping[str, Any]],
+) -> Change | None:
+    """The change `change` would write (None: nothing to write); the transaction's
+    knowledge of the order's pending timers is brought up to date as if it were written."""
     if cancel and _known_none(session, order_id):
         cancel = False
     if rows:
         pending_again(session, order_id)
-    cancelling = {"of_order": order_id, "cancelled_at": now}
-    if cancel and rows and joins_writes(session):
+    if not cancel and not rows:
+        return None
+    return Change(order_id, now, cancel, tuple(rows))
+
+
+async def write(session: AsyncSession, planned: Change) -> None:
+    """Write a planned change now."""
+    cancelling = {"of_order": planned.order_id, "cancelled_at": planned.now}
+    rows = planned.rows
+    if planned.cancel and rows and joins_writes(session):
         both = _cancelled_then_added(tuple(rows[0]), len(rows))
         await direct.execute(session, both, cancelling | numbered(rows))
         return
-    if cancel:
+    if planned.cancel:
         await direct.execute(session, _CANCEL_PENDING, cancelling)
     if rows:
         await direct.execute(session, _INSERT, list(rows))
+
+
+# -- a change held back to ride on the transaction's last statement (PostgreSQL) ------------
+#
+# A status change's timers are written by nothing else in its transaction and read by
+# nothing after it (the sweep, the returns' answer limits and the operators' list read them
+# in transactions of their own). So on PostgreSQL the change is held back and sent as CTEs
+# of the transaction's last statement, the outbox's insert: a round trip fewer for every
+# status change with timers (issue 15). Anything here that reads or writes timers writes a
+# held change first, and so does the session's commit, whatever happened in between.
+
+
+def hold(session: AsyncSession, planned: Change) -> None:
+    """Keep `planned` back to go with the transaction's last statement (`take_held`)."""
+    if session.info.get(_HELD) is not None:
+        raise RuntimeError("a timer change is held already: write it first (write_held)")
+    session.info[_HELD] = planned
+
+
+def take_held(session: AsyncSession) -> Change | None:
+    """The held change, now the caller's to write (with its own statement)."""
+    return session.info.pop(_HELD, None)
+
+
+async def write_held(session: AsyncSession) -> None:
+    """Write the held change, if any, on its own."""
+    planned = take_held(session)
+    if planned is not None:
+        await write(session, planned)
+
+
+def write_held_before_commit(session: Session) -> None:
+    """The session's `before_commit` listener (storage.database registers it): a change
+    still held when the transaction commits is written then, synchronously (SQLAlchemy runs
+    the listener where the asyncio session's driver may be awaited)."""
+    planned = session.info.pop(_HELD, None)
+    if planned is None:
+        return
+    connection = session.connection()
+    if planned.cancel:
+        connection.execute(
+            _CANCEL_PENDING, {"of_order": planned.order_id, "cancelled_at": planned.now}
+        )
+    if planned.rows:
+        connection.execute(_INSERT, list(planned.rows))
+
+
+def _forget_held(session: Session, transaction: Any) -> None:
+    """A transaction that ended without its commit (rolled back) takes its held change
+    with it: nothing of it may reach the session's next transaction."""
+    if transaction.parent is None:
+        session.info.pop(_HELD, None)
+
+
+event.listen(Session, "before_commit", write_held_before_commit)
+event.listen(Session, "after_transaction_end", _forget_held)
+
+# session.info key: the change held back.
+_HELD = "shopbot.timers.held"
+_ROWS = "t"  # the held change's rows' parameter prefix
 
 
 def may_have_pending(workflow: Workflow, status: str) -> bool:
@@ -182,6 +290,7 @@ _CANCEL_PENDING = (
 
 async def copy_pending(session: AsyncSession, from_id: int, to_id: int, now: datetime) -> None:
     """A split-off order keeps the clock of the order it came from."""
+    await write_held(session)
     pending = list(
         await session.scalars(
             select(Timer).where(Timer.order_id == from_id, Timer.state == PENDING)
@@ -242,6 +351,12 @@ async def due_by(
 
 
 _INSERT = insert(_timers)
+
+
+@cache
+def _added(columns: tuple[str, ...], count: int) -> Insert:
+    """`INSERT INTO timers VALUES <count rows>`, the rows' parameters `t<i>_<column>`."""
+    return insert(_timers).values([numbered_row(_timers, columns, i, _ROWS) for i in range(count)])
 
 
 @cache

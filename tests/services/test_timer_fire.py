@@ -102,8 +102,10 @@ async def test_a_transition_fired_cancels_the_timers_still_pending(services, eng
 
 
 def cancels(statements: list[str]) -> list[str]:
-    """The UPDATEs cancelling an order's pending timers (services.time.timers)."""
-    return [s for s in statements if re.match(r"UPDATE timers SET .* WHERE timers\.order_id", s)]
+    """The UPDATEs cancelling an order's pending timers (services.time.timers), also as a
+    CTE of another statement (PostgreSQL: with the outbox's rows)."""
+    cancel = re.compile(r"UPDATE timers SET .* WHERE timers\.order_id")
+    return [s for s in statements if cancel.search(s)]
 
 
 async def test_a_refused_action_is_recorded_on_its_timer(services):

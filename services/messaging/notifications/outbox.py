@@ -8,13 +8,16 @@ skipped, so a change retried after a lost race never notifies twice.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+from sqlalchemy import Executable
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import direct
 from storage.models import OutboxMessage
-from storage.statements import insert_ignoring
+from storage.statements import Along, insert_ignoring, numbered, numbered_row
 
 _COLUMNS = (
     "dedupe_key",
@@ -70,11 +73,34 @@ class Outbox:
     def keys(self) -> list[str]:
         return list(self._rows)
 
-    async def write(self, session: AsyncSession) -> None:
-        if not self._rows:
-            return
-        # One constant statement, executed for many rows, compiled once per dialect (the
-        # dialects' on_conflict_do_nothing cannot be cached: storage/statements.py).
-        statement = insert_ignoring(OutboxMessage.__table__, _COLUMNS, ("dedupe_key",))
-        await direct.execute(session, statement, list(self._rows.values()))
+    async def write(self, session: AsyncSession, *, along: Along | None = None) -> None:
+        """Write the rows. `along`: other writes to send with them as CTEs of their insert
+        (PostgreSQL only; the caller has none otherwise), in one round trip."""
+        rows = list(self._rows.values())
+        if along is not None:
+            if not rows:
+                raise ValueError("nothing to send the writes along with")
+            statement = _inserted_with(along.statements, tuple(rows[0]), len(rows))
+            await direct.execute(session, statement, {**along.parameters, **numbered(rows, "o")})
+        elif rows:
+            # One constant statement, executed for many rows, compiled once per dialect (the
+            # dialects' on_conflict_do_nothing cannot be cached: storage/statements.py).
+            statement = insert_ignoring(OutboxMessage.__table__, _COLUMNS, ("dedupe_key",))
+            await direct.execute(session, statement, rows)
         self._rows.clear()
+
+
+@cache
+def _inserted_with(along: tuple[Executable, ...], columns: tuple[str, ...], count: int):
+    """PostgreSQL: `WITH a0 AS (...), a1 AS (...) INSERT INTO outbox VALUES <count rows>
+    ON CONFLICT (dedupe_key) DO NOTHING`, the rows' parameters `o<i>_<column>`. Kept per
+    shape: storage.direct compiles it once."""
+    table = OutboxMessage.__table__
+    statement = (
+        postgresql.insert(table)
+        .values([numbered_row(table, columns, i, "o") for i in range(count)])
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    for index, write in enumerate(along):
+        statement = statement.add_cte(write.cte(f"a{index}"))
+    return statement
