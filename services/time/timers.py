@@ -179,7 +179,10 @@ async def write(session: AsyncSession, planned: Change) -> None:
 # in transactions of their own). So on PostgreSQL the change is held back and sent as CTEs
 # of the transaction's last statement, the outbox's insert: a round trip fewer for every
 # status change with timers (issue 15). Anything here that reads or writes timers writes a
-# held change first, and so does the session's commit, whatever happened in between.
+# held change first, and so does the session's commit, whatever happened in between. The
+# sweep's record of a fired timer's outcome (services.orders.timed) may come after a held
+# change: it touches that timer alone, by id, no longer pending, which the change's cancel
+# does not touch.
 
 
 def hold(session: AsyncSession, planned: Change) -> None:
