@@ -205,9 +205,9 @@ async def write_held(session: AsyncSession) -> None:
 
 
 def write_held_before_commit(session: Session) -> None:
-    """The session's `before_commit` listener (storage.database registers it): a change
-    still held when the transaction commits is written then, synchronously (SQLAlchemy runs
-    the listener where the asyncio session's driver may be awaited)."""
+    """The sessions' `before_commit` listener (registered below, for every session): a
+    change still held when the transaction commits is written then, synchronously
+    (SQLAlchemy runs the listener where the asyncio session's driver may be awaited)."""
     planned = session.info.pop(_HELD, None)
     if planned is None:
         return
