@@ -125,6 +125,11 @@ class Change:
     cancel: bool
     rows: tuple[Mapping[str, Any], ...]
 
+    @property
+    def cancelling(self) -> dict[str, Any]:
+        """The cancelling UPDATE's parameters (`_CANCEL_PENDING`)."""
+        return {"of_order": self.order_id, "cancelled_at": self.now}
+
     def along(self) -> Along:
         """The change as data-modifying CTEs of another statement (PostgreSQL): the
         cancelling UPDATE and the INSERT of the rows (theirs are named `t<i>_<column>`)."""
@@ -132,7 +137,7 @@ class Change:
         parameters: dict[str, Any] = {}
         if self.cancel:
             statements += (_CANCEL_PENDING,)
-            parameters |= {"of_order": self.order_id, "cancelled_at": self.now}
+            parameters |= self.cancelling
         if self.rows:
             statements += (_added(tuple(self.rows[0]), len(self.rows)),)
             parameters |= numbered(self.rows, _ROWS)
@@ -160,14 +165,13 @@ def plan(
 
 async def write(session: AsyncSession, planned: Change) -> None:
     """Write a planned change now."""
-    cancelling = {"of_order": planned.order_id, "cancelled_at": planned.now}
     rows = planned.rows
     if planned.cancel and rows and joins_writes(session):
         both = _cancelled_then_added(tuple(rows[0]), len(rows))
-        await direct.execute(session, both, cancelling | numbered(rows))
+        await direct.execute(session, both, planned.cancelling | numbered(rows))
         return
     if planned.cancel:
-        await direct.execute(session, _CANCEL_PENDING, cancelling)
+        await direct.execute(session, _CANCEL_PENDING, planned.cancelling)
     if rows:
         await direct.execute(session, _INSERT, list(rows))
 
@@ -213,9 +217,7 @@ def write_held_before_commit(session: Session) -> None:
         return
     connection = session.connection()
     if planned.cancel:
-        connection.execute(
-            _CANCEL_PENDING, {"of_order": planned.order_id, "cancelled_at": planned.now}
-        )
+        connection.execute(_CANCEL_PENDING, planned.cancelling)
     if planned.rows:
         connection.execute(_INSERT, list(planned.rows))
 

@@ -476,15 +476,14 @@ def _is_cancellation(option: ActionOption, workflow: Workflow) -> bool:
 def _feedback(topic: str, payload: dict, currency: str, language: str) -> dict | None:
     """What a return's or a review's e-mail says beyond the order."""
     if topic == "return_to_buyer":
+        # A refund says what was paid back; what came off a debt is said apart.
+        amount = int(payload.get("refunded", payload.get("amount")) or 0)
         return {
             "step": payload.get("step"),
             "return_id": payload.get("return_id"),
             "lines": [{"name": name, "quantity": n} for name, n in payload.get("lines") or []],
-            # A refund says what was paid back; what came off a debt is said apart.
-            "amount": money(
-                int(payload.get("refunded", payload.get("amount")) or 0), currency, language
-            ),
-            "paid_back": int(payload.get("refunded", payload.get("amount")) or 0) > 0,
+            "amount": money(amount, currency, language),
+            "paid_back": amount > 0,
             "off_due": (
                 money(int(payload["off_due"]), currency, language) if payload.get("off_due") else ""
             ),
