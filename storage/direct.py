@@ -40,11 +40,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.util import find_tables
+
+from storage import held
 
 Parameters = Mapping[str, Any]
 
@@ -328,6 +331,22 @@ class PostgresWriter(_Writer):
         return returned, status
 
 
+# The tables a read built once reads (None: not known, as for a text statement).
+_tables_read: dict[Executable, frozenset[str] | None] = {}
+
+
+def _read_tables(statement: Executable) -> frozenset[str] | None:
+    found = _tables_read.get(statement, False)
+    if found is False:
+        tables = (
+            frozenset(t.name for t in find_tables(statement, include_joins=True))
+            if isinstance(statement, Select)
+            else None
+        )
+        found = _tables_read[statement] = tables or None
+    return found
+
+
 # An INSERT built once, with its primary key returned: built once per statement too.
 _with_ids: dict[Executable, Executable] = {}
 
@@ -374,7 +393,10 @@ async def execute(
     session: AsyncSession, statement: Executable, parameters: Parameters | Sequence[Parameters]
 ) -> Any:
     """Run a statement built once (no RETURNING) in the session's transaction: here when its
-    write transaction is open, else through the session. Returns something with `rowcount`."""
+    write transaction is open, else through the session. Returns something with `rowcount`.
+    Writes held back (storage.held) go first."""
+    if held.touching(session, None):
+        await held.send(session)
     found = await _writing(session)
     done = await found.execute(statement, parameters) if found is not None else None
     if done is not None:
@@ -385,7 +407,10 @@ async def execute(
 async def rows(session: AsyncSession, statement: Executable, parameters: Parameters) -> list[tuple]:
     """A read built once (its columns as the database gives them: no conversion of the
     values on the way out), in the session's transaction: here when its write transaction
-    is open, else through the session. Its rows as plain tuples, in the statement's order."""
+    is open, else through the session. Its rows as plain tuples, in the statement's order.
+    Writes held back (storage.held) to a table it reads go first."""
+    if held.touching(session, _read_tables(statement)):
+        await held.send(session)
     found = await _writing(session)
     fetched = await found.rows(statement, parameters) if found is not None else None
     if fetched is not None:
@@ -399,5 +424,7 @@ async def inserted_ids(
     """The inserted rows' ids when they were inserted here (see the writers'
     `inserted_ids`); None: insert them through the session (with RETURNING, where the
     database promises the rows' order)."""
+    if held.touching(session, None):
+        await held.send(session)
     found = await _writing(session)
     return await found.inserted_ids(statement, rows) if found is not None else None

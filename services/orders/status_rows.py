@@ -18,7 +18,9 @@ The version check stays what it was: an UPDATE that finds another version raises
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     Insert,
@@ -33,13 +35,15 @@ from sqlalchemy import (
     update,
     values,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.dml import Update
 
 from services.orders.unit import Unit
-from storage import direct
+from storage import direct, held
 from storage.models import Order, OrderEvent
-from storage.statements import joins_writes, numbered, numbered_row
+from storage.statements import Along, joins_writes, numbered, numbered_row
 
 # What a status change writes on the order (services.orders.decisions, services.time.sla).
 STATUS_COLUMNS = (
@@ -101,9 +105,80 @@ def _changed_with_events(count: int) -> Insert:
     return insert(_events).from_select(list(_EVENT_COLUMNS), chosen).returning(_events.c.id)
 
 
+def status_key(order_id: int) -> str:
+    """What a held change of an order writes: its row (one of storage.held's keys)."""
+    return f"order:{order_id}"
+
+
+@dataclass
+class HeldStatus:
+    """A status change held back (PostgreSQL): the order's UPDATE and its events' INSERT,
+    their ids taken already. The ledger's totals, when a posting of the same change comes
+    before it is sent, ride in the same UPDATE (`with_totals`; read off the order when
+    sent): one statement may not update a row twice."""
+
+    order: Order
+    parameters: dict[str, Any]
+    rows: list[dict[str, Any]]
+    with_totals: bool = False
+
+    def write(self) -> held.Write:
+        # Keyed by the order's row, and by its parameters' names (one such write at a time).
+        keys = frozenset({status_key(self.order.id), "status"})
+        return held.Write(keys, _HELD_TABLES, self.along, self)
+
+    def along(self) -> Along:
+        parameters = {f"s_{name}": value for name, value in self.parameters.items()}
+        if self.with_totals:
+            parameters |= {"s_paid": self.order.amount_paid, "s_due": self.order.balance_due}
+        return Along(
+            (_held_update(self.with_totals), _events_with_ids(len(self.rows))),
+            parameters | numbered(self.rows, "e"),
+        )
+
+
+def held_status(session: AsyncSession, order_id: int) -> HeldStatus | None:
+    """The order's status change if it is held back still (the ledger's totals may join
+    it: `HeldStatus.with_totals`)."""
+    write = held.find(session, status_key(order_id))
+    return write.source if write is not None else None
+
+
+_HELD_TABLES = frozenset({"orders", "order_events"})
+
+
+@cache
+def _held_update(with_totals: bool) -> Update:
+    """`_UPDATE` with its parameters named `s_...` (to ride with other writes), and with
+    the ledger's totals."""
+    values = {name: bindparam(f"s_new_{name}") for name in STATUS_COLUMNS}
+    values |= {"version": bindparam("s_new_version")}
+    if with_totals:
+        values |= {"amount_paid": bindparam("s_paid"), "balance_due": bindparam("s_due")}
+    return (
+        update(_orders)
+        .where(
+            _orders.c.id == bindparam("s_order_id"),
+            _orders.c.version == bindparam("s_old_version"),
+        )
+        .values(values)
+    )
+
+
+@cache
+def _events_with_ids(count: int) -> Insert:
+    """`count` events' INSERT, their ids given (rows `e<i>_<column>`)."""
+    columns = ("id", *_EVENT_COLUMNS)
+    return insert(_events).values([numbered_row(_events, columns, i, "e") for i in range(count)])
+
+
 async def write_status(unit: Unit, order: Order, events: Sequence[OrderEvent]) -> None:
     """Write the order's new status (set on it already) and its audit events (made by
     `services.orders.events.record`, not added to the session): the events get their ids.
+
+    On PostgreSQL, for an order this transaction loaded locked (no one else can change it
+    before the commit, so the version check cannot fail), with ids taken for its events: the
+    write is held back to the transaction's last statement (storage.held).
 
     An order the session must write otherwise (new, or changed beyond its status columns,
     an edit's goods say) is flushed by the ORM as before, its events with it."""
@@ -116,7 +191,12 @@ async def write_status(unit: Unit, order: Order, events: Sequence[OrderEvent]) -
     parameters = {f"new_{name}": getattr(order, name) for name in STATUS_COLUMNS}
     parameters |= {"order_id": order.id, "old_version": order.version, "new_version": new_version}
     rows = [{name: getattr(event, name) for name in _EVENT_COLUMNS} for event in events]
-    if events and joins_writes(unit.session):
+    ids = unit.take_event_ids(order.id, len(rows)) if events else None
+    if ids is not None:
+        for row, event_id in zip(rows, ids, strict=True):
+            row["id"] = event_id
+        await held.hold(unit.session, HeldStatus(order, parameters, rows).write())
+    elif events and joins_writes(unit.session):
         parameters |= numbered(rows)
         returned = await direct.rows(unit.session, _changed_with_events(len(rows)), parameters)
         if not returned:

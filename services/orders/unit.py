@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import ARRAY, BigInteger, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -24,6 +24,7 @@ from services.refusals import OrderRefused, Problem
 from services.time import timers
 from services.workflow.definition import Workflow
 from services.workflow.store import WorkflowStore
+from storage import held
 from storage.models import Order, OrderEvent, OrderItem, Shop, StaffMember
 from storage.statements import joins_writes
 
@@ -46,6 +47,9 @@ class Unit:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     # Where new orders' numbers come from: None, this transaction (services.orders.numbers).
     numbers: OrderNumbers | None = None
+    # PostgreSQL: audit event ids taken from their sequence with an order's locked load, so
+    # its status change may be held back to the transaction's last statement (status_rows).
+    _event_ids: dict[int, list[int]] = field(default_factory=dict)
 
     async def load(
         self,
@@ -64,11 +68,14 @@ class Unit:
             # Ids come from buttons and links: anything out of range is simply not an order.
             raise OrderRefused(Problem.NOT_FOUND, "no such order")
         user_id = asking.user_id if asking is not None and asking.type is ActorType.USER else None
-        query = _order_query(user_id is not None, items, lock)
+        ids = lock and joins_writes(self.session)
+        query = _order_query(user_id is not None, items, lock, ids)
         rows = (await self.session.execute(query, {"order_id": order_id, "user_id": user_id})).all()
         if not rows:
             raise OrderRefused(Problem.NOT_FOUND, "no such order")
         order = rows[0][0]
+        if ids:
+            self._event_ids[order.id] = list(rows[0][-1])
         self._shops[order.shop_id] = rows[0][1]
         log_context.order_loaded(order.shop_id, order.number)
         if user_id is not None:
@@ -120,22 +127,27 @@ class Unit:
         planned = timers.plan(self.session, order_id, self.now, cancel=cancel, rows=rows)
         if planned is None:
             return
-        await timers.write_held(self.session)  # an earlier change first
         if joins_writes(self.session):
-            timers.hold(self.session, planned)
+            await timers.hold(self.session, planned)
         else:
             await timers.write(self.session, planned)
 
     async def finish(self) -> None:
-        """The transaction's last writes: a held timer change and the outbox's rows, on
-        PostgreSQL in one statement."""
-        held = timers.take_held(self.session)
-        if held is not None and self.outbox.keys:
-            await self.outbox.write(self.session, along=held.along())
-            return
-        if held is not None:
-            await timers.write(self.session, held)
-        await self.outbox.write(self.session)
+        """The transaction's last writes: the writes held back (storage.held) and the
+        outbox's rows, on PostgreSQL in one statement."""
+        if self.outbox.keys:
+            await self.outbox.write(self.session, along=held.take(self.session))
+        else:
+            await held.send(self.session)
+
+    def take_event_ids(self, order_id: int, count: int) -> list[int] | None:
+        """`count` audit event ids taken for the order with its locked load, or None (not
+        locked here, not PostgreSQL, or not that many left)."""
+        ids = self._event_ids.get(order_id)
+        if ids is None or len(ids) < count:
+            return None
+        taken, ids[:count] = ids[:count], []
+        return taken
 
     def add_event(self, order: Order, who: Who | None, **fields: Any) -> OrderEvent:
         event = record(order, who, self.now, **fields)
@@ -144,13 +156,15 @@ class Unit:
 
 
 @cache
-def _order_query(with_roles: bool, items: bool, lock: bool):
+def _order_query(with_roles: bool, items: bool, lock: bool, event_ids: bool = False):
     """The order with its shop (and the asking person's staff roles in it), by `order_id`
     (and `user_id`). Built once per variant: SQLAlchemy memoizes a statement's cache key on
     the statement, so the hottest read costs neither building nor keying again (issue 15).
 
     The shop comes along into the session's identity map: a change reads it for the
-    suspension check and the time limits, which then cost no round trip."""
+    suspension check and the time limits, which then cost no round trip. `event_ids`
+    (PostgreSQL): the last column, EVENT_IDS ids of audit events from their sequence
+    (an uncorrelated subquery: evaluated once, whatever the rows)."""
     query = (
         select(Order, Shop, StaffMember.role).outerjoin(
             StaffMember,
@@ -162,6 +176,8 @@ def _order_query(with_roles: bool, items: bool, lock: bool):
         if with_roles
         else select(Order, Shop)
     )
+    if event_ids:
+        query = query.add_columns(_EVENT_IDS)
     query = (
         query.join(Shop, Shop.id == Order.shop_id)
         .where(Order.id == bindparam("order_id"))
@@ -174,6 +190,20 @@ def _order_query(with_roles: bool, items: bool, lock: bool):
         query = query.with_for_update(of=Order)
     return query
 
+
+# A change of status writes one audit event per step: an action and the automatic steps it
+# chains to. Ids for more are not taken ahead: such a change is written as it is made.
+EVENT_IDS = 3
+_EVENT_IDS = (
+    select(
+        func.array_agg(
+            func.nextval(func.pg_get_serial_sequence("order_events", "id")),
+            type_=ARRAY(BigInteger),
+        )
+    )
+    .select_from(func.generate_series(1, EVENT_IDS))
+    .scalar_subquery()
+)
 
 _SHOP = select(Shop).where(Shop.id == bindparam("shop_id"))
 

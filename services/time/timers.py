@@ -12,14 +12,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Insert, bindparam, event, insert, select, update
+from sqlalchemy import Executable, Insert, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from services.time.business_hours import business_calendar
 from services.workflow.definition import Workflow
 from services.workflow.engine import TimerPlan
-from storage import direct
+from storage import direct, held
 from storage.models import Order, Shop, Timer
 from storage.statements import Along, joins_writes, numbered, numbered_row
 
@@ -110,7 +109,6 @@ async def change(
     INSERT: a round trip fewer on every change that leaves a status with timers for another
     (issue 15). The UPDATE sees the table as it was before the statement, so the rows added
     stay pending, as when it ran first."""
-    await write_held(session)  # an earlier change first: this one may cancel its rows
     planned = plan(session, order_id, now, cancel=cancel, rows=rows)
     if planned is not None:
         await write(session, planned)
@@ -180,60 +178,19 @@ async def write(session: AsyncSession, planned: Change) -> None:
 #
 # A status change's timers are written by nothing else in its transaction and read by
 # nothing after it (the sweep, the returns' answer limits and the operators' list read them
-# in transactions of their own). So on PostgreSQL the change is held back and sent as CTEs
-# of the transaction's last statement, the outbox's insert: a round trip fewer for every
-# status change with timers (issue 15). Anything here that reads or writes timers writes a
-# held change first, and so does the session's commit, whatever happened in between. The
-# sweep's record of a fired timer's outcome (services.orders.timed) may come after a held
-# change: it touches that timer alone, by id, no longer pending, which the change's cancel
-# does not touch.
+# in transactions of their own). So on PostgreSQL the change is held back (storage.held) and
+# sent as CTEs of the transaction's last statement: a round trip fewer for every status
+# change with timers (issue 15). Anything that reads or writes timers afterwards sends it
+# first (storage.held says how), and a second change of them sends the first. The sweep's
+# record of a fired timer's outcome (services.orders.timed) is such a write.
 
 
-def hold(session: AsyncSession, planned: Change) -> None:
-    """Keep `planned` back to go with the transaction's last statement (`take_held`)."""
-    if session.info.get(_HELD) is not None:
-        raise RuntimeError("a timer change is held already: write it first (write_held)")
-    session.info[_HELD] = planned
+async def hold(session: AsyncSession, planned: Change) -> None:
+    """Keep `planned` back to go with the transaction's last statement."""
+    await held.hold(session, held.Write(_TABLES, _TABLES, planned.along))
 
 
-def take_held(session: AsyncSession) -> Change | None:
-    """The held change, now the caller's to write (with its own statement)."""
-    return session.info.pop(_HELD, None)
-
-
-async def write_held(session: AsyncSession) -> None:
-    """Write the held change, if any, on its own."""
-    planned = take_held(session)
-    if planned is not None:
-        await write(session, planned)
-
-
-def write_held_before_commit(session: Session) -> None:
-    """The sessions' `before_commit` listener (registered below, for every session): a
-    change still held when the transaction commits is written then, synchronously
-    (SQLAlchemy runs the listener where the asyncio session's driver may be awaited)."""
-    planned = session.info.pop(_HELD, None)
-    if planned is None:
-        return
-    connection = session.connection()
-    if planned.cancel:
-        connection.execute(_CANCEL_PENDING, planned.cancelling)
-    if planned.rows:
-        connection.execute(_INSERT, list(planned.rows))
-
-
-def _forget_held(session: Session, transaction: Any) -> None:
-    """A transaction that ended without its commit (rolled back) takes its held change
-    with it: nothing of it may reach the session's next transaction."""
-    if transaction.parent is None:
-        session.info.pop(_HELD, None)
-
-
-event.listen(Session, "before_commit", write_held_before_commit)
-event.listen(Session, "after_transaction_end", _forget_held)
-
-# session.info key: the change held back.
-_HELD = "shopbot.timers.held"
+_TABLES = frozenset({"timers"})
 _ROWS = "t"  # the held change's rows' parameter prefix
 
 
@@ -295,7 +252,6 @@ _CANCEL_PENDING = (
 
 async def copy_pending(session: AsyncSession, from_id: int, to_id: int, now: datetime) -> None:
     """A split-off order keeps the clock of the order it came from."""
-    await write_held(session)
     pending = list(
         await session.scalars(
             select(Timer).where(Timer.order_id == from_id, Timer.state == PENDING)

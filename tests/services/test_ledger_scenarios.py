@@ -253,10 +253,11 @@ async def test_a_payment_writes_its_entries_and_the_orders_totals_in_one_go(
     with statements_of(engine) as seen:
         await act(services, shop, order, shop.accountant, "mark_paid")
 
-    # then its three entries and its totals went out in one statement on PostgreSQL (the
-    # entries' INSERT a CTE of the totals' UPDATE), in two on SQLite
+    # then its three entries and its totals went out in one statement on PostgreSQL (CTEs
+    # of the transaction's last statement, the totals in the status change's UPDATE of the
+    # order: storage.held), in two on SQLite
     inserts = [s for s in seen if "INSERT INTO ledger_entries" in s]
-    totals = [s for s in seen if "UPDATE orders SET amount_paid" in s]
+    totals = [s for s in seen if "UPDATE orders SET" in s and "amount_paid=" in s]
     assert len(inserts) == 1 and len(totals) == 1
     assert (inserts == totals) is (backend == "postgres")
     # and what was written is what the book counted: entries and the totals they make

@@ -64,14 +64,14 @@ async def test_a_held_change_is_written_at_commit_and_before_the_next_one(servic
 
     # given a change held back and no notification to carry it: the commit writes it
     async with services.sessions() as session, session.begin():
-        timers.hold(session, timers.plan(session, order.id, now, cancel=False, rows=first))
+        await timers.hold(session, timers.plan(session, order.id, now, cancel=False, rows=first))
     assert ("first", "pending") in await rows_of(services, order.id)
 
     # given a change held back, then another that cancels what is pending: the first is
     # written before the second, so the second cancels its rows (together, one statement
     # would not have seen them)
     async with services.sessions() as session, session.begin():
-        timers.hold(session, timers.plan(session, order.id, now, cancel=False, rows=second))
+        await timers.hold(session, timers.plan(session, order.id, now, cancel=False, rows=second))
         await timers.change(session, order.id, now, cancel=True, rows=())
     rows = dict(await rows_of(services, order.id))
     assert (rows["first"], rows["second"]) == ("cancelled", "cancelled")
@@ -85,7 +85,7 @@ async def test_a_held_change_goes_with_a_rolled_back_transaction(services):
     async with services.sessions() as session:
         # given a change held back in a transaction that rolls back
         async with session.begin():
-            timers.hold(session, timers.plan(session, order.id, now, cancel=False, rows=lost))
+            await timers.hold(session, timers.plan(session, order.id, now, cancel=False, rows=lost))
             await session.rollback()
         # when the same session commits another transaction
         async with session.begin():

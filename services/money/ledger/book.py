@@ -15,16 +15,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Update, bindparam, insert, select, update
+from sqlalchemy import Executable, Insert, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services.money.ledger.accounts import HELD, Account, Kind
-from storage import direct
+from services.orders.status_rows import held_status, status_key
+from storage import direct, held
 from storage.models import LedgerEntry, Order, OrderEvent
-from storage.statements import joins_writes, numbered, numbered_row
+from storage.statements import Along, joins_writes, numbered, numbered_row
 
 _HELD = frozenset(str(account) for account in HELD)
 # Where the buyer's money comes from into an order: new money, or money settling what the
@@ -166,18 +167,45 @@ class OrderBook:
         totals = {"of_order": order.id, "paid": paid, "due": due}
         changed = (order.amount_paid, order.balance_due) != (paid, due)
         unsaved, self.unsaved = self.unsaved, []
-        if unsaved and changed and joins_writes(self.session):
-            # One statement, one round trip: the entries' INSERT as a CTE of the UPDATE.
-            both = _entries_and_totals(tuple(unsaved[0]), len(unsaved))
-            await direct.execute(self.session, both, totals | numbered(unsaved))
+        if joins_writes(self.session):
+            await self._hold(unsaved, changed)
         else:
             if unsaved:
                 await direct.execute(self.session, _INSERT_ENTRIES, unsaved)
-            if not changed:
-                return
-            await direct.execute(self.session, _STORE_TOTALS, totals)
-        set_committed_value(order, "amount_paid", paid)
-        set_committed_value(order, "balance_due", due)
+            if changed:
+                await direct.execute(self.session, _STORE_TOTALS, totals)
+        if changed:
+            set_committed_value(order, "amount_paid", paid)
+            set_committed_value(order, "balance_due", due)
+
+    async def _hold(self, unsaved: list[dict], changed: bool) -> None:
+        """PostgreSQL: the entries and totals held back to the transaction's last statement
+        (storage.held), the totals in the order's held status change if there is one."""
+        order_id = self.order.id
+        status = held_status(self.session, order_id) if changed else None
+        if status is not None:
+            status.with_totals = True  # read off the order when sent: set by `save`
+            changed = False
+        if not unsaved and not changed:
+            return
+        statements: tuple[Executable, ...] = ()
+        parameters: dict[str, Any] = {}
+        if unsaved:
+            statements += (_held_entries(tuple(unsaved[0]), len(unsaved)),)
+            parameters |= numbered(unsaved, "l")
+        if changed:
+            statements += (_HELD_TOTALS,)
+            parameters |= {
+                "l_order": order_id,
+                "l_paid": self.amount_paid,
+                "l_due": self.balance_due,
+            }
+        along = Along(statements, parameters)
+        # One ledger write held at a time (its parameters' names); with totals, it changes the
+        # order's row: never held beside another change of it.
+        keys = frozenset({"ledger", status_key(order_id)} if changed else {"ledger"})
+        tables = _TOTALS_TABLES if changed else _ENTRIES_TABLES
+        await held.hold(self.session, held.Write(keys, tables, lambda: along))
 
 
 # Built once (their cache keys are memoized on them): every change with money effects runs
@@ -197,9 +225,16 @@ _STORE_TOTALS = (
 )
 
 
+_HELD_TOTALS = (
+    update(_orders)
+    .where(_orders.c.id == bindparam("l_order"))
+    .values(amount_paid=bindparam("l_paid"), balance_due=bindparam("l_due"))
+)
+_ENTRIES_TABLES = frozenset({"ledger_entries"})
+_TOTALS_TABLES = frozenset({"ledger_entries", "orders"})
+
+
 @cache
-def _entries_and_totals(columns: tuple[str, ...], count: int) -> Update:
-    """PostgreSQL: `WITH entries AS (INSERT INTO ledger_entries ... VALUES <count rows>)
-    UPDATE orders SET <totals>`; the rows' parameters `numbered`."""
-    rows = [numbered_row(_ledger, columns, i) for i in range(count)]
-    return _STORE_TOTALS.add_cte(insert(_ledger).values(rows).cte("entries"))
+def _held_entries(columns: tuple[str, ...], count: int) -> Insert:
+    """`count` entries' INSERT, the rows' parameters `l<i>_<column>` (held: storage.held)."""
+    return insert(_ledger).values([numbered_row(_ledger, columns, i, "l") for i in range(count)])
