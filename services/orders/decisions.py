@@ -24,7 +24,7 @@ from services.storefront.connections import platform_status
 from services.time import sla, timers
 from services.workflow.definition import Effect, StatusKind, Workflow
 from services.workflow.engine import Applied, OrderFacts
-from storage.models import Order, OrderEvent, Shop
+from storage.models import Order, OrderEvent
 
 # order.problem_reason: a provider's payment that could not be applied (services.orders.payments)
 PAYMENT_PROBLEM = "payment"
@@ -45,7 +45,7 @@ async def write_decision(
     """
     # Read before anything is written: `write_status` below is the one UPDATE of the order.
     shop = (
-        await unit.session.get(Shop, order.shop_id)  # in the session's identity map mostly
+        await unit.shop(order.shop_id)  # read with the order mostly
         if sla.has_limits(workflow, decision.final_status)
         or any(plan.business_after for plan in decision.timers)
         else None

@@ -300,7 +300,7 @@ class OrderService:
                 limits = sla.enter_status(order, workflow, shop, unit.now)
                 unit.session.add(order)
                 await unit.session.flush()
-                unit.add_event(
+                await unit.add_event_unread(
                     order,
                     who,
                     action=OrderEvents.CREATED,
@@ -324,7 +324,7 @@ class OrderService:
                 orders.append(order)
             if len(orders) > 1:
                 for order in orders:
-                    unit.add_event(
+                    await unit.add_event_unread(
                         order,
                         None,
                         action=OrderEvents.SPLIT_BY_AVAILABILITY,
@@ -835,7 +835,7 @@ class OrderService:
 
 
 async def _suspended(unit: Unit, order: Order) -> bool:
-    shop = await unit.session.get(Shop, order.shop_id)
+    shop = await unit.shop(order.shop_id)  # read with the order
     return shop is not None and shop.suspended_at is not None
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, and_, bindparam, func, select
+from sqlalchemy import ARRAY, BigInteger, and_, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -26,7 +26,7 @@ from services.workflow.definition import Workflow
 from services.workflow.store import WorkflowStore
 from storage import held
 from storage.models import Order, OrderEvent, OrderItem, Shop, StaffMember
-from storage.statements import joins_writes
+from storage.statements import Along, joins_writes, numbered, numbered_row
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 
@@ -154,6 +154,19 @@ class Unit:
         self.session.add(event)
         return event
 
+    async def add_event_unread(self, order: Order, who: Who | None, **fields: Any) -> None:
+        """An audit event nothing reads back in this transaction, its id included: on
+        PostgreSQL held back to go with the transaction's last statement (storage.held),
+        not flushed by the session at the commit (a unit-of-work pass for one row)."""
+        event = record(order, who, self.now, **fields)
+        if not joins_writes(self.session):
+            self.session.add(event)
+            return
+        along = Along(
+            (_NEW_EVENT,), numbered([{c: event.__dict__[c] for c in _EVENT_COLUMNS}], "n")
+        )
+        await held.hold(self.session, held.Write(_NEW_EVENT_KEYS, _EVENTS, lambda: along))
+
 
 @cache
 def _order_query(with_roles: bool, items: bool, lock: bool, event_ids: bool = False):
@@ -204,6 +217,13 @@ _EVENT_IDS = (
     .select_from(func.generate_series(1, EVENT_IDS))
     .scalar_subquery()
 )
+
+_events = OrderEvent.__table__
+_EVENT_COLUMNS = tuple(c.name for c in _events.columns if c.name != "id")
+# One new event held (its id from the sequence's default); a second sends the first.
+_NEW_EVENT = insert(_events).values(numbered_row(_events, _EVENT_COLUMNS, 0, "n"))
+_NEW_EVENT_KEYS = frozenset({"new event"})
+_EVENTS = frozenset({"order_events"})
 
 _SHOP = select(Shop).where(Shop.id == bindparam("shop_id"))
 

@@ -26,9 +26,10 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.time.clock import Clock
+from storage import held
 from storage.models import IdempotencyKey
 from storage.purging import delete_in_batches
-from storage.statements import insert_ignoring
+from storage.statements import Along, insert_ignoring, joins_writes
 
 STARTED, DONE = "started", "done"
 LEASE = timedelta(seconds=60)
@@ -136,17 +137,16 @@ class IdempotencyStore:
         self, session: AsyncSession, shop_id: int, key: str, status: int, body: dict[str, Any]
     ) -> None:
         """`finish` inside the caller's transaction: the answer is kept with the change it
-        tells of, so a crash cannot commit one without the other."""
-        await session.execute(
-            _KEEP,
-            {
-                "of_shop": shop_id,
-                "of_key": key,
-                "status": status,
-                "body": body,
-                "at": self._clock.now(),
-            },
-        )
+        tells of, so a crash cannot commit one without the other. On PostgreSQL it is held
+        back to go with the transaction's last statement (storage.held): nothing after it
+        reads the key."""
+        kept = {"of_shop": shop_id, "of_key": key, "status": status, "body": body}
+        kept["at"] = self._clock.now()
+        if joins_writes(session):
+            along = Along((_KEEP_HELD,), {f"k_{name}": value for name, value in kept.items()})
+            await held.hold(session, held.Write(_KEYS, _KEYS, lambda: along))
+        else:
+            await session.execute(_KEEP, kept)
 
     async def prune(self, before: datetime) -> int:
         """Forget the finished keys made before `before` (Stripe keeps them 24 hours); a
@@ -183,13 +183,25 @@ _RESERVE = insert_ignoring(
     returning="id",
 )
 _keys = IdempotencyKey.__table__
-_KEEP = (
-    update(_keys)
-    .where(_keys.c.shop_id == bindparam("of_shop"), _keys.c.key == bindparam("of_key"))
-    .values(
-        state=DONE,
-        response_status=bindparam("status", type_=_keys.c.response_status.type),
-        response_body=bindparam("body", type_=_keys.c.response_body.type),
-        finished_at=bindparam("at", type_=_keys.c.finished_at.type),
+_KEYS = frozenset({"idempotency_keys"})
+
+
+def _keep(prefix: str):
+    """The answer's UPDATE, its parameters named with `prefix` (held: named apart)."""
+    return (
+        update(_keys)
+        .where(
+            _keys.c.shop_id == bindparam(f"{prefix}of_shop"),
+            _keys.c.key == bindparam(f"{prefix}of_key"),
+        )
+        .values(
+            state=DONE,
+            response_status=bindparam(f"{prefix}status", type_=_keys.c.response_status.type),
+            response_body=bindparam(f"{prefix}body", type_=_keys.c.response_body.type),
+            finished_at=bindparam(f"{prefix}at", type_=_keys.c.finished_at.type),
+        )
     )
-)
+
+
+_KEEP = _keep("")
+_KEEP_HELD = _keep("k_")

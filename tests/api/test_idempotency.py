@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 from handlers.http.api.schema import parse_request, to_draft
 from services.orders.actors import ActorRef, Channel
 from services.storefront.idempotency import IdempotencyStore, Proceed, fingerprint
-from storage.models import IdempotencyKey
+from storage.models import IdempotencyKey, OrderEvent
 from tests.api.conftest import ORDER, order_body
 
 
@@ -177,3 +177,35 @@ async def test_a_key_is_reserved_once_and_stored_as_given(api):
     now = api.container.clock.now()
     assert (row.shop_id, row.fingerprint, row.state) == (api.shop_id, "first-print", "started")
     assert (row.locked_until, row.created_at) == (now + timedelta(seconds=60), now)
+
+
+async def test_the_answer_and_the_orders_event_go_out_with_its_notifications(api, backend):
+    # given the statements the database sees, once the token is known to this process
+    seen: list[str] = []
+    engine = api.container.engine.sync_engine
+    listener = lambda *args: seen.append(" ".join(args[2].split()))  # noqa: E731
+    assert (await api.get(1))[0] == 404
+    event.listen(engine, "before_cursor_execute", listener)
+    # when an order is made with a key
+    try:
+        status, body, _ = await api.post(ORDER, key="k-last")
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert status == 201
+    # then on PostgreSQL the key's answer and the order's audit event are CTEs of the
+    # outbox's INSERT, the transaction's last statement (storage.held); apart on SQLite
+    kept = [s for s in seen if "UPDATE idempotency_keys" in s]
+    created = [s for s in seen if "INSERT INTO order_events" in s]
+    assert len(kept) == len(created) == 1
+    together = kept == created and "INSERT INTO outbox" in kept[0]
+    assert together is (backend == "postgres"), seen
+    # and what they wrote is there: the answer kept, the order's creation in its history
+    async with api.container.sessions() as session:
+        row = await session.scalar(
+            select(IdempotencyKey).where(
+                IdempotencyKey.shop_id == api.shop_id, IdempotencyKey.key == "k-last"
+            )
+        )
+        actions = await session.scalars(select(OrderEvent.action))
+        assert (row.state, row.response_body) == ("done", body)
+        assert list(actions) == ["create"]

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from services.money.ledger import settlement
 from services.money.ledger.accounts import Account, Kind
@@ -81,7 +82,10 @@ async def apply_effects(
     )
     if not any(wanted) and not penalty and not closing:
         return
-    shop = await session.get(Shop, order.shop_id)
+    # Read with the order mostly: found in the identity map without the session's `get`.
+    shop = session.identity_map.get(identity_key(Shop, order.shop_id))
+    if shop is None:
+        shop = await session.get(Shop, order.shop_id)
     terms = Terms.of(shop.settings)
     if penalty and not terms.late_cancel_fee:
         penalty = False
