@@ -132,7 +132,7 @@ class HeldStatus:
         if self.with_totals:
             parameters |= {"s_paid": self.order.amount_paid, "s_due": self.order.balance_due}
         return Along(
-            (_held_update(self.with_totals), _events_with_ids(len(self.rows))),
+            (_held_events(len(self.rows), self.with_totals),),
             parameters | numbered(self.rows, "e"),
         )
 
@@ -166,10 +166,19 @@ def _held_update(with_totals: bool) -> Update:
 
 
 @cache
-def _events_with_ids(count: int) -> Insert:
-    """`count` events' INSERT, their ids given (rows `e<i>_<column>`)."""
+def _held_events(count: int, with_totals: bool) -> Insert:
+    """`count` events' INSERT, their ids given (rows `e<i>_<column>`), with the order's
+    UPDATE as its CTE (`changed`), from which the events take their `order_id`: were the
+    order at another version than the one read (it cannot be: it was read locked), the
+    events' NOT NULL `order_id` would fail the whole statement, never lose the change
+    quietly."""
+    changed = _held_update(with_totals).returning(_orders.c.id).cte("changed")
+    order_id = select(changed.c.id).scalar_subquery()
     columns = ("id", *_EVENT_COLUMNS)
-    return insert(_events).values([numbered_row(_events, columns, i, "e") for i in range(count)])
+    rows = [
+        numbered_row(_events, columns, i, "e") | {"order_id": order_id} for i in range(count)
+    ]
+    return insert(_events).values(rows)
 
 
 async def write_status(unit: Unit, order: Order, events: Sequence[OrderEvent]) -> None:

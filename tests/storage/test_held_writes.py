@@ -4,12 +4,15 @@ database without it."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from services.orders.events import record
 from services.orders.status_rows import write_status
 from services.orders.unit import EVENT_IDS
-from storage import direct
+from storage import direct, held
 from storage.models import LedgerEntry, Order, OrderEvent
 from tests.factories import make_order, make_shop
 from tests.sql_log import statements_of
@@ -147,4 +150,30 @@ async def test_a_rolled_back_transaction_takes_its_held_change_along(services):
         async with session.begin():
             await session.execute(select(Order.id).where(Order.id == order.id))
     # then nothing of the change was written
+    assert await stored(services, order.id) == before
+
+
+async def test_a_held_change_of_an_order_at_another_version_fails_loudly(services):
+    # given an order read locked, whose version then moved on in the same transaction
+    # (nothing does that; the lock keeps everyone else out)
+    shop = await make_shop(services)
+    order = await make_order(services, shop)
+    before = await stored(services, order.id)
+    async with services.sessions() as session:
+        await session.begin()
+        unit = services.orders._unit(session)
+        loaded = await unit.load(order.id, lock=True, items=False)
+        await session.execute(
+            update(Order.__table__)
+            .where(Order.__table__.c.id == order.id)
+            .values(version=Order.__table__.c.version + 1)
+        )
+        loaded.status = "awaiting_payment"
+        event = record(loaded, None, unit.now, action="confirm", to_status="awaiting_payment")
+        # when its status change is written and sent
+        with pytest.raises((StaleDataError, IntegrityError)):
+            await write_status(unit, loaded, [event])
+            await held.send(session)
+        await session.rollback()
+    # then nothing of it was written (the events' order_id comes from the UPDATE's row)
     assert await stored(services, order.id) == before
