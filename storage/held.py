@@ -159,8 +159,8 @@ def _send_on(connection: Connection, along: Along | None) -> None:
 
 
 def _forget(session: Session, transaction: Any) -> None:
-    """A transaction that ended without its commit (rolled back) takes its held writes
-    with it: nothing of them may reach the session's next transaction."""
+    """A transaction's held writes end with it: sent at its commit (`_send_before_commit`),
+    forgotten at a rollback. Nothing of them may reach the session's next transaction."""
     if transaction.parent is None:
         held = session.info.pop(_KEY, None)
         if held:
