@@ -175,9 +175,7 @@ def _held_events(count: int, with_totals: bool) -> Insert:
     changed = _held_update(with_totals).returning(_orders.c.id).cte("changed")
     order_id = select(changed.c.id).scalar_subquery()
     columns = ("id", *_EVENT_COLUMNS)
-    rows = [
-        numbered_row(_events, columns, i, "e") | {"order_id": order_id} for i in range(count)
-    ]
+    rows = [numbered_row(_events, columns, i, "e") | {"order_id": order_id} for i in range(count)]
     return insert(_events).values(rows)
 
 
