@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.orm.attributes import manager_of_class
 
@@ -104,3 +105,13 @@ def record(
 
 
 _new_event = manager_of_class(OrderEvent).new_instance
+
+
+# What statements built once write of an event (services.orders.status_rows, unit): every
+# column but its id, which the sequence gives or the change took ahead.
+EVENT_COLUMNS = tuple(c.name for c in OrderEvent.__table__.columns if c.name != "id")
+
+
+def event_row(event: OrderEvent) -> dict[str, Any]:
+    """An event made by `record`, as the row those statements write."""
+    return {name: getattr(event, name) for name in EVENT_COLUMNS}

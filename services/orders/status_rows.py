@@ -40,6 +40,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.dml import Update
 
+from services.orders.events import EVENT_COLUMNS, event_row
 from services.orders.unit import Unit
 from storage import direct, held
 from storage.models import Order, OrderEvent
@@ -73,7 +74,6 @@ _UPDATE = (
 )
 
 _events = OrderEvent.__table__
-_EVENT_COLUMNS = tuple(c.name for c in _events.columns if c.name != "id")
 # Several steps (a chained automatic transition) insert several rows in one statement; the
 # ids come back in the rows' order.
 _INSERT_EVENTS = insert(_events).returning(_events.c.id, sort_by_parameter_order=True)
@@ -90,19 +90,19 @@ def _changed_with_events(count: int) -> Insert:
     RETURNING for PostgreSQL relies on). Parameters: the UPDATE's, and the events'
     `numbered`."""
     changed = _UPDATE.returning(_orders.c.id).cte("changed")
-    typed = [column(name, _events.c[name].type) for name in _EVENT_COLUMNS]
+    typed = [column(name, _events.c[name].type) for name in EVENT_COLUMNS]
     rows = values(*typed, column("ordinal", Integer), name="new_events").data(
         [
-            (*numbered_row(_events, _EVENT_COLUMNS, i).values(), literal(i, Integer))
+            (*numbered_row(_events, EVENT_COLUMNS, i).values(), literal(i, Integer))
             for i in range(count)
         ]
     )
     chosen = (
-        select(*(rows.c[name] for name in _EVENT_COLUMNS))
+        select(*(rows.c[name] for name in EVENT_COLUMNS))
         .select_from(rows.join(changed, true()))
         .order_by(rows.c.ordinal)
     )
-    return insert(_events).from_select(list(_EVENT_COLUMNS), chosen).returning(_events.c.id)
+    return insert(_events).from_select(list(EVENT_COLUMNS), chosen).returning(_events.c.id)
 
 
 def status_key(order_id: int) -> str:
@@ -174,7 +174,7 @@ def _held_events(count: int, with_totals: bool) -> Insert:
     quietly."""
     changed = _held_update(with_totals).returning(_orders.c.id).cte("changed")
     order_id = select(changed.c.id).scalar_subquery()
-    columns = ("id", *_EVENT_COLUMNS)
+    columns = ("id", *EVENT_COLUMNS)
     rows = [numbered_row(_events, columns, i, "e") | {"order_id": order_id} for i in range(count)]
     return insert(_events).values(rows)
 
@@ -197,7 +197,7 @@ async def write_status(unit: Unit, order: Order, events: Sequence[OrderEvent]) -
     new_version = order.version + 1
     parameters = {f"new_{name}": getattr(order, name) for name in STATUS_COLUMNS}
     parameters |= {"order_id": order.id, "old_version": order.version, "new_version": new_version}
-    rows = [{name: getattr(event, name) for name in _EVENT_COLUMNS} for event in events]
+    rows = [event_row(event) for event in events]
     ids = unit.take_event_ids(order.id, len(rows)) if events else None
     if ids is not None:
         for row, event_id in zip(rows, ids, strict=True):

@@ -18,7 +18,7 @@ from services import log_context
 from services.messaging.notifications.outbox import Outbox
 from services.orders.access import Who, who_is
 from services.orders.actors import ActorRef, ActorType
-from services.orders.events import record
+from services.orders.events import EVENT_COLUMNS, event_row, record
 from services.orders.numbers import NEXT_NUMBER, OrderNumbers
 from services.refusals import OrderRefused, Problem
 from services.time import timers
@@ -162,9 +162,7 @@ class Unit:
         if not joins_writes(self.session):
             self.session.add(event)
             return
-        along = Along(
-            (_NEW_EVENT,), numbered([{c: event.__dict__[c] for c in _EVENT_COLUMNS}], "n")
-        )
+        along = Along((_NEW_EVENT,), numbered([event_row(event)], "n"))
         await held.hold(self.session, held.Write(_NEW_EVENT_KEYS, _EVENTS, lambda: along))
 
 
@@ -219,9 +217,8 @@ _EVENT_IDS = (
 )
 
 _events = OrderEvent.__table__
-_EVENT_COLUMNS = tuple(c.name for c in _events.columns if c.name != "id")
 # One new event held (its id from the sequence's default); a second sends the first.
-_NEW_EVENT = insert(_events).values(numbered_row(_events, _EVENT_COLUMNS, 0, "n"))
+_NEW_EVENT = insert(_events).values(numbered_row(_events, EVENT_COLUMNS, 0, "n"))
 _NEW_EVENT_KEYS = frozenset({"new event"})
 _EVENTS = frozenset({"order_events"})
 

@@ -140,8 +140,8 @@ class IdempotencyStore:
         tells of, so a crash cannot commit one without the other. On PostgreSQL it is held
         back to go with the transaction's last statement (storage.held): nothing after it
         reads the key."""
-        kept = {"of_shop": shop_id, "of_key": key, "status": status, "body": body}
-        kept["at"] = self._clock.now()
+        now = self._clock.now()
+        kept = {"of_shop": shop_id, "of_key": key, "status": status, "body": body, "at": now}
         if joins_writes(session):
             along = Along((_KEEP_HELD,), {f"k_{name}": value for name, value in kept.items()})
             await held.hold(session, held.Write(_KEYS, _KEYS, lambda: along))
