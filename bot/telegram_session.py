@@ -6,21 +6,42 @@ A card is Cyrillic text and a keyboard of Cyrillic buttons, so that encoding was
 single cost of building a tap's edit request (issue 15), and the server had to decode it again.
 The Bot API takes `application/json` for any call that uploads nothing, with the same
 parameters; a call with files (`InputFile`) still goes as aiogram's multipart form.
+
+A call marked `reply_unread` (handlers.telegram.card_edits: a card redrawn) is answered
+`True` once Telegram said ok, its result not parsed; any other answer is checked by aiogram
+as always, so its errors raise the same exceptions.
 """
 
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.methods import TelegramMethod
+from aiogram.methods.base import Response
 from aiohttp import FormData
 from aiohttp.payload import BytesPayload
 
+_DONE = Response[bool](ok=True, result=True)
+
 
 class JsonBodySession(AiohttpSession):
+    def check_response(
+        self, bot: Bot, method: TelegramMethod[Any], status_code: int, content: str
+    ) -> Response[Any]:
+        ok_status = HTTPStatus.OK <= status_code <= HTTPStatus.IM_USED
+        if ok_status and getattr(method, "reply_unread", False):
+            try:
+                answer = json.loads(content)
+            except ValueError:
+                answer = None
+            if isinstance(answer, dict) and answer.get("ok") is True:
+                return _DONE
+        return super().check_response(bot, method, status_code, content)
+
     def build_form_data(self, bot: Bot, method: TelegramMethod[Any]) -> FormData | BytesPayload:
         files: dict[str, Any] = {}
         values: dict[str, Any] = {}

@@ -34,6 +34,7 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.telegram import return_notices, storefront_notices
 from handlers.telegram import reviews as review_notices
+from handlers.telegram.card_edits import edit_card
 from handlers.telegram.card_view import (
     PAYMENT_STATUSES,
     card_digest,
@@ -317,9 +318,7 @@ class TelegramSender:
             # drawing would only earn "message is not modified".
             return Sent(message_id)
         try:
-            await self._bot.edit_message_text(
-                text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup
-            )
+            await edit_card(self._bot, chat_id, message_id, text, markup)
         except TelegramBadRequest as error:
             if any(gone in error.message for gone in CARD_GONE):
                 await self._cards.forget(chat_id, message_id)

@@ -18,6 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.telegram.callbacks import OrderAct, OrderCB
+from handlers.telegram.card_edits import edit_card_message
 from handlers.telegram.card_memory import current_cards
 from handlers.telegram.card_view import (
     card_digest,
@@ -98,7 +99,7 @@ async def show_card(
     if edit:
         edited = not shows_already(message, text, markup)
         if edited:
-            await message.edit_text(text, reply_markup=markup)
+            await edit_card_message(message, text, markup)
         if cards is not None and remembered is None:
             await cards.drawn(message.chat.id, message.message_id, card.digest, edited=edited)
         return message

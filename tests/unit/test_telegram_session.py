@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendDocument
-from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiohttp import FormData
 
 from bot.sandbox.emulator import TelegramEmulator
 from bot.telegram import build_bot
 from bot.telegram_session import JsonBodySession
+from handlers.telegram.card_edits import EditCardText, edit_card
 
 KEYBOARD = InlineKeyboardMarkup(
     inline_keyboard=[
@@ -90,5 +93,41 @@ async def test_the_emulator_shows_what_a_json_call_sent():
             assert shown.entities == [{"type": "bold", "offset": 6, "length": 2}]
             assert emulator.buttons(shown) == [["Подтвердить"], ["📜 История", "Сайт"]]
             assert shown.reply_markup == KEYBOARD.model_dump(exclude_none=True)
+        finally:
+            await bot.session.close()
+
+
+async def test_a_card_edit_is_checked_but_its_message_not_parsed():
+    async with TelegramEmulator() as emulator:
+        user = emulator.user("Ivan")
+        emulator.send(user, "/start")
+        bot = build_bot("123:x", emulator.url)
+        try:
+            sent = await bot.send_message(user.id, "Заказ <b>№3</b>", reply_markup=KEYBOARD)
+            confirmed = "Заказ <b>№3</b>: подтверждён"
+            # when a card is edited: Telegram answers with the message, the bot says True
+            done = await bot(
+                EditCardText(
+                    chat_id=user.id,
+                    message_id=sent.message_id,
+                    text=confirmed,
+                    reply_markup=KEYBOARD,
+                )
+            )
+            assert done is True
+            assert emulator.last(user).text == "Заказ №3: подтверждён"
+            # an edit that changes nothing, and one of a message that is not there, still
+            # raise what Telegram said, as for any call
+            for message_id, said in (
+                (sent.message_id, "message is not modified"),
+                (sent.message_id + 100, "message to edit not found"),
+            ):
+                with pytest.raises(TelegramBadRequest, match=said):
+                    await edit_card(bot, user.id, message_id, confirmed, KEYBOARD)
+            # and a call that is not marked still hands back the parsed message
+            edited = await bot.edit_message_text(
+                "Заказ <b>№3</b>: оплачен", chat_id=user.id, message_id=sent.message_id
+            )
+            assert isinstance(edited, Message) and edited.text == "Заказ №3: оплачен"
         finally:
             await bot.session.close()
