@@ -10,7 +10,34 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from aiogram.filters.callback_data import CallbackData
+from aiogram.filters.callback_data import MAX_CALLBACK_LENGTH, CallbackData
+
+
+class QuickPack:
+    """`CallbackData.pack` without its `model_dump`: the same string, 3.5 -> ~1 µs a button,
+    and a staff card has ten of them, drawn on every tap (issue 15). For callback data of
+    plain fields (numbers, text, enums), packed in the order they are declared, each
+    encoded by aiogram's own `_encode_value`; a separator inside a value and data over
+    Telegram's 64 bytes are refused as aiogram refuses them."""
+
+    def pack(self) -> str:
+        separator = self.__separator__  # type: ignore[attr-defined]
+        parts = [self.__prefix__]  # type: ignore[attr-defined]
+        for key, value in self.__dict__.items():  # the fields, in their declared order
+            kind = type(value)
+            if kind is str:
+                encoded = value
+            elif kind is int:
+                encoded = str(value)
+            else:
+                encoded = self._encode_value(key, value)  # type: ignore[attr-defined]
+            if separator in encoded:
+                raise ValueError(f"Separator symbol {separator!r} in value {key}={encoded!r}")
+            parts.append(encoded)
+        packed = separator.join(parts)
+        if len(packed.encode()) > MAX_CALLBACK_LENGTH:
+            raise ValueError(f"Callback data too long: {packed!r}")
+        return packed
 
 
 class OrderAct(StrEnum):
@@ -28,7 +55,7 @@ class OrderAct(StrEnum):
     CUSTOMER = "u"  # the customer's orders, by proven identity (staff)
 
 
-class OrderCB(CallbackData, prefix="o"):
+class OrderCB(QuickPack, CallbackData, prefix="o"):
     act: OrderAct
     id: int
     arg: str = ""

@@ -29,6 +29,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.telegram.callbacks import QuickPack
 from handlers.telegram.format import esc, money, when
 from services.buyers.service import BuyerOrder, BuyerService
 from services.messaging.dialog import MAX_TEXT, DialogService, Direction, ReplyTarget
@@ -54,12 +55,12 @@ class BuyerAct(StrEnum):
     OPEN = "o"  # open the buyer's card of order `id` (handlers.telegram.buyer, from /my)
 
 
-class BuyerCB(CallbackData, prefix="b"):
+class BuyerCB(QuickPack, CallbackData, prefix="b"):
     act: BuyerAct
     id: int = 0
 
 
-class DialogCB(CallbackData, prefix="dg"):
+class DialogCB(QuickPack, CallbackData, prefix="dg"):
     """The order's dialog, read from the card."""
 
     id: int

@@ -11,6 +11,8 @@ from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
+from handlers.telegram.callbacks import QuickPack
+
 
 class DocAct(StrEnum):
     TEMPLATES = "t"  # settings: the documents and languages to edit
@@ -23,7 +25,7 @@ class DocAct(StrEnum):
     GET = "g"  # the PDF of `kind` for order `id`
 
 
-class DocCB(CallbackData, prefix="dc"):
+class DocCB(QuickPack, CallbackData, prefix="dc"):
     act: DocAct
     shop: int = 0
     id: int = 0  # the order

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from storage.database import create_engine, create_session_factory, reading
+from storage.write_queue import Turns
 
 
 @pytest.fixture
@@ -73,3 +74,42 @@ async def test_a_cancelled_writer_gives_its_turn_back(engine):
         await session.execute(text("INSERT INTO log (n) VALUES (2)"))
     async with reading(sessions) as session:
         assert list(await session.scalars(text("SELECT n FROM log"))) == [2]
+
+
+async def test_turns_go_in_arrival_order_and_a_wait_that_times_out_leaves_no_trace():
+    turns = Turns()
+    assert turns.take_now()  # free: taken at once
+    order: list[str] = []
+
+    async def writer(name: str, seconds: float) -> None:
+        await turns.take(seconds)
+        order.append(name)
+
+    first = asyncio.create_task(writer("first", 5))
+    late = asyncio.create_task(writer("late", 0.01))
+    second = asyncio.create_task(writer("second", 5))
+    with pytest.raises(TimeoutError):
+        await late  # it gave up waiting: it must neither hold nor block a turn
+    assert not turns.take_now()  # the turn is still the first holder's
+    turns.give_back()
+    await first
+    turns.give_back()
+    await second
+    assert order == ["first", "second"]
+    turns.give_back()
+    assert turns.take_now()  # nobody holds it, nobody waits
+
+
+async def test_a_turn_handed_to_a_writer_cancelled_at_that_moment_passes_on():
+    turns = Turns()
+    turns.take_now()
+    unlucky = asyncio.create_task(turns.take(5))
+    next_one = asyncio.create_task(turns.take(5))
+    await asyncio.sleep(0)  # both wait
+    turns.give_back()  # handed to the unlucky one ...
+    unlucky.cancel()  # ... cancelled before it could run
+    with pytest.raises(asyncio.CancelledError):
+        await unlucky
+    async with asyncio.timeout(5):
+        await next_one  # the turn went on instead of being lost
+    assert turns.taken
