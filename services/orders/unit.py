@@ -8,9 +8,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, and_, bindparam, func, insert, select
+from sqlalchemy import ARRAY, BigInteger, Row, Select, and_, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import raiseload, selectinload
+from sqlalchemy.orm import Session, raiseload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -24,8 +24,8 @@ from services.refusals import OrderRefused, Problem
 from services.time import timers
 from services.workflow.definition import Workflow
 from services.workflow.store import WorkflowStore
-from storage import held
-from storage.models import Order, OrderEvent, OrderItem, Shop, StaffMember
+from storage import held, loaded
+from storage.models import Buyer, Order, OrderEvent, OrderItem, Shop, StaffMember
 from storage.statements import Along, joins_writes, numbered, numbered_row
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
@@ -69,17 +69,28 @@ class Unit:
             raise OrderRefused(Problem.NOT_FOUND, "no such order")
         user_id = asking.user_id if asking is not None and asking.type is ActorType.USER else None
         ids = lock and joins_writes(self.session)
-        query = _order_query(user_id is not None, items, lock, ids)
-        rows = (await self.session.execute(query, {"order_id": order_id, "user_id": user_id})).all()
-        if not rows:
-            raise OrderRefused(Problem.NOT_FOUND, "no such order")
-        order = rows[0][0]
+        parameters = {"order_id": order_id, "user_id": user_id}
+        found: _Found | None = None
+        if not items and identity_key(Order, order_id) not in self.session.identity_map:
+            query = _order_row_query(user_id is not None, lock, ids)
+            rows = (await self.session.execute(query, parameters)).all()
+            if not rows:
+                raise OrderRefused(Problem.NOT_FOUND, "no such order")
+            found = _made(self.session.sync_session, rows, user_id is not None)
+        if found is None:  # through the ORM: the items with it, or objects it refreshes
+            query = _order_query(user_id is not None, items, lock, ids)
+            rows = (await self.session.execute(query, parameters)).all()
+            if not rows:
+                raise OrderRefused(Problem.NOT_FOUND, "no such order")
+            roles = [row[2] for row in rows] if user_id is not None else []
+            found = _Found(rows[0][0], rows[0][1], roles, rows[0][-1])
+        order = found.order
         if ids:
-            self._event_ids[order.id] = list(rows[0][-1])
-        self._shops[order.shop_id] = rows[0][1]
+            self._event_ids[order.id] = list(found.event_ids)
+        self._shops[order.shop_id] = found.shop
         log_context.order_loaded(order.shop_id, order.number)
         if user_id is not None:
-            self._roles[(order.shop_id, user_id)] = frozenset(r[2] for r in rows if r[2])
+            self._roles[(order.shop_id, user_id)] = frozenset(r for r in found.roles if r)
         return order
 
     async def load_items(self, order: Order) -> None:
@@ -199,6 +210,64 @@ def _order_query(with_roles: bool, items: bool, lock: bool, event_ids: bool = Fa
         # PostgreSQL: concurrent changes of one order queue up here. SQLite has one
         # writer at a time already (BEGIN IMMEDIATE) and ignores FOR UPDATE.
         query = query.with_for_update(of=Order)
+    return query
+
+
+# The order's row read as columns (Unit._read): the order's, its buyer's and its shop's in
+# table order, then the asking person's role, then (PostgreSQL) the audit event ids.
+_ORDER_COLUMNS = loaded.Entity.at(Order, 0)
+_BUYER_COLUMNS = loaded.Entity.at(Buyer, _ORDER_COLUMNS.width)
+_SHOP_COLUMNS = loaded.Entity.at(Shop, _ORDER_COLUMNS.width + _BUYER_COLUMNS.width)
+_LOADED = (_ORDER_COLUMNS, _BUYER_COLUMNS, _SHOP_COLUMNS)
+# The asking person's role, when asked for.
+_ROLE = _ORDER_COLUMNS.width + _BUYER_COLUMNS.width + _SHOP_COLUMNS.width
+
+
+@dataclass(frozen=True)
+class _Found:
+    """An order's locked load: the order (its buyer along), its shop, the asking person's
+    roles (one per row, None without any) and the audit event ids taken (PostgreSQL)."""
+
+    order: Order
+    shop: Shop
+    roles: Sequence[str | None]
+    event_ids: Any
+
+
+def _made(session: Session, rows: Sequence[Row], with_roles: bool) -> _Found | None:
+    """`_order_row_query`'s rows made into the session's objects (storage.loaded: the ORM's
+    per-execution setup cost more than the read); None when the order's buyer or shop is
+    in the session already (the ORM refreshes those: the caller reads through it)."""
+    row = rows[0]
+    if not loaded.fresh(session, _LOADED, row):
+        return None
+    order = loaded.make(session, _ORDER_COLUMNS, row)
+    loaded.set_loaded(order, "buyer", loaded.make(session, _BUYER_COLUMNS, row))
+    roles = [r[_ROLE] for r in rows] if with_roles else []
+    return _Found(order, loaded.make(session, _SHOP_COLUMNS, row), roles, row[-1])
+
+
+@cache
+def _order_row_query(with_roles: bool, lock: bool, event_ids: bool = False) -> Select:
+    """`_order_query` without the items, as columns for storage.loaded (the same joins,
+    lock and event ids)."""
+    orders, buyers, shops = Order.__table__, Buyer.__table__, Shop.__table__
+    joined = orders.join(shops, shops.c.id == orders.c.shop_id).outerjoin(
+        buyers, buyers.c.id == orders.c.buyer_id
+    )
+    columns = [*orders.c, *buyers.c, *shops.c]
+    if with_roles:
+        staff = StaffMember.__table__
+        joined = joined.outerjoin(
+            staff,
+            and_(staff.c.shop_id == orders.c.shop_id, staff.c.user_id == bindparam("user_id")),
+        )
+        columns.append(staff.c.role)
+    if event_ids:
+        columns.append(_EVENT_IDS)
+    query = select(*columns).select_from(joined).where(orders.c.id == bindparam("order_id"))
+    if lock:
+        query = query.with_for_update(of=orders)
     return query
 
 
