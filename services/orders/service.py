@@ -153,7 +153,7 @@ class OrderService:
             await unit.load_items(order)
         who = await unit.who(order, actor)
         workflow = await unit.workflow(order)
-        shop = await unit.session.get(Shop, order.shop_id)
+        shop = await unit.shop(order.shop_id)  # read with the order mostly
         edits = frozenset(
             kind
             for kind in EDIT_KINDS

@@ -96,8 +96,13 @@ class Unit:
     async def load_items(self, order: Order) -> None:
         """The goods of an order loaded without them (`load(items=False)`), in one statement
         (`session.refresh(order, ["items"])` takes two: the order's key, then the items)."""
-        items = await self.session.scalars(_ITEMS, {"order_id": order.id})
-        set_committed_value(order, "items", list(items))
+        rows = (await self.session.execute(_ITEM_ROWS, {"order_id": order.id})).all()
+        session = self.session.sync_session
+        if all(loaded.fresh(session, (_ITEM_COLUMNS,), row) for row in rows):
+            items = [loaded.make(session, _ITEM_COLUMNS, row) for row in rows]
+        else:  # goods the session has already: the ORM refreshes them
+            items = list(await self.session.scalars(_ITEMS, {"order_id": order.id}))
+        set_committed_value(order, "items", items)
 
     async def who(self, order: Order, ref: ActorRef) -> Who:
         """Who is asking about this order (see services.orders.access.who_is)."""
@@ -297,4 +302,10 @@ _ITEMS = (
     select(OrderItem)
     .where(OrderItem.order_id == bindparam("order_id"))
     .order_by(OrderItem.position)
+)
+# The same as columns, made into objects by storage.loaded (Unit.load_items).
+_ITEM_COLUMNS = loaded.Entity.at(OrderItem, 0)
+_items = OrderItem.__table__
+_ITEM_ROWS = (
+    select(*_items.c).where(_items.c.order_id == bindparam("order_id")).order_by(_items.c.position)
 )

@@ -9,10 +9,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.orders.actors import ActorRef
-from services.orders.unit import _order_query
+from services.orders.unit import _ITEMS, _order_query
 from storage import loaded
 from storage.models import Order, Shop
-from tests.factories import make_order, make_shop
+from tests.factories import item, make_order, make_shop
 from tests.sql_log import statements_of
 
 
@@ -30,7 +30,7 @@ def assert_loaded_clean(instance, session) -> None:
 
 async def test_an_order_read_as_columns_is_what_the_orm_loads(services, engine):
     shop = await make_shop(services)
-    order = await make_order(services, shop)
+    order = await make_order(services, shop, item("SKU-1"), item("SKU-2", quantity=2))
     manager = ActorRef.user(shop.manager.id)
     # the ORM's own load, for comparison
     async with services.sessions() as session, session.begin():
@@ -41,6 +41,9 @@ async def test_an_order_read_as_columns_is_what_the_orm_loads(services, engine):
         ).all()
         orm_order, orm_shop = rows[0][0], rows[0][1]
         expected = (columns(orm_order), columns(orm_order.buyer), columns(orm_shop))
+        orm_items = [
+            columns(line) for line in await session.scalars(_ITEMS, {"order_id": order.id})
+        ]
     async with services.sessions() as session, session.begin():
         unit = services.orders._unit(session)
         with statements_of(engine) as seen:
@@ -53,8 +56,12 @@ async def test_an_order_read_as_columns_is_what_the_orm_loads(services, engine):
         for instance in (made, buyer, made_shop):
             assert_loaded_clean(instance, session.sync_session)
         assert who.is_staff and who.role_for(frozenset({"manager"})) == "manager"
-        await unit.load_items(made)
-        assert [item.sku for item in made.items] == ["SKU-1"]
+        with statements_of(engine) as seen:
+            await unit.load_items(made)
+        assert len(seen) == 1 and [columns(line) for line in made.items] == orm_items
+        assert [line.sku for line in made.items] == ["SKU-1", "SKU-2"]
+        for line in made.items:
+            assert_loaded_clean(line, session.sync_session)
 
 
 async def test_a_change_of_an_order_made_from_columns_is_written_and_version_checked(
