@@ -75,59 +75,56 @@ def test_a_call_with_a_file_is_still_a_multipart_form():
     assert form.is_multipart
 
 
-async def test_the_emulator_shows_what_a_json_call_sent():
+@pytest.fixture
+async def card_chat():
+    """A person's chat in the emulator with a card the bot sent: (emulator, user, bot, card)."""
     async with TelegramEmulator() as emulator:
         user = emulator.user("Ivan")
         emulator.send(user, "/start")
         bot = build_bot("123:x", emulator.url)
         try:
-            sent = await bot.send_message(user.id, "Заказ <b>№3</b>", reply_markup=KEYBOARD)
-            await bot.edit_message_text(
-                "Заказ <b>№3</b>: подтверждён",
-                chat_id=user.id,
-                message_id=sent.message_id,
-                reply_markup=KEYBOARD,
-            )
-            shown = emulator.last(user)
-            assert shown.text == "Заказ №3: подтверждён"
-            assert shown.entities == [{"type": "bold", "offset": 6, "length": 2}]
-            assert emulator.buttons(shown) == [["Подтвердить"], ["📜 История", "Сайт"]]
-            assert shown.reply_markup == KEYBOARD.model_dump(exclude_none=True)
+            card = await bot.send_message(user.id, "Заказ <b>№3</b>", reply_markup=KEYBOARD)
+            yield emulator, user, bot, card
         finally:
             await bot.session.close()
 
 
-async def test_a_card_edit_is_checked_but_its_message_not_parsed():
-    async with TelegramEmulator() as emulator:
-        user = emulator.user("Ivan")
-        emulator.send(user, "/start")
-        bot = build_bot("123:x", emulator.url)
-        try:
-            sent = await bot.send_message(user.id, "Заказ <b>№3</b>", reply_markup=KEYBOARD)
-            confirmed = "Заказ <b>№3</b>: подтверждён"
-            # when a card is edited: Telegram answers with the message, the bot says True
-            done = await bot(
-                EditCardText(
-                    chat_id=user.id,
-                    message_id=sent.message_id,
-                    text=confirmed,
-                    reply_markup=KEYBOARD,
-                )
-            )
-            assert done is True
-            assert emulator.last(user).text == "Заказ №3: подтверждён"
-            # an edit that changes nothing, and one of a message that is not there, still
-            # raise what Telegram said, as for any call
-            for message_id, said in (
-                (sent.message_id, "message is not modified"),
-                (sent.message_id + 100, "message to edit not found"),
-            ):
-                with pytest.raises(TelegramBadRequest, match=said):
-                    await edit_card(bot, user.id, message_id, confirmed, KEYBOARD)
-            # and a call that is not marked still hands back the parsed message
-            edited = await bot.edit_message_text(
-                "Заказ <b>№3</b>: оплачен", chat_id=user.id, message_id=sent.message_id
-            )
-            assert isinstance(edited, Message) and edited.text == "Заказ №3: оплачен"
-        finally:
-            await bot.session.close()
+async def test_the_emulator_shows_what_a_json_call_sent(card_chat):
+    emulator, user, bot, card = card_chat
+    await bot.edit_message_text(
+        "Заказ <b>№3</b>: подтверждён",
+        chat_id=user.id,
+        message_id=card.message_id,
+        reply_markup=KEYBOARD,
+    )
+    shown = emulator.last(user)
+    assert shown.text == "Заказ №3: подтверждён"
+    assert shown.entities == [{"type": "bold", "offset": 6, "length": 2}]
+    assert emulator.buttons(shown) == [["Подтвердить"], ["📜 История", "Сайт"]]
+    assert shown.reply_markup == KEYBOARD.model_dump(exclude_none=True)
+
+
+async def test_a_card_edit_is_checked_but_its_message_not_parsed(card_chat):
+    emulator, user, bot, card = card_chat
+    confirmed = "Заказ <b>№3</b>: подтверждён"
+    # when a card is edited: Telegram answers with the message, the bot says True
+    done = await bot(
+        EditCardText(
+            chat_id=user.id, message_id=card.message_id, text=confirmed, reply_markup=KEYBOARD
+        )
+    )
+    assert done is True
+    assert emulator.last(user).text == "Заказ №3: подтверждён"
+    # an edit that changes nothing, and one of a message that is not there, still raise
+    # what Telegram said, as for any call
+    for message_id, said in (
+        (card.message_id, "message is not modified"),
+        (card.message_id + 100, "message to edit not found"),
+    ):
+        with pytest.raises(TelegramBadRequest, match=said):
+            await edit_card(bot, user.id, message_id, confirmed, KEYBOARD)
+    # and a call that is not marked still hands back the parsed message
+    edited = await bot.edit_message_text(
+        "Заказ <b>№3</b>: оплачен", chat_id=user.id, message_id=card.message_id
+    )
+    assert isinstance(edited, Message) and edited.text == "Заказ №3: оплачен"
