@@ -218,8 +218,8 @@ def _order_query(with_roles: bool, items: bool, lock: bool, event_ids: bool = Fa
     return query
 
 
-# The order's row read as columns (Unit._read): the order's, its buyer's and its shop's in
-# table order, then the asking person's role, then (PostgreSQL) the audit event ids.
+# The order's row read as columns (Unit.load, `_made`): the order's, its buyer's and its
+# shop's in table order, then the asking person's role, then (PostgreSQL) the event ids.
 _ORDER_COLUMNS = loaded.Entity.at(Order, 0)
 _BUYER_COLUMNS = loaded.Entity.at(Buyer, _ORDER_COLUMNS.width)
 _SHOP_COLUMNS = loaded.Entity.at(Shop, _ORDER_COLUMNS.width + _BUYER_COLUMNS.width)
@@ -230,8 +230,9 @@ _ROLE = _ORDER_COLUMNS.width + _BUYER_COLUMNS.width + _SHOP_COLUMNS.width
 
 @dataclass(frozen=True)
 class _Found:
-    """An order's locked load: the order (its buyer along), its shop, the asking person's
-    roles (one per row, None without any) and the audit event ids taken (PostgreSQL)."""
+    """An order's load: the order (its buyer along), its shop, the asking person's roles
+    (one per row, None without any) and the audit event ids taken (PostgreSQL, when asked
+    for; else the row's last column, unread)."""
 
     order: Order
     shop: Shop
@@ -242,7 +243,9 @@ class _Found:
 def _made(session: Session, rows: Sequence[Row], with_roles: bool) -> _Found | None:
     """`_order_row_query`'s rows made into the session's objects (storage.loaded: the ORM's
     per-execution setup cost more than the read); None when the order's buyer or shop is
-    in the session already (the ORM refreshes those: the caller reads through it)."""
+    in the session already (the ORM refreshes those: the caller reads through it). The
+    order's goods are not loaded, as with the ORM's `raiseload`: `Unit.load_items` reads
+    them (touched before, the async session refuses the lazy load)."""
     row = rows[0]
     if not loaded.fresh(session, _LOADED, row):
         return None
