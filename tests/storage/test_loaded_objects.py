@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import event, inspect, update
+from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -56,6 +57,8 @@ async def test_an_order_read_as_columns_is_what_the_orm_loads(services, engine):
         for instance in (made, buyer, made_shop):
             assert_loaded_clean(instance, session.sync_session)
         assert who.is_staff and who.role_for(frozenset({"manager"})) == "manager"
+        with pytest.raises(MissingGreenlet):
+            made.items  # noqa: B018 - not loaded with the order: no silent lazy load here
         with statements_of(engine) as seen:
             await unit.load_items(made)
         assert len(seen) == 1 and [columns(line) for line in made.items] == orm_items
