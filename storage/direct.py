@@ -19,9 +19,11 @@ Everywhere else (a transaction that only reads on SQLite, one not begun yet, SQL
 stock SQLite adapter) the statement goes through the session as before, so callers need not
 know which way it went. A statement whose compiled form needs what only SQLAlchemy's
 execution computes (a column default or onupdate made in Python) always goes through the
-session too. A read (`rows`) runs here only when none of its columns' types converts
-values on the way out (text and numbers, as the ledger's read of an order's entries): its
-rows come back as plain tuples either way.
+session too. A read (`rows`) comes back as plain tuples of the values SQLAlchemy would give:
+on SQLite each column converted by its type's result processor here (dates, JSON, sealed
+values), as SQLAlchemy converts them; on PostgreSQL only a read whose columns need no
+conversion runs here (text and numbers, as the ledger's read of an order's entries), since
+asyncpg's converters may depend on the type the server describes.
 
 What stays the same: the statement runs in the session's transaction on its connection;
 errors are SQLAlchemy's (`IntegrityError`, `OperationalError`, wrapped as its execution
@@ -38,13 +40,14 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import DateTime, Select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.expression import TableClause
 from sqlalchemy.sql.util import find_tables
 
 from storage import held
@@ -69,6 +72,8 @@ class _Compiled:
     # The parameters in the order of the SQL's `?`, each with its bind processor or None.
     steps: tuple[tuple[str, Callable[[Any], Any] | None], ...]
     defaults: Mapping[str, Any]  # parameters with a value in the statement itself
+    # A read's result processors, one per column (None: none converts anything).
+    converters: tuple[Callable[[Any], Any] | None, ...] | None
 
     def row(self, parameters: Parameters) -> tuple:
         defaults = self.defaults
@@ -127,21 +132,15 @@ def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
     # As for several rows: no RETURNING added for the primary key, which nobody reads here.
     compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=True)
     made_in_python = compiled.insert_prefetch or compiled.update_prefetch
-    # Values read back are handed over as the driver gives them: only where no column's
-    # type would convert them (text, numbers), or the reader would see something else.
-    converted_on_read = any(
-        column.type._cached_result_processor(dialect, None) is not None
-        for column in compiled._result_columns
+    # As SQLAlchemy's result converts each column of a row read back (SQLite's cursor
+    # describes no types, so it passes None for them too).
+    converters = tuple(
+        column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
     )
     names = compiled.positiontup
     found = None
     # Expanding IN lists are rendered per execution: SQLAlchemy's to do.
-    if (
-        not made_in_python
-        and not converted_on_read
-        and names is not None
-        and "POSTCOMPILE" not in compiled.string
-    ):
+    if not made_in_python and names is not None and "POSTCOMPILE" not in compiled.string:
         defaults = {
             name: bind.effective_value
             for name, bind in compiled.binds.items()
@@ -152,9 +151,16 @@ def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
             (name, _processor(processors.get(name), compiled.binds[name], dialect))
             for name in names
         )
-        found = _Compiled(compiled.string, steps, defaults)
+        found = _Compiled(compiled.string, steps, defaults, converters if any(converters) else None)
     _compiled[cache_key] = found
     return found
+
+
+class _Bound(NamedTuple):
+    sql: str
+    arguments: Any
+    many: bool
+    converters: tuple[Callable[[Any], Any] | None, ...] | None
 
 
 class _Writer:
@@ -166,9 +172,10 @@ class _Writer:
 
     def _bound(
         self, statement: Executable, parameters: Parameters | Sequence[Parameters]
-    ) -> tuple[str, Any, bool] | Done | None:
-        """The SQL, its arguments as the driver takes them (a row, or a list of rows) and
-        whether there are several; Done: no rows, nothing to run; None: through the session."""
+    ) -> _Bound | Done | None:
+        """The SQL, its arguments as the driver takes them (a row, or a list of rows),
+        whether there are several and the read's converters; Done: no rows, nothing to run;
+        None: through the session."""
         many = not isinstance(parameters, Mapping)
         rows = list(parameters) if many else [parameters]
         if not rows:
@@ -186,7 +193,7 @@ class _Writer:
                 error,
                 ismulti=many,
             ) from error
-        return compiled.sql, (values if many else values[0]), many
+        return _Bound(compiled.sql, values if many else values[0], many, compiled.converters)
 
     def _before(self, sql: str, arguments: Any, many: bool) -> None:
         connection = self._connection
@@ -222,16 +229,27 @@ class SqliteWriter(_Writer):
         return self._run(bound, lambda cursor: Done(cursor.rowcount, cursor.lastrowid))
 
     async def rows(self, statement: Executable, parameters: Parameters) -> list[tuple] | None:
-        """A read's rows, as plain tuples; None: it must go through the session."""
+        """A read's rows, as plain tuples of converted values; None: it must go through the
+        session."""
         bound = self._bound(statement, parameters)
         if not isinstance(bound, tuple):
             return None
-        return self._run(bound, sqlite3.Cursor.fetchall)
+        fetched = self._run(bound, sqlite3.Cursor.fetchall)
+        converters = bound.converters
+        if converters is None:
+            return fetched
+        return [
+            tuple(
+                value if convert is None else convert(value)
+                for convert, value in zip(converters, row, strict=True)
+            )
+            for row in fetched
+        ]
 
-    def _run(self, bound: tuple[str, Any, bool], outcome: Callable[[sqlite3.Cursor], Any]) -> Any:
+    def _run(self, bound: _Bound, outcome: Callable[[sqlite3.Cursor], Any]) -> Any:
         """The statement on the sqlite3 connection, with the listeners told: what `outcome`
         reads off its cursor."""
-        sql, arguments, many = bound
+        sql, arguments, many, _ = bound
         self._before(sql, arguments, many)
         sqlite = self._adapted._connection._conn
         try:
@@ -279,16 +297,17 @@ class PostgresWriter(_Writer):
         bound = self._bound(statement, parameters)
         if not isinstance(bound, tuple):
             return bound
-        _, status = await self._run(*bound)
+        _, status = await self._run(bound.sql, bound.arguments, bound.many)
         found = _ROWCOUNT.match(status or "")  # none for several rows, as in SQLAlchemy
         return Done(int(found.group(1)) if found else -1, None)
 
     async def rows(self, statement: Executable, parameters: Parameters) -> list[tuple] | None:
-        """A read's rows, as plain tuples; None: it must go through the session."""
+        """A read's rows, as plain tuples; None: it must go through the session (as does
+        one with a column to convert, see the module's docstring)."""
         bound = self._bound(statement, parameters)
-        if not isinstance(bound, tuple):
+        if not isinstance(bound, tuple) or bound.converters is not None:
             return None
-        returned, _ = await self._run(*bound)
+        returned, _ = await self._run(bound.sql, bound.arguments, bound.many)
         return [tuple(record) for record in returned]
 
     async def inserted_ids(
@@ -301,7 +320,7 @@ class PostgresWriter(_Writer):
         bound = self._bound(_returning_ids(statement), rows[0])
         if bound is None:
             return None
-        returned, _ = await self._run(*bound)
+        returned, _ = await self._run(bound.sql, bound.arguments, bound.many)
         return [returned[0][0]]
 
     async def _run(self, sql: str, arguments: Any, many: bool) -> tuple[list, str | None]:
@@ -339,7 +358,8 @@ def _read_tables(statement: Executable) -> frozenset[str] | None:
     found = _tables_read.get(statement, False)
     if found is False:
         tables = (
-            frozenset(t.name for t in find_tables(statement, include_joins=True))
+            # Joins are traversed for their tables; the Join objects themselves are left out.
+            frozenset(t.name for t in find_tables(statement) if isinstance(t, TableClause))
             if isinstance(statement, Select)
             else None
         )
@@ -405,10 +425,10 @@ async def execute(
 
 
 async def rows(session: AsyncSession, statement: Executable, parameters: Parameters) -> list[tuple]:
-    """A read built once (its columns as the database gives them: no conversion of the
-    values on the way out), in the session's transaction: here when its write transaction
-    is open, else through the session. Its rows as plain tuples, in the statement's order.
-    Writes held back (storage.held) to a table it reads go first."""
+    """A read built once, in the session's transaction: here when its write transaction
+    is open (on PostgreSQL: and none of its columns converts, see the module's docstring),
+    else through the session. Its rows as plain tuples of the values SQLAlchemy gives, in
+    the statement's order. Writes held back (storage.held) to a table it reads go first."""
     if held.touching(session, _read_tables(statement)):
         await held.send(session)
     found = await _writing(session)
