@@ -72,8 +72,9 @@ class _Compiled:
     # The parameters in the order of the SQL's `?`, each with its bind processor or None.
     steps: tuple[tuple[str, Callable[[Any], Any] | None], ...]
     defaults: Mapping[str, Any]  # parameters with a value in the statement itself
-    # A read's result processors, one per column (None: none converts anything).
-    converters: tuple[Callable[[Any], Any] | None, ...] | None
+    # A read's result processors: (column's position, processor) for the columns that
+    # convert (None: none does).
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...] | None
 
     def row(self, parameters: Parameters) -> tuple:
         defaults = self.defaults
@@ -135,7 +136,9 @@ def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
     # As SQLAlchemy's result converts each column of a row read back (SQLite's cursor
     # describes no types, so it passes None for them too).
     converters = tuple(
-        column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
+        (position, processor)
+        for position, column in enumerate(compiled._result_columns)
+        if (processor := column.type._cached_result_processor(dialect, None)) is not None
     )
     names = compiled.positiontup
     found = None
@@ -151,7 +154,7 @@ def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
             (name, _processor(processors.get(name), compiled.binds[name], dialect))
             for name in names
         )
-        found = _Compiled(compiled.string, steps, defaults, converters if any(converters) else None)
+        found = _Compiled(compiled.string, steps, defaults, converters or None)
     _compiled[cache_key] = found
     return found
 
@@ -160,7 +163,7 @@ class _Bound(NamedTuple):
     sql: str
     arguments: Any
     many: bool
-    converters: tuple[Callable[[Any], Any] | None, ...] | None
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...] | None
 
 
 class _Writer:
@@ -238,13 +241,13 @@ class SqliteWriter(_Writer):
         converters = bound.converters
         if converters is None:
             return fetched
-        return [
-            tuple(
-                value if convert is None else convert(value)
-                for convert, value in zip(converters, row, strict=True)
-            )
-            for row in fetched
-        ]
+        converted = []
+        for row in fetched:
+            values = list(row)
+            for position, convert in converters:
+                values[position] = convert(values[position])
+            converted.append(tuple(values))
+        return converted
 
     def _run(self, bound: _Bound, outcome: Callable[[sqlite3.Cursor], Any]) -> Any:
         """The statement on the sqlite3 connection, with the listeners told: what `outcome`
