@@ -4,7 +4,7 @@ ORM's own load makes: the same values, loaded and clean, in the session, version
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, inspect, update
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
@@ -132,3 +132,24 @@ def test_a_class_with_load_listeners_is_not_made_from_columns():
     event.listen(Watched, "load", lambda target, context: None)
     with pytest.raises(TypeError):
         loaded.Entity.at(Watched, 0)
+
+
+async def test_the_orm_finds_and_refreshes_an_order_made_from_columns(services, sessions):
+    shop = await make_shop(services)
+    order = await make_order(services, shop)
+    async with sessions() as session, session.begin():
+        made = await services.orders._unit(session).load(order.id, lock=True, items=False)
+        # the ORM's own reads of the order find that very object
+        assert await session.get(Order, order.id) is made
+        assert await session.scalar(select(Order).where(Order.id == order.id)) is made
+        # and a refresh from the database overwrites it, as for any loaded object
+        await session.execute(
+            update(Order.__table__)
+            .where(Order.__table__.c.id == order.id)
+            .values(buyer_comment="changed in the row")
+        )
+        refreshed = await session.scalar(
+            select(Order).where(Order.id == order.id).execution_options(populate_existing=True)
+        )
+        assert refreshed is made and made.buyer_comment == "changed in the row"
+        assert_loaded_clean(made, session.sync_session)
