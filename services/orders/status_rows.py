@@ -151,17 +151,17 @@ _HELD_TABLES = frozenset({"orders", "order_events"})
 def _held_update(with_totals: bool) -> Update:
     """`_UPDATE` with its parameters named `s_...` (to ride with other writes), and with
     the ledger's totals."""
-    values = {name: bindparam(f"s_new_{name}") for name in STATUS_COLUMNS}
-    values |= {"version": bindparam("s_new_version")}
+    assigned = {name: bindparam(f"s_new_{name}") for name in STATUS_COLUMNS}
+    assigned |= {"version": bindparam("s_new_version")}
     if with_totals:
-        values |= {"amount_paid": bindparam("s_paid"), "balance_due": bindparam("s_due")}
+        assigned |= {"amount_paid": bindparam("s_paid"), "balance_due": bindparam("s_due")}
     return (
         update(_orders)
         .where(
             _orders.c.id == bindparam("s_order_id"),
             _orders.c.version == bindparam("s_old_version"),
         )
-        .values(values)
+        .values(assigned)
     )
 
 

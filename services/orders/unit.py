@@ -72,7 +72,8 @@ class Unit:
         parameters = {"order_id": order_id, "user_id": user_id}
         found: _Found | None = None
         if not items and identity_key(Order, order_id) not in self.session.identity_map:
-            rows = await self._rows(_order_row_query(user_id is not None, lock, ids), parameters)
+            query = _order_row_query(user_id is not None, lock, ids)
+            rows = await direct.rows(self.session, query, parameters)
             if not rows:
                 raise OrderRefused(Problem.NOT_FOUND, "no such order")
             found = _made(self.session.sync_session, rows, user_id is not None)
@@ -95,21 +96,13 @@ class Unit:
     async def load_items(self, order: Order) -> None:
         """The goods of an order loaded without them (`load(items=False)`), in one statement
         (`session.refresh(order, ["items"])` takes two: the order's key, then the items)."""
-        rows = await self._rows(_ITEM_ROWS, {"order_id": order.id})
+        rows = await direct.rows(self.session, _ITEM_ROWS, {"order_id": order.id})
         session = self.session.sync_session
         if all(loaded.fresh(session, (_ITEM_COLUMNS,), row) for row in rows):
             items = [loaded.make(session, _ITEM_COLUMNS, row) for row in rows]
         else:  # goods the session has already: the ORM refreshes them
             items = list(await self.session.scalars(_ITEMS, {"order_id": order.id}))
         set_committed_value(order, "items", items)
-
-    async def _rows(self, query: Select, parameters: Mapping[str, Any]) -> Sequence[Any]:
-        """A read of columns: on SQLite in a write transaction straight on its connection
-        (storage.direct, values converted as SQLAlchemy converts them); through the session
-        elsewhere (on PostgreSQL asyncpg's converters need its execution)."""
-        if joins_writes(self.session):
-            return (await self.session.execute(query, parameters)).all()
-        return await direct.rows(self.session, query, parameters)
 
     async def who(self, order: Order, ref: ActorRef) -> Who:
         """Who is asking about this order (see services.orders.access.who_is)."""
