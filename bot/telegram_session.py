@@ -7,6 +7,11 @@ single cost of building a tap's edit request (issue 15), and the server had to d
 The Bot API takes `application/json` for any call that uploads nothing, with the same
 parameters; a call with files (`InputFile`) still goes as aiogram's multipart form.
 
+Inline keyboards (a card carries ten buttons) are written to the body by pydantic's own JSON
+serializer, not dumped into dictionaries and walked value by value by aiogram's preparation:
+their fields are plain values and plain objects, nothing for the preparation to resolve, and
+what it would drop (None) the serializer leaves out too.
+
 A call marked `reply_unread` (handlers.telegram.card_edits: a card redrawn) is answered
 `True` once Telegram said ok, its result not parsed; any other answer is checked by aiogram
 as always, so its errors raise the same exceptions.
@@ -22,6 +27,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response
+from aiogram.types import InlineKeyboardMarkup
 from aiohttp import FormData
 from aiohttp.payload import BytesPayload
 
@@ -43,9 +49,15 @@ class JsonBodySession(AiohttpSession):
         return super().check_response(bot, method, status_code, content)
 
     def build_form_data(self, bot: Bot, method: TelegramMethod[Any]) -> FormData | BytesPayload:
+        keyboards = {
+            key: value.model_dump_json(exclude_none=True)
+            for key, value in method
+            if isinstance(value, InlineKeyboardMarkup)
+        }
         files: dict[str, Any] = {}
         values: dict[str, Any] = {}
-        for key, value in method.model_dump(warnings=False).items():
+        dumped = method.model_dump(warnings=False, exclude_none=True, exclude=set(keyboards))
+        for key, value in dumped.items():
             # aiogram's own preparation (defaults such as parse_mode, enums, dates, nested
             # objects), left as JSON values rather than strings: the body is dumped once.
             prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
@@ -54,5 +66,9 @@ class JsonBodySession(AiohttpSession):
             values[key] = prepared
         if files:
             return super().build_form_data(bot, method)
-        body = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
-        return BytesPayload(body, content_type="application/json")
+        body = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+        if keyboards:
+            members = [body[1:-1]] if values else []
+            members += [f"{json.dumps(key)}:{keyboard}" for key, keyboard in keyboards.items()]
+            body = "{" + ",".join(members) + "}"
+        return BytesPayload(body.encode(), content_type="application/json")

@@ -10,8 +10,25 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendDocument
-from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    SendDocument,
+    SendMessage,
+)
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackGame,
+    CopyTextButton,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LoginUrl,
+    Message,
+    SwitchInlineQueryChosenChat,
+    WebAppInfo,
+)
 from aiohttp import FormData
 
 from bot.sandbox.emulator import TelegramEmulator
@@ -65,6 +82,51 @@ def test_a_call_without_files_is_one_json_body_with_the_forms_values():
         assert payload.content_type == "application/json"
         assert body_values(payload) == form_values(AiohttpSession().build_form_data(bot, call))
     assert json.loads(JsonBodySession().build_form_data(bot, method)._value)["parse_mode"] == "HTML"
+
+
+# Every kind of inline button, nested objects and flags included.
+EVERY_BUTTON = InlineKeyboardMarkup(
+    inline_keyboard=[
+        [InlineKeyboardButton(text="Мини-приложение", web_app=WebAppInfo(url="https://a.test/"))],
+        [
+            InlineKeyboardButton(
+                text="Войти",
+                login_url=LoginUrl(url="https://a.test/in", request_write_access=False),
+            ),
+            InlineKeyboardButton(text="Копировать", copy_text=CopyTextButton(text="ТРЕК-1")),
+        ],
+        [
+            InlineKeyboardButton(
+                text="Поделиться",
+                switch_inline_query_chosen_chat=SwitchInlineQueryChosenChat(
+                    query="#3", allow_user_chats=True, allow_group_chats=False
+                ),
+            ),
+            InlineKeyboardButton(text="Здесь", switch_inline_query_current_chat=""),
+        ],
+        [InlineKeyboardButton(text="Игра", callback_game=CallbackGame())],
+        [InlineKeyboardButton(text="Оплатить", pay=True)],
+    ]
+)
+
+
+def test_every_kind_of_inline_keyboard_goes_as_aiogram_would_send_it():
+    # given calls carrying inline keyboards (one with nothing else set but the message) and
+    # one with another kind of markup
+    bot = Bot("123:x", default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    calls = [
+        SendMessage(chat_id=5, text="Заказ", reply_markup=EVERY_BUTTON),
+        EditMessageReplyMarkup(inline_message_id="m1", reply_markup=KEYBOARD),
+        EditMessageReplyMarkup(inline_message_id="m1", reply_markup=EVERY_BUTTON),
+        SendMessage(chat_id=5, text="Трек?", reply_markup=ForceReply(input_field_placeholder="№")),
+    ]
+    for call in calls:
+        # when each body is built, then it carries what aiogram's form would
+        payload = JsonBodySession().build_form_data(bot, call)
+        assert body_values(payload) == form_values(AiohttpSession().build_form_data(bot, call))
+    sent = json.loads(JsonBodySession().build_form_data(bot, calls[0])._value)
+    assert sent["reply_markup"] == EVERY_BUTTON.model_dump(exclude_none=True)
+    assert sent["reply_markup"]["inline_keyboard"][3] == [{"text": "Игра", "callback_game": {}}]
 
 
 def test_a_call_with_a_file_is_still_a_multipart_form():

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from babel import Locale
-from babel.dates import format_datetime
 from babel.numbers import NumberPattern, get_currency_symbol, parse_pattern
 
 from services.orders.money import exponent
@@ -80,11 +79,12 @@ def phone(number: str | None) -> str:
 
 
 def when(instant: datetime, timezone: str, language: str) -> str:
-    """A moment in the shop's time zone: "24.11.2026 10:00"."""
+    """A moment in the shop's time zone: "24.11.2026 10:00", the same in every language
+    (Babel's "dd.MM.yyyy HH:mm" in ru, uk and en, all of them in Latin digits; written here
+    without Babel's pattern machinery, six times cheaper on every card: issue 15)."""
     try:
         zone = ZoneInfo(timezone)
     except (KeyError, ValueError):
         zone = ZoneInfo("UTC")
-    return format_datetime(
-        instant.astimezone(zone), "dd.MM.yyyy HH:mm", locale=LOCALES.get(language, DEFAULT_LOCALE)
-    )
+    local = instant.astimezone(zone)
+    return f"{local.day:02}.{local.month:02}.{local.year:04} {local.hour:02}:{local.minute:02}"
