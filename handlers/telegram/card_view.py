@@ -26,6 +26,17 @@ ITEMS_BUDGET = 2500  # characters for the goods; the rest of the card needs far 
 PAYMENT_STATUSES = frozenset({"awaiting_payment"})
 
 
+# A card's buttons are copies of one made once: a new button validated by pydantic (its eleven
+# defaults, aiogram's hooks) costs twice a copy, and a staff card has ten of them, drawn on
+# every tap and every redraw (issue 15). Only text and callback data differ between them.
+_BUTTON = InlineKeyboardButton(text="·", callback_data="·")
+
+
+def button(*, text: str, callback_data: str) -> InlineKeyboardButton:
+    """`InlineKeyboardButton(text=text, callback_data=callback_data)`, made as a copy."""
+    return _BUTTON.model_copy(update={"text": text, "callback_data": callback_data})
+
+
 def card_digest(text: str, markup: InlineKeyboardMarkup | None) -> str:
     """What a card shows, digested: two drawings with the same digest look the same (the
     card registry keeps it, so an unchanged card is not drawn again)."""
@@ -219,7 +230,7 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
     for action in view.actions:
         rows.append(
             [
-                InlineKeyboardButton(
+                button(
                     text=title(action.title, language),
                     callback_data=OrderCB(
                         act=OrderAct.DO, id=order.id, arg=action.code, v=order.version
@@ -230,15 +241,13 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
     if view.who.is_staff:
         rows.append(
             [
-                InlineKeyboardButton(
+                button(
                     text=_("📜 History"),
                     callback_data=OrderCB(
                         act=OrderAct.HISTORY, id=order.id, v=order.version
                     ).pack(),
                 ),
-                InlineKeyboardButton(
-                    text=_("💬 Dialog"), callback_data=DialogCB(id=order.id).pack()
-                ),
+                button(text=_("💬 Dialog"), callback_data=DialogCB(id=order.id).pack()),
             ]
         )
         tools = [
@@ -250,7 +259,7 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
         rows.append(
             [
                 *(
-                    InlineKeyboardButton(
+                    button(
                         text=text,
                         callback_data=OrderCB(act=act, id=order.id, v=order.version).pack(),
                     )
@@ -260,11 +269,11 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
         )
         rows.append(
             [  # E1-E3: invoice, waybill, payment slip (handlers.telegram.documents)
-                InlineKeyboardButton(
+                button(
                     text=_("📄 Documents"),
                     callback_data=DocCB(act=DocAct.ORDER, id=order.id, v=order.version).pack(),
                 ),
-                InlineKeyboardButton(
+                button(
                     text=_("👤 Customer"),
                     callback_data=OrderCB(
                         act=OrderAct.CUSTOMER, id=order.id, v=order.version
@@ -279,7 +288,7 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
         # The buyer's own tools (C5): the order's dialog, and how to pay while they are to.
         rows.append(
             [
-                InlineKeyboardButton(
+                button(
                     text=_("💬 Write to the shop"),
                     callback_data=BuyerCB(act=BuyerAct.WRITE, id=order.id).pack(),
                 )
@@ -292,7 +301,7 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
                 rows.append([*online])
             rows.append(
                 [
-                    InlineKeyboardButton(
+                    button(
                         text=_("💳 How to pay"),
                         callback_data=BuyerCB(act=BuyerAct.PAY, id=order.id).pack(),
                     )
@@ -301,7 +310,7 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
         # E3, seed 002: the invoice is the buyer's from the moment the order is placed.
         rows.append(
             [
-                InlineKeyboardButton(
+                button(
                     text=_("📄 Invoice"),
                     callback_data=DocCB(
                         act=DocAct.GET, id=order.id, kind="invoice", v=order.version
@@ -315,7 +324,7 @@ def card_keyboard(view: OrderView, language: str) -> InlineKeyboardMarkup:
         rows.append([*feedback])
     rows.append(
         [
-            InlineKeyboardButton(
+            button(
                 text=_("🔄 Refresh"),
                 callback_data=OrderCB(act=OrderAct.SHOW, id=order.id, v=order.version).pack(),
             )
@@ -335,7 +344,7 @@ def settle_button(view: OrderView, language: str) -> InlineKeyboardButton | None
         text, arg = _("💰 Payment of {amount} received").format(amount=amount), "pay"
     else:
         text, arg = _("💸 Refund of {amount} made").format(amount=amount), "refund"
-    return InlineKeyboardButton(
+    return button(
         text=text,
         callback_data=OrderCB(act=OrderAct.MONEY, id=order.id, arg=arg, v=order.version).pack(),
     )
@@ -345,13 +354,13 @@ def confirm_keyboard(order_id: int, action: str, version: int) -> InlineKeyboard
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                InlineKeyboardButton(
+                button(
                     text=_("✅ Yes"),
                     callback_data=OrderCB(
                         act=OrderAct.SURE, id=order_id, arg=action, v=version
                     ).pack(),
                 ),
-                InlineKeyboardButton(
+                button(
                     text=_("↩️ No"),
                     callback_data=OrderCB(act=OrderAct.SHOW, id=order_id, v=version).pack(),
                 ),

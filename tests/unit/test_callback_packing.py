@@ -1,11 +1,14 @@
-"""The card's callback data packed quickly is exactly what aiogram packs, refusals included."""
+"""The card's callback data packed quickly is exactly what aiogram packs, refusals included;
+its buttons made quickly are aiogram's buttons."""
 
 from __future__ import annotations
 
 import pytest
 from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton
 
 from handlers.telegram.callbacks import OrderAct, OrderCB
+from handlers.telegram.card_view import button
 from handlers.telegram.dialog import BuyerAct, BuyerCB, DialogCB
 from handlers.telegram.document_callbacks import DocAct, DocCB
 
@@ -39,3 +42,15 @@ def test_what_aiogram_refuses_is_refused(data):
         CallbackData.pack(data)
     with pytest.raises(ValueError):
         data.pack()
+
+
+def test_a_card_button_made_as_a_copy_is_the_button_aiogram_makes():
+    made = button(text="📜 История", callback_data="o:h:1:::3")
+    built = InlineKeyboardButton(text="📜 История", callback_data="o:h:1:::3")
+    assert made == built
+    assert made.model_fields_set == built.model_fields_set
+    assert made.model_dump(exclude_none=True) == built.model_dump(exclude_none=True)
+    assert made.model_dump_json(exclude_unset=True) == built.model_dump_json(exclude_unset=True)
+    # copies share nothing: changing one leaves the next one made as it should be
+    made.text = "changed"
+    assert button(text="a", callback_data="b") == InlineKeyboardButton(text="a", callback_data="b")
