@@ -701,10 +701,12 @@ def buttons() -> Router:
     """The card's buttons: the update staff send most. Only OrderCB ("o:") data matches them,
     which no router before them handles, so they are tried first (handlers.telegram)."""
     router = Router(name=f"{__name__}.buttons")
+    # Each filter takes one act, so their order changes nothing but how many are tried: a
+    # status button, the commonest, is tried first (each try unpacks the data again).
+    router.callback_query.register(take_action, OrderCB.filter(F.act == OrderAct.DO))
     router.callback_query.register(
         refresh, OrderCB.filter(F.act.in_({OrderAct.SHOW, OrderAct.ABORT}))
     )
-    router.callback_query.register(take_action, OrderCB.filter(F.act == OrderAct.DO))
     router.callback_query.register(confirmed, OrderCB.filter(F.act == OrderAct.SURE))
     router.callback_query.register(reason_chosen, OrderCB.filter(F.act == OrderAct.REASON))
     router.callback_query.register(
