@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 
@@ -222,20 +223,46 @@ class Workflow:
     source: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def status(self, code: str) -> Status:
-        for status in self.statuses:
-            if status.code == code:
-                return status
-        raise KeyError(code)
+        return self._statuses[code]
 
     @property
     def initial(self) -> Status:
         return next(s for s in self.statuses if s.kind is StatusKind.INITIAL)
 
     def transitions_from(self, status: str) -> list[Transition]:
-        return [t for t in self.transitions if status in t.sources]
+        return list(self._leaving.get(status, ()))
+
+    def transitions_named(self, code: str) -> tuple[Transition, ...]:
+        """The transitions of one action code (one per set of sources), in their order."""
+        return self._named.get(code, ())
 
     def timers_for(self, status: str) -> list[Timer]:
         return [t for t in self.timers if t.status == status]
+
+    # Looked up by code on every decision and every card, so indexed once per workflow (a
+    # frozen workflow's cached values are written past its frozen __setattr__, as
+    # functools.cached_property does, and are not fields: equality ignores them).
+    @cached_property
+    def _statuses(self) -> Mapping[str, Status]:
+        found: dict[str, Status] = {}
+        for status in self.statuses:
+            found.setdefault(status.code, status)  # the first, as a search would find
+        return found
+
+    @cached_property
+    def _leaving(self) -> Mapping[str, tuple[Transition, ...]]:
+        leaving: dict[str, list[Transition]] = {}
+        for transition in self.transitions:
+            for source in dict.fromkeys(transition.sources):
+                leaving.setdefault(source, []).append(transition)
+        return {status: tuple(found) for status, found in leaving.items()}
+
+    @cached_property
+    def _named(self) -> Mapping[str, tuple[Transition, ...]]:
+        named: dict[str, list[Transition]] = {}
+        for transition in self.transitions:
+            named.setdefault(transition.code, []).append(transition)
+        return {code: tuple(found) for code, found in named.items()}
 
     def reason(self, code: str) -> CancelReason | None:
         return next((r for r in self.cancel_reasons if r.code == code), None)

@@ -188,7 +188,7 @@ def decide(
     now: datetime,
 ) -> Decision:
     inputs = inputs or {}
-    same_action = [t for t in workflow.transitions if t.code == action]
+    same_action = workflow.transitions_named(action)
     if not same_action:
         return Refused(Refusal.UNKNOWN_ACTION, f"unknown action '{action}'", {"action": action})
     current = workflow.status(order.status)
