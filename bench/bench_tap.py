@@ -13,6 +13,10 @@ also the thread hops onto SQLite's connection thread per tap. `--sqlite-adapter 
 everything once with SQLAlchemy's stock aiosqlite adapter, then with the one-hop adapter
 (storage/sqlite_driver.py). Run: `.venv/bin/python bench/bench_tap.py`.
 
+Then, pinned, as many taps again side by side: a ShopBot tap, a bare one, and on, each on
+cards of its own; their p50 ratio and CPU per tap are printed under the table (the machine's
+drift between the blocks above does not enter it).
+
 Also printed per row: the event loop's lag during its timed taps (bench/loop_lag.py), p99
 and max in ms. The emulator serves the Bot API from the same loop, as the tests' bot does,
 so its share of the work is in the figure too.
