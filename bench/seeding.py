@@ -308,7 +308,10 @@ async def seed_orders(
                 say(f"copied orders {lo}..{hi} of {copies} ({time.perf_counter() - started:.1f} s)")
             async with connection.begin():
                 await connection.execute(
-                    text("UPDATE shops SET last_order_number = :last WHERE id = :shop"),
+                    text(
+                        "INSERT INTO order_counters (shop_id, last_number) VALUES (:shop, :last) "
+                        "ON CONFLICT (shop_id) DO UPDATE SET last_number = :last"
+                    ),
                     {"last": template.number + copies, "shop": created.shop.id},
                 )
                 for table in ("orders", "buyers") if dialect.name == "postgresql" else ():

@@ -126,13 +126,8 @@ class Unit:
         """Public order numbers count per shop; the row update serialises concurrent ones,
         in this transaction or in one of its own (services.orders.numbers)."""
         if self.numbers is not None:
-            number = await self.numbers.take(shop_id)
-        else:
-            number = await self.session.scalar(NEXT_NUMBER, {"of_shop": shop_id})
-        shop = self.session.identity_map.get(identity_key(Shop, shop_id))
-        if shop is not None:  # the shop as this transaction knows it counts along
-            set_committed_value(shop, "last_order_number", number)
-        return number
+            return await self.numbers.take(shop_id)
+        return await self.session.scalar(NEXT_NUMBER, {"of_shop": shop_id})
 
     async def change_timers(
         self, order_id: int, *, cancel: bool, rows: Sequence[Mapping[str, Any]]

@@ -76,7 +76,6 @@ class ShopService:
                 working_hours=dict(DEFAULT_WORKING_HOURS),
                 days_off=[],
                 settings={},
-                last_order_number=0,
                 created_at=now,
             )
             session.add(shop)

@@ -27,7 +27,15 @@ from storage.models.orders import Buyer, Order, OrderEvent, OrderItem, Timer
 from storage.models.payment_notices import RejectedPaymentNotice
 from storage.models.payments import Payment, PaymentRefund
 from storage.models.products import Product, StockMovement
-from storage.models.shops import ApiToken, Shop, StaffInvite, StaffMember, User, WorkflowDefinition
+from storage.models.shops import (
+    ApiToken,
+    OrderCounter,
+    Shop,
+    StaffInvite,
+    StaffMember,
+    User,
+    WorkflowDefinition,
+)
 from storage.models.storefront import CallbackRequest, IdempotencyKey
 from storage.models.workflow_editing import WorkflowChange, WorkflowDraft
 
@@ -51,6 +59,7 @@ __all__ = [
     "LedgerEntry",
     "Order",
     "OrderCard",
+    "OrderCounter",
     "OrderEvent",
     "OrderItem",
     "OutboxMessage",

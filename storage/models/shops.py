@@ -35,12 +35,27 @@ class Shop(Base):
         default=dict, info=sealed_keys("telegram_payments_token", "yookassa_secret_key")
     )
     staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)  # the group for pings
-    last_order_number: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     # Suspended by the operator (`python -m bot shop suspend`): the storefront API answers
     # 403, staff cannot change orders, buyers keep their rights (docs/operations.md).
     suspended_at: Mapped[datetime | None]
     suspension_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class OrderCounter(Base):
+    """The last public order number a shop handed out (services.orders.numbers).
+
+    A row of its own, not a column of the shop's: every new order updates it, and the
+    shop's row is the one every concurrent order's foreign keys lock (issue 15: on
+    PostgreSQL each version of a shop row updated under those locks carried a multixact
+    that every reader of the row then had to look up, a third of the database's CPU)."""
+
+    __tablename__ = "order_counters"
+
+    shop_id: Mapped[int] = mapped_column(
+        ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_number: Mapped[int] = mapped_column(Integer)
 
 
 class User(Base):

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from bot.container import build_container
 from bot.settings import Settings
@@ -27,7 +28,8 @@ async def test_numbers_are_consecutive_per_shop_and_committed_without_waiting_fo
         taken = await asyncio.gather(*(numbers.take(shop_id) for _ in range(30)))
         # then each has its own, and together they are the shop's first thirty
         assert sorted(taken) == list(range(1, 31))
-        assert await numbers.take(987_654) is None  # no such shop
+        with pytest.raises(IntegrityError):  # no such shop
+            await numbers.take(987_654)
         # and the numbers' connections commit without waiting for the disk (safe: the order
         # that uses a number commits after it and waits, flushing the log past it)
         async with numbers._engine.connect() as connection:
