@@ -55,7 +55,7 @@ def percentile(values: list[float], share: float) -> float:
 
 async def run(url: str, label: str, count: int, rounds: int) -> None:
     await asyncio.to_thread(upgrade, url)
-    engine = create_engine(url, pool_size=5)
+    engine = create_engine(url, pool_size=10)
     sessions = create_session_factory(engine)
     clock, workflows = SystemClock(), WorkflowStore()
     orders = OrderService(OrderWork(sessions, clock, workflows))

@@ -37,7 +37,7 @@ def is_sqlite(url: str) -> bool:
 def create_engine(
     url: str,
     *,
-    pool_size: int = 10,
+    pool_size: int = 20,
     write_queue: bool = True,
     one_hop: bool | None = None,
     autocommit: bool = False,
@@ -50,12 +50,18 @@ def create_engine(
     `autocommit` (PostgreSQL): every statement commits on its own, no BEGIN and COMMIT
     round trips (for single statements that must not wait for a transaction).
     `synchronous_commit` False (PostgreSQL): a commit does not wait for its WAL to reach the
-    disk (see services/orders/numbers.py for the one place where that is safe)."""
+    disk (see services/orders/numbers.py for the one place where that is safe).
+
+    `pool_size` (PostgreSQL): the connections kept open, and the most there will be; beyond
+    them a transaction waits for one. An overflow over the pool's size was closed when given
+    back to a full pool and opened again at the next burst (a connection's start-up and
+    every statement prepared again on it): a storefront burst of 2,100 orders opened 162
+    connections with 10 kept and 10 overflowing, 19 with 10 kept and none over (issue 15)."""
     if not is_sqlite(url):
         options: dict = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
         if not synchronous_commit:
             options["connect_args"] = {"server_settings": {"synchronous_commit": "off"}}
-        engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **options)
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, **options)
         _replace_closed_connections(engine)
         return engine
     database = make_url(url).database
