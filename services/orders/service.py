@@ -246,7 +246,7 @@ class OrderService:
         async def work(unit: Unit) -> list[Order]:
             if before is not None:
                 await before(unit.session)
-            shop = await unit.shop(shop_id)
+            shop = await unit.shop_for_new_orders(shop_id, len(draft.items))
             if shop is None:
                 raise OrderRefused(Problem.NOT_FOUND, "no such shop")
             if shop.suspended_at is not None:  # no new orders from anywhere
@@ -275,7 +275,7 @@ class OrderService:
                 order = Order(
                     shop_id=shop.id,
                     number=await unit.next_number(shop.id),
-                    buyer=buyer,  # written in the order's own flush, just before it
+                    buyer=buyer,  # written with the order (Unit.add_new_order)
                     workflow_id=definition_id,
                     status=workflow.initial.code,
                     status_changed_at=unit.now,
@@ -298,8 +298,7 @@ class OrderService:
                 order.discount = min(order.discount, sum(i.line_total for i in items))
                 recalculate(order)
                 limits = sla.enter_status(order, workflow, shop, unit.now)
-                unit.session.add(order)
-                await unit.session.flush()
+                await unit.add_new_order(order)
                 await unit.add_event_unread(
                     order,
                     who,
@@ -853,7 +852,7 @@ def _new_buyer(shop_id: int, draft: BuyerDraft, now: datetime) -> Buyer:
     buyer would show that buyer's orders (address, door code) to whoever typed their
     phone, and send them their news. The same person's orders come together only
     through a proof (services.buyers.service), and the shop's customer view groups them
-    by it (services.buyers.customers). It is written with its first order, in one flush.
+    by it (services.buyers.customers). It is written with its first order.
     """
     return Buyer(
         shop_id=shop_id,

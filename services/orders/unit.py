@@ -16,6 +16,7 @@ from sqlalchemy.orm.util import identity_key
 
 from services import log_context
 from services.messaging.notifications.outbox import Outbox
+from services.orders import new_rows
 from services.orders.access import Who, who_is
 from services.orders.actors import ActorRef, ActorType
 from services.orders.events import EVENT_COLUMNS, event_row, record
@@ -50,6 +51,8 @@ class Unit:
     # PostgreSQL: audit event ids taken from their sequence with an order's locked load, so
     # its status change may be held back to the transaction's last statement (status_rows).
     _event_ids: dict[int, list[int]] = field(default_factory=dict)
+    # PostgreSQL: ids for new orders' rows, taken with their shop (services.orders.new_rows).
+    _new_ids: new_rows.NewIds | None = None
 
     async def load(
         self,
@@ -118,6 +121,25 @@ class Unit:
             if shop is not None:
                 self._shops[shop_id] = shop
         return shop
+
+    async def shop_for_new_orders(self, shop_id: int, items: int) -> Shop | None:
+        """The shop, as `shop` reads it; on PostgreSQL with ids for the rows of new orders
+        of `items` goods in all, so that `add_new_order` may hold them back."""
+        if not joins_writes(self.session) or shop_id in self._shops:
+            return await self.shop(shop_id)
+        shop, self._new_ids = await new_rows.shop_with_ids(self.session, shop_id, items)
+        if shop is not None:
+            self._shops[shop_id] = shop
+        return shop
+
+    async def add_new_order(self, order: Order) -> None:
+        """A new order, its goods and its buyer: their rows held back to the transaction's
+        last statement when ids were taken for them (services.orders.new_rows), else
+        flushed by the session now. Either way they have their ids when this returns."""
+        if self._new_ids is not None and await new_rows.hold(self.session, order, self._new_ids):
+            return
+        self.session.add(order)
+        await self.session.flush()
 
     async def workflow(self, order: Order) -> Workflow:
         return await self.workflows.get(self.session, order.workflow_id)
