@@ -5,11 +5,13 @@ exactly what the order returned says."""
 
 from __future__ import annotations
 
-from sqlalchemy import inspect, select
+import pytest
+from sqlalchemy import func, inspect, select
 
 from services.orders import new_rows
 from services.orders.actors import ActorRef, Channel
-from storage.models import Buyer, Order, OrderItem
+from services.refusals import OrderRefused, Problem
+from storage.models import Buyer, Order, OrderEvent, OrderItem, OutboxMessage
 from tests.factories import draft, item, make_order, make_shop
 from tests.sql_log import statements_of
 
@@ -81,3 +83,23 @@ async def test_too_few_ids_left_hold_nothing(services):
     short = new_rows.NewIds(buyers=[7], orders=[8], items=[9])
     assert not await new_rows.hold(None, order, short)  # the caller flushes it instead
     assert (order.id, order.buyer.id, short.items) == (None, None, [9])
+
+
+async def test_a_refused_duplicate_leaves_no_row_of_it(services):
+    shop = await make_shop(services)
+    await make_order(services, shop, external_id="web-1")
+    before = await counts(services)
+    with pytest.raises(OrderRefused) as refused:
+        await make_order(services, shop, external_id="web-1")
+    assert refused.value.code is Problem.DUPLICATE
+    assert await counts(services) == before
+
+
+async def counts(services) -> tuple[int, ...]:
+    async with services.sessions() as session:
+        return tuple(
+            [
+                await session.scalar(select(func.count()).select_from(model))
+                for model in (Buyer, Order, OrderItem, OutboxMessage, OrderEvent)
+            ]
+        )
