@@ -17,20 +17,19 @@ read back by a query at its first use.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import inspect
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import Column, inspect
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 
 
 def row(instance: Any) -> dict[str, Any]:
     """The new object's row, its table's every column: what is unset takes the column's
     default (a constant, as the ORM's flush would give it), or NULL where the column takes
     one. Sets those values on the object too."""
-    mapper = inspect(instance).mapper
     values: dict[str, Any] = {}
-    for column in mapper.local_table.columns:
-        attribute = mapper.get_property_by_column(column).key
+    for attribute, column in _columns(inspect(instance).mapper):
         value = instance.__dict__.get(attribute, _UNSET)
         if value is _UNSET:
             value = _default(column)
@@ -48,6 +47,15 @@ def persist(session: Session, instance: Any, *others: Any) -> None:
 
 
 _UNSET = object()
+
+
+@cache
+def _columns(mapper: Mapper) -> tuple[tuple[str, Column], ...]:
+    """The table's columns with their attributes' names, found once per mapper (every new
+    order's rows are made through here)."""
+    return tuple(
+        (mapper.get_property_by_column(column).key, column) for column in mapper.local_table.columns
+    )
 
 
 def _default(column) -> Any:
