@@ -154,6 +154,8 @@ def build_api_app(
             keyed=container.keyed,
             max_body_bytes=max_body_bytes,
         ),
+        max_in_flight=container.settings.api_max_in_flight,
+        queue_seconds=container.settings.api_queue_seconds,
     )
 
 

@@ -72,6 +72,13 @@ MAIL_RELAY_FAULTS = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+# Storefront API requests that waited past the API's queue time for a slot
+# (handlers/http/api/in_flight.py) and were answered 503 busy.
+API_REQUESTS_SHED = Counter(
+    "shopbot_api_requests_shed",
+    "Storefront API requests answered busy after waiting too long for a slot",
+    registry=REGISTRY,
+)
 TIMERS_DUE = Gauge(
     "shopbot_timers_due",
     "Timers due now and not yet fired",

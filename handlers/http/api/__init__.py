@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers.http.api.errors import json_errors
+from handlers.http.api.in_flight import bounded
 from handlers.http.api.openapi import openapi_document
 from handlers.http.api.orders import StorefrontApi
 
@@ -23,9 +24,10 @@ async def _openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document())
 
 
-def api_app(*resources) -> web.Application:
-    """The app to mount at /api: the resources' routes, the OpenAPI document, errors as JSON."""
-    app = web.Application(middlewares=[json_errors])
+def api_app(*resources, max_in_flight: int, queue_seconds: float) -> web.Application:
+    """The app to mount at /api: the resources' routes, the OpenAPI document, errors as JSON;
+    at most `max_in_flight` requests worked on at once, the rest waiting their turn."""
+    app = web.Application(middlewares=[bounded(max_in_flight, queue_seconds), json_errors])
     app.add_routes([web.get("/v1/openapi.json", _openapi)])
     for resource in resources:
         app.add_routes(resource.routes())
