@@ -15,7 +15,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", database_url)
+    # The options are configparser values: a "%" (a percent-encoded password or socket
+    # path) would be read as an interpolation, so it is doubled; env.py reads it back whole.
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
 
 

@@ -9,9 +9,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 
 from storage.database import create_engine
-from storage.migrate import alembic_config, downgrade, upgrade
+from storage.migrate import alembic_config, downgrade, upgrade, upgrade_async
 from storage.models import Base
 from tests.conftest import BACKENDS, create_postgres_database, drop_postgres_database, sqlite_url
 
@@ -51,6 +52,21 @@ async def table_names(url: str) -> set[str]:
             return await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
     finally:
         await engine.dispose()
+
+
+async def test_a_url_with_percent_signs_migrates(empty_database, tmp_path):
+    # A password with special characters is percent-encoded in its URL (as a socket
+    # directory in ?host= is): Alembic's configuration must not read those as its own
+    # %(interpolations)s.
+    if empty_database.startswith("sqlite"):
+        folder = tmp_path / "100% shop"
+        folder.mkdir()
+        url = sqlite_url(folder / "shop.db")
+    else:
+        url = make_url(empty_database).set(password="p@ss%word").render_as_string(False)
+        assert "%40" in url and "%25" in url
+    await upgrade_async(url)
+    assert "orders" in await table_names(url)
 
 
 def test_stairway(empty_database):
