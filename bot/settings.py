@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
     # Storefront API requests one process works on at once; more wait their turn, for at
     # most api_queue_seconds, then are answered 503 busy (handlers/http/api/in_flight.py).
-    api_max_in_flight: int = Field(6, ge=1, le=1000)
+    api_max_in_flight: int = Field(4, ge=1, le=1000)
     api_queue_seconds: float = Field(10.0, gt=0, le=300)
     # Requests per API token per window (0: no limit); counted in Redis when REDIS_URL is set.
     api_rate_limit: int = Field(300, ge=0, le=1_000_000)

@@ -6,7 +6,9 @@ everything else on the loop (a staff member's tap, a due timer, the Telegram pol
 storefront's next request) waited that long. Requests beyond the limit wait here, parked
 before anything of theirs runs: a turn then holds a few slices, and the requests in flight
 finish sooner, so a burst is served as fast as before (bench/RESULTS.md, seventeenth round:
-32 in flight, limit 6: lag p99 22-23 -> 4-7 ms on one instance, orders/s unchanged).
+32 in flight on PostgreSQL, one instance: lag p99 31-36 ms without a limit, 4-5 ms with 4).
+Four keeps the loop's lag low with the database near; with a far one (each request waits on
+about 7 round trips) the operator raises API_MAX_IN_FLIGHT.
 
 A request that waits longer than `wait_seconds` is answered 503 busy with Retry-After: a
 database that stopped answering does not pile up waiting requests without end, and the
