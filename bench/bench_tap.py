@@ -101,6 +101,36 @@ async def measure_interleaved(
     return measured
 
 
+async def staff_cards(container, bot, emulator, manager, shop_id, actor, count) -> list:
+    """`count` new orders of the shop, each with its card sent to `manager` (who is `actor`)
+    and remembered as the bot remembers every card it sends (handlers.telegram.order_card
+    show_card), so a tap's redraw records its digest as it does for real cards: the
+    emulator's card messages, in order."""
+    i18n = build_i18n()
+    cards = []
+    for _ in range(count):
+        [order] = await container.orders.create_orders(
+            shop_id,
+            OrderDraft(
+                BuyerDraft(email="buyer@example.com"),
+                [ItemDraft("SKU", "Goods", 1, 10_000)],
+                "card",
+                "post",
+            ),
+            ActorRef.system(Channel.API),
+            source="api",
+        )
+        view = await container.orders.view(order.id, actor)
+        with i18n.context(), i18n.use_locale("ru"):
+            text, keyboard = card_text(view, "ru"), card_keyboard(view, "ru")
+        sent = await bot.send_message(manager.id, text, reply_markup=keyboard)
+        await container.cards.remember(
+            order.id, actor.user_id, sent.chat.id, sent.message_id, card_digest(text, keyboard)
+        )
+        cards.append(emulator.last(manager))
+    return cards
+
+
 async def run(taps: int, warmup: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="shopbot-bench-"))
     url = f"sqlite+aiosqlite:///{folder}/bench.db"
@@ -113,40 +143,15 @@ async def run(taps: int, warmup: int) -> None:
     container = build_container(settings)
     bot = build_bot(TOKEN, emulator.url)
     dispatcher = build_dispatcher(container)
-    i18n = build_i18n()
     try:
         manager = emulator.user("Max")
         emulator.send(manager, "/start")
         emulator.world.pending.clear()
         created = await container.shops.create_shop(name="Bench", owner_telegram_id=manager.id)
         actor = ActorRef.user(created.owner.id)
-        cards = []
-        for _ in range(3 * taps + warmup):
-            [order] = await container.orders.create_orders(
-                created.shop.id,
-                OrderDraft(
-                    BuyerDraft(email="buyer@example.com"),
-                    [ItemDraft("SKU", "Goods", 1, 10_000)],
-                    "card",
-                    "post",
-                ),
-                ActorRef.system(Channel.API),
-                source="api",
-            )
-            view = await container.orders.view(order.id, actor)
-            with i18n.context(), i18n.use_locale("ru"):
-                text, keyboard = card_text(view, "ru"), card_keyboard(view, "ru")
-            sent = await bot.send_message(manager.id, text, reply_markup=keyboard)
-            # Remembered as the bot remembers every card it sends (handlers.telegram.order_card
-            # show_card), so the tap's redraw records its digest as it does for real cards.
-            await container.cards.remember(
-                order.id,
-                created.owner.id,
-                sent.chat.id,
-                sent.message_id,
-                card_digest(text, keyboard),
-            )
-            cards.append(emulator.last(manager))
+        cards = await staff_cards(
+            container, bot, emulator, manager, created.shop.id, actor, 3 * taps + warmup
+        )
 
         # the bare handler: answer and edit, nothing else
         bare = Dispatcher()

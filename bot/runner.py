@@ -29,7 +29,7 @@ from bot.scheduler import (
     build_tracking,
 )
 from bot.settings import Settings
-from bot.telegram import build_bot, build_dispatcher, set_app_button, set_commands
+from bot.telegram import build_bot, build_dispatcher, poll, set_app_button, set_commands
 from bot.web import (
     build_api_app,
     build_carriers_app,
@@ -109,7 +109,7 @@ async def run(settings: Settings) -> None:
             await _serve_webhook(bot, dispatcher, settings, me.username)
         else:
             log.info("running as @%s with long polling", me.username)
-            await dispatcher.start_polling(bot, handle_signals=True)
+            await poll(dispatcher, bot, max_in_flight=settings.telegram_max_in_flight)
     finally:
         scheduler.shutdown(wait=False)
         stop.set()

@@ -130,6 +130,24 @@ def build_dispatcher(container: Container, storage: BaseStorage | None = None) -
     return dispatcher
 
 
+async def poll(
+    dispatcher: Dispatcher, bot: Bot, *, max_in_flight: int, handle_signals: bool = True
+) -> None:
+    """Long polling until stopped: each update handled in a task of its own, at most
+    `max_in_flight` at once; the rest of a getUpdates batch waits in order, and the next
+    getUpdates is not asked until there is room (Telegram keeps what is not asked for).
+
+    Unbounded, polling fetched batch after batch while the earlier ones still ran: 1,000
+    taps queued at once ran together on the one event loop, late by 83 ms at p99 and 168 ms
+    at worst for every timer and request on it (bench/bench_burst.py, issue 15). Not a small
+    bound either: a tap waits on Telegram across the network (its edit and its answer), and
+    four at once took 43 taps/s where the CPU takes some 250 (the same bench, with every Bot
+    API call answered 80 ms later)."""
+    await dispatcher.start_polling(
+        bot, handle_signals=handle_signals, tasks_concurrency_limit=max_in_flight
+    )
+
+
 async def set_commands(bot: Bot) -> None:
     """The buyer's and the groups' command menus and the bot's description, in ru/uk/en."""
     await set_default_menus(bot, build_i18n())
