@@ -11,26 +11,27 @@ for the dialect, its parameters converted by the same bind processors SQLAlchemy
 
 On SQLite only where storage/sqlite_driver.py runs statements on the event loop's thread
 already: in a write transaction (after `BEGIN IMMEDIATE`), where nothing can make the
-statement wait. On PostgreSQL once the transaction has begun on asyncpg's connection (the
-session's first statement begins it): the statement is prepared and cached by the same
-adapter SQLAlchemy uses, so both ways share one prepared statement per connection; through
-the session it cost ~150 µs more CPU per statement than on asyncpg (measured, issue 15).
-Everywhere else (a transaction that only reads on SQLite, one not begun yet, SQLAlchemy's
-stock SQLite adapter) the statement goes through the session as before, so callers need not
-know which way it went. A statement whose compiled form needs what only SQLAlchemy's
-execution computes (a column default or onupdate made in Python) always goes through the
-session too. A read (`rows`) comes back as plain tuples of the values SQLAlchemy would give:
-on SQLite each column converted by its type's result processor here (dates, JSON, sealed
-values), as SQLAlchemy converts them; on PostgreSQL only a read whose columns need no
-conversion runs here (text and numbers, as the ledger's read of an order's entries), since
-asyncpg's converters may depend on the type the server describes.
+statement wait. On PostgreSQL in any transaction of a session: when the session has not
+begun asyncpg's transaction yet (it begins lazily), the first statement here begins it, as
+the adapter's cursor would (a change's first statement is its locked read); the statement is
+prepared and cached by the same adapter SQLAlchemy uses, so both ways share one prepared
+statement per connection; through the session it cost ~150 µs more CPU per statement than
+on asyncpg (measured, issue 15). Everywhere else (a transaction that only reads on SQLite,
+SQLAlchemy's stock SQLite adapter, an engine in autocommit) the statement goes through the
+session as before, so callers need not know which way it went. A statement whose compiled
+form needs what only SQLAlchemy's execution computes (a column default or onupdate made in
+Python) always goes through the session too. A read (`rows`) comes back as plain tuples of
+the values SQLAlchemy would give, each column converted by its type's result processor here
+(dates, JSON, sealed values) as SQLAlchemy converts them; on PostgreSQL by the processor for
+the type the server described the column as (a numeric becomes a float or stays a Decimal
+by it), as SQLAlchemy picks it from the cursor's description.
 
 What stays the same: the statement runs in the session's transaction on its connection;
 errors are SQLAlchemy's (`IntegrityError`, `OperationalError`, wrapped as its execution
 would); the engine's `before_cursor_execute` and `after_cursor_execute` listeners see it
 (tests and benches count statements with them). What it leans on: the compiled statement's
 `_bind_processors` (SQLAlchemy 2.0, pinned), storage/sqlite_driver.py's adapter, and the
-asyncpg adapter's transaction flag, statement cache, lock and error translation.
+asyncpg adapter's transaction flag and start, statement cache, lock and error translation.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -72,9 +73,15 @@ class _Compiled:
     # The parameters in the order of the SQL's `?`, each with its bind processor or None.
     steps: tuple[tuple[str, Callable[[Any], Any] | None], ...]
     defaults: Mapping[str, Any]  # parameters with a value in the statement itself
-    # A read's result processors: (column's position, processor) for the columns that
-    # convert (None: none does).
+    # A read's result processors on SQLite: (column's position, processor) for the columns
+    # that convert (None: none does).
     converters: tuple[tuple[int, Callable[[Any], Any]], ...] | None
+    result_types: tuple[Any, ...]  # a read's columns' types, in order
+    # On PostgreSQL, a read's converters for the columns as the server described them
+    # (PostgresWriter), by the description's identity: the adapter keeps one description per
+    # prepared statement and connection. Each entry holds its description, so no other
+    # object can take its id while it is here.
+    described: dict[int, tuple[Any, Any]] = field(default_factory=dict)
 
     def row(self, parameters: Parameters) -> tuple:
         defaults = self.defaults
@@ -135,10 +142,13 @@ def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
     made_in_python = compiled.insert_prefetch or compiled.update_prefetch
     # As SQLAlchemy's result converts each column of a row read back (SQLite's cursor
     # describes no types, so it passes None for them too).
-    converters = tuple(
-        (position, processor)
-        for position, column in enumerate(compiled._result_columns)
-        if (processor := column.type._cached_result_processor(dialect, None)) is not None
+    result_types = tuple(column.type for column in compiled._result_columns)
+    # SQLite's cursor describes no types: its converters are known now. PostgreSQL's depend
+    # on the types the server describes (PostgresWriter finds them at the first run).
+    converters = (
+        _converters(result_types, (None,) * len(result_types), dialect)
+        if dialect.name == "sqlite"
+        else None
     )
     names = compiled.positiontup
     found = None
@@ -154,16 +164,45 @@ def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
             (name, _processor(processors.get(name), compiled.binds[name], dialect))
             for name in names
         )
-        found = _Compiled(compiled.string, steps, defaults, converters or None)
+        found = _Compiled(compiled.string, steps, defaults, converters, result_types)
     _compiled[cache_key] = found
     return found
+
+
+def _converters(
+    result_types: Sequence[Any], described: Sequence[Any], dialect: Dialect
+) -> tuple[tuple[int, Callable[[Any], Any]], ...] | None:
+    """As SQLAlchemy's result converts each column of a row read back: the processor of its
+    type for the type the cursor described (SQLite's describes none), for those that
+    convert; None: none does."""
+    found = tuple(
+        (position, processor)
+        for position, (kind, coltype) in enumerate(zip(result_types, described, strict=True))
+        if (processor := kind._cached_result_processor(dialect, coltype)) is not None
+    )
+    return found or None
+
+
+def _converted(
+    fetched: list, converters: tuple[tuple[int, Callable[[Any], Any]], ...] | None
+) -> list[tuple]:
+    """The rows as plain tuples, each converting column converted."""
+    if converters is None:
+        return fetched if not fetched or type(fetched[0]) is tuple else list(map(tuple, fetched))
+    converted = []
+    for row in fetched:
+        values = list(row)
+        for position, convert in converters:
+            values[position] = convert(values[position])
+        converted.append(tuple(values))
+    return converted
 
 
 class _Bound(NamedTuple):
     sql: str
     arguments: Any
     many: bool
-    converters: tuple[tuple[int, Callable[[Any], Any]], ...] | None
+    compiled: _Compiled
 
 
 class _Writer:
@@ -196,7 +235,7 @@ class _Writer:
                 error,
                 ismulti=many,
             ) from error
-        return _Bound(compiled.sql, values if many else values[0], many, compiled.converters)
+        return _Bound(compiled.sql, values if many else values[0], many, compiled)
 
     def _before(self, sql: str, arguments: Any, many: bool) -> None:
         connection = self._connection
@@ -237,22 +276,12 @@ class SqliteWriter(_Writer):
         bound = self._bound(statement, parameters)
         if not isinstance(bound, tuple):
             return None
-        fetched = self._run(bound, sqlite3.Cursor.fetchall)
-        converters = bound.converters
-        if converters is None:
-            return fetched
-        converted = []
-        for row in fetched:
-            values = list(row)
-            for position, convert in converters:
-                values[position] = convert(values[position])
-            converted.append(tuple(values))
-        return converted
+        return _converted(self._run(bound, sqlite3.Cursor.fetchall), bound.compiled.converters)
 
     def _run(self, bound: _Bound, outcome: Callable[[sqlite3.Cursor], Any]) -> Any:
         """The statement on the sqlite3 connection, with the listeners told: what `outcome`
         reads off its cursor."""
-        sql, arguments, many, _ = bound
+        sql, arguments, many = bound.sql, bound.arguments, bound.many
         self._before(sql, arguments, many)
         sqlite = self._adapted._connection._conn
         try:
@@ -280,6 +309,9 @@ class SqliteWriter(_Writer):
         return ids
 
 
+# A statement's descriptions remembered at most (one per connection it was prepared on).
+_DESCRIPTIONS_KEPT = 64
+
 # asyncpg's status message of a statement: "UPDATE 3", "INSERT 0 1", "DELETE 0".
 _ROWCOUNT = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+) (\d+)")
 
@@ -289,9 +321,10 @@ class PostgresWriter(_Writer):
 
     @property
     def writing(self) -> bool:
-        # Begun on the server (asyncpg's transaction started by the session's first
-        # statement); before that the session's own way begins it.
-        return self._adapted._started
+        # A transaction to run in: asyncpg's, begun here by the first statement when the
+        # session has not begun it yet (`_run`, as the adapter's cursor begins it). On an
+        # engine in autocommit there is none: each statement goes through the session.
+        return not self._adapted.autocommit
 
     async def execute(
         self, statement: Executable, parameters: Parameters | Sequence[Parameters]
@@ -300,18 +333,37 @@ class PostgresWriter(_Writer):
         bound = self._bound(statement, parameters)
         if not isinstance(bound, tuple):
             return bound
-        _, status = await self._run(bound.sql, bound.arguments, bound.many)
+        _, status, _ = await self._run(bound.sql, bound.arguments, bound.many)
         found = _ROWCOUNT.match(status or "")  # none for several rows, as in SQLAlchemy
         return Done(int(found.group(1)) if found else -1, None)
 
     async def rows(self, statement: Executable, parameters: Parameters) -> list[tuple] | None:
-        """A read's rows, as plain tuples; None: it must go through the session (as does
-        one with a column to convert, see the module's docstring)."""
+        """A read's rows, as plain tuples of the values SQLAlchemy gives; None: it must go
+        through the session."""
         bound = self._bound(statement, parameters)
-        if not isinstance(bound, tuple) or bound.converters is not None:
+        if not isinstance(bound, tuple):
             return None
-        returned, _ = await self._run(bound.sql, bound.arguments, bound.many)
-        return [tuple(record) for record in returned]
+        returned, _, described = await self._run(bound.sql, bound.arguments, bound.many)
+        return _converted(returned, self._converters(bound, described))
+
+    def _converters(
+        self, bound: _Bound, described: Sequence[Any] | None
+    ) -> tuple[tuple[int, Callable[[Any], Any]], ...] | None:
+        """The read's converters for the types the server described its columns as (their
+        oids: a PostgreSQL numeric converts by whether it is a float or a decimal, say), as
+        SQLAlchemy's result finds them from the cursor's description."""
+        if not described:
+            return None
+        known = bound.compiled.described
+        found = known.get(id(described))
+        if found is not None and found[0] is described:
+            return found[1]
+        if len(known) >= _DESCRIPTIONS_KEPT:  # connections come and go; theirs with them
+            known.clear()
+        oids = [attribute.type.oid for attribute in described]
+        converters = _converters(bound.compiled.result_types, oids, self._connection.dialect)
+        known[id(described)] = (described, converters)
+        return converters
 
     async def inserted_ids(
         self, statement: Executable, rows: Sequence[Parameters]
@@ -323,25 +375,30 @@ class PostgresWriter(_Writer):
         bound = self._bound(_returning_ids(statement), rows[0])
         if bound is None:
             return None
-        returned, _ = await self._run(bound.sql, bound.arguments, bound.many)
+        returned, _, _ = await self._run(bound.sql, bound.arguments, bound.many)
         return [returned[0][0]]
 
-    async def _run(self, sql: str, arguments: Any, many: bool) -> tuple[list, str | None]:
-        """The rows and status message of one statement on asyncpg, under the adapter's
-        lock as its cursor takes it (one statement at a time on the connection, whichever
-        way it came), prepared through the adapter's cache (so both ways share one prepared
+    async def _run(
+        self, sql: str, arguments: Any, many: bool
+    ) -> tuple[list, str | None, Sequence[Any] | None]:
+        """The rows, status message and described columns of one statement on asyncpg,
+        under the adapter's lock as its cursor takes it (one statement at a time on the
+        connection, whichever way it came), in the transaction it begins as the cursor
+        begins it, prepared through the adapter's cache (so both ways share one prepared
         statement), with the listeners told and errors translated as SQLAlchemy's are."""
         adapted = self._adapted
         schema_as_of = self._connection.dialect._invalidate_schema_cache_asof
         self._before(sql, arguments, many)
         async with adapted._execute_mutex:
             try:
+                if not adapted._started:
+                    await adapted._start_transaction()
                 if many:
                     await adapted._check_type_cache_invalidation(schema_as_of)
                     await adapted._connection.executemany(sql, arguments)
-                    returned, status = [], None
+                    returned, status, described = [], None, None
                 else:
-                    ready, _ = await adapted._prepare(sql, schema_as_of)
+                    ready, described = await adapted._prepare(sql, schema_as_of)
                     returned, status = await ready.fetch(*arguments), ready.get_statusmsg()
             except Exception as error:
                 try:
@@ -350,7 +407,7 @@ class PostgresWriter(_Writer):
                     raise self._wrapped(sql, arguments, translated, many) from error
                 raise
         self._after(sql, arguments, many)
-        return returned, status
+        return returned, status, described
 
 
 # The tables a read built once reads (None: not known, as for a text statement).

@@ -5,13 +5,14 @@ as through the session; and through the session wherever that way is not open.""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import Numeric, String, bindparam, cast, event, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from storage import direct
-from storage.database import reading
+from storage.database import create_engine, create_session_factory, reading
 from storage.models import OutboxMessage
 from storage.statements import insert_ignoring
 from tests.sql_log import statements_of
@@ -139,17 +140,39 @@ async def test_reads_and_python_made_defaults_go_through_the_session(sessions):
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
-async def test_on_postgresql_a_transaction_not_begun_yet_is_begun_by_the_session(sessions):
+async def test_on_postgresql_a_transactions_first_statement_begins_it_here(sessions, engine):
     # when a transaction's first statement is one of these (asyncpg begins it lazily)
+    through_session = []
+    event.listen(engine.sync_engine, "before_execute", lambda *_: through_session.append(1))
+    with pytest.raises(RuntimeError):
+        async with sessions() as session, session.begin():
+            await direct.execute(session, _INSERT, message("undone"))
+            await direct.execute(session, _INSERT, message("undone too"))
+            raise RuntimeError("the change fails")
     async with sessions() as session, session.begin():
-        writer = await direct.writer(session)
-        assert writer is not None and not writer.writing
-        await direct.execute(session, _INSERT, message("first"))
-        # then it went through the session, which began it; the next one runs here
-        assert writer.writing
-        assert await writer.execute(_INSERT, message("second")) is not None
-    assert await stored(sessions, "first") is not None
-    assert await stored(sessions, "second") is not None
+        await direct.execute(session, _INSERT, message("kept"))
+
+    # then each ran here, not through the session, inside the transaction: what was rolled
+    # back is gone, what was committed is there
+    assert through_session == []
+    assert await stored(sessions, "undone") is None
+    assert await stored(sessions, "undone too") is None
+    assert await stored(sessions, "kept") is not None
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_on_an_engine_in_autocommit_statements_go_through_the_session(database_url):
+    engine = create_engine(database_url, autocommit=True)
+    try:
+        sessions = create_session_factory(engine)
+        async with sessions() as session, session.begin():
+            writer = await direct.writer(session)
+            assert writer is not None and not writer.writing
+            done = await direct.execute(session, _INSERT, message("on its own"))
+            assert done.rowcount == 1
+        assert await stored(sessions, "on its own") is not None
+    finally:
+        await engine.dispose()
 
 
 async def test_inside_a_savepoint_statements_go_where_its_rollback_reaches(sessions, backend):
@@ -216,6 +239,7 @@ _KEYS = (
     .where(_outbox.c.state == bindparam("state"))
     .order_by(_outbox.c.dedupe_key.desc())
 )
+_COLUMNS_ORDER = [column.name for column in _outbox.c]
 _TIMES = select(_outbox.c.dedupe_key, _outbox.c.created_at).where(
     _outbox.c.dedupe_key == bindparam("key")
 )
@@ -245,14 +269,38 @@ async def test_a_read_whose_values_are_converted_gives_what_the_session_gives(se
         await begun(session)
         await direct.execute(session, _INSERT, message("t"))
         writer = await direct.writer(session)
-        # a time is made an aware UTC instant by its column type on the way out: on SQLite
-        # here, on PostgreSQL through the session (asyncpg's converters need its execution)
+        # a time is made an aware UTC instant by its column type on the way out, here too
         here = await writer.rows(_TIMES, {"key": "t"})
-        assert here == ([("t", NOW)] if backend == "sqlite" else None)
+        assert here == [("t", NOW)] and type(here[0][1]) is type(NOW)
         assert await direct.rows(session, _TIMES, {"key": "t"}) == [("t", NOW)]
         through = [tuple(row) for row in await session.execute(_TIMES, {"key": "t"})]
         assert through == [("t", NOW)] and type(through[0][1]) is type(NOW)
 
+        # and every column of the row (JSON, numbers, text, times) as the session gives it
+        whole = select(*_outbox.c).where(_outbox.c.dedupe_key == bindparam("key"))
+        here = await writer.rows(whole, {"key": "t"})
+        through = [tuple(row) for row in await session.execute(whole, {"key": "t"})]
+        assert here == through
+        assert [type(value) for value in here[0]] == [type(value) for value in through[0]]
+        assert here[0][_COLUMNS_ORDER.index("payload")] == message("t")["payload"]
+
     # and outside a write transaction a read goes through the session too
     async with reading(sessions) as session:
         assert await direct.rows(session, _KEYS, {"state": "pending"}) == [("t", 0)]
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_column_converts_by_the_type_the_server_describes(sessions):
+    # A PostgreSQL numeric is a Decimal from asyncpg; a Numeric(asdecimal=False) column
+    # makes it a float, by the type the server described (its oid), as SQLAlchemy does.
+    as_float = select(cast(bindparam("amount", type_=String), Numeric(10, 2, asdecimal=False)))
+    as_decimal = select(cast(bindparam("amount", type_=String), Numeric(10, 2)))
+    async with sessions() as session, session.begin():
+        writer = await direct.writer(session)
+        for statement in (as_float, as_decimal):
+            here = await writer.rows(statement, {"amount": "12.50"})
+            through = [tuple(row) for row in await session.execute(statement, {"amount": "12.50"})]
+            assert here == through
+            assert type(here[0][0]) is type(through[0][0])
+        assert type((await writer.rows(as_float, {"amount": "1"}))[0][0]) is float
+        assert type((await writer.rows(as_decimal, {"amount": "1"}))[0][0]) is Decimal
