@@ -44,19 +44,12 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_tap import CONFIRM, TOKEN, percentile, staff_cards  # noqa: E402
+from bench.bench_tap import CONFIRM, bench_shop, percentile, staff_cards  # noqa: E402
 from bench.loop_lag import TARGET_P99_MS, LoopLag  # noqa: E402
 from bench.scratch_postgres import scratch_database  # noqa: E402
 from bot import heap  # noqa: E402
-from bot.container import build_container  # noqa: E402
-from bot.sandbox.emulator import TelegramEmulator  # noqa: E402
-from bot.sandbox.limits import FloodLimits  # noqa: E402
 from bot.sandbox.methods import REGISTRY  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.telegram import build_bot, build_dispatcher  # noqa: E402
 from bot.telegram_responses import pin_response_classes  # noqa: E402
-from services.orders.actors import ActorRef  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
 from storage.models import Order  # noqa: E402
 
 ANSWER = "answercallbackquery"
@@ -140,58 +133,38 @@ async def run(taps: int, rounds: int, limits: list[int | None], backend: str, rt
 
 
 async def bursts(url: str, backend: str, taps: int, rounds: int, limits: list, rtt: float) -> None:
-    await asyncio.to_thread(upgrade, url)
-    emulator = TelegramEmulator(flood=FloodLimits.off())
-    await emulator.start()
-    settings = Settings(
-        _env_file=None, bot_token=TOKEN, telegram_api_url=emulator.url, database_url=url
-    )
-    container = build_container(settings)
-    bot = build_bot(TOKEN, emulator.url)
-    dispatcher = build_dispatcher(container)
     measured: dict[int | None, list[tuple[list[float], float, float, object]]] = defaultdict(list)
-    try:
-        manager = emulator.user("Max")
-        emulator.send(manager, "/start")
-        emulator.world.pending.clear()
-        created = await container.shops.create_shop(name="Bench", owner_telegram_id=manager.id)
-        actor = ActorRef.user(created.owner.id)
+    async with bench_shop(url) as shop:
         count = rounds * len(limits) + 1
-        cards = await staff_cards(
-            container, bot, emulator, manager, created.shop.id, actor, count * taps
-        )
+        cards = await staff_cards(shop, count * taps)
         pin_response_classes()
         heap.settle()
         with Distance(rtt), Answers() as answers:
             plan: list[int | None] = [limits[0]] + [x for _ in range(rounds) for x in limits]
             for index, limit in enumerate(plan):
                 polling = asyncio.create_task(
-                    dispatcher.start_polling(
-                        bot,
+                    shop.dispatcher.start_polling(
+                        shop.bot,
                         handle_signals=False,
                         close_bot_session=False,
                         tasks_concurrency_limit=limit,
                     )
                 )
-                await emulator.wait_polling()
+                await shop.emulator.wait_polling()
                 own = cards[index * taps : (index + 1) * taps]
                 async with LoopLag() as lag:
-                    latencies, seconds, cpu = await burst(emulator, manager, own, answers)
-                await dispatcher.stop_polling()
+                    latencies, seconds, cpu = await burst(shop.emulator, shop.manager, own, answers)
+                await shop.dispatcher.stop_polling()
                 await polling
                 if index:  # the first burst warms up
                     measured[limit].append((latencies, seconds, cpu, lag.report()))
-        async with container.sessions() as session:
+        async with shop.container.sessions() as session:
             confirmed = await session.scalar(
                 select(func.count()).where(
-                    Order.shop_id == created.shop.id, Order.status == "awaiting_payment"
+                    Order.shop_id == shop.shop_id, Order.status == "awaiting_payment"
                 )
             )
         assert confirmed == len(plan) * taps, (confirmed, len(plan) * taps)
-    finally:
-        await bot.session.close()
-        await container.close()
-        await emulator.stop()
     _print(measured, taps, f"{backend}, every Bot API call answered {rtt * 1000:.0f} ms later")
 
 

@@ -31,7 +31,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiogram import Dispatcher, Router
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -101,16 +105,69 @@ async def measure_interleaved(
     return measured
 
 
-async def staff_cards(container, bot, emulator, manager, shop_id, actor, count) -> list:
-    """`count` new orders of the shop, each with its card sent to `manager` (who is `actor`)
-    and remembered as the bot remembers every card it sends (handlers.telegram.order_card
-    show_card), so a tap's redraw records its digest as it does for real cards: the
-    emulator's card messages, in order."""
+@dataclass
+class Shop:
+    """The bot's pieces, built as bot/runner.py builds them, beside the emulator; a shop whose
+    owner (`manager`, `actor`) has /start-ed the bot."""
+
+    emulator: TelegramEmulator
+    container: Any
+    bot: Any
+    dispatcher: Dispatcher
+    manager: Any
+    shop_id: int
+    actor: ActorRef
+
+
+@asynccontextmanager
+async def bench_shop(url: str) -> AsyncIterator[Shop]:
+    """A migrated database at `url`, the emulator (flood limits off) and the bot; closed
+    after."""
+    await asyncio.to_thread(upgrade, url)
+    emulator = TelegramEmulator(flood=FloodLimits.off())
+    await emulator.start()
+    settings = Settings(
+        _env_file=None, bot_token=TOKEN, telegram_api_url=emulator.url, database_url=url
+    )
+    container = build_container(settings)
+    bot = build_bot(TOKEN, emulator.url)
+    try:
+        manager = emulator.user("Max")
+        emulator.send(manager, "/start")
+        emulator.world.pending.clear()
+        created = await container.shops.create_shop(name="Bench", owner_telegram_id=manager.id)
+        yield Shop(
+            emulator,
+            container,
+            bot,
+            build_dispatcher(container),
+            manager,
+            created.shop.id,
+            ActorRef.user(created.owner.id),
+        )
+    finally:
+        await bot.session.close()
+        await container.close()
+        await emulator.stop()
+
+
+async def staff_cards(shop: Shop, count: int) -> list:
+    """`count` new orders of the shop, each with its card sent to its owner and remembered
+    as the bot remembers every card it sends (handlers.telegram.order_card show_card), so a
+    tap's redraw records its digest as it does for real cards: the emulator's card messages,
+    in order."""
+    container, bot, emulator, manager, actor = (
+        shop.container,
+        shop.bot,
+        shop.emulator,
+        shop.manager,
+        shop.actor,
+    )
     i18n = build_i18n()
     cards = []
     for _ in range(count):
         [order] = await container.orders.create_orders(
-            shop_id,
+            shop.shop_id,
             OrderDraft(
                 BuyerDraft(email="buyer@example.com"),
                 [ItemDraft("SKU", "Goods", 1, 10_000)],
@@ -133,129 +190,112 @@ async def staff_cards(container, bot, emulator, manager, shop_id, actor, count) 
 
 async def run(taps: int, warmup: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="shopbot-bench-"))
-    url = f"sqlite+aiosqlite:///{folder}/bench.db"
-    await asyncio.to_thread(upgrade, url)
-    emulator = TelegramEmulator(flood=FloodLimits.off())
-    await emulator.start()
-    settings = Settings(
-        _env_file=None, bot_token=TOKEN, telegram_api_url=emulator.url, database_url=url
+    async with bench_shop(f"sqlite+aiosqlite:///{folder}/bench.db") as shop:
+        await _measure_all(shop, taps, warmup)
+
+
+async def _measure_all(shop: Shop, taps: int, warmup: int) -> None:
+    emulator, container, bot, dispatcher = shop.emulator, shop.container, shop.bot, shop.dispatcher
+    manager, actor = shop.manager, shop.actor
+    cards = await staff_cards(shop, 3 * taps + warmup)
+
+    # the bare handler: answer and edit, nothing else
+    bare = Dispatcher()
+    router = Router()
+
+    @router.callback_query()
+    async def bare_tap(query: CallbackQuery) -> None:
+        await query.message.edit_text(f"tapped {query.id}")
+        await query.answer()
+
+    bare.include_router(router)
+    bare_keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=CONFIRM, callback_data="bare")]]
     )
-    container = build_container(settings)
-    bot = build_bot(TOKEN, emulator.url)
-    dispatcher = build_dispatcher(container)
-    try:
-        manager = emulator.user("Max")
-        emulator.send(manager, "/start")
-        emulator.world.pending.clear()
-        created = await container.shops.create_shop(name="Bench", owner_telegram_id=manager.id)
-        actor = ActorRef.user(created.owner.id)
-        cards = await staff_cards(
-            container, bot, emulator, manager, created.shop.id, actor, 3 * taps + warmup
-        )
+    bare_cards = []
+    for index in range(3 * taps + warmup):
+        await bot.send_message(manager.id, f"bare {index}", reply_markup=bare_keyboard)
+        bare_cards.append(emulator.last(manager))
 
-        # the bare handler: answer and edit, nothing else
-        bare = Dispatcher()
-        router = Router()
-
-        @router.callback_query()
-        async def bare_tap(query: CallbackQuery) -> None:
-            await query.message.edit_text(f"tapped {query.id}")
-            await query.answer()
-
-        bare.include_router(router)
-        bare_keyboard = InlineKeyboardMarkup(
-            inline_keyboard=[[InlineKeyboardButton(text=CONFIRM, callback_data="bare")]]
-        )
-        bare_cards = []
-        for index in range(3 * taps + warmup):
-            await bot.send_message(manager.id, f"bare {index}", reply_markup=bare_keyboard)
-            bare_cards.append(emulator.last(manager))
-
-        await measure(emulator, bot, dispatcher, manager, cards[:warmup], CONFIRM)
-        await measure(emulator, bot, bare, manager, bare_cards[:warmup], CONFIRM)
-        # Side by side: aiogram as it comes (its Response[T] classes rebuilt whenever pydantic
-        # has dropped them), then with them pinned (bot.telegram_responses).
-        measured = {}
-        for pinned in (False, True):
-            _PINNED.clear()
-            # What is built so far out of the collector's full passes, as the bot does before
-            # it serves (bot/heap.py): unfrozen, a full pass over the start-up heap (~0.2 s on
-            # this loop) lands in some taps and is this bench's, not the bot's.
-            heap.settle()
-            if pinned:
-                pin_response_classes()
-            part = (
-                slice(warmup + taps, warmup + 2 * taps) if pinned else slice(warmup, warmup + taps)
-            )
-            label = "pinned" if pinned else "unpinned"
-            with HopCounter() as hops:
-                async with LoopLag() as lag:
-                    cpu, started = time.process_time(), time.perf_counter()
-                    values = await measure(emulator, bot, dispatcher, manager, cards[part], CONFIRM)
-                    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-                measured[f"status tap (ShopBot), {label}"] = (
-                    values,
-                    seconds,
-                    cpu,
-                    hops.hops,
-                    lag.report(),
-                )
+    await measure(emulator, bot, dispatcher, manager, cards[:warmup], CONFIRM)
+    await measure(emulator, bot, bare, manager, bare_cards[:warmup], CONFIRM)
+    # Side by side: aiogram as it comes (its Response[T] classes rebuilt whenever pydantic
+    # has dropped them), then with them pinned (bot.telegram_responses).
+    measured = {}
+    for pinned in (False, True):
+        _PINNED.clear()
+        # What is built so far out of the collector's full passes, as the bot does before
+        # it serves (bot/heap.py): unfrozen, a full pass over the start-up heap (~0.2 s on
+        # this loop) lands in some taps and is this bench's, not the bot's.
+        heap.settle()
+        if pinned:
+            pin_response_classes()
+        part = slice(warmup + taps, warmup + 2 * taps) if pinned else slice(warmup, warmup + taps)
+        label = "pinned" if pinned else "unpinned"
+        with HopCounter() as hops:
             async with LoopLag() as lag:
                 cpu, started = time.process_time(), time.perf_counter()
-                values = await measure(emulator, bot, bare, manager, bare_cards[part], CONFIRM)
+                values = await measure(emulator, bot, dispatcher, manager, cards[part], CONFIRM)
                 seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-            measured[f"bare callback handler, {label}"] = (values, seconds, cpu, 0, lag.report())
-
-        # Then tap by tap, pinned: a ShopBot tap, a bare one, and so on.
-        last = slice(warmup + 2 * taps, None)
-        interleaved = await measure_interleaved(
-            emulator, bot, (dispatcher, bare), manager, (cards[last], bare_cards[last]), CONFIRM
-        )
-
-        statuses = {
-            (await container.orders.get(c_id, actor)).status
-            for c_id in await _order_ids(container, created.shop.id)
-        }
-        assert statuses == {"awaiting_payment"}, statuses
-        print(
-            "| handler | taps | taps/s | p50 ms | p99 ms | CPU ms/tap | hops/tap "
-            "| loop lag p99 / max ms |"
-        )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for name, (values, seconds, cpu, hops, lag_report) in measured.items():
-            print(
-                f"| {name} | {len(values)} | {len(values) / seconds:.0f} | "
-                f"{statistics.median(values) * 1000:.2f} | "
-                f"{percentile(values, 0.99) * 1000:.2f} | "
-                f"{cpu / len(values) * 1000:.2f} | {hops / len(values):.1f} "
-                f"| {lag_report.cells()} |"
+            measured[f"status tap (ShopBot), {label}"] = (
+                values,
+                seconds,
+                cpu,
+                hops.hops,
+                lag.report(),
             )
-        print()
-        for label in ("unpinned", "pinned"):
-            shop_taps = measured[f"status tap (ShopBot), {label}"][0]
-            bare_taps = measured[f"bare callback handler, {label}"][0]
-            print(
-                f"p50 ratio (ShopBot / bare), {label}: "
-                f"{statistics.median(shop_taps) / statistics.median(bare_taps):.1f}x"
-            )
-        (shop_taps, shop_cpu), (bare_taps, bare_cpu) = interleaved
+        async with LoopLag() as lag:
+            cpu, started = time.process_time(), time.perf_counter()
+            values = await measure(emulator, bot, bare, manager, bare_cards[part], CONFIRM)
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        measured[f"bare callback handler, {label}"] = (values, seconds, cpu, 0, lag.report())
+
+    # Then tap by tap, pinned: a ShopBot tap, a bare one, and so on.
+    last = slice(warmup + 2 * taps, None)
+    interleaved = await measure_interleaved(
+        emulator, bot, (dispatcher, bare), manager, (cards[last], bare_cards[last]), CONFIRM
+    )
+
+    statuses = {
+        (await container.orders.get(c_id, actor)).status
+        for c_id in await _order_ids(container, shop.shop_id)
+    }
+    assert statuses == {"awaiting_payment"}, statuses
+    print(
+        "| handler | taps | taps/s | p50 ms | p99 ms | CPU ms/tap | hops/tap "
+        "| loop lag p99 / max ms |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, (values, seconds, cpu, hops, lag_report) in measured.items():
         print(
-            "p50 ratio (ShopBot / bare), pinned, interleaved tap by tap: "
-            f"{statistics.median(shop_taps) / statistics.median(bare_taps):.1f}x "
-            f"(p50 {statistics.median(shop_taps) * 1000:.2f} / "
-            f"{statistics.median(bare_taps) * 1000:.2f} ms, CPU "
-            f"{statistics.mean(shop_cpu) * 1000:.2f} / {statistics.mean(bare_cpu) * 1000:.2f} "
-            "ms per tap)"
+            f"| {name} | {len(values)} | {len(values) / seconds:.0f} | "
+            f"{statistics.median(values) * 1000:.2f} | "
+            f"{percentile(values, 0.99) * 1000:.2f} | "
+            f"{cpu / len(values) * 1000:.2f} | {hops / len(values):.1f} "
+            f"| {lag_report.cells()} |"
         )
+    print()
+    for label in ("unpinned", "pinned"):
+        shop_taps = measured[f"status tap (ShopBot), {label}"][0]
+        bare_taps = measured[f"bare callback handler, {label}"][0]
         print(
-            "targets: p50 within 3x of the bare handler, at least 200 taps/s on SQLite, "
-            f"event-loop lag p99 <= {TARGET_P99_MS:g} ms"
+            f"p50 ratio (ShopBot / bare), {label}: "
+            f"{statistics.median(shop_taps) / statistics.median(bare_taps):.1f}x"
         )
-        print(measured["status tap (ShopBot), pinned"][4].line("the pinned ShopBot taps"))
-    finally:
-        await bot.session.close()
-        await container.close()
-        await emulator.stop()
+    (shop_taps, shop_cpu), (bare_taps, bare_cpu) = interleaved
+    print(
+        "p50 ratio (ShopBot / bare), pinned, interleaved tap by tap: "
+        f"{statistics.median(shop_taps) / statistics.median(bare_taps):.1f}x "
+        f"(p50 {statistics.median(shop_taps) * 1000:.2f} / "
+        f"{statistics.median(bare_taps) * 1000:.2f} ms, CPU "
+        f"{statistics.mean(shop_cpu) * 1000:.2f} / {statistics.mean(bare_cpu) * 1000:.2f} "
+        "ms per tap)"
+    )
+    print(
+        "targets: p50 within 3x of the bare handler, at least 200 taps/s on SQLite, "
+        f"event-loop lag p99 <= {TARGET_P99_MS:g} ms"
+    )
+    print(measured["status tap (ShopBot), pinned"][4].line("the pinned ShopBot taps"))
 
 
 async def _order_ids(container, shop_id) -> list[int]:
