@@ -45,11 +45,11 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=1, le=65535)
     public_url: str = "http://127.0.0.1:8080"
     webhook_url: str | None = None  # unset: long polling
+    webhook_secret: SecretStr | None = None
     # Long polling: updates one process handles at once (bot/telegram.py `poll`); the next
     # getUpdates waits for a free place. With a webhook Telegram's own limit holds
     # (setWebhook's max_connections, 40 by default).
     telegram_max_in_flight: int = Field(100, ge=1, le=1000)
-    webhook_secret: SecretStr | None = None
     smtp_host: str | None = None  # unset: no e-mail is sent
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_user: str | None = None

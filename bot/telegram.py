@@ -138,10 +138,11 @@ async def poll(
     getUpdates is not asked until there is room (Telegram keeps what is not asked for).
 
     Unbounded, polling fetched batch after batch while the earlier ones still ran: 1,000
-    taps queued at once ran together on the one event loop, late by 83 ms at p99 and 168 ms
-    at worst for every timer and request on it (bench/bench_burst.py, issue 15). Not a small
-    bound either: a tap waits on Telegram across the network (its edit and its answer), and
-    four at once took 43 taps/s where the CPU takes some 250 (the same bench, with every Bot
+    taps queued at once ran together on the one event loop, late by 48-56 ms at p99 on
+    SQLite and 223-228 ms on PostgreSQL for every timer and request on it; one batch at once
+    (100) kept the rate and cut that by a third and by half (bench/bench_burst.py, issue 15).
+    Not a small bound: a tap waits on Telegram across the network (its edit and its answer),
+    and four at once took 43 taps/s where the CPU takes some 240 (the same bench, every Bot
     API call answered 80 ms later)."""
     await dispatcher.start_polling(
         bot, handle_signals=handle_signals, tasks_concurrency_limit=max_in_flight
