@@ -15,26 +15,62 @@ what it would drop (None) the serializer leaves out too.
 A call marked `reply_unread` (handlers.telegram.card_edits: a card redrawn) is answered
 `True` once Telegram said ok, its result not parsed; any other answer is checked by aiogram
 as always, so its errors raise the same exceptions.
+
+getUpdates' answer is checked by aiogram as any other, but its updates are made into
+aiogram's models a few at a time, the event loop free between them: a batch of 100 taps on
+cards (each update carries the card's text and keyboard) took ~16 ms to parse in one go, a
+stall of everything else on the loop once per batch during a burst (issue 15,
+bench/bench_burst.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from http import HTTPStatus
 from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.methods import TelegramMethod
+from aiogram.exceptions import ClientDecodeError
+from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, Update
 from aiohttp import FormData
 from aiohttp.payload import BytesPayload
+from pydantic import ValidationError
 
 _DONE = Response[bool](ok=True, result=True)
+# Updates made into models between two turns of the event loop (~0.15 ms each for a tap).
+UPDATES_PER_TURN = 8
+
+
+class _RawUpdates(GetUpdates):
+    """getUpdates, its answer's updates left as JSON objects (JsonBodySession parses them)."""
+
+    __returning__ = list[Any]
 
 
 class JsonBodySession(AiohttpSession):
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[Any],
+        timeout: int | None = None,  # noqa: ASYNC109 (aiogram's signature)
+    ) -> Any:
+        if type(method) is not GetUpdates:
+            return await super().make_request(bot, method, timeout)
+        raw = await super().make_request(bot, _RawUpdates(**dict(method)), timeout)
+        updates = []
+        for index, data in enumerate(raw):
+            if index and index % UPDATES_PER_TURN == 0:
+                await asyncio.sleep(0)  # the rest of the loop's work between a few updates
+            try:
+                updates.append(Update.model_validate(data, context={"bot": bot}))
+            except ValidationError as error:  # as aiogram's check of the whole answer says it
+                raise ClientDecodeError("Failed to deserialize object", error, data) from error
+        return updates
+
     def check_response(
         self, bot: Bot, method: TelegramMethod[Any], status_code: int, content: str
     ) -> Response[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -9,11 +10,12 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest, TelegramConflictError
 from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageReplyMarkup,
     EditMessageText,
+    GetUpdates,
     SendDocument,
     SendMessage,
 )
@@ -27,6 +29,7 @@ from aiogram.types import (
     LoginUrl,
     Message,
     SwitchInlineQueryChosenChat,
+    Update,
     WebAppInfo,
 )
 from aiohttp import FormData
@@ -190,3 +193,56 @@ async def test_a_card_edit_is_checked_but_its_message_not_parsed(card_chat):
         "Заказ <b>№3</b>: оплачен", chat_id=user.id, message_id=card.message_id
     )
     assert isinstance(edited, Message) and edited.text == "Заказ №3: оплачен"
+
+
+async def test_polled_updates_are_aiograms_own_models_parsed_a_few_at_a_time(
+    card_chat, monkeypatch
+):
+    emulator, user, bot, _card = card_chat
+    emulator.world.pending.clear()  # the /start
+    taps = 20
+    for _ in range(taps):
+        emulator.tap(user, emulator.last(user), text="Подтвердить")
+    emulator.send(user, "/my")
+    stock = Bot("123:x", session=AiohttpSession(api=bot.session.api))
+    try:
+        # what aiogram makes of the same answer in one go (offset 0 confirms nothing)
+        expected = await stock(GetUpdates(offset=0, timeout=0))
+    finally:
+        await stock.session.close()
+
+    # when the bot polls, another task on the loop counts the updates made so far
+    made = 0
+    seen_between: list[int] = []
+    validate = Update.model_validate
+
+    def counting(*args, **kwargs):
+        nonlocal made
+        made += 1
+        return validate(*args, **kwargs)
+
+    async def watch() -> None:
+        while True:
+            seen_between.append(made)
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    monkeypatch.setattr(Update, "model_validate", counting)
+    try:
+        updates = await bot(GetUpdates(offset=0, timeout=0))
+    finally:
+        watcher.cancel()
+
+    # then the same updates as aiogram's, bound to the bot, and the loop ran other work
+    # between them: part-way through, not only before the first and after the last
+    assert [u.model_dump() for u in updates] == [u.model_dump() for u in expected]
+    assert len(updates) == taps + 1 and updates[-1].message.text == "/my"
+    assert updates[0].callback_query.bot is bot
+    assert any(0 < count < len(updates) for count in seen_between)
+
+
+async def test_a_refused_poll_raises_what_telegram_said(card_chat):
+    _emulator, _user, bot, _card = card_chat
+    await bot.set_webhook("https://bot.example.com/hook")
+    with pytest.raises(TelegramConflictError, match="webhook is active"):
+        await bot(GetUpdates(offset=0, timeout=0))
