@@ -51,6 +51,11 @@ class _RawUpdates(GetUpdates):
     __returning__ = list[Any]
 
 
+# Held for the process's life, as bot.telegram_responses pins aiogram's own: pydantic keeps
+# its parameterised classes weakly and would build this one again for many polls.
+_RAW_UPDATES_ANSWER = Response[_RawUpdates.__returning__]
+
+
 class JsonBodySession(AiohttpSession):
     async def make_request(
         self,
