@@ -156,13 +156,7 @@ async def staff_cards(shop: Shop, count: int) -> list:
     as the bot remembers every card it sends (handlers.telegram.order_card show_card), so a
     tap's redraw records its digest as it does for real cards: the emulator's card messages,
     in order."""
-    container, bot, emulator, manager, actor = (
-        shop.container,
-        shop.bot,
-        shop.emulator,
-        shop.manager,
-        shop.actor,
-    )
+    container, actor = shop.container, shop.actor
     i18n = build_i18n()
     cards = []
     for _ in range(count):
@@ -180,11 +174,11 @@ async def staff_cards(shop: Shop, count: int) -> list:
         view = await container.orders.view(order.id, actor)
         with i18n.context(), i18n.use_locale("ru"):
             text, keyboard = card_text(view, "ru"), card_keyboard(view, "ru")
-        sent = await bot.send_message(manager.id, text, reply_markup=keyboard)
+        sent = await shop.bot.send_message(shop.manager.id, text, reply_markup=keyboard)
         await container.cards.remember(
             order.id, actor.user_id, sent.chat.id, sent.message_id, card_digest(text, keyboard)
         )
-        cards.append(emulator.last(manager))
+        cards.append(shop.emulator.last(shop.manager))
     return cards
 
 
