@@ -43,10 +43,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import DateTime, Select
+from sqlalchemy import DateTime, Select, event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.expression import TableClause
 from sqlalchemy.sql.util import find_tables
@@ -457,6 +458,18 @@ async def writer(session: AsyncSession) -> SqliteWriter | PostgresWriter | None:
         found = PostgresWriter(connection, adapted)
     session.info[_WRITER] = (transaction, found)
     return found
+
+
+def _forget_writer(session: Session, transaction: Any) -> None:
+    """The writer ends with its transaction. Kept in the session's `info` beside the
+    transaction, which refers back to the session, it made a reference cycle that outlived
+    the session: every transaction's session, connection and their event dispatchers (47
+    objects) left for the garbage collector instead of freed as the session closed."""
+    if transaction.parent is None:
+        session.info.pop(_WRITER, None)
+
+
+event.listen(Session, "after_transaction_end", _forget_writer)
 
 
 async def _writing(session: AsyncSession) -> SqliteWriter | PostgresWriter | None:
