@@ -145,7 +145,13 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
     workflows = WorkflowStore()
-    work = OrderWork(sessions, clock, workflows, order_numbers(settings.database_url))
+    work = OrderWork(
+        sessions,
+        clock,
+        workflows,
+        order_numbers(settings.database_url),
+        max_in_flight=settings.order_max_in_flight,
+    )
     orders = OrderService(work)
     idempotency = IdempotencyStore(sessions, clock)
     storefront_queries = StorefrontQueries(sessions, workflows)

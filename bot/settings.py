@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # getUpdates waits for a free place. With a webhook Telegram's own limit holds
     # (setWebhook's max_connections, 40 by default).
     telegram_max_in_flight: int = Field(100, ge=1, le=1000)
+    # Order transactions (status changes, new orders, returns) one process runs at once; more
+    # wait their turn before taking a connection (services/orders/in_flight.py).
+    order_max_in_flight: int = Field(8, ge=1, le=1000)
     smtp_host: str | None = None  # unset: no e-mail is sent
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_user: str | None = None

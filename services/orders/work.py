@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.messaging.notifications.outbox import Outbox
+from services.orders.in_flight import InFlight
 from services.orders.numbers import OrderNumbers
 from services.orders.unit import Unit
 from services.refusals import OrderRefused, Problem
@@ -38,11 +39,14 @@ class OrderWork:
         clock: Clock,
         workflows: WorkflowStore,
         numbers: OrderNumbers | None = None,
+        max_in_flight: int | None = None,
     ):
         self.sessions = sessions
         self.clock = clock
         self.workflows = workflows
         self.numbers = numbers  # None: new orders' numbers in their own transaction
+        # None: no bound (benches and tests that run one change at a time)
+        self.in_flight = InFlight(max_in_flight)
 
     def unit(self, session: AsyncSession) -> Unit:
         now = self.clock.now()
@@ -51,7 +55,7 @@ class OrderWork:
     async def run(self, work: Callable[[Unit], Awaitable[T]]) -> T:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                async with self.sessions() as session, session.begin():
+                async with self.in_flight.place(), self.sessions() as session, session.begin():
                     unit = self.unit(session)
                     result = await work(unit)
                     await unit.finish()
