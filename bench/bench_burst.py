@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import statistics
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -45,11 +47,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_tap import CONFIRM, bench_shop, percentile, staff_cards  # noqa: E402
-from bench.loop_lag import TARGET_P99_MS, LoopLag  # noqa: E402
+from bench.loop_lag import TARGET_P99_MS, LagReport, LoopLag  # noqa: E402
 from bench.scratch_postgres import scratch_database  # noqa: E402
 from bot import heap  # noqa: E402
 from bot.sandbox.methods import REGISTRY  # noqa: E402
 from bot.telegram_responses import pin_response_classes  # noqa: E402
+from services.orders.in_flight import InFlight  # noqa: E402
 from storage.models import Order  # noqa: E402
 
 ANSWER = "answercallbackquery"
@@ -80,6 +83,35 @@ class Distance:
 
     def __exit__(self, *_exc) -> None:
         REGISTRY.update(self._inner)
+
+
+@dataclass
+class Burst:
+    latencies: list[float]  # each tap's, from the burst's queueing to its callback answer
+    seconds: float
+    cpu: float  # the process's CPU seconds
+    lag: LagReport
+    collections: int  # the garbage collector's passes during the burst
+    collecting: float  # and their seconds
+
+
+class Collections:
+    """The garbage collector's passes while it is entered: how many, and their wall time."""
+
+    def __enter__(self) -> Collections:
+        self.count, self.seconds, self._started = 0, 0.0, 0.0
+        gc.callbacks.append(self._timed)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        gc.callbacks.remove(self._timed)
+
+    def _timed(self, phase: str, _info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.count += 1
+            self.seconds += time.perf_counter() - self._started
 
 
 class Answers:
@@ -122,26 +154,33 @@ async def burst(emulator, manager, cards, answers: Answers) -> tuple[list[float]
     return [answers.at[query.id] - started for query in queries], seconds, cpu
 
 
-async def run(taps: int, rounds: int, limits: list[int | None], backend: str, rtt: float) -> None:
+# A burst's setting: (tasks_concurrency_limit, ORDER_MAX_IN_FLIGHT); None: no limit.
+Setup = tuple[int | None, int | None]
+
+
+async def run(taps: int, rounds: int, setups: list[Setup], backend: str, rtt: float) -> None:
     if backend == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="shopbot-bench-"))
-        await bursts(f"sqlite+aiosqlite:///{folder}/bench.db", "SQLite", taps, rounds, limits, rtt)
+        await bursts(f"sqlite+aiosqlite:///{folder}/bench.db", "SQLite", taps, rounds, setups, rtt)
         return
     admin_url = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     async with scratch_database(admin_url) as (url, version):
-        await bursts(url, f"PostgreSQL {version.split()[0]}", taps, rounds, limits, rtt)
+        await bursts(url, f"PostgreSQL {version.split()[0]}", taps, rounds, setups, rtt)
 
 
-async def bursts(url: str, backend: str, taps: int, rounds: int, limits: list, rtt: float) -> None:
-    measured: dict[int | None, list[tuple[list[float], float, float, object]]] = defaultdict(list)
+async def bursts(
+    url: str, backend: str, taps: int, rounds: int, setups: list[Setup], rtt: float
+) -> None:
+    measured: dict[Setup, list[Burst]] = defaultdict(list)
     async with bench_shop(url) as shop:
-        count = rounds * len(limits) + 1
+        count = rounds * len(setups) + 1
         cards = await staff_cards(shop, count * taps)
         pin_response_classes()
         heap.settle()
         with Distance(rtt), Answers() as answers:
-            plan: list[int | None] = [limits[0]] + [x for _ in range(rounds) for x in limits]
-            for index, limit in enumerate(plan):
+            plan: list[Setup] = [setups[0]] + [x for _ in range(rounds) for x in setups]
+            for index, (limit, orders_limit) in enumerate(plan):
+                shop.container.work.in_flight = InFlight(orders_limit)
                 polling = asyncio.create_task(
                     shop.dispatcher.start_polling(
                         shop.bot,
@@ -152,12 +191,24 @@ async def bursts(url: str, backend: str, taps: int, rounds: int, limits: list, r
                 )
                 await shop.emulator.wait_polling()
                 own = cards[index * taps : (index + 1) * taps]
-                async with LoopLag() as lag:
-                    latencies, seconds, cpu = await burst(shop.emulator, shop.manager, own, answers)
+                with Collections() as collections:
+                    async with LoopLag() as lag:
+                        latencies, seconds, cpu = await burst(
+                            shop.emulator, shop.manager, own, answers
+                        )
                 await shop.dispatcher.stop_polling()
                 await polling
                 if index:  # the first burst warms up
-                    measured[limit].append((latencies, seconds, cpu, lag.report()))
+                    measured[limit, orders_limit].append(
+                        Burst(
+                            latencies,
+                            seconds,
+                            cpu,
+                            lag.report(),
+                            collections.count,
+                            collections.seconds,
+                        )
+                    )
         async with shop.container.sessions() as session:
             confirmed = await session.scalar(
                 select(func.count()).where(
@@ -168,25 +219,24 @@ async def bursts(url: str, backend: str, taps: int, rounds: int, limits: list, r
     _print(measured, taps, f"{backend}, every Bot API call answered {rtt * 1000:.0f} ms later")
 
 
-def _print(measured, taps: int, backend: str) -> None:
+def _print(measured: dict[Setup, list[Burst]], taps: int, backend: str) -> None:
     print(
-        "| tasks_concurrency_limit | bursts | taps/s | tap latency p50 / p99 ms "
-        "| CPU ms/tap | loop lag p99 / max ms |"
+        "| tasks_concurrency_limit | ORDER_MAX_IN_FLIGHT | bursts | taps/s "
+        "| tap latency p50 / p99 ms | CPU ms/tap | loop lag p99 / max ms "
+        "| collector passes / ms |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
-    for limit, runs in measured.items():
-        name = "none (aiogram's default)" if limit is None else str(limit)
-        rates = [taps / seconds for _, seconds, _, _ in runs]
-        latencies = [value for values, *_ in runs for value in values]
-        cpu = statistics.mean(cpu / taps for _, _, cpu, _ in runs)
-        lags = " ".join(
-            f"{report.p99_ms:.1f}/{report.max_ms:.0f}"
-            for *_, report in runs  # type: ignore[attr-defined]
-        )
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for (limit, orders_limit), runs in measured.items():
+        rates = " ".join(f"{taps / run.seconds:.0f}" for run in runs)
+        latencies = [value for run in runs for value in run.latencies]
+        cpu = statistics.mean(run.cpu / taps for run in runs)
+        lags = " ".join(f"{run.lag.p99_ms:.1f}/{run.lag.max_ms:.0f}" for run in runs)
+        collected = " ".join(f"{run.collections}/{run.collecting * 1000:.0f}" for run in runs)
         print(
-            f"| {name} | {len(runs)} | {' '.join(f'{rate:.0f}' for rate in rates)} "
+            f"| {_name(limit)} | {_name(orders_limit)} | {len(runs)} | {rates} "
             f"| {statistics.median(latencies) * 1000:.0f} / "
-            f"{percentile(latencies, 0.99) * 1000:.0f} | {cpu * 1000:.2f} | {lags} |"
+            f"{percentile(latencies, 0.99) * 1000:.0f} | {cpu * 1000:.2f} | {lags} "
+            f"| {collected} |"
         )
     print()
     print(f"{backend}; {taps} taps queued at once per burst")
@@ -197,18 +247,31 @@ def _limit(text: str) -> int | None:
     return None if text == "none" else int(text)
 
 
+def _name(limit: int | None) -> str:
+    return "none" if limit is None else str(limit)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--taps", type=int, default=300, help="taps queued at once per burst")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limits", default="none,4,8,16", help="comma-separated; none: no limit")
+    parser.add_argument(
+        "--orders-in-flight",
+        default="none",
+        help="ORDER_MAX_IN_FLIGHT values, comma-separated, each tried with each of --limits",
+    )
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument(
         "--telegram-ms", type=float, default=0, help="each Bot API call answered so much later"
     )
     args = parser.parse_args()
-    limits = [_limit(text) for text in args.limits.split(",")]
-    asyncio.run(run(args.taps, args.rounds, limits, args.backend, args.telegram_ms / 1000))
+    setups = [
+        (_limit(limit), _limit(orders))
+        for limit in args.limits.split(",")
+        for orders in args.orders_in_flight.split(",")
+    ]
+    asyncio.run(run(args.taps, args.rounds, setups, args.backend, args.telegram_ms / 1000))
 
 
 if __name__ == "__main__":
