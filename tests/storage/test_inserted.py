@@ -38,4 +38,4 @@ def test_persisted_objects_are_the_sessions_with_nothing_pending():
         assert inspect(instance).session is session
     assert not session.new and not session.dirty
     assert session.identity_map.get(inspect(order).key) is order
-    assert order.items[0].order is order and order.buyer is buyer
+    assert order.items[0].order_id == order.id and order.buyer is buyer
