@@ -12,12 +12,14 @@ collected as before.
 Collections while serving: CPython collects its youngest generation every 700 container
 objects made (net of those freed), and everything a request holds while it waits on the
 database or Telegram is alive then, so it is walked, moved to an older generation, and
-walked again there. Under a burst of 1,000 taps that was 500-600 young, 50 middle and 4-5
-full collections, 0.8-1.3 s of a 5 s burst (a fifth of the CPU), the full ones 50-130 ms
-each on the loop (bench/RESULTS.md, nineteenth round). Most objects are freed by their
-reference counts as soon as their request ends; the collector is only for the cycles among
-them, which can wait for 50,000 objects: 1-2 collections a burst, 0.1-0.2 s in all. What
-the cycles hold meanwhile is a few tens of MB at most.
+walked again there. Under a burst of 1,000 taps that was 600-700 passes, 0.7-1.3 s of a
+5 s burst (a fifth of the CPU), the full ones 50-130 ms each on the loop (bench/RESULTS.md,
+nineteenth round). Objects are freed by their reference counts when their request ends;
+the collector is only needed for reference cycles, and neither a tap nor a storefront
+order leaves one (tests/storage/test_sessions_freed.py). So the youngest generation is
+collected every 50,000 objects: none or one pass a burst. A pass walks the young objects
+still alive, up to some tens of ms when it comes; cycles some other path leaves wait for
+it, a few MB at most.
 """
 
 from __future__ import annotations

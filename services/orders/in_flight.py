@@ -3,11 +3,12 @@
 An order transaction is a few slices of Python between database round trips. During a
 burst of taps (up to TELEGRAM_MAX_IN_FLIGHT updates at once, each mostly waiting on
 Telegram) up to the pool's twenty transactions ran side by side on PostgreSQL, and every
-turn of the event loop ran a slice of each: 70-120 ms a turn, which every other tap, timer
-and storefront request on the loop waited. Transactions beyond the limit wait here, before
-they take a connection; those in flight finish sooner, so the burst is served about as fast
-(bench/RESULTS.md, nineteenth round). The updates' Telegram calls are not bounded by this:
-they run outside the transaction.
+turn of the event loop ran a slice of each: the loop late by 30-41 ms at p99, which every
+other tap, timer and storefront request on the loop waited. Transactions beyond the limit
+wait here, before they take a connection: with eight the lag was 14-22 ms, for 10-15%
+fewer taps a second (bench/RESULTS.md, nineteenth round). A far database (a few ms a round
+trip) wants more. The updates' Telegram calls are not bounded by this: they run outside
+the transaction.
 
 A transaction started inside another in the same task (or a task it started) passes: its
 outer one holds a place already, and waiting for a second could wait for itself. One that
