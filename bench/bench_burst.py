@@ -14,17 +14,21 @@ dispatcher polls them as bot/telegram.py `poll` does; a SQLite file database (or
 `--backend postgres` a fresh PostgreSQL database from TEST_POSTGRES_URL, dropped after), the
 emulator on the same loop, its flood limits off. With `--telegram-ms N` every Bot API call is
 answered N ms later, as a Telegram across the network answers (the emulator beside the bot
-answers at once, which no real bot sees). Once per limit in turn, --rounds times (the machine
-drifts between runs; turns spread the drift over every limit), after one burst to warm up:
+answers at once, which no real bot sees). `--orders-in-flight` sets ORDER_MAX_IN_FLIGHT
+(services/orders/in_flight.py: the order transactions run at once), each value with each of
+`--limits`; none by default. Once per setting in turn, --rounds times (the machine drifts
+between runs; turns spread the drift over every setting), after one burst to warm up:
 
 - taps/s: from the burst's queueing to the last tap's callback answer;
 - each tap's latency, from its being queued to its callback answer (what the person waits
   for the button's spinner to stop): p50 and p99;
 - the event loop's lag during the burst (bench/loop_lag.py): p99 and max;
-- process CPU per tap.
+- process CPU per tap;
+- the garbage collector's passes during the burst and their time.
 
 Every tap must have been answered and every order confirmed, or the run fails.
-Run: `.venv/bin/python bench/bench_burst.py --taps 300 --rounds 3 --limits none,4,8,16`.
+Run: `.venv/bin/python bench/bench_burst.py --taps 300 --rounds 3 --limits none,4,8,16`, or
+`--taps 1000 --telegram-ms 80 --backend postgres --limits 100 --orders-in-flight none,8`.
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ class Order(Base):
 
     # One way only: an item's way back to its order (`back_populates`) made every order
     # with its goods a reference cycle, left for the garbage collector once the request was
-    # done (issue 15: 47 objects a storefront order). Nothing reads an item's order.
+    # done (issue 15: some 50 objects a storefront order). Nothing reads an item's order.
     items: Mapped[list[OrderItem]] = relationship(
         order_by="OrderItem.position", cascade="all, delete-orphan"
     )

@@ -29,9 +29,9 @@ def test_once_settled_thousands_of_new_objects_are_not_walked_by_a_collection():
         if phase == "start":
             collections.append(info["generation"])
 
+    heap.settle()
+    gc.callbacks.append(counted)
     try:
-        heap.settle()
-        gc.callbacks.append(counted)
         kept = [[index] for index in range(20_000)]  # 20,000 young container objects
         assert collections == []  # with CPython's default, 700 of them started a collection
         assert len(kept) == 20_000
