@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
+from services.places import take_place
 from services.refusals import OrderRefused, Problem
 
 WAIT_SECONDS = 30.0  # as long as SQLAlchemy's pool lets a transaction wait for a connection
@@ -46,16 +47,8 @@ class InFlight:
         if places is None or self._holding.get():
             yield
             return
-        if places.locked():  # the common case takes no timer
-            try:
-                async with asyncio.timeout(self.wait_seconds):
-                    await places.acquire()
-            except TimeoutError:
-                raise OrderRefused(
-                    Problem.BUSY, "too many orders are being changed at once; try again"
-                ) from None
-        else:
-            await places.acquire()
+        if not await take_place(places, self.wait_seconds):
+            raise OrderRefused(Problem.BUSY, "too many orders are being changed at once; try again")
         holding = self._holding.set(True)
         try:
             yield

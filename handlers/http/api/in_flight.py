@@ -25,6 +25,7 @@ from aiohttp import web
 from handlers.http.api import codes
 from handlers.http.api.errors import error_response
 from services import metrics
+from services.places import take_place
 
 log = logging.getLogger(__name__)
 
@@ -40,27 +41,21 @@ def bounded(limit: int, wait_seconds: float):
 
     @web.middleware
     async def in_flight(request: web.Request, handler) -> web.StreamResponse:
-        if slots.locked():  # the common case takes no timer
-            try:
-                async with asyncio.timeout(wait_seconds):
-                    await slots.acquire()
-            except TimeoutError:
-                metrics.API_REQUESTS_SHED.inc()
-                log.warning(
-                    "storefront API %s %s: no slot within %gs (%d in flight); answered busy",
-                    request.method,
-                    request.path,
-                    wait_seconds,
-                    limit,
-                )
-                return error_response(
-                    503,
-                    codes.BUSY,
-                    "the service is busy; retry after the Retry-After seconds",
-                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-                )
-        else:
-            await slots.acquire()
+        if not await take_place(slots, wait_seconds):
+            metrics.API_REQUESTS_SHED.inc()
+            log.warning(
+                "storefront API %s %s: no slot within %gs (%d in flight); answered busy",
+                request.method,
+                request.path,
+                wait_seconds,
+                limit,
+            )
+            return error_response(
+                503,
+                codes.BUSY,
+                "the service is busy; retry after the Retry-After seconds",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         try:
             return await handler(request)
         finally:
